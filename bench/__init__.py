@@ -1,0 +1,1 @@
+"""Benchmarks: they print figures (ratios against a reference run side by side), never assert."""

@@ -1,0 +1,3 @@
+from certvault.cli.main import main
+
+main()

@@ -1,0 +1,80 @@
+"""The FastAPI application: error mapping, route modules, the web UI, lifespan (embedded worker)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from certvault import __version__
+from certvault.container import App
+from certvault.errors import CertvaultError
+
+log = logging.getLogger("certvault.api")
+
+ROUTE_MODULES = (
+    "certvault.api.routes.system",
+    "certvault.api.routes.auth",
+    "certvault.api.routes.audit",
+    "certvault.api.routes.ca",
+    "certvault.api.routes.certificates",
+    "certvault.api.routes.acme",
+    "certvault.api.routes.scans",
+    "certvault.api.routes.vault",
+)
+
+# Reachable without credentials. Everything else needs a token or a session.
+PUBLIC_PATHS = frozenset({
+    "/api/v1/health",
+    "/api/v1/auth/login",
+    "/api/openapi.json",
+    "/api/v1/ca/root.pem",
+})
+
+
+def problem(status: int, code: str, detail: str, title: str | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="certvault"'} if status == 401 else None
+    return JSONResponse(
+        {"type": f"urn:certvault:error:{code}", "title": title or code.replace("_", " "), "status": status,
+         "detail": detail, "code": code},
+        status_code=status, media_type="application/problem+json", headers=headers,
+    )
+
+
+def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if embedded_worker:
+            worker = app.worker()
+            worker.start_background()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    api = FastAPI(
+        title="certvault", version=__version__, openapi_url="/api/openapi.json", docs_url="/api/docs",
+        redoc_url=None, lifespan=lifespan,
+    )
+    api.state.certvault = app
+
+    @api.exception_handler(CertvaultError)
+    async def _certvault_error(_request: Request, exc: CertvaultError) -> JSONResponse:
+        return problem(exc.status_code, exc.code, exc.message)
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return problem(422, "invalid_request", f"{where}: {first.get('msg')}" if where else first["msg"])
+
+    for name in ROUTE_MODULES:
+        api.include_router(importlib.import_module(name).router)
+    return api

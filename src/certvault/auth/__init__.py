@@ -1,0 +1,1 @@
+"""Users, groups, roles, tokens, sessions, IP rules, lockout and the RBAC table."""

@@ -1,0 +1,113 @@
+"""API and CLI shapes for users, groups, tokens and logins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserOut(_Out):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    email: str | None
+    role: str
+    kind: str
+    is_active: bool
+    totp_enabled: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    allowed_networks: list[str]
+    must_change_password: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    role: str = "user"
+    email: str | None = None
+    display_name: str = ""
+    password: str | None = Field(default=None, description="omit to generate a one-time password")
+    allowed_networks: list[str] = []
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    one_time_password: str | None
+
+
+class UserUpdate(BaseModel):
+    role: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+    is_active: bool | None = None
+    allowed_networks: list[str] | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str
+
+
+class GroupOut(_Out):
+    id: uuid.UUID
+    name: str
+    description: str
+    members: list[str] = []
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=150)
+    description: str = ""
+
+
+class MemberAdd(BaseModel):
+    user: str = Field(description="username or user id")
+
+
+class TokenCreate(BaseModel):
+    name: str = ""
+    days: int | None = Field(default=None, ge=0, le=3650, description="0 = never expires")
+    user: str | None = Field(default=None, description="administrators may create tokens for others")
+
+
+class TokenOut(_Out):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    kind: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="shown once; store it now")
+    info: TokenOut
+
+
+class LoginIn(BaseModel):
+    username: str
+    password: str
+    totp: str | None = None
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    csrf_token: str
+    password_change_required: bool
+
+
+class TotpBegin(BaseModel):
+    secret: str
+    provisioning_uri: str
+
+
+class TotpConfirm(BaseModel):
+    code: str

@@ -1,0 +1,1 @@
+"""The certificate inventory: import, versions, search, export, discovery."""

@@ -1,0 +1,190 @@
+"""init, run, serve, worker, config show, keys rotate-master, audit verify/list."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+from typing import Any
+
+import typer
+
+from certvault.audit.service import AuditQuery
+from certvault.cli.common import cli_actor, console, fail, print_json, print_table, services, state
+from certvault.keyring.rotation import rotate_master
+
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+keys_app = typer.Typer(help="Master key operations.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify and search the audit log.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("run")(run)
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.add_typer(config_app, name="config")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+
+
+def _announce_password(password: str | None, settings: Any) -> None:
+    if password:
+        console.print(
+            f"\n[bold]First administrator created.[/] Username: [bold]admin[/]  "
+            f"One-time password: [bold yellow]{password}[/]\n"
+            "It is shown only this once; you will choose a new one at first login.\n",
+            highlight=False, soft_wrap=True,
+        )
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the data directory, master key, database, internal CA, first admin and TLS files."""
+    from certvault.bootstrap import initialize
+
+    result = initialize(state(ctx).settings())
+    _announce_password(result.admin_password, result.app.settings)
+    console.print(f"Data directory: {result.app.settings.data_dir}")
+    console.print(f"Root CA (trust this in clients): {result.ca_file}")
+
+
+def run(ctx: typer.Context) -> None:
+    """Initialise when needed, then serve HTTPS with the embedded worker (what `make run` does)."""
+    from certvault.bootstrap import initialize
+
+    result = initialize(state(ctx).settings())
+    _announce_password(result.admin_password, result.app.settings)
+    _serve(result, result.app.settings.server.host, result.app.settings.server.port, True)
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="address to bind (default 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="port (default 8443)"),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="run the embedded job worker"),
+) -> None:
+    """Serve the API and web UI over HTTPS."""
+    from certvault.bootstrap import initialize
+
+    overrides: dict[str, Any] = {"server": {}}
+    if host:
+        overrides["server"]["host"] = host
+    if port:
+        overrides["server"]["port"] = port
+    settings = state(ctx).settings(**overrides)
+    result = initialize(settings)
+    _announce_password(result.admin_password, settings)
+    embedded = worker and settings.server.embedded_worker
+    _serve(result, settings.server.host, settings.server.port, embedded)
+
+
+def _serve(result: Any, host: str, port: int, embedded_worker: bool) -> None:
+    import uvicorn
+
+    from certvault.server import create_server
+
+    settings = result.app.settings
+    logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    api = create_server(result.app, embedded_worker=embedded_worker)
+    tls: dict[str, Any] = {}
+    if not settings.server.allow_plain_http:
+        tls = {"ssl_certfile": str(result.server_cert), "ssl_keyfile": str(result.server_key),
+               "ssl_keyfile_password": result.server_key_password, "ssl_context_factory": _tls_context}
+    scheme = "http" if settings.server.allow_plain_http else "https"
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"certvault serving on {scheme}://{shown}:{port}/ "
+                  f"(worker {'embedded' if embedded_worker else 'off'})", highlight=False)
+    uvicorn.run(api, host=host, port=port, log_level=settings.logging.level.lower(),
+                proxy_headers=False, server_header=False, **tls)
+
+
+def _tls_context(_config: Any, default_context: Any) -> ssl.SSLContext:
+    context: ssl.SSLContext = default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: int | None = typer.Option(None, help="jobs run at once (default from settings)"),
+) -> None:
+    """Run a job worker alone (scale-out: any number share one PostgreSQL)."""
+    app = state(ctx).app()
+    logging.basicConfig(level=app.settings.logging.level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.install_schedules()
+    w = app.worker(**({"concurrency": concurrency} if concurrency else {}))
+    signal.signal(signal.SIGTERM, lambda *_: w.stop())
+    signal.signal(signal.SIGINT, lambda *_: w.stop())
+    console.print(f"worker {w.id} running", highlight=False)
+    w.run()
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print the effective configuration with secrets redacted."""
+    data = state(ctx).settings().redacted()
+    if as_json:
+        print_json(data)
+        return
+    for section, values in data.items():
+        if isinstance(values, dict):
+            console.print(f"[bold]\\[{section}][/]")
+            for key, value in values.items():
+                console.print(f"  {key} = {value!r}", highlight=False)
+        else:
+            console.print(f"{section} = {values!r}", highlight=False)
+
+
+@keys_app.command("rotate-master")
+def keys_rotate(ctx: typer.Context, batch_size: int = typer.Option(200, min=1)) -> None:
+    """Generate a new master key and re-wrap every data key (safe to interrupt and re-run)."""
+    app = state(ctx).app()
+    result = rotate_master(app.settings.master_key_path, app.sessions, batch_size=batch_size)
+    app.keyring.reload()
+    with app.transaction() as svc:
+        svc.audit.record(cli_actor(), "keys.rotate_master", target_type="master_key",
+                         target_id=result.new_key_id,
+                         details={"rewrapped": result.rewrapped, "retired": result.retired})
+    console.print(f"master key {result.new_key_id} is current; {result.rewrapped} data keys re-wrapped",
+                  highlight=False)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check the hash chain; exit 1 if a row was changed or deleted."""
+    with services(ctx) as svc:
+        result = svc.audit.verify()
+    if as_json:
+        print_json({"ok": result.ok, "checked": result.checked, "problems": result.problems})
+    elif result.ok:
+        console.print(f"audit log intact: {result.checked} events verified")
+    else:
+        for problem in result.problems:
+            console.print(f"[red]{problem}[/]", highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    ctx: typer.Context,
+    action: str | None = typer.Option(None, help="action prefix, e.g. auth."),
+    user: str | None = typer.Option(None),
+    limit: int = typer.Option(50),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search the audit log, newest first."""
+    with services(ctx) as svc:
+        rows, total = svc.audit.search(cli_actor(), AuditQuery(action=action, actor=user, limit=limit))
+        data = [{"seq": r.seq, "at": r.at, "user": r.actor_name, "ip": r.ip, "action": r.action,
+                 "outcome": r.outcome, "target": f"{r.target_type or ''} {r.target_id or ''}".strip(),
+                 "details": r.details} for r in rows]
+    if as_json:
+        print_json({"items": data, "total": total})
+        return
+    print_table(["#", "when", "user", "ip", "action", "outcome", "target"],
+                [[d["seq"], d["at"], d["user"], d["ip"], d["action"], d["outcome"], d["target"]] for d in data])
+
+
+__all__ = ["fail", "register"]

@@ -1,0 +1,157 @@
+"""Composition root: build_app(settings) wires the engine, keyring, services and job handlers.
+
+Nothing else constructs services. Edges (API, web, CLI, worker) get an App and open one
+transaction per request/command/job with `app.transaction()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from certvault.audit.service import AuditLog
+from certvault.auth.service import AuthService
+from certvault.certificates.service import CertificateService
+from certvault.config import Settings
+from certvault.context import ServiceContext
+from certvault.db import migrate
+from certvault.db.engine import build_engine
+from certvault.db.session import build_sessionmaker, transaction
+from certvault.issuance.service import IssuanceService
+from certvault.jobs import queue
+from certvault.jobs.runner import Handler, Worker, WorkerConfig
+from certvault.jobs.schedules import PeriodicJob
+from certvault.keyring import master as master_file
+from certvault.keyring.service import Keyring, Sealer
+from certvault.pki.service import PkiService
+from certvault.scanning.service import ScanService
+from certvault.system.service import SystemSettings
+from certvault.vault.service import VaultService
+
+JOB_MODULES = (
+    "certvault.jobs.jobs",
+    "certvault.certificates.jobs",
+    "certvault.issuance.jobs",
+    "certvault.scanning.jobs",
+    "certvault.vault.jobs",
+)
+
+
+class Services:
+    """Every domain service bound to one session (one transaction)."""
+
+    def __init__(self, app: App, session: Session) -> None:
+        self.app = app
+        self.session = session
+        self.settings = app.settings
+        self.sealer = Sealer(app.keyring, session)
+        self.audit = AuditLog(session, app.keyring.purpose_key("audit"))
+        self.ctx = ServiceContext(session, app.settings, app.keyring, self.sealer, self.audit, app.extras)
+
+    @cached_property
+    def auth(self) -> AuthService:
+        return AuthService(self.session, self.audit, self.sealer, self.settings.security)
+
+    @cached_property
+    def system(self) -> SystemSettings:
+        return SystemSettings(self.session, self.audit)
+
+    @cached_property
+    def pki(self) -> PkiService:
+        return PkiService(self.session, self.sealer, self.audit)
+
+    @cached_property
+    def certificates(self) -> CertificateService:
+        return CertificateService(self.ctx)
+
+    @cached_property
+    def issuance(self) -> IssuanceService:
+        return IssuanceService(self.ctx)
+
+    @cached_property
+    def scanning(self) -> ScanService:
+        return ScanService(self.ctx)
+
+    @cached_property
+    def vault(self) -> VaultService:
+        return VaultService(self.ctx)
+
+    def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
+        return self.ctx.enqueue(name, payload, **options)
+
+
+class App:
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+                 keyring: Keyring) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.keyring = keyring
+        self.extras: dict[str, Any] = {}
+        self.handlers, self.schedules = collect_jobs()
+        self._workers: list[Worker] = []
+        event.listen(sessions, "after_commit", self._after_commit)
+
+    def services(self, session: Session) -> Services:
+        return Services(self, session)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Services]:
+        with transaction(self.sessions) as session:
+            yield self.services(session)
+
+    def worker(self, **overrides: Any) -> Worker:
+        w = self.settings.worker
+        config = WorkerConfig(
+            concurrency=overrides.get("concurrency", w.concurrency),
+            poll_interval=overrides.get("poll_interval", w.poll_interval),
+            lease=timedelta(seconds=overrides.get("lease_seconds", w.lease_seconds)),
+        )
+        worker = Worker(self.sessions, self.handlers, self.services, config, overrides.get("worker_id"))
+        self._workers.append(worker)
+        return worker
+
+    def install_schedules(self) -> None:
+        with self.transaction() as svc:
+            for spec in self.schedules:
+                queue.ensure_schedule(svc.session, spec.name, spec.job_name, spec.interval)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self.engine.dispose()
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("jobs_enqueued", False):
+            for worker in self._workers:
+                worker.wake()
+
+
+def collect_jobs() -> tuple[dict[str, Handler], list[PeriodicJob]]:
+    handlers: dict[str, Handler] = {}
+    schedules: list[PeriodicJob] = []
+    for name in JOB_MODULES:
+        module = importlib.import_module(name)
+        handlers.update(module.HANDLERS)
+        schedules.extend(module.SCHEDULES)
+    return handlers, schedules
+
+
+def build_app(settings: Settings, *, run_migrations: bool = True) -> App:
+    """Open (creating when missing) the data directory, master key and database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    master_file.ensure(settings.master_key_path)
+    engine = build_engine(settings.database_url, pool_size=settings.db.pool_size, echo=settings.db.echo)
+    if run_migrations and not migrate.is_current(engine):
+        migrate.upgrade(engine)
+    sessions = build_sessionmaker(engine)
+    keyring = Keyring(settings.master_key_path, sessions)
+    keyring.prepare()
+    return App(settings, engine, sessions, keyring)

@@ -1,0 +1,1 @@
+"""Engine, sessions, column types and Alembic migrations (SQLite WAL or PostgreSQL)."""

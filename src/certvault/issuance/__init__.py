@@ -1,0 +1,1 @@
+"""ACME accounts, orders as durable state machines, challenges, renewal, revocation."""

@@ -1,0 +1,238 @@
+"""The worker: ticks schedules, claims due jobs, runs each handler in its own transaction.
+
+Handlers are looked up by job name. A handler receives the services bound to its transaction and
+the payload; it should do one short, idempotent step and enqueue the next one if there is more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from certvault.jobs import queue
+from certvault.jobs.queue import ClaimedJob, LeaseLost
+
+log = logging.getLogger("certvault.jobs")
+
+
+
+class JobContext:
+    """What a handler gets. `services` is bound to the transaction that also marks the job done.
+
+    On SQLite a transaction holds the database write lock, so a handler that talks to the network
+    should do that first (or inside `step()` blocks for reads) and touch `services` last.
+    """
+
+    def __init__(self, worker: Worker, job: ClaimedJob) -> None:
+        self.job = job
+        self.worker_id = worker.id
+        self._worker = worker
+        self._session: Session | None = None
+        self._services: Any = None
+
+    @property
+    def services(self) -> Any:
+        if self._services is None:
+            self._session = self._worker.sessions()
+            self._services = self._worker.bind_services(self._session)
+        return self._services
+
+    @contextmanager
+    def step(self) -> Iterator[Any]:
+        """A separate short transaction, committed on exit (reads, or idempotent progress)."""
+        with self._worker.sessions.begin() as session:
+            yield self._worker.bind_services(session)
+
+    def _finish(self) -> None:
+        session = self._session or self._worker.sessions()
+        self._session = session
+        queue.complete(session, self.job.id, self.worker_id)
+        session.commit()
+
+    def _close(self, commit: bool) -> None:
+        if self._session is not None:
+            if not commit:
+                self._session.rollback()
+            self._session.close()
+            self._session = self._services = None
+
+
+Handler = Callable[[JobContext, dict[str, Any]], None]
+
+
+class RetryLater(Exception):
+    """Raised by a handler to be run again after `delay` (counts as an attempt)."""
+
+    def __init__(self, message: str, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help."""
+
+
+@dataclass
+class WorkerConfig:
+    concurrency: int = 8
+    poll_interval: float = 0.5
+    lease: timedelta = timedelta(seconds=120)
+    schedule_every: float = 0.5
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handlers: Mapping[str, Handler],
+        bind_services: Callable[[Session], Any],
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.handlers = dict(handlers)
+        self.bind_services = bind_services
+        self.config = config or WorkerConfig()
+        self.id = worker_id or new_worker_id()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._slots = threading.Semaphore(self.config.concurrency)
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
+
+    # ---- control -----------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def start_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name=f"worker-{self.id}", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        log.info("worker %s started (%d slots)", self.id, self.config.concurrency)
+        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+        heartbeat.start()
+        next_tick = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_tick:
+                    self._tick_schedules()
+                    next_tick = time.monotonic() + self.config.schedule_every
+                claimed = self._claim_and_dispatch()
+            except Exception:  # a database hiccup must not kill the worker
+                log.exception("worker loop error")
+                claimed = 0
+            if not claimed:
+                self._wake.wait(self.config.poll_interval)
+                self._wake.clear()
+        self._pool.shutdown(wait=True)
+        log.info("worker %s stopped", self.id)
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Process jobs in the calling thread until none is due (tests and `--wait` commands)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._tick_schedules()
+            with self.sessions.begin() as session:
+                jobs = queue.claim(session, self.id, 1, self.config.lease)
+            if not jobs:
+                return
+            self._execute(jobs[0])
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _tick_schedules(self) -> None:
+        with self.sessions.begin() as session:
+            queue.tick_schedules(session)
+
+    def _claim_and_dispatch(self) -> int:
+        free = 0
+        while self._slots.acquire(blocking=False):
+            free += 1
+        if not free:
+            self._wake.wait(self.config.poll_interval)
+            self._wake.clear()
+            return 0
+        with self.sessions.begin() as session:
+            jobs = queue.claim(session, self.id, free, self.config.lease)
+        for _ in range(free - len(jobs)):
+            self._slots.release()
+        for job in jobs:
+            with self._lock:
+                self._running.add(job.id)
+            self._pool.submit(self._run_slot, job)
+        return len(jobs)
+
+    def _run_slot(self, job: ClaimedJob) -> None:
+        try:
+            self._execute(job)
+        finally:
+            with self._lock:
+                self._running.discard(job.id)
+            self._slots.release()
+            self._wake.set()
+
+    def _execute(self, job: ClaimedJob) -> None:
+        handler = self.handlers.get(job.name)
+        if handler is None:
+            self._record_failure(job, f"no handler for job {job.name!r}", None)
+            return
+        ctx = JobContext(self, job)
+        committed = False
+        try:
+            handler(ctx, job.payload)
+            ctx._finish()
+            committed = True
+        except LeaseLost:
+            log.warning("job %s lost its lease; its work was rolled back", job.id)
+        except RetryLater as exc:
+            ctx._close(commit=False)
+            self._record_failure(job, str(exc), exc.delay)
+        except PermanentFailure as exc:
+            ctx._close(commit=False)
+            self._record_failure(job, str(exc), None)
+        except Exception as exc:
+            ctx._close(commit=False)
+            log.warning("job %s (%s) failed: %s", job.id, job.name, exc)
+            self._record_failure(job, f"{type(exc).__name__}: {exc}", queue.backoff(job.attempts))
+        finally:
+            ctx._close(commit=committed)
+
+    def _record_failure(self, job: ClaimedJob, error: str, retry_in: timedelta | None) -> None:
+        with self.sessions.begin() as session:
+            queue.fail(session, job, self.id, error, retry_in)
+
+    def _heartbeat(self) -> None:
+        interval = max(1.0, self.config.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            with self._lock:
+                running = list(self._running)
+            if not running:
+                continue
+            try:
+                with self.sessions.begin() as session:
+                    for job_id in running:
+                        queue.extend_lease(session, job_id, self.id, self.config.lease)
+            except Exception:
+                log.exception("lease heartbeat failed")

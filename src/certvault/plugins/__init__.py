@@ -1,0 +1,1 @@
+"""Integrations behind small protocols, looked up by (kind, name) in a registry."""

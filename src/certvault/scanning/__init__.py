@@ -1,0 +1,1 @@
+"""TLS endpoint scanning: targets, runs, results with history, schedules, grading."""

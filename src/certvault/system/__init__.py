@@ -1,0 +1,1 @@
+"""Runtime settings that administrators change (data, not config)."""

@@ -1,0 +1,1 @@
+"""Pure TLS wire code: ClientHello builder, record parser, cipher-suite table."""

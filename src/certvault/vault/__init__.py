@@ -1,0 +1,1 @@
+"""The secrets vault: folders, permissions, secrets, check-out, approvals, web-services API."""

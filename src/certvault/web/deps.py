@@ -1,0 +1,89 @@
+"""Web-page dependencies: session cookie login, CSRF on every form post, permission gates."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from certvault.api.deps import SESSION_COOKIE, ServicesDep, client_ip
+from certvault.auth.models import User
+from certvault.auth.rbac import Actor, Permission
+from certvault.errors import Forbidden, Unauthenticated
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+@dataclass
+class WebUser:
+    actor: Actor
+    user: User
+    csrf_token: str
+
+    def can(self, permission: Permission | str) -> bool:
+        return self.actor.can(Permission(permission))
+
+
+def web_user(request: Request, svc: ServicesDep) -> WebUser:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise LoginRequired(_here(request))
+    try:
+        actor, web, user = svc.auth.authenticate_session(cookie, client_ip(request))
+    except Unauthenticated:
+        raise LoginRequired(_here(request)) from None
+    request.state.actor = actor
+    if user.must_change_password and request.url.path not in ("/account/password", "/logout"):
+        raise LoginRequired("/account/password")
+    return WebUser(actor, user, web.csrf_token)
+
+
+CurrentWebUser = Annotated[WebUser, Depends(web_user)]
+
+
+class _PageGate:
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, user: CurrentWebUser) -> WebUser:
+        if not user.actor.can(self.permission):
+            raise Forbidden(f"your role ({user.actor.role.value}) may not open this page")
+        return user
+
+
+def page(permission: Permission) -> Callable[..., WebUser]:
+    return _PageGate(permission)
+
+
+async def check_csrf(request: Request, user: CurrentWebUser) -> WebUser:
+    """Every state-changing form carries the session's CSRF token."""
+    form = await request.form()
+    sent = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token", "")
+    if not hmac.compare_digest(sent, user.csrf_token):
+        raise Forbidden("the form expired or was not sent by this site (CSRF check failed); reload it")
+    return user
+
+
+def _here(request: Request) -> str:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return path if path.startswith("/") else "/"
+
+
+def login_redirect_target(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="/")
+
+
+def render(templates: Jinja2Templates, request: Request, name: str, user: WebUser | None,
+           status_code: int = 200, **context: Any) -> Any:
+    return templates.TemplateResponse(
+        request, name, {"user": user, "csrf_token": user.csrf_token if user else "", **context},
+        status_code=status_code,
+    )
