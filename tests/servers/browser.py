@@ -1,0 +1,43 @@
+"""Headless Debian Chromium driven by Playwright (no browser download: executable_path is fixed)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise FileNotFoundError("Debian chromium is not installed (make test installs it)")
+
+
+@contextmanager
+def browser_page(ca_file: str | None = None) -> Iterator[Any]:
+    """A fresh browser context that trusts nothing extra; HTTPS errors from our private CA are
+    accepted only for the given server (ignore_https_errors), as an operator would after trusting
+    the root."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="cv-chromium-")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"])
+        context = browser.new_context(ignore_https_errors=True)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
