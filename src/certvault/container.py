@@ -41,6 +41,7 @@ JOB_MODULES = (
     "certvault.issuance.jobs",
     "certvault.scanning.jobs",
     "certvault.vault.jobs",
+    "certvault.notifications.jobs",
 )
 
 

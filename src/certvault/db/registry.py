@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "certvault.issuance.models",
     "certvault.scanning.models",
     "certvault.vault.models",
+    "certvault.notifications.models",
 )
 
 

@@ -1,0 +1,1 @@
+"""Notification channels (email, syslog, webhook), subscriptions and the delivery outbox."""
