@@ -21,6 +21,7 @@ from certvault.auth.rbac import Actor
 from certvault.config import Settings
 from certvault.container import App, build_app
 from certvault.crypto import keys
+from certvault.db.locks import advisory_lock
 
 RENEW_BEFORE = timedelta(days=30)
 
@@ -38,6 +39,7 @@ class InitResult:
 def initialize(settings: Settings) -> InitResult:
     app = build_app(settings)
     with app.transaction() as svc:
+        advisory_lock(svc.session, "certvault-init")  # servers starting together take turns
         svc.pki.ensure_ca()
         password = svc.auth.bootstrap_admin()
     app.install_schedules()

@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
@@ -58,6 +58,7 @@ class WorkerSettings(_Section):
     poll_interval: float = 0.5
     lease_seconds: int = 120
     max_attempts: int = 5
+    job_modules: list[str] = []  # extra modules exporting HANDLERS/SCHEDULES (site-specific jobs)
 
 
 class LoggingSettings(_Section):
@@ -154,7 +155,7 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _parse_env_value(raw: str, annotation: Any) -> Any:
-    if annotation is list[str]:
+    if get_origin(annotation) is list:
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw  # pydantic coerces str -> int/bool/float/Path
 

@@ -7,7 +7,7 @@ transaction per request/command/job with `app.transaction()`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
@@ -23,6 +23,7 @@ from certvault.config import Settings
 from certvault.context import ServiceContext
 from certvault.db import migrate
 from certvault.db.engine import build_engine
+from certvault.db.locks import advisory_lock
 from certvault.db.session import build_sessionmaker, transaction
 from certvault.issuance.service import IssuanceService
 from certvault.jobs import queue
@@ -96,7 +97,7 @@ class App:
         self.sessions = sessions
         self.keyring = keyring
         self.extras: dict[str, Any] = {}
-        self.handlers, self.schedules = collect_jobs()
+        self.handlers, self.schedules = collect_jobs(settings.worker.job_modules)
         self._workers: list[Worker] = []
         event.listen(sessions, "after_commit", self._after_commit)
 
@@ -121,6 +122,7 @@ class App:
 
     def install_schedules(self) -> None:
         with self.transaction() as svc:
+            advisory_lock(svc.session, "certvault-schedules")
             for spec in self.schedules:
                 queue.ensure_schedule(svc.session, spec.name, spec.job_name, spec.interval)
 
@@ -135,10 +137,11 @@ class App:
                 worker.wake()
 
 
-def collect_jobs() -> tuple[dict[str, Handler], list[PeriodicJob]]:
+def collect_jobs(extra_modules: Sequence[str] = ()) -> tuple[dict[str, Handler], list[PeriodicJob]]:
+    """Handlers and schedules of every domain, plus site-specific job modules from settings."""
     handlers: dict[str, Handler] = {}
     schedules: list[PeriodicJob] = []
-    for name in JOB_MODULES:
+    for name in (*JOB_MODULES, *extra_modules):
         module = importlib.import_module(name)
         handlers.update(module.HANDLERS)
         schedules.extend(module.SCHEDULES)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from certvault.audit.models import AuditEvent, AuditHead
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.db.base import utcnow
+from certvault.db.locks import advisory_lock
 
 GENESIS = "0" * 64
 _SENSITIVE = ("password", "secret", "token", "private", "passphrase", "hmac", "key_pem")
@@ -189,8 +190,7 @@ class AuditLog:
         return stmt
 
     def _lock_chain(self) -> None:
-        if self._session.get_bind().dialect.name == "postgresql":
-            self._session.execute(text("SELECT pg_advisory_xact_lock(hashtext('certvault-audit'))"))
+        advisory_lock(self._session, "certvault-audit")
 
     def _mac(self, data: bytes) -> str:
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()

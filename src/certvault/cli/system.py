@@ -150,6 +150,16 @@ def keys_rotate(ctx: typer.Context, batch_size: int = typer.Option(200, min=1)) 
                   highlight=False)
 
 
+@keys_app.command("rotate-data")
+def keys_rotate_data(ctx: typer.Context) -> None:
+    """Seal new secrets under a fresh data key (existing values keep theirs)."""
+    app = state(ctx).app()
+    key_id = app.keyring.rotate_data_key()
+    with app.transaction() as svc:
+        svc.audit.record(cli_actor(), "keys.rotate_data", target_type="data_key", target_id=key_id)
+    console.print(f"new data key {key_id} is current for new secrets", highlight=False)
+
+
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Check the hash chain; exit 1 if a row was changed or deleted."""

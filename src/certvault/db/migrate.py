@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from certvault.db.locks import advisory_lock
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,8 +24,10 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
+    """Upgrade to every head; processes starting together on one database take turns."""
     cfg = alembic_config()
     with engine.begin() as conn:
+        advisory_lock(conn, "certvault-migrate")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
 

@@ -11,15 +11,17 @@ import threading
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.crypto import envelope
+from certvault.db.locks import advisory_lock
 from certvault.keyring import master as master_file
 from certvault.keyring.master import MasterKeys
 from certvault.keyring.models import DataKey
 
 PURPOSES = ("secrets", "audit")
+STABLE_PURPOSES = frozenset({"audit"})
 
 
 class Keyring:
@@ -74,22 +76,34 @@ class Keyring:
         except KeyError:
             raise KeyError(f"data key purpose {purpose!r} was not prepared at start-up") from None
 
+    def rotate_data_key(self, purpose: str = "secrets") -> uuid.UUID:
+        """Start sealing new values under a fresh data key; old values keep opening with theirs."""
+        if purpose in STABLE_PURPOSES:
+            raise ValueError(f"the {purpose} data key never changes")
+        with self._sessions() as session, session.begin():
+            key_id = self._create(session, purpose)
+        self._active[purpose] = key_id
+        return key_id
+
     def _load_or_create(self, purpose: str) -> uuid.UUID:
         with self._sessions() as session, session.begin():
             lock_purpose(session, purpose)
-            # The oldest key stays the purpose key, so the audit HMAC key never changes.
-            row = session.scalars(
-                select(DataKey).where(DataKey.purpose == purpose).order_by(DataKey.created_at).limit(1)
-            ).first()
+            # The audit HMAC key must never change (oldest wins); other purposes seal with the newest.
+            order = DataKey.created_at if purpose in STABLE_PURPOSES else DataKey.created_at.desc()
+            row = session.scalars(select(DataKey).where(DataKey.purpose == purpose).order_by(order).limit(1)).first()
             if row is None:
-                raw = envelope.new_key()
-                row = DataKey(id=uuid.uuid4(), purpose=purpose, master_key_id=self._master.current)
-                row.wrapped = envelope.wrap_key(self._master.current_key, raw, row.id)
-                session.add(row)
-                self._keys[row.id] = raw
-                return row.id
+                return self._create(session, purpose)
             self.data_key(session, row.id)
             return row.id
+
+    def _create(self, session: Session, purpose: str) -> uuid.UUID:
+        raw = envelope.new_key()
+        row = DataKey(id=uuid.uuid4(), purpose=purpose, master_key_id=self._master.current)
+        row.wrapped = envelope.wrap_key(self._master.current_key, raw, row.id)
+        session.add(row)
+        session.flush()
+        self._keys[row.id] = raw
+        return row.id
 
 
 class Sealer:
@@ -111,6 +125,5 @@ class Sealer:
 
 
 def lock_purpose(session: Session, purpose: str) -> None:
-    """Serialise creation of a purpose key across processes (SQLite's BEGIN IMMEDIATE already does)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:p))"), {"p": "certvault-dk-" + purpose})
+    """Serialise creation of a purpose key across processes."""
+    advisory_lock(session, "certvault-dk-" + purpose)

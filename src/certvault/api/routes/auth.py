@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from certvault.api.deps import SESSION_COOKIE, CurrentActor, ServicesDep, client_ip, require
 from certvault.api.schemas import Message
+from certvault.auth.models import Group
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.schemas import (
     GroupCreate,
@@ -130,10 +131,9 @@ def remove_member(group_id: uuid.UUID, user_id: uuid.UUID, svc: ServicesDep,
     return _group(svc.auth.remove_member(actor, group_id, user_id))
 
 
-def _group(group: object) -> GroupOut:
-    out = GroupOut.model_validate(group)
-    out.members = sorted(m.username for m in group.members)  # type: ignore[attr-defined]
-    return out
+def _group(group: Group) -> GroupOut:
+    return GroupOut(id=group.id, name=group.name, description=group.description,
+                    members=sorted(m.username for m in group.members))
 
 
 @router.get("/tokens", response_model=list[TokenOut])

@@ -1,0 +1,51 @@
+"""The browser flow: login form, forced password change, CSRF on forms, logout."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from certvault.container import App
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "form has no CSRF token"
+    return match.group(1)
+
+
+def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App, sqlite_client: TestClient) -> None:
+    with sqlite_app.transaction() as svc:
+        password = svc.auth.bootstrap_admin()
+    assert password
+    page = sqlite_client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
+    wrong = sqlite_client.post("/login", data={"username": "admin", "password": "bad", "next": "/"})
+    assert wrong.status_code == 401 and "invalid username or password" in wrong.text
+    ok = sqlite_client.post("/login", data={"username": "admin", "password": password, "next": "/"},
+                            follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/account/password"
+    forced = sqlite_client.get("/", follow_redirects=False)
+    assert forced.status_code == 303 and forced.headers["location"].endswith("/account/password")
+    form = sqlite_client.get("/account/password")
+    no_csrf = sqlite_client.post("/account/password", data={"current_password": password,
+                                                             "new_password": "Brand-new-pass-1"})
+    assert no_csrf.status_code == 403
+    changed = sqlite_client.post("/account/password", data={"csrf_token": _csrf(form.text), "current_password": password,
+                                                            "new_password": "Brand-new-pass-1"}, follow_redirects=False)
+    assert changed.status_code == 303 and changed.headers["location"] == "/"
+    dashboard = sqlite_client.get("/")
+    assert dashboard.status_code == 200 and "Dashboard" in dashboard.text and "admin" in dashboard.text
+    logout = sqlite_client.post("/logout", data={"csrf_token": _csrf(dashboard.text)}, follow_redirects=False)
+    assert logout.status_code == 303
+    assert sqlite_client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_open_redirects_are_refused(sqlite_app: App, sqlite_client: TestClient) -> None:
+    with sqlite_app.transaction() as svc:
+        svc.auth.create_user(__import__("certvault.auth.rbac", fromlist=["Actor"]).Actor.system(), "erin", "user",
+                             password="Erin-pass-123")
+    response = sqlite_client.post("/login", data={"username": "erin", "password": "Erin-pass-123",
+                                                  "next": "//evil.example/"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
