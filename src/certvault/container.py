@@ -67,7 +67,11 @@ class Services:
 
     @cached_property
     def pki(self) -> PkiService:
-        return PkiService(self.session, self.sealer, self.audit)
+        def into_inventory(actor: Any, bundle: Any) -> None:  # issued certificates join the inventory
+            self.certificates.store_issued(actor, chain_pem=bundle.cert_pem + bundle.chain_pem,
+                                           key_pem=bundle.key_pem(), source="internal-ca")
+
+        return PkiService(self.session, self.sealer, self.audit, on_issued=into_inventory)
 
     @cached_property
     def certificates(self) -> CertificateService:

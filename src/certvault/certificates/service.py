@@ -1,18 +1,418 @@
-"""Inventory operations (to be built). `expiry_summary` feeds the dashboard."""
+"""Inventory operations. Every method checks the actor first; writes are audited; nothing commits."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import selectinload
+
 from certvault.auth.rbac import Actor, Permission, require
+from certvault.certificates import chains, discovery, export, importing, search
+from certvault.certificates.importing import FileResult, Prepared
+from certvault.certificates.models import (
+    CertificateEntry,
+    CertificateName,
+    CertificateRequest,
+    CertificateTag,
+    CertificateVersion,
+    PrivateKeyRecord,
+    Sighting,
+)
+from certvault.certificates.store import InventoryStore, Leaf, StoreOutcome, name_rows
 from certvault.context import ServiceContext
+from certvault.crypto import csr, keys, readers, x509info
+from certvault.errors import CertvaultError, InvalidInput, NotFound
+
+MAX_TAGS = 32
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str | None
+    ip: str
+    port: int
+    sni: str | None
+    entry_id: uuid.UUID
+    last_seen: datetime
+
+
+def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    out = []
+    for tag in tags or ():
+        value = tag.strip().lower()
+        if not value:
+            continue
+        if len(value) > 64 or any(ch.isspace() for ch in value):
+            raise InvalidInput(f"tag {tag!r} must be one word of at most 64 characters")
+        out.append(value)
+    if len(out) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags per certificate")
+    return tuple(dict.fromkeys(out))
 
 
 class CertificateService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        self._s = ctx.session
+        self._store = InventoryStore(ctx)
 
+    # ---- import ------------------------------------------------------------------------------
+    def import_data(self, actor: Actor, data: bytes, filename: str, *, password: str | None = None,
+                    tags: list[str] | None = None, source: str = "import") -> FileResult:
+        """Import one file's bytes. A bad file raises InvalidInput naming it and stores nothing."""
+        require(actor, Permission.CERTIFICATES_WRITE)
+        label = filename or "upload"
+        bundle = readers.read_bundle(data, label, password)
+        prepared = importing.prepare(bundle, label, source=source, tags=clean_tags(tags))
+        with self._s.begin_nested():
+            outcome = self._write(prepared, label)
+            result = _file_result(label, bundle.format, prepared, outcome)
+            self._ctx.audit.record(actor, "certificate.import", target_type="certificate",
+                                   target_id=result.entry_ids[0] if result.entry_ids else None,
+                                   details=_audit_details(result))
+        return result
+
+    def import_path(self, actor: Actor, path: Path, *, password: str | None = None,
+                    tags: list[str] | None = None) -> list[FileResult]:
+        """Import a file or every file under a directory, each file on its own: a bad file is
+        reported and skipped while the good ones are stored."""
+        require(actor, Permission.CERTIFICATES_WRITE)
+        results = []
+        for file in importing.files_under(path):
+            label = importing.display_name(file)
+            try:
+                label = importing.check_file(file)
+                results.append(self.import_data(actor, file.read_bytes(), label, password=password, tags=tags))
+            except (CertvaultError, OSError) as exc:
+                results.append(FileResult(label, False, error=getattr(exc, "message", None) or f"{label}: {exc}"))
+        if not results:
+            raise InvalidInput(f"{importing.display_name(path)}: no files to import")
+        return results
+
+    def _write(self, prepared: Prepared, label: str) -> StoreOutcome:
+        if prepared.orphan_key_spkis:
+            self._check_orphan_keys(prepared.orphan_key_spkis, label)
+        outcome = StoreOutcome()
+        outcome.keys_added = self._store.store_keys(prepared.keys)
+        outcome.issuers_added = self._store.store_issuers(prepared.issuers)
+        if prepared.leaves:
+            leaf_outcome = self._store.store_leaves(prepared.leaves)
+            leaf_outcome.keys_added, leaf_outcome.issuers_added = outcome.keys_added, outcome.issuers_added
+            outcome = leaf_outcome
+        return outcome
+
+    def _check_orphan_keys(self, spkis: list[str], label: str) -> None:
+        for spki in spkis:
+            used = self._s.scalar(select(func.count()).select_from(CertificateVersion)
+                                  .where(CertificateVersion.spki_sha256 == spki))
+            if not used:
+                raise InvalidInput(f"{label}: contains a private key but no certificate, "
+                                   "and no stored certificate uses that key")
+
+    # ---- interfaces for issuers and scanners ---------------------------------------------------
+    def store_issued(self, actor: Actor, *, chain_pem: bytes, key_pem: bytes | None, source: str,
+                     entry_id: uuid.UUID | None = None, managed: bool = True,
+                     tags: list[str] | None = None) -> CertificateEntry:
+        """Store a leaf + chain (and its key, sealed) as a new entry or the new current version."""
+        require(actor, Permission.CERTIFICATES_WRITE)
+        if entry_id is not None:
+            self._entry(entry_id)
+        bundle = readers.read_bundle(chain_pem + (b"\n" + key_pem if key_pem else b""), f"{source} certificate")
+        prepared = importing.prepare(bundle, f"{source} certificate", source=source, tags=clean_tags(tags),
+                                     managed=managed, entry_id=entry_id)
+        if not prepared.leaves:
+            raise InvalidInput(f"{source} certificate: the chain holds no certificate")
+        outcome = self._write(prepared, f"{source} certificate")
+        stored_id = outcome.entries[prepared.leaves[0].info.fingerprint_sha256]
+        self._ctx.audit.record(actor, "certificate.store", target_type="certificate", target_id=stored_id,
+                               details={"source": source, "fingerprint": prepared.leaves[0].info.fingerprint_sha256,
+                                        "with_key": bool(prepared.keys), "renewed": bool(outcome.renewed)})
+        return self._entry(stored_id)
+
+    def record_seen(self, actor: Actor, *, chain_pem: bytes, host: str | None, ip: str, port: int,
+                    sni: str | None, source: str = "discovery") -> CertificateEntry:
+        """Add or update the served certificate and remember where it was seen."""
+        entry_id = self._record_seen(actor, chain_pem, host, ip, port, sni, source)
+        self._ctx.audit.record(actor, "certificate.seen", target_type="certificate", target_id=entry_id,
+                               details={"host": host, "ip": ip, "port": port, "sni": sni, "source": source})
+        return self._entry(entry_id)
+
+    def _record_seen(self, actor: Actor, chain_pem: bytes, host: str | None, ip: str, port: int,
+                     sni: str | None, source: str) -> uuid.UUID:
+        require(actor, Permission.DISCOVERY_RUN)
+        label = f"{host or ip}:{port}"
+        bundle = readers.read_bundle(chain_pem, label)
+        if not bundle.certificates:
+            raise InvalidInput(f"{label}: the server sent no certificate")
+        leaf_cert, rest = bundle.certificates[0], bundle.certificates[1:]
+        info = x509info.describe(leaf_cert)
+        self._store.store_issuers([c for c in rest if x509info.describe(c).is_ca])
+        outcome = self._store.store_leaves([Leaf(info, x509info.der(leaf_cert), source, (), False)])
+        entry_id = outcome.entries[info.fingerprint_sha256]
+        version_id = self._s.scalar(select(CertificateVersion.id).where(
+            CertificateVersion.fingerprint_sha256 == info.fingerprint_sha256))
+        self._upsert_sighting(entry_id, version_id, host, ip, port, sni or "", source)
+        return entry_id
+
+    def _upsert_sighting(self, entry_id: uuid.UUID, version_id: Any, host: str | None, ip: str, port: int,
+                         sni: str, source: str) -> None:
+        now = self._ctx.now()
+        row = self._s.scalar(select(Sighting).where(Sighting.ip == ip, Sighting.port == port, Sighting.sni == sni))
+        if row is None:
+            self._s.add(Sighting(entry_id=entry_id, version_id=version_id, host=host, ip=ip, port=port, sni=sni,
+                                 source=source, first_seen=now, last_seen=now))
+        else:
+            row.entry_id, row.version_id, row.last_seen, row.source = entry_id, version_id, now, source
+            row.host = host or row.host
+        self._s.flush()
+
+    def record_discovered(self, actor: Actor, results: list[discovery.Fetched]) -> list[uuid.UUID | None]:
+        """Store what a discovery run fetched (entry id per result, None where it failed); one audit row."""
+        require(actor, Permission.DISCOVERY_RUN)
+        ids: list[uuid.UUID | None] = []
+        for item in results:
+            t = item.target
+            ok = item.chain_pem is not None and item.ip is not None
+            ids.append(self._record_seen(actor, item.chain_pem, t.host, item.ip, t.port, t.sni, "discovery")
+                       if ok else None)  # type: ignore[arg-type]
+        found = [i for i in ids if i is not None]
+        self._ctx.audit.record(actor, "certificate.discover", target_type="certificate",
+                               details={"targets": len(results), "found": len(found),
+                                        "unreachable": len(results) - len(found), "certificates": len(set(found))})
+        return ids
+
+    def queue_discovery(self, actor: Actor, *, targets: list[str], cidrs: list[str], ports: list[int],
+                        sni: str | None, timeout: float = 5.0) -> Any:
+        """Check the targets now and let the worker fetch them (network I/O stays out of requests)."""
+        require(actor, Permission.DISCOVERY_RUN)
+        expanded = discovery.expand(targets, cidrs, discovery.parse_ports(ports), sni)
+        if not expanded:
+            raise InvalidInput("give at least one target or CIDR range")
+        payload = {"targets": targets, "cidrs": cidrs, "ports": ports, "sni": sni, "timeout": timeout,
+                   "count": len(expanded), "requested_by": actor.name}
+        return self._ctx.enqueue("certificates.discover", payload)
+
+    def endpoints(self, actor: Actor) -> list[Endpoint]:
+        require(actor, Permission.CERTIFICATES_READ)
+        rows = self._s.scalars(select(Sighting).order_by(Sighting.ip, Sighting.port, Sighting.sni))
+        return [Endpoint(r.host, r.ip, r.port, r.sni or None, r.entry_id, r.last_seen) for r in rows]
+
+    def sightings(self, actor: Actor, entry_id: uuid.UUID) -> list[Sighting]:
+        require(actor, Permission.CERTIFICATES_READ)
+        return list(self._s.scalars(select(Sighting).where(Sighting.entry_id == entry_id)
+                                    .order_by(Sighting.last_seen.desc())))
+
+    # ---- reading -------------------------------------------------------------------------------
+    def get(self, actor: Actor, entry_id: uuid.UUID) -> CertificateEntry:
+        require(actor, Permission.CERTIFICATES_READ)
+        return self._entry(entry_id)
+
+    def _entry(self, entry_id: uuid.UUID) -> CertificateEntry:
+        stmt = (select(CertificateEntry).where(CertificateEntry.id == entry_id)
+                .options(selectinload(CertificateEntry.versions)).execution_options(populate_existing=True))
+        entry = self._s.scalar(stmt)
+        if entry is None:
+            raise NotFound(f"no certificate with id {entry_id}")
+        return entry
+
+    def search(self, actor: Actor, query: search.CertificateQuery) -> search.Page:
+        require(actor, Permission.CERTIFICATES_READ)
+        return search.search(self._s, query, self._ctx.now())
+
+    def chain(self, actor: Actor, version: CertificateVersion) -> list[x509.Certificate]:
+        """The issuing chain of a version, assembled from stored CA certificates."""
+        require(actor, Permission.CERTIFICATES_READ)
+        rows = chains.chain_for(self._s, version.issuer, version.aki, version.subject)
+        return [x509.load_der_x509_certificate(r.der) for r in rows
+                if r.fingerprint_sha256 != version.fingerprint_sha256]
+
+    def has_key(self, version: CertificateVersion) -> bool:
+        return bool(self._s.scalar(select(func.count()).select_from(PrivateKeyRecord)
+                                   .where(PrivateKeyRecord.spki_sha256 == version.spki_sha256)))
+
+    def names(self, actor: Actor, entry_id: uuid.UUID) -> list[str]:
+        require(actor, Permission.CERTIFICATES_READ)
+        return list(self._s.scalars(select(CertificateName.name).where(CertificateName.entry_id == entry_id)
+                                    .order_by(CertificateName.name)))
+
+    def request_of(self, actor: Actor, entry_id: uuid.UUID) -> CertificateRequest | None:
+        require(actor, Permission.CERTIFICATES_READ)
+        return self._s.scalars(select(CertificateRequest).where(CertificateRequest.entry_id == entry_id)
+                               .order_by(CertificateRequest.created_at.desc())).first()
+
+    # ---- keys and export -----------------------------------------------------------------------
+    def current_key_pem(self, actor: Actor, entry_id: uuid.UUID) -> bytes | None:
+        """The current version's private key (PEM, unencrypted). Audited as a key view."""
+        require(actor, Permission.KEYS_VIEW)
+        entry = self._entry(entry_id)
+        key = self._key_for(entry)
+        if key is None:
+            return None
+        self._ctx.audit.record(actor, "certificate.key_view", target_type="certificate", target_id=entry.id,
+                               details={"spki_sha256": self._spki_of(entry)})
+        return keys.to_pem(key)
+
+    def _spki_of(self, entry: CertificateEntry) -> str | None:
+        if entry.current is not None:
+            return entry.current.spki_sha256
+        request = self._s.scalars(select(CertificateRequest).where(CertificateRequest.entry_id == entry.id)
+                                  .order_by(CertificateRequest.created_at.desc())).first()
+        return request.spki_sha256 if request else None
+
+    def _key_for(self, entry: CertificateEntry) -> PrivateKeyTypes | None:
+        spki = self._spki_of(entry)
+        record = self._s.scalar(select(PrivateKeyRecord).where(PrivateKeyRecord.spki_sha256 == spki)) if spki else None
+        if record is None:
+            return None
+        return keys.from_pem(self._ctx.sealer.open(record.sealed, aad=f"cert_keys:{record.id}"))
+
+    def export(self, actor: Actor, entry_id: uuid.UUID, *, fmt: str, with_key: bool = False,
+               with_chain: bool = True, password: str | None = None,
+               version_id: uuid.UUID | None = None) -> export.ExportFile:
+        require(actor, Permission.CERTIFICATES_EXPORT)
+        if with_key:
+            require(actor, Permission.KEYS_VIEW)
+        export.check_request(fmt, with_key, password)
+        entry = self._entry(entry_id)
+        version = next((v for v in entry.versions if v.id == version_id), None) if version_id else entry.current
+        if version is None:
+            raise InvalidInput(f"certificate {entry_id} has no such version" if version_id else
+                               f"certificate {entry_id} has no signed certificate yet (its CSR is pending)")
+        key = None
+        if with_key:
+            record = self._s.scalar(select(PrivateKeyRecord).where(PrivateKeyRecord.spki_sha256 == version.spki_sha256))
+            if record is None:
+                raise InvalidInput(f"certificate {entry.common_name} has no stored private key; export without the key")
+            key = keys.from_pem(self._ctx.sealer.open(record.sealed, aad=f"cert_keys:{record.id}"))
+        cert = x509.load_der_x509_certificate(version.der)
+        chain = self.chain(actor, version) if with_chain else []
+        result = export.build(fmt, entry.common_name or "certificate", cert, chain, key, password)
+        self._ctx.audit.record(actor, "certificate.export", target_type="certificate", target_id=entry.id,
+                               details={"format": fmt, "with_key": with_key, "with_chain": with_chain,
+                                        "fingerprint": version.fingerprint_sha256})
+        return result
+
+    # ---- CSR -----------------------------------------------------------------------------------
+    def create_request(self, actor: Actor, spec: csr.CsrSpec, *, tags: list[str] | None = None,
+                       owner: str | None = None) -> tuple[CertificateEntry, bytes]:
+        """Generate a key (stored sealed) and a CSR in a pending entry; return the entry and CSR PEM."""
+        require(actor, Permission.CERTIFICATES_WRITE)
+        tag_values = clean_tags(tags)
+        request, key = csr.build(spec)
+        csr_pem = csr.to_pem(request)
+        spki = x509info.spki_sha256(key.public_key())
+        self._store.store_keys([key], origin="generated")
+        names = x509info.entry_names(spec.common_name, list(spec.sans))
+        algorithm, size = keys.describe(key)
+        entry = CertificateEntry(status="pending", common_name=spec.common_name.strip(),
+                                 names_key=x509info.names_key(names), key_algorithm=algorithm, key_size=size,
+                                 managed=True, source="csr", owner=owner)
+        self._s.add(entry)
+        self._s.flush()
+        self._s.execute(insert(CertificateName), name_rows(entry.id, names))
+        self._s.add(CertificateRequest(entry_id=entry.id, spki_sha256=spki, csr_pem=csr_pem.decode(),
+                                       key_spec=spec.key_spec, hash_name=spec.hash_name))
+        self._set_tags(entry.id, tag_values)
+        self._ctx.audit.record(actor, "certificate.csr", target_type="certificate", target_id=entry.id,
+                               details={"cn": spec.common_name, "sans": list(spec.sans), "key": spec.key_spec,
+                                        "hash": spec.hash_name})
+        return self._entry(entry.id), csr_pem
+
+    # ---- changes -------------------------------------------------------------------------------
+    def update(self, actor: Actor, entry_id: uuid.UUID, *, tags: list[str] | None = None,
+               owner: str | None = None, managed: bool | None = None) -> CertificateEntry:
+        """Set tags (replacing them), the owner, or adopt (managed=True) / release an entry."""
+        require(actor, Permission.CERTIFICATES_WRITE)
+        entry = self._entry(entry_id)
+        changes: dict[str, Any] = {}
+        if tags is not None:
+            values = clean_tags(tags)
+            self._s.execute(delete(CertificateTag).where(CertificateTag.entry_id == entry_id))
+            self._set_tags(entry_id, values)
+            changes["tags"] = list(values)
+        if owner is not None:
+            entry.owner = owner.strip()[:255] or None
+            changes["owner"] = entry.owner
+        if managed is not None:
+            entry.managed = managed
+            changes["managed"] = managed
+        action = "certificate.adopt" if managed else "certificate.update"
+        self._ctx.audit.record(actor, action, target_type="certificate", target_id=entry_id, details=changes)
+        self._s.flush()
+        self._s.expire(entry, ["tag_rows"])
+        return entry
+
+    def _set_tags(self, entry_id: uuid.UUID, tags: tuple[str, ...]) -> None:
+        if tags:
+            self._s.execute(insert(CertificateTag), [{"entry_id": entry_id, "tag": t} for t in tags])
+
+    def delete(self, actor: Actor, entry_id: uuid.UUID) -> None:
+        require(actor, Permission.CERTIFICATES_WRITE)
+        entry = self._entry(entry_id)
+        self._ctx.audit.record(actor, "certificate.delete", target_type="certificate", target_id=entry_id,
+                               details={"common_name": entry.common_name})
+        self._s.delete(entry)
+        self._s.flush()
+
+    # ---- dashboard -----------------------------------------------------------------------------
     def expiry_summary(self, actor: Actor) -> dict[str, Any]:
         """Counts for the dashboard: total, expired, within_7/30/90 and weeks=[{start,label,count}]."""
         require(actor, Permission.CERTIFICATES_READ)
-        return {"total": 0, "expired": 0, "within_7": 0, "within_30": 0, "within_90": 0, "weeks": []}
+        now = self._ctx.now()
+        active = select(func.count()).select_from(CertificateEntry).where(CertificateEntry.status == "active")
+
+        def between(start: datetime | None, end: datetime | None) -> int:
+            stmt = active
+            if start is not None:
+                stmt = stmt.where(CertificateEntry.not_after >= start)
+            if end is not None:
+                stmt = stmt.where(CertificateEntry.not_after < end)
+            return int(self._s.scalar(stmt) or 0)
+
+        week0 = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        weeks = []
+        for index in range(12):
+            start = week0 + timedelta(weeks=index)
+            weeks.append({"start": start.date().isoformat(), "label": start.strftime("%d %b"),
+                          "count": between(max(start, now), start + timedelta(weeks=1))})
+        return {"total": between(None, None), "expired": between(None, now),
+                "within_7": between(now, now + timedelta(days=7)), "within_30": between(now, now + timedelta(days=30)),
+                "within_90": between(now, now + timedelta(days=90)), "weeks": weeks,
+                "pending": int(self._s.scalar(select(func.count()).select_from(CertificateEntry)
+                                              .where(CertificateEntry.status == "pending")) or 0)}
+
+    def counts_by_state(self) -> dict[tuple[str, bool], int]:
+        """(expired|expiring|valid, managed) -> count, for metrics (no actor: read-only aggregates)."""
+        now = self._ctx.now()
+        out: dict[tuple[str, bool], int] = {}
+        spans = {"expired": (None, now), "expiring": (now, now + timedelta(days=30)),
+                 "valid": (now + timedelta(days=30), None)}
+        for state, (start, end) in spans.items():
+            stmt = (select(CertificateEntry.managed, func.count()).where(CertificateEntry.status == "active")
+                    .group_by(CertificateEntry.managed))
+            if start is not None:
+                stmt = stmt.where(CertificateEntry.not_after >= start)
+            if end is not None:
+                stmt = stmt.where(CertificateEntry.not_after < end)
+            for managed, count in self._s.execute(stmt):
+                out[(state, bool(managed))] = int(count)
+        return out
+
+
+def _file_result(label: str, fmt: str, prepared: Prepared, outcome: StoreOutcome) -> FileResult:
+    ids = list(dict.fromkeys(outcome.entries.values()))
+    return FileResult(label, True, fmt, None, len(prepared.leaves), outcome.created, outcome.renewed,
+                      outcome.history, outcome.unchanged, outcome.keys_added, ids)
+
+
+def _audit_details(result: FileResult) -> dict[str, Any]:
+    return {"file": result.file, "format": result.format, "certificates": result.certificates,
+            "created": result.created, "renewed": result.renewed, "unchanged": result.unchanged,
+            "keys_added": result.keys, "entries": [str(i) for i in result.entry_ids[:20]]}

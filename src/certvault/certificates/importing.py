@@ -1,0 +1,96 @@
+"""Turn a parsed file into what the store writes: leaves, issuer certificates and matched keys."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from certvault.certificates.store import Leaf
+from certvault.crypto import x509info
+from certvault.crypto.readers import MAX_BYTES, Bundle
+from certvault.errors import InvalidInput, TooLarge
+
+
+@dataclass
+class Prepared:
+    """One file's certificates and keys, checked and ready to store."""
+
+    leaves: list[Leaf] = field(default_factory=list)
+    issuers: list[x509.Certificate] = field(default_factory=list)
+    keys: list[PrivateKeyTypes] = field(default_factory=list)
+    orphan_key_spkis: list[str] = field(default_factory=list)  # keys whose certificate must already be stored
+
+
+@dataclass
+class FileResult:
+    """What importing one file did (or why it was refused)."""
+
+    file: str
+    ok: bool
+    format: str | None = None
+    error: str | None = None
+    certificates: int = 0
+    created: int = 0
+    renewed: int = 0
+    history: int = 0
+    unchanged: int = 0
+    keys: int = 0
+    entry_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def display_name(path: Path | str) -> str:
+    """A printable file name: bytes that are not UTF-8 are shown as \\xNN escapes."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def check_file(path: Path) -> str:
+    """The file's printable label; refuse names that are not UTF-8 and files over the size limit."""
+    label = display_name(path)
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{label}: the file name is not valid UTF-8; rename the file") from None
+    if not path.is_file():
+        raise InvalidInput(f"{label}: no such file")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise TooLarge(f"{label}: file is {size / 1048576:.1f} MB; the limit is 10 MB")
+    return label
+
+
+def files_under(path: Path) -> list[Path]:
+    """A file, or every regular file under a directory (sorted; hidden files skipped)."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def prepare(bundle: Bundle, label: str, *, source: str, tags: tuple[str, ...] = (), managed: bool = True,
+            entry_id: uuid.UUID | None = None) -> Prepared:
+    """Split certificates into leaves and CA certificates and match every key to a certificate.
+
+    A file holding only CA certificates (a root or an intermediate to track) stores them as leaves
+    too. A key that matches no certificate in a file that has certificates is refused.
+    """
+    described = [(cert, x509info.describe(cert)) for cert in bundle.certificates]
+    cas = [cert for cert, info in described if info.is_ca]
+    leaf_pairs = [(cert, info) for cert, info in described if not info.is_ca] or described
+    if entry_id is not None:
+        leaf_pairs = leaf_pairs[:1]  # an issued chain: the first certificate is the new version
+    result = Prepared(issuers=cas)
+    result.leaves = [Leaf(info, x509info.der(cert), source, tags, managed, entry_id) for cert, info in leaf_pairs]
+    cert_spkis = {info.spki_sha256 for _c, info in described}
+    for key in bundle.keys:
+        spki = x509info.spki_sha256(key.public_key())
+        if spki not in cert_spkis:
+            if bundle.certificates:
+                raise InvalidInput(f"{label}: the private key does not match any certificate in the file")
+            result.orphan_key_spkis.append(spki)
+        result.keys.append(key)
+    return result
