@@ -1,0 +1,1 @@
+"""DNS providers for dns-01 challenges: one module per service."""

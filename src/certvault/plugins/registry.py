@@ -1,0 +1,130 @@
+"""Plugins by (kind, name): built-ins listed here, third-party ones from entry points.
+
+Adding a provider is one module and one line in BUILTIN. A plugin class declares `name`, `title`,
+`Options` (a pydantic model of its non-secret settings) and `secret_fields`; the registry validates
+options and secrets and builds the instance with a secret resolver, so plugins stay leaves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from certvault.errors import InvalidInput, NotFound
+from certvault.plugins.protocols import SecretResolver
+
+KINDS = ("dns", "notify", "ticketing", "deploy", "keystore")
+
+BUILTIN: dict[str, dict[str, str]] = {
+    "dns": {
+        "rfc2136": "certvault.plugins.dns.rfc2136:Rfc2136Provider",
+    },
+    "notify": {},
+    "ticketing": {},
+    "deploy": {},
+    "keystore": {},
+}
+
+KIND_TITLES = {"dns": "DNS provider", "notify": "notifier", "ticketing": "help desk", "deploy": "deploy target",
+               "keystore": "keystore format"}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: str
+    name: str
+    cls: type[Any]
+
+    @property
+    def title(self) -> str:
+        return str(getattr(self.cls, "title", self.name))
+
+    @property
+    def options_model(self) -> type[BaseModel]:
+        return getattr(self.cls, "Options")  # noqa: B009 - every plugin class declares it
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(getattr(self.cls, "secret_fields", ()))
+
+
+def _load(ref: str) -> type[Any]:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+class PluginRegistry:
+    def __init__(self, builtin: dict[str, dict[str, str]] | None = None, discover: bool = True) -> None:
+        self._refs: dict[str, dict[str, str | type[Any]]] = {k: dict(v) for k, v in (builtin or BUILTIN).items()}
+        self._discover = discover
+        self._discovered = False
+        self._lock = threading.Lock()
+
+    def register(self, kind: str, name: str, plugin: str | type[Any]) -> None:
+        """Add (or replace) a plugin at run time, by class or by "module:Class" reference."""
+        self._refs.setdefault(kind, {})[name] = plugin
+
+    def _entry_points(self) -> None:
+        with self._lock:
+            if self._discovered or not self._discover:
+                return
+            for kind in KINDS:
+                for ep in entry_points(group=f"certvault.{kind}"):
+                    self._refs.setdefault(kind, {}).setdefault(ep.name, ep.value)
+            self._discovered = True
+
+    def names(self, kind: str) -> list[str]:
+        self._entry_points()
+        return sorted(self._refs.get(kind, {}))
+
+    def get(self, kind: str, name: str) -> PluginInfo:
+        self._entry_points()
+        ref = self._refs.get(kind, {}).get(name)
+        if ref is None:
+            choices = ", ".join(self.names(kind)) or "none installed"
+            raise NotFound(f"unknown {KIND_TITLES.get(kind, kind)} {name!r}; choose one of: {choices}")
+        cls = _load(ref) if isinstance(ref, str) else ref
+        return PluginInfo(kind, name, cls)
+
+    def validate(self, kind: str, name: str, options: dict[str, Any], secrets: dict[str, str]) -> BaseModel:
+        """Check options against the plugin's model and that every secret is given; names the field."""
+        info = self.get(kind, name)
+        unknown = set(options) & set(info.secret_fields)
+        if unknown:
+            raise InvalidInput(f"{', '.join(sorted(unknown))} is a secret; pass it as a secret, not an option")
+        try:
+            model = info.options_model.model_validate(options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "options"
+            raise InvalidInput(f"{info.title}: {where}: {first['msg']}") from None
+        missing = [f for f in info.secret_fields if not secrets.get(f)]
+        if missing:
+            raise InvalidInput(f"{info.title}: missing secret {', '.join(missing)}")
+        return model
+
+    def create(self, kind: str, name: str, options: dict[str, Any], secrets: SecretResolver) -> Any:
+        info = self.get(kind, name)
+        try:
+            model = info.options_model.model_validate(options)
+        except ValidationError as exc:
+            raise InvalidInput(f"{info.title}: stored options are no longer valid ({exc.errors()[0]['msg']})") from None
+        return info.cls(model, secrets)
+
+
+_DEFAULT: PluginRegistry | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_registry() -> PluginRegistry:
+    """The process-wide registry (built-ins plus entry points)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = PluginRegistry()
+        return _DEFAULT
