@@ -31,6 +31,7 @@ from certvault.jobs.runner import Handler, Worker, WorkerConfig
 from certvault.jobs.schedules import PeriodicJob
 from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
+from certvault.notifications.service import NotificationService
 from certvault.pki.service import PkiService
 from certvault.scanning.service import ScanService
 from certvault.system.service import SystemSettings
@@ -87,7 +88,11 @@ class Services:
 
     @cached_property
     def vault(self) -> VaultService:
-        return VaultService(self.ctx)
+        return VaultService(self.ctx, self.notifications)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        return NotificationService(self.ctx)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
         return self.ctx.enqueue(name, payload, **options)

@@ -1,9 +1,40 @@
-"""Job handlers and periodic schedules of this domain."""
+"""Deliver outbox messages (with retries) and turn new audit rows into events."""
 
 from __future__ import annotations
 
-from certvault.jobs.runner import Handler
-from certvault.jobs.schedules import PeriodicJob
+import uuid
+from datetime import timedelta
+from typing import Any
 
-HANDLERS: dict[str, Handler] = {}
-SCHEDULES: list[PeriodicJob] = []
+from certvault.errors import IntegrationError
+from certvault.jobs.queue import backoff
+from certvault.jobs.runner import Handler, JobContext, PermanentFailure, RetryLater
+from certvault.jobs.schedules import PeriodicJob
+from certvault.notifications.audit_events import WATCH_JOB, watch_audit
+from certvault.notifications.service import DELIVER_JOB
+
+
+def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
+    message_id = uuid.UUID(payload["message_id"])
+    with ctx.step() as svc:  # read and decrypt, then send outside any transaction
+        delivery = svc.notifications.prepare_delivery(message_id)
+    if delivery is None:
+        return
+    try:
+        delivery.notifier.send(delivery.notification)
+    except IntegrationError as exc:
+        final = ctx.job.attempts >= ctx.job.max_attempts
+        with ctx.step() as svc:
+            svc.notifications.record_failure(message_id, exc.message, final)
+        if final:
+            raise PermanentFailure(exc.message) from None
+        raise RetryLater(exc.message, backoff(ctx.job.attempts)) from None
+    ctx.services.notifications.mark_sent(message_id)
+
+
+def watch(ctx: JobContext, payload: dict[str, Any]) -> None:
+    watch_audit(ctx.services.notifications)
+
+
+HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver, WATCH_JOB: watch}
+SCHEDULES: list[PeriodicJob] = [PeriodicJob("notifications.watch_audit", WATCH_JOB, timedelta(seconds=10))]

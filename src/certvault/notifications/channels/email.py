@@ -1,0 +1,100 @@
+"""Email over SMTP: STARTTLS (port 587), implicit TLS (465) or, for a local relay only, plain."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from certvault.errors import IntegrationError, InvalidInput
+from certvault.plugins.protocols import Notification
+
+
+class EmailOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    sender: str = Field(min_length=3)
+    recipients: list[str] = Field(min_length=1)
+    ca_file: str | None = None  # trust this CA bundle instead of the system store
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("sender", "recipients")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> str | list[str]:
+        for address in [value] if isinstance(value, str) else value:
+            if "@" not in address or any(c.isspace() for c in address.strip()):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class EmailNotifier:
+    kind: ClassVar[str] = "email"
+
+    def __init__(self, options: EmailOptions, password: str | None) -> None:
+        self.options = options
+        self._password = password
+
+    @staticmethod
+    def check_secret(options: EmailOptions, secret: str | None) -> None:
+        if options.username and not secret:
+            raise InvalidInput("email channel: a password is needed when a username is set")
+        if options.username and options.security == "none":
+            raise InvalidInput("email channel: refusing to send an SMTP password without TLS; "
+                               "use security starttls or tls")
+
+    def message(self, note: Notification) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = f"[certvault] {note.title}"
+        msg["From"] = self.options.sender
+        msg["To"] = ", ".join(self.options.recipients)
+        msg["Date"] = formatdate(note.occurred_at.timestamp(), usegmt=True)
+        msg["Message-ID"] = make_msgid(idstring=note.message_id or None, domain="certvault")
+        msg["X-Certvault-Event"] = note.event
+        lines = [note.body, "", f"Event: {note.event}", f"Severity: {note.severity}",
+                 f"Time: {note.occurred_at.isoformat()}"]
+        lines += [f"{key}: {value}" for key, value in note.details.items()]
+        msg.set_content("\n".join(lines) + "\n")
+        return msg
+
+    def send(self, note: Notification) -> None:
+        o = self.options
+        try:
+            with self._connect() as smtp:
+                if o.username:
+                    smtp.login(o.username, self._password or "")
+                smtp.send_message(self.message(note))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise IntegrationError(f"email via {o.host}:{o.port} failed: {_describe(exc)}") from None
+
+    def _connect(self) -> smtplib.SMTP:
+        o = self.options
+        if o.security == "tls":
+            return smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=tls_context(o.ca_file))
+        smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
+        try:
+            if o.security == "starttls":
+                smtp.starttls(context=tls_context(o.ca_file))
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"server answered {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,80 @@
+"""Webhook: a JSON POST signed with HMAC-SHA256 so the receiver can check it came from certvault.
+
+Headers: X-Certvault-Event, X-Certvault-Timestamp (unix seconds) and
+X-Certvault-Signature: sha256=HEX(HMAC(secret, "<timestamp>.<body>")).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from certvault.errors import IntegrationError, InvalidInput
+from certvault.notifications.channels.email import tls_context
+from certvault.plugins.protocols import Notification
+
+SIGNATURE_HEADER = "X-Certvault-Signature"
+
+
+class WebhookOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    ca_file: str | None = None
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// URL with a host")
+        return value
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookNotifier:
+    kind: ClassVar[str] = "webhook"
+
+    def __init__(self, options: WebhookOptions, secret: str | None) -> None:
+        self.options = options
+        self._secret = secret
+
+    @staticmethod
+    def check_secret(options: WebhookOptions, secret: str | None) -> None:
+        if secret is not None and len(secret) < 16:
+            raise InvalidInput("webhook channel: the signing secret must be at least 16 characters")
+
+    def payload(self, note: Notification) -> bytes:
+        return json.dumps({
+            "id": note.message_id, "event": note.event, "title": note.title, "body": note.body,
+            "severity": note.severity, "occurred_at": note.occurred_at.isoformat(), "details": dict(note.details),
+        }, separators=(",", ":")).encode()
+
+    def send(self, note: Notification) -> None:
+        body = self.payload(note)
+        timestamp = str(int(time.time()))
+        headers = {**self.options.headers, "Content-Type": "application/json", "X-Certvault-Event": note.event,
+                   "X-Certvault-Timestamp": timestamp, "User-Agent": "certvault-webhook"}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
+        host = urlsplit(self.options.url).hostname
+        try:
+            response = httpx.post(self.options.url, content=body, headers=headers, timeout=self.options.timeout,
+                                  verify=tls_context(self.options.ca_file), follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise IntegrationError(f"webhook to {host} failed: {exc}") from None
+        if response.status_code >= 300:
+            raise IntegrationError(f"webhook to {host} answered HTTP {response.status_code}")

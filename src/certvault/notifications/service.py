@@ -1,0 +1,220 @@
+"""Channels, subscriptions and the outbox. Other domains call `publish()` inside their transaction.
+
+A published event becomes one outbox row per subscribed channel plus a delivery job, both in the
+caller's transaction: an alert exists if and only if the change that caused it commits.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from certvault.auth.rbac import Actor, Permission, require
+from certvault.context import ServiceContext
+from certvault.errors import Conflict, InvalidInput, NotFound
+from certvault.notifications.channels import build_notifier, validate_options
+from certvault.notifications.models import NotificationChannel, NotificationSubscription, OutboxMessage
+from certvault.plugins.protocols import Notification, Notifier
+
+DELIVER_JOB = "notifications.deliver"
+MAX_ATTEMPTS = 5
+KNOWN_EVENTS = {
+    "service_account.login_failed": "a service account failed to log in (wrong password, address not allowed)",
+    "service_account.locked": "a service account was locked out after repeated failures",
+    "user.locked": "a user was locked out after repeated failures",
+    "secret.expiring": "a vault secret reaches its expiry or rotation date soon",
+    "secret.overdue": "a vault secret is past its expiry or rotation date",
+    "approval.requested": "someone asked for access to a secret that requires approval",
+    "approval.decided": "an access request was approved or denied",
+    "notification.test": "a test message sent from the channel list",
+}
+_EVENT_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message_id: uuid.UUID
+    channel: str
+    notifier: Notifier
+    notification: Notification
+
+
+class NotificationService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._s = ctx.session
+
+    @property
+    def ctx(self) -> ServiceContext:
+        return self._ctx
+
+    # ---- channels ----------------------------------------------------------------------------
+    def create_channel(self, actor: Actor, name: str, kind: str, options: dict[str, Any],
+                       secret: str | None = None) -> NotificationChannel:
+        require(actor, Permission.SETTINGS_MANAGE)
+        name = name.strip()
+        if not name or len(name) > 150:
+            raise InvalidInput("channel name must be 1-150 characters")
+        if self._s.scalar(select(NotificationChannel.id).where(NotificationChannel.name == name)):
+            raise Conflict(f"a channel named {name!r} already exists")
+        parsed = validate_options(kind, options, secret or None)
+        channel = NotificationChannel(id=uuid.uuid4(), name=name, kind=kind, created_by=actor.name,
+                                      options=parsed.model_dump(mode="json", exclude_none=True))
+        if secret:
+            channel.sealed_secret = self._ctx.sealer.seal(secret, aad=f"notification_channel:{channel.id}")
+        self._s.add(channel)
+        self._s.flush()
+        self._ctx.audit.record(actor, "notification.channel_create", target_type="notification_channel",
+                               target_id=channel.id, details={"name": name, "kind": kind,
+                                                              "options": channel.options})
+        return channel
+
+    def list_channels(self, actor: Actor) -> list[NotificationChannel]:
+        require(actor, Permission.SETTINGS_MANAGE)
+        return list(self._s.scalars(select(NotificationChannel).order_by(NotificationChannel.name)))
+
+    def get_channel(self, actor: Actor, ref: str | uuid.UUID) -> NotificationChannel:
+        require(actor, Permission.SETTINGS_MANAGE)
+        return self._find_channel(ref)
+
+    def set_channel_enabled(self, actor: Actor, ref: str | uuid.UUID, enabled: bool) -> NotificationChannel:
+        channel = self.get_channel(actor, ref)
+        channel.enabled = enabled
+        self._ctx.audit.record(actor, "notification.channel_update", target_type="notification_channel",
+                               target_id=channel.id, details={"enabled": enabled})
+        return channel
+
+    def delete_channel(self, actor: Actor, ref: str | uuid.UUID) -> None:
+        channel = self.get_channel(actor, ref)
+        self._ctx.audit.record(actor, "notification.channel_delete", target_type="notification_channel",
+                               target_id=channel.id, details={"name": channel.name})
+        self._s.delete(channel)
+
+    def _find_channel(self, ref: str | uuid.UUID) -> NotificationChannel:
+        channel: NotificationChannel | None = None
+        try:
+            channel = self._s.get(NotificationChannel, uuid.UUID(str(ref)))
+        except ValueError:
+            pass
+        channel = channel or self._s.scalar(select(NotificationChannel).where(NotificationChannel.name == str(ref)))
+        if channel is None:
+            raise NotFound(f"notification channel {ref} not found")
+        return channel
+
+    def notifier_for(self, channel: NotificationChannel) -> Notifier:
+        secret = None
+        if channel.sealed_secret is not None:
+            secret = self._ctx.sealer.open_text(channel.sealed_secret, aad=f"notification_channel:{channel.id}")
+        return build_notifier(channel.kind, dict(channel.options), secret)
+
+    # ---- subscriptions -----------------------------------------------------------------------
+    def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,
+                  subject: str | None = None) -> NotificationSubscription:
+        channel = self.get_channel(actor, channel_ref)
+        event = event.strip()
+        if not _EVENT_PATTERN.match(event):
+            raise InvalidInput(f"{event!r} is not an event name (e.g. service_account.locked, secret.*, *)")
+        existing = self._s.scalar(select(NotificationSubscription).where(
+            NotificationSubscription.channel_id == channel.id, NotificationSubscription.event == event,
+            NotificationSubscription.subject.is_(None) if subject is None
+            else NotificationSubscription.subject == subject))
+        if existing is not None:
+            return existing
+        sub = NotificationSubscription(channel_id=channel.id, event=event, subject=subject or None,
+                                       created_by=actor.name)
+        self._s.add(sub)
+        self._s.flush()
+        self._ctx.audit.record(actor, "notification.subscribe", target_type="notification_channel",
+                               target_id=channel.id, details={"event": event, "subject": subject})
+        return sub
+
+    def unsubscribe(self, actor: Actor, subscription_id: uuid.UUID) -> None:
+        require(actor, Permission.SETTINGS_MANAGE)
+        sub = self._s.get(NotificationSubscription, subscription_id)
+        if sub is None:
+            raise NotFound(f"subscription {subscription_id} not found")
+        self._ctx.audit.record(actor, "notification.unsubscribe", target_type="notification_channel",
+                               target_id=sub.channel_id, details={"event": sub.event, "subject": sub.subject})
+        self._s.delete(sub)
+
+    def list_subscriptions(self, actor: Actor) -> list[NotificationSubscription]:
+        require(actor, Permission.SETTINGS_MANAGE)
+        return list(self._s.scalars(select(NotificationSubscription).order_by(NotificationSubscription.event)))
+
+    # ---- publishing --------------------------------------------------------------------------
+    def publish(self, event: str, title: str, body: str = "", *, severity: str = "info",
+                subject: str | None = None, details: dict[str, Any] | None = None) -> list[OutboxMessage]:
+        """Queue `event` for every subscribed, enabled channel (in the caller's transaction)."""
+        prefixes = [event] + [".".join(event.split(".")[:i]) + ".*" for i in range(1, event.count(".") + 1)]
+        stmt = (
+            select(NotificationSubscription.channel_id).join(NotificationChannel)
+            .where(NotificationChannel.enabled.is_(True), NotificationSubscription.event.in_([*prefixes, "*"]),
+                   or_(NotificationSubscription.subject.is_(None), NotificationSubscription.subject == subject))
+            .distinct()
+        )
+        messages = []
+        clean = {k: str(v) for k, v in (details or {}).items() if v is not None}
+        for channel_id in self._s.scalars(stmt):
+            messages.append(self._queue(channel_id, event, title, body, severity, clean))
+        return messages
+
+    def _queue(self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str,
+               details: dict[str, str]) -> OutboxMessage:
+        message = OutboxMessage(id=uuid.uuid4(), channel_id=channel_id, event=event, title=title[:500], body=body,
+                                severity=severity, details=details)
+        self._s.add(message)
+        self._s.flush()
+        self._ctx.enqueue(DELIVER_JOB, {"message_id": str(message.id)}, dedup_key=f"notify:{message.id}",
+                          max_attempts=MAX_ATTEMPTS)
+        return message
+
+    def send_test(self, actor: Actor, channel_ref: str | uuid.UUID) -> OutboxMessage:
+        channel = self.get_channel(actor, channel_ref)
+        self._ctx.audit.record(actor, "notification.test", target_type="notification_channel",
+                               target_id=channel.id)
+        return self._queue(channel.id, "notification.test", "Test message from certvault",
+                           f"{actor.name} sent this test message to channel {channel.name}.", "info",
+                           {"channel": channel.name})
+
+    def list_outbox(self, actor: Actor, limit: int = 100) -> list[OutboxMessage]:
+        require(actor, Permission.SETTINGS_MANAGE)
+        stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(min(limit, 500))
+        return list(self._s.scalars(stmt))
+
+    def get_message(self, actor: Actor, message_id: uuid.UUID) -> OutboxMessage:
+        require(actor, Permission.SETTINGS_MANAGE)
+        message = self._s.get(OutboxMessage, message_id)
+        if message is None:
+            raise NotFound(f"outbox message {message_id} not found")
+        return message
+
+    # ---- delivery (the job calls these) --------------------------------------------------------
+    def prepare_delivery(self, message_id: uuid.UUID) -> Delivery | None:
+        message = self._s.get(OutboxMessage, message_id)
+        if message is None or message.status != "pending":
+            return None
+        channel = self._s.get(NotificationChannel, message.channel_id)
+        if channel is None:
+            return None
+        note = Notification(event=message.event, title=message.title, body=message.body, severity=message.severity,
+                            occurred_at=message.created_at, details=dict(message.details),
+                            message_id=str(message.id))
+        return Delivery(message.id, channel.name, self.notifier_for(channel), note)
+
+    def mark_sent(self, message_id: uuid.UUID) -> None:
+        message = self._s.get(OutboxMessage, message_id)
+        if message is not None:
+            message.status, message.sent_at = "sent", self._ctx.now()
+            message.attempts += 1
+
+    def record_failure(self, message_id: uuid.UUID, error: str, final: bool) -> None:
+        message = self._s.get(OutboxMessage, message_id)
+        if message is not None:
+            message.attempts += 1
+            message.last_error = error[:2000]
+            if final:
+                message.status = "failed"

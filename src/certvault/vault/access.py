@@ -1,0 +1,152 @@
+"""Who may do what with a folder or a secret: view < edit < owner, inherited like NTFS.
+
+A folder's effective grants are its own plus its parent's, up the chain until a folder that breaks
+inheritance. A secret's are its own plus its folder's, unless the secret breaks inheritance. A user's
+level is the highest grant made to them or to one of their groups. Vault administrators own everything
+(DoubleLock still applies to them). Resolution is cached per request (one AccessResolver per session).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from certvault.auth.rbac import Actor, Permission, require
+from certvault.errors import Forbidden
+from certvault.vault.models import Folder, Secret, VaultPermission
+
+NONE, VIEW, EDIT, OWNER = 0, 1, 2, 3
+RANK = {"view": VIEW, "edit": EDIT, "owner": OWNER}
+NAMES = {NONE: "none", VIEW: "view", EDIT: "edit", OWNER: "owner"}
+
+
+def parse_level(value: str) -> str:
+    from certvault.errors import InvalidInput
+
+    if value not in RANK:
+        raise InvalidInput(f"unknown permission {value!r}; choose view, edit or owner")
+    return value
+
+
+def principals(actor: Actor) -> list[tuple[str, uuid.UUID]]:
+    found = [("group", gid) for gid in actor.group_ids]
+    if actor.id is not None:
+        found.append(("user", actor.id))
+    return found
+
+
+def is_vault_admin(actor: Actor) -> bool:
+    return actor.can(Permission.VAULT_ADMIN)
+
+
+class AccessResolver:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._chain: dict[uuid.UUID, list[uuid.UUID]] = {}
+        self._levels: dict[tuple[str, uuid.UUID, uuid.UUID | None], int] = {}
+
+    def require_use(self, actor: Actor) -> None:
+        require(actor, Permission.VAULT_USE)
+
+    # ---- folders -----------------------------------------------------------------------------
+    def contributing_folders(self, folder: Folder) -> list[uuid.UUID]:
+        """The folder and the ancestors whose grants it inherits (one query per folder, cached)."""
+        cached = self._chain.get(folder.id)
+        if cached is not None:
+            return cached
+        ids = [uuid.UUID(part) for part in folder.lineage.split("/")]
+        rows = {r.id: r for r in self._s.execute(
+            select(Folder.id, Folder.parent_id, Folder.inherit_permissions).where(Folder.id.in_(ids)))}
+        chain, current = [], rows.get(folder.id)
+        while current is not None:
+            chain.append(current.id)
+            if not current.inherit_permissions or current.parent_id is None:
+                break
+            current = rows.get(current.parent_id)
+        self._chain[folder.id] = chain
+        return chain
+
+    def folder_level(self, actor: Actor, folder: Folder) -> int:
+        if is_vault_admin(actor):
+            return OWNER
+        key = ("folder", folder.id, actor.id)
+        if key not in self._levels:
+            self._levels[key] = self._max_grant(actor, folder_ids=self.contributing_folders(folder))
+        return self._levels[key]
+
+    def secret_level(self, actor: Actor, secret: Secret, folder: Folder) -> int:
+        if is_vault_admin(actor):
+            return OWNER
+        key = ("secret", secret.id, actor.id)
+        if key not in self._levels:
+            folders = self.contributing_folders(folder) if secret.inherit_permissions else []
+            self._levels[key] = self._max_grant(actor, folder_ids=folders, secret_id=secret.id)
+        return self._levels[key]
+
+    def _max_grant(self, actor: Actor, folder_ids: Iterable[uuid.UUID] = (),
+                   secret_id: uuid.UUID | None = None) -> int:
+        who = principals(actor)
+        if not who:
+            return NONE
+        targets = []
+        folder_ids = list(folder_ids)
+        if folder_ids:
+            targets.append(VaultPermission.folder_id.in_(folder_ids))
+        if secret_id is not None:
+            targets.append(VaultPermission.secret_id == secret_id)
+        if not targets:
+            return NONE
+        by_type: dict[str, list[uuid.UUID]] = {}
+        for kind, pid in who:
+            by_type.setdefault(kind, []).append(pid)
+        principal_match = or_(*[(VaultPermission.principal_type == kind) & VaultPermission.principal_id.in_(ids)
+                                for kind, ids in by_type.items()])
+        levels = self._s.scalars(select(VaultPermission.level).where(or_(*targets), principal_match))
+        return max((RANK[level] for level in levels), default=NONE)
+
+    def readable_folders(self, actor: Actor) -> dict[uuid.UUID, int] | None:
+        """Level per folder the actor can at least view; None means every folder (administrators)."""
+        if is_vault_admin(actor):
+            return None
+        folders = list(self._s.execute(select(Folder.id, Folder.parent_id, Folder.inherit_permissions)))
+        grants = self._grants_by_folder(actor)
+        by_id = {f.id: f for f in folders}
+        memo: dict[uuid.UUID, int] = {}
+
+        def level(fid: uuid.UUID) -> int:
+            if fid not in memo:
+                row = by_id[fid]
+                inherited = level(row.parent_id) if row.inherit_permissions and row.parent_id in by_id else NONE
+                memo[fid] = max(grants.get(fid, NONE), inherited)
+            return memo[fid]
+
+        return {f.id: lv for f in folders if (lv := level(f.id)) >= VIEW}
+
+    def direct_secret_grants(self, actor: Actor) -> dict[uuid.UUID, int]:
+        result: dict[uuid.UUID, int] = {}
+        for secret_id, lv in self._principal_grants(actor, VaultPermission.secret_id):
+            result[secret_id] = max(result.get(secret_id, NONE), RANK[lv])
+        return result
+
+    def _grants_by_folder(self, actor: Actor) -> dict[uuid.UUID, int]:
+        result: dict[uuid.UUID, int] = {}
+        for folder_id, lv in self._principal_grants(actor, VaultPermission.folder_id):
+            result[folder_id] = max(result.get(folder_id, NONE), RANK[lv])
+        return result
+
+    def _principal_grants(self, actor: Actor, column: object) -> list[tuple[uuid.UUID, str]]:
+        who = principals(actor)
+        if not who:
+            return []
+        match = or_(*[(VaultPermission.principal_type == kind) & (VaultPermission.principal_id == pid)
+                      for kind, pid in who])
+        rows = self._s.execute(select(column, VaultPermission.level).where(match, column.isnot(None)))  # type: ignore[attr-defined]
+        return [(r[0], r[1]) for r in rows]
+
+
+def need(level: int, wanted: int, what: str) -> None:
+    if level < wanted:
+        raise Forbidden(f"you need {NAMES[wanted]} permission on {what}")

@@ -1,0 +1,203 @@
+"""Folders and the grants on folders and secrets (view, edit, owner) to users and groups."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from certvault.auth.models import Group, User
+from certvault.auth.rbac import Actor
+from certvault.errors import Conflict, InvalidInput, NotFound
+from certvault.vault.access import NAMES, OWNER, VIEW, is_vault_admin, need, parse_level
+from certvault.vault.core import VaultCore
+from certvault.vault.models import Folder, Secret, VaultPermission
+
+FORBIDDEN_IN_NAMES = set("/\\")
+
+
+@dataclass
+class FolderListing:
+    folder: Folder
+    level: str
+
+
+@dataclass
+class GrantInfo:
+    id: uuid.UUID
+    principal_type: str
+    principal: str
+    principal_id: uuid.UUID
+    level: str
+    inherited_from: str | None  # folder path when the grant comes from a parent
+
+
+def check_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput(f"{what} name must be 1-200 characters")
+    if FORBIDDEN_IN_NAMES & set(name):
+        raise InvalidInput(f"{what} name {name!r} may not contain '/' or '\\'")
+    return name
+
+
+class FolderOps:
+    def __init__(self, core: VaultCore) -> None:
+        self._c = core
+
+    def create(self, actor: Actor, name: str, parent: str | uuid.UUID | None = None) -> Folder:
+        self._c.gate(actor)
+        name = check_name(name, "folder")
+        parent_folder = self._c.folder(parent) if parent else None
+        if parent_folder is None:
+            need(OWNER if is_vault_admin(actor) else 0, OWNER, "the vault root (administrators create top folders)")
+        else:
+            need(self._c.access.folder_level(actor, parent_folder), OWNER, f"folder {parent_folder.path}")
+        path = f"{parent_folder.path}/{name}" if parent_folder else name
+        if self._c.s.scalar(select(Folder.id).where(Folder.path == path)):
+            raise Conflict(f"folder {path} already exists")
+        folder = Folder(id=uuid.uuid4(), number=self._c.next_number(Folder), name=name, path=path,
+                        parent_id=parent_folder.id if parent_folder else None, created_by=actor.name)
+        folder.lineage = f"{parent_folder.lineage}/{folder.id}" if parent_folder else str(folder.id)
+        self._c.s.add(folder)
+        self._c.s.flush()
+        self._c.audit(actor, "vault.folder_create", folder=folder)
+        return folder
+
+    def list(self, actor: Actor) -> list[FolderListing]:
+        self._c.gate(actor)
+        readable = self._c.access.readable_folders(actor)
+        folders = self._c.s.scalars(select(Folder).order_by(Folder.path))
+        if readable is None:
+            return [FolderListing(f, "owner") for f in folders]
+        return [FolderListing(f, NAMES[readable[f.id]]) for f in folders if f.id in readable]
+
+    def get(self, actor: Actor, ref: str | uuid.UUID) -> tuple[Folder, str]:
+        self._c.gate(actor)
+        folder = self._c.folder(ref)
+        level = self._c.access.folder_level(actor, folder)
+        if level < VIEW:
+            raise NotFound(f"folder {ref} not found")
+        return folder, NAMES[level]
+
+    def children(self, folder: Folder) -> list[Folder]:
+        return list(self._c.s.scalars(select(Folder).where(Folder.parent_id == folder.id).order_by(Folder.name)))
+
+    def set_inheritance(self, actor: Actor, ref: str | uuid.UUID, inherit: bool) -> Folder:
+        self._c.gate(actor)
+        folder = self._c.folder(ref)
+        need(self._c.access.folder_level(actor, folder), OWNER, f"folder {folder.path}")
+        folder.inherit_permissions = inherit
+        self._c.audit(actor, "vault.folder_inheritance", folder=folder, inherit=inherit)
+        return folder
+
+    # ---- grants ------------------------------------------------------------------------------
+    def grant(self, actor: Actor, *, principal: str, level: str, folder: str | uuid.UUID | None = None,
+              secret: str | uuid.UUID | None = None, principal_type: str | None = None) -> VaultPermission:
+        self._c.gate(actor)
+        level = parse_level(level)
+        target_folder, target_secret = self._target(actor, folder, secret)
+        kind, pid, display = self.resolve_principal(principal, principal_type)
+        column = VaultPermission.folder_id if target_folder else VaultPermission.secret_id
+        target_id = target_folder.id if target_folder else target_secret.id  # type: ignore[union-attr]
+        row = self._c.s.scalar(select(VaultPermission).where(column == target_id,
+                                                             VaultPermission.principal_type == kind,
+                                                             VaultPermission.principal_id == pid))
+        if row is None:
+            row = VaultPermission(folder_id=target_folder.id if target_folder else None,
+                                  secret_id=target_secret.id if target_secret else None,
+                                  principal_type=kind, principal_id=pid, level=level, granted_by=actor.name)
+            self._c.s.add(row)
+        row.level = level
+        self._c.s.flush()
+        self._audit_grant(actor, "vault.grant", target_folder, target_secret, kind, display, level)
+        return row
+
+    def revoke(self, actor: Actor, *, principal: str, folder: str | uuid.UUID | None = None,
+               secret: str | uuid.UUID | None = None, principal_type: str | None = None) -> None:
+        self._c.gate(actor)
+        target_folder, target_secret = self._target(actor, folder, secret)
+        kind, pid, display = self.resolve_principal(principal, principal_type)
+        column = VaultPermission.folder_id if target_folder else VaultPermission.secret_id
+        target_id = target_folder.id if target_folder else target_secret.id  # type: ignore[union-attr]
+        row = self._c.s.scalar(select(VaultPermission).where(column == target_id,
+                                                             VaultPermission.principal_type == kind,
+                                                             VaultPermission.principal_id == pid))
+        if row is None:
+            raise NotFound(f"{kind} {display} has no permission there to revoke")
+        self._c.s.delete(row)
+        self._audit_grant(actor, "vault.revoke", target_folder, target_secret, kind, display, row.level)
+
+    def grants(self, actor: Actor, folder: str | uuid.UUID | None = None,
+               secret: str | uuid.UUID | None = None) -> list[GrantInfo]:
+        """Explicit and inherited grants on a folder or a secret (needs view on it)."""
+        self._c.gate(actor)
+        if secret is not None:
+            sec, fold = self._c.secret_with_folder(secret)
+            need(self._c.access.secret_level(actor, sec, fold), VIEW, f"secret {sec.name}")
+            rows = self._grant_rows(VaultPermission.secret_id == sec.id, None)
+            if sec.inherit_permissions:
+                rows += self._folder_grants(fold)
+            return rows
+        fold = self._c.folder(folder or "")
+        need(self._c.access.folder_level(actor, fold), VIEW, f"folder {fold.path}")
+        return self._folder_grants(fold)
+
+    def _folder_grants(self, folder: Folder) -> list[GrantInfo]:
+        rows: list[GrantInfo] = []
+        for fid in self._c.access.contributing_folders(folder):
+            source = None if fid == folder.id else self._c.s.get(Folder, fid).path  # type: ignore[union-attr]
+            rows += self._grant_rows(VaultPermission.folder_id == fid, source)
+        return rows
+
+    def _grant_rows(self, condition: object, inherited_from: str | None) -> list[GrantInfo]:
+        result = []
+        for row in self._c.s.scalars(select(VaultPermission).where(condition)):  # type: ignore[arg-type]
+            result.append(GrantInfo(row.id, row.principal_type, self._principal_name(row), row.principal_id,
+                                    row.level, inherited_from))
+        return result
+
+    def _principal_name(self, row: VaultPermission) -> str:
+        model = User if row.principal_type == "user" else Group
+        name = self._c.s.scalar(select(model.username if model is User else Group.name)  # type: ignore[attr-defined]
+                                .where(model.id == row.principal_id))
+        return str(name or row.principal_id)
+
+    def _target(self, actor: Actor, folder: str | uuid.UUID | None,
+                secret: str | uuid.UUID | None) -> tuple[Folder | None, Secret | None]:
+        if (folder is None) == (secret is None):
+            raise InvalidInput("give exactly one of a folder or a secret")
+        if folder is not None:
+            target = self._c.folder(folder)
+            need(self._c.access.folder_level(actor, target), OWNER, f"folder {target.path}")
+            return target, None
+        sec, fold = self._c.secret_with_folder(secret)  # type: ignore[arg-type]
+        need(self._c.access.secret_level(actor, sec, fold), OWNER, f"secret {sec.name}")
+        return None, sec
+
+    def resolve_principal(self, ref: str, kind: str | None = None) -> tuple[str, uuid.UUID, str]:
+        """A user or group by id or name: 'alice', 'group:scanners', or a UUID."""
+        ref = ref.strip()
+        if ref.startswith(("user:", "group:")):
+            kind, _, ref = ref.partition(":")
+        if kind not in (None, "user", "group"):
+            raise InvalidInput("principal type must be user or group")
+        for candidate in ("user", "group") if kind is None else (kind,):
+            model = User if candidate == "user" else Group
+            name_column = User.username if candidate == "user" else Group.name
+            try:
+                found = self._c.s.get(model, uuid.UUID(ref))
+            except ValueError:
+                found = self._c.s.scalar(select(model).where(name_column == ref))
+            if found is not None:
+                return candidate, found.id, ref
+        raise NotFound(f"no user or group named {ref!r}")
+
+    def _audit_grant(self, actor: Actor, action: str, folder: Folder | None, secret: Secret | None,
+                     kind: str, display: str, level: str) -> None:
+        details = {"principal": f"{kind}:{display}", "level": level}
+        if secret is not None:
+            self._c.audit(actor, action, secret, **details)
+        else:
+            self._c.audit(actor, action, folder=folder, **details)
