@@ -84,7 +84,7 @@ class Services:
 
     @cached_property
     def scanning(self) -> ScanService:
-        return ScanService(self.ctx)
+        return ScanService(self.ctx, inventory=self.certificates)
 
     @cached_property
     def vault(self) -> VaultService:

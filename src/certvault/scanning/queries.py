@@ -1,0 +1,149 @@
+"""Reading scan data: the endpoint list with filters, one endpoint's history, events and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from certvault.errors import InvalidInput, NotFound
+from certvault.scanning.findings import EVENT_TYPES, all_finding_names
+from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
+
+GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "T", "M")
+SORTS = {
+    "host": (ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip),
+    "grade": (ScanEndpoint.grade.desc(), ScanEndpoint.host),  # "T" > "F" > ... > "A": worst first
+    "expiry": (ScanEndpoint.cert_not_after, ScanEndpoint.host),
+    "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
+}
+
+
+@dataclass(frozen=True)
+class EndpointQuery:
+    grade: str | None = None
+    vulnerable_to: str | None = None
+    expiring_within_days: int | None = None
+    host: str | None = None
+    status: str | None = None  # ok | unreachable
+    sort: str = "host"
+    limit: int = 50
+    offset: int = 0
+
+
+def normalise_finding(name: str) -> str:
+    """Accept 'heartbleed', 'TLSv1.0' or 'certificate:expired'; reject names nobody produces."""
+    known = all_finding_names()
+    text = name.strip()
+    for candidate in (text, f"protocol:{text}", f"certificate:{text}"):
+        if candidate in known:
+            return candidate
+    lowered = {k.lower(): k for k in known}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    raise InvalidInput(f"vulnerable_to: unknown finding {name!r}; known: {', '.join(known)}")
+
+
+class ScanQueries:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def endpoints(self, query: EndpointQuery, now: datetime) -> tuple[list[ScanEndpoint], int]:
+        stmt = self._filtered(select(ScanEndpoint), query, now)
+        total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        if query.sort not in SORTS:
+            raise InvalidInput(f"sort: choose one of {', '.join(SORTS)}")
+        rows = self._session.scalars(stmt.order_by(*SORTS[query.sort], ScanEndpoint.id)
+                                     .limit(query.limit).offset(query.offset))
+        return list(rows), total
+
+    def _filtered(self, stmt: Select[tuple[ScanEndpoint]], query: EndpointQuery,
+                  now: datetime) -> Select[tuple[ScanEndpoint]]:
+        if query.grade:
+            if query.grade not in GRADES:
+                raise InvalidInput(f"grade: {query.grade!r} is not one of {', '.join(GRADES)}")
+            stmt = stmt.where(ScanEndpoint.grade == query.grade)
+        if query.vulnerable_to:
+            finding = normalise_finding(query.vulnerable_to)
+            stmt = stmt.where(select(ScanFinding.endpoint_id).where(
+                ScanFinding.endpoint_id == ScanEndpoint.id, ScanFinding.name == finding).exists())
+        if query.expiring_within_days is not None:
+            stmt = stmt.where(ScanEndpoint.cert_not_after <= now + timedelta(days=query.expiring_within_days))
+        if query.host:
+            pattern = f"%{query.host.strip().lower()}%"
+            stmt = stmt.where(or_(ScanEndpoint.host.like(pattern), ScanEndpoint.ip.like(pattern)))
+        if query.status:
+            if query.status not in ("ok", "unreachable"):
+                raise InvalidInput("status: choose ok or unreachable")
+            stmt = stmt.where(ScanEndpoint.status == query.status)
+        return stmt
+
+    def endpoint(self, endpoint_id: uuid.UUID) -> ScanEndpoint:
+        endpoint = self._session.get(ScanEndpoint, endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"scan endpoint {endpoint_id} not found")
+        return endpoint
+
+    def find(self, host: str, port: int | None) -> list[ScanEndpoint]:
+        name = host.strip().lower()
+        stmt = select(ScanEndpoint).where(or_(ScanEndpoint.host == name, ScanEndpoint.ip == name))
+        if port is not None:
+            stmt = stmt.where(ScanEndpoint.port == port)
+        return list(self._session.scalars(stmt.order_by(ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip)))
+
+    def history(self, endpoint_id: uuid.UUID, limit: int) -> list[ScanResult]:
+        stmt = (select(ScanResult).where(ScanResult.endpoint_id == endpoint_id)
+                .order_by(ScanResult.scanned_at.desc(), ScanResult.id).limit(limit))
+        return list(self._session.scalars(stmt))
+
+    def run_results(self, run_id: uuid.UUID, limit: int) -> list[tuple[ScanResult, ScanEndpoint]]:
+        stmt = (select(ScanResult, ScanEndpoint).join(ScanEndpoint, ScanEndpoint.id == ScanResult.endpoint_id)
+                .where(ScanResult.run_id == run_id)
+                .order_by(ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip).limit(limit))
+        return [(r, e) for r, e in self._session.execute(stmt).all()]
+
+    def result(self, result_id: uuid.UUID) -> ScanResult:
+        row = self._session.get(ScanResult, result_id)
+        if row is None:
+            raise NotFound(f"scan result {result_id} not found")
+        return row
+
+    def events(self, *, endpoint_id: uuid.UUID | None = None, type: str | None = None,
+               pending_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
+        stmt = select(ScanEvent)
+        if endpoint_id is not None:
+            stmt = stmt.where(ScanEvent.endpoint_id == endpoint_id)
+        if type:
+            if type not in EVENT_TYPES:
+                raise InvalidInput(f"type: choose one of {', '.join(EVENT_TYPES)}")
+            stmt = stmt.where(ScanEvent.type == type)
+        if pending_only:
+            stmt = stmt.where(ScanEvent.consumed_at.is_(None))
+        total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self._session.scalars(stmt.order_by(ScanEvent.created_at.desc(), ScanEvent.id)
+                                     .limit(limit).offset(offset))
+        return list(rows), total
+
+    def pending_events(self, limit: int) -> list[ScanEvent]:
+        """Oldest unconsumed events first, locked so two consumers never take the same one."""
+        stmt = (select(ScanEvent).where(ScanEvent.consumed_at.is_(None))
+                .order_by(ScanEvent.created_at, ScanEvent.id).limit(limit))
+        if self._session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self._session.scalars(stmt))
+
+    def mark_consumed(self, event_ids: list[uuid.UUID], consumer: str, now: datetime) -> int:
+        if not event_ids:
+            return 0
+        result = self._session.execute(
+            update(ScanEvent).where(ScanEvent.id.in_(event_ids), ScanEvent.consumed_at.is_(None))
+            .values(consumed_at=now, consumed_by=consumer[:100]).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def grade_counts(self) -> dict[str, int]:
+        rows = self._session.execute(select(ScanEndpoint.grade, func.count()).group_by(ScanEndpoint.grade))
+        return {grade or "none": count for grade, count in rows}

@@ -1,0 +1,137 @@
+"""Storing results: the endpoint row (latest state denormalised), the history row, the current findings,
+change events against the previous reachable result, and the served chain in the inventory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from certvault.auth.rbac import Actor
+from certvault.errors import CertvaultError
+from certvault.scanning.findings import Change, Snapshot, changes, parse_not_after, snapshot
+from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
+
+log = logging.getLogger("certvault.scanning")
+
+# record_seen(actor, chain_pem=..., host=..., ip=..., port=..., sni=..., source="scan")
+RecordSeen = Callable[..., Any]
+
+
+def endpoint_identity(result: dict[str, Any]) -> tuple[str, str, int, str | None]:
+    target = result.get("target") or {}
+    host = str(target.get("host") or target.get("ip") or "").strip().lower()
+    ip = str(target.get("ip") or "")
+    sni = target.get("sni") or None
+    return host, ip, int(target.get("port") or 0), sni
+
+
+class ResultRecorder:
+    def __init__(self, session: Session, record_seen: RecordSeen | None) -> None:
+        self._session = session
+        self._record_seen = record_seen
+
+    def store(self, actor: Actor, result: dict[str, Any],
+              run_id: uuid.UUID | None) -> tuple[ScanResult, list[ScanEvent]]:
+        """Add one result to its endpoint's history and record what changed since the last one."""
+        endpoint = self._endpoint_for(result)
+        current = snapshot(result)
+        previous = self._previous_snapshot(endpoint)
+        was_unreachable = endpoint.status == "unreachable"
+        row = ScanResult(
+            id=uuid.uuid4(), endpoint_id=endpoint.id, run_id=run_id, reachable=current.reachable,
+            grade=current.grade, cert_fingerprint=current.certificate.fingerprint if current.certificate else None,
+            findings=sorted(current.findings), duration_ms=int(result.get("duration_ms") or 0),
+            connections=int(result.get("connections") or 0), result=result,
+        )
+        self._session.add(row)
+        self._session.flush()
+        events = [self._event(endpoint, row, change) for change in changes(previous, current, was_unreachable)]
+        self._update_endpoint(endpoint, row, current, result)
+        if current.reachable and result.get("chain_pem"):
+            self._record_in_inventory(actor, result)
+        return row, events
+
+    # ---- endpoint --------------------------------------------------------------------------------
+    def _endpoint_for(self, result: dict[str, Any]) -> ScanEndpoint:
+        host, ip, port, sni = endpoint_identity(result)
+        found = self._find_endpoint(host, ip, port, sni)
+        if found is not None:
+            return found
+        endpoint = ScanEndpoint(id=uuid.uuid4(), host=host, ip=ip, port=port, sni=sni, sni_key=sni or "",
+                                status="new", protocols=[], findings=[])
+        try:
+            with self._session.begin_nested():  # another worker may insert the same endpoint first
+                self._session.add(endpoint)
+        except IntegrityError:
+            found = self._find_endpoint(host, ip, port, sni)
+            if found is None:
+                raise
+            return found
+        return endpoint
+
+    def _find_endpoint(self, host: str, ip: str, port: int, sni: str | None) -> ScanEndpoint | None:
+        stmt = select(ScanEndpoint).where(
+            ScanEndpoint.host == host, ScanEndpoint.ip == ip, ScanEndpoint.port == port,
+            ScanEndpoint.sni_key == (sni or ""),
+        ).with_for_update()  # consecutive results of one endpoint are compared in order
+        return self._session.scalar(stmt)
+
+    def _previous_snapshot(self, endpoint: ScanEndpoint) -> Snapshot | None:
+        if endpoint.last_good_result_id is None:
+            return None
+        previous = self._session.get(ScanResult, endpoint.last_good_result_id)
+        return snapshot(previous.result) if previous is not None else None
+
+    def _update_endpoint(self, endpoint: ScanEndpoint, row: ScanResult, current: Snapshot,
+                         result: dict[str, Any]) -> None:
+        endpoint.latest_result_id = row.id
+        endpoint.last_scanned_at = row.scanned_at
+        target = result.get("target") or {}
+        endpoint.starttls = target.get("starttls") or endpoint.starttls
+        if not current.reachable:
+            endpoint.status = "unreachable"
+            endpoint.last_error = "; ".join(current.errors)[:2000] or "unreachable"
+            return
+        endpoint.status = "ok"
+        endpoint.last_error = "; ".join(current.errors)[:2000] or None
+        endpoint.last_good_result_id = row.id
+        endpoint.grade = current.grade
+        endpoint.protocols = list(current.protocols)
+        endpoint.weak_cipher_count = len(current.weak_ciphers)
+        cert = current.certificate
+        endpoint.cert_fingerprint = cert.fingerprint if cert else None
+        endpoint.cert_subject = cert.subject if cert else None
+        endpoint.cert_not_after = parse_not_after(cert.not_after) if cert else None
+        if set(endpoint.findings or []) != set(current.findings):
+            self._replace_findings(endpoint, current.findings)
+        endpoint.findings = sorted(current.findings)
+
+    def _replace_findings(self, endpoint: ScanEndpoint, findings: frozenset[str]) -> None:
+        self._session.execute(delete(ScanFinding).where(ScanFinding.endpoint_id == endpoint.id))
+        self._session.add_all(ScanFinding(endpoint_id=endpoint.id, name=name) for name in sorted(findings))
+
+    def _event(self, endpoint: ScanEndpoint, row: ScanResult, change: Change) -> ScanEvent:
+        details = {"host": endpoint.host, "ip": endpoint.ip, "port": endpoint.port, **change.details}
+        event = ScanEvent(id=uuid.uuid4(), endpoint_id=endpoint.id, result_id=row.id, type=change.type,
+                          subject=change.subject, before=change.before, after=change.after, details=details)
+        self._session.add(event)
+        return event
+
+    # ---- inventory ---------------------------------------------------------------------------------
+    def _record_in_inventory(self, actor: Actor, result: dict[str, Any]) -> None:
+        if self._record_seen is None:
+            return
+        host, ip, port, sni = endpoint_identity(result)
+        chain = "".join(pem if pem.endswith("\n") else pem + "\n" for pem in result["chain_pem"])
+        try:
+            with self._session.begin_nested():  # a chain the inventory rejects must not lose the result
+                self._record_seen(actor, chain_pem=chain.encode(), host=None if host == ip else host, ip=ip,
+                                  port=port, sni=sni, source="scan")
+        except CertvaultError as exc:
+            log.warning("inventory did not record the chain seen at %s:%s: %s", ip, port, exc.message)
