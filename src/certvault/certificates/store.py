@@ -204,11 +204,12 @@ class InventoryStore:
         ids = list({entry_id for entry_id, _ in wanted})
         have: set[tuple[uuid.UUID, str]] = set()
         for chunk in _chunks(ids):
-            have.update(self._s.execute(select(CertificateTag.entry_id, CertificateTag.tag)
-                                        .where(CertificateTag.entry_id.in_(chunk))).tuples())
-        rows = [{"entry_id": e, "tag": t} for e, t in sorted(wanted - have, key=str)]
-        if rows:
-            self._s.execute(insert(CertificateTag), rows)
+            rows = self._s.execute(select(CertificateTag.entry_id, CertificateTag.tag)
+                                   .where(CertificateTag.entry_id.in_(chunk)))
+            have.update((entry_id, tag) for entry_id, tag in rows)
+        new_rows = [{"entry_id": e, "tag": t} for e, t in sorted(wanted - have, key=str)]
+        if new_rows:
+            self._s.execute(insert(CertificateTag), new_rows)
 
 
 def _current_columns(info: CertInfo, version_id: uuid.UUID) -> dict[str, Any]:
