@@ -125,7 +125,7 @@ class AcmeOrder(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
 
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_accounts.id", ondelete="SET NULL"))
     dns_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("acme_dns_accounts.id", ondelete="RESTRICT"))
+        ForeignKey("acme_dns_accounts.id", ondelete="SET NULL"))
     managed_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_managed.id", ondelete="SET NULL"),
                                                          index=True)
     purpose: Mapped[str] = mapped_column(String(16), nullable=False, default="issue")  # issue | renew
@@ -134,6 +134,9 @@ class AcmeOrder(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
     key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)
     replaces: Mapped[str | None] = mapped_column(String(255))
+    auto_renew: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    renew_days_before: Mapped[int | None] = mapped_column(Integer)
+    verify_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     renew_entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     certificate_entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     order_url: Mapped[str | None] = mapped_column(String(500))

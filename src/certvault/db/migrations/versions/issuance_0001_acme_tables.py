@@ -117,6 +117,9 @@ def upgrade() -> None:
     sa.Column('key_sealed', sa.LargeBinary(), nullable=True),
     sa.Column('csr_der', sa.LargeBinary(), nullable=True),
     sa.Column('replaces', sa.String(length=255), nullable=True),
+    sa.Column('auto_renew', sa.Boolean(), nullable=False),
+    sa.Column('renew_days_before', sa.Integer(), nullable=True),
+    sa.Column('verify_requested_at', certvault.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('renew_entry_id', sa.Uuid(), nullable=True),
     sa.Column('certificate_entry_id', sa.Uuid(), nullable=True),
     sa.Column('order_url', sa.String(length=500), nullable=True),
@@ -150,7 +153,7 @@ def upgrade() -> None:
     sa.Column('profile', sa.String(length=64), nullable=True),
     sa.Column('key_policy', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['acme_accounts.id'], name=op.f('fk_acme_orders_account_id_acme_accounts'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['dns_account_id'], ['acme_dns_accounts.id'], name=op.f('fk_acme_orders_dns_account_id_acme_dns_accounts'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['dns_account_id'], ['acme_dns_accounts.id'], name=op.f('fk_acme_orders_dns_account_id_acme_dns_accounts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['managed_id'], ['acme_managed.id'], name=op.f('fk_acme_orders_managed_id_acme_managed'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_acme_orders'))
     )
