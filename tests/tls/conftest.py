@@ -58,6 +58,7 @@ def _certificates(ca: TestCA, workdir: Path, ocsp_url: str, crl_url: str) -> dic
         "revoked_staple": ca.issue("revoked_staple"),
         "expired": ca.issue("expired", start="20200101000000Z", end="20200201000000Z"),
         "weak": ca.issue("weak", key="rsa:1024", md="sha1"),
+        "future": ca.issue("future", start="20400101000000Z", end="20410101000000Z"),
         "plain": ca.issue("plain"),
     }
     for name in ("revoked_ocsp", "revoked_crl", "revoked_staple"):
@@ -75,6 +76,7 @@ def _nginx_sites(leaves: dict[str, Leaf], ca: TestCA, staple_good: Path) -> list
     return [
         site("nginx-modern", "good", extra=f"ssl_stapling on; ssl_stapling_file {staple_good};"),
         site("nginx-expired", "expired", hsts=None),
+        site("nginx-future", "future"),
         site("nginx-selfsigned", "selfsigned"),
         site("nginx-untrusted", "untrusted"),
         site("nginx-weakcert", "weak", ciphers="ECDHE+AESGCM:@SECLEVEL=0"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -125,11 +125,7 @@ def hostname_matches(cert: x509.Certificate, name: str) -> bool:
 def _is_self_signed(cert: x509.Certificate) -> bool:
     if cert.issuer != cert.subject:
         return False
-    try:
-        cert.verify_directly_issued_by(cert)
-        return True
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - a bad signature means "not self-signed"
-        return False
+    return _signed_by(cert, cert)
 
 
 def _verifies(anchors: TrustAnchors, leaf: x509.Certificate, intermediates: list[x509.Certificate],
@@ -177,10 +173,18 @@ def _verifies_legacy(anchors: TrustAnchors, leaf: x509.Certificate,
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Signature check by hand: verify_directly_issued_by refuses SHA-1, and SHA-1 chains still need a verdict."""
+    key = issuer.public_key()
     try:
-        cert.verify_directly_issued_by(issuer)
+        algorithm = cert.signature_hash_algorithm
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            cert.verify_directly_issued_by(issuer)
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any failure means "not signed by this issuer"
         return False
 
 
