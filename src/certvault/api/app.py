@@ -26,6 +26,9 @@ ROUTE_MODULES = (
     "certvault.api.routes.acme",
     "certvault.api.routes.scans",
     "certvault.api.routes.vault",
+    "certvault.api.routes.secretserver",
+    "certvault.api.routes.vault_kv",
+    "certvault.api.routes.notifications",
 )
 
 # Reachable without credentials. Everything else needs a token or a session.
@@ -34,6 +37,8 @@ PUBLIC_PATHS = frozenset({
     "/api/v1/auth/login",
     "/api/openapi.json",
     "/api/v1/ca/root.pem",
+    "/secretserver/oauth2/token",
+    "/secretserver/api/v1/healthcheck",
 })
 
 

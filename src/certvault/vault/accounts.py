@@ -58,9 +58,9 @@ class ServiceAccountOps:
     def list(self, actor: Actor) -> list[ServiceAccountInfo]:
         require(actor, Permission.USERS_READ)
         users = self._c.s.scalars(select(User).where(User.kind == "service").order_by(User.username))
-        return [self._info(u) for u in users]
+        return [self.info(u) for u in users]
 
-    def _info(self, user: User) -> ServiceAccountInfo:
+    def info(self, user: User) -> ServiceAccountInfo:
         from certvault.vault.models import Folder
 
         paths = self._c.s.scalars(select(Folder.path).join(VaultPermission, VaultPermission.folder_id == Folder.id)
@@ -85,4 +85,4 @@ class ServiceAccountOps:
             self._c.ctx.audit.record(actor, "vault.service_account_update", target_type="user", target_id=user.id,
                                      details={"view_hidden": view_hidden})
         self._c.s.flush()
-        return self._info(user)
+        return self.info(user)

@@ -1,0 +1,131 @@
+"""Notification channels (email, syslog, webhook), event subscriptions and the delivery outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from certvault.api.deps import ServicesDep, require
+from certvault.api.schemas import Message
+from certvault.auth.rbac import Actor, Permission
+from certvault.notifications.models import NotificationChannel, NotificationSubscription, OutboxMessage
+from certvault.notifications.service import KNOWN_EVENTS
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+Admin = Depends(require(Permission.SETTINGS_MANAGE))
+
+
+class ChannelIn(BaseModel):
+    name: str = Field(min_length=1, max_length=150)
+    kind: str = Field(description="email | syslog | webhook")
+    options: dict[str, Any] = Field(default_factory=dict)
+    secret: str | None = Field(default=None, description="SMTP password or webhook signing key; stored sealed")
+
+
+class ChannelOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: str
+    options: dict[str, Any]
+    has_secret: bool
+    enabled: bool
+
+    @classmethod
+    def of(cls, c: NotificationChannel) -> ChannelOut:
+        return cls(id=c.id, name=c.name, kind=c.kind, options=c.options, has_secret=c.sealed_secret is not None,
+                   enabled=c.enabled)
+
+
+class ChannelPatch(BaseModel):
+    enabled: bool
+
+
+class SubscriptionIn(BaseModel):
+    channel: str = Field(description="channel id or name")
+    event: str = Field(description="event name, 'service_account.*' or '*'")
+    subject: str | None = Field(default=None, description="only for this account or secret name")
+
+
+class SubscriptionOut(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    event: str
+    subject: str | None
+
+    @classmethod
+    def of(cls, s: NotificationSubscription) -> SubscriptionOut:
+        return cls(id=s.id, channel_id=s.channel_id, event=s.event, subject=s.subject)
+
+
+class OutboxOut(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    event: str
+    title: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, m: OutboxMessage) -> OutboxOut:
+        return cls(id=m.id, channel_id=m.channel_id, event=m.event, title=m.title, status=m.status,
+                   attempts=m.attempts, last_error=m.last_error, created_at=m.created_at, sent_at=m.sent_at)
+
+
+@router.get("/events", response_model=dict[str, str])
+def known_events(actor: Actor = Admin) -> dict[str, str]:
+    return KNOWN_EVENTS
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+def list_channels(svc: ServicesDep, actor: Actor = Admin) -> list[ChannelOut]:
+    return [ChannelOut.of(c) for c in svc.notifications.list_channels(actor)]
+
+
+@router.post("/channels", response_model=ChannelOut, status_code=201)
+def create_channel(body: ChannelIn, svc: ServicesDep, actor: Actor = Admin) -> ChannelOut:
+    return ChannelOut.of(svc.notifications.create_channel(actor, body.name, body.kind, body.options, body.secret))
+
+
+@router.patch("/channels/{channel_id}", response_model=ChannelOut)
+def update_channel(channel_id: uuid.UUID, body: ChannelPatch, svc: ServicesDep, actor: Actor = Admin) -> ChannelOut:
+    return ChannelOut.of(svc.notifications.set_channel_enabled(actor, channel_id, body.enabled))
+
+
+@router.delete("/channels/{channel_id}", response_model=Message)
+def delete_channel(channel_id: uuid.UUID, svc: ServicesDep, actor: Actor = Admin) -> Message:
+    svc.notifications.delete_channel(actor, channel_id)
+    return Message(message="channel deleted")
+
+
+@router.post("/channels/{channel_id}/test", response_model=OutboxOut, status_code=202)
+def test_channel(channel_id: uuid.UUID, svc: ServicesDep, actor: Actor = Admin) -> OutboxOut:
+    """Queue a test message; its delivery status shows in the outbox."""
+    return OutboxOut.of(svc.notifications.send_test(actor, channel_id))
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut])
+def list_subscriptions(svc: ServicesDep, actor: Actor = Admin) -> list[SubscriptionOut]:
+    return [SubscriptionOut.of(s) for s in svc.notifications.list_subscriptions(actor)]
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
+def subscribe(body: SubscriptionIn, svc: ServicesDep, actor: Actor = Admin) -> SubscriptionOut:
+    return SubscriptionOut.of(svc.notifications.subscribe(actor, body.channel, body.event, body.subject))
+
+
+@router.delete("/subscriptions/{subscription_id}", response_model=Message)
+def unsubscribe(subscription_id: uuid.UUID, svc: ServicesDep, actor: Actor = Admin) -> Message:
+    svc.notifications.unsubscribe(actor, subscription_id)
+    return Message(message="subscription removed")
+
+
+@router.get("/outbox", response_model=list[OutboxOut])
+def outbox(svc: ServicesDep, actor: Actor = Admin, limit: int = 100) -> list[OutboxOut]:
+    return [OutboxOut.of(m) for m in svc.notifications.list_outbox(actor, limit)]
