@@ -11,12 +11,13 @@ from cryptography.x509.oid import NameOID
 from certvault.crypto import issuing, keys
 from certvault.errors import InvalidInput
 
+# In the conventional encoding order (C first, CN last), as keytool and openssl write them.
 _SUBJECT_FIELDS = {
+    "country": NameOID.COUNTRY_NAME,
+    "state": NameOID.STATE_OR_PROVINCE_NAME,
+    "locality": NameOID.LOCALITY_NAME,
     "organization": NameOID.ORGANIZATION_NAME,
     "organizational_unit": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "locality": NameOID.LOCALITY_NAME,
-    "state": NameOID.STATE_OR_PROVINCE_NAME,
-    "country": NameOID.COUNTRY_NAME,
 }
 
 
@@ -36,13 +37,14 @@ class CsrSpec:
 def subject_of(spec: CsrSpec) -> x509.Name:
     if not spec.common_name.strip() or len(spec.common_name) > 64:
         raise InvalidInput("the common name must be 1 to 64 characters")
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, spec.common_name.strip())]
+    attrs = []
     for attr, oid in _SUBJECT_FIELDS.items():
         value = getattr(spec, attr)
         if value:
             if oid == NameOID.COUNTRY_NAME and len(value) != 2:
                 raise InvalidInput(f"country must be a two-letter code, not {value!r}")
             attrs.append(x509.NameAttribute(oid, value))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, spec.common_name.strip()))
     return x509.Name(attrs)
 
 

@@ -1,0 +1,58 @@
+"""What other parts of certvault rely on: store_issued (ACME, internal CA), record_seen, endpoints."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from certvault.auth.rbac import Actor
+from certvault.certificates.search import CertificateQuery
+from certvault.certificates.views import detail
+from certvault.container import App
+from certvault.errors import InvalidInput, NotFound
+from tests.certificates.factory import make_leaf
+
+ADMIN = Actor.system("test", via="cli")
+
+
+def test_internal_ca_certificates_join_the_inventory(app: App) -> None:
+    with app.transaction() as svc:
+        bundle = svc.pki.issue_client(ADMIN, "svc-client", ["svc.internal"], 30, "ec256")
+    with app.transaction() as svc:
+        page = svc.certificates.search(ADMIN, CertificateQuery(source="internal-ca"))
+        info = detail(svc.certificates, ADMIN, page.items[0].id)
+        key = svc.certificates.current_key_pem(ADMIN, info.id)
+    assert info.common_name == "svc-client" and info.names == ["svc-client", "svc.internal"]
+    assert info.current.serial == bundle.record.serial and info.current.has_key
+    assert [c.subject for c in info.chain] == [c.subject.rfc4514_string() for c in bundle.chain]
+    assert key == bundle.key_pem()
+
+
+def test_store_issued_renews_an_entry_by_id_or_by_names(app: App, test_ca) -> None:
+    first = make_leaf(test_ca, "acme.example.com", ["acme.example.com"], days=30, start_days_ago=25)
+    with app.transaction() as svc:
+        entry = svc.certificates.store_issued(ADMIN, chain_pem=first.pem + test_ca.pem, key_pem=first.key_pem,
+                                              source="acme", tags=["auto"])
+        entry_id = entry.id
+        assert entry.current.fingerprint_sha256 and entry.source == "acme" and entry.tags == ["auto"]
+    renewal = make_leaf(test_ca, "acme.example.com", ["acme.example.com"], days=90, start_days_ago=0)
+    with app.transaction() as svc:
+        renewed = svc.certificates.store_issued(ADMIN, chain_pem=renewal.pem + test_ca.pem, key_pem=renewal.key_pem,
+                                                source="acme", entry_id=entry_id)
+        assert renewed.id == entry_id and renewed.not_after == renewal.cert.not_valid_after_utc
+        assert len(renewed.versions) == 2
+        assert svc.certificates.current_key_pem(ADMIN, entry_id) == renewal.key_pem
+    by_names = make_leaf(test_ca, "acme.example.com", ["acme.example.com"], days=120, start_days_ago=0)
+    with app.transaction() as svc:
+        again = svc.certificates.store_issued(ADMIN, chain_pem=by_names.pem, key_pem=None, source="acme")
+        assert again.id == entry_id and len(again.versions) == 3
+
+
+def test_store_issued_refuses_bad_input(sqlite_app: App, test_ca) -> None:
+    leaf, other = make_leaf(test_ca, "x.example.com"), make_leaf(test_ca, "y.example.com")
+    with pytest.raises(InvalidInput, match="the private key does not match"), sqlite_app.transaction() as svc:
+        svc.certificates.store_issued(ADMIN, chain_pem=leaf.pem, key_pem=other.key_pem, source="acme")
+    with pytest.raises(NotFound), sqlite_app.transaction() as svc:
+        svc.certificates.store_issued(ADMIN, chain_pem=leaf.pem, key_pem=None, source="acme",
+                                      entry_id=uuid.uuid4())
