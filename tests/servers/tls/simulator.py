@@ -111,7 +111,9 @@ class Simulator:
         if 0x5600 in hello.suites and version < 0x0303 and self.mode != "nofallback":
             writer.write(_alert(version, 86))
             return
-        cipher = next((s for s in self.suites if s in hello.suites), None)
+        tls12_only = {0x009C, 0x009D, 0x003C}  # GCM and SHA-256 suites exist only from TLS 1.2 on
+        usable = [s for s in self.suites if version >= 0x0303 or s not in tls12_only]
+        cipher = next((s for s in usable if s in hello.suites), None)
         if cipher is None:
             writer.write(_alert(version, 40))
             return
