@@ -177,3 +177,37 @@ def pebble(name: str = "pebble", **options: Any) -> Pebble:
     """A Pebble resolving names through the shared challtestsrv (every name → 127.0.0.1)."""
     dns = challtestsrv().dns
     return shared(name, lambda: Pebble(_workdir(name), dns_server=dns, **options).start())
+
+
+class ChallTestSrvDNS:
+    """A DNS provider plugin over challtestsrv's management API (tests only; registered at run time)."""
+
+    name = "challtestsrv"
+    title = "pebble-challtestsrv (tests)"
+    secret_fields: tuple[str, ...] = ()
+
+    from pydantic import BaseModel as _Base
+
+    class Options(_Base):
+        management_url: str
+        dns_server: str
+
+    def __init__(self, options: Any, secrets: Any) -> None:
+        self.options = options
+
+    def present(self, fqdn: str, value: str) -> None:
+        _post_json(f"{self.options.management_url}/set-txt", {"host": fqdn.rstrip(".") + ".", "value": value})
+
+    def cleanup(self, fqdn: str, value: str) -> None:
+        _post_json(f"{self.options.management_url}/clear-txt", {"host": fqdn.rstrip(".") + "."})
+
+    def propagation(self) -> Any:
+        from certvault.plugins.protocols import Propagation
+
+        return Propagation(timeout=3.0, interval=0.2)
+
+    def visibility_servers(self, fqdn: str) -> list[Any]:
+        from certvault.plugins.protocols import NameServer
+
+        host, _, port = self.options.dns_server.rpartition(":")
+        return [NameServer(host, int(port))]

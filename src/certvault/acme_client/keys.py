@@ -42,7 +42,7 @@ def load_private_key(pem: bytes) -> PrivateKeyTypes:
 
 def thumbprint(key: PrivateKeyTypes) -> str:
     jwk, _ = jwk_and_alg(key)
-    return b64url(jwk.public_key().thumbprint(hashlib.sha256))
+    return b64url(jwk.public_key().thumbprint())
 
 
 def key_authorization(token: str, account_thumbprint: str) -> str:

@@ -1,0 +1,179 @@
+"""The order engine: run an order's steps back to back while no wait is needed, commit each
+transition on its own (guarded by `seq`), and leave waiting to a delayed job.
+
+Crash safety, step by step: the key and the "newOrder sent" mark commit before the CA hears of
+the order (a restart adopts that order from the account's order list instead of placing a
+second one); publishing, answering and finalizing are repeatable; the certificate is stored in
+the inventory in the same transaction that marks the order stored, so it is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from certvault.acme_client import AcmeError, AcmeProblem, AcmeRateLimited, AcmeUnavailable
+from certvault.auth.rbac import Actor
+from certvault.context import ServiceContext
+from certvault.errors import CertvaultError
+from certvault.issuance import events, steps
+from certvault.issuance.clients import client_for
+from certvault.issuance.models import (
+    AUTHORIZATIONS_PENDING,
+    CHALLENGES_ANSWERED,
+    CREATED,
+    DOWNLOADING,
+    FAILED,
+    FINALIZING,
+    STORED,
+    VALIDATING,
+    AcmeOrder,
+)
+from certvault.issuance.snapshot import OrderView, Outcome, advance_view, commit_outcome, load_order
+
+log = logging.getLogger("certvault.issuance.engine")
+ADVANCE_JOB, CLEANUP_JOB = "acme.order.advance", "acme.order.cleanup"
+TERMINAL = (STORED, FAILED)
+MAX_TRANSITIONS = 30
+STEPS: dict[str, Any] = {
+    AUTHORIZATIONS_PENDING: steps.authorizations_pending, CHALLENGES_ANSWERED: steps.challenges_answered,
+    VALIDATING: steps.validating, FINALIZING: steps.finalizing, DOWNLOADING: steps.downloading,
+}
+ENGINE_ACTOR = Actor.system("acme-engine", via="job")
+
+
+def enqueue_advance(ctx: ServiceContext, order_id: uuid.UUID, seq: int, delay: float = 0.0) -> None:
+    job = ctx.enqueue(ADVANCE_JOB, {"order_id": str(order_id), "seq": seq}, dedup_key=f"acme-order:{order_id}:{seq}",
+                      delay=timedelta(seconds=delay), max_attempts=20)
+    if job is not None and job.status == "queued" and delay == 0 and job.run_at > ctx.now():
+        job.run_at = ctx.now()  # "verify" should not wait for a poll scheduled later
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fault(ctx: ServiceContext, point: str) -> None:
+    """Test-only hook (installed by crash tests in app.extras): e.g. kill -9 before a commit."""
+    hook = ctx.extras.get("acme.fault_hook")
+    if hook is not None:
+        hook(point)
+
+
+class OrderEngine:
+    """Runs in a job. `steps` opens short committed transactions; no transaction spans network I/O."""
+
+    def __init__(self, job: Any) -> None:
+        self.job = job
+
+    def advance(self, order_id: uuid.UUID, seq: int | None) -> None:
+        with self.job.step() as svc:
+            ctx: ServiceContext = svc.ctx
+            view = load_order(ctx, order_id)
+        if view is None or view.state in TERMINAL or (seq is not None and seq != view.seq):
+            return  # gone, finished, or a stale duplicate job
+        resumed = view.new_order_sent_at is not None
+        started = time.monotonic()
+        for _ in range(MAX_TRANSITIONS):
+            outcome = self._run_step(ctx, view, resumed)
+            _fault(ctx, f"{view.state}:before_commit")
+            with self.job.step() as svc:
+                if not self._commit(svc, view, outcome):
+                    return
+            view, resumed = advance_view(view, outcome), False
+            if outcome.state in TERMINAL or outcome.park or outcome.wait is not None:
+                return
+            if time.monotonic() - started > 20:  # keep jobs short; continue in a fresh job
+                with self.job.step() as svc:
+                    enqueue_advance(svc.ctx, view.id, view.seq)
+                return
+
+    # ---- one step ----------------------------------------------------------------------------
+    def _run_step(self, ctx: ServiceContext, view: OrderView, resumed: bool) -> Outcome:
+        now = _now()
+        if view.account is None:
+            return steps.failed("the order's ACME account was deleted", "no_account", now=now)
+        if view.account.status != "valid":
+            return steps.failed(f"ACME account {view.account.name} is {view.account.status}", "account_unusable",
+                                now=now)
+        try:
+            with client_for(ctx, view.account) as client:
+                if view.state == CREATED:
+                    outcome = steps.created(ctx, client, view, now, resumed, self._known_urls)
+                else:
+                    outcome = STEPS[view.state](ctx, client, view, now)
+        except (AcmeUnavailable, AcmeRateLimited) as exc:
+            return self._transient(view, exc, now)
+        except AcmeProblem as exc:
+            return steps.failed(str(exc.message), exc.type, exc.problem, now)
+        except AcmeError as exc:
+            return steps.failed(exc.message, "ca_error", now=now)
+        except CertvaultError as exc:  # DNS provider, responder, bad stored input
+            return steps.failed(exc.message, exc.code, now=now)
+        if view.state != CREATED and outcome.state != FAILED:
+            outcome.changes.setdefault("error_problem", None)  # the CA answered: clear "unreachable since"
+        return outcome
+
+    def _transient(self, view: OrderView, exc: AcmeError, now: datetime) -> Outcome:
+        with self.job.step() as svc:
+            order = svc.session.get(AcmeOrder, view.id)
+            marker = (order.error_problem or {}) if order is not None else {}
+        since = datetime.fromisoformat(marker["unavailable_since"]) if "unavailable_since" in marker else now
+        grace = view.runtime.unavailable_grace
+        if (now - since).total_seconds() >= grace:
+            return steps.failed(f"{exc.message} (for {grace:g} s; giving up)", "unavailable", now=now)
+        delay = max(1.0, (exc.retry_at - now).total_seconds()) if exc.retry_at else 5.0
+        delay = min(delay, max(1.0, grace - (now - since).total_seconds()))
+        return Outcome(view.state, {"last_check": exc.message,
+                                    "error_problem": {"unavailable_since": since.isoformat()}}, wait=delay)
+
+    def _known_urls(self, urls: list[str]) -> set[str]:
+        if not urls:
+            return set()
+        with self.job.step() as svc:
+            return set(svc.session.scalars(select(AcmeOrder.order_url).where(AcmeOrder.order_url.in_(urls))))
+
+    # ---- commit ------------------------------------------------------------------------------
+    def _commit(self, svc: Any, view: OrderView, outcome: Outcome) -> bool:
+        ctx: ServiceContext = svc.ctx
+        if not commit_outcome(ctx, view, outcome):
+            return False
+        if outcome.state == STORED:
+            assert outcome.chain_pem and view.key_pem
+            svc.issuance.store_certificate(view.id, outcome.chain_pem, view.key_pem)
+            ctx.enqueue(CLEANUP_JOB, {"order_id": str(view.id)})
+        elif outcome.state == FAILED:
+            self._record_failure(svc, view, outcome)
+            ctx.enqueue(CLEANUP_JOB, {"order_id": str(view.id)})
+        elif outcome.wait is not None and not outcome.park:
+            enqueue_advance(ctx, view.id, view.seq + 1, outcome.wait)
+        return True
+
+    def _record_failure(self, svc: Any, view: OrderView, outcome: Outcome) -> None:
+        ctx: ServiceContext = svc.ctx
+        message = str(outcome.changes.get("error_message"))
+        order = ctx.session.get(AcmeOrder, view.id)
+        ctx.audit.record(ENGINE_ACTOR, "acme.order.fail", target_type="acme_order", target_id=view.id,
+                         outcome="failure", details={"names": view.names[:10], "error": message,
+                                                     "error_type": outcome.changes.get("error_type"),
+                                                     "requested_by": order.created_by if order else None})
+        if order is not None and order.managed_id is not None:
+            svc.issuance.renewals.note_failure(order.managed_id, message)
+        events.publish(ctx, events.AcmeEvent(
+            kind=events.FAILED, names=tuple(view.names), ca_name=view.account.ca_name if view.account else "",
+            order_id=view.id, message=message))
+
+
+def cleanup_order(job: Any, order_id: uuid.UUID) -> None:
+    from certvault.issuance import fulfil
+
+    with job.step() as svc:
+        view = load_order(svc.ctx, order_id)
+        ctx = svc.ctx
+    if view is not None:
+        fulfil.remove(ctx, view)

@@ -1,0 +1,108 @@
+"""Is a challenge response really visible? TXT at the authoritative servers; GET for http-01."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+import httpx
+
+from certvault.plugins.protocols import NameServer
+
+TIMEOUT = 5.0
+
+
+def parse_servers(values: list[str] | None) -> list[NameServer]:
+    from certvault.plugins.dns.rfc2136 import parse_server
+
+    return [parse_server(v) for v in values or []]
+
+
+def _query(name: str, rdtype: dns.rdatatype.RdataType, server: NameServer, recursive: bool) -> dns.message.Message:
+    query = dns.message.make_query(name, rdtype)
+    if not recursive:
+        query.flags &= ~dns.flags.RD
+    host = server.host if _is_ip(server.host) else socket.gethostbyname(server.host)
+    response = dns.query.udp(query, host, timeout=TIMEOUT, port=server.port)
+    if response.flags & dns.flags.TC:
+        response = dns.query.tcp(query, host, timeout=TIMEOUT, port=server.port)
+    return response
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def authoritative_servers(fqdn: str, resolvers: list[NameServer]) -> list[NameServer]:
+    """The NS of the zone holding `fqdn`, found through the configured (or system) resolvers."""
+    resolver = dns.resolver.Resolver(configure=not resolvers)
+    if resolvers:
+        resolver.nameservers = [r.host for r in resolvers]
+        resolver.port = resolvers[0].port
+    resolver.lifetime = TIMEOUT
+    zone = dns.resolver.zone_for_name(fqdn, resolver=resolver)
+    answer = resolver.resolve(zone, "NS")
+    servers = []
+    for rdata in answer:
+        for address in resolver.resolve(rdata.target, "A"):
+            servers.append(NameServer(address.to_text(), 53))
+    return servers
+
+
+def txt_visible(fqdn: str, value: str, servers: list[NameServer]) -> tuple[bool, str]:
+    """(True, '') when every server answers the value; else (False, what was seen where)."""
+    for server in servers:
+        try:
+            response = _query(fqdn, dns.rdatatype.TXT, server, recursive=False)
+        except (dns.exception.DNSException, OSError) as exc:
+            return False, f"{server} did not answer for {fqdn} ({type(exc).__name__})"
+        if response.rcode() != dns.rcode.NOERROR:
+            return False, f"{server} answered {dns.rcode.to_text(response.rcode())} for {fqdn}"
+        values = {b"".join(r.strings).decode(errors="replace") for rrset in response.answer
+                  if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
+        if value not in values:
+            return False, f"{server} does not yet serve the TXT value at {fqdn}"
+    return True, ""
+
+
+def http01_visible(identifier: str, port: int, token: str, expected: str,
+                   resolvers: list[NameServer]) -> tuple[bool, str]:
+    """GET http://<name>:<port>/.well-known/acme-challenge/<token> the way the CA will."""
+    try:
+        addresses = [identifier] if _is_ip(identifier) else _resolve(identifier, resolvers)
+    except (dns.exception.DNSException, OSError) as exc:
+        return False, f"{identifier} does not resolve ({type(exc).__name__})"
+    for address in addresses[:2]:
+        host = f"[{address}]" if ":" in address else address
+        url = f"http://{host}:{port}/.well-known/acme-challenge/{token}"
+        try:
+            response = httpx.get(url, headers={"Host": identifier}, timeout=TIMEOUT, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            return False, f"GET {url} failed ({type(exc).__name__})"
+        if response.status_code != 200 or response.text.strip() != expected:
+            return False, f"GET {url} answered {response.status_code} without the expected content"
+    return True, ""
+
+
+def _resolve(name: str, resolvers: list[NameServer]) -> list[str]:
+    if not resolvers:
+        return sorted({info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
+    found: list[str] = []
+    for rdtype in (dns.rdatatype.AAAA, dns.rdatatype.A):
+        response = _query(name, rdtype, resolvers[0], recursive=True)
+        found += [r.to_text() for rrset in response.answer if rrset.rdtype == rdtype for r in rrset]
+    if not found:
+        raise dns.resolver.NXDOMAIN()
+    return found
