@@ -3,11 +3,9 @@ responder, 100 names, wildcard + apex, manual mode, validation before the CA."""
 
 from __future__ import annotations
 
-import pytest
 from cryptography import x509
 
 from certvault.container import App
-from certvault.errors import InvalidInput
 from certvault.issuance.requests import RequestSpec, user_status
 from tests.issuance.conftest import ADMIN, dns_account, name, register, run_orders
 from tests.servers import pebble as servers
