@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,10 +28,9 @@ def browser_page(ca_file: str | None = None) -> Iterator[Any]:
     the root."""
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="cv-chromium-")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                     args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"])
+                                     args=CHROMIUM_ARGS)  # Playwright gives it a fresh temporary profile
         context = browser.new_context(ignore_https_errors=True)
         page = context.new_page()
         try:
@@ -40,4 +38,3 @@ def browser_page(ca_file: str | None = None) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
-            shutil.rmtree(profile, ignore_errors=True)
