@@ -55,7 +55,8 @@ def _outbox(app: App) -> list[OutboxMessage]:
         return svc.notifications.list_outbox(ADMIN)
 
 
-def test_email_over_starttls_with_login_reaches_the_mailbox(sqlite_app: App, smtp: SmtpServer, tls: LoopbackTLS) -> None:
+def test_email_over_starttls_with_login_reaches_the_mailbox(sqlite_app: App, smtp: SmtpServer,
+                                                            tls: LoopbackTLS) -> None:
     _channel(sqlite_app, "email", {"host": "127.0.0.1", "port": smtp.port, "security": "starttls",
                                    "username": smtp.username, "sender": "certvault@example.test",
                                    "recipients": ["secops@example.test"], "ca_file": str(tls.ca_file)},

@@ -137,12 +137,6 @@ def read_metadata(mount: str, path: str, svc: ServicesDep, actor: KVActor,
     })
 
 
-@router.api_route("/{mount}/metadata/{path:path}", methods=["LIST"], include_in_schema=False)
-def list_metadata(mount: str, path: str, svc: ServicesDep, actor: KVActor) -> dict[str, Any]:
-    _check_mount(mount)
-    return _list(svc, actor, path)
-
-
 @router.get("/auth/token/lookup-self")
 def lookup_self(svc: ServicesDep, actor: KVActor) -> dict[str, Any]:
     return _envelope({"display_name": actor.name, "entity_id": str(actor.id or ""), "policies": ["default"],
