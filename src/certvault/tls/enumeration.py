@@ -59,7 +59,7 @@ async def enumerate_protocol(conn: Connector, protocol: str, sni: str | None) ->
                 result.compression_offered_back = True
             result.accepted.append(lookup(picked))
             candidates.remove(picked)
-        if len(result.accepted) >= 2:
+        if len(result.accepted) >= 2 and protocol != "TLSv1.3":  # TLS 1.3 order is not reported: save a handshake
             result.server_order = await _server_enforces_order(conn, protocol, sni, result.accepted)
     except (ProbeError, TLSParseError) as exc:
         result.error = f"{protocol}: {exc}"

@@ -65,7 +65,8 @@ def _ext(ext_type: int, body: bytes) -> bytes:
 
 
 def _u16_list(values: Iterable[int]) -> bytes:
-    return b"".join(struct.pack("!H", v) for v in values)
+    items = tuple(values)
+    return struct.pack(f"!{len(items)}H", *items)
 
 
 @cache
@@ -82,7 +83,9 @@ def _sni_ext(sni: str) -> bytes:
     return _ext(EXT_SERVER_NAME, _u16(b"\x00" + _u16(name)))
 
 
-def _common_extensions(opts: HelloOptions, tls12_or_more: bool) -> list[bytes]:
+@cache
+def _common_extensions(opts: HelloOptions, tls12_or_more: bool) -> tuple[bytes, ...]:
+    """Constant per (options, version family): built once, reused by every probe."""
     exts: list[bytes] = []
     if opts.sni:
         exts.append(_sni_ext(opts.sni))
@@ -97,7 +100,7 @@ def _common_extensions(opts: HelloOptions, tls12_or_more: bool) -> list[bytes]:
         exts.append(_ext(EXT_STATUS_REQUEST, b"\x01\x00\x00\x00\x00"))
     if opts.heartbeat:
         exts.append(_ext(EXT_HEARTBEAT, b"\x01"))
-    return exts
+    return tuple(exts)
 
 
 def _pad(body_len: int, exts: list[bytes]) -> None:
@@ -124,7 +127,7 @@ def client_hello(protocol: str, suites: Sequence[int], opts: HelloOptions = Hell
         codes.append(RENEGOTIATION_SCSV)  # SSLv3 servers often reject extensions; the SCSV asks the same
     compression = b"\x01\x00" if opts.compression else b"\x00"
     head = struct.pack("!H", version) + os.urandom(32) + _u8(os.urandom(32)) + _u16(_u16_list(codes)) + _u8(compression)
-    exts: list[bytes] = [] if protocol == "SSLv3" else _common_extensions(opts, version >= 0x0303)
+    exts: list[bytes] = [] if protocol == "SSLv3" else list(_common_extensions(opts, version >= 0x0303))
     if exts:
         _pad(len(head), exts)
         head += _u16(b"".join(exts))
@@ -134,7 +137,7 @@ def client_hello(protocol: str, suites: Sequence[int], opts: HelloOptions = Hell
 def _tls13_hello(suites: Sequence[int], opts: HelloOptions) -> bytes:
     codes = list(suites) + list(opts.extra_suites)
     head = b"\x03\x03" + os.urandom(32) + _u8(os.urandom(32)) + _u16(_u16_list(codes)) + _u8(b"\x00")
-    exts = _common_extensions(opts, True)
+    exts = list(_common_extensions(opts, True))
     exts.append(_ext(EXT_SUPPORTED_VERSIONS, _u8(_u16_list([0x0304]))))
     exts.append(_ext(EXT_PSK_MODES, b"\x01\x01"))
     share = struct.pack("!H", GROUP_X25519) + _u16(_x25519_public())

@@ -109,26 +109,18 @@ class Connector:
 async def read_flight(reader: asyncio.StreamReader, done: Callable[[ServerFlight], bool],
                       timeout: float) -> ServerFlight:
     records = RecordReader()
-    deadline = time.monotonic() + timeout
-    while not done(records.flight) and records.flight.alert is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536), remaining)
-        except TimeoutError:
-            break
-        except ConnectionError:
-            records.flight.closed = True
-            break
-        if not chunk:
-            records.flight.closed = True
-            break
-        try:
-            records.feed(chunk)
-        except TLSParseError:
-            records.flight.closed = True
-            break
+    try:
+        async with asyncio.timeout(timeout):  # one timer for the whole read, not one task per chunk
+            while not done(records.flight) and records.flight.alert is None:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    records.flight.closed = True
+                    break
+                records.feed(chunk)
+    except TimeoutError:
+        pass
+    except (ConnectionError, TLSParseError):
+        records.flight.closed = True
     return records.flight
 
 
