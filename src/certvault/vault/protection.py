@@ -82,7 +82,7 @@ class ProtectionOps:
                 return current
             raise self._c.deny(actor, "secret.checkout", secret,
                                f"secret {secret.name} is checked out by {current.username} until "
-                               f"{current.expires_at:%Y-%m-%d %H:%M} UTC", "RequiresCheckout", error=_Busy)
+                               f"{current.expires_at:%Y-%m-%d %H:%M} UTC", "RequiresCheckout", error=CheckOutConflict)
         period = _minutes(minutes or secret.checkout_minutes, "the check-out period")
         now = self._c.ctx.now()
         checkout = CheckOut(id=uuid.uuid4(), secret_id=secret.id, user_id=actor.id, username=actor.name,
@@ -208,7 +208,7 @@ class ProtectionOps:
         return self._c.s.scalar(stmt) is not None
 
 
-class _Busy(Forbidden):
+class CheckOutConflict(Forbidden):
     """Checked out by someone else: a conflict, shown as 409."""
 
     status_code = 409

@@ -16,7 +16,7 @@ from certvault.vault.core import VaultCore
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore, FieldValue
 from certvault.vault.models import CheckOut, DoubleLockGrant, Folder, Secret, ServiceAccountSettings
-from certvault.vault.protection import ProtectionOps
+from certvault.vault.protection import CheckOutConflict, ProtectionOps
 
 ACTIONS = {"view": "secret.view", "copy": "secret.copy", "export": "secret.export", "use": "secret.use"}
 
@@ -93,7 +93,7 @@ class Reader:
         if current is not None:
             return self._protection.check_out_loaded(actor, secret)  # raises: held by someone else
         raise self._c.deny(actor, action, secret, f"secret {secret.name} requires check-out; check it out first",
-                           "RequiresCheckout")
+                           "RequiresCheckout", error=CheckOutConflict)
 
     def _values(self, actor: Actor, secret: Secret, slug: str | None, dl_key: bytes | None, show_hidden: bool,
                 action: str) -> tuple[list[FieldValue], list[str]]:
