@@ -85,7 +85,7 @@ def scan(
     if not entries and not inventory:
         fail("give a TARGET, --targets FILE or --inventory")
     port_list = parse_ports([ports])
-    spec = TargetSpec(hosts=[target] if target else [str(targets_file)] if targets_file else [], ports=port_list,
+    spec = TargetSpec(hosts=[_entry_text(e) for e in entries], ports=port_list,
                       inventory=inventory, sni=sni, starttls=starttls, timeout=timeout, concurrency=concurrency)
     check_size(entries, port_list)
     if ca_file is not None and not ca_file.is_file():
@@ -127,6 +127,11 @@ def _inventory_targets(ctx: typer.Context, actor: Actor, spec: TargetSpec) -> tu
     resolved, missing = asyncio.run(resolve_names([(n, p) for n in names for p in spec.ports], spec.sni,
                                                   spec.starttls))
     return targets + resolved, missing
+
+
+def _entry_text(entry: TargetEntry) -> str:
+    host = f"[{entry.host}]" if ":" in entry.host and entry.port else entry.host
+    return f"{host}:{entry.port}" if entry.port else host
 
 
 class _ResultSink:
@@ -305,9 +310,6 @@ def schedule_add(
                       highlight=False)
 
 
-def _entry_text(entry: TargetEntry) -> str:
-    host = f"[{entry.host}]" if ":" in entry.host and entry.port else entry.host
-    return f"{host}:{entry.port}" if entry.port else host
 
 
 @schedule_app.command("list")
