@@ -3,10 +3,10 @@ the run's progress; inventory-derived targets give one result per domain@IP. SQL
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from certvault.auth.rbac import Actor, Role
 from certvault.container import App
@@ -129,3 +129,19 @@ def test_bad_targets_are_refused_and_nothing_is_stored(app: App, admin: Actor) -
     with app.transaction() as svc:
         assert svc.session.scalar(select(func.count()).select_from(ScanRun)) == 0
         assert svc.session.scalar(select(func.count()).select_from(Job).where(Job.name.like("scanning.%"))) == 0
+
+
+def test_a_run_whose_jobs_gave_up_is_marked_failed(app: App, admin: Actor, tls_servers: TlsServers) -> None:
+    run_id = start_scan(app, admin, hosts=[f"127.0.0.9:{tls_servers.closed_port('127.0.0.9')}"])
+    with app.transaction() as svc:
+        assert svc.scanning.reap_stalled_runs(admin) == []  # its expand job is still queued
+        # The expand job failed on every attempt (as a database outage would make it), an hour ago.
+        svc.session.execute(update(Job).where(Job.name == "scanning.expand_run").values(status="failed"))
+        svc.session.execute(update(ScanRun).where(ScanRun.id == run_id)
+                            .values(created_at=datetime.now(UTC) - timedelta(hours=1)))
+    with app.transaction() as svc:
+        [reaped] = svc.scanning.reap_stalled_runs(admin)
+        assert reaped.id == run_id
+    with app.transaction() as svc:
+        run = svc.scanning.get_run(admin, run_id)
+        assert run.status == "failed" and "jobs ended" in run.error

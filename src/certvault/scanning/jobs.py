@@ -60,7 +60,10 @@ def scan_batch(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 def dispatch_schedules(ctx: JobContext, payload: dict[str, Any]) -> None:
-    ctx.services.scanning.dispatch_due_schedules(Actor.system("scheduler", via="job"))
+    """Every minute: start the runs of due schedules, and fail runs whose batch jobs gave up."""
+    actor = Actor.system("scheduler", via="job")
+    ctx.services.scanning.dispatch_due_schedules(actor)
+    ctx.services.scanning.reap_stalled_runs(actor)
 
 
 HANDLERS: dict[str, Handler] = {

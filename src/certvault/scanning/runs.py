@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from certvault.context import ServiceContext
 from certvault.errors import Conflict, NotFound
+from certvault.jobs.models import ACTIVE, Job
 from certvault.scanning.models import ScanRun
 from certvault.scanning.schemas import TargetSpec
 from certvault.scanning.targets import target_to_list
@@ -25,6 +26,7 @@ RUN_STATES = ("queued", "running", "done", "cancelled", "failed")
 FINISHED = ("done", "cancelled", "failed")
 EXPAND_JOB = "scanning.expand_run"
 BATCH_JOB = "scanning.scan_batch"
+LOCAL_SOURCE = "cli"  # runs the caller scans itself, without jobs
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,19 @@ class RunBook:
         if run.status == "running" and run.batches_done >= run.batches_total:
             self.finish(run, "done")
         return run
+
+    def reap_stalled(self, created_before: datetime) -> list[ScanRun]:
+        """Job-driven runs whose jobs all ended without finishing them (a batch failed for good)."""
+        stmt = select(ScanRun).where(ScanRun.status.in_(("queued", "running")), ScanRun.source != LOCAL_SOURCE,
+                                     ScanRun.created_at < created_before)
+        reaped = []
+        for run in self._session.scalars(stmt).all():
+            active = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE), or_(
+                Job.dedup_key == f"scan-expand:{run.id}", Job.dedup_key.like(f"scan-batch:{run.id}:%")))
+            if not self._session.scalar(active):
+                self.finish(run, "failed", "its jobs ended without finishing it; see the failed scanning jobs")
+                reaped.append(run)
+        return reaped
 
     def finish(self, run: ScanRun, status: str, error: str | None = None) -> None:
         run.status = status

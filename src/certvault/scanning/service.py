@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from certvault.auth.rbac import Actor, Permission, require
@@ -20,7 +20,7 @@ from certvault.scanning.findings import describe, weak_cipher_list
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanResult, ScanRun, ScanSchedule
 from certvault.scanning.queries import EndpointQuery, ScanQueries
 from certvault.scanning.results import ResultRecorder
-from certvault.scanning.runs import FINISHED, RunBook, RunPlan
+from certvault.scanning.runs import FINISHED, LOCAL_SOURCE, RunBook, RunPlan
 from certvault.scanning.schedules import ScheduleBook, describe_when
 from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
 from certvault.scanning.targets import Unresolved, check_size, parse_target
@@ -45,10 +45,10 @@ class ScanService:
         self._audit_start(actor, run, spec)
         return run
 
-    def begin_local_run(self, actor: Actor, spec: TargetSpec, total: int, source: str = "cli") -> ScanRun:
+    def begin_local_run(self, actor: Actor, spec: TargetSpec, total: int) -> ScanRun:
         """A run the caller scans itself (the CLI); it stores results with store_results."""
         require(actor, Permission.SCANS_RUN)
-        run = self._runs.create(spec, source, actor.name, status="running")
+        run = self._runs.create(spec, LOCAL_SOURCE, actor.name, status="running")
         run.total_targets = total
         self._audit_start(actor, run, spec)
         return run
@@ -153,11 +153,10 @@ class ScanService:
         scanner = Actor.system(f"scanner:{actor.name}", via=actor.via)
         return lambda _actor, **kw: self._inventory.record_seen(scanner, **kw)
 
-    def fail_run(self, actor: Actor, run_id: uuid.UUID, error: str) -> None:
+    def reap_stalled_runs(self, actor: Actor) -> list[ScanRun]:
+        """Mark failed the runs whose batch jobs failed for good, so none stays 'running' forever."""
         require(actor, Permission.SCANS_RUN)
-        run = self._runs.get(run_id, lock=True)
-        if run.status not in FINISHED:
-            self._runs.finish(run, "failed", error[:2000])
+        return self._runs.reap_stalled(self._ctx.now() - timedelta(minutes=2))
 
     # ---- reading ---------------------------------------------------------------------------------
     def get_run(self, actor: Actor, run_id: uuid.UUID) -> ScanRun:
