@@ -119,3 +119,16 @@ def test_auditors_cannot_use_the_vault(scene: VaultScene, sqlite_app: App) -> No
     app = client.app.state.certvault  # type: ignore[attr-defined]
     auditor = create_login(app, "auditor")
     assert client.get("/api/v1/vault/secrets", headers=auditor.headers).status_code == 403
+
+
+def test_vault_pages_show_readable_secrets_and_the_trail(scene: VaultScene) -> None:
+    client = scene.client
+    login = client.post("/login", data={"username": "carol", "password": scene.users["carol"].password},
+                        follow_redirects=False)
+    assert login.status_code == 303
+    page = client.get("/vault")
+    assert page.status_code == 200 and "scan" in page.text and "ops-linux" not in page.text
+    detail = client.get(f"/vault/secrets/{_id(scene, 'scan')}")
+    assert detail.status_code == 200 and "secret.create" in detail.text
+    assert "pw-scan-Secret1" not in detail.text  # values are not on the page
+    client.cookies.clear()
