@@ -80,7 +80,8 @@ def scan_now(
     except CertvaultError as exc:
         filters = dict.fromkeys(("grade", "vulnerable_to", "expiring", "host", "status"), "") | {"sort": "host"}
         return _endpoints(request, svc, user, filters, 0, status_code=exc.status_code, error_message=exc.message,
-                          form={"hosts": hosts, "ports": ports, "inventory": bool(inventory), "sni": sni})
+                          form={"hosts": hosts, "ports": ports, "inventory": bool(inventory), "sni": sni,
+                                "ca_pem": ca_pem})
     return RedirectResponse(f"/scans/runs/{run.id}", status_code=303)
 
 
