@@ -21,6 +21,7 @@ class AcmeRuntime:
     max_in_flight_per_ca: int = 200
     unavailable_grace: float = 600.0  # seconds a CA may stay unreachable before an order fails
     validation_timeout: float = 1800.0  # seconds the CA may take to validate or issue
+    verify_grace: float = 120.0  # seconds "verify" keeps re-checking a manual response before asking again
 
 
 def load_runtime(session: Session) -> AcmeRuntime:

@@ -24,8 +24,6 @@ from certvault.issuance.models import (
 )
 from certvault.issuance.snapshot import OrderView, Outcome
 
-MANUAL_CHECK_GRACE = 120.0  # seconds certvault keeps re-checking after "verify" before asking again
-
 
 def failed(message: str, kind: str = "error", problem: dict | None = None, now: datetime | None = None) -> Outcome:
     return Outcome(FAILED, {"error_type": kind, "error_message": message, "error_problem": problem,
@@ -135,8 +133,8 @@ def _manual(ctx: ServiceContext, view: OrderView, now: datetime) -> Outcome:
     problems = [msg for ok, msg in (fulfil.visible(ctx, view, a) for a in fulfil.pending(view)) if not ok]
     if not problems:
         return Outcome(CHALLENGES_ANSWERED, {"last_check": None})
-    if (now - view.verify_requested_at).total_seconds() < MANUAL_CHECK_GRACE:
-        return Outcome(AUTHORIZATIONS_PENDING, {"last_check": problems[0]}, wait=5.0)
+    if (now - view.verify_requested_at).total_seconds() < view.runtime.verify_grace:
+        return Outcome(AUTHORIZATIONS_PENDING, {"last_check": problems[0]}, wait=min(5.0, view.runtime.verify_grace))
     return Outcome(AUTHORIZATIONS_PENDING, {"verify_requested_at": None,
                                             "last_check": f"not visible yet, so the CA was not asked: {problems[0]}"},
                    park=True)
