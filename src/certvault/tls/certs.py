@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -51,7 +52,9 @@ def _load_pem_file(path: str) -> list[x509.Certificate]:
     with open(path, "rb") as fh:
         data = fh.read()
     try:
-        return x509.load_pem_x509_certificates(data)
+        with warnings.catch_warnings():  # a few distro roots carry non-positive serials; still anchors
+            warnings.simplefilter("ignore")
+            return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise ValueError(f"{path}: no PEM certificates ({exc})") from exc
 

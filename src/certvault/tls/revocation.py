@@ -128,7 +128,7 @@ class RevocationChecker:
     def __init__(self) -> None:
         self._ocsp: dict[tuple[bytes, int], _Cached] = {}
         self._crl: dict[tuple[bytes, str], _Cached] = {}
-        self._crl_locks: dict[tuple[bytes, str], asyncio.Lock] = {}
+        self._crl_locks: dict[tuple[int, bytes, str], asyncio.Lock] = {}
 
     @classmethod
     def shared(cls) -> RevocationChecker:
@@ -192,7 +192,7 @@ class RevocationChecker:
     async def _crl_status(self, client: httpx.AsyncClient, url: str, leaf: x509.Certificate,
                           issuer: x509.Certificate, problems: list[str]) -> str | None:
         key = (issuer.fingerprint(hashes.SHA256()), url)
-        lock = self._crl_locks.setdefault(key, asyncio.Lock())
+        lock = self._crl_locks.setdefault((id(asyncio.get_running_loop()), *key), asyncio.Lock())
         async with lock:  # one download per issuer even when many endpoints ask at once
             cached = self._crl.get(key)
             if cached is None or cached.expires <= time.time():

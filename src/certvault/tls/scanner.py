@@ -104,12 +104,12 @@ class _Limiters:
     """Per-IP token buckets shared by every scan in this process (several names often share one IP)."""
 
     def __init__(self) -> None:
-        self._by_ip: dict[tuple[str, float], RateLimiter] = {}
+        self._by_ip: dict[tuple[int, str, float], RateLimiter] = {}
 
     def get(self, ip: str, rate: float | None) -> RateLimiter | None:
         if not rate:
             return None
-        key = (ip, rate)
+        key = (id(asyncio.get_running_loop()), ip, rate)  # asyncio locks belong to one event loop
         if key not in self._by_ip:
             self._by_ip[key] = RateLimiter(rate)
         return self._by_ip[key]
