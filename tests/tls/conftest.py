@@ -90,6 +90,7 @@ def _nginx_sites(leaves: dict[str, Leaf], ca: TestCA, staple_good: Path) -> list
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     workdir = tmp_path_factory.mktemp("tls-matrix")
     started: list[Running] = []
+    servers: dict[str, Running] = {}  # stopped in `finally` even when a later server fails to start
     ns = NetNamespace("tls").create()
     try:
         crl_dir = workdir / "crl"
@@ -102,7 +103,6 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         staple_good = ca.ocsp_response(leaves["good"], "good.ocsp.der")
         staple_revoked = ca.ocsp_response(leaves["revoked_staple"], "revoked.ocsp.der")
         started.append(start_ocsp_responder(workdir, ns, ca.dir))
-        servers: dict[str, Running] = {}
         servers.update(start_nginx(workdir, _nginx_sites(leaves, ca, staple_good)))
         good, plain = leaves["good"], leaves["plain"]
         legacy = ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"]
@@ -121,10 +121,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
                                               str(plain.cert), str(plain.key))
         servers["imap"], servers["pop3"] = start_dovecot(workdir, good.cert, good.key)
         servers["postgres"] = start_postgres_ssl(workdir, plain.cert, plain.key)
-        started.extend(servers.values())
         options = ScanOptions(ca_file=str(ca.cert), timeout=4.0)
         yield Matrix(ca, servers, options, {})
     finally:
-        for server in started:
+        for server in [*servers.values(), *started]:
             server.stop()
         ns.delete()
