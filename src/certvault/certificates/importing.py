@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,25 +73,37 @@ def files_under(path: Path) -> list[Path]:
 
 
 def prepare(bundle: Bundle, label: str, *, source: str, tags: tuple[str, ...] = (), managed: bool = True,
-            entry_id: uuid.UUID | None = None) -> Prepared:
-    """Split certificates into leaves and CA certificates and match every key to a certificate.
+            entry_id: uuid.UUID | None = None) -> Iterator[Prepared]:
+    """Split certificates into leaves and CA certificates, chunk by chunk, then match every key.
 
     A file holding only CA certificates (a root or an intermediate to track) stores them as leaves
-    too. A key that matches no certificate in a file that has certificates is refused.
+    too. A key that matches no certificate in a file that has certificates is refused (the last
+    chunk raises, so the caller's savepoint drops the earlier ones). With `entry_id` (an issued
+    chain) the first leaf is the new version and the rest is chain.
     """
-    described = [(cert, x509info.describe(cert)) for cert in bundle.certificates]
-    cas = [cert for cert, info in described if info.is_ca]
-    leaf_pairs = [(cert, info) for cert, info in described if not info.is_ca] or described
-    if entry_id is not None:
-        leaf_pairs = leaf_pairs[:1]  # an issued chain: the first certificate is the new version
-    result = Prepared(issuers=cas)
-    result.leaves = [Leaf(info, x509info.der(cert), source, tags, managed, entry_id) for cert, info in leaf_pairs]
-    cert_spkis = {info.spki_sha256 for _c, info in described}
+    cert_spkis: set[str] = set()
+    lone_cas: list[Leaf] = []
+    leaves = 0
+    for certs, infos in x509info.describe_chunks(bundle.certificates):
+        chunk = Prepared()
+        for cert, info in zip(certs, infos, strict=True):
+            cert_spkis.add(info.spki_sha256)
+            leaf = Leaf(info, x509info.der(cert), source, tags, managed, entry_id)
+            if info.is_ca:
+                chunk.issuers.append(cert)
+                lone_cas.append(leaf)
+            elif entry_id is None or leaves == 0:
+                chunk.leaves.append(leaf)
+                leaves += 1
+        yield chunk
+    last = Prepared()
+    if not leaves:
+        last.leaves = lone_cas[:1] if entry_id is not None else lone_cas
     for key in bundle.keys:
         spki = x509info.spki_sha256(key.public_key())
         if spki not in cert_spkis:
             if bundle.certificates:
                 raise InvalidInput(f"{label}: the private key does not match any certificate in the file")
-            result.orphan_key_spkis.append(spki)
-        result.keys.append(key)
-    return result
+            last.orphan_key_spkis.append(spki)
+        last.keys.append(key)
+    yield last

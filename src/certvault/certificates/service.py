@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,10 +71,10 @@ class CertificateService:
         require(actor, Permission.CERTIFICATES_WRITE)
         label = filename or "upload"
         bundle = readers.read_bundle(data, label, password)
-        prepared = importing.prepare(bundle, label, source=source, tags=clean_tags(tags))
+        chunks = importing.prepare(bundle, label, source=source, tags=clean_tags(tags))
         with self._s.begin_nested():
-            outcome = self._write(prepared, label)
-            result = _file_result(label, bundle.format, prepared, outcome)
+            outcome = self._write(chunks, label)
+            result = _file_result(label, bundle.format, outcome)
             self._ctx.audit.record(actor, "certificate.import", target_type="certificate",
                                    target_id=result.entry_ids[0] if result.entry_ids else None,
                                    details=_audit_details(result))
@@ -96,16 +97,18 @@ class CertificateService:
             raise InvalidInput(f"{importing.display_name(path)}: no files to import")
         return results
 
-    def _write(self, prepared: Prepared, label: str) -> StoreOutcome:
-        if prepared.orphan_key_spkis:
-            self._check_orphan_keys(prepared.orphan_key_spkis, label)
+    def _write(self, chunks: Iterable[Prepared], label: str) -> StoreOutcome:
+        """Store chunk after chunk (the next one is parsed meanwhile); keys come with the last."""
         outcome = StoreOutcome()
-        outcome.keys_added = self._store.store_keys(prepared.keys)
-        outcome.issuers_added = self._store.store_issuers(prepared.issuers)
-        if prepared.leaves:
-            leaf_outcome = self._store.store_leaves(prepared.leaves)
-            leaf_outcome.keys_added, leaf_outcome.issuers_added = outcome.keys_added, outcome.issuers_added
-            outcome = leaf_outcome
+        for chunk in chunks:
+            if chunk.orphan_key_spkis:
+                self._check_orphan_keys(chunk.orphan_key_spkis, label)
+            outcome.keys_added += self._store.store_keys(chunk.keys)
+            outcome.issuers_added += self._store.store_issuers(chunk.issuers)
+            if chunk.leaves:
+                outcome.first_fingerprint = outcome.first_fingerprint or chunk.leaves[0].info.fingerprint_sha256
+                outcome.leaves += len(chunk.leaves)
+                self._store.store_leaves(chunk.leaves, outcome)
         return outcome
 
     def _check_orphan_keys(self, spkis: list[str], label: str) -> None:
@@ -125,15 +128,15 @@ class CertificateService:
         if entry_id is not None:
             self._entry(entry_id)
         bundle = readers.read_bundle(chain_pem + (b"\n" + key_pem if key_pem else b""), f"{source} certificate")
-        prepared = importing.prepare(bundle, f"{source} certificate", source=source, tags=clean_tags(tags),
-                                     managed=managed, entry_id=entry_id)
-        if not prepared.leaves:
+        chunks = importing.prepare(bundle, f"{source} certificate", source=source, tags=clean_tags(tags),
+                                   managed=managed, entry_id=entry_id)
+        outcome = self._write(chunks, f"{source} certificate")
+        if outcome.first_fingerprint is None:
             raise InvalidInput(f"{source} certificate: the chain holds no certificate")
-        outcome = self._write(prepared, f"{source} certificate")
-        stored_id = outcome.entries[prepared.leaves[0].info.fingerprint_sha256]
+        stored_id = outcome.entries[outcome.first_fingerprint]
         self._ctx.audit.record(actor, "certificate.store", target_type="certificate", target_id=stored_id,
-                               details={"source": source, "fingerprint": prepared.leaves[0].info.fingerprint_sha256,
-                                        "with_key": bool(prepared.keys), "renewed": bool(outcome.renewed)})
+                               details={"source": source, "fingerprint": outcome.first_fingerprint,
+                                        "with_key": bool(bundle.keys), "renewed": bool(outcome.renewed)})
         return self._entry(stored_id)
 
     def record_seen(self, actor: Actor, *, chain_pem: bytes, host: str | None, ip: str, port: int,
@@ -406,9 +409,9 @@ class CertificateService:
         return out
 
 
-def _file_result(label: str, fmt: str, prepared: Prepared, outcome: StoreOutcome) -> FileResult:
+def _file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:
     ids = list(dict.fromkeys(outcome.entries.values()))
-    return FileResult(label, True, fmt, None, len(prepared.leaves), outcome.created, outcome.renewed,
+    return FileResult(label, True, fmt, None, outcome.leaves, outcome.created, outcome.renewed,
                       outcome.history, outcome.unchanged, outcome.keys_added, ids)
 
 

@@ -57,6 +57,8 @@ class StoreOutcome:
     unchanged: int = 0  # already stored
     keys_added: int = 0
     issuers_added: int = 0
+    leaves: int = 0  # certificates stored as versions (new or not)
+    first_fingerprint: str | None = None  # of the first leaf, in file order
 
 
 def subject_hash(name: str) -> str:
@@ -118,8 +120,8 @@ class InventoryStore:
         return found
 
     # ---- leaves ----------------------------------------------------------------------------
-    def store_leaves(self, leaves: Sequence[Leaf]) -> StoreOutcome:
-        outcome = StoreOutcome()
+    def store_leaves(self, leaves: Sequence[Leaf], outcome: StoreOutcome | None = None) -> StoreOutcome:
+        outcome = outcome or StoreOutcome()
         unique = list({leaf.info.fingerprint_sha256: leaf for leaf in leaves}.values())
         for chunk in _chunks(unique):
             self._store_chunk(chunk, outcome)
@@ -165,11 +167,12 @@ class InventoryStore:
         return {key: entry_id for key, entry_id in self._s.execute(stmt)}
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
+        # Core executemany on the tables: the ORM's bulk path costs more per row than the database does.
         if plan.entries:
-            self._s.execute(insert(CertificateEntry), plan.entries)
-            self._s.execute(insert(CertificateName), plan.names)
+            self._s.execute(insert(CertificateEntry.__table__), plan.entries)
+            self._s.execute(insert(CertificateName.__table__), plan.names)
         if plan.versions:
-            self._s.execute(insert(CertificateVersion), plan.versions)
+            self._s.execute(insert(CertificateVersion.__table__), plan.versions)
         self._promote(plan, requests, outcome)
 
     def _promote(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:

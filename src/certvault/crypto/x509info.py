@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,12 +41,12 @@ class CertInfo:
     ski: str | None = None
     aki: str | None = None
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         """The certificate's names (CN and SANs), lowercased, sorted, without duplicates."""
         return entry_names(self.common_name, self.sans)
 
-    @property
+    @cached_property
     def names_key(self) -> str:
         """One string per set of names: renewals of the same names share it."""
         return names_key(self.names)
@@ -81,11 +86,7 @@ def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
     return value if isinstance(value, str) else value.decode(errors="replace")
 
 
-def _sans(cert: x509.Certificate) -> list[str]:
-    try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
+def _san_values(ext: x509.SubjectAlternativeName) -> list[str]:
     out: list[str] = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
     out += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
     out += [f"email:{v}" for v in ext.get_values_for_type(x509.RFC822Name)]
@@ -93,27 +94,33 @@ def _sans(cert: x509.Certificate) -> list[str]:
     return out
 
 
-def _ext_value(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> object | None:
+@dataclass
+class _Extensions:
+    sans: list[str] = field(default_factory=list)
+    is_ca: bool = False
+    ski: str | None = None
+    aki: str | None = None
+
+
+def _extensions(cert: x509.Certificate) -> _Extensions:
+    """The extensions the inventory reads, in one pass (a malformed one is treated as absent)."""
+    found = _Extensions()
     try:
-        return cert.extensions.get_extension_for_oid(oid).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    value = _ext_value(cert, ExtensionOID.BASIC_CONSTRAINTS)
-    return bool(value is not None and value.ca)  # type: ignore[attr-defined]
-
-
-def _ski(cert: x509.Certificate) -> str | None:
-    value = _ext_value(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
-    return value.digest.hex() if value is not None else None  # type: ignore[attr-defined]
-
-
-def _aki(cert: x509.Certificate) -> str | None:
-    value = _ext_value(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
-    ident = getattr(value, "key_identifier", None)
-    return ident.hex() if ident else None
+        extensions = list(cert.extensions)
+    except ValueError:
+        return found
+    for ext in extensions:
+        value = ext.value
+        if ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
+            found.sans = _san_values(value)  # type: ignore[arg-type]
+        elif ext.oid == ExtensionOID.BASIC_CONSTRAINTS:
+            found.is_ca = bool(value.ca)  # type: ignore[attr-defined]
+        elif ext.oid == ExtensionOID.SUBJECT_KEY_IDENTIFIER:
+            found.ski = value.digest.hex()  # type: ignore[attr-defined]
+        elif ext.oid == ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+            ident = getattr(value, "key_identifier", None)
+            found.aki = ident.hex() if ident else None
+    return found
 
 
 def _signature_name(cert: x509.Certificate) -> str:
@@ -127,24 +134,59 @@ def _signature_name(cert: x509.Certificate) -> str:
 def describe(cert: x509.Certificate) -> CertInfo:
     public_key = cert.public_key()
     algorithm, size = keys.describe(public_key)
-    aki, ski = _aki(cert), _ski(cert)
-    self_signed = cert.issuer == cert.subject and (aki is None or aki == ski)
+    ext = _extensions(cert)
+    subject, issuer = cert.subject, cert.issuer
+    self_signed = issuer == subject and (ext.aki is None or ext.aki == ext.ski)
     return CertInfo(
         fingerprint_sha256=fingerprint(cert),
         spki_sha256=spki_sha256(public_key),
-        subject=cert.subject.rfc4514_string(),
-        common_name=_first(cert.subject, NameOID.COMMON_NAME),
-        issuer=cert.issuer.rfc4514_string(),
-        issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME) or cert.issuer.rfc4514_string(),
+        subject=subject.rfc4514_string(),
+        common_name=_first(subject, NameOID.COMMON_NAME),
+        issuer=issuer.rfc4514_string(),
+        issuer_cn=_first(issuer, NameOID.COMMON_NAME) or issuer.rfc4514_string(),
         serial=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         key_algorithm=algorithm,
         key_size=size,
         signature_algorithm=_signature_name(cert),
-        sans=_sans(cert),
-        is_ca=_is_ca(cert),
+        sans=ext.sans,
+        is_ca=ext.is_ca,
         self_signed=self_signed,
-        ski=ski,
-        aki=aki,
+        ski=ext.ski,
+        aki=ext.aki,
     )
+
+
+# ---- bulk: describe many certificates in worker processes while the caller stores earlier chunks ----
+PARALLEL_MIN = 4000  # below this, starting worker processes costs more than it saves
+CHUNK = 1000
+_pool: ProcessPoolExecutor | None = None
+
+
+def _worker_pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn, not fork: the server process has threads, and a forked copy of a lock can deadlock
+        workers = max(1, min(2, os.cpu_count() or 1))
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def _describe_ders(ders: list[bytes]) -> list[CertInfo]:
+    infos = [describe(x509.load_der_x509_certificate(d)) for d in ders]
+    for info in infos:
+        _ = info.names_key  # computed here, so it travels back with the result
+    return infos
+
+
+def describe_chunks(certs: list[x509.Certificate]) -> Iterator[tuple[list[x509.Certificate], list[CertInfo]]]:
+    """(certificates, their descriptions) in chunks, in order. Large inputs are described by worker
+    processes, so the caller can store one chunk while the next is being parsed."""
+    chunks = [certs[i:i + CHUNK] for i in range(0, len(certs), CHUNK)]
+    if len(certs) < PARALLEL_MIN:
+        for chunk in chunks:
+            yield chunk, [describe(c) for c in chunk]
+        return
+    results = _worker_pool().map(_describe_ders, [[der(c) for c in chunk] for chunk in chunks])
+    yield from zip(chunks, results, strict=True)
