@@ -75,13 +75,15 @@ class OrderEngine:
         with self.job.step() as svc:
             ctx: ServiceContext = svc.ctx
             view = load_order(ctx, order_id)
-        if view is None or view.state in TERMINAL or (seq is not None and seq != view.seq):
-            return  # gone, finished, or a stale duplicate job
+        if view is None or view.state in TERMINAL:
+            return  # gone or finished
+        # A job from an older seq still runs: after a crash it is the only job left for the order.
+        # Racing duplicates are harmless: every commit is guarded by seq and every step is repeatable.
         resumed = view.new_order_sent_at is not None
         started = time.monotonic()
         for _ in range(MAX_TRANSITIONS):
             outcome = self._run_step(ctx, view, resumed)
-            _fault(ctx, f"{view.state}:before_commit")
+            _fault(ctx, f"{view.state}->{outcome.state}")
             with self.job.step() as svc:
                 if not self._commit(svc, view, outcome):
                     return

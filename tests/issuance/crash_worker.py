@@ -1,0 +1,36 @@
+"""A real worker process that kills itself (SIGKILL) at one engine transition, before its commit.
+
+    python -m tests.issuance.crash_worker DATA_DIR POINT MANAGEMENT_URL DNS_SERVER
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from certvault.config import load_settings
+from certvault.container import build_app
+from certvault.plugins.registry import PluginRegistry
+from tests.servers.pebble import ChallTestSrvDNS
+
+
+def main() -> None:
+    data_dir, point = sys.argv[1], sys.argv[2]
+    settings = load_settings(environ={}, overrides={"data_dir": data_dir, "worker": {"lease_seconds": 1},
+                                                    "security": {"password_min_length": 8}})
+    app = build_app(settings, run_migrations=False)
+    registry = PluginRegistry()
+    registry.register("dns", "challtestsrv", ChallTestSrvDNS)
+    app.extras["plugins"] = registry
+
+    def crash(reached: str) -> None:
+        if reached == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    app.extras["acme.fault_hook"] = crash
+    app.worker(poll_interval=0.02, concurrency=1).run()
+
+
+if __name__ == "__main__":
+    main()
