@@ -7,6 +7,7 @@ same scan a user would see. Reference scanners (nmap, testssl.sh) also run once 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +128,6 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         for server in [*servers.values(), *started]:
             server.stop()
         ns.delete()
+        pg_dir = workdir / "postgres-ssl-dir"
+        if pg_dir.exists():
+            shutil.rmtree(pg_dir.read_text(), ignore_errors=True)
