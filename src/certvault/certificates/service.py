@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import selectinload
 
 from certvault.auth.rbac import Actor, Permission, require
-from certvault.certificates import chains, discovery, export, importing, search
+from certvault.certificates import chains, discovery, export, importing, reports, search
 from certvault.certificates.importing import FileResult, Prepared
 from certvault.certificates.models import (
     CertificateEntry,
@@ -364,49 +364,15 @@ class CertificateService:
         self._s.delete(entry)
         self._s.flush()
 
-    # ---- dashboard -----------------------------------------------------------------------------
+    # ---- dashboard and metrics ----------------------------------------------------------------
     def expiry_summary(self, actor: Actor) -> dict[str, Any]:
         """Counts for the dashboard: total, expired, within_7/30/90 and weeks=[{start,label,count}]."""
         require(actor, Permission.CERTIFICATES_READ)
-        now = self._ctx.now()
-        active = select(func.count()).select_from(CertificateEntry).where(CertificateEntry.status == "active")
-
-        def between(start: datetime | None, end: datetime | None) -> int:
-            stmt = active
-            if start is not None:
-                stmt = stmt.where(CertificateEntry.not_after >= start)
-            if end is not None:
-                stmt = stmt.where(CertificateEntry.not_after < end)
-            return int(self._s.scalar(stmt) or 0)
-
-        week0 = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-        weeks = []
-        for index in range(12):
-            start = week0 + timedelta(weeks=index)
-            weeks.append({"start": start.date().isoformat(), "label": start.strftime("%d %b"),
-                          "count": between(max(start, now), start + timedelta(weeks=1))})
-        return {"total": between(None, None), "expired": between(None, now),
-                "within_7": between(now, now + timedelta(days=7)), "within_30": between(now, now + timedelta(days=30)),
-                "within_90": between(now, now + timedelta(days=90)), "weeks": weeks,
-                "pending": int(self._s.scalar(select(func.count()).select_from(CertificateEntry)
-                                              .where(CertificateEntry.status == "pending")) or 0)}
+        return reports.expiry_summary(self._s, self._ctx.now())
 
     def counts_by_state(self) -> dict[tuple[str, bool], int]:
         """(expired|expiring|valid, managed) -> count, for metrics (no actor: read-only aggregates)."""
-        now = self._ctx.now()
-        out: dict[tuple[str, bool], int] = {}
-        spans = {"expired": (None, now), "expiring": (now, now + timedelta(days=30)),
-                 "valid": (now + timedelta(days=30), None)}
-        for state, (start, end) in spans.items():
-            stmt = (select(CertificateEntry.managed, func.count()).where(CertificateEntry.status == "active")
-                    .group_by(CertificateEntry.managed))
-            if start is not None:
-                stmt = stmt.where(CertificateEntry.not_after >= start)
-            if end is not None:
-                stmt = stmt.where(CertificateEntry.not_after < end)
-            for managed, count in self._s.execute(stmt):
-                out[(state, bool(managed))] = int(count)
-        return out
+        return reports.counts_by_state(self._s, self._ctx.now())
 
 
 def _file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:

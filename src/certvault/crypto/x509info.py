@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -164,12 +165,12 @@ CHUNK = 1000
 _pool: ProcessPoolExecutor | None = None
 
 
-def _worker_pool() -> ProcessPoolExecutor:
+def _worker_pool() -> ProcessPoolExecutor | None:
+    """Forked workers, created once, and only while this process has a single thread (a forked copy
+    of another thread's lock can deadlock; spawn would re-run an unguarded calling script)."""
     global _pool
-    if _pool is None:
-        # spawn, not fork: the server process has threads, and a forked copy of a lock can deadlock
-        workers = max(1, min(2, os.cpu_count() or 1))
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    if _pool is None and threading.active_count() == 1 and (os.cpu_count() or 1) > 1:
+        _pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"))
     return _pool
 
 
@@ -184,9 +185,10 @@ def describe_chunks(certs: list[x509.Certificate]) -> Iterator[tuple[list[x509.C
     """(certificates, their descriptions) in chunks, in order. Large inputs are described by worker
     processes, so the caller can store one chunk while the next is being parsed."""
     chunks = [certs[i:i + CHUNK] for i in range(0, len(certs), CHUNK)]
-    if len(certs) < PARALLEL_MIN:
+    pool = _worker_pool() if len(certs) >= PARALLEL_MIN else None
+    if pool is None:
         for chunk in chunks:
             yield chunk, [describe(c) for c in chunk]
         return
-    results = _worker_pool().map(_describe_ders, [[der(c) for c in chunk] for chunk in chunks])
+    results = pool.map(_describe_ders, [[der(c) for c in chunk] for chunk in chunks])
     yield from zip(chunks, results, strict=True)
