@@ -8,6 +8,9 @@ certificates costs a few hundred statements, not a few hundred thousand.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +62,31 @@ class StoreOutcome:
     issuers_added: int = 0
     leaves: int = 0  # certificates stored as versions (new or not)
     first_fingerprint: str | None = None  # of the first leaf, in file order
+
+
+class _TimeOrderedIds:
+    """UUIDv7-style ids (48-bit milliseconds, then random): rows inserted together sit together in
+    the primary-key and foreign-key indexes, and one urandom call serves a whole batch."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> uuid.UUID:
+        with self._lock:
+            if len(self._pool) < 10:
+                self._pool = os.urandom(10 * 1024)
+            rand, self._pool = self._pool[:10], self._pool[10:]
+            millis = max(time.time_ns() // 1_000_000, self._last)
+            self._last = millis
+        value = (millis << 80) | int.from_bytes(rand, "big")
+        value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+        value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+        return uuid.UUID(int=value)
+
+
+new_id = _TimeOrderedIds().next
 
 
 def subject_hash(name: str) -> str:
@@ -233,7 +261,7 @@ class _Plan:
         self.candidates: dict[uuid.UUID, tuple[Leaf, uuid.UUID]] = {}
 
     def new_entry(self, leaf: Leaf) -> uuid.UUID:
-        entry_id = uuid.uuid4()
+        entry_id = new_id()
         row = {"id": entry_id, "status": "active", "managed": leaf.managed, "source": leaf.source,
                "owner": None, "created_at": self.now, "updated_at": self.now}
         self.entries.append(row)
@@ -242,7 +270,7 @@ class _Plan:
         return entry_id
 
     def add_version(self, leaf: Leaf, entry_id: uuid.UUID, outcome: StoreOutcome) -> None:
-        info, version_id = leaf.info, uuid.uuid4()
+        info, version_id = leaf.info, new_id()
         self.versions.append({
             "id": version_id, "entry_id": entry_id, "fingerprint_sha256": info.fingerprint_sha256,
             "spki_sha256": info.spki_sha256, "subject": info.subject, "common_name": info.common_name[:255],

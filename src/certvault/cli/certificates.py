@@ -13,7 +13,7 @@ from certvault.certificates import discovery, views
 from certvault.certificates.importing import display_name
 from certvault.certificates.schemas import EntryDetail, EntryOut
 from certvault.certificates.search import CertificateQuery
-from certvault.cli.common import cli_actor, console, fail, print_json, print_table, services
+from certvault.cli.common import cli_actor, console, err_console, fail, print_json, print_table, services
 from certvault.crypto.csr import CsrSpec
 from certvault.errors import CertvaultError
 
@@ -62,7 +62,7 @@ def import_certificates(
                 console.print(f"{f.file}: {f.certificates} certificate(s) ({f.format}): {f.created} new, "
                               f"{f.renewed} renewed, {f.unchanged} already stored, {f.keys} key(s)", highlight=False)
             else:
-                console.print(f"[red]error:[/] {f.error}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]error:[/] {f.error}", highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
 
