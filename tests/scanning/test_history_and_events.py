@@ -4,6 +4,7 @@ the endpoint goes down and comes back. Real `openssl s_server` endpoints, SQLite
 
 from __future__ import annotations
 
+from certvault.audit.service import AuditQuery
 from certvault.auth.rbac import Actor
 from certvault.container import App
 from certvault.scanning.queries import EndpointQuery
@@ -17,6 +18,12 @@ def _endpoint(app: App, actor: Actor, host: str, port: int):  # noqa: ANN202
         events, _ = svc.scanning.list_events(actor, endpoint_id=endpoint.id, limit=200)
         history = svc.scanning.history(actor, endpoint.id)
     return endpoint, events, history
+
+
+def _inventory_reports(app: App, actor: Actor) -> int:
+    """How often the scans told the inventory where they saw a chain (audited as certificate.seen)."""
+    with app.transaction() as svc:
+        return svc.audit.search(actor, AuditQuery(action="certificate.seen", limit=1))[1]
 
 
 def _new(events: list, seen: set) -> list[tuple[str, str | None]]:
@@ -39,6 +46,7 @@ def test_weakness_appears_is_fixed_and_certificate_changes(
     assert endpoint.protocols == ["TLSv1.2", "TLSv1.3"]
     assert endpoint.cert_fingerprint == first.fingerprint and endpoint.sni == "shop.test"
     assert _new(events, seen) == []  # a clean first scan has nothing to report
+    assert _inventory_reports(app, admin) == 1
     first_grade = endpoint.grade
 
     server.restart(first, "legacy")  # TLS 1.0/1.1 and anonymous suites appear
@@ -47,6 +55,7 @@ def test_weakness_appears_is_fixed_and_certificate_changes(
     weaknesses = {"protocol:TLSv1.0", "protocol:TLSv1.1", "anonymous_ciphers", "weak_ciphers"}
     assert weaknesses <= set(endpoint.findings)
     fresh = _new(events, seen)
+    assert _inventory_reports(app, admin) == 1  # same chain, seen recently: the inventory is not bothered
     assert {("weakness_found", w) for w in weaknesses} <= set(fresh)
     assert ("grade_changed", None) in fresh and not endpoint.grade.startswith("A")
     grade_event = next(e for e in events if e.type == "grade_changed")
@@ -62,6 +71,7 @@ def test_weakness_appears_is_fixed_and_certificate_changes(
     scan_and_wait(app, admin, **spec)
     endpoint, events, history = _endpoint(app, admin, "127.0.0.2", server.port)
     fresh = _new(events, seen)
+    assert _inventory_reports(app, admin) == 2  # a new chain is reported at once
     assert {("weakness_fixed", w) for w in weaknesses} <= set(fresh)
     assert ("certificate_changed", None) in fresh and ("expiry_warning", None) in fresh
     changed = next(e for e in events if e.type == "certificate_changed")

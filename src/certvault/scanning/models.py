@@ -73,6 +73,8 @@ class ScanEndpoint(UUIDPrimaryKey, Base):
     last_good_result_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # latest reachable result
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the served chain was last reported to the inventory (rescans refresh it at most twice a day).
+    inventory_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ScanFinding(Base):

@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from certvault.auth.rbac import Actor
+from certvault.db.base import utcnow
 from certvault.errors import CertvaultError
 from certvault.scanning.findings import Change, Snapshot, changes, parse_not_after, snapshot
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
@@ -21,6 +23,12 @@ log = logging.getLogger("certvault.scanning")
 
 # record_seen(actor, chain_pem=..., host=..., ip=..., port=..., sni=..., source="scan")
 RecordSeen = Callable[..., Any]
+INVENTORY_REFRESH = timedelta(hours=12)
+PREFETCH = 200  # endpoints read per query when storing a batch
+
+
+def _key(host: str, ip: str, port: int, sni: str | None) -> tuple[str, str, int, str]:
+    return host, ip, port, sni or ""
 
 
 def endpoint_identity(result: dict[str, Any]) -> tuple[str, str, int, str | None]:
@@ -35,6 +43,14 @@ class ResultRecorder:
     def __init__(self, session: Session, record_seen: RecordSeen | None) -> None:
         self._session = session
         self._record_seen = record_seen
+        self._endpoints: dict[tuple[str, str, int, str], ScanEndpoint] = {}
+        self._previous: dict[uuid.UUID, dict[str, Any]] = {}
+
+    def store_many(self, actor: Actor, results: list[dict[str, Any]], run_id: uuid.UUID | None) -> list[ScanResult]:
+        """Store a batch: endpoints and previous results are read in a few queries, not per result."""
+        for start in range(0, len(results), PREFETCH):
+            self._prefetch(results[start:start + PREFETCH])
+        return [self.store(actor, result, run_id)[0] for result in results]
 
     def store(self, actor: Actor, result: dict[str, Any],
               run_id: uuid.UUID | None) -> tuple[ScanResult, list[ScanEvent]]:
@@ -44,22 +60,64 @@ class ResultRecorder:
         previous = self._previous_snapshot(endpoint)
         was_unreachable = endpoint.status == "unreachable"
         row = ScanResult(
-            id=uuid.uuid4(), endpoint_id=endpoint.id, run_id=run_id, reachable=current.reachable,
+            id=uuid.uuid4(), endpoint_id=endpoint.id, run_id=run_id, scanned_at=utcnow(), reachable=current.reachable,
             grade=current.grade, cert_fingerprint=current.certificate.fingerprint if current.certificate else None,
             findings=sorted(current.findings), duration_ms=int(result.get("duration_ms") or 0),
             connections=int(result.get("connections") or 0), result=result,
         )
         self._session.add(row)
-        self._session.flush()
+        self._session.flush()  # no ORM relationships order the inserts: the result goes before its events
         events = [self._event(endpoint, row, change) for change in changes(previous, current, was_unreachable)]
-        self._update_endpoint(endpoint, row, current, result)
-        if current.reachable and result.get("chain_pem"):
+        if current.reachable and result.get("chain_pem") and self._inventory_is_stale(endpoint, current, row):
             self._record_in_inventory(actor, result)
+            endpoint.inventory_seen_at = row.scanned_at
+        self._update_endpoint(endpoint, row, current, result)
+        if current.reachable:
+            self._previous[row.id] = result
         return row, events
 
+    def _inventory_is_stale(self, endpoint: ScanEndpoint, current: Snapshot, row: ScanResult) -> bool:
+        """Report a chain when it is new here, or when the inventory's 'last seen' is half a day old.
+        Recording is the costliest part of storing a result, and rescans mostly see the same chain."""
+        fingerprint = current.certificate.fingerprint if current.certificate else None
+        return (endpoint.inventory_seen_at is None or fingerprint != endpoint.cert_fingerprint
+                or row.scanned_at - endpoint.inventory_seen_at > INVENTORY_REFRESH)
+
     # ---- endpoint --------------------------------------------------------------------------------
+    def _prefetch(self, results: list[dict[str, Any]]) -> None:
+        keys = {_key(*endpoint_identity(r)) for r in results} - set(self._endpoints)
+        if not keys:
+            return
+        stmt = select(ScanEndpoint).where(tuple_(ScanEndpoint.host, ScanEndpoint.ip, ScanEndpoint.port,
+                                                 ScanEndpoint.sni_key).in_(list(keys)))
+        for endpoint in self._session.scalars(stmt.with_for_update()):  # consecutive results compare in order
+            self._endpoints[_key(endpoint.host, endpoint.ip, endpoint.port, endpoint.sni)] = endpoint
+        wanted = [e.last_good_result_id for e in self._endpoints.values()
+                  if e.last_good_result_id is not None and e.last_good_result_id not in self._previous]
+        if wanted:
+            rows = self._session.execute(select(ScanResult.id, ScanResult.result).where(ScanResult.id.in_(wanted)))
+            self._previous.update({row_id: result for row_id, result in rows})
+        self._insert_new(keys - set(self._endpoints))
+
+    def _insert_new(self, keys: set[tuple[str, str, int, str]]) -> None:
+        """New endpoints in one statement; if another worker raced us, the per-result path sorts it out."""
+        created = [ScanEndpoint(id=uuid.uuid4(), host=host, ip=ip, port=port, sni=sni or None, sni_key=sni,
+                                status="new", protocols=[], findings=[], first_seen_at=utcnow())
+                   for host, ip, port, sni in keys]
+        if not created:
+            return
+        try:
+            with self._session.begin_nested():
+                self._session.add_all(created)
+        except IntegrityError:
+            return
+        self._endpoints.update({_key(e.host, e.ip, e.port, e.sni): e for e in created})
+
     def _endpoint_for(self, result: dict[str, Any]) -> ScanEndpoint:
         host, ip, port, sni = endpoint_identity(result)
+        cached = self._endpoints.get(_key(host, ip, port, sni))
+        if cached is not None:
+            return cached
         found = self._find_endpoint(host, ip, port, sni)
         if found is not None:
             return found
@@ -73,6 +131,7 @@ class ResultRecorder:
             if found is None:
                 raise
             return found
+        self._endpoints[_key(host, ip, port, sni)] = endpoint
         return endpoint
 
     def _find_endpoint(self, host: str, ip: str, port: int, sni: str | None) -> ScanEndpoint | None:
@@ -85,8 +144,11 @@ class ResultRecorder:
     def _previous_snapshot(self, endpoint: ScanEndpoint) -> Snapshot | None:
         if endpoint.last_good_result_id is None:
             return None
-        previous = self._session.get(ScanResult, endpoint.last_good_result_id)
-        return snapshot(previous.result) if previous is not None else None
+        result = self._previous.get(endpoint.last_good_result_id)
+        if result is None:
+            previous = self._session.get(ScanResult, endpoint.last_good_result_id)
+            result = previous.result if previous is not None else None
+        return snapshot(result) if result is not None else None
 
     def _update_endpoint(self, endpoint: ScanEndpoint, row: ScanResult, current: Snapshot,
                          result: dict[str, Any]) -> None:

@@ -139,7 +139,7 @@ class ScanService:
         """Store results (history, findings, change events, inventory) and count them on the run."""
         require(actor, Permission.SCANS_RUN)
         recorder = ResultRecorder(self._ctx.session, self._record_seen(actor))
-        rows = [recorder.store(actor, result, run_id)[0] for result in results]
+        rows = recorder.store_many(actor, list(results), run_id)
         if run_id is not None:
             failed = sum(1 for row in rows if not row.reachable)
             self._runs.count(run_id, len(rows), failed, 1 if batch_done else 0)
