@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from certvault.certificates.models import (
     CertificateEntry,
@@ -150,6 +150,10 @@ class InventoryStore:
     # ---- leaves ----------------------------------------------------------------------------
     def store_leaves(self, leaves: Sequence[Leaf], outcome: StoreOutcome | None = None) -> StoreOutcome:
         outcome = outcome or StoreOutcome()
+        if len(leaves) >= CHUNK and self._s.get_bind().dialect.name == "sqlite":
+            # A bulk write touches index pages all over the fingerprint and name indexes; SQLite's
+            # default 2 MB page cache would re-read them from the OS for every batch.
+            self._s.execute(text("PRAGMA cache_size = -65536"))
         unique = list({leaf.info.fingerprint_sha256: leaf for leaf in leaves}.values())
         for chunk in _chunks(unique):
             self._store_chunk(chunk, outcome)
@@ -226,7 +230,10 @@ class InventoryStore:
                 self._s.execute(update(CertificateRequest).where(CertificateRequest.entry_id == entry_id,
                                                                  CertificateRequest.fulfilled_at.is_(None))
                                 .values(fulfilled_at=plan.now))
-        self._s.expire_all()
+        promoted = set(existing_ids)
+        for obj in list(self._s.identity_map.values()):  # only our entries: callers may hold other objects
+            if isinstance(obj, CertificateEntry) and obj.id in promoted:
+                self._s.expire(obj)
 
     def _add_tags(self, pairs: list[tuple[uuid.UUID, tuple[str, ...]]]) -> None:
         if not pairs:
