@@ -70,6 +70,11 @@ def test_scan_through_the_api_and_browse_the_results(
     events = sqlite_client.get("/api/v1/scans/events", params={"type": "unreachable"}, headers=auditor.headers)
     assert [e["details"]["ip"] for e in events.json()["items"]] == ["127.0.0.4"]
 
+    metrics = sqlite_client.get("/metrics", headers=auditor.headers).text
+    assert 'certvault_scan_endpoints{grade="F"} 1.0' in metrics
+    assert 'certvault_scan_findings{finding="protocol:TLSv1.0"} 1.0' in metrics
+    assert "certvault_scan_events_pending" in metrics
+
     with sqlite_app.transaction() as svc:
         rows, _ = svc.audit.search(Actor.system(), AuditQuery(action="scan.start", limit=10))
     assert [(r.actor_name, r.details["host_count"]) for r in rows] == [(operator.username, 3)]
