@@ -82,15 +82,17 @@ def test_targets_file_gives_json_lines_and_unreachable_targets_have_errors(
         data_dir: Path, test_ca: ScanCA, tls_servers: TlsServers, tmp_path: Path) -> None:
     good = tls_servers.serve(test_ca.issue(["a.test"], ["127.0.0.5"]), ip="127.0.0.5")
     legacy = tls_servers.serve(test_ca.issue(["b.test"], ["127.0.0.6"]), ip="127.0.0.6", profile="legacy")
+    six = tls_servers.serve(test_ca.issue(["six.test"], ["::1"]), ip="::1")
     closed = tls_servers.closed_port("127.0.0.7")
     targets = tmp_path / "targets.txt"
-    targets.write_text(f"# two servers and a closed port\n127.0.0.5:{good.port}\n127.0.0.6:{legacy.port}\n"
-                       f"127.0.0.7:{closed}\n")
+    targets.write_text(f"# three servers and a closed port\n127.0.0.5:{good.port}\n127.0.0.6:{legacy.port}\n"
+                       f"127.0.0.7:{closed}, [::1]:{six.port}\n")
     result = certvault_cli(data_dir, "scan", "--targets", str(targets), "--concurrency", "2", "--json",
                            "--ca-file", str(test_ca.ca_file))
     lines = _lines(result.stdout)
-    assert len(lines) == 3 and all(set(r) >= set(CONTRACT) for r in lines)
+    assert len(lines) == 4 and all(set(r) >= set(CONTRACT) for r in lines)
     by_ip = {r["target"]["ip"]: r for r in lines}
+    assert by_ip["::1"]["grade"].startswith("A") and by_ip["::1"]["target"]["port"] == six.port
     assert by_ip["127.0.0.7"]["errors"] and "refused" in by_ip["127.0.0.7"]["errors"][0]
     assert by_ip["127.0.0.6"]["protocols"]["TLSv1.0"] is True
     assert by_ip["127.0.0.6"]["vulnerabilities"]["anonymous_ciphers"] == "vulnerable"
@@ -98,11 +100,11 @@ def test_targets_file_gives_json_lines_and_unreachable_targets_have_errors(
 
     summary = certvault_cli(data_dir, "scan", "--targets", str(targets), "--ca-file", str(test_ca.ca_file),
                             env={"COLUMNS": "200"}).stdout
-    assert "3 results, 1 unreachable" in summary and "anonymous_ciphers" in summary
+    assert "4 results, 1 unreachable" in summary and "anonymous_ciphers" in summary
     listed = json.loads(certvault_cli(data_dir, "scan", "endpoints", "--vulnerable-to", "TLSv1.0", "--json").stdout)
     assert [e["ip"] for e in listed["items"]] == ["127.0.0.6"]
     runs = json.loads(certvault_cli(data_dir, "scan", "runs", "--json").stdout)
-    assert runs[0]["status"] == "done" and runs[0]["done_targets"] == 3 and runs[0]["failed_targets"] == 1
+    assert runs[0]["status"] == "done" and runs[0]["done_targets"] == 4 and runs[0]["failed_targets"] == 1
 
     bad = tmp_path / "bad.txt"
     bad.write_text("ok.test\nnot a target!\n")
