@@ -117,3 +117,24 @@ def test_schedules_crud_through_the_api(sqlite_app: App, sqlite_client: TestClie
     deleted = sqlite_client.delete(f"/api/v1/scans/schedules/{schedule['id']}", headers=operator.headers)
     assert deleted.status_code == 204
     assert sqlite_client.get(f"/api/v1/scans/schedules/{schedule['id']}", headers=auditor.headers).status_code == 404
+
+
+def test_hostile_input_is_a_clear_400_not_a_server_error(sqlite_app: App, sqlite_client: TestClient) -> None:
+    operator = create_login(sqlite_app, "operator")
+    cases = [
+        ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "sni": "bad\x00name"}}, "sni"),
+        ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a\x00.test"]}}, "not a host name"),
+        ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ca_pem": "-----BEGIN CERTIFICATE-----\x00"}},
+         "ca_pem"),
+        ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ports": [-5]}}, "port"),
+        ("get", "/api/v1/scans/endpoints", {"params": {"host": "x\x00"}}, "printable"),
+        ("get", "/api/v1/scans/endpoints", {"params": {"sort": "nonsense"}}, "sort"),
+        ("get", "/api/v1/scans/runs", {"params": {"status": "x\x00"}}, "status"),
+        ("get", "/api/v1/scans/events", {"params": {"type": "boom"}}, "type"),
+        ("post", "/api/v1/scans/schedules", {"json": {"name": "n\x00", "frequency": "daily", "time": "01:00",
+                                                      "targets": {"hosts": ["a.test"]}}}, "printable"),
+    ]
+    for method, path, kwargs, message in cases:
+        response = getattr(sqlite_client, method)(path, headers=operator.headers, **kwargs)
+        assert response.status_code == 400, (path, kwargs, response.text)
+        assert message in response.json()["detail"]

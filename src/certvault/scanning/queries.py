@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.findings import EVENT_TYPES, all_finding_names
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
+from certvault.scanning.targets import check_text
 
 GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "T", "M")
 SORTS = {
@@ -73,7 +74,7 @@ class ScanQueries:
         if query.expiring_within_days is not None:
             stmt = stmt.where(ScanEndpoint.cert_not_after <= now + timedelta(days=query.expiring_within_days))
         if query.host:
-            pattern = f"%{query.host.strip().lower()}%"
+            pattern = f"%{check_text(query.host.strip().lower(), 'host')}%"
             stmt = stmt.where(or_(ScanEndpoint.host.like(pattern), ScanEndpoint.ip.like(pattern)))
         if query.status:
             if query.status not in ("ok", "unreachable"):

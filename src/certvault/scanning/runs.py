@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 
 from certvault.context import ServiceContext
-from certvault.errors import Conflict, NotFound
+from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.jobs.models import ACTIVE, Job
 from certvault.scanning.models import ScanRun
 from certvault.scanning.schemas import TargetSpec
@@ -74,6 +74,8 @@ class RunBook:
     def list(self, limit: int, offset: int, status: str | None = None) -> tuple[list[ScanRun], int]:
         stmt = select(ScanRun)
         if status:
+            if status not in RUN_STATES:
+                raise InvalidInput(f"status: choose one of {', '.join(RUN_STATES)}")
             stmt = stmt.where(ScanRun.status == status)
         total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self._session.scalars(stmt.order_by(ScanRun.created_at.desc(), ScanRun.id).limit(limit).offset(offset))

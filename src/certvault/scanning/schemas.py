@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import InvalidInput
-from certvault.scanning.targets import check_starttls, parse_ports, parse_target
+from certvault.scanning.targets import check_sni, check_starttls, check_text, parse_ports, parse_target
 
 
 class TargetSpec(BaseModel):
@@ -46,6 +47,14 @@ class TargetSpec(BaseModel):
             raise InvalidInput("ports: give at least one port")
         return ports
 
+    @field_validator("sni")
+    @classmethod
+    def _sni(cls, value: str | None) -> str | None:
+        try:
+            return check_sni(value)
+        except InvalidInput:
+            raise InvalidInput(f"sni: {value[:100]!r} is not a DNS name") from None
+
     @field_validator("starttls")
     @classmethod
     def _starttls(cls, value: str | None) -> str | None:
@@ -56,8 +65,10 @@ class TargetSpec(BaseModel):
     def _ca(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if "-----BEGIN CERTIFICATE-----" not in value:
-            raise InvalidInput("ca_pem: no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")
+        try:
+            x509.load_pem_x509_certificates(value.encode("utf-8", "replace"))
+        except ValueError:
+            raise InvalidInput("ca_pem: no readable PEM certificate (expected -----BEGIN CERTIFICATE-----)") from None
         return value
 
     def describe(self) -> str:
@@ -173,6 +184,11 @@ class ScheduleIn(BaseModel):
     weekday: str | int | None = Field(None, description="for weekly: monday..sunday or 0..6")
     targets: TargetSpec
     enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_text(value.strip(), "name", 150)
 
 
 class ScheduleUpdate(BaseModel):

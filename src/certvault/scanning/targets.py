@@ -106,8 +106,22 @@ def _hostname(host: str, raw: str) -> str:
     name = host.rstrip(".").lower()
     labels = name.split(".")
     if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise InvalidInput(f"target {raw!r} is not a host name, IP address or CIDR range")
+        raise InvalidInput(f"target {raw[:100]!r} is not a host name, IP address or CIDR range")
     return name
+
+
+def check_sni(value: str | None) -> str | None:
+    """The SNI name to send: a DNS name (no IP, no wildcard)."""
+    if value is None or not value.strip():
+        return None
+    return _hostname(value.strip(), value)
+
+
+def check_text(value: str, what: str, limit: int = 255) -> str:
+    """Free text that goes into the database: printable, bounded."""
+    if len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(f"{what}: use at most {limit} printable characters")
+    return value
 
 
 def parse_targets_text(text: str, source: str = "targets file") -> list[TargetEntry]:
