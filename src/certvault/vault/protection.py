@@ -20,6 +20,18 @@ SETTING_FIELDS = ("checkout_enabled", "checkout_minutes", "require_approval", "h
                   "rotation_days", "inherit_permissions")
 
 
+def holds(checkout: CheckOut, actor: Actor) -> bool:
+    """Whether `actor` holds the check-out: people and accounts by id, id-less callers (the CLI) by name."""
+    if checkout.user_id is not None or actor.id is not None:
+        return checkout.user_id == actor.id
+    return checkout.username == actor.name
+
+
+def held_message(secret: Secret, checkout: CheckOut) -> str:
+    return (f"secret {secret.name} is checked out by {checkout.username} until "
+            f"{checkout.expires_at:%Y-%m-%d %H:%M} UTC")
+
+
 def _minutes(value: int, what: str) -> int:
     if not 1 <= value <= MAX_MINUTES:
         raise InvalidInput(f"{what} must be between 1 and {MAX_MINUTES} minutes")
@@ -36,8 +48,9 @@ class ProtectionOps:
         unknown = set(changes) - set(SETTING_FIELDS)
         if unknown:
             raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        secret, folder = self._c.secret_with_folder(ref)
+        secret, folder = self._c.secret_with_folder(ref, for_update=True)
         need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self.refuse_if_held_by_other(actor, secret, "secret.settings")
         if "checkout_minutes" in changes:
             _minutes(int(changes["checkout_minutes"]), "the check-out period")
         rotation = changes.get("rotation_days")
@@ -62,6 +75,14 @@ class ProtectionOps:
                                       CheckOut.expires_at > self._c.ctx.now())
         return self._c.s.scalars(stmt.order_by(CheckOut.started_at.desc())).first()
 
+    def refuse_if_held_by_other(self, actor: Actor, secret: Secret, action: str) -> None:
+        """Changes wait for the holder: a clear, audited 409 naming who holds the secret and until when."""
+        current = self.active_checkout(secret)
+        if current is not None and not holds(current, actor):
+            raise self._c.deny(actor, action, secret, held_message(secret, current) + "; it cannot be changed "
+                               "until they check it in, the check-out ends or an owner forces the check-in",
+                               "RequiresCheckout", error=CheckOutConflict)
+
     def check_out(self, actor: Actor, ref: str | uuid.UUID, minutes: int | None = None, *,
                   automatic: bool = False) -> CheckOut:
         self._c.gate(actor)
@@ -78,11 +99,10 @@ class ProtectionOps:
             raise Conflict(f"check-out is not enabled on secret {secret.name}")
         current = self.active_checkout(secret)
         if current is not None:
-            if current.user_id == actor.id:
+            if holds(current, actor):
                 return current
-            raise self._c.deny(actor, "secret.checkout", secret,
-                               f"secret {secret.name} is checked out by {current.username} until "
-                               f"{current.expires_at:%Y-%m-%d %H:%M} UTC", "RequiresCheckout", error=CheckOutConflict)
+            raise self._c.deny(actor, "secret.checkout", secret, held_message(secret, current), "RequiresCheckout",
+                               error=CheckOutConflict)
         period = _minutes(minutes or secret.checkout_minutes, "the check-out period")
         now = self._c.ctx.now()
         checkout = CheckOut(id=uuid.uuid4(), secret_id=secret.id, user_id=actor.id, username=actor.name,
@@ -103,12 +123,12 @@ class ProtectionOps:
         current = self.active_checkout(secret)
         if current is None:
             raise Conflict(f"secret {secret.name} is not checked out")
-        if current.user_id != actor.id:
-            if not force or level < OWNER:
-                raise Forbidden(f"secret {secret.name} is checked out by {current.username}; only they or an "
-                                "owner (forcing) can check it in")
-        current.ended_at, current.end_reason = self._c.ctx.now(), "forced" if current.user_id != actor.id else "checkin"
-        self._c.audit(actor, "secret.checkin", secret, holder=current.username, forced=current.user_id != actor.id)
+        forced = not holds(current, actor)
+        if forced and (not force or level < OWNER):
+            raise Forbidden(f"secret {secret.name} is checked out by {current.username}; only they or an "
+                            "owner (forcing) can check it in")
+        current.ended_at, current.end_reason = self._c.ctx.now(), "forced" if forced else "checkin"
+        self._c.audit(actor, "secret.checkin", secret, holder=current.username, forced=forced)
         return secret
 
     def expire_checkout(self, checkout_id: uuid.UUID) -> bool:

@@ -16,7 +16,7 @@ from certvault.vault.core import VaultCore
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore, FieldValue
 from certvault.vault.models import CheckOut, DoubleLockGrant, Folder, Secret, ServiceAccountSettings
-from certvault.vault.protection import CheckOutConflict, ProtectionOps
+from certvault.vault.protection import CheckOutConflict, ProtectionOps, holds
 
 ACTIONS = {"view": "secret.view", "copy": "secret.copy", "export": "secret.export", "use": "secret.use"}
 
@@ -54,7 +54,7 @@ class Reader:
                 return "DoubleLockNoAccess"
             return "RequiresDoubleLockPassword"
         checkout = self._protection.active_checkout(secret)
-        if secret.checkout_enabled and (checkout is None or checkout.user_id != actor.id):
+        if secret.checkout_enabled and (checkout is None or not holds(checkout, actor)):
             return "RequiresCheckout"
         return "None"
 
@@ -85,7 +85,7 @@ class Reader:
         if not secret.checkout_enabled:
             return None
         current = self._protection.active_checkout(secret)
-        if current is not None and current.user_id == actor.id:
+        if current is not None and holds(current, actor):
             return current
         if current is None and automatic:
             self._c.secret_with_folder(secret.id, for_update=True)  # row lock: one winner on PostgreSQL

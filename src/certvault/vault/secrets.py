@@ -18,6 +18,7 @@ from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore
 from certvault.vault.folders import check_name
 from certvault.vault.models import Folder, Secret, SecretField, SecretHistory, VaultPermission
+from certvault.vault.protection import ProtectionOps
 
 FileInput = tuple[str, bytes]  # (filename, content)
 Values = dict[str, tuple[bytes, str | None]]  # slug -> (data, filename for files)
@@ -40,10 +41,11 @@ class SecretListing:
 
 
 class SecretOps:
-    def __init__(self, core: VaultCore, store: FieldStore, dlock: DoubleLockOps) -> None:
+    def __init__(self, core: VaultCore, store: FieldStore, dlock: DoubleLockOps, protection: ProtectionOps) -> None:
         self._c = core
         self._store = store
         self._dlock = dlock
+        self._protection = protection
 
     def policy(self) -> passwords.PasswordPolicy:
         return passwords.PasswordPolicy.from_setting(self._c.system.get("vault.password_policy"))
@@ -125,15 +127,19 @@ class SecretOps:
         if level < EDIT:
             raise self._c.deny(actor, "secret.edit", secret, f"you need edit permission on secret {secret.name}",
                                "CannotView")
+        self._protection.refuse_if_held_by_other(actor, secret, "secret.edit")
         values = self._collect(secret.template, fields or {}, files or {})
         if generate_password:
             values["password"] = (passwords.generate(self.policy()).encode(), None)
+        # Every refusal comes before the first change, so a refused edit stores nothing but its audit row.
+        dl_key = None
+        if values and secret.double_lock:
+            dl_key = self._dlock.secret_key(actor, secret, passphrase, "secret.edit")
         if name is not None and name.strip() != secret.name:
             self._rename(secret, folder, name)
         if not values:
             self._c.audit(actor, "secret.edit", secret, fields=[])
             return secret
-        dl_key = self._dlock.secret_key(actor, secret, passphrase, "secret.edit") if secret.double_lock else None
         existing = {f.slug: f for f in self._store.fields(secret.id)}
         rotated = False
         for slug, (data, filename) in values.items():
@@ -165,8 +171,9 @@ class SecretOps:
 
     def deactivate(self, actor: Actor, ref: str | uuid.UUID) -> Secret:
         self._c.gate(actor)
-        secret, folder = self._c.secret_with_folder(ref)
+        secret, folder = self._c.secret_with_folder(ref, for_update=True)
         need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._protection.refuse_if_held_by_other(actor, secret, "secret.delete")
         secret.active = False
         self._c.audit(actor, "secret.delete", secret)
         return secret

@@ -56,7 +56,7 @@ class VaultService:
 
     @cached_property
     def secrets(self) -> SecretOps:
-        return SecretOps(self.core, self.store, self.doublelock)
+        return SecretOps(self.core, self.store, self.doublelock, self.protection)
 
     @cached_property
     def protection(self) -> ProtectionOps:
