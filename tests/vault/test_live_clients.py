@@ -109,13 +109,33 @@ def test_hvac_reads_the_secret_through_kv_v2(scene: Scene) -> None:
     assert answer["data"]["data"]["username"] == "root"
     assert answer["data"]["data"]["password"] == ROOT_PASSWORD
     assert answer["data"]["metadata"]["version"] == 1
-    # uvicorn's HTTP parser refuses the LIST verb; Vault's documented GET ?list=true works the same.
+    # hvac sends the HTTP method LIST on the same keep-alive connection as the reads before it.
+    assert client.secrets.kv.v2.list_secrets(path="Scan credentials", mount_point="secret")["data"]["keys"] == [
+        "linux-root"]
+    assert client.secrets.kv.v2.list_secrets(path="", mount_point="secret")["data"]["keys"] == ["Scan credentials/"]
+    again = client.secrets.kv.v2.read_secret_version(path="Scan credentials/linux-root", mount_point="secret",
+                                                     raise_on_deleted_version=True)
+    assert again["data"]["data"]["username"] == "root"  # the connection goes on serving after a LIST
     listing = client.adapter.get("/v1/secret/metadata/Scan credentials", params={"list": "true"})
-    assert listing["data"]["keys"] == ["linux-root"]
+    assert listing["data"]["keys"] == ["linux-root"]  # Vault's documented GET ?list=true is the same
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        client.secrets.kv.v2.list_secrets(path="Scan credentials/none-here", mount_point="secret")
     with pytest.raises(hvac.exceptions.InvalidPath):
         client.secrets.kv.v2.read_secret_version(path="Scan credentials/nope", mount_point="secret",
                                                  raise_on_deleted_version=True)
     assert not hvac.Client(url=scene.live.url, token="cvt_bogus", verify=str(scene.live.ca_file)).is_authenticated()
+
+
+def test_list_as_the_first_request_and_unknown_methods_still_refused(scene: Scene) -> None:
+    token = scene.live.token("qualys")
+    fresh = hvac.Client(url=scene.live.url, token=token, verify=str(scene.live.ca_file), timeout=10)
+    assert fresh.secrets.kv.v2.list_secrets(path="Scan credentials", mount_point="secret")["data"]["keys"] == [
+        "linux-root"]
+    with httpx.Client(verify=scene.live.ssl_context(), timeout=10) as plain:
+        brew = plain.request("BREW", scene.live.url + "/api/v1/health")
+        assert brew.status_code == 400 and "Invalid HTTP request" in brew.text
+        # LIST on a path without a LIST route is the usual 405, not a parser error
+        assert plain.request("LIST", scene.live.url + "/api/v1/health").status_code == 405
 
 
 def test_scanner_from_another_address_is_refused_and_security_is_alerted(scene: Scene) -> None:
@@ -170,6 +190,22 @@ def _oauth(scene: Scene, user: str, password: str) -> str:
                                data={"grant_type": "password", "username": user, "password": password})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+def test_cli_update_of_a_secret_checked_out_by_someone_else_is_refused(scene: Scene) -> None:
+    live = scene.live
+    secret = _cli_json(live, "secret", "add", "--folder", "Scan credentials", "--template", "password", "--name",
+                       "edit-while-held", "--field", "username=u", "--field", "password=Held-pass-1")
+    live.cli("secret", "update", secret["id"], "--checkout")
+    held = httpx.post(f"{live.url}/api/v1/vault/secrets/{secret['id']}/checkout", json={"minutes": 20},
+                      headers={"Authorization": f"Bearer {scene.admin_token}"}, verify=live.ssl_context(), timeout=10)
+    assert held.status_code == 200, held.text
+    refused = live.cli("secret", "update", secret["id"], "--field", "password=Other-pass-2", check=False)
+    assert refused.returncode == 1
+    until = held.json()["expires_at"][:16].replace("T", " ")
+    assert f"checked out by admin until {until} UTC" in " ".join(refused.stderr.split())
+    shown = _cli_json(live, "secret", "list", "--search", "edit-while-held")["items"][0]
+    assert shown["version"] == 1
 
 
 def test_disabled_web_services_answer_403_to_every_client(scene: Scene, ca_bundle: None) -> None:

@@ -94,8 +94,10 @@ def _serve(result: Any, host: str, port: int, embedded_worker: bool) -> None:
     shown = f"[{host}]" if ":" in host else host
     console.print(f"certvault serving on {scheme}://{shown}:{port}/ "
                   f"(worker {'embedded' if embedded_worker else 'off'})", highlight=False)
+    from certvault.api.list_verb import http_protocol
+
     uvicorn.run(api, host=host, port=port, log_level=settings.logging.level.lower(),
-                proxy_headers=False, server_header=False, **tls)
+                proxy_headers=False, server_header=False, http=http_protocol(), **tls)
 
 
 def _tls_context(_config: Any, default_context: Any) -> ssl.SSLContext:

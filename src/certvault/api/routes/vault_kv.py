@@ -137,6 +137,14 @@ def read_metadata(mount: str, path: str, svc: ServicesDep, actor: KVActor,
     })
 
 
+@router.api_route("/{mount}/metadata/{path:path}", methods=["LIST"], include_in_schema=False)
+def list_keys(mount: str, path: str, svc: ServicesDep, actor: KVActor) -> dict[str, Any]:
+    """Vault's LIST verb (hvac `list_secrets()`); `certvault serve` accepts it (see api/list_verb.py).
+    Left out of the OpenAPI document, which has no LIST operation; GET ?list=true is the same listing."""
+    _check_mount(mount)
+    return _list(svc, actor, path)
+
+
 @router.get("/auth/token/lookup-self")
 def lookup_self(svc: ServicesDep, actor: KVActor) -> dict[str, Any]:
     return _envelope({"display_name": actor.name, "entity_id": str(actor.id or ""), "policies": ["default"],
