@@ -4,9 +4,15 @@ the endpoint goes down and comes back. Real `openssl s_server` endpoints, SQLite
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
 from certvault.audit.service import AuditQuery
 from certvault.auth.rbac import Actor
 from certvault.container import App
+from certvault.jobs.models import Schedule
+from certvault.scanning.models import ScanResult
 from certvault.scanning.queries import EndpointQuery
 from tests.scanning.conftest import scan_and_wait
 from tests.scanning.tls import ScanCA, TlsServers
@@ -128,3 +134,22 @@ def test_events_are_an_outbox_consumed_once(app: App, admin: Actor, tls_servers:
         assert svc.scanning.mark_events_consumed(admin, [pending[0].id], "again") == 0
         [event], _ = svc.scanning.list_events(admin, type="unreachable")
     assert event.consumed_by == "ticketing" and event.consumed_at is not None
+
+
+def test_old_history_is_purged_but_each_endpoint_keeps_its_latest(
+        app: App, admin: Actor, tls_servers: TlsServers) -> None:
+    port = tls_servers.closed_port("127.0.0.5")
+    for _ in range(3):
+        scan_and_wait(app, admin, hosts=[f"127.0.0.5:{port}"])
+    endpoint, events, history = _endpoint(app, admin, "127.0.0.5", port)
+    assert len(history) == 3
+    with app.transaction() as svc:  # make every result two years old
+        svc.session.execute(update(ScanResult).values(scanned_at=datetime.now(UTC) - timedelta(days=730)))
+    app.install_schedules()
+    with app.transaction() as svc:  # the daily purge job is due at once after installation
+        svc.session.execute(update(Schedule).where(Schedule.name == "scanning.purge_history")
+                            .values(next_run_at=datetime.now(UTC) - timedelta(seconds=1)))
+    app.worker().run_until_idle()
+    endpoint, events, history = _endpoint(app, admin, "127.0.0.5", port)
+    assert [h.id for h in history] == [endpoint.latest_result_id]
+    assert [e.type for e in events] == ["unreachable"]  # events outlive the rows they pointed at

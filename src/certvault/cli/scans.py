@@ -96,7 +96,9 @@ def scan(
         more, missing = _inventory_targets(ctx, actor, spec)
         scan_targets, failed = dedupe(scan_targets + more), failed + missing
     results = [engine.unresolved_result(item) for item in failed]
-    sink = _ResultSink(ctx, actor, spec, len(scan_targets) + len(results), store=not no_store, as_json=as_json)
+    one_host = target is not None and entries[0].network is None and not inventory
+    sink = _ResultSink(ctx, actor, spec, len(scan_targets) + len(results), store=not no_store, as_json=as_json,
+                       detailed=one_host)
     settings = engine.EngineSettings(timeout=timeout, concurrency=concurrency)
     with sink:
         for result in results:
@@ -138,9 +140,9 @@ class _ResultSink:
     """Prints each result as it arrives, shows progress, and stores results in chunks."""
 
     def __init__(self, ctx: typer.Context, actor: Actor, spec: TargetSpec, total: int, *, store: bool,
-                 as_json: bool) -> None:
+                 as_json: bool, detailed: bool) -> None:
         self._ctx, self._actor, self._spec, self._total = ctx, actor, spec, total
-        self._store, self._json = store, as_json
+        self._store, self._json, self._detailed = store, as_json, detailed
         self._pending: list[dict[str, Any]] = []
         self._summary: list[dict[str, Any]] = []
         self._run_id: uuid.UUID | None = None
@@ -152,7 +154,7 @@ class _ResultSink:
         if self._store:
             with open_services(self._ctx) as svc:
                 self._run_id = svc.scanning.begin_local_run(self._actor, self._spec, self._total).id
-        if not self._json and self._total > 1:
+        if not self._json and not self._detailed:  # many targets: a progress bar, then a summary table
             self._progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                       console=err_console, transient=True)
             self._progress.start()

@@ -16,10 +16,13 @@ from certvault.jobs.runner import Handler, JobContext
 from certvault.jobs.schedules import PeriodicJob
 from certvault.scanning import engine
 from certvault.scanning.runs import BATCH_JOB, EXPAND_JOB
+from certvault.scanning.service import HISTORY_DAYS
 from certvault.scanning.targets import dedupe, expand, parse_target, resolve_names, target_from_list
 from certvault.tls.scanner import ScanTarget
 
 DISPATCH_JOB = "scanning.dispatch_schedules"
+PURGE_JOB = "scanning.purge_history"
+PURGE_STEP = 5000
 
 
 def _actor() -> Actor:
@@ -66,9 +69,21 @@ def dispatch_schedules(ctx: JobContext, payload: dict[str, Any]) -> None:
     ctx.services.scanning.reap_stalled_runs(actor)
 
 
+def purge_history(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Daily: drop old history in bounded steps (a step per job keeps transactions short)."""
+    days = int(payload.get("days", HISTORY_DAYS))
+    removed = ctx.services.scanning.purge_history(Actor.system("retention", via="job"), days, PURGE_STEP)
+    if removed == PURGE_STEP:  # more to do: another short step right after this one
+        ctx.services.enqueue(PURGE_JOB, {"days": days}, dedup_key="scan-purge-more")
+
+
 HANDLERS: dict[str, Handler] = {
     EXPAND_JOB: expand_run,
     BATCH_JOB: scan_batch,
     DISPATCH_JOB: dispatch_schedules,
+    PURGE_JOB: purge_history,
 }
-SCHEDULES: list[PeriodicJob] = [PeriodicJob(DISPATCH_JOB, DISPATCH_JOB, timedelta(minutes=1))]
+SCHEDULES: list[PeriodicJob] = [
+    PeriodicJob(DISPATCH_JOB, DISPATCH_JOB, timedelta(minutes=1)),
+    PeriodicJob(PURGE_JOB, PURGE_JOB, timedelta(days=1)),
+]

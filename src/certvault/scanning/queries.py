@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from certvault.errors import InvalidInput, NotFound
@@ -144,6 +144,18 @@ class ScanQueries:
             .values(consumed_at=now, consumed_by=consumer[:100]).execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def purge_results(self, older_than: datetime, limit: int) -> int:
+        """Delete old history rows, never an endpoint's latest or latest reachable result."""
+        kept = select(ScanEndpoint.latest_result_id).where(ScanEndpoint.latest_result_id.is_not(None)).union(
+            select(ScanEndpoint.last_good_result_id).where(ScanEndpoint.last_good_result_id.is_not(None)))
+        doomed = list(self._session.scalars(
+            select(ScanResult.id).where(ScanResult.scanned_at < older_than, ScanResult.id.not_in(kept))
+            .order_by(ScanResult.scanned_at).limit(limit)))
+        if doomed:
+            self._session.execute(delete(ScanResult).where(ScanResult.id.in_(doomed))
+                                  .execution_options(synchronize_session=False))
+        return len(doomed)
 
     def grade_counts(self) -> dict[str, int]:
         rows = self._session.execute(select(ScanEndpoint.grade, func.count()).group_by(ScanEndpoint.grade))

@@ -26,6 +26,8 @@ from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
 from certvault.scanning.targets import Unresolved, check_size, parse_target
 from certvault.tls.scanner import ScanTarget
 
+HISTORY_DAYS = 400  # a year of weekly or daily results, plus margin
+
 
 class ScanService:
     def __init__(self, ctx: ServiceContext, inventory: Any = None) -> None:
@@ -217,6 +219,14 @@ class ScanService:
 
     def finding_details(self, endpoint: ScanEndpoint) -> list[dict[str, str]]:
         return [{"name": name, "description": describe(name)} for name in endpoint.findings or []]
+
+    def purge_history(self, actor: Actor, keep_days: int = HISTORY_DAYS, limit: int = 5000) -> int:
+        """Drop results older than keep_days (each endpoint keeps its latest and latest reachable one).
+        Events stay; their result link becomes empty."""
+        require(actor, Permission.SCANS_RUN)
+        if keep_days < 1:
+            raise InvalidInput("keep_days: keep at least one day of history")
+        return self._queries.purge_results(self._ctx.now() - timedelta(days=keep_days), limit)
 
     def grade_counts(self, actor: Actor) -> dict[str, int]:
         require(actor, Permission.SCANS_READ)
