@@ -50,6 +50,8 @@ def test_scan_through_the_api_and_browse_the_results(
                               headers=auditor.headers).json()["items"][0]["grade"]
     assert grade.startswith("A") and endpoints(grade=grade) == ["127.0.0.2"]
     assert endpoints(grade="F") == ["127.0.0.3"]
+    worst_first = sqlite_client.get("/api/v1/scans/endpoints", params={"sort": "grade"}, headers=auditor.headers)
+    assert [e["ip"] for e in worst_first.json()["items"]] == ["127.0.0.3", "127.0.0.2", "127.0.0.4"]
     bad = sqlite_client.get("/api/v1/scans/endpoints", params={"vulnerable-to": "gremlins"}, headers=auditor.headers)
     assert bad.status_code == 400 and "unknown finding 'gremlins'" in bad.json()["detail"]
 

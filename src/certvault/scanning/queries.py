@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from certvault.errors import InvalidInput, NotFound
@@ -14,10 +14,11 @@ from certvault.scanning.findings import EVENT_TYPES, all_finding_names
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
 from certvault.scanning.targets import check_text
 
-GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "T", "M")
+GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "M", "T")  # best to worst
 SORTS = {
     "host": (ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip),
-    "grade": (ScanEndpoint.grade.desc(), ScanEndpoint.host),  # "T" > "F" > ... > "A": worst first
+    "grade": (case({g: i for i, g in enumerate(reversed(GRADES))}, value=ScanEndpoint.grade, else_=len(GRADES)),
+              ScanEndpoint.host),  # worst first, never-graded last
     "expiry": (ScanEndpoint.cert_not_after, ScanEndpoint.host),
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }
