@@ -48,7 +48,7 @@ def test_scan_now_progress_results_and_history_pages(
         "ca_pem": test_ca.ca_pem})
     assert started.status_code == 303 and started.headers["location"].startswith("/scans/runs/")
     run_page = sqlite_client.get(started.headers["location"])
-    assert "queued" in run_page.text and 'http-equiv="refresh"' in run_page.text
+    assert "queued" in run_page.text and 'http-equiv="refresh"' in run_page.text and "Cancel scan" in run_page.text
 
     sqlite_app.worker().run_until_idle(timeout=120)
     run_page = sqlite_client.get(started.headers["location"])
@@ -90,6 +90,10 @@ def test_schedules_page_and_read_only_roles(sqlite_app: App, sqlite_client: Test
     bad = sqlite_client.post("/scans/schedules", data={"csrf_token": _csrf(page.text), "name": "x",
                                                        "frequency": "daily", "time": "noon", "hosts": "a.test"})
     assert bad.status_code == 400 and "is not HH:MM" in bad.text
+    toggle = re.search(r'action="(/scans/schedules/[^"]+/toggle)"', created.text)
+    assert toggle and "Pause" in created.text
+    paused = sqlite_client.post(toggle.group(1), data={"csrf_token": _csrf(page.text)})
+    assert paused.status_code == 200 and "paused" in paused.text and "Resume" in paused.text
     delete = re.search(r'action="(/scans/schedules/[^"]+/delete)"', created.text)
     assert delete
     gone = sqlite_client.post(delete.group(1), data={"csrf_token": _csrf(page.text)}, follow_redirects=False)

@@ -16,7 +16,7 @@ from certvault.errors import CertvaultError, InvalidInput
 from certvault.scanning.findings import all_finding_names, describe, weak_cipher_list
 from certvault.scanning.queries import GRADES, EndpointQuery
 from certvault.scanning.schedules import WEEKDAYS, describe_when
-from certvault.scanning.schemas import ScheduleIn, TargetSpec
+from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
 from certvault.scanning.targets import parse_ports
 from certvault.web.deps import WebUser, check_csrf, page, render
 
@@ -150,6 +150,19 @@ def create_schedule(
         return _schedules(request, svc, user, status_code=exc.status_code, error_message=exc.message, form=form)
     return _schedules(request, svc, user, status_code=201,
                       info_message=f"Schedule {schedule.name} added: {describe_when(schedule)}.")
+
+
+@router.post("/scans/schedules/{schedule_id}/toggle")
+def toggle_schedule(request: Request, schedule_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
+    schedule = svc.scanning.get_schedule(user.actor, schedule_id)
+    svc.scanning.update_schedule(user.actor, schedule_id, ScheduleUpdate(enabled=not schedule.enabled))
+    return RedirectResponse("/scans/schedules", status_code=303)
+
+
+@router.post("/scans/runs/{run_id}/cancel")
+def cancel_run(request: Request, run_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
+    svc.scanning.cancel_run(user.actor, run_id)
+    return RedirectResponse(f"/scans/runs/{run_id}", status_code=303)
 
 
 @router.post("/scans/schedules/{schedule_id}/delete")
