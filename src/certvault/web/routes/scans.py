@@ -114,7 +114,7 @@ def run_page(request: Request, run_id: uuid.UUID, svc: ServicesDep, user: Reader
     view = svc.scanning.run_view(run)
     return render(_templates(), request, "scans/run.html", user, run=view, spec=run.spec,
                   results=svc.scanning.run_results(user.actor, run_id),
-                  refresh=view["status"] in ("queued", "running"))
+                  refresh=view["status"] in ("queued", "running"), **_context())
 
 
 @router.get("/scans/schedules")
