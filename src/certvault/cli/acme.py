@@ -331,15 +331,27 @@ def settings(ctx: typer.Context,
              http01_port: int | None = typer.Option(None, "--http01-port"),
              http01_address: list[str] = typer.Option([], "--http01-address", help="repeatable"),
              resolver: list[str] = typer.Option([], "--resolver", help="HOST:PORT for self-checks (repeatable)"),
+             dns_check_server: list[str] = typer.Option(
+                 [], "--dns-check-server", help="HOST:PORT that must serve dns-01 TXT records before the CA is "
+                 "told, instead of the zone's authoritative servers (repeatable)"),
              max_in_flight_per_ca: int | None = typer.Option(None, "--max-in-flight-per-ca"),
+             unavailable_grace: float | None = typer.Option(
+                 None, "--unavailable-grace", help="seconds a CA may stay unreachable before an order fails"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Show or change the engine's settings (standalone responder, self-check resolvers, limits)."""
     from dataclasses import asdict
 
     from certvault.issuance.runtime import load_runtime
+    from certvault.plugins.dns.rfc2136 import parse_server
 
+    for value in (*resolver, *dns_check_server):
+        try:
+            parse_server(value)
+        except ValueError as exc:
+            fail(f"{value!r} is not HOST:PORT ({exc})")
     changes = {"acme.http01_port": http01_port, "acme.http01_addresses": http01_address or None,
-               "acme.resolvers": resolver or None, "acme.max_in_flight_per_ca": max_in_flight_per_ca}
+               "acme.resolvers": resolver or None, "acme.dns_check_servers": dns_check_server or None,
+               "acme.max_in_flight_per_ca": max_in_flight_per_ca, "acme.unavailable_grace": unavailable_grace}
     with services(ctx) as svc:
         for key, value in changes.items():
             if value is not None:

@@ -104,10 +104,11 @@ class AccountRef:
 @contextmanager
 def client_for(ctx: ServiceContext, ref: AccountRef) -> Iterator[AcmeClient]:
     """A ready client for the account, from this process's pool (do not hold a transaction open)."""
-    key = (str(ref.id), ref.account_url or "", ref.thumbprint, ref.directory_url)
-    config = client_config(ctx, ref.directory_url, ref.ca_bundle_pem, ref.timeout)
+    key = (str(ref.id), ref.account_url or "", ref.thumbprint, ref.directory_url, str(ref.timeout),
+           str(hash(ref.ca_bundle_pem)))
 
-    def build() -> AcmeClient:
+    def build() -> AcmeClient:  # only when the pool has no idle client for this account
+        config = client_config(ctx, ref.directory_url, ref.ca_bundle_pem, ref.timeout)
         return AcmeClient(config, load_private_key(ref.key_pem), ref.account_url)
 
     with pool(ctx).checkout(key, build) as client:

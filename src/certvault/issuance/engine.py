@@ -21,7 +21,7 @@ from certvault.acme_client import AcmeError, AcmeProblem, AcmeRateLimited, AcmeU
 from certvault.auth.rbac import Actor
 from certvault.context import ServiceContext
 from certvault.errors import CertvaultError
-from certvault.issuance import events, steps
+from certvault.issuance import events, fulfil, steps
 from certvault.issuance.clients import client_for
 from certvault.issuance.models import (
     AUTHORIZATIONS_PENDING,
@@ -34,12 +34,22 @@ from certvault.issuance.models import (
     VALIDATING,
     AcmeOrder,
 )
-from certvault.issuance.snapshot import OrderView, Outcome, advance_view, commit_outcome, load_order
+from certvault.issuance.snapshot import (
+    POLL_FIELDS,
+    OrderView,
+    Outcome,
+    absorb_poll,
+    advance_view,
+    commit_outcome,
+    load_order,
+)
 
 log = logging.getLogger("certvault.issuance.engine")
 ADVANCE_JOB, CLEANUP_JOB = "acme.order.advance", "acme.order.cleanup"
 TERMINAL = (STORED, FAILED)
-MAX_TRANSITIONS = 30
+MAX_TRANSITIONS = 60
+INLINE_WAIT = 0.1  # seconds: a CA re-poll due this soon runs inside the same job
+INLINE_BUDGET = 1.0  # seconds of such waits per job, so a slot is never held long
 STEPS: dict[str, Any] = {
     AUTHORIZATIONS_PENDING: steps.authorizations_pending, CHALLENGES_ANSWERED: steps.challenges_answered,
     VALIDATING: steps.validating, FINALIZING: steps.finalizing, DOWNLOADING: steps.downloading,
@@ -52,6 +62,16 @@ def enqueue_advance(ctx: ServiceContext, order_id: uuid.UUID, seq: int, delay: f
                       delay=timedelta(seconds=delay), max_attempts=20)
     if job is not None and job.status == "queued" and delay == 0 and job.run_at > ctx.now():
         job.run_at = ctx.now()  # "verify" should not wait for a poll scheduled later
+
+
+def _short_wait(view: OrderView, outcome: Outcome) -> bool:
+    """The same state asked again in a few milliseconds (a CA poll)."""
+    return (outcome.state == view.state and not outcome.park and outcome.wait is not None
+            and outcome.wait <= INLINE_WAIT and not outcome.new_authz)
+
+
+def _poll_only(outcome: Outcome) -> bool:
+    return not outcome.authz and outcome.changes.keys() <= POLL_FIELDS
 
 
 def _now() -> datetime:
@@ -80,16 +100,34 @@ class OrderEngine:
         # A job from an older seq still runs: after a crash it is the only job left for the order.
         # Racing duplicates are harmless: every commit is guarded by seq and every step is repeatable.
         resumed = view.new_order_sent_at is not None
-        started = time.monotonic()
+        started, slept = time.monotonic(), 0.0
         for _ in range(MAX_TRANSITIONS):
             outcome = self._run_step(ctx, view, resumed)
             _fault(ctx, f"{view.state}->{outcome.state}")
+            wait = outcome.wait or 0.0
+            if _short_wait(view, outcome) and slept + wait <= INLINE_BUDGET:
+                # A re-poll due in a few ms is waited for here: a delayed job would cost more than the wait.
+                # Bare poll counters are not committed: polling is repeatable and a crash resumes the state.
+                if _poll_only(outcome):
+                    view = absorb_poll(view, outcome)
+                else:
+                    with self.job.step() as svc:
+                        if not commit_outcome(svc.ctx, view, outcome):
+                            return
+                    view = advance_view(view, outcome)
+                time.sleep(wait)
+                slept += wait
+                continue
+            if outcome.state == FAILED:
+                outcome.authz.update(fulfil.remove(ctx, view, skip=outcome.authz.keys()))
+            if outcome.state in TERMINAL or outcome.park or outcome.wait is not None:
+                # The job's last transition rides the transaction that marks the job done: one commit less.
+                self._commit(self.job.services, view, outcome)
+                return
             with self.job.step() as svc:
                 if not self._commit(svc, view, outcome):
                     return
             view, resumed = advance_view(view, outcome), False
-            if outcome.state in TERMINAL or outcome.park or outcome.wait is not None:
-                return
             if time.monotonic() - started > 20:  # keep jobs short; continue in a fresh job
                 with self.job.step() as svc:
                     enqueue_advance(svc.ctx, view.id, view.seq)
@@ -148,10 +186,8 @@ class OrderEngine:
         if outcome.state == STORED:
             assert outcome.chain_pem and view.key_pem
             svc.issuance.store_certificate(view.id, outcome.chain_pem, view.key_pem)
-            ctx.enqueue(CLEANUP_JOB, {"order_id": str(view.id)})
         elif outcome.state == FAILED:
             self._record_failure(svc, view, outcome)
-            ctx.enqueue(CLEANUP_JOB, {"order_id": str(view.id)})
         elif outcome.wait is not None and not outcome.park:
             enqueue_advance(ctx, view.id, view.seq + 1, outcome.wait)
         return True
@@ -172,8 +208,7 @@ class OrderEngine:
 
 
 def cleanup_order(job: Any, order_id: uuid.UUID) -> None:
-    from certvault.issuance import fulfil
-
+    """Jobs queued by earlier versions (responses are now removed by the steps themselves)."""
     with job.step() as svc:
         view = load_order(svc.ctx, order_id)
         ctx = svc.ctx

@@ -4,6 +4,8 @@ via the standalone responder or a webroot). Manual orders are published by a per
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Collection
 
 from certvault.context import ServiceContext
 from certvault.issuance import http01, propagation
@@ -58,6 +60,7 @@ def visible(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> tuple[boo
     if view.challenge_type == "dns-01":
         assert authz.record_name and authz.record_value
         servers = dns_provider(ctx, view.dns).visibility_servers(authz.record_name) if view.dns else []
+        servers = servers or propagation.parse_servers(list(view.runtime.dns_check_servers))
         if not servers:
             try:
                 servers = propagation.authoritative_servers(authz.record_name, resolvers)
@@ -69,14 +72,20 @@ def visible(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> tuple[boo
                                       authz.key_authorization, resolvers)
 
 
-def remove(ctx: ServiceContext, view: OrderView) -> None:
-    """Take every published response down; failures are logged, never raised (cleanup is best effort)."""
+def remove(ctx: ServiceContext, view: OrderView, skip: Collection[uuid.UUID] = ()
+           ) -> dict[uuid.UUID, dict[str, object]]:
+    """Take every published response down; failures are logged, never raised (cleanup is best effort).
+
+    Returns the authorization changes that record it (published_at cleared), so a step that
+    commits them never removes the same response twice; removing again after a crash is harmless.
+    """
+    removed: dict[uuid.UUID, dict[str, object]] = {}
     for authz in view.authorizations:
-        if not authz.token:
+        if not authz.token or authz.published_at is None or authz.id in skip:
             continue
+        removed[authz.id] = {"published_at": None}
         try:
-            if view.fulfilment == "dns" and view.dns and authz.record_name and authz.record_value and (
-                    authz.published_at is not None):
+            if view.fulfilment == "dns" and view.dns and authz.record_name and authz.record_value:
                 dns_provider(ctx, view.dns).cleanup(authz.record_name, authz.record_value)
             elif view.fulfilment == "standalone":
                 http01.responder().remove(authz.token)
@@ -84,3 +93,4 @@ def remove(ctx: ServiceContext, view: OrderView) -> None:
                 http01.remove_webroot(view.webroot, authz.token)
         except Exception as exc:  # noqa: BLE001
             log.warning("cleanup of %s for order %s failed: %s", authz.identifier, view.id, exc)
+    return removed

@@ -18,6 +18,9 @@ class AcmeRuntime:
     http01_port: int = 80  # where the CA connects for http-01 (the standalone responder listens there)
     http01_addresses: tuple[str, ...] = ("0.0.0.0", "::")  # noqa: S104 - the responder must face the CA
     resolvers: tuple[str, ...] = ()  # HOST:PORT resolvers for self-checks; empty = the system's
+    # HOST:PORT servers that must serve a dns-01 TXT record before the CA is told, when the DNS account
+    # names none (split-horizon DNS, a hidden primary, manual mode); empty = the zone's authoritative servers
+    dns_check_servers: tuple[str, ...] = ()
     max_in_flight_per_ca: int = 200
     unavailable_grace: float = 600.0  # seconds a CA may stay unreachable before an order fails
     validation_timeout: float = 1800.0  # seconds the CA may take to validate or issue

@@ -148,6 +148,14 @@ def commit_outcome(ctx: ServiceContext, view: OrderView, outcome: Outcome) -> bo
     return True
 
 
+POLL_FIELDS = frozenset({"polls", "ca_status", "waiting_since", "error_problem"})
+
+
+def absorb_poll(view: OrderView, outcome: Outcome) -> OrderView:
+    """The snapshot after an uncommitted re-poll: counters move on, seq and state stay."""
+    return replace(view, **{k: v for k, v in outcome.changes.items() if k in POLL_FIELDS and hasattr(view, k)})
+
+
 def advance_view(view: OrderView, outcome: Outcome) -> OrderView:
     """The snapshot as it is after a committed outcome (saves re-reading it)."""
     changes = {k: v for k, v in outcome.changes.items() if hasattr(view, k)}

@@ -211,13 +211,18 @@ def finalizing(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: da
             order = client.get_order(view.order_url)  # finalized before a crash
     else:
         order = client.get_order(view.order_url)
+    # Validation is over: take the responses down while the CA issues (recorded, so done once).
+    removed = fulfil.remove(ctx, view)
     if order.status == "valid" and order.certificate:
-        return Outcome(DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate})
+        return Outcome(DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate}, authz=removed)
     if order.status == "invalid":
         from certvault.acme_client import describe_problem
 
-        return failed(describe_problem(order.error), _kind(order.error), order.error, now)
-    return _poll_again(view, order, now, FINALIZING)
+        outcome = failed(describe_problem(order.error), _kind(order.error), order.error, now)
+    else:
+        outcome = _poll_again(view, order, now, FINALIZING)
+    outcome.authz.update(removed)
+    return outcome
 
 
 # ---- downloading: fetch the chain; the engine stores it with the state change ---------------------

@@ -86,6 +86,11 @@ def claim(session: Session, worker_id: str, limit: int, lease: timedelta) -> lis
     return claimed
 
 
+def next_run_at(session: Session) -> datetime | None:
+    """When the earliest queued job becomes due (answered by the (status, run_at) index)."""
+    return session.scalar(select(func.min(Job.run_at)).where(Job.status == "queued"))
+
+
 def complete(session: Session, job_id: int, worker_id: str) -> None:
     """Mark done in the handler's own transaction; raises LeaseLost if another worker owns it."""
     result = session.execute(

@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from certvault.db.base import utcnow
 from certvault.jobs import queue
 from certvault.jobs.queue import ClaimedJob, LeaseLost
 
 log = logging.getLogger("certvault.jobs")
-
 
 
 class JobContext:
@@ -116,6 +116,8 @@ class Worker:
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
+        self._next_due: datetime | None = None  # earliest queued run_at seen by the last claim
+        self._saturated = True  # the last claim filled every free slot
 
     # ---- control -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -136,17 +138,21 @@ class Worker:
         heartbeat.start()
         next_tick = 0.0
         while not self._stop.is_set():
+            # Cleared before claiming: a wake-up that arrives while we claim is kept, never lost.
+            self._wake.clear()
+            idle: float | None = self.config.poll_interval
             try:
                 if time.monotonic() >= next_tick:
                     self._tick_schedules()
                     next_tick = time.monotonic() + self.config.schedule_every
                 claimed = self._claim_and_dispatch()
+                # Claim again at once only when more may be due (every free slot was filled, or we
+                # waited for a slot); otherwise sleep until woken or the next job's run_at.
+                idle = None if claimed < 0 or (claimed and self._saturated) else self._idle_wait(next_tick)
             except Exception:  # a database hiccup must not kill the worker
                 log.exception("worker loop error")
-                claimed = 0
-            if not claimed:
-                self._wake.wait(self.config.poll_interval)
-                self._wake.clear()
+            if idle is not None:
+                self._wake.wait(idle)
         self._pool.shutdown(wait=True)
         log.info("worker %s stopped", self.id)
 
@@ -166,16 +172,31 @@ class Worker:
         with self.sessions.begin() as session:
             queue.tick_schedules(session)
 
+    def _idle_wait(self, next_tick: float) -> float:
+        """Sleep until the earliest delayed job is due (or the next schedule tick), at most poll_interval.
+
+        Delayed jobs (e.g. "poll the CA again in 20 ms") then run on time instead of a poll later;
+        jobs enqueued by other processes are still seen within poll_interval.
+        """
+        wait = min(self.config.poll_interval, max(0.0, next_tick - time.monotonic()))
+        if self._next_due is not None:
+            wait = min(wait, (self._next_due - utcnow()).total_seconds())
+        return max(wait, 0.001)
+
     def _claim_and_dispatch(self) -> int:
         free = 0
         while self._slots.acquire(blocking=False):
             free += 1
         if not free:
-            self._wake.wait(self.config.poll_interval)
-            self._wake.clear()
-            return 0
+            self._saturated = True
+            self._wake.wait(self.config.poll_interval)  # a finishing job sets the event
+            return -1  # busy, not idle: claim again as soon as a slot is free
         with self.sessions.begin() as session:
             jobs = queue.claim(session, self.id, free, self.config.lease)
+            self._next_due = queue.next_run_at(session) if len(jobs) < free else None
+        # Every slot filled: more jobs may be due, so a finishing job should wake the loop. Otherwise
+        # every due job was claimed and new ones announce themselves (enqueue wake-up, _next_due).
+        self._saturated = len(jobs) == free
         for _ in range(free - len(jobs)):
             self._slots.release()
         for job in jobs:
@@ -191,7 +212,8 @@ class Worker:
             with self._lock:
                 self._running.discard(job.id)
             self._slots.release()
-            self._wake.set()
+            if self._saturated:
+                self._wake.set()
 
     def _execute(self, job: ClaimedJob) -> None:
         handler = self.handlers.get(job.name)
@@ -222,6 +244,8 @@ class Worker:
     def _record_failure(self, job: ClaimedJob, error: str, retry_in: timedelta | None) -> None:
         with self.sessions.begin() as session:
             queue.fail(session, job, self.id, error, retry_in)
+        if retry_in is not None:
+            self._wake.set()  # the retry's run_at is news to the claim loop
 
     def _heartbeat(self) -> None:
         interval = max(1.0, self.config.lease.total_seconds() / 3)
