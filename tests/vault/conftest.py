@@ -59,3 +59,35 @@ def build_scene(app: App, client: TestClient) -> VaultScene:
     assert client.put(f"/api/v1/vault/folders/{folders['Ops/Linux/Private']}/inheritance", json={"inherit": False},
                       headers=admin_h).status_code == 200
     return scene
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def web_login(client: TestClient, login: Login) -> str:
+    """Log `login` into the web UI of `client` (dropping any earlier session); returns the CSRF token."""
+    client.cookies.clear()
+    answer = client.post("/login", data={"username": login.username, "password": login.password, "next": "/vault"},
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/vault").text)
+
+
+def module_scene(tmp_path_factory: Any, sqlite_template: Any, name: str) -> Any:
+    """A scene on its own SQLite copy for a whole test module (a generator for a fixture to yield from)."""
+    import shutil
+
+    from certvault.container import build_app
+    from tests.conftest import api_client, make_settings
+
+    data = tmp_path_factory.mktemp(name) / "data"
+    shutil.copytree(sqlite_template, data)
+    app = build_app(make_settings(data), run_migrations=False)
+    with api_client(app) as client:
+        yield build_scene(app, client)
+    app.close()

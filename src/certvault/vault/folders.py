@@ -138,16 +138,18 @@ class FolderOps:
             need(self._c.access.secret_level(actor, sec, fold), VIEW, f"secret {sec.name}")
             rows = self._grant_rows(VaultPermission.secret_id == sec.id, None)
             if sec.inherit_permissions:
-                rows += self._folder_grants(fold)
+                rows += self._folder_grants(fold, from_secret=True)
             return rows
         fold = self._c.folder(folder or "")
         need(self._c.access.folder_level(actor, fold), VIEW, f"folder {fold.path}")
         return self._folder_grants(fold)
 
-    def _folder_grants(self, folder: Folder) -> list[GrantInfo]:
+    def _folder_grants(self, folder: Folder, from_secret: bool = False) -> list[GrantInfo]:
+        """Grants that apply to the folder; seen from a secret in it, even the folder's own are inherited."""
         rows: list[GrantInfo] = []
         for fid in self._c.access.contributing_folders(folder):
-            source = None if fid == folder.id else self._c.s.get(Folder, fid).path  # type: ignore[union-attr]
+            own = fid == folder.id and not from_secret
+            source = None if own else self._c.s.get(Folder, fid).path  # type: ignore[union-attr]
             rows += self._grant_rows(VaultPermission.folder_id == fid, source)
         return rows
 

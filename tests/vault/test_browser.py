@@ -1,0 +1,69 @@
+"""A person in headless Chromium against a real `certvault serve`: create a folder and a password secret
+with the generator, reveal the password, and find the view in the secret's own audit trail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers.browser import browser_page
+from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+
+NEW_PASSWORD = "Vault-browser-2026!"
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    server = start_live_server()
+    yield server
+    remove_live_server(server)
+
+
+def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(live: LiveServer,
+                                                                               tmp_path: Path) -> None:
+    assert live.admin_password
+    with browser_page() as page:
+        page.goto(live.url + "/vault")
+        page.fill("#username", "admin")
+        page.fill("#password", live.admin_password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/account/password")
+        page.fill("#current", live.admin_password)
+        page.fill("#new", NEW_PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url(lambda url: "/account/password" not in url)
+
+        page.click("nav >> text=Vault")
+        page.wait_for_url(live.url + "/vault")
+        page.fill("#folder-name", "Network devices")
+        page.click("#folder-form button[type=submit]")
+        page.wait_for_url("**/vault/folders/*")
+        assert "Folder created." in page.inner_text("main")
+        assert "Network devices" in page.inner_text("#folder-tree")
+
+        page.click("a.button:has-text('Password')")
+        page.wait_for_url("**/vault/secrets/new*")
+        page.fill("#name", "core-router")
+        page.fill("[id='field.username']", "netadmin")
+        page.fill("[id='field.host']", "10.0.0.1")
+        page.click("button.generate")
+        page.wait_for_function("document.getElementById('field.password').value.length > 0")
+        generated = page.input_value("[id='field.password']")
+        assert len(generated) == 24
+        page.click("#secret-form button[type=submit]")
+        page.wait_for_url("**/vault/secrets/*?done=created")
+        assert generated not in page.content()  # nothing is shown before a reveal
+        page.screenshot(path=str(tmp_path / "secret.png"), full_page=True)
+
+        page.click("tr[data-field=password] button:has-text('Reveal')")
+        page.wait_for_selector("#value-password")
+        assert page.input_value("#value-password") == generated
+        trail = page.inner_text("#trail")
+        assert "secret.view_field" in trail and "admin" in trail and "127.0.0.1" in trail
+        page.screenshot(path=str(tmp_path / "revealed.png"), full_page=True)
+
+    listed = json.loads(live.cli("secret", "list", "--search", "core-router", "--json").stdout)
+    assert [i["folder_path"] for i in listed["items"]] == ["Network devices"]
