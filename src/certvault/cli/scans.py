@@ -53,9 +53,10 @@ class ScanGroup(TyperGroup):
 
 
 scan_app = typer.Typer(
-    cls=ScanGroup, no_args_is_help=True,
+    cls=ScanGroup, no_args_is_help=True, subcommand_metavar="TARGET[:PORT] [OPTIONS] | --targets FILE | COMMAND",
     help="Scan TLS endpoints: `certvault scan TARGET[:PORT] [--json]` or `certvault scan --targets FILE`. "
-         "TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history unless --no-store.",
+         "TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history unless --no-store. "
+         "Scan options (--sni, --ca-file, --starttls, --ports, --concurrency, --json, ...): certvault scan run --help",
 )
 schedule_app = typer.Typer(help="Scan schedules (daily or weekly at a time, UTC).", no_args_is_help=True)
 scan_app.add_typer(schedule_app, name="schedule")
