@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop PostgreSQL and clean up on kill
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"inventory benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}", flush=True)
     files = corpus.ensure(sizes[-1])

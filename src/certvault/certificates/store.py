@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import JSON, delete, insert, select, text, update
 
 from certvault.certificates.models import (
     CertificateEntry,
@@ -199,13 +199,30 @@ class InventoryStore:
         return {key: entry_id for key, entry_id in self._s.execute(stmt)}
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
-        # Core executemany on the tables: the ORM's bulk path costs more per row than the database does.
         if plan.entries:
-            self._s.execute(insert(CertificateEntry.__table__), plan.entries)
-            self._s.execute(insert(CertificateName.__table__), plan.names)
+            self._insert(CertificateEntry.__table__, plan.entries)
+            self._insert(CertificateName.__table__, plan.names)
         if plan.versions:
-            self._s.execute(insert(CertificateVersion.__table__), plan.versions)
+            self._insert(CertificateVersion.__table__, plan.versions)
         self._promote(plan, requests, outcome)
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Many rows at once: executemany on SQLite (cheap per row, in-process); COPY on PostgreSQL,
+        where psycopg's executemany costs a pipeline round per row."""
+        if self._s.get_bind().dialect.name != "postgresql":
+            self._s.execute(insert(table), rows)
+            return
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        columns = list(rows[0])
+        json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        driver = self._s.connection().connection.driver_connection  # same transaction as the session
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
 
     def _promote(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         """Make the newest new version current on entries that existed before this batch."""
