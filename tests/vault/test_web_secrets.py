@@ -55,6 +55,8 @@ def test_admin_creates_a_folder_and_a_secret_then_reveals_and_copies(scene: Vaul
     assert "Folder created." in page.text and 'id="folder-tree"' in page.text and ">Web</a>" in page.text
     bad = client.post("/vault/folders", data={"csrf_token": csrf, "name": "a/b", "parent": folder_id})
     assert bad.status_code == 400 and "may not contain" in bad.text
+    nowhere = client.post("/vault/folders", data={"csrf_token": csrf, "name": "x", "parent": "no-such-folder"})
+    assert nowhere.status_code == 404 and "folder no-such-folder not found" in nowhere.text
 
     form = client.get(f"/vault/secrets/new?folder={folder_id}&template=password")
     assert 'name="field.password"' in form.text and "Generate" in form.text
@@ -219,6 +221,15 @@ def test_access_request_and_the_approvers_queue(scene: VaultScene) -> None:
     assert "approved" in scene.client.get("/vault/requests").text
     shown = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:password"})
     assert _revealed(shown.text, "password") == "pw-web-approval-Secret1"
+
+    csrf = web_login(scene.client, scene.admin)
+    unconfirmed = scene.client.post(base + "/delete", data={"csrf_token": csrf})
+    assert unconfirmed.status_code == 400 and "tick the confirmation box" in unconfirmed.text
+    deleted = scene.client.post(base + "/delete", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
+    assert deleted.headers["location"] == f"/vault/folders/{scene.folders['Ops/Linux']}?done=deleted"
+    assert scene.client.get(base).status_code == 404
+    web_login(scene.client, scene.users["bob"])
+    assert scene.client.get("/vault/requests").status_code == 200  # requests of deleted secrets drop out
 
 
 def test_double_lock_from_the_pages(scene: VaultScene) -> None:

@@ -217,7 +217,10 @@ class ProtectionOps:
             if row.requester_id == actor.id:
                 visible.append(row)
                 continue
-            secret, folder = self._c.secret_with_folder(row.secret_id)
+            try:
+                secret, folder = self._c.secret_with_folder(row.secret_id)
+            except NotFound:  # the secret was deleted since
+                continue
             if self._c.access.secret_level(actor, secret, folder) >= OWNER:
                 visible.append(row)
         return visible

@@ -49,6 +49,13 @@ def _browse(request: Request, svc: Services, user: WebUser, folder_id: uuid.UUID
                   error_message=error.message if error else None, info_message=info, **context)
 
 
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
 def _pending_decisions(svc: Services, user: WebUser) -> int:
     requests = svc.vault.protection.list_requests(user.actor, "pending")
     return sum(1 for r in requests if r.requester_id != user.actor.id)
@@ -71,8 +78,7 @@ def folder_create(request: Request, svc: ServicesDep, user: Poster, name: Annota
                   parent: Annotated[str, Form()] = "") -> Response:
     folder, error = attempt(svc, lambda: svc.vault.folders.create(user.actor, name, parent or None))
     if error is not None:
-        back = uuid.UUID(parent) if parent else None
-        return _browse(request, svc, user, back, status=error.status_code, error=error)
+        return _browse(request, svc, user, _uuid_or_none(parent), status=error.status_code, error=error)
     assert folder is not None
     return see_other(f"/vault/folders/{folder.id}", "folder")
 

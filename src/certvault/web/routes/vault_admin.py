@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
 from certvault.container import Services
-from certvault.errors import CertvaultError, InvalidInput
+from certvault.errors import CertvaultError, InvalidInput, NotFound
 from certvault.notifications.service import KNOWN_EVENTS
 from certvault.web.deps import WebUser, page, render
 from certvault.web.routes.vault_common import (
@@ -45,7 +45,10 @@ def _requests(request: Request, svc: Services, user: WebUser, error: CertvaultEr
               info: str | None = None) -> Response:
     rows = []
     for item in svc.vault.protection.list_requests(user.actor):
-        secret, folder = svc.vault.core.secret_with_folder(item.secret_id)
+        try:
+            secret, folder = svc.vault.core.secret_with_folder(item.secret_id)
+        except NotFound:  # deleted since the request
+            continue
         rows.append({"request": item, "path": f"{folder.path}/{secret.name}", "secret_id": secret.id})
     mine = [r for r in rows if r["request"].requester_id == user.actor.id]
     decide = [r for r in rows if r["request"].requester_id != user.actor.id]
