@@ -25,6 +25,7 @@ from certvault.scanning.schemas import (
     WeakCipherOut,
 )
 
+MAX_OFFSET = 10_000_000  # beyond any real list; keeps numbers inside the database's integer range
 router = APIRouter(prefix="/api/v1/scans", tags=["scans"])
 Reader = Depends(require(Permission.SCANS_READ))
 Runner = Depends(require(Permission.SCANS_RUN))
@@ -40,7 +41,7 @@ def start_scan(spec: TargetSpec, svc: ServicesDep, actor: Actor = Runner) -> Run
 
 @router.get("/runs", response_model=Page[RunOut])
 def list_runs(svc: ServicesDep, actor: Actor = Reader, status: str | None = None,
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Page[RunOut]:
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Page[RunOut]:
     rows, total = svc.scanning.list_runs(actor, limit, offset, status)
     return Page(items=[RunOut.model_validate(svc.scanning.run_view(r)) for r in rows], total=total,
                 limit=limit, offset=offset)
@@ -67,7 +68,7 @@ def list_endpoints(
     host: str | None = Query(None, max_length=255, description="part of the host name or IP"),
     status: str | None = Query(None, description="ok or unreachable"),
     sort: str = Query("host", description="host, grade, expiry or scanned"),
-    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[EndpointOut]:
     query = EndpointQuery(grade=grade, vulnerable_to=vulnerable_to, expiring_within_days=expiring, host=host,
                           status=status, sort=sort, limit=limit, offset=offset)
@@ -106,7 +107,7 @@ def get_result(result_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader) ->
 @router.get("/events", response_model=Page[EventOut])
 def list_events(svc: ServicesDep, actor: Actor = Reader, type: str | None = None,
                 endpoint_id: uuid.UUID | None = None, pending: bool = False,
-                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Page[EventOut]:
+                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Page[EventOut]:
     rows, total = svc.scanning.list_events(actor, endpoint_id=endpoint_id, type=type, pending_only=pending,
                                            limit=limit, offset=offset)
     return Page(items=[EventOut.model_validate(e) for e in rows], total=total, limit=limit, offset=offset)

@@ -20,6 +20,7 @@ from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
 from certvault.scanning.targets import parse_ports
 from certvault.web.deps import WebUser, check_csrf, page, render
 
+MAX_OFFSET = 10_000_000  # beyond any real list; keeps numbers inside the database's integer range
 router = APIRouter(include_in_schema=False)
 PAGE = 50
 Reader = Annotated[WebUser, Depends(page(Permission.SCANS_READ))]
@@ -40,7 +41,8 @@ def _context() -> dict[str, Any]:
 @router.get("/scans")
 def endpoints_page(
     request: Request, svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to: str = "",
-    expiring: str = "", host: str = "", status: str = "", sort: str = "host", offset: int = Query(0, ge=0),
+    expiring: str = "", host: str = "", status: str = "", sort: str = "host",
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
                "status": status, "sort": sort}
@@ -100,7 +102,8 @@ def endpoint_page(request: Request, endpoint_id: uuid.UUID, svc: ServicesDep, us
 
 
 @router.get("/scans/runs")
-def runs_page(request: Request, svc: ServicesDep, user: Reader, offset: int = Query(0, ge=0)) -> Response:
+def runs_page(request: Request, svc: ServicesDep, user: Reader,
+              offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Response:
     rows, total = svc.scanning.list_runs(user.actor, limit=PAGE, offset=offset)
     views = [svc.scanning.run_view(r) for r in rows]
     active = any(v["status"] in ("queued", "running") for v in views)
