@@ -41,7 +41,14 @@ def wire(app: App, ca: servers.Pebble, dns: servers.ChallTestSrv) -> App:
 
 
 @pytest.fixture
-def acme_app(sqlite_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> App:
+def acme_app(app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> App:
+    """The engine and services on each database backend (SQLite and PostgreSQL), wired to Pebble."""
+    return wire(app, pebble, challtestsrv)
+
+
+@pytest.fixture
+def sqlite_acme_app(sqlite_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> App:
+    """SQLite only: for tests whose other processes (CLI, a killed worker) open the data directory."""
     return wire(sqlite_app, pebble, challtestsrv)
 
 

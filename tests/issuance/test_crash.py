@@ -26,7 +26,8 @@ POINTS = ["created->created", "created->authorizations_pending", "authorizations
 
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_9_then_restart_resumes_without_loss_or_duplicates(
-        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str) -> None:
+        sqlite_acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str) -> None:
+    acme_app = sqlite_acme_app
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
     with acme_app.transaction() as svc:
         order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [name("crash")], challenge="dns-01",

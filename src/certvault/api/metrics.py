@@ -19,6 +19,7 @@ PROVIDERS: tuple[str, ...] = (
     "certvault.api.metrics:job_metrics",
     "certvault.certificates.metrics:certificate_metrics",
     "certvault.scanning.metrics:scan_metrics",
+    "certvault.issuance.metrics:acme_metrics",
 )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -14,6 +17,34 @@ FORMATS = ("pem", "pkcs12", "jks")
 MEDIA = {"pem": "application/x-pem-file", "pkcs12": "application/x-pkcs12", "jks": "application/x-java-keystore"}
 EXTENSIONS = {"pem": "pem", "pkcs12": "p12", "jks": "jks"}
 MIN_PASSWORD = 6  # keytool refuses shorter keystore passwords
+
+# How an entry was asked to be delivered, recorded by another domain (the keystore type and password
+# chosen on an ACME request): "module:function" taking (ctx, entry_id), returning (format, password)
+# or None. Used when an export leaves the format or password out. Resolved lazily.
+DEFAULTS_PROVIDERS: tuple[str, ...] = ("certvault.issuance.keystore:export_defaults",)
+
+
+def recorded_defaults(ctx: Any, entry_id: uuid.UUID) -> tuple[str, str | None] | None:
+    for ref in DEFAULTS_PROVIDERS:
+        module, _, attr = ref.partition(":")
+        found = getattr(importlib.import_module(module), attr)(ctx, entry_id)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return None
+
+
+def with_defaults(ctx: Any, entry_id: uuid.UUID, fmt: str | None, password: str | None
+                  ) -> tuple[str, str | None, bool]:
+    """(format, password, whether the recorded password is used) for an export that may leave them out."""
+    if fmt is not None and password is not None:
+        return fmt, password, False
+    recorded = recorded_defaults(ctx, entry_id)
+    if recorded is None:
+        return fmt or "pem", password, False
+    chosen = fmt or recorded[0]
+    if password is None and chosen == recorded[0] and recorded[1]:
+        return chosen, recorded[1], True
+    return chosen, password, False
 
 
 @dataclass(frozen=True)

@@ -276,12 +276,14 @@ class CertificateService:
             return None
         return keys.from_pem(self._ctx.sealer.open(record.sealed, aad=f"cert_keys:{record.id}"))
 
-    def export(self, actor: Actor, entry_id: uuid.UUID, *, fmt: str, with_key: bool = False,
+    def export(self, actor: Actor, entry_id: uuid.UUID, *, fmt: str | None = None, with_key: bool = False,
                with_chain: bool = True, password: str | None = None,
                version_id: uuid.UUID | None = None) -> export.ExportFile:
         require(actor, Permission.CERTIFICATES_EXPORT)
         if with_key:
             require(actor, Permission.KEYS_VIEW)
+        # Left out: the keystore type and password the certificate was requested with (e.g. via ACME).
+        fmt, password, recorded_password = export.with_defaults(self._ctx, entry_id, fmt, password)
         export.check_request(fmt, with_key, password)
         entry = self._entry(entry_id)
         version = next((v for v in entry.versions if v.id == version_id), None) if version_id else entry.current
@@ -299,7 +301,8 @@ class CertificateService:
         result = export.build(fmt, entry.common_name or "certificate", cert, chain, key, password)
         self._ctx.audit.record(actor, "certificate.export", target_type="certificate", target_id=entry.id,
                                details={"format": fmt, "with_key": with_key, "with_chain": with_chain,
-                                        "fingerprint": version.fingerprint_sha256})
+                                        "fingerprint": version.fingerprint_sha256,
+                                        "as_requested": recorded_password})
         return result
 
     # ---- CSR -----------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def _print_detail(info: EntryDetail) -> None:
 @cert_app.command("export")
 def export_certificate(
     ctx: typer.Context, entry_id: str,
-    fmt: str = typer.Option("pem", "--format", help="pem | pkcs12 | jks"),
+    fmt: str | None = typer.Option(None, "--format", help="pem | pkcs12 | jks (default: as requested, else pem)"),
     with_key: bool = typer.Option(False, "--with-key", help="include the private key"),
     chain: bool = typer.Option(True, "--chain/--no-chain", help="include the issuing chain"),
     password: str | None = typer.Option(None, "--password", help="protects the file (needed for keys, PKCS#12, JKS)"),
@@ -151,7 +151,7 @@ def export_certificate(
         result = svc.certificates.export(cli_actor(), _entry_id(entry_id), fmt=fmt, with_key=with_key,
                                          with_chain=chain, password=password)
     _write_private(out, result.content)
-    console.print(f"{fmt} written to {out}", highlight=False)
+    console.print(f"{result.filename.rsplit('.', 1)[-1]} written to {out}", highlight=False)
 
 
 @cert_app.command("csr")
