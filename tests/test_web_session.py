@@ -32,8 +32,8 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
     no_csrf = sqlite_client.post("/account/password", data={"current_password": password,
                                                              "new_password": "Brand-new-pass-1"})
     assert no_csrf.status_code == 403
-    changed = sqlite_client.post("/account/password", data={"csrf_token": _csrf(form.text), "current_password": password,
-                                                            "new_password": "Brand-new-pass-1"}, follow_redirects=False)
+    changed = sqlite_client.post("/account/password", follow_redirects=False, data={
+        "csrf_token": _csrf(form.text), "current_password": password, "new_password": "Brand-new-pass-1"})
     assert changed.status_code == 303 and changed.headers["location"] == "/"
     dashboard = sqlite_client.get("/")
     assert dashboard.status_code == 200 and "Dashboard" in dashboard.text and "admin" in dashboard.text

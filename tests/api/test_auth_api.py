@@ -17,7 +17,8 @@ def test_session_login_requires_csrf_for_changes(sqlite_app: App, sqlite_client:
     assert body["user"]["username"] == login.username and body["password_change_required"] is False
     cookie = response.cookies.get("cv_session")
     assert cookie and "httponly" in response.headers["set-cookie"].lower()
-    assert "secure" in response.headers["set-cookie"].lower() and "samesite=strict" in response.headers["set-cookie"].lower()
+    set_cookie = response.headers["set-cookie"].lower()
+    assert "secure" in set_cookie and "samesite=strict" in set_cookie
     assert sqlite_client.get("/api/v1/users/me").json()["username"] == login.username
     refused = sqlite_client.post("/api/v1/groups", json={"name": "ops"})
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]

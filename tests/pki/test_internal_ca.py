@@ -59,12 +59,13 @@ def test_client_certificate_completes_a_real_mtls_handshake(sqlite_app: App, tmp
     port = free_port()
     log = tmp_path / "s_server.log"
     proc = start(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(server_cert), "-key",
-                  str(server_key), "-cert_chain", str(chain), "-CAfile", str(ca), "-Verify", "2", "-verify_return_error", "-naccept", "2",
-                  "-www"], log)
+                  str(server_key), "-cert_chain", str(chain), "-CAfile", str(ca), "-Verify", "2",
+                  "-verify_return_error", "-naccept", "2", "-www"], log)
     try:
         wait_until(lambda: "ACCEPT" in log.read_text(), 30, "openssl s_server", proc, log)
         ok = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-cert", str(cert),
-                             "-cert_chain", str(chain), "-key", str(key), "-CAfile", str(ca), "-verify_return_error", "-brief"],
+                             "-cert_chain", str(chain), "-key", str(key), "-CAfile", str(ca),
+                             "-verify_return_error", "-brief"],
                             input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True, timeout=20)
         assert ok.returncode == 0, ok.stderr
         assert "Verification: OK" in ok.stderr
