@@ -79,3 +79,12 @@ def test_bad_queries_name_the_problem(sqlite_app: App) -> None:
                            (CertificateQuery(limit=0), "limit must be between 1 and 500")]:
         with pytest.raises(InvalidInput, match=message), sqlite_app.transaction() as svc:
             svc.certificates.search(ADMIN, query)
+
+
+def test_total_is_capped_so_pages_stay_fast(inventory: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from certvault.certificates import search
+
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    with inventory.transaction() as svc:
+        page = svc.certificates.search(ADMIN, CertificateQuery(limit=2))
+    assert (len(page.items), page.total, page.total_capped) == (2, 3, True)
