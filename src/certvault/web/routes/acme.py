@@ -102,11 +102,12 @@ def accounts_register(request: Request, svc: ServicesDep, user: Poster, director
         svc.issuance.accounts.register(user.actor, directory, email or None, agree_tos == "yes",
                                        eab_kid=eab_kid or None, eab_hmac=eab_hmac or None,
                                        ca_bundle_pem=ca_bundle_pem or None)
-    except CertvaultError as exc:
+    except CertvaultError as exc:  # shown again with what was typed (never the EAB HMAC key)
         return render(_templates(), request, "acme/accounts.html", user, status_code=exc.status_code,
                       accounts=svc.issuance.accounts.list(user.actor),
                       dns_accounts=svc.issuance.dns_accounts.list(user.actor), presets=PRESETS,
-                      error_message=exc.message)
+                      error_message=exc.message, form={"directory": directory, "email": email, "eab_kid": eab_kid,
+                                                       "ca_bundle_pem": ca_bundle_pem})
     return _see_other("/acme/accounts")
 
 
