@@ -211,18 +211,15 @@ def finalizing(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: da
             order = client.get_order(view.order_url)  # finalized before a crash
     else:
         order = client.get_order(view.order_url)
-    # Validation is over: take the responses down while the CA issues (recorded, so done once).
-    removed = fulfil.remove(ctx, view)
     if order.status == "valid" and order.certificate:
-        return Outcome(DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate}, authz=removed)
+        # Validation is long over: take the responses down, recorded with this transition (so done once).
+        return Outcome(DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate},
+                       authz=fulfil.remove(ctx, view))
     if order.status == "invalid":
         from certvault.acme_client import describe_problem
 
-        outcome = failed(describe_problem(order.error), _kind(order.error), order.error, now)
-    else:
-        outcome = _poll_again(view, order, now, FINALIZING)
-    outcome.authz.update(removed)
-    return outcome
+        return failed(describe_problem(order.error), _kind(order.error), order.error, now)  # engine cleans up
+    return _poll_again(view, order, now, FINALIZING)
 
 
 # ---- downloading: fetch the chain; the engine stores it with the state change ---------------------
