@@ -12,7 +12,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -159,15 +160,29 @@ class InventoryStore:
             self._store_chunk(chunk, outcome)
         return outcome
 
+    @contextmanager
+    def _index_lookups(self) -> Iterator[None]:
+        """During a bulk load PostgreSQL's statistics still describe the empty table, and it would
+        answer `names_key IN (500 values)` with a sequential scan of a million rows per batch."""
+        postgres = self._s.get_bind().dialect.name == "postgresql"
+        if postgres:
+            self._s.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            yield
+        finally:
+            if postgres:
+                self._s.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+
     def _store_chunk(self, leaves: Sequence[Leaf], outcome: StoreOutcome) -> None:
-        known = self._known_versions([lf.info.fingerprint_sha256 for lf in leaves])
+        with self._index_lookups():
+            known = self._known_versions([lf.info.fingerprint_sha256 for lf in leaves])
+            fresh = [lf for lf in leaves if lf.info.fingerprint_sha256 not in known]
+            requests = self._open_requests([lf.info.spki_sha256 for lf in fresh])
+            by_names = self._entries_by_names([lf.info.names_key for lf in fresh])
         for leaf in leaves:
             if leaf.info.fingerprint_sha256 in known:
                 outcome.entries[leaf.info.fingerprint_sha256] = known[leaf.info.fingerprint_sha256]
                 outcome.unchanged += 1
-        fresh = [lf for lf in leaves if lf.info.fingerprint_sha256 not in known]
-        requests = self._open_requests([lf.info.spki_sha256 for lf in fresh])
-        by_names = self._entries_by_names([lf.info.names_key for lf in fresh])
         plan = _Plan(self._ctx.now())
         for leaf in fresh:
             target = leaf.entry_id or requests.get(leaf.info.spki_sha256) or by_names.get(leaf.info.names_key)
