@@ -26,14 +26,13 @@ POINTS = ["created->created", "created->authorizations_pending", "authorizations
 
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_9_then_restart_resumes_without_loss_or_duplicates(
-        sqlite_acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str) -> None:
-    acme_app = sqlite_acme_app
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str) -> None:
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
     with acme_app.transaction() as svc:
         order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [name("crash")], challenge="dns-01",
                                                                  dns_account_id=dns.id))
     proc = subprocess.run([sys.executable, "-m", "tests.issuance.crash_worker", str(acme_app.settings.data_dir),
-                           point], cwd=ROOT, timeout=60, capture_output=True, text=True)
+                           point, acme_app.settings.database_url], cwd=ROOT, timeout=60, capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr[-2000:]
     with acme_app.transaction() as svc:
         crashed = svc.session.get(AcmeOrder, order.id)
