@@ -104,19 +104,11 @@ class OrderEngine:
         for _ in range(MAX_TRANSITIONS):
             outcome = self._run_step(ctx, view, resumed)
             _fault(ctx, f"{view.state}->{outcome.state}")
-            wait = outcome.wait or 0.0
-            if _short_wait(view, outcome) and slept + wait <= INLINE_BUDGET:
-                # A re-poll due in a few ms is waited for here: a delayed job would cost more than the wait.
-                # Bare poll counters are not committed: polling is repeatable and a crash resumes the state.
-                if _poll_only(outcome):
-                    view = absorb_poll(view, outcome)
-                else:
-                    with self.job.step() as svc:
-                        if not commit_outcome(svc.ctx, view, outcome):
-                            return
-                    view = advance_view(view, outcome)
-                time.sleep(wait)
-                slept += wait
+            if _short_wait(view, outcome) and slept + (outcome.wait or 0.0) <= INLINE_BUDGET:
+                waited = self._wait_here(view, outcome)
+                if waited is None:
+                    return
+                view, slept = waited, slept + (outcome.wait or 0.0)
                 continue
             if outcome.state == FAILED:
                 outcome.authz.update(fulfil.remove(ctx, view, skip=outcome.authz.keys()))
@@ -132,6 +124,22 @@ class OrderEngine:
                 with self.job.step() as svc:
                     enqueue_advance(svc.ctx, view.id, view.seq)
                 return
+
+    def _wait_here(self, view: OrderView, outcome: Outcome) -> OrderView | None:
+        """A re-poll due in a few ms is waited for in this job: a delayed job would cost more than the wait.
+
+        Bare poll counters are not committed (polling is repeatable; a crash resumes from the state).
+        Returns the view to go on with, or None when another run advanced the order meanwhile.
+        """
+        if _poll_only(outcome):
+            view = absorb_poll(view, outcome)
+        else:
+            with self.job.step() as svc:
+                if not commit_outcome(svc.ctx, view, outcome):
+                    return None
+            view = advance_view(view, outcome)
+        time.sleep(outcome.wait or 0.0)
+        return view
 
     # ---- one step ----------------------------------------------------------------------------
     def _run_step(self, ctx: ServiceContext, view: OrderView, resumed: bool) -> Outcome:
