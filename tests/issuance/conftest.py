@@ -85,6 +85,17 @@ def run_orders(app: App, timeout: float = 60.0) -> None:
     raise AssertionError(f"orders still running after {timeout}s: {[(o.id, o.state) for o in busy]}")
 
 
+def metric_values(app: App, family: str) -> dict[str, float]:
+    """The samples of one Prometheus family as GET /metrics shows them to a reader."""
+    from tests.conftest import api_client, create_login
+
+    login = create_login(app, "auditor")
+    with api_client(app) as client:
+        text = client.get("/metrics", headers=login.headers).text
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+            if line.startswith(family + "{")}
+
+
 @pytest.fixture
 def admin_actor() -> Iterator[Actor]:
     yield ADMIN

@@ -17,8 +17,7 @@ from certvault.audit.service import AuditQuery
 from certvault.container import App
 from certvault.issuance import events
 from certvault.issuance.requests import RequestSpec
-from tests.conftest import api_client, create_login
-from tests.issuance.conftest import ADMIN, dns_account, name, run_orders
+from tests.issuance.conftest import ADMIN, dns_account, metric_values, name, run_orders
 from tests.servers import pebble as servers
 from tests.servers.fake_acme import FakeAcmeCA
 
@@ -55,14 +54,6 @@ def _scan(app: App) -> None:
     run_orders(app)
 
 
-def _metric(app: App, family: str) -> dict[str, float]:
-    login = create_login(app, "auditor")
-    with api_client(app) as client:
-        text = client.get("/metrics", headers=login.headers).text
-    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-            if line.startswith(family + "{")}
-
-
 def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
         acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA) -> None:
     seen: list[events.AcmeEvent] = []
@@ -85,8 +76,11 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
     urgent = [e for e in seen if e.kind == events.ARI_RENEW_NOW]
     assert len(urgent) == 1 and urgent[0].details["explanation_url"] == fake_ca.explanation_url
     ca_label = '{ca="' + fake_ca.base.removeprefix("https://") + '"}'
-    assert _metric(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 1.0}
-    assert _metric(acme_app, "certvault_acme_renewals_due") == {f"certvault_acme_renewals_due{ca_label}": 1.0}
+    assert metric_values(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 1.0}
+    assert metric_values(acme_app, "certvault_acme_renewals_due") == {f"certvault_acme_renewals_due{ca_label}": 1.0}
+    assert metric_values(acme_app, "certvault_acme_orders") == {
+        'certvault_acme_orders{status="pending"}': 0.0, 'certvault_acme_orders{status="processing"}': 0.0,
+        'certvault_acme_orders{status="available"}': 1.0, 'certvault_acme_orders{status="failed"}': 0.0}
 
     _scan(acme_app)  # the next scan renews, naming the certificate it replaces
     assert len(fake_ca.new_orders) == 2
@@ -96,7 +90,7 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
         assert managed.ari_cert_id != cert_id and not managed.ari_urgent
         assert len(svc.certificates.get(ADMIN, entry_id).versions) == 2
     assert [e.kind for e in seen].count(events.RENEWED) == 1
-    assert _metric(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 0.0}
+    assert metric_values(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 0.0}
 
 
 def test_window_in_the_future_sets_the_renewal_time_inside_it_and_the_next_check(

@@ -18,7 +18,7 @@ from certvault.container import App
 from certvault.issuance.models import AcmeOrder
 from certvault.issuance.requests import RequestSpec
 from certvault.issuance.schemas import OrderOut
-from tests.issuance.conftest import ADMIN, name, register, run_orders
+from tests.issuance.conftest import ADMIN, metric_values, name, register, run_orders
 from tests.servers import pebble as servers
 
 
@@ -65,6 +65,7 @@ def test_ca_finds_no_txt_record_though_our_check_saw_it(
     assert "No TXT records found" in out.error, out.error
     assert out.problem is not None and out.problem["type"].endswith(":unauthorized")
     assert _txt(shadow_dns, f"_acme-challenge.{domain}") == []  # our record was taken down
+    assert metric_values(acme_app, "certvault_acme_orders")['certvault_acme_orders{status="failed"}'] == 1.0
 
 
 def test_ca_gets_servfail_for_the_challenge_record(
