@@ -128,3 +128,25 @@ def test_schedule_ticks_enqueue_once_each(app: App) -> None:
         sched = session.get(Schedule, "t.every_minute")
         assert sched is not None and sched.ticks == 1
         assert len(list(session.scalars(select(Job).where(Job.name == "t.tick")))) == 1
+
+
+def test_a_background_worker_runs_delayed_jobs_at_their_time_not_at_the_next_poll(app: App) -> None:
+    """The worker sleeps until the earliest run_at (and is woken by enqueues in this process): with a
+    60 s poll interval, a delayed job and the delayed follow-up it enqueues run long before a poll."""
+    import threading
+
+    done = threading.Event()
+    worker = app.worker(concurrency=2, poll_interval=60)
+    worker.config.schedule_every = 60
+    worker.handlers.update({
+        "t.first": lambda ctx, p: ctx.services.enqueue("t.second", {}, delay=timedelta(seconds=0.2)),
+        "t.second": lambda ctx, p: done.set(),
+    })
+    thread = worker.start_background()
+    try:
+        with app.transaction() as svc:
+            svc.enqueue("t.first", {}, delay=timedelta(seconds=0.2))
+        assert done.wait(30), "the delayed jobs waited for the 60 s poll"
+    finally:
+        worker.stop()
+        thread.join(10)
