@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from certvault.certificates import discovery, views
 from certvault.certificates.importing import display_name
@@ -92,12 +93,16 @@ def list_certificates(
         print_json({"items": items, "total": page.total, "total_capped": page.total_capped,
                     "limit": page.limit, "offset": page.offset})
         return
-    rows = [(str(e.id), e.common_name, e.issuer_cn, e.not_after.date() if e.not_after else "pending",
-             e.days_left if e.days_left is not None else "", f"{e.key_algorithm} {e.key_size}",
-             e.source + ("" if e.managed else " (unmanaged)"), ",".join(e.tags)) for e in items]
     more = "+" if page.total_capped else ""
-    print_table(["id", "common name", "issuer", "expires", "days", "key", "source", "tags"], rows,
-                title=f"{len(items)} of {page.total}{more} certificates")
+    table = Table(title=f"{len(items)} of {page.total}{more} certificates", header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=36)  # whole, so it can be copied into `cert show`
+    for column in ("common name", "issuer", "expires", "days", "key", "source", "tags"):
+        table.add_column(column)
+    for e in items:
+        table.add_row(str(e.id), e.common_name, e.issuer_cn, str(e.not_after.date()) if e.not_after else "pending",
+                      "" if e.days_left is None else str(e.days_left), f"{e.key_algorithm} {e.key_size}",
+                      e.source + ("" if e.managed else " (unmanaged)"), ",".join(e.tags))
+    console.print(table)
 
 
 @cert_app.command("show")
