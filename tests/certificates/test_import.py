@@ -164,3 +164,15 @@ def test_random_bytes_import_nothing(sqlite_app: App, data: bytes, prefix: bytes
     except InvalidInput as exc:
         assert exc.message.startswith("fuzz.bin: ")
     assert stored_counts(sqlite_app) == before
+
+
+def test_chain_completes_when_the_issuers_are_imported_later(sqlite_app: App) -> None:
+    root = make_ca("Later Root")
+    intermediate = make_ca("Later Intermediate", issuer=root)
+    leaf = make_leaf(intermediate, "chain.example.com")
+    with sqlite_app.transaction() as svc:
+        entry_id = svc.certificates.import_data(ADMIN, leaf.pem, "leaf.pem").entry_ids[0]
+        assert detail(svc.certificates, ADMIN, entry_id).chain == []
+        svc.certificates.import_data(ADMIN, intermediate.pem + root.pem, "cas.pem")
+        chain = detail(svc.certificates, ADMIN, entry_id).chain
+    assert [c.subject for c in chain] == ["CN=Later Intermediate,O=Test Org", "CN=Later Root,O=Test Org"]

@@ -62,21 +62,22 @@ def test_pkcs12_with_and_without_password() -> None:
         read_bundle(data, "store.p12", "wrong")
 
 
-def test_jks_made_by_java_keytool(tmp_path) -> None:
+@pytest.mark.parametrize("storetype", ["JKS", "JCEKS"])
+def test_jks_made_by_java_keytool(tmp_path, storetype: str) -> None:
     """A keystore written by the JDK itself, not by our own codec."""
     p12 = tmp_path / "in.p12"
     p12.write_bytes(pkcs12.serialize_key_and_certificates(
         b"www", LEAF.key, LEAF.cert, [CA.cert], serialization.BestAvailableEncryption(b"changeit")))
     jks = tmp_path / "out.jks"
     subprocess.run(["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(p12), "-srcstoretype", "PKCS12",
-                    "-srcstorepass", "changeit", "-destkeystore", str(jks), "-deststoretype", "JKS",
+                    "-srcstorepass", "changeit", "-destkeystore", str(jks), "-deststoretype", storetype,
                     "-deststorepass", "changeit"], check=True, capture_output=True, timeout=120)
     bundle = read_bundle(jks.read_bytes(), "java.jks", "changeit")
     assert bundle.format == "jks"
     assert x509info.fingerprint(LEAF.cert) in fingerprints(bundle)
     assert len(bundle.keys) == 1 and x509info.spki_sha256(bundle.keys[0].public_key()) == \
         x509info.spki_sha256(LEAF.cert.public_key())
-    with pytest.raises(InvalidInput, match=r"^java.jks: wrong password for the JKS keystore"):
+    with pytest.raises(InvalidInput, match=r"^java.jks: wrong password for the JKS keystore"):  # JCEKS too
         read_bundle(jks.read_bytes(), "java.jks", "wrong-password")
     with pytest.raises(InvalidInput, match=r"^java.jks: is a JKS keystore; give its password"):
         read_bundle(jks.read_bytes(), "java.jks")
