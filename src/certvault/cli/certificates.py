@@ -45,7 +45,8 @@ def _write_private(out: Path, data: bytes) -> None:
 def import_certificates(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="a file (PEM, DER, PKCS#7, PKCS#12, JKS) or a directory"),
-    password: str | None = typer.Option(None, "--password", help="keystore or private key password"),
+    password: str | None = typer.Option(None, "--password", envvar="CERTVAULT_CERT_PASSWORD",
+                                        help="keystore or private key password"),
     tag: list[str] = typer.Option([], "--tag", help="tag the imported certificates (repeatable)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -148,7 +149,8 @@ def export_certificate(
     fmt: str | None = typer.Option(None, "--format", help="pem | pkcs12 | jks (default: as requested, else pem)"),
     with_key: bool = typer.Option(False, "--with-key", help="include the private key"),
     chain: bool = typer.Option(True, "--chain/--no-chain", help="include the issuing chain"),
-    password: str | None = typer.Option(None, "--password", help="protects the file (needed for keys, PKCS#12, JKS)"),
+    password: str | None = typer.Option(None, "--password", envvar="CERTVAULT_CERT_PASSWORD",
+                                        help="protects the file (needed for keys, PKCS#12, JKS)"),
     out: Path = typer.Option(..., "--out", help="file to write"),
 ) -> None:
     """Write a certificate (and optionally its key and chain) as PEM, PKCS#12 or JKS."""
