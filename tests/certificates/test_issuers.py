@@ -56,3 +56,19 @@ def test_store_issued_refuses_bad_input(sqlite_app: App, test_ca) -> None:
     with pytest.raises(NotFound), sqlite_app.transaction() as svc:
         svc.certificates.store_issued(ADMIN, chain_pem=leaf.pem, key_pem=None, source="acme",
                                       entry_id=uuid.uuid4())
+
+
+def test_an_issued_renewal_takes_over_a_discovered_entry(sqlite_app: App, test_ca) -> None:
+    seen = make_leaf(test_ca, "taken.example.com", ["taken.example.com"], days=20, start_days_ago=10)
+    with sqlite_app.transaction() as svc:
+        entry = svc.certificates.record_seen(ADMIN, chain_pem=seen.pem, host="taken.example.com", ip="127.0.0.1",
+                                             port=443, sni="taken.example.com")
+        assert entry.managed is False
+    renewed = make_leaf(test_ca, "taken.example.com", ["taken.example.com"], days=90)
+    with sqlite_app.transaction() as svc:
+        again = svc.certificates.store_issued(ADMIN, chain_pem=renewed.pem, key_pem=renewed.key_pem, source="acme",
+                                              entry_id=entry.id)
+        assert again.managed is True and again.not_after == renewed.cert.not_valid_after_utc
+    with sqlite_app.transaction() as svc:  # seen again serving the old certificate: stays managed
+        svc.certificates.record_seen(ADMIN, chain_pem=seen.pem, host=None, ip="127.0.0.2", port=443, sni=None)
+        assert svc.certificates.get(ADMIN, entry.id).managed is True

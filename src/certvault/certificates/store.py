@@ -253,8 +253,11 @@ class InventoryStore:
                 outcome.history += 1
                 continue
             outcome.renewed += 1
+            # a managed source (import, issuer) renewing a discovered entry takes it over; a sighting never
+            # turns a managed entry back into an unmanaged one
+            managed = {"managed": True} if leaf.managed else {}
             self._s.execute(update(CertificateEntry).where(CertificateEntry.id == entry_id).values(
-                **_current_columns(leaf.info, version_id), status="active", updated_at=plan.now))
+                **_current_columns(leaf.info, version_id), status="active", updated_at=plan.now, **managed))
             if key != leaf.info.names_key:
                 self._s.execute(delete(CertificateName).where(CertificateName.entry_id == entry_id))
                 self._s.execute(insert(CertificateName), name_rows(entry_id, leaf.info.names))
