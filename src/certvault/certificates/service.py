@@ -182,9 +182,10 @@ class CertificateService:
         ids: list[uuid.UUID | None] = []
         for item in results:
             t = item.target
-            ok = item.chain_pem is not None and item.ip is not None
-            ids.append(self._record_seen(actor, item.chain_pem, t.host, item.ip, t.port, t.sni, "discovery")
-                       if ok else None)  # type: ignore[arg-type]
+            if item.chain_pem is None or item.ip is None:
+                ids.append(None)
+                continue
+            ids.append(self._record_seen(actor, item.chain_pem, t.host, item.ip, t.port, t.sni, "discovery"))
         found = [i for i in ids if i is not None]
         self._ctx.audit.record(actor, "certificate.discover", target_type="certificate",
                                details={"targets": len(results), "found": len(found),

@@ -235,6 +235,7 @@ class InventoryStore:
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
         driver = self._s.connection().connection.driver_connection  # same transaction as the session
+        assert driver is not None
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from certvault.crypto import issuing, keys
@@ -18,6 +18,11 @@ _SUBJECT_FIELDS = {
     "locality": NameOID.LOCALITY_NAME,
     "organization": NameOID.ORGANIZATION_NAME,
     "organizational_unit": NameOID.ORGANIZATIONAL_UNIT_NAME,
+}
+
+
+_HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
+    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
 }
 
 
@@ -50,15 +55,16 @@ def subject_of(spec: CsrSpec) -> x509.Name:
 
 def build(spec: CsrSpec) -> tuple[x509.CertificateSigningRequest, keys.SigningKey]:
     """A new key of `spec.key_spec` and a CSR signed by it. The CN is added to the SANs."""
-    if spec.hash_name not in issuing.HASHES:
-        raise InvalidInput(f"unknown signature hash {spec.hash_name!r}; choose one of {', '.join(issuing.HASHES)}")
+    if spec.hash_name not in _HASHES:
+        raise InvalidInput(f"unknown signature hash {spec.hash_name!r}; choose one of {', '.join(_HASHES)}")
     subject = subject_of(spec)
     key = keys.generate(spec.key_spec)
     names = list(dict.fromkeys([spec.common_name.strip(), *[s.strip() for s in spec.sans if s.strip()]]))
     builder = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
         x509.SubjectAlternativeName(issuing.general_names(names)), critical=False
     )
-    return builder.sign(key, issuing.HASHES[spec.hash_name]()), key
+    algorithm = _HASHES[spec.hash_name]
+    return builder.sign(key, algorithm), key
 
 
 def to_pem(request: x509.CertificateSigningRequest) -> bytes:

@@ -112,12 +112,12 @@ def _extensions(cert: x509.Certificate) -> _Extensions:
         return found
     for ext in extensions:
         value = ext.value
-        if ext.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
-            found.sans = _san_values(value)  # type: ignore[arg-type]
-        elif ext.oid == ExtensionOID.BASIC_CONSTRAINTS:
-            found.is_ca = bool(value.ca)  # type: ignore[attr-defined]
-        elif ext.oid == ExtensionOID.SUBJECT_KEY_IDENTIFIER:
-            found.ski = value.digest.hex()  # type: ignore[attr-defined]
+        if isinstance(value, x509.SubjectAlternativeName):
+            found.sans = _san_values(value)
+        elif isinstance(value, x509.BasicConstraints):
+            found.is_ca = bool(value.ca)
+        elif isinstance(value, x509.SubjectKeyIdentifier):
+            found.ski = value.digest.hex()
         elif ext.oid == ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
             ident = getattr(value, "key_identifier", None)
             found.aki = ident.hex() if ident else None

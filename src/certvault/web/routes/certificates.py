@@ -30,6 +30,11 @@ def _templates() -> Any:
     return templates
 
 
+def _page(request: Request, name: str, user: WebUser, status_code: int = 200, **context: Any) -> Response:
+    response: Response = render(_templates(), request, name, user, status_code=status_code, **context)
+    return response
+
+
 def _flag(value: str) -> bool | None:
     return {"managed": True, "unmanaged": False}.get(value)
 
@@ -56,13 +61,13 @@ def list_page(
     except CertvaultError as exc:
         context.update(items=[], total=0, capped=False, error_message=exc.message)
         status = exc.status_code
-    return render(_templates(), request, "certificates/list.html", user, status_code=status, **context)
+    return _page(request, "certificates/list.html", user, status_code=status, **context)
 
 
 @router.get("/certificates/import")
 def import_page(request: Request,
                 user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_WRITE))]) -> Response:
-    return render(_templates(), request, "certificates/import.html", user, report=None)
+    return _page(request, "certificates/import.html", user, report=None)
 
 
 @router.post("/certificates/import")
@@ -85,14 +90,14 @@ async def import_submit(
     report = views.import_report(results)
     status = 200 if report.imported and not report.failed else 400
     message = None if results else "choose at least one file"
-    return render(_templates(), request, "certificates/import.html", user, status_code=status, report=report,
+    return _page(request, "certificates/import.html", user, status_code=status, report=report,
                   error_message=message)
 
 
 def _detail(request: Request, svc: Any, user: WebUser, entry_id: uuid.UUID, status: int = 200,
             **extra: Any) -> Response:
     info = views.detail(svc.certificates, user.actor, entry_id)
-    return render(_templates(), request, "certificates/detail.html", user, status_code=status, cert=info, **extra)
+    return _page(request, "certificates/detail.html", user, status_code=status, cert=info, **extra)
 
 
 @router.get("/certificates/{entry_id}")
