@@ -20,7 +20,7 @@ from certvault.container import App
 from certvault.crypto import x509info
 from certvault.errors import Forbidden, InvalidInput
 from tests.certificates.conftest import stored_counts
-from tests.certificates.factory import make_ca, make_leaf
+from tests.certificates.factory import make_ca, make_leaf, shared_key
 
 ADMIN = Actor.system("test", via="cli")
 
@@ -176,3 +176,20 @@ def test_chain_completes_when_the_issuers_are_imported_later(sqlite_app: App) ->
         svc.certificates.import_data(ADMIN, intermediate.pem + root.pem, "cas.pem")
         chain = detail(svc.certificates, ADMIN, entry_id).chain
     assert [c.subject for c in chain] == ["CN=Later Intermediate,O=Test Org", "CN=Later Root,O=Test Org"]
+
+
+def test_a_bad_key_at_the_end_of_a_large_file_undoes_the_chunks_already_written(sqlite_app: App, test_ca) -> None:
+    """Large files are written in chunks of 1,000; the file is still all or nothing."""
+    from certvault.crypto.x509info import CHUNK
+
+    leaves = [make_leaf(test_ca, f"bulk{i}.example.com", key=shared_key()) for i in range(CHUNK + 200)]
+    stranger = make_leaf(test_ca, "stranger.example.com")
+    before = stored_counts(sqlite_app)
+    with pytest.raises(InvalidInput, match="^bulk.pem: the private key does not match"), \
+            sqlite_app.transaction() as svc:
+        svc.certificates.import_data(ADMIN, b"".join(leaf.pem for leaf in leaves) + stranger.key_pem, "bulk.pem")
+    assert stored_counts(sqlite_app) == before
+    with sqlite_app.transaction() as svc:
+        result = svc.certificates.import_data(ADMIN, b"".join(leaf.pem for leaf in leaves), "bulk.pem")
+    assert (result.created, result.certificates) == (CHUNK + 200, CHUNK + 200)
+    assert stored_counts(sqlite_app)["cert_entries"] == before["cert_entries"] + CHUNK + 200
