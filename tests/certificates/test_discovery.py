@@ -35,6 +35,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TlsS
         "tls13": start_s_server(workdir, "tls13", TLS13_LEAF.pem, TLS13_LEAF.key_pem, INTERMEDIATE.pem, "-tls1_3",
                                 sni=("other.test", SNI_LEAF.pem, SNI_LEAF.key_pem)),
         "tls12": start_s_server(workdir, "tls12", TLS12_LEAF.pem, TLS12_LEAF.key_pem, b"", "-tls1_2"),
+        "mtls": start_s_server(workdir, "mtls", TLS12_LEAF.pem, TLS12_LEAF.key_pem, b"", "-tls1_2",
+                               extra=("-Verify", "1")),
     }
     yield started
     for server in started.values():
@@ -49,6 +51,11 @@ def test_fetch_reads_the_served_chain_over_tls13_and_tls12(servers) -> None:
     assert by_sni.chain_pem.startswith(SNI_LEAF.pem)
     tls12 = discovery.fetch(discovery.Target(None, "127.0.0.1", servers["tls12"].port, None))
     assert tls12.chain_pem == TLS12_LEAF.pem
+
+
+def test_a_server_demanding_a_client_certificate_still_shows_its_own(servers) -> None:
+    fetched = discovery.fetch(discovery.Target(None, "127.0.0.1", servers["mtls"].port, None))
+    assert fetched.error is None and fetched.chain_pem == TLS12_LEAF.pem
 
 
 def test_unreachable_targets_give_a_reason() -> None:

@@ -19,7 +19,8 @@ class TlsServer:
 
 
 def start_s_server(workdir: Path, name: str, cert_pem: bytes, key_pem: bytes, chain_pem: bytes = b"",
-                   protocol: str = "-tls1_3", sni: tuple[str, bytes, bytes] | None = None) -> TlsServer:
+                   protocol: str = "-tls1_3", sni: tuple[str, bytes, bytes] | None = None,
+                   extra: tuple[str, ...] = ()) -> TlsServer:
     """Serve `cert_pem` (+ chain); with `sni=(name, cert, key)` that name gets another certificate."""
     files = {"cert.pem": cert_pem, "key.pem": key_pem, "chain.pem": chain_pem}
     if sni:
@@ -34,6 +35,6 @@ def start_s_server(workdir: Path, name: str, cert_pem: bytes, key_pem: bytes, ch
     if sni:
         args += ["-servername", sni[0], "-cert2", str(workdir / f"{name}-sni-cert.pem"),
                  "-key2", str(workdir / f"{name}-sni-key.pem")]
-    proc = start(args, workdir / f"{name}.log")
+    proc = start([*args, *extra], workdir / f"{name}.log")
     wait_until(lambda: port_open(port), 15, f"openssl s_server {name}", proc, workdir / f"{name}.log")
     return TlsServer(port, proc)

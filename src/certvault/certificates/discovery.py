@@ -143,23 +143,34 @@ def _handshake(sock: socket.socket, sni: str | None, deadline: float) -> list:  
     if sni and not _is_ip(sni):
         conn.set_tlsext_host_name(sni.encode("idna"))
     conn.set_connect_state()
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("timed out")
-        try:
-            conn.do_handshake()
-            break
-        except SSL.WantReadError:
-            select.select([sock], [], [], remaining)
-        except SSL.WantWriteError:
-            select.select([], [sock], [], remaining)
+    try:
+        _drive_handshake(conn, sock, deadline)
+    except SSL.Error:
+        # A server that demands a client certificate aborts after sending its own: keep what it sent.
+        sent = conn.get_peer_cert_chain(as_cryptography=True)
+        if not sent:
+            raise
+        return list(sent)
     chain = conn.get_peer_cert_chain(as_cryptography=True) or []
     try:
         conn.shutdown()
     except SSL.Error:
         pass
     return list(chain)
+
+
+def _drive_handshake(conn: SSL.Connection, sock: socket.socket, deadline: float) -> None:
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        try:
+            conn.do_handshake()
+            return
+        except SSL.WantReadError:
+            select.select([sock], [], [], remaining)
+        except SSL.WantWriteError:
+            select.select([], [sock], [], remaining)
 
 
 def fetch_all(targets: list[Target], *, timeout: float = 5.0, concurrency: int = 64) -> list[Fetched]:
