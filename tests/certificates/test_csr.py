@@ -23,6 +23,7 @@ ADMIN = Actor.system("test", via="cli")
 @pytest.mark.parametrize(("key", "hash_name", "kind", "size"), [
     ("ec256", "sha256", ec.EllipticCurvePublicKey, 256), ("ec384", "sha384", ec.EllipticCurvePublicKey, 384),
     ("rsa2048", "sha512", rsa.RSAPublicKey, 2048), ("rsa3072", "sha256", rsa.RSAPublicKey, 3072),
+    ("rsa4096", "sha384", rsa.RSAPublicKey, 4096),
 ])
 def test_csr_key_types_and_hashes(sqlite_app: App, key: str, hash_name: str, kind: type, size: int) -> None:
     spec = CsrSpec(common_name="app.example.com", sans=("app.example.com", "10.0.0.7", "alt.example.com"),
