@@ -44,13 +44,11 @@ def api_routes(client: TestClient) -> list[tuple[str, APIRoute]]:
 
 
 def _routes(client: TestClient) -> list[tuple[str, str, APIRoute]]:
+    """(method, path, route) for every operation in the OpenAPI document."""
     schema_paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
-    by_path = dict(api_routes(client))
-    result = []
-    for path, operations in schema_paths.items():
-        for method in operations:
-            result.append((method.upper(), path, by_path[path]))
-    return result
+    by_operation = {(method, path): route for path, route in api_routes(client) for method in route.methods}
+    return [(method.upper(), path, by_operation[(method.upper(), path)])
+            for path, operations in schema_paths.items() for method in operations]
 
 
 @pytest.fixture(scope="module")
