@@ -10,6 +10,7 @@ import atexit
 import base64
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -160,13 +161,20 @@ def _workdir(name: str) -> Path:
 
 
 def shared(name: str, factory: Any) -> Any:
-    """One instance per test process, stopped (by PID) when the process exits."""
+    """One instance per test process, stopped (by PID) and its files removed when the process exits."""
     with _LOCK:
         if name not in _INSTANCES:
             instance = factory()
             _INSTANCES[name] = instance
-            atexit.register(instance.stop)
+            atexit.register(_dispose, instance)
         return _INSTANCES[name]
+
+
+def _dispose(instance: Any) -> None:
+    instance.stop()
+    workdir = getattr(instance, "workdir", None)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def challtestsrv() -> ChallTestSrv:
