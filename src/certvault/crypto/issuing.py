@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certvault.crypto.keys import SigningKey
-from certvault.errors import InvalidInput
+from certvault.crypto.names import dns_name
 
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
@@ -45,9 +45,7 @@ def general_names(values: list[str]) -> list[x509.GeneralName]:
         try:
             result.append(x509.IPAddress(ipaddress.ip_address(value)))
         except ValueError:
-            if not value or " " in value:
-                raise InvalidInput(f"{value!r} is not a valid DNS name") from None
-            result.append(x509.DNSName(value))
+            result.append(x509.DNSName(dns_name(value)))
     return result
 
 
