@@ -76,7 +76,8 @@ class AcmeClient:
         jwk, alg = keyutil.jwk_and_alg(account_key)
         self.thumbprint = keyutil.b64url(jwk.public_key().thumbprint())
         self.net = ResilientNetwork(jwk, alg=alg, verify=config.verify(), timeout=config.timeout,
-                                    user_agent=config.user_agent, policy=config.policy)
+                                    user_agent=config.user_agent, policy=config.policy,
+                                    proxy_for=config.directory_url)
         self._directory: messages.Directory | None = None
         self._directory_json: dict[str, Any] = {}
         self._acme: acme_client.ClientV2 | None = None

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,9 @@ from acme import errors as acme_errors
 from acme import jws, messages
 
 from certvault.acme_client.problems import AcmeProblem, AcmeRateLimited, AcmeUnavailable
+from certvault.acme_client.transport import Transport
+
+_log = logging.getLogger("certvault.acme_client")
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,32 @@ class ServerProblem(Exception):
 
 class ResilientNetwork(acme_client.ClientNetwork):
     def __init__(self, key: jose.JWK, *, alg: jose.JWASignature, verify: bool | str, timeout: float,
-                 user_agent: str, policy: RetryPolicy | None = None) -> None:
+                 user_agent: str, policy: RetryPolicy | None = None, proxy_for: str | None = None) -> None:
         super().__init__(key, alg=alg, verify_ssl=verify, user_agent=user_agent, timeout=timeout)  # type: ignore[arg-type]
         self.policy = policy or RetryPolicy()
+        # requests reads the whole environment (proxies, netrc) on every request; an ACME client talks
+        # to one CA, so its proxy settings are read once (HTTPS_PROXY / NO_PROXY for that URL).
+        self.session.trust_env = False
+        if proxy_for:
+            self.session.proxies = requests.utils.get_environ_proxies(proxy_for)
+        # Without a proxy, urllib3 directly (requests' per-call overhead equals the call's own cost).
+        self.transport = None if self.session.proxies else Transport(verify)
+
+    def _send_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        """As the library's, without building a debug dump of every response when nobody logs it."""
+        kwargs.setdefault("headers", {})
+        kwargs["headers"].setdefault("User-Agent", self.user_agent)
+        kwargs.setdefault("timeout", self._default_timeout)
+        if self.transport is not None and not args and kwargs.keys() <= {"headers", "timeout", "data"}:
+            response = self.transport.request(method, url, data=kwargs.get("data"), headers=kwargs["headers"],
+                                              timeout=kwargs["timeout"])
+        else:
+            response = self.session.request(method, url, *args, verify=self.verify_ssl, **kwargs)
+        if "Accept" not in kwargs["headers"]:
+            response.encoding = "utf-8"  # ACME JSON is UTF-8; spare requests guessing it
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %s -> HTTP %d", method, url, response.status_code)
+        return response
 
     # ---- POST ----------------------------------------------------------------------------------
     def post(self, url: str, obj: Any, *args: Any, **kwargs: Any) -> requests.Response:
@@ -121,6 +149,19 @@ class ResilientNetwork(acme_client.ClientNetwork):
             return self._check_response(response, content_type=content_type)
         except messages.Error as error:
             raise ServerProblem(error, response.status_code, response.headers.get("Retry-After")) from None
+
+    def _wrap_in_jws(self, obj: Any, nonce: Any, url: str) -> str:
+        """Flattened JWS with a `kid` (every request once the account exists), signed directly: josepy's
+        generic JOSE objects cost several times the signature itself. newAccount (`jwk`) uses the library."""
+        if self.account is None or self.key is None:
+            return super()._wrap_in_jws(obj, nonce, url)
+        payload = obj.json_dumps().encode() if obj else b""
+        protected = json.dumps({"alg": self.alg.name, "kid": self.account["uri"], "nonce": jose.encode_b64jose(nonce),
+                                "url": url}, separators=(",", ":")).encode()
+        signing_input = jose.b64encode(protected) + b"." + jose.b64encode(payload)
+        signature = self.alg.sign(self.key.key, signing_input)
+        return json.dumps({"protected": jose.b64encode(protected).decode(), "payload": jose.b64encode(payload).decode(),
+                           "signature": jose.b64encode(signature).decode()})
 
     def _keep_nonce(self, response: requests.Response) -> None:
         nonce = response.headers.get(self.REPLAY_NONCE_HEADER)

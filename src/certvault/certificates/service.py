@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.util import identity_key
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.certificates import chains, discovery, export, importing, reports, search
@@ -124,9 +125,23 @@ class CertificateService:
                      entry_id: uuid.UUID | None = None, managed: bool = True,
                      tags: list[str] | None = None) -> CertificateEntry:
         """Store a leaf + chain (and its key, sealed) as a new entry or the new current version."""
+        stored_id = self.store_issued_id(actor, chain_pem=chain_pem, key_pem=key_pem, source=source,
+                                         entry_id=entry_id, managed=managed, tags=tags)
+        known = self._s.identity_map.get(identity_key(CertificateEntry, stored_id))
+        if known is not None:
+            self._s.expire(known)  # loaded before the new version existed
+        entry = self._s.get(CertificateEntry, stored_id)
+        assert entry is not None
+        return entry
+
+    def store_issued_id(self, actor: Actor, *, chain_pem: bytes, key_pem: bytes | None, source: str,
+                        entry_id: uuid.UUID | None = None, managed: bool = True,
+                        tags: list[str] | None = None) -> uuid.UUID:
+        """`store_issued` for callers that need only the entry's id (the ACME engine): nothing is read back."""
         require(actor, Permission.CERTIFICATES_WRITE)
-        if entry_id is not None:
-            self._entry(entry_id)
+        if entry_id is not None and self._s.scalar(select(CertificateEntry.id).where(
+                CertificateEntry.id == entry_id)) is None:
+            raise NotFound(f"no certificate with id {entry_id}")
         bundle = readers.read_bundle(chain_pem + (b"\n" + key_pem if key_pem else b""), f"{source} certificate")
         chunks = importing.prepare(bundle, f"{source} certificate", source=source, tags=clean_tags(tags),
                                    managed=managed, entry_id=entry_id)
@@ -137,7 +152,7 @@ class CertificateService:
         self._ctx.audit.record(actor, "certificate.store", target_type="certificate", target_id=stored_id,
                                details={"source": source, "fingerprint": outcome.first_fingerprint,
                                         "with_key": bool(bundle.keys), "renewed": bool(outcome.renewed)})
-        return self._entry(stored_id)
+        return stored_id
 
     def record_seen(self, actor: Actor, *, chain_pem: bytes, host: str | None, ip: str, port: int,
                     sni: str | None, source: str = "discovery") -> CertificateEntry:

@@ -1,10 +1,12 @@
-"""The order engine: run an order's steps back to back while no wait is needed, commit each
-transition on its own (guarded by `seq`), and leave waiting to a delayed job.
+"""The order engine: run an order's steps back to back while no wait is needed, commit only where a
+restart needs it (guarded by `seq`), and leave waiting to a delayed job.
 
 Crash safety, step by step: the key and the "newOrder sent" mark commit before the CA hears of
 the order (a restart adopts that order from the account's order list instead of placing a
-second one); publishing, answering and finalizing are repeatable; the certificate is stored in
-the inventory in the same transaction that marks the order stored, so it is stored exactly once.
+second one); the CA's order and authorizations commit as soon as they are known; publishing,
+answering, validating, finalizing and downloading are repeatable and commit with the next wait
+or the end; the certificate is stored in the inventory in the same transaction that marks the
+order stored, so it is stored exactly once.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from certvault.issuance.models import (
     AcmeOrder,
 )
 from certvault.issuance.snapshot import (
-    POLL_FIELDS,
     OrderView,
     Outcome,
-    absorb_poll,
+    advance_uncommitted,
     advance_view,
     commit_outcome,
     load_order,
+    merge_outcomes,
 )
 
 log = logging.getLogger("certvault.issuance.engine")
@@ -70,10 +72,6 @@ def _short_wait(view: OrderView, outcome: Outcome) -> bool:
             and outcome.wait <= INLINE_WAIT and not outcome.new_authz)
 
 
-def _poll_only(outcome: Outcome) -> bool:
-    return not outcome.authz and outcome.changes.keys() <= POLL_FIELDS
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -86,7 +84,13 @@ def _fault(ctx: ServiceContext, point: str) -> None:
 
 
 class OrderEngine:
-    """Runs in a job. `steps` opens short committed transactions; no transaction spans network I/O."""
+    """Runs in a job. `steps` opens short committed transactions; no transaction spans network I/O.
+
+    Commits, per order: the key with the "newOrder sent" mark (in the transaction that reads the
+    order), the CA's order and authorizations, and the last transition with the job's own commit.
+    The transitions in between (publish, answer, validate, finalize, download) are repeatable, so
+    they ride the next commit: a crash before it resumes from the authorizations and repeats them.
+    """
 
     def __init__(self, job: Any) -> None:
         self.job = job
@@ -95,51 +99,60 @@ class OrderEngine:
         with self.job.step() as svc:
             ctx: ServiceContext = svc.ctx
             view = load_order(ctx, order_id)
-        if view is None or view.state in TERMINAL:
-            return  # gone or finished
-        # A job from an older seq still runs: after a crash it is the only job left for the order.
-        # Racing duplicates are harmless: every commit is guarded by seq and every step is repeatable.
-        resumed = view.new_order_sent_at is not None
+            if view is None or view.state in TERMINAL:
+                return  # gone or finished
+            # A job from an older seq still runs: after a crash it is the only job left for the order.
+            # Racing duplicates are harmless: every commit is guarded by seq and every step is repeatable.
+            resumed = view.new_order_sent_at is not None
+            view = self._key_here(ctx, view)
+        if view is None:
+            return
+        pending: Outcome | None = None  # transitions since the last commit
         started, slept = time.monotonic(), 0.0
         for _ in range(MAX_TRANSITIONS):
             outcome = self._run_step(ctx, view, resumed)
             _fault(ctx, f"{view.state}->{outcome.state}")
-            if _short_wait(view, outcome) and slept + (outcome.wait or 0.0) <= INLINE_BUDGET:
-                waited = self._wait_here(view, outcome)
-                if waited is None:
-                    return
-                view, slept = waited, slept + (outcome.wait or 0.0)
-                continue
+            resumed = False
             if outcome.state == FAILED:
                 outcome.authz.update(fulfil.remove(ctx, view, skip=outcome.authz.keys()))
+            merged = merge_outcomes(pending, outcome)
+            if _short_wait(view, outcome) and slept + (outcome.wait or 0.0) <= INLINE_BUDGET:
+                # A re-poll due in a few ms is waited for here: a delayed job would cost more than the wait.
+                pending, view = merged, advance_uncommitted(view, outcome)
+                time.sleep(outcome.wait or 0.0)
+                slept += outcome.wait or 0.0
+                continue
             if outcome.state in TERMINAL or outcome.park or outcome.wait is not None:
-                # The job's last transition rides the transaction that marks the job done: one commit less.
-                self._commit(self.job.services, view, outcome)
+                # The job's last transition rides the transaction that marks the job done.
+                self._commit(self.job.services, view, merged)
                 return
-            with self.job.step() as svc:
-                if not self._commit(svc, view, outcome):
-                    return
-            view, resumed = advance_view(view, outcome), False
-            if time.monotonic() - started > 20:  # keep jobs short; continue in a fresh job
+            if view.state == CREATED or time.monotonic() - started > 20:
+                # The CA's order and its authorizations are committed at once (a restart must find them);
+                # a long run continues in a fresh job.
                 with self.job.step() as svc:
-                    enqueue_advance(svc.ctx, view.id, view.seq)
-                return
+                    if not self._commit(svc, view, merged):
+                        return
+                    if view.state != CREATED:
+                        enqueue_advance(svc.ctx, view.id, view.seq + 1)
+                        return
+                pending, view = None, advance_view(view, merged)
+                continue
+            pending, view = merged, advance_uncommitted(view, outcome)
 
-    def _wait_here(self, view: OrderView, outcome: Outcome) -> OrderView | None:
-        """A re-poll due in a few ms is waited for in this job: a delayed job would cost more than the wait.
-
-        Bare poll counters are not committed (polling is repeatable; a crash resumes from the state).
-        Returns the view to go on with, or None when another run advanced the order meanwhile.
-        """
-        if _poll_only(outcome):
-            view = absorb_poll(view, outcome)
-        else:
-            with self.job.step() as svc:
-                if not commit_outcome(svc.ctx, view, outcome):
-                    return None
-            view = advance_view(view, outcome)
-        time.sleep(outcome.wait or 0.0)
-        return view
+    def _key_here(self, ctx: ServiceContext, view: OrderView) -> OrderView | None:
+        """A fresh order's key, CSR and "newOrder sent" mark commit with the read that found it, when the
+        key is quick to make (EC, or a key given). Returns the view to go on with (None: lost a race)."""
+        if view.state != CREATED or steps.throttled(view) is not None:
+            return view
+        if view.key_pem is None and not view.key_algorithm.startswith("ec"):
+            return view  # RSA generation takes long: not while holding the write lock
+        outcome = steps.key_and_mark(view, _now())
+        if outcome is None:
+            return view
+        _fault(ctx, f"{view.state}->{outcome.state}")
+        if not commit_outcome(ctx, view, outcome):
+            return None
+        return advance_view(view, outcome)
 
     # ---- one step ----------------------------------------------------------------------------
     def _run_step(self, ctx: ServiceContext, view: OrderView, resumed: bool) -> Outcome:

@@ -49,6 +49,8 @@ class RenewalService:
         managed = (self._s.get(ManagedCertificate, order.managed_id) if order.managed_id else None) or \
             self._s.scalar(select(ManagedCertificate).where(ManagedCertificate.certificate_entry_id == entry_id))
         now = self._ctx.now()
+        if order.account_id:
+            self._s.get(AcmeAccount, order.account_id)  # loaded before the new row, so one INSERT, not INSERT+UPDATE
         if managed is None:
             managed = ManagedCertificate(id=uuid.uuid4(), certificate_entry_id=entry_id, created_by=order.created_by,
                                          auto_renew=order.auto_renew, renew_days_before=order.renew_days_before)

@@ -63,19 +63,19 @@ class IssuanceService:
         all in the caller's transaction: the one that marks the order stored."""
         order = self._ctx.session.get(AcmeOrder, order_id)
         assert order is not None
-        entry = self.certificates.store_issued(ENGINE_ACTOR, chain_pem=chain_pem.encode(), key_pem=key_pem,
-                                               source="acme", entry_id=order.renew_entry_id)
+        entry_id = self.certificates.store_issued_id(ENGINE_ACTOR, chain_pem=chain_pem.encode(), key_pem=key_pem,
+                                                     source="acme", entry_id=order.renew_entry_id)
         leaf = x509.load_pem_x509_certificates(chain_pem.encode())[0]
-        managed = self.renewals.record_issued(order, entry.id, leaf, key_pem)
-        order.certificate_entry_id, order.managed_id = entry.id, managed.id
+        managed = self.renewals.record_issued(order, entry_id, leaf, key_pem)
+        order.certificate_entry_id, order.managed_id = entry_id, managed.id
         renewed = order.purpose == "renew"
         account = self._ctx.session.get(AcmeAccount, order.account_id) if order.account_id else None
         self._ctx.audit.record(ENGINE_ACTOR, "acme.certificate.renew" if renewed else "acme.certificate.issue",
-                               target_type="certificate", target_id=entry.id,
+                               target_type="certificate", target_id=entry_id,
                                details={"order": str(order.id), "serial": order.serial, "names": order.names[:20],
                                         "requested_by": order.created_by, "not_after": order.not_after})
         events.publish(self._ctx, events.AcmeEvent(
             kind=events.RENEWED if renewed else events.ISSUED, names=tuple(order.names),
-            ca_name=account.ca_name if account else "", order_id=order.id, certificate_entry_id=entry.id,
+            ca_name=account.ca_name if account else "", order_id=order.id, certificate_entry_id=entry_id,
             serial=order.serial, not_after=order.not_after))
-        return entry.id  # type: ignore[no-any-return]
+        return entry_id

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from certvault.context import ServiceContext
 from certvault.issuance.clients import AccountRef
@@ -127,33 +127,48 @@ def _authz_view(a: AcmeAuthorization) -> AuthzView:
                      a.key_authorization, a.record_name, a.record_value, a.published_at, a.answered_at)
 
 
+_ORDERS = AcmeOrder.__table__
+_AUTHZ = AcmeAuthorization.__table__
+
+
 def commit_outcome(ctx: ServiceContext, view: OrderView, outcome: Outcome) -> bool:
-    """Apply the outcome if nobody advanced the order meanwhile. Returns False when we lost the race."""
+    """Apply the outcome if nobody advanced the order meanwhile. Returns False when we lost the race.
+
+    Core statements on the tables: the engine writes the same few columns many times a second, and
+    the ORM's unit of work would cost more than the statements themselves."""
     values = {**outcome.changes, "state": outcome.state, "seq": view.seq + 1, "updated_at": ctx.now()}
     if "key_pem" in values:
         key_pem = values.pop("key_pem")
         values["key_sealed"] = ctx.sealer.seal(key_pem, aad=f"acme_orders:{view.id}")
-    result = ctx.session.execute(update(AcmeOrder).where(AcmeOrder.id == view.id, AcmeOrder.seq == view.seq)
-                                 .values(**values).execution_options(synchronize_session=False))
+    result = ctx.session.execute(_ORDERS.update().where(_ORDERS.c.id == view.id, _ORDERS.c.seq == view.seq)
+                                 .values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if outcome.new_authz:
-        ctx.session.query(AcmeAuthorization).filter(AcmeAuthorization.order_id == view.id).delete(
-            synchronize_session=False)
-        ctx.session.add_all(AcmeAuthorization(order_id=view.id, **row) for row in outcome.new_authz)
+        ctx.session.execute(_AUTHZ.delete().where(_AUTHZ.c.order_id == view.id))
+        ctx.session.execute(_AUTHZ.insert(), [{"order_id": view.id, "error": None, **row} for row in outcome.new_authz])
     for authz_id, changes in outcome.authz.items():
-        ctx.session.execute(update(AcmeAuthorization).where(AcmeAuthorization.id == authz_id).values(**changes)
-                            .execution_options(synchronize_session=False))
-    ctx.session.flush()
+        ctx.session.execute(_AUTHZ.update().where(_AUTHZ.c.id == authz_id).values(**changes))
     return True
 
 
-POLL_FIELDS = frozenset({"polls", "ca_status", "waiting_since", "error_problem"})
+def merge_outcomes(earlier: Outcome | None, later: Outcome) -> Outcome:
+    """Two transitions committed as one: the later state, every column and authorization change."""
+    if earlier is None:
+        return later
+    authz = {authz_id: dict(changes) for authz_id, changes in earlier.authz.items()}
+    for authz_id, changes in later.authz.items():
+        authz.setdefault(authz_id, {}).update(changes)
+    new_authz = [dict(row) for row in (later.new_authz or earlier.new_authz)]
+    for row in new_authz:  # rows not inserted yet take their changes directly
+        row.update(authz.pop(row["id"], {}))
+    return Outcome(later.state, {**earlier.changes, **later.changes}, authz, new_authz, later.wait, later.park,
+                   later.chain_pem or earlier.chain_pem)
 
 
-def absorb_poll(view: OrderView, outcome: Outcome) -> OrderView:
-    """The snapshot after an uncommitted re-poll: counters move on, seq and state stay."""
-    return replace(view, **{k: v for k, v in outcome.changes.items() if k in POLL_FIELDS and hasattr(view, k)})
+def advance_uncommitted(view: OrderView, outcome: Outcome) -> OrderView:
+    """The snapshot after a transition that is not committed yet: `seq` stays the committed one."""
+    return replace(advance_view(view, outcome), seq=view.seq)
 
 
 def advance_view(view: OrderView, outcome: Outcome) -> OrderView:

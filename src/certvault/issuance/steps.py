@@ -43,17 +43,29 @@ def identifiers(names: list[str]) -> list[Identifier]:
 
 
 # ---- created: key, CSR, newOrder, authorizations ---------------------------------------------------
-def created(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: datetime, resumed: bool,
-            known_urls: Callable[[list[str]], set[str]]) -> Outcome:
-    limit_ca = view.runtime.max_in_flight_per_ca
-    if view.in_flight_account >= view.max_in_flight_account or view.in_flight_ca >= limit_ca:
+def throttled(view: OrderView) -> Outcome | None:
+    """Too many orders of this account or at this CA are in progress: try again in a second."""
+    if view.in_flight_account >= view.max_in_flight_account or view.in_flight_ca >= view.runtime.max_in_flight_per_ca:
         return Outcome(CREATED, {"last_check": f"queued: {view.in_flight_account} orders of this account and "
                                                f"{view.in_flight_ca} at this CA are in progress"}, wait=1.0)
-    if view.key_pem is None or view.csr_der is None or view.new_order_sent_at is None:
-        key_pem = view.key_pem or keys.to_pem(keys.generate(view.key_algorithm))
-        csr = build_csr(keys.from_pem(key_pem), view.names, view.signature_algorithm)
-        # Committed before the CA hears of the order: a crash after newOrder finds the key and the mark.
-        return Outcome(CREATED, {"key_pem": key_pem, "csr_der": csr, "new_order_sent_at": now})
+    return None
+
+
+def key_and_mark(view: OrderView, now: datetime) -> Outcome | None:
+    """The key, the CSR and the "newOrder sent" mark, or None when they are already committed."""
+    if view.key_pem is not None and view.csr_der is not None and view.new_order_sent_at is not None:
+        return None
+    key_pem = view.key_pem or keys.to_pem(keys.generate(view.key_algorithm))
+    csr = build_csr(keys.from_pem(key_pem), view.names, view.signature_algorithm)
+    # Committed before the CA hears of the order: a crash after newOrder finds the key and the mark.
+    return Outcome(CREATED, {"key_pem": key_pem, "csr_der": csr, "new_order_sent_at": now})
+
+
+def created(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: datetime, resumed: bool,
+            known_urls: Callable[[list[str]], set[str]]) -> Outcome:
+    first = throttled(view) or key_and_mark(view, now)
+    if first is not None:
+        return first
     order = _recover(client, view, known_urls) if resumed else None
     if order is None:
         order = client.new_order(identifiers(view.names), view.profile, view.replaces)

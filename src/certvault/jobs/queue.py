@@ -62,42 +62,44 @@ def enqueue(
     return job
 
 
+_JOBS = Job.__table__
+
+
 def _due(now: datetime) -> Any:
+    c = _JOBS.c
     return or_(
-        and_(Job.status == "queued", Job.run_at <= now),
-        and_(Job.status == "running", Job.lease_until < now),
+        and_(c.status == "queued", c.run_at <= now),
+        and_(c.status == "running", c.lease_until < now),
     )
 
 
 def claim(session: Session, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
-    """Claim up to `limit` due jobs (and jobs whose lease expired). Caller commits."""
+    """Claim up to `limit` due jobs (and jobs whose lease expired) in one UPDATE ... RETURNING. Caller commits."""
     now = utcnow()
-    stmt = select(Job).where(_due(now)).order_by(Job.priority.desc(), Job.run_at).limit(limit)
+    c = _JOBS.c
+    due = select(c.id).where(_due(now)).order_by(c.priority.desc(), c.run_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    jobs = list(session.scalars(stmt))
-    claimed = []
-    for job in jobs:
-        job.status, job.locked_by, job.lease_until = "running", worker_id, now + lease
-        job.attempts += 1
-        job.started_at = now
-        claimed.append(ClaimedJob(job.id, job.name, dict(job.payload), job.attempts, job.max_attempts))
-    session.flush()
-    return claimed
+        due = due.with_for_update(skip_locked=True)
+    stmt = (_JOBS.update().where(c.id.in_(due.scalar_subquery()))
+            .values(status="running", locked_by=worker_id, lease_until=now + lease, attempts=c.attempts + 1,
+                    started_at=now)
+            .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at))
+    rows = sorted(session.execute(stmt).all(), key=lambda r: (-r.priority, r.run_at))  # RETURNING has no order
+    return [ClaimedJob(r.id, r.name, dict(r.payload or {}), r.attempts, r.max_attempts) for r in rows]
 
 
 def next_run_at(session: Session) -> datetime | None:
     """When the earliest queued job becomes due (answered by the (status, run_at) index)."""
-    return session.scalar(select(func.min(Job.run_at)).where(Job.status == "queued"))
+    return session.scalar(select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued"))
 
 
 def complete(session: Session, job_id: int, worker_id: str) -> None:
     """Mark done in the handler's own transaction; raises LeaseLost if another worker owns it."""
+    c = _JOBS.c
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+        _JOBS.update()
+        .where(c.id == job_id, c.locked_by == worker_id, c.status == "running")
         .values(status="done", finished_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"job {job_id} was reclaimed by another worker")
