@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import JSON, delete, insert, select, text, update
+from sqlalchemy import JSON, bindparam, delete, insert, select, text, update
 
 from certvault.certificates.models import (
     CertificateEntry,
@@ -98,6 +98,20 @@ def name_rows(entry_id: uuid.UUID, names: Iterable[str]) -> list[dict[str, Any]]
     return [{"entry_id": entry_id, "name": n[:255], "name_rev": n[::-1][:255]} for n in names]
 
 
+# Lookups built once with expanding IN parameters: a statement object keeps its compiled form, so a
+# lookup costs its SQL, not its construction (most of a single certificate's storage otherwise).
+_VALUES = bindparam("values", expanding=True)
+_EXISTING = {column.key: select(column).where(column.in_(_VALUES))
+             for column in (PrivateKeyRecord.spki_sha256, IssuerCertificate.fingerprint_sha256)}
+_KNOWN_VERSIONS = select(CertificateVersion.fingerprint_sha256, CertificateVersion.entry_id).where(
+    CertificateVersion.fingerprint_sha256.in_(_VALUES))
+_OPEN_REQUESTS = select(CertificateRequest.spki_sha256, CertificateRequest.entry_id).where(
+    CertificateRequest.spki_sha256.in_(_VALUES), CertificateRequest.fulfilled_at.is_(None))
+_ENTRIES_BY_NAMES = (select(CertificateEntry.names_key, CertificateEntry.id)
+                     .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active")
+                     .order_by(CertificateEntry.created_at))
+
+
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start:start + CHUNK]
@@ -144,8 +158,9 @@ class InventoryStore:
 
     def _existing(self, column: Any, values: list[str]) -> set[str]:
         found: set[str] = set()
+        stmt = _EXISTING[column.key]
         for chunk in _chunks(values):
-            found.update(self._s.scalars(select(column).where(column.in_(chunk))))
+            found.update(self._s.scalars(stmt, {"values": list(chunk)}))
         return found
 
     # ---- leaves ----------------------------------------------------------------------------
@@ -194,24 +209,18 @@ class InventoryStore:
         self._add_tags([(outcome.entries[lf.info.fingerprint_sha256], lf.tags) for lf in leaves if lf.tags])
 
     def _known_versions(self, fingerprints: list[str]) -> dict[str, uuid.UUID]:
-        stmt = select(CertificateVersion.fingerprint_sha256, CertificateVersion.entry_id).where(
-            CertificateVersion.fingerprint_sha256.in_(fingerprints))
-        return {fp: entry_id for fp, entry_id in self._s.execute(stmt)}
+        return {fp: entry_id for fp, entry_id in self._s.execute(_KNOWN_VERSIONS, {"values": fingerprints})}
 
     def _open_requests(self, spkis: list[str]) -> dict[str, uuid.UUID]:
         if not spkis:
             return {}
-        stmt = select(CertificateRequest.spki_sha256, CertificateRequest.entry_id).where(
-            CertificateRequest.spki_sha256.in_(spkis), CertificateRequest.fulfilled_at.is_(None))
-        return {spki: entry_id for spki, entry_id in self._s.execute(stmt)}
+        return {spki: entry_id for spki, entry_id in self._s.execute(_OPEN_REQUESTS, {"values": spkis})}
 
     def _entries_by_names(self, names_keys: list[str]) -> dict[str, uuid.UUID]:
         if not names_keys:
             return {}
-        stmt = (select(CertificateEntry.names_key, CertificateEntry.id)
-                .where(CertificateEntry.names_key.in_(set(names_keys)), CertificateEntry.status == "active")
-                .order_by(CertificateEntry.created_at))
-        return {key: entry_id for key, entry_id in self._s.execute(stmt)}
+        rows = self._s.execute(_ENTRIES_BY_NAMES, {"values": list(set(names_keys))})
+        return {key: entry_id for key, entry_id in rows}
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         if plan.entries:

@@ -27,9 +27,13 @@ class AcmeRuntime:
     verify_grace: float = 120.0  # seconds "verify" keeps re-checking a manual response before asking again
 
 
+_SETTINGS = Setting.__table__
+_LOAD = select(_SETTINGS.c.key, _SETTINGS.c.value).where(
+    _SETTINGS.c.key.in_([PREFIX + f.name for f in fields(AcmeRuntime)]))  # built once: read per engine step
+
+
 def load_runtime(session: Session) -> AcmeRuntime:
-    keys = [PREFIX + f.name for f in fields(AcmeRuntime)]
-    rows = {row.key[len(PREFIX):]: row.value for row in session.scalars(select(Setting).where(Setting.key.in_(keys)))}
+    rows = {key[len(PREFIX):]: value for key, value in session.execute(_LOAD)}
     values: dict[str, Any] = {}
     for f in fields(AcmeRuntime):
         if rows.get(f.name) is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from certvault.context import ServiceContext
 from certvault.issuance.clients import AccountRef
@@ -92,14 +92,31 @@ class Outcome:
     chain_pem: str | None = None  # downloading -> stored carries the certificate
 
 
+def _by_id(model: Any) -> Any:
+    table = model.__table__
+    return select(table).where(table.c.id == bindparam("id"))
+
+
+# Built once (see _update): loading an order is the engine's most frequent read.
+_ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(DnsAccount)
+_AUTHZS = select(AcmeAuthorization.__table__).where(
+    AcmeAuthorization.__table__.c.order_id == bindparam("id")).order_by(AcmeAuthorization.__table__.c.position)
+_IN_FLIGHT_ACCOUNT = select(func.count()).select_from(AcmeOrder.__table__).where(
+    AcmeOrder.__table__.c.account_id == bindparam("account_id"), AcmeOrder.__table__.c.state.in_(IN_FLIGHT))
+_IN_FLIGHT_CA = (select(func.count()).select_from(AcmeOrder.__table__)
+                 .join(AcmeAccount.__table__, AcmeAccount.__table__.c.id == AcmeOrder.__table__.c.account_id)
+                 .where(AcmeAccount.__table__.c.directory_url == bindparam("directory_url"),
+                        AcmeOrder.__table__.c.state.in_(IN_FLIGHT)))
+
+
 def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
-    order = ctx.session.get(AcmeOrder, order_id)
+    run = ctx.session.execute
+    order = run(_ORDER, {"id": order_id}).first()
     if order is None:
         return None
-    account = ctx.session.get(AcmeAccount, order.account_id) if order.account_id else None
-    dns = ctx.session.get(DnsAccount, order.dns_account_id) if order.dns_account_id else None
-    authzs = list(ctx.session.scalars(select(AcmeAuthorization).where(AcmeAuthorization.order_id == order.id)
-                                      .order_by(AcmeAuthorization.position)))
+    account = run(_ACCOUNT, {"id": order.account_id}).first() if order.account_id else None
+    dns = run(_DNS, {"id": order.dns_account_id}).first() if order.dns_account_id else None
+    authzs = run(_AUTHZS, {"id": order.id}).all()
     view = OrderView(
         id=order.id, seq=order.seq, state=order.state, names=list(order.names), challenge_type=order.challenge_type,
         fulfilment=order.fulfilment, webroot=order.webroot, key_algorithm=order.key_algorithm,
@@ -114,41 +131,50 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
         runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs])
     if account is not None and order.state == "created":
         view.max_in_flight_account = account.max_in_flight
-        view.in_flight_account = ctx.session.scalar(select(func.count()).select_from(AcmeOrder).where(
-            AcmeOrder.account_id == account.id, AcmeOrder.state.in_(IN_FLIGHT))) or 0
-        view.in_flight_ca = ctx.session.scalar(
-            select(func.count()).select_from(AcmeOrder).join(AcmeAccount, AcmeAccount.id == AcmeOrder.account_id)
-            .where(AcmeAccount.directory_url == account.directory_url, AcmeOrder.state.in_(IN_FLIGHT))) or 0
+        view.in_flight_account = ctx.session.scalar(_IN_FLIGHT_ACCOUNT, {"account_id": account.id}) or 0
+        view.in_flight_ca = ctx.session.scalar(_IN_FLIGHT_CA, {"directory_url": account.directory_url}) or 0
     return view
 
 
-def _authz_view(a: AcmeAuthorization) -> AuthzView:
+def _authz_view(a: Any) -> AuthzView:
     return AuthzView(a.id, a.identifier, a.identifier_type, a.wildcard, a.url, a.status, a.challenge_url, a.token,
                      a.key_authorization, a.record_name, a.record_value, a.published_at, a.answered_at)
 
 
 _ORDERS = AcmeOrder.__table__
 _AUTHZ = AcmeAuthorization.__table__
+_DELETE_AUTHZ = _AUTHZ.delete().where(_AUTHZ.c.order_id == bindparam("order_id"))
+_INSERT_AUTHZ = _AUTHZ.insert()
+_UPDATES: dict[tuple[str, frozenset[str]], Any] = {}
+
+
+def _update(table: Any, columns: frozenset[str], guard_seq: bool) -> Any:
+    """An UPDATE of these columns by id (and seq), built once per set of columns: the engine writes the
+    same few shapes many times a second, and a reused statement skips building and compiling."""
+    key = (table.name, columns)
+    stmt = _UPDATES.get(key)
+    if stmt is None:
+        where = [table.c.id == bindparam("_id")] + ([table.c.seq == bindparam("_seq")] if guard_seq else [])
+        stmt = table.update().where(*where).values({name: bindparam(name) for name in columns})
+        _UPDATES[key] = stmt
+    return stmt
 
 
 def commit_outcome(ctx: ServiceContext, view: OrderView, outcome: Outcome) -> bool:
-    """Apply the outcome if nobody advanced the order meanwhile. Returns False when we lost the race.
-
-    Core statements on the tables: the engine writes the same few columns many times a second, and
-    the ORM's unit of work would cost more than the statements themselves."""
+    """Apply the outcome if nobody advanced the order meanwhile. Returns False when we lost the race."""
     values = {**outcome.changes, "state": outcome.state, "seq": view.seq + 1, "updated_at": ctx.now()}
     if "key_pem" in values:
         key_pem = values.pop("key_pem")
         values["key_sealed"] = ctx.sealer.seal(key_pem, aad=f"acme_orders:{view.id}")
-    result = ctx.session.execute(_ORDERS.update().where(_ORDERS.c.id == view.id, _ORDERS.c.seq == view.seq)
-                                 .values(**values))
+    result = ctx.session.execute(_update(_ORDERS, frozenset(values), True), {**values, "_id": view.id,
+                                                                             "_seq": view.seq})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if outcome.new_authz:
-        ctx.session.execute(_AUTHZ.delete().where(_AUTHZ.c.order_id == view.id))
-        ctx.session.execute(_AUTHZ.insert(), [{"order_id": view.id, "error": None, **row} for row in outcome.new_authz])
+        ctx.session.execute(_DELETE_AUTHZ, {"order_id": view.id})
+        ctx.session.execute(_INSERT_AUTHZ, [{"order_id": view.id, "error": None, **row} for row in outcome.new_authz])
     for authz_id, changes in outcome.authz.items():
-        ctx.session.execute(_AUTHZ.update().where(_AUTHZ.c.id == authz_id).values(**changes))
+        ctx.session.execute(_update(_AUTHZ, frozenset(changes), False), {**changes, "_id": authz_id})
     return True
 
 

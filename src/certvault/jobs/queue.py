@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from certvault.db.base import utcnow
+from certvault.jobs import wakeup
 from certvault.jobs.models import ACTIVE, Job, Schedule
 
 
@@ -59,13 +60,15 @@ def enqueue(
             session.add(job)
     except IntegrityError:  # a concurrent enqueue won the dedup race
         return None
+    if run_at <= utcnow():
+        wakeup.notify(session)  # workers of other processes hear of it when this commits
     return job
 
 
 _JOBS = Job.__table__
 
 
-def _due(now: datetime) -> Any:
+def _due(now: Any) -> Any:
     c = _JOBS.c
     return or_(
         and_(c.status == "queued", c.run_at <= now),
@@ -73,34 +76,43 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _claim_statement(skip_locked: bool) -> Any:
+    """Built once: a statement object keeps its compiled form, so a claim costs its SQL, not its building."""
+    c = _JOBS.c
+    due = select(c.id).where(_due(bindparam("now"))).order_by(c.priority.desc(), c.run_at).limit(bindparam("n"))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (_JOBS.update().where(c.id.in_(due.scalar_subquery()))
+            .values(status="running", locked_by=bindparam("worker"), lease_until=bindparam("lease_until"),
+                    attempts=c.attempts + 1, started_at=bindparam("now"))
+            .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at))
+
+
+_CLAIM = {False: _claim_statement(False), True: _claim_statement(True)}
+_COMPLETE = (_JOBS.update()
+             .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("worker"),
+                    _JOBS.c.status == "running")
+             .values(status="done", finished_at=bindparam("now"), lease_until=None))
+_NEXT_RUN_AT = select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued")
+
+
 def claim(session: Session, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
     """Claim up to `limit` due jobs (and jobs whose lease expired) in one UPDATE ... RETURNING. Caller commits."""
     now = utcnow()
-    c = _JOBS.c
-    due = select(c.id).where(_due(now)).order_by(c.priority.desc(), c.run_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    stmt = (_JOBS.update().where(c.id.in_(due.scalar_subquery()))
-            .values(status="running", locked_by=worker_id, lease_until=now + lease, attempts=c.attempts + 1,
-                    started_at=now)
-            .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at))
-    rows = sorted(session.execute(stmt).all(), key=lambda r: (-r.priority, r.run_at))  # RETURNING has no order
+    stmt = _CLAIM[session.get_bind().dialect.name == "postgresql"]
+    result = session.execute(stmt, {"now": now, "n": limit, "worker": worker_id, "lease_until": now + lease})
+    rows = sorted(result.all(), key=lambda r: (-r.priority, r.run_at))  # RETURNING has no order
     return [ClaimedJob(r.id, r.name, dict(r.payload or {}), r.attempts, r.max_attempts) for r in rows]
 
 
 def next_run_at(session: Session) -> datetime | None:
     """When the earliest queued job becomes due (answered by the (status, run_at) index)."""
-    return session.scalar(select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued"))
+    return session.scalar(_NEXT_RUN_AT)
 
 
 def complete(session: Session, job_id: int, worker_id: str) -> None:
     """Mark done in the handler's own transaction; raises LeaseLost if another worker owns it."""
-    c = _JOBS.c
-    result = session.execute(
-        _JOBS.update()
-        .where(c.id == job_id, c.locked_by == worker_id, c.status == "running")
-        .values(status="done", finished_at=utcnow(), lease_until=None)
-    )
+    result = session.execute(_COMPLETE, {"job_id": job_id, "worker": worker_id, "now": utcnow()})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"job {job_id} was reclaimed by another worker")
 

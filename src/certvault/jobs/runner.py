@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.db.base import utcnow
-from certvault.jobs import queue
+from certvault.jobs import queue, wakeup
 from certvault.jobs.queue import ClaimedJob, LeaseLost
 
 log = logging.getLogger("certvault.jobs")
@@ -90,6 +90,7 @@ class WorkerConfig:
     poll_interval: float = 0.5
     lease: timedelta = timedelta(seconds=120)
     schedule_every: float = 0.5
+    watch_interval: float = 0.01  # SQLite: how often to look for commits of other processes (jobs/wakeup.py)
 
 
 def new_worker_id() -> str:
@@ -123,6 +124,14 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _hint(self, earliest: datetime | None) -> None:
+        """Another process enqueued something: claim now if it is due, else wake up when it is."""
+        if earliest is None or earliest <= utcnow():
+            self._wake.set()
+        elif self._next_due is None or earliest < self._next_due:
+            self._next_due = earliest
+            self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -136,6 +145,7 @@ class Worker:
         log.info("worker %s started (%d slots)", self.id, self.config.concurrency)
         heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
         heartbeat.start()
+        wakeup.start_watcher(self.sessions.kw["bind"], self._hint, self._stop, self.config.watch_interval)
         next_tick = 0.0
         while not self._stop.is_set():
             # Cleared before claiming: a wake-up that arrives while we claim is kept, never lost.
