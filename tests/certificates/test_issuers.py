@@ -72,3 +72,55 @@ def test_an_issued_renewal_takes_over_a_discovered_entry(sqlite_app: App, test_c
     with sqlite_app.transaction() as svc:  # seen again serving the old certificate: stays managed
         svc.certificates.record_seen(ADMIN, chain_pem=seen.pem, host=None, ip="127.0.0.2", port=443, sni=None)
         assert svc.certificates.get(ADMIN, entry.id).managed is True
+
+
+def test_record_seen_many_stores_a_batch_with_one_audit_row(app: App, test_ca) -> None:
+    from sqlalchemy import select
+
+    from certvault.audit.models import AuditEvent
+    from certvault.certificates.models import Sighting
+    from certvault.certificates.sightings import Observation
+    from tests.certificates.conftest import stored_counts
+
+    shared = make_leaf(test_ca, "shared.example.com", ["shared.example.com", "alt.example.com"])
+    other = make_leaf(test_ca, "other.example.com")
+    batch = [Observation(shared.pem + test_ca.pem, "shared.example.com", "127.0.0.10", 443, "shared.example.com",
+                         "scan"),
+             Observation(shared.pem, None, "127.0.0.11", 8443, None, "scan"),
+             Observation(b"not a certificate", "broken.example.com", "127.0.0.12", 443, None, "scan"),
+             Observation(other.pem + test_ca.pem, "other.example.com", "127.0.0.13", 443, None, "scan")]
+    with app.transaction() as svc:
+        seen = svc.certificates.record_seen_many(ADMIN, batch)
+    assert seen[0].entry_id == seen[1].entry_id and seen[3].entry_id not in (None, seen[0].entry_id)
+    assert seen[2].entry_id is None and "broken.example.com:443: not a certificate" in (seen[2].error or "")  # named, nothing stored for it
+    assert stored_counts(app)["cert_entries"] == 2 and stored_counts(app)["cert_issuers"] == 1
+    with app.transaction() as svc:
+        endpoints = {(e.ip, e.port): e for e in svc.certificates.endpoints(ADMIN)}
+        assert set(endpoints) == {("127.0.0.10", 443), ("127.0.0.11", 8443), ("127.0.0.13", 443)}
+        assert endpoints[("127.0.0.10", 443)].sni == "shared.example.com"
+        assert endpoints[("127.0.0.11", 8443)].entry_id == seen[0].entry_id
+        entry = svc.certificates.get(ADMIN, seen[0].entry_id)
+        assert entry.managed is False and entry.source == "scan"
+        audit = [e for e in svc.session.scalars(select(AuditEvent).where(AuditEvent.action == "certificate.seen"))]
+        assert len(audit) == 1 and audit[0].details["recorded"] == 3 and audit[0].details["refused"] == 1
+        first_seen = svc.session.scalar(select(Sighting.first_seen).where(Sighting.ip == "127.0.0.10"))
+    # The endpoint now serves another certificate, seen without a host name: it moves, keeps its host and
+    # first-seen time.
+    with app.transaction() as svc:
+        [again] = svc.certificates.record_seen_many(ADMIN, [Observation(other.pem, None, "127.0.0.10", 443,
+                                                                        "shared.example.com", "scan")])
+        row = svc.session.scalar(select(Sighting).where(Sighting.ip == "127.0.0.10"))
+        assert again.entry_id == seen[3].entry_id and row.entry_id == seen[3].entry_id
+        assert row.host == "shared.example.com" and row.first_seen == first_seen and row.last_seen >= first_seen
+
+
+def test_managed_names_lists_the_names_of_managed_certificates(app: App, test_ca) -> None:
+    issued = make_leaf(test_ca, "managed.example.com", ["managed.example.com", "*.managed.example.com"])
+    discovered = make_leaf(test_ca, "found.example.com")
+    with app.transaction() as svc:
+        svc.certificates.store_issued(ADMIN, chain_pem=issued.pem, key_pem=issued.key_pem, source="acme")
+        found = svc.certificates.record_seen(ADMIN, chain_pem=discovered.pem, host=None, ip="127.0.0.20", port=443,
+                                             sni=None)
+        assert svc.certificates.managed_names(ADMIN) == ["*.managed.example.com", "managed.example.com"]
+        svc.certificates.update(ADMIN, found.id, managed=True)
+        assert "found.example.com" in svc.certificates.managed_names(ADMIN)

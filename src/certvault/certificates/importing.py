@@ -7,14 +7,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from certvault.certificates.store import Leaf
+from certvault.certificates.store import Leaf, StoreOutcome
 from certvault.crypto import x509info
 from certvault.crypto.readers import MAX_BYTES, Bundle
 from certvault.errors import InvalidInput, TooLarge
+
+MAX_TAGS = 32
 
 
 @dataclass
@@ -107,3 +110,29 @@ def prepare(bundle: Bundle, label: str, *, source: str, tags: tuple[str, ...] = 
             last.orphan_key_spkis.append(spki)
         last.keys.append(key)
     yield last
+
+
+def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    out = []
+    for tag in tags or ():
+        value = tag.strip().lower()
+        if not value:
+            continue
+        if len(value) > 64 or any(ch.isspace() for ch in value):
+            raise InvalidInput(f"tag {tag!r} must be one word of at most 64 characters")
+        out.append(value)
+    if len(out) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags per certificate")
+    return tuple(dict.fromkeys(out))
+
+
+def file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:
+    ids = list(dict.fromkeys(outcome.entries.values()))
+    return FileResult(label, True, fmt, None, outcome.leaves, outcome.created, outcome.renewed,
+                      outcome.history, outcome.unchanged, outcome.keys_added, ids)
+
+
+def audit_details(result: FileResult) -> dict[str, Any]:
+    return {"file": result.file, "format": result.format, "certificates": result.certificates,
+            "created": result.created, "renewed": result.renewed, "unchanged": result.unchanged,
+            "keys_added": result.keys, "entries": [str(i) for i in result.entry_ids[:20]]}

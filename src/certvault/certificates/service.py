@@ -16,8 +16,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.util import identity_key
 
 from certvault.auth.rbac import Actor, Permission, require
-from certvault.certificates import chains, discovery, export, importing, reports, search
-from certvault.certificates.importing import FileResult, Prepared
+from certvault.certificates import chains, discovery, export, importing, reports, search, sightings
+from certvault.certificates.importing import FileResult, Prepared, audit_details, clean_tags, file_result
 from certvault.certificates.models import (
     CertificateEntry,
     CertificateName,
@@ -27,12 +27,15 @@ from certvault.certificates.models import (
     PrivateKeyRecord,
     Sighting,
 )
-from certvault.certificates.store import InventoryStore, Leaf, StoreOutcome, name_rows
+from certvault.certificates.store import InventoryStore, StoreOutcome, name_rows
 from certvault.context import ServiceContext
 from certvault.crypto import csr, keys, readers, x509info
 from certvault.errors import CertvaultError, InvalidInput, NotFound
 
-MAX_TAGS = 32
+_MANAGED_NAMES = (select(CertificateName.name).distinct()
+                  .join(CertificateEntry, CertificateEntry.id == CertificateName.entry_id)
+                  .where(CertificateEntry.managed.is_(True), CertificateEntry.status == "active")
+                  .order_by(CertificateName.name))
 
 
 @dataclass(frozen=True)
@@ -45,25 +48,12 @@ class Endpoint:
     last_seen: datetime
 
 
-def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    out = []
-    for tag in tags or ():
-        value = tag.strip().lower()
-        if not value:
-            continue
-        if len(value) > 64 or any(ch.isspace() for ch in value):
-            raise InvalidInput(f"tag {tag!r} must be one word of at most 64 characters")
-        out.append(value)
-    if len(out) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags per certificate")
-    return tuple(dict.fromkeys(out))
-
-
 class CertificateService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._s = ctx.session
         self._store = InventoryStore(ctx)
+        self._sightings = sightings.SightingStore(ctx, self._store)
 
     # ---- import ------------------------------------------------------------------------------
     def import_data(self, actor: Actor, data: bytes, filename: str, *, password: str | None = None,
@@ -75,10 +65,10 @@ class CertificateService:
         chunks = importing.prepare(bundle, label, source=source, tags=clean_tags(tags))
         with self._s.begin_nested():
             outcome = self._write(chunks, label)
-            result = _file_result(label, bundle.format, outcome)
+            result = file_result(label, bundle.format, outcome)
             self._ctx.audit.record(actor, "certificate.import", target_type="certificate",
                                    target_id=result.entry_ids[0] if result.entry_ids else None,
-                                   details=_audit_details(result))
+                                   details=audit_details(result))
         return result
 
     def import_path(self, actor: Actor, path: Path, *, password: str | None = None,
@@ -157,55 +147,51 @@ class CertificateService:
     def record_seen(self, actor: Actor, *, chain_pem: bytes, host: str | None, ip: str, port: int,
                     sni: str | None, source: str = "discovery") -> CertificateEntry:
         """Add or update the served certificate and remember where it was seen."""
-        entry_id = self._record_seen(actor, chain_pem, host, ip, port, sni, source)
+        require(actor, Permission.DISCOVERY_RUN)
+        observation = sightings.Observation(chain_pem, host, ip, port, sni, source)
+        parsed = sightings.parse(observation)  # a bad chain raises, naming the endpoint
+        entry_id = self._sightings.record([observation], [parsed])[0].entry_id
         self._ctx.audit.record(actor, "certificate.seen", target_type="certificate", target_id=entry_id,
                                details={"host": host, "ip": ip, "port": port, "sni": sni, "source": source})
+        assert entry_id is not None
         return self._entry(entry_id)
 
-    def _record_seen(self, actor: Actor, chain_pem: bytes, host: str | None, ip: str, port: int,
-                     sni: str | None, source: str) -> uuid.UUID:
+    def record_seen_many(self, actor: Actor, observations: list[sightings.Observation]) -> list[sightings.Seen]:
+        """`record_seen` for a batch (a scan's or a discovery's results): one audit row, nothing read back.
+        Returns, per observation, the entry it was recorded on or why its chain was refused (a refused
+        chain stores nothing; the others are stored)."""
         require(actor, Permission.DISCOVERY_RUN)
-        label = f"{host or ip}:{port}"
-        bundle = readers.read_bundle(chain_pem, label)
-        if not bundle.certificates:
-            raise InvalidInput(f"{label}: the server sent no certificate")
-        leaf_cert, rest = bundle.certificates[0], bundle.certificates[1:]
-        info = x509info.describe(leaf_cert)
-        self._store.store_issuers([c for c in rest if x509info.describe(c).is_ca])
-        outcome = self._store.store_leaves([Leaf(info, x509info.der(leaf_cert), source, (), False)])
-        entry_id = outcome.entries[info.fingerprint_sha256]
-        version_id = self._s.scalar(select(CertificateVersion.id).where(
-            CertificateVersion.fingerprint_sha256 == info.fingerprint_sha256))
-        self._upsert_sighting(entry_id, version_id, host, ip, port, sni or "", source)
-        return entry_id
-
-    def _upsert_sighting(self, entry_id: uuid.UUID, version_id: Any, host: str | None, ip: str, port: int,
-                         sni: str, source: str) -> None:
-        now = self._ctx.now()
-        row = self._s.scalar(select(Sighting).where(Sighting.ip == ip, Sighting.port == port, Sighting.sni == sni))
-        if row is None:
-            self._s.add(Sighting(entry_id=entry_id, version_id=version_id, host=host, ip=ip, port=port, sni=sni,
-                                 source=source, first_seen=now, last_seen=now))
-        else:
-            row.entry_id, row.version_id, row.last_seen, row.source = entry_id, version_id, now, source
-            row.host = host or row.host
-        self._s.flush()
+        if not observations:
+            return []
+        seen = self._sightings.record(observations)
+        stored = [s.entry_id for s in seen if s.entry_id is not None]
+        self._ctx.audit.record(actor, "certificate.seen", target_type="certificate",
+                               target_id=stored[0] if len(set(stored)) == 1 else None,
+                               details={"observations": len(observations), "recorded": len(stored),
+                                        "refused": len(observations) - len(stored), "certificates": len(set(stored)),
+                                        "sources": sorted({o.source for o in observations}),
+                                        "endpoints": [o.label for o in observations[:20]]})
+        return seen
 
     def record_discovered(self, actor: Actor, results: list[discovery.Fetched]) -> list[uuid.UUID | None]:
         """Store what a discovery run fetched (entry id per result, None where it failed); one audit row."""
         require(actor, Permission.DISCOVERY_RUN)
-        ids: list[uuid.UUID | None] = []
-        for item in results:
-            t = item.target
-            if item.chain_pem is None or item.ip is None:
-                ids.append(None)
-                continue
-            ids.append(self._record_seen(actor, item.chain_pem, t.host, item.ip, t.port, t.sni, "discovery"))
+        fetched = [(index, item) for index, item in enumerate(results) if item.chain_pem and item.ip]
+        observations = [sightings.Observation(item.chain_pem, item.target.host, item.ip, item.target.port,
+                                              item.target.sni) for _, item in fetched]  # type: ignore[arg-type]
+        ids: list[uuid.UUID | None] = [None] * len(results)
+        for (index, _), seen in zip(fetched, self._sightings.record(observations), strict=True):
+            ids[index] = seen.entry_id
         found = [i for i in ids if i is not None]
         self._ctx.audit.record(actor, "certificate.discover", target_type="certificate",
                                details={"targets": len(results), "found": len(found),
                                         "unreachable": len(results) - len(found), "certificates": len(set(found))})
         return ids
+
+    def managed_names(self, actor: Actor) -> list[str]:
+        """Every name (DNS, IP, e-mail) on a managed, active certificate, sorted, once each (one query)."""
+        require(actor, Permission.CERTIFICATES_READ)
+        return list(self._s.scalars(_MANAGED_NAMES))
 
     def queue_discovery(self, actor: Actor, *, targets: list[str], cidrs: list[str], ports: list[int],
                         sni: str | None, timeout: float = 5.0) -> Any:
@@ -392,15 +378,3 @@ class CertificateService:
     def counts_by_state(self) -> dict[tuple[str, bool], int]:
         """(expired|expiring|valid, managed) -> count, for metrics (no actor: read-only aggregates)."""
         return reports.counts_by_state(self._s, self._ctx.now())
-
-
-def _file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:
-    ids = list(dict.fromkeys(outcome.entries.values()))
-    return FileResult(label, True, fmt, None, outcome.leaves, outcome.created, outcome.renewed,
-                      outcome.history, outcome.unchanged, outcome.keys_added, ids)
-
-
-def _audit_details(result: FileResult) -> dict[str, Any]:
-    return {"file": result.file, "format": result.format, "certificates": result.certificates,
-            "created": result.created, "renewed": result.renewed, "unchanged": result.unchanged,
-            "keys_added": result.keys, "entries": [str(i) for i in result.entry_ids[:20]]}

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from certvault.auth.rbac import Actor
+from certvault.certificates.sightings import Observation, Seen
 from certvault.db.base import utcnow
 from certvault.errors import CertvaultError
 from certvault.scanning.findings import Change, Snapshot, changes, parse_not_after, snapshot
@@ -21,8 +22,8 @@ from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, Scan
 
 log = logging.getLogger("certvault.scanning")
 
-# record_seen(actor, chain_pem=..., host=..., ip=..., port=..., sni=..., source="scan")
-RecordSeen = Callable[..., Any]
+# record_seen_many(observations) -> one Seen (entry id or refusal) per observation
+RecordSeenMany = Callable[[list[Observation]], list[Seen]]
 INVENTORY_REFRESH = timedelta(hours=12)
 PREFETCH = 200  # endpoints read per query when storing a batch
 
@@ -40,17 +41,21 @@ def endpoint_identity(result: dict[str, Any]) -> tuple[str, str, int, str | None
 
 
 class ResultRecorder:
-    def __init__(self, session: Session, record_seen: RecordSeen | None) -> None:
+    def __init__(self, session: Session, record_seen_many: RecordSeenMany | None) -> None:
         self._session = session
-        self._record_seen = record_seen
+        self._record_seen_many = record_seen_many
         self._endpoints: dict[tuple[str, str, int, str], ScanEndpoint] = {}
         self._previous: dict[uuid.UUID, dict[str, Any]] = {}
+        self._seen: list[Observation] = []  # chains for the inventory, recorded once per batch
 
     def store_many(self, actor: Actor, results: list[dict[str, Any]], run_id: uuid.UUID | None) -> list[ScanResult]:
-        """Store a batch: endpoints and previous results are read in a few queries, not per result."""
+        """Store a batch: endpoints and previous results are read in a few queries, not per result, and
+        the served chains go to the inventory in one call."""
         for start in range(0, len(results), PREFETCH):
             self._prefetch(results[start:start + PREFETCH])
-        return [self.store(actor, result, run_id)[0] for result in results]
+        rows = [self.store(actor, result, run_id)[0] for result in results]
+        self.flush_inventory()
+        return rows
 
     def store(self, actor: Actor, result: dict[str, Any],
               run_id: uuid.UUID | None) -> tuple[ScanResult, list[ScanEvent]]:
@@ -69,7 +74,7 @@ class ResultRecorder:
         self._session.flush()  # no ORM relationships order the inserts: the result goes before its events
         events = [self._event(endpoint, row, change) for change in changes(previous, current, was_unreachable)]
         if current.reachable and result.get("chain_pem") and self._inventory_is_stale(endpoint, current, row):
-            self._record_in_inventory(actor, result)
+            self._queue_for_inventory(result)  # recorded by flush_inventory (a refused chain is not retried)
             endpoint.inventory_seen_at = row.scanned_at
         self._update_endpoint(endpoint, row, current, result)
         if current.reachable:
@@ -186,14 +191,26 @@ class ResultRecorder:
         return event
 
     # ---- inventory ---------------------------------------------------------------------------------
-    def _record_in_inventory(self, actor: Actor, result: dict[str, Any]) -> None:
-        if self._record_seen is None:
+    def _queue_for_inventory(self, result: dict[str, Any]) -> None:
+        if self._record_seen_many is None:
             return
         host, ip, port, sni = endpoint_identity(result)
         chain = "".join(pem if pem.endswith("\n") else pem + "\n" for pem in result["chain_pem"])
+        self._seen.append(Observation(chain.encode(), None if host == ip else host, ip, port, sni, source="scan"))
+
+    def flush_inventory(self) -> None:
+        """Record the queued chains in the inventory (one call per batch). A chain the inventory refuses is
+        logged and loses nothing else; a failure of the whole call must not lose the results either."""
+        seen, self._seen = self._seen, []
+        if not seen or self._record_seen_many is None:
+            return
         try:
-            with self._session.begin_nested():  # a chain the inventory rejects must not lose the result
-                self._record_seen(actor, chain_pem=chain.encode(), host=None if host == ip else host, ip=ip,
-                                  port=port, sni=sni, source="scan")
+            with self._session.begin_nested():
+                outcomes = self._record_seen_many(seen)
         except CertvaultError as exc:
-            log.warning("inventory did not record the chain seen at %s:%s: %s", ip, port, exc.message)
+            log.warning("inventory did not record %d chains seen by this batch: %s", len(seen), exc.message)
+            return
+        for observation, outcome in zip(seen, outcomes, strict=True):
+            if outcome.error:
+                log.warning("inventory did not record the chain seen at %s:%s: %s", observation.ip,
+                            observation.port, outcome.error)

@@ -32,7 +32,7 @@ HISTORY_DAYS = 400  # a year of weekly or daily results, plus margin
 class ScanService:
     def __init__(self, ctx: ServiceContext, inventory: Any = None) -> None:
         self._ctx = ctx
-        self._inventory = inventory  # CertificateService: endpoints() and record_seen()
+        self._inventory = inventory  # CertificateService: endpoints(), managed_names(), record_seen_many()
         self._runs = RunBook(ctx)
         self._schedules = ScheduleBook(ctx)
         self._queries = ScanQueries(ctx.session)
@@ -98,19 +98,8 @@ class ScanService:
         return seen, [n for n in self._managed_names(actor) if not n.startswith("*.")]
 
     def _managed_names(self, actor: Actor) -> list[str]:
-        """DNS names on managed (active) certificates; wildcards cannot be resolved and are skipped."""
-        from certvault.certificates.search import CertificateQuery
-
-        names: dict[str, None] = {}
-        offset = 0
-        while True:
-            page = self._inventory.search(actor, CertificateQuery(managed=True, status="active", sort="name",
-                                                                  limit=500, offset=offset))
-            for entry in page.items:
-                names.update(dict.fromkeys(self._inventory.names(actor, entry.id)))
-            offset += len(page.items)
-            if len(page.items) < 500:
-                return [n for n in names if _is_dns_name(n)]
+        """DNS names on managed (active) certificates (one query); the caller skips wildcards."""
+        return [n for n in self._inventory.managed_names(actor) if _is_dns_name(n)]
 
     def schedule_batches(self, actor: Actor, run_id: uuid.UUID, targets: list[ScanTarget],
                          unresolved: Iterable[Unresolved]) -> ScanRun | None:
@@ -150,10 +139,10 @@ class ScanService:
         return rows
 
     def _record_seen(self, actor: Actor) -> Any:
-        if self._inventory is None or not hasattr(self._inventory, "record_seen"):
+        if self._inventory is None or not hasattr(self._inventory, "record_seen_many"):
             return None
         scanner = Actor.system(f"scanner:{actor.name}", via=actor.via)
-        return lambda _actor, **kw: self._inventory.record_seen(scanner, **kw)
+        return lambda observations: self._inventory.record_seen_many(scanner, observations)
 
     def reap_stalled_runs(self, actor: Actor) -> list[ScanRun]:
         """Mark failed the runs whose batch jobs failed for good, so none stays 'running' forever."""
