@@ -92,7 +92,9 @@ class IssuerCertificate(UUIDPrimaryKey, Base):
 
 
 class CertificateName(Base):
-    """A DNS name, IP or e-mail of an entry's current version; `name_rev` serves suffix lookups."""
+    """A DNS name, IP or e-mail of an entry's current version. `name_rev` (the name reversed) is the one
+    index: exact names, suffixes (wildcards, subdomains) and substrings are all looked up through it,
+    because every random-key index costs about one page write per imported certificate."""
 
     __tablename__ = "cert_names"
 
@@ -101,8 +103,6 @@ class CertificateName(Base):
     )
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     name_rev: Mapped[str] = mapped_column(String(255), index=True)
-
-    __table_args__ = (Index("ix_cert_names_name", "name"),)
 
 
 class CertificateTag(Base):

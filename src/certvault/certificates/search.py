@@ -60,12 +60,12 @@ def _name_condition(text: str) -> Any:
         prefix = name[2:][::-1] + "."
         return and_(CertificateName.name_rev >= prefix, CertificateName.name_rev < prefix[:-1] + "/",
                     ~CertificateName.name_rev.like(_escape(prefix) + "%.%", escape="\\"))
-    if "." not in name:
-        return CertificateName.name.like(f"%{_escape(name)}%", escape="\\")
-    candidates = [name, "*." + name.split(".", 1)[1]]
+    if "." not in name:  # a substring of the name is the reversed substring of name_rev
+        return CertificateName.name_rev.like(f"%{_escape(name[::-1])}%", escape="\\")
+    candidates = [name[::-1], ("*." + name.split(".", 1)[1])[::-1]]
     prefix = name[::-1] + "."
     below = and_(CertificateName.name_rev >= prefix, CertificateName.name_rev < prefix[:-1] + "/")
-    return or_(CertificateName.name.in_(candidates), below)
+    return or_(CertificateName.name_rev.in_(candidates), below)
 
 
 def _escape(text: str) -> str:

@@ -8,6 +8,7 @@ certificates costs a few hundred statements, not a few hundred thousand.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -15,12 +16,13 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import JSON, bindparam, delete, insert, select, text, update
+from sqlalchemy import JSON, Uuid, bindparam, delete, insert, select, text, update
 
 from certvault.certificates.models import (
     CertificateEntry,
@@ -34,6 +36,7 @@ from certvault.certificates.models import (
 from certvault.context import ServiceContext
 from certvault.crypto import keys, x509info
 from certvault.crypto.x509info import CertInfo
+from certvault.db.base import UTCDateTime
 
 CHUNK = 500
 
@@ -71,17 +74,19 @@ class _TimeOrderedIds:
 
     def __init__(self) -> None:
         self._pool = b""
+        self._at = 0
         self._last = 0
         self._lock = threading.Lock()
 
     def next(self) -> uuid.UUID:
         with self._lock:
-            if len(self._pool) < 10:
-                self._pool = os.urandom(10 * 1024)
-            rand, self._pool = self._pool[:10], self._pool[10:]
+            if self._at + 10 > len(self._pool):
+                self._pool, self._at = os.urandom(10 * 1024), 0
+            rand = int.from_bytes(self._pool[self._at:self._at + 10], "big")  # an offset: no copy of the pool
+            self._at += 10
             millis = max(time.time_ns() // 1_000_000, self._last)
             self._last = millis
-        value = (millis << 80) | int.from_bytes(rand, "big")
+        value = (millis << 80) | rand
         value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
         value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
         return uuid.UUID(int=value)
@@ -233,7 +238,11 @@ class InventoryStore:
     def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """Many rows at once: executemany on SQLite (cheap per row, in-process); COPY on PostgreSQL,
         where psycopg's executemany costs a pipeline round per row."""
-        if self._s.get_bind().dialect.name != "postgresql":
+        dialect = self._s.get_bind().dialect
+        if dialect.name == "sqlite":
+            self._insert_sqlite(table, rows, dialect)
+            return
+        if dialect.name != "postgresql":
             self._s.execute(insert(table), rows)
             return
         from psycopg import sql
@@ -248,6 +257,34 @@ class InventoryStore:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
+
+    def _insert_sqlite(self, table: Any, rows: list[dict[str, Any]], dialect: Any) -> None:
+        """sqlite3's executemany with values converted here, column by column, the way SQLAlchemy's
+        types would (UTC text timestamps, hex UUIDs, JSON text): its per-row parameter machinery costs
+        more than SQLite's own insert."""
+        compiled = insert(table).values({name: bindparam(name) for name in rows[0]}).compile(dialect=dialect)
+        columns = list(compiled.positiontup or ())
+        get = itemgetter(*columns)
+        converted = [(i, f, isinstance(table.c[name].type, JSON))
+                     for i, name in enumerate(columns) if (f := _sqlite_converter(table.c[name].type, dialect))]
+        values = []
+        last: dict[int, tuple[Any, Any]] = {}  # per column: the last value converted (a batch shares its `now`)
+        for row in rows:
+            value = list(get(row)) if len(columns) > 1 else [get(row)]
+            for i, convert, also_none in converted:
+                raw = value[i]
+                if raw is None and not also_none:
+                    continue  # JSON stores None as 'null', as SQLAlchemy does; other types as NULL
+                seen = last.get(i)
+                if seen is not None and seen[0] is raw:
+                    value[i] = seen[1]
+                    continue
+                value[i] = convert(raw)
+                last[i] = (raw, value[i])
+            values.append(value)
+        driver = self._s.connection().connection.driver_connection  # same transaction as the session
+        assert driver is not None
+        driver.executemany(compiled.string, values)
 
     def _promote(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         """Make the newest new version current on entries that existed before this batch."""
@@ -293,6 +330,31 @@ class InventoryStore:
         new_rows = [{"entry_id": e, "tag": t} for e, t in sorted(wanted - have, key=str)]
         if new_rows:
             self._s.execute(insert(CertificateTag), new_rows)
+
+
+def _sqlite_utc(value: datetime) -> str:
+    if value.tzinfo is UTC:  # nearly always (utcnow, cryptography's *_utc): "+00:00" is cut off
+        return value.isoformat(" ", "microseconds")[:26]
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_converter(type_: Any, dialect: Any) -> Any:
+    """How a value of this column type is stored by SQLite (None: as it is)."""
+    if isinstance(type_, UTCDateTime):
+        return _sqlite_utc  # what UTCDateTime + SQLite's DATETIME store, without two layers of calls
+    if isinstance(type_, Uuid):
+        return _uuid_hex
+    if isinstance(type_, JSON) and type_.none_as_null is False:
+        return _json_text  # SQLAlchemy's default serializer, called directly
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # JSON text, booleans as integers, ...
+
+
+def _uuid_hex(value: uuid.UUID) -> str:
+    return value.hex
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
 
 
 def _current_columns(info: CertInfo, version_id: uuid.UUID) -> dict[str, Any]:
