@@ -13,16 +13,18 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.audit.service import AuditLog
+from certvault.auth import versioning
+from certvault.auth.credentials import CredentialCache, CredentialLookup
 from certvault.auth.service import AuthService
 from certvault.certificates.service import CertificateService
 from certvault.config import Settings
 from certvault.context import ServiceContext
 from certvault.db import migrate
-from certvault.db.engine import build_engine
+from certvault.db.engine import build_engine, build_read_engine
 from certvault.db.locks import advisory_lock
 from certvault.db.session import build_sessionmaker, transaction
 from certvault.issuance.service import IssuanceService
@@ -60,7 +62,8 @@ class Services:
 
     @cached_property
     def auth(self) -> AuthService:
-        return AuthService(self.session, self.audit, self.sealer, self.settings.security)
+        return AuthService(self.session, self.audit, self.sealer, self.settings.security,
+                           credentials=self.app.credentials)
 
     @cached_property
     def system(self) -> SystemSettings:
@@ -109,6 +112,10 @@ class App:
         self.handlers, self.schedules = collect_jobs(settings.worker.job_modules)
         self._workers: list[Worker] = []
         event.listen(sessions, "after_commit", self._after_commit)
+        # Authenticated credentials are cached per process; every change bumps the auth version.
+        versioning.install(sessions)
+        self.credentials = CredentialLookup(CredentialCache())
+        self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
 
     def services(self, session: Session) -> Services:
         return Services(self, session)
@@ -117,6 +124,12 @@ class App:
     def transaction(self) -> Iterator[Services]:
         with transaction(self.sessions) as session:
             yield self.services(session)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for short lookups outside the request's transaction (see build_read_engine)."""
+        with self.read_engine.connect() as conn:
+            yield conn
 
     def worker(self, **overrides: Any) -> Worker:
         w = self.settings.worker
@@ -139,6 +152,7 @@ class App:
         for worker in self._workers:
             worker.stop()
         self.engine.dispose()
+        self.read_engine.dispose()
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("jobs_enqueued", False):

@@ -1,8 +1,11 @@
 """Append to and verify the audit chain; search it.
 
-Appends are serialised (PostgreSQL advisory lock; SQLite's write lock) so `seq` is gapless and
-each row's hash covers its predecessor's. The HMAC key is a keyring data key, so someone with
-database access alone can neither forge a row nor re-chain after deleting one.
+Appends are serialised so `seq` is gapless and each row's hash covers its predecessor's: on
+PostgreSQL by locking the chain's head row (SELECT ... FOR UPDATE; an advisory lock only for the
+very first append, before the head row exists), on SQLite by the write lock every transaction
+holds. The HMAC key is a keyring data key, so someone with database access alone can neither
+forge a row nor re-chain after deleting one. An append is three statements (head, insert, head
+update) built once, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from certvault.audit.models import AuditEvent, AuditHead
@@ -26,6 +29,17 @@ from certvault.db.locks import advisory_lock
 
 GENESIS = "0" * 64
 _SENSITIVE = ("password", "secret", "token", "private", "passphrase", "hmac", "key_pem")
+_CANONICAL = ("seq", "id", "at", "actor_kind", "actor_id", "actor_name", "ip", "action", "outcome", "target_type",
+              "target_id", "details")
+
+_events, _head = cast(Table, AuditEvent.__table__), cast(Table, AuditHead.__table__)
+# FOR UPDATE: the head row is the chain's lock on PostgreSQL (SQLite omits the clause; its write lock serialises).
+_HEAD_FOR_UPDATE = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_HEAD = select(_head.c.seq, _head.c.hash, _head.c.mac).where(_head.c.id == 1)
+_APPEND = insert(_events)
+_INSERT_HEAD = insert(_head)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"), mac=bindparam("new_mac"))
 
 
 def redact(details: dict[str, Any]) -> dict[str, Any]:
@@ -41,14 +55,15 @@ def redact(details: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _canonical(ev: AuditEvent) -> bytes:
-    body = {
-        "seq": ev.seq, "id": str(ev.id), "at": ev.at.isoformat(), "actor_kind": ev.actor_kind,
-        "actor_id": ev.actor_id, "actor_name": ev.actor_name, "ip": ev.ip, "action": ev.action,
-        "outcome": ev.outcome, "target_type": ev.target_type, "target_id": ev.target_id,
-        "details": ev.details,
-    }
+def _canonical(row: dict[str, Any]) -> bytes:
+    """The bytes a row's HMAC covers (with its predecessor's hash in front)."""
+    body = {name: row[name] for name in _CANONICAL}
+    body["id"], body["at"] = str(row["id"]), row["at"].isoformat()
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _stored(ev: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(ev, name) for name in _CANONICAL}
 
 
 def _aware(value: datetime) -> datetime:
@@ -91,26 +106,28 @@ class AuditLog:
         outcome: str = "success",
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        self._lock_chain()
-        head = self._session.get(AuditHead, 1)
-        prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
-        ev = AuditEvent(
-            seq=prev_seq + 1, at=utcnow(), actor_kind=actor.kind,
-            actor_id=str(actor.id) if actor.id else None, actor_name=actor.name, ip=actor.ip,
-            action=action, outcome=outcome, target_type=target_type,
-            target_id=str(target_id) if target_id is not None else None,
-            details=json.loads(json.dumps(redact(details or {}), default=str)), prev_hash=prev_hash,
-        )
-        ev.id = uuid.uuid4()
-        ev.hash = self._mac(prev_hash.encode() + _canonical(ev))
-        self._session.add(ev)
+        conn = self._session.connection()
+        head = conn.execute(_HEAD_FOR_UPDATE).first()
+        if head is None:  # the first append ever: no head row to lock yet
+            self._lock_chain(conn)
+            head = conn.execute(_HEAD_FOR_UPDATE).first()
+        prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+        row: dict[str, Any] = {
+            "seq": prev_seq + 1, "id": uuid.uuid4(), "at": utcnow(), "actor_kind": actor.kind,
+            "actor_id": str(actor.id) if actor.id else None, "actor_name": actor.name, "ip": actor.ip,
+            "action": action, "outcome": outcome, "target_type": target_type,
+            "target_id": str(target_id) if target_id is not None else None,
+            "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": prev_hash,
+        }
+        row["hash"] = self._mac(prev_hash.encode() + _canonical(row))
+        conn.execute(_APPEND, row)
+        mac = self._head_mac(row["seq"], row["hash"])
         if head is None:
-            head = AuditHead(id=1)
-            self._session.add(head)
-        head.seq, head.hash = ev.seq, ev.hash
-        head.mac = self._head_mac(ev.seq, ev.hash)
-        self._session.flush()
-        return ev
+            conn.execute(_INSERT_HEAD, {"id": 1, "seq": row["seq"], "hash": row["hash"], "mac": mac})
+        else:
+            conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"], "new_mac": mac})
+        self._session.flush()  # as before: the caller's pending changes are written by the time it is audited
+        return AuditEvent(**row)
 
     def search(self, actor: Actor, query: AuditQuery) -> tuple[list[AuditEvent], int]:
         require(actor, Permission.AUDIT_READ)
@@ -141,10 +158,10 @@ class AuditLog:
                 problems.append(f"row {missing} deleted (sequence jumps to {ev.seq})")
             if ev.prev_hash != prev_hash:
                 problems.append(f"row {ev.seq} does not link to its predecessor")
-            if not hmac.compare_digest(ev.hash, self._mac(ev.prev_hash.encode() + _canonical(ev))):
+            if not hmac.compare_digest(ev.hash, self._mac(ev.prev_hash.encode() + _canonical(_stored(ev)))):
                 problems.append(f"row {ev.seq} ({ev.action}) was modified")
             expected_seq, prev_hash = ev.seq + 1, ev.hash
-        head = self._session.get(AuditHead, 1)
+        head = self._session.execute(_HEAD).first()
         if head is not None:
             if not hmac.compare_digest(head.mac, self._head_mac(head.seq, head.hash)):
                 problems.append("chain head was tampered with")
@@ -189,8 +206,8 @@ class AuditLog:
             )
         return stmt
 
-    def _lock_chain(self) -> None:
-        advisory_lock(self._session, "certvault-audit")
+    def _lock_chain(self, conn: Connection) -> None:
+        advisory_lock(conn, "certvault-audit")
 
     def _mac(self, data: bytes) -> str:
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()

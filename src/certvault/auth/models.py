@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certvault.db.base import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -78,3 +78,16 @@ class WebSession(UUIDPrimaryKey, Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthState(Base):
+    """One row: a counter every change to users, groups, tokens or sessions bumps in its own transaction.
+
+    Processes cache authenticated credentials and re-read this counter on each request, so a
+    revocation, lockout or group change made anywhere takes effect on the next request everywhere.
+    """
+
+    __tablename__ = "auth_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

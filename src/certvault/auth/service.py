@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -15,20 +13,16 @@ from sqlalchemy.orm import Session
 
 from certvault.audit.service import AuditLog
 from certvault.auth import passwords
-from certvault.auth.models import ApiToken, Group, User, WebSession
+from certvault.auth.credentials import CredentialLookup
+from certvault.auth.models import Group, User
 from certvault.auth.rbac import Actor, Permission, Role, parse_role, require
+from certvault.auth.tokens import SESSION_PREFIX, TOKEN_PREFIX, CredentialOps, token_digest
 from certvault.config import SecuritySettings
 from certvault.db.base import utcnow
 from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from certvault.keyring.service import Sealer
 
-TOKEN_PREFIX = "cvt_"
-SESSION_PREFIX = "cvs_"
-_TOUCH_EVERY = timedelta(seconds=60)
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["SESSION_PREFIX", "TOKEN_PREFIX", "AuthService", "ip_allowed", "parse_networks", "token_digest"]
 
 
 def parse_networks(values: Iterable[str]) -> list[str]:
@@ -51,7 +45,9 @@ def ip_allowed(user: User, ip: str | None) -> bool:
     return any(addr in ipaddress.ip_network(net) for net in user.allowed_networks)
 
 
-class AuthService:
+class AuthService(CredentialOps):
+    """Users, groups, password and TOTP logins; tokens and sessions come from CredentialOps."""
+
     def __init__(
         self,
         session: Session,
@@ -59,12 +55,14 @@ class AuthService:
         sealer: Sealer,
         settings: SecuritySettings,
         now: Callable[[], datetime] = utcnow,
+        credentials: CredentialLookup | None = None,
     ) -> None:
         self._s = session
         self._audit = audit
         self._sealer = sealer
         self._settings = settings
         self._now = now
+        self.credentials = credentials or CredentialLookup()  # uncached unless the App shares its cache
 
     # ---- users -------------------------------------------------------------------------------
     def has_users(self) -> bool:
@@ -342,90 +340,3 @@ class AuthService:
             return False
         secret = self._sealer.open_text(user.totp_secret, aad=f"totp:{user.id}")
         return pyotp.TOTP(secret).verify(code.strip(), valid_window=1)
-
-    # ---- API tokens --------------------------------------------------------------------------
-    def create_token(
-        self, actor: Actor, user_ref: str | uuid.UUID | None = None, name: str = "",
-        days: int | None = None, kind: str = "api",
-    ) -> tuple[str, ApiToken]:
-        user = self._find_user(user_ref) if user_ref else self.user_for(actor)
-        if user.id != actor.id:
-            require(actor, Permission.USERS_MANAGE)
-        days = self._settings.token_default_days if days is None else days
-        if days < 0 or days > 3650:
-            raise InvalidInput("token lifetime must be between 0 (never expires) and 3650 days")
-        plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = ApiToken(
-            user_id=user.id, name=name, token_hash=token_digest(plaintext), prefix=plaintext[:10],
-            kind=kind, expires_at=self._now() + timedelta(days=days) if days else None,
-        )
-        self._s.add(token)
-        self._s.flush()
-        self._audit.record(actor, "token.create", target_type="user", target_id=user.id,
-                           details={"token": token.prefix, "name": name, "days": days, "kind": kind})
-        return plaintext, token
-
-    def list_tokens(self, actor: Actor, user_ref: str | uuid.UUID | None = None) -> list[ApiToken]:
-        user = self._find_user(user_ref) if user_ref else self.user_for(actor)
-        if user.id != actor.id:
-            require(actor, Permission.USERS_READ)
-        stmt = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        return list(self._s.scalars(stmt.order_by(ApiToken.created_at)))
-
-    def revoke_token(self, actor: Actor, token_id: uuid.UUID) -> None:
-        token = self._s.get(ApiToken, token_id)
-        if token is None:
-            raise NotFound(f"token {token_id} not found")
-        if token.user_id != actor.id:
-            require(actor, Permission.USERS_MANAGE)
-        token.revoked_at = self._now()
-        self._audit.record(actor, "token.revoke", target_type="user", target_id=token.user_id,
-                           details={"token": token.prefix})
-
-    def authenticate_token(self, plaintext: str, ip: str | None) -> Actor:
-        token = self._s.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(plaintext)))
-        now = self._now()
-        if token is None or token.revoked_at or (token.expires_at and token.expires_at <= now):
-            raise Unauthenticated("API token is invalid, expired or revoked")
-        user = self._s.get(User, token.user_id)
-        self._check_account(user, ip)
-        assert user is not None
-        if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
-            token.last_used_at = now
-        return self.actor_for(user, ip, via="token")
-
-    def _check_account(self, user: User | None, ip: str | None) -> None:
-        if user is None or not user.is_active:
-            raise Unauthenticated("account is disabled")
-        if user.locked_until and user.locked_until > self._now():
-            raise Unauthenticated("account is locked")
-        if not ip_allowed(user, ip):
-            who = Actor(name=user.username, role=Role(user.role), kind=user.kind, id=user.id, ip=ip)
-            self._audit.record(who, "auth.ip_denied", target_type="user", target_id=user.id,
-                               outcome="denied")
-            raise Forbidden(f"requests for {user.username} are not allowed from {ip}", keep_changes=True)
-
-    # ---- browser sessions --------------------------------------------------------------------
-    def create_session(self, actor: Actor) -> tuple[str, WebSession]:
-        plaintext = SESSION_PREFIX + secrets.token_urlsafe(32)
-        web = WebSession(
-            user_id=actor.id, token_hash=token_digest(plaintext), csrf_token=secrets.token_urlsafe(24),
-            ip=actor.ip, expires_at=self._now() + timedelta(minutes=self._settings.session_minutes),
-        )
-        self._s.add(web)
-        self._s.flush()
-        return plaintext, web
-
-    def authenticate_session(self, plaintext: str, ip: str | None) -> tuple[Actor, WebSession, User]:
-        web = self._s.scalar(select(WebSession).where(WebSession.token_hash == token_digest(plaintext)))
-        if web is None or web.expires_at <= self._now():
-            raise Unauthenticated("session expired; log in again")
-        user = self._s.get(User, web.user_id)
-        self._check_account(user, ip)
-        assert user is not None
-        return self.actor_for(user, ip, via="session"), web, user
-
-    def end_session(self, plaintext: str) -> None:
-        web = self._s.scalar(select(WebSession).where(WebSession.token_hash == token_digest(plaintext)))
-        if web is not None:
-            self._s.delete(web)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import ssl
@@ -62,6 +63,10 @@ def serve(
     host: str | None = typer.Option(None, help="address to bind (default 127.0.0.1)"),
     port: int | None = typer.Option(None, help="port (default 8443)"),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="run the embedded job worker"),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="server processes sharing the port (PostgreSQL: up to the cores; SQLite: 1)"),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="log a line per HTTP request (sensitive actions are audited either way)"),
 ) -> None:
     """Serve the API and web UI over HTTPS."""
     from certvault.bootstrap import initialize
@@ -75,17 +80,18 @@ def serve(
     result = initialize(settings)
     _announce_password(result.admin_password, settings)
     embedded = worker and settings.server.embedded_worker
-    _serve(result, settings.server.host, settings.server.port, embedded)
+    _serve(result, settings.server.host, settings.server.port, embedded, workers=workers, access_log=access_log)
 
 
-def _serve(result: Any, host: str, port: int, embedded_worker: bool) -> None:
+def _serve(result: Any, host: str, port: int, embedded_worker: bool, *, workers: int = 1,
+           access_log: bool = False) -> None:
     import uvicorn
 
+    from certvault.api.list_verb import http_protocol
     from certvault.server import create_server
 
     settings = result.app.settings
     logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    api = create_server(result.app, embedded_worker=embedded_worker)
     tls: dict[str, Any] = {}
     if not settings.server.allow_plain_http:
         tls = {"ssl_certfile": str(result.server_cert), "ssl_keyfile": str(result.server_key),
@@ -93,11 +99,43 @@ def _serve(result: Any, host: str, port: int, embedded_worker: bool) -> None:
     scheme = "http" if settings.server.allow_plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
     console.print(f"certvault serving on {scheme}://{shown}:{port}/ "
-                  f"(worker {'embedded' if embedded_worker else 'off'})", highlight=False)
-    from certvault.api.list_verb import http_protocol
+                  f"(worker {'embedded' if embedded_worker else 'off'}"
+                  f"{f', {workers} processes' if workers > 1 else ''})", highlight=False)
 
-    uvicorn.run(api, host=host, port=port, log_level=settings.logging.level.lower(),
-                proxy_headers=False, server_header=False, http=http_protocol(), **tls)
+    def config(app: Any) -> uvicorn.Config:
+        return uvicorn.Config(app, host=host, port=port, log_level=settings.logging.level.lower(),
+                              access_log=access_log, proxy_headers=False, server_header=False,
+                              http=http_protocol(), **tls)
+
+    if workers == 1:
+        server = uvicorn.Server(config(create_server(result.app, embedded_worker=embedded_worker)))
+        _freeze_startup_objects()
+        server.run()
+        return
+    from certvault.cli.serving import run_processes
+
+    result.app.engine.dispose()  # children open their own connections; none may be shared across fork
+    result.app.read_engine.dispose()
+
+    _freeze_startup_objects()  # before fork: children share these pages instead of copying them on GC
+
+    def run_child(index: int, sock: Any) -> None:
+        server = uvicorn.Server(config(create_server(result.app, embedded_worker=embedded_worker and index == 0)))
+        _freeze_startup_objects()
+        server.run(sockets=[sock])
+
+    raise typer.Exit(run_processes(workers, host, port, run_child))
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, routes, models, metadata: ~200,000 objects) out of garbage collection.
+
+    Every request leaves a few reference cycles (sessions, transactions) for the cyclic collector;
+    without this, each full collection walks the whole start-up heap and stalls every request in
+    flight for tens of milliseconds, which showed as a p99 of 150+ ms under 32 connections.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _tls_context(_config: Any, default_context: Any) -> ssl.SSLContext:

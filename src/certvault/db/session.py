@@ -13,9 +13,21 @@ def build_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+def end_transaction(session: Session, exc: BaseException | None) -> None:
+    """Commit on success, roll back on an exception unless it asks to keep audit rows."""
+    if exc is None or getattr(exc, "keep_changes", False):
+        try:
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    else:
+        session.rollback()
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Commit on success, roll back on an exception (unless it asks to keep audit rows)."""
+    """One transaction: committed on success, rolled back on an exception (unless it keeps audit rows)."""
     session = factory()
     try:
         yield session

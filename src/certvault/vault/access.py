@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.auth.rbac import Actor, Permission, require
@@ -29,6 +29,18 @@ def parse_level(value: str) -> str:
     if value not in RANK:
         raise InvalidInput(f"unknown permission {value!r}; choose view, edit or owner")
     return value
+
+
+_perm, _folders = VaultPermission.__table__, Folder.__table__
+# Built once (a statement built per call costs more than running it): the grants to a user or their
+# groups on the given folders or secret, and the inheritance flags of a folder's ancestors.
+_GRANT_LEVELS = select(_perm.c.level).where(
+    or_(_perm.c.folder_id.in_(bindparam("folders", expanding=True)), _perm.c.secret_id == bindparam("secret")),
+    or_(and_(_perm.c.principal_type == "user", _perm.c.principal_id == bindparam("user")),
+        and_(_perm.c.principal_type == "group", _perm.c.principal_id.in_(bindparam("groups", expanding=True)))),
+)
+_LINEAGE = select(_folders.c.id, _folders.c.parent_id, _folders.c.inherit_permissions).where(
+    _folders.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def principals(actor: Actor) -> list[tuple[str, uuid.UUID]]:
@@ -57,9 +69,11 @@ class AccessResolver:
         cached = self._chain.get(folder.id)
         if cached is not None:
             return cached
+        if folder.parent_id is None or not folder.inherit_permissions:  # nothing above counts: no query
+            self._chain[folder.id] = [folder.id]
+            return self._chain[folder.id]
         ids = [uuid.UUID(part) for part in folder.lineage.split("/")]
-        rows = {r.id: r for r in self._s.execute(
-            select(Folder.id, Folder.parent_id, Folder.inherit_permissions).where(Folder.id.in_(ids)))}
+        rows = {r.id: r for r in self._s.execute(_LINEAGE, {"ids": ids})}
         chain, current = [], rows.get(folder.id)
         while current is not None:
             chain.append(current.id)
@@ -88,23 +102,11 @@ class AccessResolver:
 
     def _max_grant(self, actor: Actor, folder_ids: Iterable[uuid.UUID] = (),
                    secret_id: uuid.UUID | None = None) -> int:
-        who = principals(actor)
-        if not who:
-            return NONE
-        targets = []
         folder_ids = list(folder_ids)
-        if folder_ids:
-            targets.append(VaultPermission.folder_id.in_(folder_ids))
-        if secret_id is not None:
-            targets.append(VaultPermission.secret_id == secret_id)
-        if not targets:
+        if (actor.id is None and not actor.group_ids) or (not folder_ids and secret_id is None):
             return NONE
-        by_type: dict[str, list[uuid.UUID]] = {}
-        for kind, pid in who:
-            by_type.setdefault(kind, []).append(pid)
-        principal_match = or_(*[(VaultPermission.principal_type == kind) & VaultPermission.principal_id.in_(ids)
-                                for kind, ids in by_type.items()])
-        levels = self._s.scalars(select(VaultPermission.level).where(or_(*targets), principal_match))
+        levels = self._s.execute(_GRANT_LEVELS, {"folders": folder_ids, "secret": secret_id, "user": actor.id,
+                                                 "groups": list(actor.group_ids)}).scalars()
         return max((RANK[level] for level in levels), default=NONE)
 
     def readable_folders(self, actor: Actor) -> dict[uuid.UUID, int] | None:

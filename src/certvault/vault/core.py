@@ -6,7 +6,7 @@ import uuid
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.auth.service import AuthService
@@ -19,6 +19,13 @@ from certvault.vault.access import AccessResolver
 from certvault.vault.models import Folder, Secret
 
 WEB_SERVICES = "web_services.enabled"
+
+# A secret with its folder, by id or by number; built once (building a statement costs more than running it).
+_WITH_FOLDER = select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
+_BY_ID = _WITH_FOLDER.where(Secret.id == bindparam("ref"))
+_BY_NUMBER = _WITH_FOLDER.where(Secret.number == bindparam("ref"))
+_LOCKED: dict[Select[Secret, Folder], Select[Secret, Folder]] = {
+    _BY_ID: _BY_ID.with_for_update(of=Secret), _BY_NUMBER: _BY_NUMBER.with_for_update(of=Secret)}
 
 
 class VaultCore:
@@ -69,20 +76,20 @@ class VaultCore:
         return found
 
     def secret_with_folder(self, ref: str | uuid.UUID | int, *, for_update: bool = False) -> tuple[Secret, Folder]:
-        stmt = select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
         text = str(ref).strip()
+        key: uuid.UUID | int
         if isinstance(ref, uuid.UUID):
-            stmt = stmt.where(Secret.id == ref)
+            stmt, key = _BY_ID, ref
         elif text.isdigit():
-            stmt = stmt.where(Secret.number == int(text))
+            stmt, key = _BY_NUMBER, int(text)
         else:
             try:
-                stmt = stmt.where(Secret.id == uuid.UUID(text))
+                stmt, key = _BY_ID, uuid.UUID(text)
             except ValueError:
                 raise NotFound(f"secret {ref} not found") from None
         if for_update and self.s.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=Secret)
-        row = self.s.execute(stmt).first()
+            stmt = _LOCKED[stmt]
+        row = self.s.execute(stmt, {"ref": key}).first()
         if row is None or not row[0].active:
             raise NotFound(f"secret {ref} not found")
         return row[0], row[1]

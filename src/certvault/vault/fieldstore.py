@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from certvault.vault import doublelock
 from certvault.vault.core import VaultCore
 from certvault.vault.models import Secret, SecretField, SecretHistory
+
+_FIELDS = select(SecretField).where(SecretField.secret_id == bindparam("secret")).order_by(SecretField.position)
 
 
 @dataclass
@@ -39,8 +41,7 @@ class FieldStore:
         self._c = core
 
     def fields(self, secret_id: uuid.UUID) -> list[SecretField]:
-        stmt = select(SecretField).where(SecretField.secret_id == secret_id).order_by(SecretField.position)
-        return list(self._c.s.scalars(stmt))
+        return list(self._c.s.scalars(_FIELDS, {"secret": secret_id}))
 
     def write(self, field: SecretField, value: bytes, dl_key: bytes | None) -> None:
         aad = field_aad(field.id)

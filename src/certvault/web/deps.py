@@ -10,9 +10,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
-from certvault.api.deps import SESSION_COOKIE, ServicesDep, client_ip
-from certvault.auth.models import User
+from certvault.api.deps import SESSION_COOKIE, ServicesDep, client_ip, session_actor
+from certvault.auth.credentials import Account
 from certvault.auth.rbac import Actor, Permission
 from certvault.errors import Forbidden, Unauthenticated
 
@@ -25,25 +26,27 @@ class LoginRequired(Exception):
 @dataclass
 class WebUser:
     actor: Actor
-    user: User
+    user: Account  # username, display_name, must_change_password ... as authenticated
     csrf_token: str
 
     def can(self, permission: Permission | str) -> bool:
         return self.actor.can(Permission(permission))
 
 
-def web_user(request: Request, svc: ServicesDep) -> WebUser:
+async def web_user(request: Request, svc: ServicesDep) -> WebUser:
+    """The session cookie's user, looked up like the API's (api/deps.py: outside the page's transaction)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise LoginRequired(_here(request))
     try:
-        actor, web, user = svc.auth.authenticate_session(cookie, client_ip(request))
+        actor, found = await run_in_threadpool(session_actor, svc, cookie, client_ip(request))
     except Unauthenticated:
         raise LoginRequired(_here(request)) from None
     request.state.actor = actor
-    if user.must_change_password and request.url.path not in ("/account/password", "/logout"):
+    assert found.account is not None and found.csrf_token is not None  # admitted sessions have both
+    if found.account.must_change_password and request.url.path not in ("/account/password", "/logout"):
         raise LoginRequired("/account/password")
-    return WebUser(actor, user, web.csrf_token)
+    return WebUser(actor, found.account, found.csrf_token)
 
 
 CurrentWebUser = Annotated[WebUser, Depends(web_user)]
@@ -53,14 +56,14 @@ class _PageGate:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, user: CurrentWebUser) -> WebUser:
+    async def __call__(self, user: CurrentWebUser) -> WebUser:  # async: a role check needs no thread
         if not user.actor.can(self.permission):
             raise Forbidden(f"your role ({user.actor.role.value}) may not open this page")
         return user
 
 
 def page(permission: Permission) -> Callable[..., WebUser]:
-    return _PageGate(permission)
+    return _PageGate(permission)  # type: ignore[return-value]
 
 
 async def check_csrf(request: Request, user: CurrentWebUser) -> WebUser:
