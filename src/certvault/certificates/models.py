@@ -21,7 +21,7 @@ class CertificateEntry(UUIDPrimaryKey, Timestamps, Base):
 
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | pending (CSR only)
     common_name: Mapped[str] = mapped_column(String(255), default="")
-    names_key: Mapped[str] = mapped_column(String(40), index=True)
+    names_key: Mapped[str] = mapped_column(String(40))  # renewals are found through cert_names (see store.py)
     issuer_cn: Mapped[str] = mapped_column(String(255), default="")
     key_algorithm: Mapped[str] = mapped_column(String(16), default="")
     key_size: Mapped[int] = mapped_column(Integer, default=0)

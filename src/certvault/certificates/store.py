@@ -112,9 +112,14 @@ _KNOWN_VERSIONS = select(CertificateVersion.fingerprint_sha256, CertificateVersi
     CertificateVersion.fingerprint_sha256.in_(_VALUES))
 _OPEN_REQUESTS = select(CertificateRequest.spki_sha256, CertificateRequest.entry_id).where(
     CertificateRequest.spki_sha256.in_(_VALUES), CertificateRequest.fulfilled_at.is_(None))
-_ENTRIES_BY_NAMES = (select(CertificateEntry.names_key, CertificateEntry.id)
-                     .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active")
-                     .order_by(CertificateEntry.created_at))
+_ENTRIES_BY_NAME = (select(CertificateEntry.names_key, CertificateEntry.id)
+                    .join(CertificateName, CertificateName.entry_id == CertificateEntry.id)
+                    .where(CertificateName.name_rev.in_(_VALUES), CertificateEntry.status == "active")
+                    .order_by(CertificateEntry.created_at))
+# Certificates without any name (rare): no index serves this, and none is worth its cost on every import.
+_ENTRIES_BY_NAMES_KEY = (select(CertificateEntry.names_key, CertificateEntry.id)
+                         .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active")
+                         .order_by(CertificateEntry.created_at))
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -172,9 +177,13 @@ class InventoryStore:
     def store_leaves(self, leaves: Sequence[Leaf], outcome: StoreOutcome | None = None) -> StoreOutcome:
         outcome = outcome or StoreOutcome()
         if len(leaves) >= CHUNK and self._s.get_bind().dialect.name == "sqlite":
-            # A bulk write touches index pages all over the fingerprint and name indexes; SQLite's
-            # default 2 MB page cache would re-read them from the OS for every batch.
+            # A bulk write touches index pages all over the fingerprint, expiry and names-key indexes;
+            # SQLite's default 2 MB page cache would re-read them from the OS for every batch. And each
+            # such transaction rewrites a large share of those indexes: checkpointing the WAL after
+            # every one (the default, at 1,000 pages) writes the same pages back again and again, so
+            # this connection checkpoints once 256 MB have gathered (others keep the default).
             self._s.execute(text("PRAGMA cache_size = -65536"))
+            self._s.execute(text("PRAGMA wal_autocheckpoint = 65536"))
         unique = list({leaf.info.fingerprint_sha256: leaf for leaf in leaves}.values())
         for chunk in _chunks(unique):
             self._store_chunk(chunk, outcome)
@@ -183,7 +192,7 @@ class InventoryStore:
     @contextmanager
     def _index_lookups(self) -> Iterator[None]:
         """During a bulk load PostgreSQL's statistics still describe the empty table, and it would
-        answer `names_key IN (500 values)` with a sequential scan of a million rows per batch."""
+        answer `name_rev IN (500 values)` with a sequential scan of a million rows per batch."""
         postgres = self._s.get_bind().dialect.name == "postgresql"
         if postgres:
             self._s.execute(text("SET LOCAL enable_seqscan = off"))
@@ -198,7 +207,7 @@ class InventoryStore:
             known = self._known_versions([lf.info.fingerprint_sha256 for lf in leaves])
             fresh = [lf for lf in leaves if lf.info.fingerprint_sha256 not in known]
             requests = self._open_requests([lf.info.spki_sha256 for lf in fresh])
-            by_names = self._entries_by_names([lf.info.names_key for lf in fresh])
+            by_names = self._entries_by_names(fresh)
         for leaf in leaves:
             if leaf.info.fingerprint_sha256 in known:
                 outcome.entries[leaf.info.fingerprint_sha256] = known[leaf.info.fingerprint_sha256]
@@ -221,11 +230,19 @@ class InventoryStore:
             return {}
         return {spki: entry_id for spki, entry_id in self._s.execute(_OPEN_REQUESTS, {"values": spkis})}
 
-    def _entries_by_names(self, names_keys: list[str]) -> dict[str, uuid.UUID]:
-        if not names_keys:
-            return {}
-        rows = self._s.execute(_ENTRIES_BY_NAMES, {"values": list(set(names_keys))})
-        return {key: entry_id for key, entry_id in rows}
+    def _entries_by_names(self, leaves: Sequence[Leaf]) -> dict[str, uuid.UUID]:
+        """names_key → the active entry with exactly those names (the newest, if several). Found through
+        the name index (an entry's names are its current names), not an index of names keys: each
+        random-key index costs about one page write per imported certificate."""
+        wanted = {lf.info.names_key for lf in leaves}
+        probes = list({lf.info.names[0][::-1][:255] for lf in leaves if lf.info.names})
+        nameless = list({lf.info.names_key for lf in leaves if not lf.info.names})
+        found: dict[str, uuid.UUID] = {}
+        for stmt, values in ((_ENTRIES_BY_NAME, probes), (_ENTRIES_BY_NAMES_KEY, nameless)):
+            if values:
+                found.update({key: entry_id for key, entry_id in self._s.execute(stmt, {"values": values})
+                              if key in wanted})
+        return found
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         if plan.entries:
