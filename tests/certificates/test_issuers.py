@@ -92,7 +92,8 @@ def test_record_seen_many_stores_a_batch_with_one_audit_row(app: App, test_ca) -
     with app.transaction() as svc:
         seen = svc.certificates.record_seen_many(ADMIN, batch)
     assert seen[0].entry_id == seen[1].entry_id and seen[3].entry_id not in (None, seen[0].entry_id)
-    assert seen[2].entry_id is None and "broken.example.com:443: not a certificate" in (seen[2].error or "")  # named, nothing stored for it
+    # the refused chain is named and stores nothing
+    assert seen[2].entry_id is None and "broken.example.com:443: not a certificate" in (seen[2].error or "")
     assert stored_counts(app)["cert_entries"] == 2 and stored_counts(app)["cert_issuers"] == 1
     with app.transaction() as svc:
         endpoints = {(e.ip, e.port): e for e in svc.certificates.endpoints(ADMIN)}
@@ -124,3 +125,23 @@ def test_managed_names_lists_the_names_of_managed_certificates(app: App, test_ca
         assert svc.certificates.managed_names(ADMIN) == ["*.managed.example.com", "managed.example.com"]
         svc.certificates.update(ADMIN, found.id, managed=True)
         assert "found.example.com" in svc.certificates.managed_names(ADMIN)
+
+
+def test_renewals_are_found_by_their_names_also_without_any_name(app: App, test_ca) -> None:
+    """Renewals are matched through cert_names; a certificate with no name at all still finds its entry."""
+    from unittest import mock
+
+    import tests.certificates.factory as factory
+
+    with mock.patch.object(factory, "name", lambda cn: factory.x509.Name([])):
+        nameless = [make_leaf(test_ca, "", [], days=30 + n) for n in range(2)]
+    named = [make_leaf(test_ca, "b.example.com", ["b.example.com", "a.example.com"], days=30 + n) for n in range(2)]
+    with app.transaction() as svc:
+        first = [svc.certificates.import_data(ADMIN, c.pem, f"first-{i}.pem") for i, c in enumerate(
+            (nameless[0], named[0]))]
+    with app.transaction() as svc:
+        second = [svc.certificates.import_data(ADMIN, c.pem, f"second-{i}.pem") for i, c in enumerate(
+            (nameless[1], named[1]))]
+        for before, after in zip(first, second, strict=True):
+            assert after.renewed == 1 and after.entry_ids == before.entry_ids
+            assert len(svc.certificates.get(ADMIN, after.entry_ids[0]).versions) == 2

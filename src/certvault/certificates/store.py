@@ -255,6 +255,8 @@ class InventoryStore:
     def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """Many rows at once: executemany on SQLite (cheap per row, in-process); COPY on PostgreSQL,
         where psycopg's executemany costs a pipeline round per row."""
+        if not rows:  # e.g. the names of a certificate that has none
+            return
         dialect = self._s.get_bind().dialect
         if dialect.name == "sqlite":
             self._insert_sqlite(table, rows, dialect)
