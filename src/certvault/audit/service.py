@@ -4,8 +4,8 @@ Appends are serialised so `seq` is gapless and each row's hash covers its predec
 PostgreSQL by locking the chain's head row (SELECT ... FOR UPDATE; an advisory lock only for the
 very first append, before the head row exists), on SQLite by the write lock every transaction
 holds. The HMAC key is a keyring data key, so someone with database access alone can neither
-forge a row nor re-chain after deleting one. An append is three statements (head, insert, head
-update) built once, in the caller's transaction.
+forge a row nor re-chain after deleting one. An append is three statements built once (head, insert,
+head update; on PostgreSQL the last two are one), in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ _APPEND = insert(_events)
 _INSERT_HEAD = insert(_head)
 _MOVE_HEAD = update(_head).where(_head.c.id == 1).values(
     seq=bindparam("new_seq"), hash=bindparam("new_hash"), mac=bindparam("new_mac"))
+# PostgreSQL takes both in one statement (a data-modifying CTE): one round trip less per audited request.
+_APPEND_AND_MOVE_HEAD = _MOVE_HEAD.add_cte(
+    insert(_events).values({column.name: bindparam(f"ev_{column.name}") for column in _events.c}).cte("appended"))
 
 
 def redact(details: dict[str, Any]) -> dict[str, Any]:
@@ -120,12 +123,15 @@ class AuditLog:
             "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": prev_hash,
         }
         row["hash"] = self._mac(prev_hash.encode() + _canonical(row))
-        conn.execute(_APPEND, row)
-        mac = self._head_mac(row["seq"], row["hash"])
-        if head is None:
-            conn.execute(_INSERT_HEAD, {"id": 1, "seq": row["seq"], "hash": row["hash"], "mac": mac})
+        moved = {"new_seq": row["seq"], "new_hash": row["hash"], "new_mac": self._head_mac(row["seq"], row["hash"])}
+        if head is not None and conn.dialect.name == "postgresql":
+            conn.execute(_APPEND_AND_MOVE_HEAD, {**{f"ev_{name}": value for name, value in row.items()}, **moved})
+        elif head is not None:
+            conn.execute(_APPEND, row)
+            conn.execute(_MOVE_HEAD, moved)
         else:
-            conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"], "new_mac": mac})
+            conn.execute(_APPEND, row)
+            conn.execute(_INSERT_HEAD, {"id": 1, "seq": row["seq"], "hash": row["hash"], "mac": moved["new_mac"]})
         self._session.flush()  # as before: the caller's pending changes are written by the time it is audited
         return AuditEvent(**row)
 

@@ -16,7 +16,7 @@ from certvault.errors import Forbidden, NotFound
 from certvault.notifications.service import NotificationService
 from certvault.system.service import SystemSettings
 from certvault.vault.access import AccessResolver
-from certvault.vault.models import Folder, Secret
+from certvault.vault.models import Folder, Secret, SecretField
 
 WEB_SERVICES = "web_services.enabled"
 
@@ -24,6 +24,10 @@ WEB_SERVICES = "web_services.enabled"
 _WITH_FOLDER = select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
 _BY_ID = _WITH_FOLDER.where(Secret.id == bindparam("ref"))
 _BY_NUMBER = _WITH_FOLDER.where(Secret.number == bindparam("ref"))
+# The same with its fields (ordered), for reads: one round trip instead of two.
+_WITH_FIELDS = {stmt: select(Secret, Folder, SecretField).join(Folder, Secret.folder_id == Folder.id)
+                .outerjoin(SecretField, SecretField.secret_id == Secret.id).where(stmt.whereclause)  # type: ignore[arg-type]
+                .order_by(SecretField.position) for stmt in (_BY_ID, _BY_NUMBER)}
 _LOCKED: dict[Select[Secret, Folder], Select[Secret, Folder]] = {
     _BY_ID: _BY_ID.with_for_update(of=Secret), _BY_NUMBER: _BY_NUMBER.with_for_update(of=Secret)}
 
@@ -76,23 +80,33 @@ class VaultCore:
         return found
 
     def secret_with_folder(self, ref: str | uuid.UUID | int, *, for_update: bool = False) -> tuple[Secret, Folder]:
-        text = str(ref).strip()
-        key: uuid.UUID | int
-        if isinstance(ref, uuid.UUID):
-            stmt, key = _BY_ID, ref
-        elif text.isdigit():
-            stmt, key = _BY_NUMBER, int(text)
-        else:
-            try:
-                stmt, key = _BY_ID, uuid.UUID(text)
-            except ValueError:
-                raise NotFound(f"secret {ref} not found") from None
+        stmt, key = self._secret_query(ref)
         if for_update and self.s.get_bind().dialect.name == "postgresql":
             stmt = _LOCKED[stmt]
         row = self.s.execute(stmt, {"ref": key}).first()
         if row is None or not row[0].active:
             raise NotFound(f"secret {ref} not found")
         return row[0], row[1]
+
+    def secret_with_fields(self, ref: str | uuid.UUID | int) -> tuple[Secret, Folder, list[SecretField]]:
+        """A secret, its folder and its fields in position order, in one query."""
+        stmt, key = self._secret_query(ref)
+        rows = self.s.execute(_WITH_FIELDS[stmt], {"ref": key}).all()
+        if not rows or not rows[0][0].active:
+            raise NotFound(f"secret {ref} not found")
+        return rows[0][0], rows[0][1], [row[2] for row in rows if row[2] is not None]
+
+    @staticmethod
+    def _secret_query(ref: str | uuid.UUID | int) -> tuple[Select[Secret, Folder], uuid.UUID | int]:
+        if isinstance(ref, uuid.UUID):
+            return _BY_ID, ref
+        text = str(ref).strip()
+        if text.isdigit():
+            return _BY_NUMBER, int(text)
+        try:
+            return _BY_ID, uuid.UUID(text)
+        except ValueError:
+            raise NotFound(f"secret {ref} not found") from None
 
     def secret_by_path(self, path: str) -> tuple[Secret, Folder]:
         folder_path, _, name = normalize_path(path).rpartition("/")

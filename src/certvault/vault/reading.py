@@ -15,7 +15,7 @@ from certvault.vault.access import OWNER, VIEW
 from certvault.vault.core import VaultCore
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore, FieldValue
-from certvault.vault.models import CheckOut, DoubleLockGrant, Folder, Secret, ServiceAccountSettings
+from certvault.vault.models import CheckOut, DoubleLockGrant, Folder, Secret, SecretField, ServiceAccountSettings
 from certvault.vault.protection import CheckOutConflict, ProtectionOps, holds
 
 ACTIONS = {"view": "secret.view", "copy": "secret.copy", "export": "secret.export", "use": "secret.use"}
@@ -62,7 +62,11 @@ class Reader:
              passphrase: str | None = None, auto_checkout: bool = False, slug: str | None = None,
              purpose: str = "view", show_hidden: bool = False) -> SecretRead:
         self._c.gate(actor)
-        secret, folder = self._c.secret_by_path(path) if path is not None else self._c.secret_with_folder(ref or "")
+        fields: list[SecretField] | None = None
+        if path is not None:
+            secret, folder = self._c.secret_by_path(path)
+        else:
+            secret, folder, fields = self._c.secret_with_fields(ref or "")
         action = ACTIONS[purpose] if slug is None else ACTIONS[purpose] + "_field"
         level = self._c.access.secret_level(actor, secret, folder)
         if level < VIEW:
@@ -71,7 +75,9 @@ class Reader:
         self._check_approval(actor, secret, level, action)
         dl_key = self._dlock.secret_key(actor, secret, passphrase, action) if secret.double_lock else None
         checkout = self._check_out_if_needed(actor, secret, action, auto_checkout or actor.kind == "service")
-        values, withheld = self._values(actor, secret, slug, dl_key, show_hidden, action)
+        if secret.checkout_enabled:
+            fields = None  # read again once the check-out (and on PostgreSQL its row lock) is ours
+        values, withheld = self._values(actor, secret, slug, dl_key, show_hidden, action, fields)
         self._c.audit(actor, action, secret, fields=[v.slug for v in values], withheld=withheld or None,
                       via=actor.via, folder=folder.path)
         return SecretRead(secret, folder, level, values, withheld, checkout)
@@ -96,16 +102,17 @@ class Reader:
                            "RequiresCheckout", error=CheckOutConflict)
 
     def _values(self, actor: Actor, secret: Secret, slug: str | None, dl_key: bytes | None, show_hidden: bool,
-                action: str) -> tuple[list[FieldValue], list[str]]:
-        may_see_hidden = show_hidden or self._may_view_hidden(actor)
+                action: str, fields: list[SecretField] | None) -> tuple[list[FieldValue], list[str]]:
         values, withheld = [], []
-        fields = self._store.fields(secret.id)
+        if fields is None:
+            fields = self._store.fields(secret.id)
         if slug is not None:
             fields = [f for f in fields if f.slug == slug]
             if not fields:
                 raise NotFound(f"secret {secret.name} has no field {slug!r}")
+        may_see_hidden = show_hidden or not secret.hide_password or self._may_view_hidden(actor)
         for item in fields:
-            if item.is_secret and secret.hide_password and not may_see_hidden:
+            if item.is_secret and not may_see_hidden:
                 withheld.append(item.slug)
                 continue
             values.append(self._store.value(item, dl_key))
