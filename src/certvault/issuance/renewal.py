@@ -49,8 +49,8 @@ class RenewalService:
         managed = (self._s.get(ManagedCertificate, order.managed_id) if order.managed_id else None) or \
             self._s.scalar(select(ManagedCertificate).where(ManagedCertificate.certificate_entry_id == entry_id))
         now = self._ctx.now()
-        if order.account_id:
-            self._s.get(AcmeAccount, order.account_id)  # loaded before the new row, so one INSERT, not INSERT+UPDATE
+        # Loaded before the new row is added: a query after it would flush the row early (INSERT, then UPDATE).
+        account = self._s.get(AcmeAccount, order.account_id) if order.account_id else None
         if managed is None:
             managed = ManagedCertificate(id=uuid.uuid4(), certificate_entry_id=entry_id, created_by=order.created_by,
                                          auto_renew=order.auto_renew, renew_days_before=order.renew_days_before)
@@ -65,12 +65,13 @@ class RenewalService:
                                                                      aad=f"acme_managed.keystore:{managed.id}")
         if order.key_policy in ("reuse", "imported"):
             managed.reuse_key_sealed = self._ctx.sealer.seal(key_pem, aad=f"acme_managed:{managed.id}")
-        self._set_certificate(managed, leaf, now)
+        self._set_certificate(managed, leaf, now, account)
         managed.last_order_id, managed.last_renewed_at, managed.last_error = order.id, now, None
         self._s.flush()
         return managed
 
-    def _set_certificate(self, managed: ManagedCertificate, leaf: x509.Certificate, now: datetime) -> None:
+    def _set_certificate(self, managed: ManagedCertificate, leaf: x509.Certificate, now: datetime,
+                         account: AcmeAccount | None = None) -> None:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         managed.cert_pem = leaf.public_bytes(Encoding.PEM).decode()
@@ -83,7 +84,8 @@ class RenewalService:
         managed.ari_window_start = managed.ari_window_end = managed.ari_explanation_url = None
         managed.ari_urgent = False
         self._schedule(managed, now)
-        account = self._s.get(AcmeAccount, managed.account_id) if managed.account_id else None
+        if account is None and managed.account_id:
+            account = self._s.get(AcmeAccount, managed.account_id)
         if account is not None and account.ari_supported and managed.ari_cert_id:
             managed.next_check_at = now  # ask the CA for its window right away
 

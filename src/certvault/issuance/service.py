@@ -63,13 +63,14 @@ class IssuanceService:
         all in the caller's transaction: the one that marks the order stored."""
         order = self._ctx.session.get(AcmeOrder, order_id)
         assert order is not None
+        # Held from here on: the identity map keeps only referenced objects, and a later query for it would flush.
+        account = self._ctx.session.get(AcmeAccount, order.account_id) if order.account_id else None
         entry_id = self.certificates.store_issued_id(ENGINE_ACTOR, chain_pem=chain_pem.encode(), key_pem=key_pem,
                                                      source="acme", entry_id=order.renew_entry_id)
         leaf = x509.load_pem_x509_certificates(chain_pem.encode())[0]
         managed = self.renewals.record_issued(order, entry_id, leaf, key_pem)
         order.certificate_entry_id, order.managed_id = entry_id, managed.id
         renewed = order.purpose == "renew"
-        account = self._ctx.session.get(AcmeAccount, order.account_id) if order.account_id else None
         self._ctx.audit.record(ENGINE_ACTOR, "acme.certificate.renew" if renewed else "acme.certificate.issue",
                                target_type="certificate", target_id=entry_id,
                                details={"order": str(order.id), "serial": order.serial, "names": order.names[:20],
