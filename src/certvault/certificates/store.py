@@ -112,14 +112,14 @@ _KNOWN_VERSIONS = select(CertificateVersion.fingerprint_sha256, CertificateVersi
     CertificateVersion.fingerprint_sha256.in_(_VALUES))
 _OPEN_REQUESTS = select(CertificateRequest.spki_sha256, CertificateRequest.entry_id).where(
     CertificateRequest.spki_sha256.in_(_VALUES), CertificateRequest.fulfilled_at.is_(None))
-_ENTRIES_BY_NAME = (select(CertificateEntry.names_key, CertificateEntry.id)
-                    .join(CertificateName, CertificateName.entry_id == CertificateEntry.id)
-                    .where(CertificateName.name_rev.in_(_VALUES), CertificateEntry.status == "active")
-                    .order_by(CertificateEntry.created_at))
+# Two single-table lookups rather than a join: each has one obvious plan, also while PostgreSQL's
+# statistics still describe an empty table.
+_ENTRY_IDS_BY_NAME = select(CertificateName.entry_id).where(CertificateName.name_rev.in_(_VALUES)).distinct()
+_ACTIVE_ENTRIES = (select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at)
+                   .where(CertificateEntry.id.in_(_VALUES), CertificateEntry.status == "active"))
 # Certificates without any name (rare): no index serves this, and none is worth its cost on every import.
-_ENTRIES_BY_NAMES_KEY = (select(CertificateEntry.names_key, CertificateEntry.id)
-                         .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active")
-                         .order_by(CertificateEntry.created_at))
+_ENTRIES_BY_NAMES_KEY = (select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at)
+                         .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active"))
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -237,12 +237,14 @@ class InventoryStore:
         wanted = {lf.info.names_key for lf in leaves}
         probes = list({lf.info.names[0][::-1][:255] for lf in leaves if lf.info.names})
         nameless = list({lf.info.names_key for lf in leaves if not lf.info.names})
-        found: dict[str, uuid.UUID] = {}
-        for stmt, values in ((_ENTRIES_BY_NAME, probes), (_ENTRIES_BY_NAMES_KEY, nameless)):
-            if values:
-                found.update({key: entry_id for key, entry_id in self._s.execute(stmt, {"values": values})
-                              if key in wanted})
-        return found
+        ids = list(self._s.scalars(_ENTRY_IDS_BY_NAME, {"values": probes})) if probes else []
+        newest: dict[str, tuple[Any, uuid.UUID]] = {}
+        for stmt, values in ((_ACTIVE_ENTRIES, ids), (_ENTRIES_BY_NAMES_KEY, nameless)):
+            for start in range(0, len(values), CHUNK):
+                for key, entry_id, created in self._s.execute(stmt, {"values": values[start:start + CHUNK]}):
+                    if key in wanted and (key not in newest or created >= newest[key][0]):
+                        newest[key] = (created, entry_id)
+        return {key: entry_id for key, (_created, entry_id) in newest.items()}
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         if plan.entries:
