@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from certvault.acme_client import PRESETS
 from certvault.api.deps import ServicesDep, require
@@ -110,7 +110,8 @@ def delete_dns_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = D
 # ---- orders --------------------------------------------------------------------------------------
 @router.get("/orders", response_model=list[OrderOut])
 def list_orders(svc: ServicesDep, actor: Actor = Depends(require(READ)), status: str | None = None,
-                limit: int = 50, offset: int = 0) -> list[OrderOut]:
+                limit: int = Query(default=50, ge=1, le=500),
+                offset: int = Query(default=0, ge=0, le=10_000_000)) -> list[OrderOut]:
     rows, _total = svc.issuance.requests.list(actor, status, limit, offset)
     return [OrderOut.of(o) for o in rows]
 

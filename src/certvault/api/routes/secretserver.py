@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -52,6 +52,9 @@ class SecretServerRoute(CompatRoute):
             body["secretState"] = state
         return JSONResponse(body, status_code=exc.status_code)
 
+
+# Secret Server ids are 32-bit integers (0 with ?secretPath= means "by path"); others get a 422, not a DB error.
+SecretId = Annotated[int, Path(ge=0, le=2**31 - 1)]
 
 router = APIRouter(prefix="/secretserver", tags=["secret-server"], route_class=SecretServerRoute)
 
@@ -180,7 +183,7 @@ def search_total(svc: ServicesDep, actor: SSActor,
 
 
 @router.get("/api/v1/secrets/{secret_id}")
-def get_secret(secret_id: int, svc: ServicesDep, actor: SSActor,
+def get_secret(secret_id: SecretId, svc: ServicesDep, actor: SSActor,
                secret_path: Annotated[str | None, Query(alias="secretPath")] = None,
                auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False) -> dict[str, Any]:
     """The secret with its items; check-out happens automatically for service accounts."""
@@ -199,13 +202,13 @@ class Restricted(BaseModel):
 
 
 @router.post("/api/v1/secrets/{secret_id}/restricted")
-def get_restricted(secret_id: int, body: Restricted, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
+def get_restricted(secret_id: SecretId, body: Restricted, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     """Read a secret that needs more than a GET: a DoubleLock passphrase (people only)."""
     return _full_secret(svc, actor, secret_id, None, not body.noAutoCheckout, body.doubleLockPassword)
 
 
 @router.get("/api/v1/secrets/{secret_id}/fields/{slug}")
-def get_field(secret_id: int, slug: str, svc: ServicesDep, actor: SSActor,
+def get_field(secret_id: SecretId, slug: str, svc: ServicesDep, actor: SSActor,
               auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False) -> Response:
     """A text field as a JSON string; a file field as its raw bytes (like Secret Server)."""
     read = svc.vault.reader.read(actor, secret_id, slug=slug, auto_checkout=auto_checkout)
@@ -217,7 +220,7 @@ def get_field(secret_id: int, slug: str, svc: ServicesDep, actor: SSActor,
 
 
 @router.get("/api/v1/secrets/{secret_id}/state")
-def get_state(secret_id: int, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
+def get_state(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     listing = svc.vault.secrets.get(actor, secret_id)
     checkout = svc.vault.protection.active_checkout(listing.secret)
     return {"secretState": svc.vault.reader.state(actor, listing.secret, listing.folder),
@@ -226,20 +229,20 @@ def get_state(secret_id: int, svc: ServicesDep, actor: SSActor) -> dict[str, Any
 
 
 @router.post("/api/v1/secrets/{secret_id}/check-out")
-def check_out(secret_id: int, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
+def check_out(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     svc.vault.protection.check_out(actor, secret_id)
     return {"responseCodes": None}
 
 
 @router.post("/api/v1/secrets/{secret_id}/check-in")
-def check_in(secret_id: int, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
+def check_in(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     secret = svc.vault.protection.check_in(actor, secret_id)
     listing = svc.vault.secrets.get(actor, secret.id)
     return _secret_summary(svc, listing.secret, listing.folder, None)
 
 
 @router.get("/api/v1/secrets/{secret_id}/audits")
-def secret_audits(secret_id: int, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
+def secret_audits(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     listing = svc.vault.secrets.get(actor, secret_id)
     events = svc.vault.trail(actor, listing.secret.id)
     records = [{"secretAuditId": e.seq, "action": e.action.split(".", 1)[-1].upper(), "dateRecorded": _stamp(e.at),
