@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _json_string
 from operator import itemgetter
 from typing import Any
 
@@ -375,6 +376,10 @@ def _uuid_hex(value: uuid.UUID) -> str:
 
 
 def _json_text(value: Any) -> str:
+    """json.dumps (SQLAlchemy's default serializer); a list of strings (SANs) is joined directly, with the
+    same output, for it is most of the JSON an import writes."""
+    if type(value) is list and all(type(item) is str for item in value):
+        return "[" + ", ".join(map(_json_string, value)) + "]"
     return json.dumps(value)
 
 
