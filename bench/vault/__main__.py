@@ -1,10 +1,13 @@
 """Vault read throughput: authenticated secret reads/s and p50/p99 latency, auditing on, against a real
-`certvault serve` over HTTPS, from 1 and 32 concurrent clients, on SQLite and PostgreSQL.
+`certvault serve` over HTTPS keep-alive, from 1 and 32 connections, on SQLite and PostgreSQL, with one
+server process and with several (`serve --workers N`).
 
-Reference run side by side: GET /api/v1/health on the same server (no auth, no audit, one query),
-so the figures read as "a vault read costs N health checks". Prints figures; asserts nothing.
+wrk generates the load (C, one thread: it leaves the server nearly all of the machine). Reference run
+side by side: GET /api/v1/health on the same server (no auth, no audit, one query), so each figure
+also reads as "a vault read costs N health checks". Then an in-process breakdown says where a read's
+time goes. Prints figures; asserts nothing.
 
-    python -m bench.vault [--seconds 5] [--backends sqlite,postgres]
+    python -m bench.vault [--seconds 5] [--backends sqlite,postgres] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.process import free_port
+
+from bench.vault import inprocess, wrk
+
+CONNECTIONS = (1, 32)
 
 
 def _setup(live: LiveServer) -> tuple[str, str]:
@@ -32,68 +37,75 @@ def _setup(live: LiveServer) -> tuple[str, str]:
     return str(secret["id"]), live.token("reader")
 
 
-def _run(live: LiveServer, path: str, token: str | None, clients: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def _restart(live: LiveServer, workers: int) -> None:
+    live.stop()
+    live.port = free_port()
+    live.start("--no-worker", "--workers", str(workers))
 
-    def worker() -> None:
-        mine: list[float] = []
-        with httpx.Client(verify=live.ssl_context(), headers=headers, timeout=30) as client:
-            while time.monotonic() < stop_at:
-                start = time.perf_counter()
-                response = client.get(live.url + path)
-                mine.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    errors[0] += 1
-        with lock:
-            latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
-    latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors[0], "n": len(latencies)}
+def _measure(live: LiveServer, secret_id: str, token: str, seconds: float) -> dict[int, dict[str, wrk.Figures]]:
+    read_url = f"{live.url}/api/v1/vault/secrets/{secret_id}/values"
+    wrk.run(read_url, 32, 1, token)  # warm-up: caches, pools, prepared statements
+    results: dict[int, dict[str, wrk.Figures]] = {}
+    for connections in CONNECTIONS:
+        results[connections] = {"health": wrk.run(f"{live.url}/api/v1/health", connections, seconds / 2),
+                                "read": wrk.run(read_url, connections, seconds, token)}
+    return results
+
+
+def _print_row(backend: str, workers: int, connections: int, row: dict[str, wrk.Figures]) -> None:
+    read, health = row["read"], row["health"]
+    print(f"{backend:8} {workers:>2} proc {connections:>2} conn | reads {read.cell()} | health {health.cell()} "
+          f"| reads = {read.rps / health.rps:.2f}x health", flush=True)
 
 
 def _postgres_env() -> tuple[Any, dict[str, str]]:
     from tests.servers.postgres import PostgresServer
 
     server = PostgresServer().start()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    return server, {"CERTVAULT_DB_URL": server.create_database(name)}
+    return server, {"CERTVAULT_DB_URL": server.create_database(f"bench_{uuid.uuid4().hex[:8]}")}
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_backend(backend: str, workers_list: list[int], seconds: float) -> None:
+    pg, env = (None, {}) if backend == "sqlite" else _postgres_env()
+    live = start_live_server(env, "--no-worker")
+    try:
+        secret_id, token = _setup(live)
+        for index, workers in enumerate(workers_list):
+            if index or workers != 1:
+                _restart(live, workers)
+            for connections, row in _measure(live, secret_id, token, seconds).items():
+                _print_row(backend, workers, connections, row)
+        app = inprocess.open_app(live.data_dir, {**env, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8"})
+        try:
+            parts = inprocess.breakdown(app, secret_id, token)
+        finally:
+            app.close()
+        print(f"{backend:8} in-process, 1 at a time: read work (auth+read+audit+commit) {parts['work']:.2f} ms; "
+              f"through ASGI without TLS: read {parts['asgi_read']:.2f} ms, health {parts['asgi_health']:.2f} ms",
+              flush=True)
+    finally:
+        remove_live_server(live)
+        if pg is not None:
+            pg.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")))
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--workers", default="1,2", help="server process counts to measure")
     args, _ = parser.parse_known_args()
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"vault reads (GET /api/v1/vault/secrets/ID/values, audited) vs health checks; "
-          f"load average before: {' '.join(load)}; {os.cpu_count()} cores")
+    workers_list = [int(n) for n in args.workers.split(",")]
+    print(f"vault reads (GET /api/v1/vault/secrets/ID/values, audited) vs health checks; wrk -t1 over HTTPS "
+          f"keep-alive; {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; load average before: {_load()}")
     for backend in args.backends.split(","):
-        pg, env = (None, {}) if backend == "sqlite" else _postgres_env()
-        live = start_live_server(env, "--no-worker")
-        try:
-            secret_id, token = _setup(live)
-            for clients in (1, 32):
-                ref = _run(live, "/api/v1/health", None, clients, args.seconds / 2)
-                read = _run(live, f"/api/v1/vault/secrets/{secret_id}/values", token, clients, args.seconds)
-                print(f"{backend:8} {clients:2} clients: {read['rps']:7.0f} reads/s  p50 {read['p50']:6.1f} ms  "
-                      f"p99 {read['p99']:6.1f} ms  errors {read['errors']}  | health {ref['rps']:7.0f}/s "
-                      f"(reads = {read['rps'] / ref['rps']:.2f}x health)", flush=True)
-        finally:
-            remove_live_server(live)
-            if pg is not None:
-                pg.stop()
+        run_backend(backend, workers_list, args.seconds)
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":
