@@ -108,13 +108,15 @@ class Login:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def create_login(application: App, role: str, username: str | None = None,
-                 allowed_networks: list[str] | None = None) -> Login:
+def create_login(
+    application: App, role: str, username: str | None = None, allowed_networks: list[str] | None = None
+) -> Login:
     username = username or f"{role}-{uuid.uuid4().hex[:6]}"
     password = "Test-pass-" + uuid.uuid4().hex[:8]
     with application.transaction() as svc:
-        svc.auth.create_user(Actor.system("fixture"), username, role, password=password,
-                             allowed_networks=allowed_networks or [])
+        svc.auth.create_user(
+            Actor.system("fixture"), username, role, password=password, allowed_networks=allowed_networks or []
+        )
         token, _ = svc.auth.create_token(Actor.system("fixture"), username, "fixture")
     return Login(username, password, token, role)
 

@@ -5,7 +5,7 @@ import pytest
 
 from certvault.auth.rbac import Actor
 from certvault.container import App
-from certvault.errors import Forbidden, Unauthenticated
+from certvault.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from tests.conftest import create_login
 
 
@@ -84,3 +84,22 @@ def _query(action: str, outcome: str | None = None):  # type: ignore[no-untyped-
     from certvault.audit.service import AuditQuery
 
     return AuditQuery(action=action, outcome=outcome, limit=100)
+
+
+@pytest.mark.parametrize("name", ["Ünïcode", "two words", "", "x" * 151, "tab\tname"])
+def test_a_username_outside_the_allowed_characters_is_refused_and_nothing_is_stored(app: App, name: str) -> None:
+    with app.transaction() as svc:
+        before = len(svc.auth.list_users(Actor.system()))
+    with pytest.raises(InvalidInput, match="ASCII letters, digits"):
+        with app.transaction() as svc:
+            svc.auth.create_user(Actor.system(), name, "user", password="a-long-enough-password-1")
+    with app.transaction() as svc:
+        assert len(svc.auth.list_users(Actor.system())) == before
+
+
+def test_usernames_differing_only_in_case_are_one_user(app: App) -> None:
+    with app.transaction() as svc:
+        svc.auth.create_user(Actor.system(), "Casey.Ops", "user", password="a-long-enough-password-1")
+    with pytest.raises(Conflict, match="already exists"):
+        with app.transaction() as svc:
+            svc.auth.create_user(Actor.system(), "casey.ops", "user", password="a-long-enough-password-1")

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 
 from certvault import __version__
 from certvault.api.deps import transactional_routes
@@ -35,22 +36,31 @@ ROUTE_MODULES = (
 )
 
 # Reachable without credentials. Everything else needs a token or a session.
-PUBLIC_PATHS = frozenset({
-    "/api/v1/health",
-    "/api/v1/auth/login",
-    "/api/openapi.json",
-    "/api/v1/ca/root.pem",
-    "/secretserver/oauth2/token",
-    "/secretserver/api/v1/healthcheck",
-})
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/v1/health",
+        "/api/v1/auth/login",
+        "/api/openapi.json",
+        "/api/v1/ca/root.pem",
+        "/secretserver/oauth2/token",
+        "/secretserver/api/v1/healthcheck",
+    }
+)
 
 
 def problem(status: int, code: str, detail: str, title: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="certvault"'} if status == 401 else None
     return JSONResponse(
-        {"type": f"urn:certvault:error:{code}", "title": title or code.replace("_", " "), "status": status,
-         "detail": detail, "code": code},
-        status_code=status, media_type="application/problem+json", headers=headers,
+        {
+            "type": f"urn:certvault:error:{code}",
+            "title": title or code.replace("_", " "),
+            "status": status,
+            "detail": detail,
+            "code": code,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
     )
 
 
@@ -68,8 +78,12 @@ def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
                 worker.stop()
 
     api = FastAPI(
-        title="certvault", version=__version__, openapi_url="/api/openapi.json", docs_url="/api/docs",
-        redoc_url=None, lifespan=lifespan,
+        title="certvault",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
     )
     api.state.certvault = app
 
@@ -82,6 +96,15 @@ def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return problem(422, "invalid_request", f"{where}: {first.get('msg')}" if where else first["msg"])
+
+    @api.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # A race or a case the service did not check: the transaction was rolled back, nothing changed.
+        return problem(409, "conflict", "the change conflicts with stored data (a duplicate or a missing reference)")
+
+    @api.exception_handler(DataError)
+    async def _out_of_range(_request: Request, _exc: DataError) -> JSONResponse:
+        return problem(400, "invalid_request", "a value is out of range for its field")
 
     for name in ROUTE_MODULES:
         api.include_router(transactional_routes(importlib.import_module(name).router))

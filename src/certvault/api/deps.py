@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -91,6 +91,9 @@ def _end_transaction(svc: Services, exc: BaseException | None, close: bool) -> N
 
 
 ServicesDep = Annotated[Services, Depends(services, scope="function")]
+
+# Beyond any real list; keeps the number inside the database's integer range (clear 422, no overflow).
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]
 
 
 def client_ip(request: Request) -> str | None:
@@ -168,8 +171,11 @@ def transactional_routes(router: APIRouter) -> APIRouter:
     depends on it: `services` ends whatever is still open.
     """
     for route in router.routes:
-        if isinstance(route, APIRoute) and not inspect.iscoroutinefunction(route.endpoint) \
-                and not getattr(route.endpoint, "_commits_in_thread", False):
+        if (
+            isinstance(route, APIRoute)
+            and not inspect.iscoroutinefunction(route.endpoint)
+            and not getattr(route.endpoint, "_commits_in_thread", False)
+        ):
             route.endpoint = _committing(route.endpoint)
     return router
 

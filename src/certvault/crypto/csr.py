@@ -22,7 +22,9 @@ _SUBJECT_FIELDS = {
 
 
 _HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
-    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
 }
 
 
@@ -40,13 +42,13 @@ class CsrSpec:
 
 
 def subject_of(spec: CsrSpec) -> x509.Name:
-    if not spec.common_name.strip() or len(spec.common_name) > 64:
-        raise InvalidInput("the common name must be 1 to 64 characters")
+    if not spec.common_name.strip() or len(spec.common_name.strip().encode()) > 64:
+        raise InvalidInput("the common name must be 1 to 64 characters (64 bytes in UTF-8)")
     attrs = []
     for attr, oid in _SUBJECT_FIELDS.items():
         value = getattr(spec, attr)
         if value:
-            if oid == NameOID.COUNTRY_NAME and len(value) != 2:
+            if oid == NameOID.COUNTRY_NAME and not (len(value) == 2 and value.isascii() and value.isalpha()):
                 raise InvalidInput(f"country must be a two-letter code, not {value!r}")
             attrs.append(x509.NameAttribute(oid, value))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, spec.common_name.strip()))
@@ -60,8 +62,10 @@ def build(spec: CsrSpec) -> tuple[x509.CertificateSigningRequest, keys.SigningKe
     subject = subject_of(spec)
     key = keys.generate(spec.key_spec)
     names = list(dict.fromkeys([spec.common_name.strip(), *[s.strip() for s in spec.sans if s.strip()]]))
-    builder = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
-        x509.SubjectAlternativeName(issuing.general_names(names)), critical=False
+    builder = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .add_extension(x509.SubjectAlternativeName(issuing.general_names(names)), critical=False)
     )
     algorithm = _HASHES[spec.hash_name]
     return builder.sign(key, algorithm), key

@@ -44,7 +44,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def parse_port(text: str, where: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise InvalidInput(f"{where}: port {text!r} is not a number from 1 to 65535")
     return int(text)
 
@@ -173,8 +173,13 @@ def _addresses(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Iterab
     return [str(a) for a in network.hosts()]
 
 
-async def expand(entries: list[TargetEntry], ports: list[int], sni: str | None = None, starttls: str | None = None,
-                 resolve_concurrency: int = 64) -> tuple[list[ScanTarget], list[Unresolved]]:
+async def expand(
+    entries: list[TargetEntry],
+    ports: list[int],
+    sni: str | None = None,
+    starttls: str | None = None,
+    resolve_concurrency: int = 64,
+) -> tuple[list[ScanTarget], list[Unresolved]]:
     """Every (address, port) to scan; names become one target per A/AAAA address."""
     ready: list[ScanTarget] = []
     names: list[tuple[str, int]] = []
@@ -190,8 +195,9 @@ async def expand(entries: list[TargetEntry], ports: list[int], sni: str | None =
     return dedupe([*ready, *resolved]), unresolved
 
 
-async def resolve_names(names: list[tuple[str, int]], sni: str | None, starttls: str | None,
-                        concurrency: int = 64) -> tuple[list[ScanTarget], list[Unresolved]]:
+async def resolve_names(
+    names: list[tuple[str, int]], sni: str | None, starttls: str | None, concurrency: int = 64
+) -> tuple[list[ScanTarget], list[Unresolved]]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(host: str, port: int) -> list[ScanTarget] | Unresolved:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 
-from certvault.api.deps import ServicesDep, require
+from certvault.api.deps import Offset, ServicesDep, require
 from certvault.api.schemas import Page
 from certvault.audit.schemas import AuditEventOut, VerifyOut
 from certvault.audit.service import AuditQuery
@@ -28,13 +28,22 @@ def search_audit(
     until: datetime | None = None,
     q: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    query = AuditQuery(action=action, actor=user, target_type=target_type, target_id=target_id,
-                       outcome=outcome, since=since, until=until, text=q, limit=limit, offset=offset)
+    query = AuditQuery(
+        action=action,
+        actor=user,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
+        since=since,
+        until=until,
+        text=q,
+        limit=limit,
+        offset=offset,
+    )
     rows, total = svc.audit.search(actor, query)
-    return Page(items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit,
-                offset=offset)
+    return Page(items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/verify", response_model=VerifyOut)

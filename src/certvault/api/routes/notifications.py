@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from certvault.api.deps import ServicesDep, require
@@ -36,8 +36,14 @@ class ChannelOut(BaseModel):
 
     @classmethod
     def of(cls, c: NotificationChannel) -> ChannelOut:
-        return cls(id=c.id, name=c.name, kind=c.kind, options=c.options, has_secret=c.sealed_secret is not None,
-                   enabled=c.enabled)
+        return cls(
+            id=c.id,
+            name=c.name,
+            kind=c.kind,
+            options=c.options,
+            has_secret=c.sealed_secret is not None,
+            enabled=c.enabled,
+        )
 
 
 class ChannelPatch(BaseModel):
@@ -74,8 +80,17 @@ class OutboxOut(BaseModel):
 
     @classmethod
     def of(cls, m: OutboxMessage) -> OutboxOut:
-        return cls(id=m.id, channel_id=m.channel_id, event=m.event, title=m.title, status=m.status,
-                   attempts=m.attempts, last_error=m.last_error, created_at=m.created_at, sent_at=m.sent_at)
+        return cls(
+            id=m.id,
+            channel_id=m.channel_id,
+            event=m.event,
+            title=m.title,
+            status=m.status,
+            attempts=m.attempts,
+            last_error=m.last_error,
+            created_at=m.created_at,
+            sent_at=m.sent_at,
+        )
 
 
 @router.get("/events", response_model=dict[str, str])
@@ -127,5 +142,5 @@ def unsubscribe(subscription_id: uuid.UUID, svc: ServicesDep, actor: Actor = Adm
 
 
 @router.get("/outbox", response_model=list[OutboxOut])
-def outbox(svc: ServicesDep, actor: Actor = Admin, limit: int = 100) -> list[OutboxOut]:
+def outbox(svc: ServicesDep, actor: Actor = Admin, limit: int = Query(default=100, ge=1, le=1000)) -> list[OutboxOut]:
     return [OutboxOut.of(m) for m in svc.notifications.list_outbox(actor, limit)]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from certvault.api.deps import ServicesDep, require
+from certvault.api.deps import Offset, ServicesDep, require
 from certvault.api.schemas import Message, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.container import Services
@@ -35,8 +35,14 @@ def _files(files: dict[str, s.FileIn]) -> dict[str, FileInput]:
 def _secret_out(svc: Services, actor: Actor, ref: str | uuid.UUID) -> s.SecretOut:
     listing = svc.vault.secrets.get(actor, ref)
     secret, folder = listing.secret, listing.folder
-    return s.SecretOut.of(secret, folder, listing.level, svc.vault.secrets.field_list(secret),
-                          svc.vault.protection.active_checkout(secret), svc.vault.reader.state(actor, secret, folder))
+    return s.SecretOut.of(
+        secret,
+        folder,
+        listing.level,
+        svc.vault.secrets.field_list(secret),
+        svc.vault.protection.active_checkout(secret),
+        svc.vault.reader.state(actor, secret, folder),
+    )
 
 
 # ---- folders -----------------------------------------------------------------------------------
@@ -80,20 +86,42 @@ def folder_revoke(folder_id: uuid.UUID, principal: str, svc: ServicesDep, actor:
 
 # ---- secrets -----------------------------------------------------------------------------------
 @router.get("/secrets", response_model=Page[s.SecretOut])
-def search_secrets(svc: ServicesDep, actor: VaultUser, q: str | None = None, folder: str | None = None,
-                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
-                   ) -> Page[s.SecretOut]:
+def search_secrets(
+    svc: ServicesDep,
+    actor: VaultUser,
+    q: str | None = None,
+    folder: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: Offset = 0,
+) -> Page[s.SecretOut]:
     rows, total = svc.vault.secrets.search(actor, q, folder, limit, offset)
-    return Page(items=[s.SecretOut.of(r.secret, r.folder, r.level) for r in rows], total=total, limit=limit,
-                offset=offset)
+    return Page(
+        items=[s.SecretOut.of(r.secret, r.folder, r.level) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("/secrets", response_model=s.SecretOut, status_code=201)
 def create_secret(body: s.SecretCreate, svc: ServicesDep, actor: VaultUser) -> s.SecretOut:
-    settings = body.model_dump(include={"expires_at", "rotation_days", "checkout_enabled", "checkout_minutes",
-                                        "require_approval", "hide_password"})
-    secret = svc.vault.secrets.create(actor, body.folder, body.name, body.template, body.fields, _files(body.files),
-                                      generate_password=body.generate_password, **settings)
+    settings = body.model_dump(
+        include={
+            "expires_at",
+            "rotation_days",
+            "checkout_enabled",
+            "checkout_minutes",
+            "require_approval",
+            "hide_password",
+        }
+    )
+    secret = svc.vault.secrets.create(
+        actor,
+        body.folder,
+        body.name,
+        body.template,
+        body.fields,
+        _files(body.files),
+        generate_password=body.generate_password,
+        **settings,
+    )
     return _secret_out(svc, actor, secret.id)
 
 
@@ -104,8 +132,15 @@ def get_secret(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser) -> s.Se
 
 @router.patch("/secrets/{secret_id}", response_model=s.SecretOut)
 def update_secret(secret_id: uuid.UUID, body: s.SecretUpdate, svc: ServicesDep, actor: VaultUser) -> s.SecretOut:
-    svc.vault.secrets.update(actor, secret_id, fields=body.fields, files=_files(body.files), name=body.name,
-                             passphrase=body.doublelock_passphrase, generate_password=body.generate_password)
+    svc.vault.secrets.update(
+        actor,
+        secret_id,
+        fields=body.fields,
+        files=_files(body.files),
+        name=body.name,
+        passphrase=body.doublelock_passphrase,
+        generate_password=body.generate_password,
+    )
     return _secret_out(svc, actor, secret_id)
 
 
@@ -116,8 +151,9 @@ def delete_secret(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser) -> M
 
 
 @router.get("/secrets/{secret_id}/values", response_model=s.SecretValues)
-def secret_values(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, passphrase: Passphrase = None,
-                  auto_checkout: bool = False) -> s.SecretValues:
+def secret_values(
+    secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, passphrase: Passphrase = None, auto_checkout: bool = False
+) -> s.SecretValues:
     """Read the values (audited). Check-out, approval and DoubleLock apply; hidden passwords are withheld."""
     read = svc.vault.reader.read(actor, secret_id, passphrase=passphrase, auto_checkout=auto_checkout)
     out = s.SecretOut.of(read.secret, read.folder, read.level, checkout=read.checkout, state="None")
@@ -125,30 +161,50 @@ def secret_values(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, pass
 
 
 @router.get("/secrets/{secret_id}/fields/{slug}")
-def secret_field(secret_id: uuid.UUID, slug: str, svc: ServicesDep, actor: VaultUser,
-                 passphrase: Passphrase = None, auto_checkout: bool = False) -> Response:
+def secret_field(
+    secret_id: uuid.UUID,
+    slug: str,
+    svc: ServicesDep,
+    actor: VaultUser,
+    passphrase: Passphrase = None,
+    auto_checkout: bool = False,
+) -> Response:
     """One field's raw value: text/plain for text, the file's bytes for files."""
     read = svc.vault.reader.read(actor, secret_id, slug=slug, passphrase=passphrase, auto_checkout=auto_checkout)
     value = read.values[0]
     if value.is_file:
-        return Response(value.data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'})
+        return Response(
+            value.data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'},
+        )
     return Response(value.data, media_type="text/plain; charset=utf-8")
 
 
 @router.post("/secrets/{secret_id}/fields/{slug}/copy", response_model=s.FieldData)
-def copy_field(secret_id: uuid.UUID, slug: str, svc: ServicesDep, actor: VaultUser,
-               body: s.Unlock | None = None) -> s.FieldData:
+def copy_field(
+    secret_id: uuid.UUID, slug: str, svc: ServicesDep, actor: VaultUser, body: s.Unlock | None = None
+) -> s.FieldData:
     """The value for a copy-to-clipboard action (audited as a copy)."""
     body = body or s.Unlock()
-    read = svc.vault.reader.read(actor, secret_id, slug=slug, purpose="copy", passphrase=body.doublelock_passphrase,
-                                 auto_checkout=body.auto_checkout)
+    read = svc.vault.reader.read(
+        actor,
+        secret_id,
+        slug=slug,
+        purpose="copy",
+        passphrase=body.doublelock_passphrase,
+        auto_checkout=body.auto_checkout,
+    )
     return s.FieldData.of(read.values[0])
 
 
 @router.get("/secrets/{secret_id}/export", response_model=s.SecretValues)
-def export_secret(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, passphrase: Passphrase = None,
-                  ) -> s.SecretValues:
+def export_secret(
+    secret_id: uuid.UUID,
+    svc: ServicesDep,
+    actor: VaultUser,
+    passphrase: Passphrase = None,
+) -> s.SecretValues:
     read = svc.vault.reader.read(actor, secret_id, passphrase=passphrase, purpose="export")
     out = s.SecretOut.of(read.secret, read.folder, read.level, checkout=read.checkout)
     return s.SecretValues(secret=out, fields=[s.FieldData.of(v) for v in read.values], withheld=read.withheld)
@@ -178,8 +234,12 @@ def secret_revoke(secret_id: uuid.UUID, principal: str, svc: ServicesDep, actor:
 
 
 @router.post("/secrets/{secret_id}/checkout", response_model=s.CheckOutOut)
-def check_out(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, body: s.CheckOutIn | None = None,
-              ) -> s.CheckOutOut | None:
+def check_out(
+    secret_id: uuid.UUID,
+    svc: ServicesDep,
+    actor: VaultUser,
+    body: s.CheckOutIn | None = None,
+) -> s.CheckOutOut | None:
     return s.CheckOutOut.of(svc.vault.protection.check_out(actor, secret_id, (body or s.CheckOutIn()).minutes))
 
 
@@ -190,21 +250,33 @@ def check_in(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, body: s.C
 
 
 @router.get("/secrets/{secret_id}/history", response_model=list[s.HistoryOut])
-def secret_history(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser, passphrase: Passphrase = None,
-                   ) -> list[s.HistoryOut]:
+def secret_history(
+    secret_id: uuid.UUID,
+    svc: ServicesDep,
+    actor: VaultUser,
+    passphrase: Passphrase = None,
+) -> list[s.HistoryOut]:
     return [s.HistoryOut(**e.__dict__) for e in svc.vault.secrets.history(actor, secret_id, passphrase)]
 
 
 @router.get("/secrets/{secret_id}/audit", response_model=list[s.AuditOut])
 def secret_audit(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser) -> list[s.AuditOut]:
-    return [s.AuditOut(seq=e.seq, at=e.at, user=e.actor_name, ip=e.ip, action=e.action, outcome=e.outcome,
-                       details=e.details) for e in svc.vault.trail(actor, secret_id)]
+    return [
+        s.AuditOut(
+            seq=e.seq, at=e.at, user=e.actor_name, ip=e.ip, action=e.action, outcome=e.outcome, details=e.details
+        )
+        for e in svc.vault.trail(actor, secret_id)
+    ]
 
 
 # ---- approval for access -------------------------------------------------------------------------
 @router.post("/secrets/{secret_id}/access-requests", response_model=s.AccessRequestOut, status_code=201)
-def request_access(secret_id: uuid.UUID, body: s.AccessRequestIn, svc: ServicesDep, actor: VaultUser,
-                   ) -> s.AccessRequestOut:
+def request_access(
+    secret_id: uuid.UUID,
+    body: s.AccessRequestIn,
+    svc: ServicesDep,
+    actor: VaultUser,
+) -> s.AccessRequestOut:
     return s.AccessRequestOut.of(svc.vault.protection.request_access(actor, secret_id, body.reason, body.minutes))
 
 
@@ -232,8 +304,12 @@ def enable_doublelock(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser) 
 
 
 @router.post("/secrets/{secret_id}/doublelock/disable", response_model=s.SecretOut)
-def disable_doublelock(secret_id: uuid.UUID, body: s.PassphraseOnly, svc: ServicesDep, actor: VaultUser,
-                       ) -> s.SecretOut:
+def disable_doublelock(
+    secret_id: uuid.UUID,
+    body: s.PassphraseOnly,
+    svc: ServicesDep,
+    actor: VaultUser,
+) -> s.SecretOut:
     svc.vault.doublelock.disable(actor, secret_id, body.doublelock_passphrase)
     return _secret_out(svc, actor, secret_id)
 
@@ -252,23 +328,38 @@ def generate_password(svc: ServicesDep, actor: VaultUser) -> s.PasswordOut:
 
 def _account(info: object) -> s.ServiceAccountOut:
     user, settings, folders = info.user, info.settings, info.folders  # type: ignore[attr-defined]
-    return s.ServiceAccountOut(id=user.id, name=user.username, folders=folders, allowed_networks=user.allowed_networks,
-                               view_hidden=bool(settings and settings.view_hidden), locked_until=user.locked_until,
-                               last_login_at=user.last_login_at)
+    return s.ServiceAccountOut(
+        id=user.id,
+        name=user.username,
+        folders=folders,
+        allowed_networks=user.allowed_networks,
+        view_hidden=bool(settings and settings.view_hidden),
+        locked_until=user.locked_until,
+        last_login_at=user.last_login_at,
+    )
 
 
 @router.get("/service-accounts", response_model=list[s.ServiceAccountOut])
-def list_service_accounts(svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_READ)),
-                          ) -> list[s.ServiceAccountOut]:
+def list_service_accounts(
+    svc: ServicesDep,
+    actor: Actor = Depends(require(Permission.USERS_READ)),
+) -> list[s.ServiceAccountOut]:
     return [_account(info) for info in svc.vault.accounts.list(actor)]
 
 
 @router.post("/service-accounts", response_model=s.ServiceAccountCreated, status_code=201)
-def create_service_account(body: s.ServiceAccountCreate, svc: ServicesDep,
-                           actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> s.ServiceAccountCreated:
-    user, password = svc.vault.accounts.create(actor, body.name, body.folders, allowed_networks=body.allowed_networks,
-                                               description=body.description, view_hidden=body.view_hidden,
-                                               alert_channels=body.alert_channels)
+def create_service_account(
+    body: s.ServiceAccountCreate, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
+) -> s.ServiceAccountCreated:
+    user, password = svc.vault.accounts.create(
+        actor,
+        body.name,
+        body.folders,
+        allowed_networks=body.allowed_networks,
+        description=body.description,
+        view_hidden=body.view_hidden,
+        alert_channels=body.alert_channels,
+    )
     info = svc.vault.accounts.info(user)
     return s.ServiceAccountCreated(account=_account(info), one_time_password=password)
 
@@ -276,5 +367,8 @@ def create_service_account(body: s.ServiceAccountCreate, svc: ServicesDep,
 @router.get("/hardening", response_model=s.HardeningOut)
 def hardening(svc: ServicesDep, actor: Actor = Depends(require(Permission.REPORTS_READ))) -> s.HardeningOut:
     report = svc.vault.hardening.report(actor)
-    return s.HardeningOut(generated_at=report.generated_at, status=report.status,
-                          checks=[s.HardeningCheck(**c.__dict__) for c in report.checks])
+    return s.HardeningOut(
+        generated_at=report.generated_at,
+        status=report.status,
+        checks=[s.HardeningCheck(**c.__dict__) for c in report.checks],
+    )
