@@ -6,6 +6,7 @@ a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -119,6 +120,23 @@ def create_login(
         )
         token, _ = svc.auth.create_token(Actor.system("fixture"), username, "fixture")
     return Login(username, password, token, role)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form on a web page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def web_login(client: TestClient, login: Login, landing: str = "/") -> str:
+    """Log `login` into the web UI (dropping any earlier session); returns the CSRF token of `landing`."""
+    client.cookies.clear()
+    answer = client.post(
+        "/login", data={"username": login.username, "password": login.password, "next": landing}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == landing, answer.text
+    return csrf_of(client.get(landing).text)
 
 
 def api_client(application: App) -> TestClient:

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
 
 from certvault.container import App
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
+from tests.conftest import csrf_of
 
 
 def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App, sqlite_client: TestClient) -> None:
@@ -37,12 +30,12 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
     changed = sqlite_client.post(
         "/account/password",
         follow_redirects=False,
-        data={"csrf_token": _csrf(form.text), "current_password": password, "new_password": "Brand-new-pass-1"},
+        data={"csrf_token": csrf_of(form.text), "current_password": password, "new_password": "Brand-new-pass-1"},
     )
     assert changed.status_code == 303 and changed.headers["location"] == "/"
     dashboard = sqlite_client.get("/")
     assert dashboard.status_code == 200 and "Dashboard" in dashboard.text and "admin" in dashboard.text
-    logout = sqlite_client.post("/logout", data={"csrf_token": _csrf(dashboard.text)}, follow_redirects=False)
+    logout = sqlite_client.post("/logout", data={"csrf_token": csrf_of(dashboard.text)}, follow_redirects=False)
     assert logout.status_code == 303
     assert sqlite_client.get("/", follow_redirects=False).status_code == 303
 

@@ -40,8 +40,15 @@ from certvault.issuance.requests import RequestSpec
 ADMIN = Actor.system("bench", via="cli")
 
 
-def _client(app: App, finished: Finished, account_id: uuid.UUID, dns_id: uuid.UUID, todo: list[int],
-            latencies: list[float], lock: threading.Lock) -> None:
+def _client(
+    app: App,
+    finished: Finished,
+    account_id: uuid.UUID,
+    dns_id: uuid.UUID,
+    todo: list[int],
+    latencies: list[float],
+    lock: threading.Lock,
+) -> None:
     while True:
         with lock:
             if not todo:
@@ -49,8 +56,9 @@ def _client(app: App, finished: Finished, account_id: uuid.UUID, dns_id: uuid.UU
             todo.pop()
         started = time.perf_counter()
         with app.transaction() as svc:
-            spec = RequestSpec(account_id, [f"b{uuid.uuid4().hex[:10]}.bench.test"], challenge="dns-01",
-                               dns_account_id=dns_id)
+            spec = RequestSpec(
+                account_id, [f"b{uuid.uuid4().hex[:10]}.bench.test"], challenge="dns-01", dns_account_id=dns_id
+            )
             order_id = svc.issuance.requests.request(ADMIN, spec).id
         if not finished.event_for(order_id).wait(120):
             raise RuntimeError(f"order {order_id} did not finish in 120 s")
@@ -59,13 +67,20 @@ def _client(app: App, finished: Finished, account_id: uuid.UUID, dns_id: uuid.UU
                 latencies.append(time.perf_counter() - started)
 
 
-def _round(app: App, finished: Finished, ids: tuple[uuid.UUID, uuid.UUID], concurrency: int, count: int,
-           cpu: Callable[[], dict[str, float]]) -> dict[str, Any]:
+def _round(
+    app: App,
+    finished: Finished,
+    ids: tuple[uuid.UUID, uuid.UUID],
+    concurrency: int,
+    count: int,
+    cpu: Callable[[], dict[str, float]],
+) -> dict[str, Any]:
     cpu_before = cpu()
     todo, latencies, lock = list(range(count)), [], threading.Lock()
     failed_before = len(finished.failed)
-    clients = [threading.Thread(target=_client, args=(app, finished, *ids, todo, latencies, lock))
-               for _ in range(concurrency)]
+    clients = [
+        threading.Thread(target=_client, args=(app, finished, *ids, todo, latencies, lock)) for _ in range(concurrency)
+    ]
     start = time.perf_counter()
     for client in clients:
         client.start()
@@ -74,19 +89,28 @@ def _round(app: App, finished: Finished, ids: tuple[uuid.UUID, uuid.UUID], concu
     elapsed = time.perf_counter() - start
     cpu_after = cpu()
     latencies.sort()
-    return {"per_min": len(latencies) / elapsed * 60, "median": statistics.median(latencies) if latencies else 0,
-            "p95": latencies[max(0, int(len(latencies) * 0.95) - 1)] if latencies else 0,
-            "failed": len(finished.failed) - failed_before, "n": count,
-            "cpu_ms": {k: (cpu_after[k] - cpu_before[k]) * 1000 / max(1, count) for k in cpu_after}}
+    return {
+        "per_min": len(latencies) / elapsed * 60,
+        "median": statistics.median(latencies) if latencies else 0,
+        "p95": latencies[max(0, int(len(latencies) * 0.95) - 1)] if latencies else 0,
+        "failed": len(finished.failed) - failed_before,
+        "n": count,
+        "cpu_ms": {k: (cpu_after[k] - cpu_before[k]) * 1000 / max(1, count) for k in cpu_after},
+    }
 
 
 def _setup(app: App, pebble: Pebble, named: Bind9) -> tuple[uuid.UUID, uuid.UUID]:
     with app.transaction() as svc:
-        account = svc.issuance.accounts.register(ADMIN, pebble.directory_url, None, True,
-                                                 ca_bundle_pem=pebble.tls_ca.read_text())
-        dns = svc.issuance.dns_accounts.add(ADMIN, "rfc2136", "bench", {
-            "server": named.address, "key_name": named.key_name, "zone": "bench.test"},
-            {"key_secret": named.secret})
+        account = svc.issuance.accounts.register(
+            ADMIN, pebble.directory_url, None, True, ca_bundle_pem=pebble.tls_ca.read_text()
+        )
+        dns = svc.issuance.dns_accounts.add(
+            ADMIN,
+            "rfc2136",
+            "bench",
+            {"server": named.address, "key_name": named.key_name, "zone": "bench.test"},
+            {"key_secret": named.secret},
+        )
         return account.id, dns.id
 
 
@@ -111,9 +135,17 @@ def _open_database(kind: str, work: Path) -> tuple[App, Callable[[], None], Call
     return app, close, lambda: {"postgres": cpu_seconds(pid, children=True)}
 
 
-def _run_database(kind: str, args: argparse.Namespace, work: Path, pebble: Pebble, named: Bind9,
-                  results: dict[str, dict[int, dict[str, Any]]]) -> None:
+def _run_database(
+    kind: str,
+    args: argparse.Namespace,
+    work: Path,
+    pebble: Pebble,
+    named: Bind9,
+    results: dict[str, dict[int, dict[str, Any]]],
+    label: str | None = None,
+) -> None:
     app, close, database_cpu = _open_database(kind, work)
+    label = label or kind
     finished = Finished()
     workers: WorkerProcesses | None = None
     in_process: Any = None
@@ -133,29 +165,56 @@ def _run_database(kind: str, args: argparse.Namespace, work: Path, pebble: Pebbl
 
         def cpu() -> dict[str, float]:
             own = {"certvault (bench: requests" + (")" if workers else " + engine)"): time.process_time()}
-            return {**own, **(workers.cpu() if workers else {}), **{k: cpu_seconds(p) for k, p in others.items()},
-                    **database_cpu()}
+            return {
+                **own,
+                **(workers.cpu() if workers else {}),
+                **{k: cpu_seconds(p) for k, p in others.items()},
+                **database_cpu(),
+            }
 
-        print(f"[{kind}] engine in {engine}; load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"[{label}] engine in {engine}; load average {os.getloadavg()[0]:.2f}", flush=True)
         if args.warmup > 0:  # imports, first compilations, TLS connections: not part of any round
             _round(app, finished, ids, min(8, args.warmup), args.warmup, cpu)
-        results[kind] = {}
+        results[label] = {}
         for concurrency, count in ((1, args.orders_1), (16, args.orders_16), (64, args.orders_64)):
             if count <= 0:
                 continue
             r = _round(app, finished, ids, concurrency, count, cpu)
-            results[kind][concurrency] = r
+            results[label][concurrency] = r
             split = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms"].items())
-            print(f"[{kind}] {concurrency:>2} concurrent: {r['per_min']:7.0f} certificates/min, median "
-                  f"{r['median'] * 1000:5.0f} ms, p95 {r['p95'] * 1000:5.0f} ms, {r['failed']} failed of {r['n']} "
-                  f"(load {os.getloadavg()[0]:.2f}; CPU ms per certificate: {split}; "
-                  f"total {sum(r['cpu_ms'].values()):.1f})", flush=True)
+            print(
+                f"[{label}] {concurrency:>2} concurrent: {r['per_min']:7.0f} certificates/min, median "
+                f"{r['median'] * 1000:5.0f} ms, p95 {r['p95'] * 1000:5.0f} ms, {r['failed']} failed of {r['n']} "
+                f"(load {os.getloadavg()[0]:.2f}; CPU ms per certificate: {split}; "
+                f"total {sum(r['cpu_ms'].values()):.1f})",
+                flush=True,
+            )
     finally:
         if workers is not None:
             workers.stop()
         if in_process is not None:
             in_process.stop()
         close()
+
+
+def _noisy_round(args: argparse.Namespace, work: Path, named: Bind9, results: dict[str, Any]) -> None:
+    """16 concurrent orders on SQLite against a Pebble that rejects a share of nonces (badNonce)."""
+    noisy = Pebble(
+        work / "pebble-noisy", dns_server=named.address, env={"PEBBLE_WFE_NONCEREJECT": str(args.nonce_reject)}
+    ).start()
+    try:
+        rounds = argparse.Namespace(**{**vars(args), "orders_1": 0, "orders_16": 160, "orders_64": 0, "warmup": 0})
+        _run_database(
+            "sqlite",
+            rounds,
+            work / "noisy",
+            noisy,
+            named,
+            results,
+            label=f"sqlite, {args.nonce_reject}% nonces rejected",
+        )
+    finally:
+        noisy.stop()
 
 
 def main() -> None:
@@ -168,25 +227,40 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=16, help="orders issued before measuring")
     parser.add_argument("--certbot-runs", type=int, default=3)
     parser.add_argument("--slots", type=int, default=0, help="job slots per worker (default: the shipped setting)")
+    parser.add_argument(
+        "--nonce-reject",
+        type=int,
+        default=30,
+        help="percent of nonces a second Pebble rejects in a last round (0: no such round)",
+    )
     args, _ = parser.parse_known_args(sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "acme" else sys.argv[1:])
     work = Path(tempfile.mkdtemp(prefix="cv-bench-acme-"))
     named = Bind9(work / "bind", zones=("bench.test",)).start()
     pebble = Pebble(work / "pebble", dns_server=named.address).start()
     results: dict[str, dict[int, dict[str, Any]]] = {}
     try:
-        print(f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f}; "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+        print(
+            f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()[0]:.2f}; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            flush=True,
+        )
         for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
             _run_database(kind, args, work, pebble, named, results)
+        if args.nonce_reject > 0:
+            _noisy_round(args, work, named, results)
         per_cert = certbot_seconds(pebble, args.certbot_runs) if args.certbot_runs > 0 else None
         if per_cert is None:
             print("certbot: not measured")
         for kind, rounds in results.items():
+            if "nonces" in kind:
+                continue
             if per_cert is not None and 1 in rounds:
                 ours = rounds[1]["median"]
-                print(f"certbot certonly --standalone: {per_cert * 1000:.0f} ms per certificate (median of "
-                      f"{args.certbot_runs}); certvault ({kind}) at 1 concurrent is {per_cert / ours:.1f}x faster "
-                      "per certificate")
+                print(
+                    f"certbot certonly --standalone: {per_cert * 1000:.0f} ms per certificate (median of "
+                    f"{args.certbot_runs}); certvault ({kind}) at 1 concurrent is {per_cert / ours:.1f}x faster "
+                    "per certificate"
+                )
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         pebble.stop()

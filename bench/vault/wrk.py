@@ -23,7 +23,7 @@ class Figures:
 
 def run(url: str, connections: int, seconds: float, token: str | None = None) -> Figures:
     """One wrk run over HTTPS keep-alive, one client thread (it needs far less than a core)."""
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60)

@@ -13,15 +13,9 @@ from certvault.auth.rbac import Actor
 from certvault.container import App
 from tests.certificates.factory import make_leaf
 from tests.certificates.tls_servers import start_s_server
-from tests.conftest import create_login
+from tests.conftest import create_login, csrf_of, web_login
 
 ADMIN = Actor.system("test", via="cli")
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
 
 
 def test_api_import_list_show_export_and_key(sqlite_app: App, sqlite_client: TestClient, test_ca) -> None:
@@ -131,23 +125,15 @@ def test_metrics_expose_expiry_per_certificate(sqlite_app: App, sqlite_client: T
     assert time.time() < float(line.rsplit(" ", 1)[1])
 
 
-def _web_login(client: TestClient, app: App, role: str) -> None:
-    login = create_login(app, role)
-    response = client.post(
-        "/login", data={"username": login.username, "password": login.password, "next": "/"}, follow_redirects=False
-    )
-    assert response.status_code == 303
-
-
 def test_web_import_list_detail_export(sqlite_app: App, sqlite_client: TestClient, test_ca) -> None:
-    _web_login(sqlite_client, sqlite_app, "operator")
+    web_login(sqlite_client, create_login(sqlite_app, "operator"))
     form = sqlite_client.get("/certificates/import")
     leaf = make_leaf(test_ca, "web.example.com", ["web.example.com", "www.web.example.com"], days=25)
     no_csrf = sqlite_client.post("/certificates/import", files={"files": ("w.pem", leaf.pem)})
     assert no_csrf.status_code == 403
     done = sqlite_client.post(
         "/certificates/import",
-        data={"csrf_token": _csrf(form.text), "tags": "edge"},
+        data={"csrf_token": csrf_of(form.text), "tags": "edge"},
         files=[
             ("files", ("w.pem", leaf.pem + test_ca.pem + leaf.key_pem)),
             ("files", ("bad.p12", b"0\x82\x01\x00broken")),
@@ -163,7 +149,7 @@ def test_web_import_list_detail_export(sqlite_app: App, sqlite_client: TestClien
     exported = sqlite_client.post(
         f"/certificates/{entry_id}/export",
         data={
-            "csrf_token": _csrf(page.text),
+            "csrf_token": csrf_of(page.text),
             "format": "jks",
             "with_key": "1",
             "with_chain": "1",
@@ -172,11 +158,11 @@ def test_web_import_list_detail_export(sqlite_app: App, sqlite_client: TestClien
     )
     assert exported.status_code == 200 and exported.content[:4] == b"\xfe\xed\xfe\xed"
     refused = sqlite_client.post(
-        f"/certificates/{entry_id}/export", data={"csrf_token": _csrf(page.text), "format": "pkcs12"}
+        f"/certificates/{entry_id}/export", data={"csrf_token": csrf_of(page.text), "format": "pkcs12"}
     )
     assert refused.status_code == 400 and "a password is needed" in refused.text
     tagged = sqlite_client.post(
-        f"/certificates/{entry_id}/update", data={"csrf_token": _csrf(page.text), "tags": "a, b", "owner": "ops"}
+        f"/certificates/{entry_id}/update", data={"csrf_token": csrf_of(page.text), "tags": "a, b", "owner": "ops"}
     )
     assert tagged.status_code == 200 and '<span class="tag">a</span>' in tagged.text
     dashboard = sqlite_client.get("/")
@@ -184,6 +170,6 @@ def test_web_import_list_detail_export(sqlite_app: App, sqlite_client: TestClien
 
 
 def test_web_pages_respect_roles(sqlite_app: App, sqlite_client: TestClient) -> None:
-    _web_login(sqlite_client, sqlite_app, "auditor")
+    web_login(sqlite_client, create_login(sqlite_app, "auditor"))
     assert sqlite_client.get("/certificates").status_code == 200
     assert sqlite_client.get("/certificates/import", headers={"accept": "text/html"}).status_code == 403

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.certificates.factory import make_ca, make_leaf
-from tests.servers.browser import browser_page
+from tests.servers.browser import browser_page, first_login
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
 
 NEW_PASSWORD = "Browser-pass-2026!"
@@ -29,17 +29,7 @@ def test_admin_imports_a_certificate_and_sees_it(live: LiveServer, tmp_path: Pat
     upload.write_bytes(leaf.pem + ca.pem + leaf.key_pem)
     assert live.admin_password
     with browser_page() as page:
-        page.goto(live.url + "/certificates")
-        assert "/login" in page.url
-        page.fill("#username", "admin")
-        page.fill("#password", live.admin_password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/account/password")
-        page.fill("#current", live.admin_password)
-        page.fill("#new", NEW_PASSWORD)
-        page.click("main button[type=submit]")  # not the header's "Log out" button
-        page.wait_for_load_state()
-        assert "/account/password" not in page.url, page.inner_text("main")
+        first_login(page, live.url + "/certificates", live.admin_password, NEW_PASSWORD)
         assert page.locator("h1").inner_text() == "Dashboard", (page.url, page.inner_text("body"))
 
         page.click("nav >> text=Certificates")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.servers import pebble as servers
 from tests.servers.bind9 import Bind9, bind9
-from tests.servers.browser import browser_page
+from tests.servers.browser import browser_page, first_login
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
 
 NEW_PASSWORD = "Acme-browser-2026!"
@@ -38,26 +38,14 @@ def stack() -> tuple[Bind9, servers.Pebble]:
     return named, ca
 
 
-def _log_in(page: object, live: LiveServer) -> None:
-    assert live.admin_password
-    page.goto(live.url + "/acme")  # type: ignore[attr-defined]
-    page.fill("#username", "admin")  # type: ignore[attr-defined]
-    page.fill("#password", live.admin_password)  # type: ignore[attr-defined]
-    page.click("button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_url("**/account/password")  # type: ignore[attr-defined]
-    page.fill("#current", live.admin_password)  # type: ignore[attr-defined]
-    page.fill("#new", NEW_PASSWORD)  # type: ignore[attr-defined]
-    page.click("main button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_url(lambda url: "/account/password" not in url)  # type: ignore[attr-defined]
-
-
 def test_request_watch_and_revoke_from_the_browser(
     live: LiveServer, stack: tuple[Bind9, servers.Pebble], tmp_path: Path
 ) -> None:
     named, ca = stack
     apex = f"w{uuid.uuid4().hex[:8]}.bind.test"
     with browser_page() as page:
-        _log_in(page, live)
+        assert live.admin_password
+        first_login(page, live.url + "/acme", live.admin_password, NEW_PASSWORD)
         page.click("nav >> text=ACME")
         page.click("main >> text=Accounts & DNS accounts")
         page.wait_for_url(live.url + "/acme/accounts")

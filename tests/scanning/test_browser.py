@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.scanning.tls import ScanCA, TlsServers
-from tests.servers.browser import browser_page
+from tests.servers.browser import browser_page, first_login
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
 
 NEW_PASSWORD = "Scanner-pass-2026!"
@@ -29,15 +29,7 @@ def test_scan_now_from_the_browser(live: LiveServer, test_ca: ScanCA, tls_server
     target = f"127.0.0.2:{server.port}"
     assert live.admin_password
     with browser_page() as page:
-        page.goto(live.url + "/scans")
-        page.fill("#username", "admin")
-        page.fill("#password", live.admin_password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/account/password")
-        page.fill("#current", live.admin_password)
-        page.fill("#new", NEW_PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url(lambda url: "/account/password" not in url)
+        first_login(page, live.url + "/scans", live.admin_password, NEW_PASSWORD)
 
         page.click("nav >> text=Scans")
         page.wait_for_url(live.url + "/scans")

@@ -8,22 +8,8 @@ import re
 from fastapi.testclient import TestClient
 
 from certvault.container import App
-from tests.conftest import create_login
+from tests.conftest import create_login, csrf_of, web_login
 from tests.scanning.tls import ScanCA, TlsServers
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
-
-
-def _login(client: TestClient, app: App, role: str) -> None:
-    login = create_login(app, role)
-    response = client.post(
-        "/login", data={"username": login.username, "password": login.password, "next": "/"}, follow_redirects=False
-    )
-    assert response.status_code == 303 and response.headers["location"] == "/"
 
 
 def _text(html: str) -> str:
@@ -35,12 +21,12 @@ def test_scan_now_progress_results_and_history_pages(
 ) -> None:
     good = tls_servers.serve(test_ca.issue(["good.test"], ["127.0.0.2"]), ip="127.0.0.2")
     old = tls_servers.serve(test_ca.issue(["old.test"], ["127.0.0.3"]), ip="127.0.0.3", profile="legacy")
-    _login(sqlite_client, sqlite_app, "operator")
+    web_login(sqlite_client, create_login(sqlite_app, "operator"))
     page = sqlite_client.get("/scans")
     assert page.status_code == 200 and "Scan now" in page.text and "No endpoints match" in page.text
 
     bad = sqlite_client.post(
-        "/scans/run", data={"csrf_token": _csrf(page.text), "hosts": "no such host!", "ports": "443"}
+        "/scans/run", data={"csrf_token": csrf_of(page.text), "hosts": "no such host!", "ports": "443"}
     )
     assert bad.status_code == 400 and "is not a host name" in bad.text and "no such host!" in bad.text
     no_csrf = sqlite_client.post("/scans/run", data={"hosts": f"127.0.0.2:{good.port}"})
@@ -50,7 +36,7 @@ def test_scan_now_progress_results_and_history_pages(
         "/scans/run",
         follow_redirects=False,
         data={
-            "csrf_token": _csrf(page.text),
+            "csrf_token": csrf_of(page.text),
             "hosts": f"127.0.0.2:{good.port}\n127.0.0.3:{old.port}",
             "ports": "443",
             "ca_pem": test_ca.ca_pem,
@@ -89,12 +75,12 @@ def test_scan_now_progress_results_and_history_pages(
 
 
 def test_schedules_page_and_read_only_roles(sqlite_app: App, sqlite_client: TestClient) -> None:
-    _login(sqlite_client, sqlite_app, "operator")
+    web_login(sqlite_client, create_login(sqlite_app, "operator"))
     page = sqlite_client.get("/scans/schedules")
     created = sqlite_client.post(
         "/scans/schedules",
         data={
-            "csrf_token": _csrf(page.text),
+            "csrf_token": csrf_of(page.text),
             "name": "nightly-dmz",
             "frequency": "weekly",
             "weekday": "tuesday",
@@ -108,25 +94,25 @@ def test_schedules_page_and_read_only_roles(sqlite_app: App, sqlite_client: Test
     assert "Schedule nightly-dmz added: weekly on Tuesday at 02:30 UTC." in text and "192.0.2.0/28" in text
     bad = sqlite_client.post(
         "/scans/schedules",
-        data={"csrf_token": _csrf(page.text), "name": "x", "frequency": "daily", "time": "noon", "hosts": "a.test"},
+        data={"csrf_token": csrf_of(page.text), "name": "x", "frequency": "daily", "time": "noon", "hosts": "a.test"},
     )
     assert bad.status_code == 400 and "is not HH:MM" in bad.text
     toggle = re.search(r'action="(/scans/schedules/[^"]+/toggle)"', created.text)
     assert toggle and "Pause" in created.text
-    paused = sqlite_client.post(toggle.group(1), data={"csrf_token": _csrf(page.text)})
+    paused = sqlite_client.post(toggle.group(1), data={"csrf_token": csrf_of(page.text)})
     assert paused.status_code == 200 and "paused" in paused.text and "Resume" in paused.text
     delete = re.search(r'action="(/scans/schedules/[^"]+/delete)"', created.text)
     assert delete
-    gone = sqlite_client.post(delete.group(1), data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+    gone = sqlite_client.post(delete.group(1), data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert gone.status_code == 303
     assert "No schedules." in sqlite_client.get("/scans/schedules").text
 
     sqlite_client.cookies.clear()
-    _login(sqlite_client, sqlite_app, "auditor")
+    web_login(sqlite_client, create_login(sqlite_app, "auditor"))
     page = sqlite_client.get("/scans")
     assert page.status_code == 200 and "Scan now" not in page.text
-    refused = sqlite_client.post("/scans/run", data={"csrf_token": _csrf(page.text), "hosts": "a.test"})
+    refused = sqlite_client.post("/scans/run", data={"csrf_token": csrf_of(page.text), "hosts": "a.test"})
     assert refused.status_code == 403
     sqlite_client.cookies.clear()
-    _login(sqlite_client, sqlite_app, "user")
+    web_login(sqlite_client, create_login(sqlite_app, "user"))
     assert sqlite_client.get("/scans", headers={"accept": "text/html"}).status_code == 403

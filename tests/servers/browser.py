@@ -45,3 +45,19 @@ def browser_page(ca_file: str | None = None) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+def first_login(page: Any, url: str, one_time_password: str, new_password: str) -> None:
+    """Open `url` as the first administrator: log in with the one-time password, then choose a new one
+    on the forced password-change page, and land where `url` led."""
+    page.goto(url)
+    assert "/login" in page.url, page.url
+    page.fill("#username", "admin")
+    page.fill("#password", one_time_password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/account/password")
+    page.fill("#current", one_time_password)
+    page.fill("#new", new_password)
+    page.click("main button[type=submit]")  # not the header's "Log out" button
+    page.wait_for_url(lambda where: "/account/password" not in where)
+    page.wait_for_load_state()

@@ -77,26 +77,6 @@ def build_scene(app: App, client: TestClient) -> VaultScene:
     return scene
 
 
-def csrf_of(html: str) -> str:
-    import re
-
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no form with a CSRF token"
-    return match.group(1)
-
-
-def web_login(client: TestClient, login: Login) -> str:
-    """Log `login` into the web UI of `client` (dropping any earlier session); returns the CSRF token."""
-    client.cookies.clear()
-    answer = client.post(
-        "/login",
-        data={"username": login.username, "password": login.password, "next": "/vault"},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    return csrf_of(client.get("/vault").text)
-
-
 def module_scene(tmp_path_factory: Any, sqlite_template: Any, name: str) -> Any:
     """A scene on its own SQLite copy for a whole test module (a generator for a fixture to yield from)."""
     import shutil

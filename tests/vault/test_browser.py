@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.browser import browser_page
+from tests.servers.browser import browser_page, first_login
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
 
 NEW_PASSWORD = "Vault-browser-2026!"
@@ -25,15 +25,7 @@ def live() -> Iterator[LiveServer]:
 def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(live: LiveServer, tmp_path: Path) -> None:
     assert live.admin_password
     with browser_page() as page:
-        page.goto(live.url + "/vault")
-        page.fill("#username", "admin")
-        page.fill("#password", live.admin_password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/account/password")
-        page.fill("#current", live.admin_password)
-        page.fill("#new", NEW_PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url(lambda url: "/account/password" not in url)
+        first_login(page, live.url + "/vault", live.admin_password, NEW_PASSWORD)
 
         page.click("nav >> text=Vault")
         page.wait_for_url(live.url + "/vault")

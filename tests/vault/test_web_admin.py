@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.vault.conftest import VaultScene, module_scene, web_login
+from tests.conftest import web_login
+from tests.vault.conftest import VaultScene, module_scene
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, sqlite_template: object) -> 
 
 def test_service_account_created_from_the_page_shows_its_password_once(scene: VaultScene) -> None:
     client = scene.client
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     form = client.get("/vault/service-accounts").text
     assert 'id="account-form"' in form and "Scan" in form
     created = client.post(
@@ -55,13 +56,13 @@ def test_service_account_created_from_the_page_shows_its_password_once(scene: Va
     names = {a["name"] for a in client.get("/api/v1/vault/service-accounts", headers=scene.admin.headers).json()}
     assert names == {"nessus"}
 
-    web_login(client, scene.users["alice"])
+    web_login(client, scene.users["alice"], "/vault")
     assert client.get("/vault/service-accounts").status_code == 403
 
 
 def test_notification_channels_and_subscriptions_from_the_page(scene: VaultScene) -> None:
     client = scene.client
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     added = client.post(
         "/vault/notifications/channels",
         data={
@@ -137,15 +138,15 @@ def test_notification_channels_and_subscriptions_from_the_page(scene: VaultScene
     )
     assert client.get("/api/v1/notifications/channels", headers=scene.admin.headers).json() == []
 
-    web_login(client, scene.users["bob"])
+    web_login(client, scene.users["bob"], "/vault")
     assert client.get("/vault/notifications").status_code == 403
 
 
 def test_hardening_report_page(scene: VaultScene) -> None:
-    web_login(scene.client, scene.admin)
+    web_login(scene.client, scene.admin, "/vault")
     page = scene.client.get("/vault/hardening")
     assert page.status_code == 200
     for check in ("https_forced", "tls_versions", "web_services", "master_key"):
         assert check in page.text
-    web_login(scene.client, scene.users["alice"])
+    web_login(scene.client, scene.users["alice"], "/vault")
     assert scene.client.get("/vault/hardening").status_code == 403

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.vault.conftest import VaultScene, csrf_of, module_scene, web_login
+from tests.conftest import csrf_of, web_login
+from tests.vault.conftest import VaultScene, module_scene
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _new_secret(
 
 def test_admin_creates_a_folder_and_a_secret_then_reveals_and_copies(scene: VaultScene) -> None:
     client = scene.client
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     assert client.post("/vault/folders", data={"name": "Web"}).status_code == 403  # no CSRF token
     created = client.post(
         "/vault/folders", data={"csrf_token": csrf, "name": "Web", "parent": ""}, follow_redirects=False
@@ -96,7 +97,7 @@ def test_admin_creates_a_folder_and_a_secret_then_reveals_and_copies(scene: Vaul
 
 
 def test_every_template_from_the_forms(scene: VaultScene) -> None:
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     key = "-----BEGIN OPENSSH PRIVATE KEY-----\r\nAAAAB3\r\n-----END OPENSSH PRIVATE KEY-----"
     ssh = _new_secret(
         scene,
@@ -152,7 +153,7 @@ def test_every_template_from_the_forms(scene: VaultScene) -> None:
 
 def test_edit_keeps_earlier_values_for_owners(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux", "web-hist")
-    csrf = web_login(scene.client, scene.users["bob"])  # edit on Ops/Linux
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")  # edit on Ops/Linux
     assert scene.client.get(f"/vault/secrets/{secret['id']}/edit").status_code == 200
     saved = scene.client.post(
         f"/vault/secrets/{secret['id']}/edit",
@@ -161,10 +162,10 @@ def test_edit_keeps_earlier_values_for_owners(scene: VaultScene) -> None:
     )
     assert saved.status_code == 303 and saved.headers["location"].endswith("done=edited")
     assert scene.client.get(f"/vault/secrets/{secret['id']}/history").status_code == 403  # owners only
-    csrf = web_login(scene.client, scene.users["alice"])  # view only
+    csrf = web_login(scene.client, scene.users["alice"], "/vault")  # view only
     refused = scene.client.post(f"/vault/secrets/{secret['id']}/edit", data={"csrf_token": csrf, "field.host": "x"})
     assert refused.status_code == 403 and "you need edit permission" in refused.text
-    web_login(scene.client, scene.admin)
+    web_login(scene.client, scene.admin, "/vault")
     history = scene.client.get(f"/vault/secrets/{secret['id']}/history")
     assert history.status_code == 200 and "pw-web-hist-Secret1" in history.text
     assert _values(scene, secret["id"])["host"] == "db02"
@@ -172,7 +173,7 @@ def test_edit_keeps_earlier_values_for_owners(scene: VaultScene) -> None:
 
 def test_permissions_through_the_pages(scene: VaultScene) -> None:
     client = scene.client
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     top = client.post("/vault/folders", data={"csrf_token": csrf, "name": "Perm"}, follow_redirects=False)
     perm = top.headers["location"].split("/vault/folders/")[1].split("?")[0]
     secret_id = _new_secret(
@@ -194,12 +195,12 @@ def test_permissions_through_the_pages(scene: VaultScene) -> None:
     )
     grants = client.get(f"/vault/secrets/{secret_id}").text
     assert "inherited from Perm" in grants and "scanners" in grants
-    web_login(client, scene.users["alice"])
+    web_login(client, scene.users["alice"], "/vault")
     assert "perm-db" in client.get("/vault").text
-    web_login(client, scene.users["carol"])  # through the group
+    web_login(client, scene.users["carol"], "/vault")  # through the group
     assert client.get(f"/vault/secrets/{secret_id}").status_code == 200
 
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     settings = client.get(f"/vault/secrets/{secret_id}").text
     assert 'name="inherit_permissions" value="yes" checked' in settings
     assert (
@@ -210,12 +211,12 @@ def test_permissions_through_the_pages(scene: VaultScene) -> None:
         ).status_code
         == 303
     )  # inheritance off
-    web_login(client, scene.users["alice"])
+    web_login(client, scene.users["alice"], "/vault")
     assert client.get(f"/vault/secrets/{secret_id}").status_code == 403
-    web_login(client, scene.users["carol"])  # the secret's own grant stays
+    web_login(client, scene.users["carol"], "/vault")  # the secret's own grant stays
     assert client.get(f"/vault/secrets/{secret_id}").status_code == 200
 
-    csrf = web_login(client, scene.admin)
+    csrf = web_login(client, scene.admin, "/vault")
     user_id = re.search(
         r'name="principal_id" value="([^"]+)"><input type="hidden" name="principal_type" '
         r'value="user"',
@@ -229,7 +230,7 @@ def test_permissions_through_the_pages(scene: VaultScene) -> None:
     )
     assert revoked.status_code == 303
     assert all(g["principal"] != "alice" for g in scene.get("admin", f"/folders/{perm}/permissions").json())
-    csrf = web_login(client, scene.users["bob"])
+    csrf = web_login(client, scene.users["bob"], "/vault")
     refused = client.post(
         f"/vault/folders/{scene.folders['Ops/Linux']}/permissions",
         data={"csrf_token": csrf, "principal": "bob", "principal_type": "user", "level": "owner"},
@@ -240,12 +241,12 @@ def test_permissions_through_the_pages(scene: VaultScene) -> None:
 def test_check_out_in_the_ui_and_edits_while_held_are_409(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux", "web-checkout", checkout_enabled=True)
     base = f"/vault/secrets/{secret['id']}"
-    csrf = web_login(scene.client, scene.users["alice"])
+    csrf = web_login(scene.client, scene.users["alice"], "/vault")
     assert 'action="' + base + '/checkout"' in scene.client.get(base).text
     held = scene.client.post(base + "/checkout", data={"csrf_token": csrf, "minutes": "15"}, follow_redirects=False)
     assert held.status_code == 303 and "You hold it until" in scene.client.get(held.headers["location"]).text
 
-    csrf = web_login(scene.client, scene.users["bob"])
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")
     page = scene.client.get(base).text
     assert "Checked out by <strong>alice</strong> until" in page
     blocked = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:"})
@@ -254,10 +255,10 @@ def test_check_out_in_the_ui_and_edits_while_held_are_409(scene: VaultScene) -> 
     assert edit.status_code == 409
     assert re.search(r"checked out by alice until \d{4}-\d\d-\d\d \d\d:\d\d UTC; it cannot be changed", edit.text)
 
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     forced = scene.client.post(base + "/checkin", data={"csrf_token": csrf, "force": "yes"}, follow_redirects=False)
     assert forced.status_code == 303
-    csrf = web_login(scene.client, scene.users["bob"])
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")
     assert (
         scene.client.post(
             base + "/edit", data={"csrf_token": csrf, "field.host": "db9"}, follow_redirects=False
@@ -270,7 +271,7 @@ def test_check_out_in_the_ui_and_edits_while_held_are_409(scene: VaultScene) -> 
 def test_access_request_and_the_approvers_queue(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux", "web-approval", require_approval=True)
     base = f"/vault/secrets/{secret['id']}"
-    csrf = web_login(scene.client, scene.users["bob"])
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")
     denied = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:password"})
     assert denied.status_code == 403 and "requires approval" in denied.text
     short = scene.client.post(base + "/access-request", data={"csrf_token": csrf, "reason": "x", "minutes": "30"})
@@ -282,7 +283,7 @@ def test_access_request_and_the_approvers_queue(scene: VaultScene) -> None:
     )
     assert asked.status_code == 303
 
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     assert "1 waiting" in scene.client.get("/vault").text
     queue = scene.client.get("/vault/requests").text
     assert "rotate db01 tonight" in queue and "Ops/Linux/web-approval" in queue
@@ -295,25 +296,25 @@ def test_access_request_and_the_approvers_queue(scene: VaultScene) -> None:
     )
     assert decided.status_code == 303
 
-    csrf = web_login(scene.client, scene.users["bob"])
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")
     assert "approved" in scene.client.get("/vault/requests").text
     shown = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:password"})
     assert _revealed(shown.text, "password") == "pw-web-approval-Secret1"
 
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     unconfirmed = scene.client.post(base + "/delete", data={"csrf_token": csrf})
     assert unconfirmed.status_code == 400 and "tick the confirmation box" in unconfirmed.text
     deleted = scene.client.post(base + "/delete", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
     assert deleted.headers["location"] == f"/vault/folders/{scene.folders['Ops/Linux']}?done=deleted"
     assert scene.client.get(base).status_code == 404
-    web_login(scene.client, scene.users["bob"])
+    web_login(scene.client, scene.users["bob"], "/vault")
     assert scene.client.get("/vault/requests").status_code == 200  # requests of deleted secrets drop out
 
 
 def test_double_lock_from_the_pages(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux/Private", "web-dl")
     base = f"/vault/secrets/{secret['id']}"
-    csrf = web_login(scene.client, scene.users["dave"])
+    csrf = web_login(scene.client, scene.users["dave"], "/vault")
     assert "Create passphrase" in scene.client.get("/vault/doublelock").text
     differ = scene.client.post(
         "/vault/doublelock", data={"csrf_token": csrf, "passphrase": "dave long phrase", "confirm": "something else"}
@@ -346,7 +347,7 @@ def test_double_lock_from_the_pages(scene: VaultScene) -> None:
     )
     assert edit.status_code == 403 and "give your DoubleLock passphrase" in edit.text
 
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     refused = scene.client.post(
         base + "/reveal", data={"csrf_token": csrf, "do": "view:password", "passphrase": "dave long phrase"}
     )
@@ -358,7 +359,7 @@ def test_double_lock_from_the_pages(scene: VaultScene) -> None:
 def test_hide_password_and_lifecycle_settings(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux", "web-settings")
     base = f"/vault/secrets/{secret['id']}"
-    csrf = web_login(scene.client, scene.admin)
+    csrf = web_login(scene.client, scene.admin, "/vault")
     form = {
         "csrf_token": csrf,
         "checkout_minutes": "30",
@@ -381,7 +382,7 @@ def test_hide_password_and_lifecycle_settings(scene: VaultScene) -> None:
     assert bad.status_code == 400 and "must be a date like" in bad.text
     assert scene.get("admin", f"/secrets/{secret['id']}").json()["rotation_days"] == 30
 
-    csrf = web_login(scene.client, scene.users["bob"])
+    csrf = web_login(scene.client, scene.users["bob"], "/vault")
     shown = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:"})
     assert "hidden: usable by integrations, not displayed" in shown.text and "pw-web-settings" not in shown.text
     assert _revealed(shown.text, "username") == "svc"
@@ -389,7 +390,7 @@ def test_hide_password_and_lifecycle_settings(scene: VaultScene) -> None:
 
 def test_every_form_needs_the_csrf_token(scene: VaultScene) -> None:
     secret = scene.secret("Ops/Linux", "web-csrf")
-    web_login(scene.client, scene.admin)
+    web_login(scene.client, scene.admin, "/vault")
     folder, base = scene.folders["Ops"], f"/vault/secrets/{secret['id']}"
     paths = [
         "/vault/folders",

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from certvault.certificates.importing import FileResult
+
 
 def _days_left(not_after: datetime | None) -> int | None:
     if not_after is None:
@@ -102,24 +104,8 @@ class PageOut(BaseModel):
     offset: int
 
 
-class FileResultOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    file: str
-    ok: bool
-    format: str | None = None
-    error: str | None = None
-    certificates: int = 0
-    created: int = 0
-    renewed: int = 0
-    history: int = 0
-    unchanged: int = 0
-    keys: int = 0
-    entry_ids: list[uuid.UUID] = []
-
-
 class ImportReportOut(BaseModel):
-    files: list[FileResultOut]
+    files: list[FileResult]  # the service's own dataclass: one definition of an import's outcome
     imported: int
     failed: int
 

@@ -10,7 +10,6 @@ from certvault.certificates.schemas import (
     ChainCertOut,
     EntryDetail,
     EntryOut,
-    FileResultOut,
     ImportReportOut,
     SightingOut,
     VersionOut,
@@ -54,7 +53,6 @@ def detail(service: CertificateService, actor: Actor, entry_id: uuid.UUID) -> En
 
 
 def import_report(results: list[FileResult]) -> ImportReportOut:
-    files = [FileResultOut.model_validate(r) for r in results]
     return ImportReportOut(
-        files=files, imported=sum(1 for f in files if f.ok), failed=sum(1 for f in files if not f.ok)
+        files=results, imported=sum(1 for f in results if f.ok), failed=sum(1 for f in results if not f.ok)
     )

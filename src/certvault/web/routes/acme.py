@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from certvault.acme_client import PRESETS
 from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
-from certvault.errors import CertvaultError
+from certvault.container import Services
+from certvault.errors import CertvaultError, InvalidInput
 from certvault.issuance.requests import RequestSpec
 from certvault.issuance.revocation import REASONS
 from certvault.issuance.schemas import OrderOut
@@ -52,17 +53,48 @@ def overview(request: Request, svc: ServicesDep, user: Reader, status: str | Non
     )
 
 
-@router.get("/acme/request")
-def request_form(request: Request, svc: ServicesDep, user: Reader, error: str | None = None) -> Response:
+def _accounts_context(svc: Services, user: WebUser) -> dict[str, Any]:
+    return {
+        "accounts": svc.issuance.accounts.list(user.actor),
+        "dns_accounts": svc.issuance.dns_accounts.list(user.actor),
+    }
+
+
+def _request_page(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None) -> Response:
     return render(
         _templates(),
         request,
         "acme/request.html",
         user,
-        accounts=svc.issuance.accounts.list(user.actor),
-        dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-        error_message=error,
+        status_code=error.status_code if error else 200,
+        error_message=error.message if error else None,
+        **_accounts_context(svc, user),
     )
+
+
+def _accounts_page(
+    request: Request,
+    svc: Services,
+    user: WebUser,
+    error: CertvaultError | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        _templates(),
+        request,
+        "acme/accounts.html",
+        user,
+        status_code=error.status_code if error else 200,
+        error_message=error.message if error else None,
+        presets=PRESETS,
+        form=form,
+        **_accounts_context(svc, user),
+    )
+
+
+@router.get("/acme/request")
+def request_form(request: Request, svc: ServicesDep, user: Reader) -> Response:
+    return _request_page(request, svc, user)
 
 
 @router.post("/acme/request")
@@ -98,16 +130,7 @@ def request_submit(
     try:
         order = svc.issuance.requests.request(user.actor, spec)
     except CertvaultError as exc:
-        return render(
-            _templates(),
-            request,
-            "acme/request.html",
-            user,
-            status_code=exc.status_code,
-            accounts=svc.issuance.accounts.list(user.actor),
-            dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-            error_message=exc.message,
-        )
+        return _request_page(request, svc, user, exc)
     return _see_other(f"/acme/orders/{order.id}")
 
 
@@ -130,15 +153,7 @@ def order_action(request: Request, order_id: uuid.UUID, action: str, svc: Servic
 # ---- accounts ------------------------------------------------------------------------------------
 @router.get("/acme/accounts")
 def accounts_page(request: Request, svc: ServicesDep, user: Reader) -> Response:
-    return render(
-        _templates(),
-        request,
-        "acme/accounts.html",
-        user,
-        accounts=svc.issuance.accounts.list(user.actor),
-        dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-        presets=PRESETS,
-    )
+    return _accounts_page(request, svc, user)
 
 
 @router.post("/acme/accounts")
@@ -164,18 +179,8 @@ def accounts_register(
             ca_bundle_pem=ca_bundle_pem or None,
         )
     except CertvaultError as exc:  # shown again with what was typed (never the EAB HMAC key)
-        return render(
-            _templates(),
-            request,
-            "acme/accounts.html",
-            user,
-            status_code=exc.status_code,
-            accounts=svc.issuance.accounts.list(user.actor),
-            dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-            presets=PRESETS,
-            error_message=exc.message,
-            form={"directory": directory, "email": email, "eab_kid": eab_kid, "ca_bundle_pem": ca_bundle_pem},
-        )
+        form = {"directory": directory, "email": email, "eab_kid": eab_kid, "ca_bundle_pem": ca_bundle_pem}
+        return _accounts_page(request, svc, user, exc, form)
     return _see_other("/acme/accounts")
 
 
@@ -199,17 +204,7 @@ def account_action(
         elif action == "delete":
             svc.issuance.accounts.delete(user.actor, account_id)
     except CertvaultError as exc:
-        return render(
-            _templates(),
-            request,
-            "acme/accounts.html",
-            user,
-            status_code=400,
-            accounts=svc.issuance.accounts.list(user.actor),
-            dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-            presets=PRESETS,
-            error_message=exc.message,
-        )
+        return _accounts_page(request, svc, user, InvalidInput(exc.message))
     return _see_other("/acme/accounts")
 
 
@@ -234,17 +229,7 @@ def dns_add(
             {"key_secret": key_secret},
         )
     except CertvaultError as exc:
-        return render(
-            _templates(),
-            request,
-            "acme/accounts.html",
-            user,
-            status_code=exc.status_code,
-            accounts=svc.issuance.accounts.list(user.actor),
-            dns_accounts=svc.issuance.dns_accounts.list(user.actor),
-            presets=PRESETS,
-            error_message=exc.message,
-        )
+        return _accounts_page(request, svc, user, exc)
     return _see_other("/acme/accounts")
 
 
