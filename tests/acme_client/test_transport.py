@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from certvault.acme_client.transport import Transport
+from certvault.acme_client.transport import MAX_BODY, Transport
 from tests.servers.tls_files import write_tls_files
 
 
@@ -75,6 +75,8 @@ class RawTLSServer:
             headers, payload = ["HTTP/1.1 302 Found", "Location: /links"], b""
         if path == "/close":
             headers.append("Connection: close")
+        if path == "/flood":
+            payload = b"x" * (MAX_BODY + 1)
         headers.append(f"Content-Length: {len(payload)}")
         conn.sendall("\r\n".join(headers).encode() + b"\r\n\r\n" + payload)
         return path != "/close"
@@ -125,3 +127,12 @@ def test_errors_are_the_requests_exceptions_callers_handle(server: RawTLSServer,
     closed.close()
     with pytest.raises(requests.exceptions.ConnectionError):
         Transport(str(server.ca)).request("GET", f"https://127.0.0.1:{port}/", timeout=5)
+
+
+def test_an_answer_larger_than_the_limit_is_refused_and_the_connection_dropped(server: RawTLSServer) -> None:
+    transport = Transport(str(server.ca))
+    with pytest.raises(requests.exceptions.RequestException, match="larger than"):
+        transport.request("GET", server.url("/flood"), timeout=10)
+    assert transport.request("POST", server.url("/echo"), data=b"{}", timeout=5).json() == {"received": 2}
+    assert server.connections == 2
+    transport.close()

@@ -25,6 +25,7 @@ from requests.utils import get_encoding_from_headers
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
+MAX_BODY = 8 * 1024 * 1024  # a certificate chain or a directory is a few kB; refuse a CA that floods
 
 
 def tls_context(verify: bool | str) -> ssl.SSLContext:
@@ -102,7 +103,10 @@ class Transport:
         try:
             conn.request_at_once(method, path, body, headers)
             raw = conn.getresponse()
-            content = raw.read()
+            content = raw.read(MAX_BODY + 1)
+            if len(content) > MAX_BODY:
+                self._drop(key)
+                raise requests.exceptions.ContentDecodingError(f"{url}: the answer is larger than {MAX_BODY} bytes")
         except ssl.SSLError as exc:
             self._drop(key)
             raise requests.exceptions.SSLError(f"{url}: {exc}") from exc
