@@ -109,15 +109,13 @@ class Login:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def create_login(
-    application: App, role: str, username: str | None = None, allowed_networks: list[str] | None = None
-) -> Login:
+def create_login(application: App, role: str, username: str | None = None,
+                 allowed_networks: list[str] | None = None) -> Login:
     username = username or f"{role}-{uuid.uuid4().hex[:6]}"
     password = "Test-pass-" + uuid.uuid4().hex[:8]
     with application.transaction() as svc:
-        svc.auth.create_user(
-            Actor.system("fixture"), username, role, password=password, allowed_networks=allowed_networks or []
-        )
+        svc.auth.create_user(Actor.system("fixture"), username, role, password=password,
+                             allowed_networks=allowed_networks or [])
         token, _ = svc.auth.create_token(Actor.system("fixture"), username, "fixture")
     return Login(username, password, token, role)
 
@@ -132,9 +130,8 @@ def csrf_of(html: str) -> str:
 def web_login(client: TestClient, login: Login, landing: str = "/") -> str:
     """Log `login` into the web UI (dropping any earlier session); returns the CSRF token of `landing`."""
     client.cookies.clear()
-    answer = client.post(
-        "/login", data={"username": login.username, "password": login.password, "next": landing}, follow_redirects=False
-    )
+    answer = client.post("/login", data={"username": login.username, "password": login.password, "next": landing},
+                         follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == landing, answer.text
     return csrf_of(client.get(landing).text)
 

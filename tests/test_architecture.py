@@ -22,14 +22,14 @@ def test_import_contracts_hold() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    result = subprocess.run(
-        [str(BIN / "ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run([str(BIN / "ruff"), "check", "src", "tests", "bench"], cwd=ROOT,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
 def test_migrations_match_the_models(app: App) -> None:
     """Every model change ships with a migration (on SQLite and PostgreSQL alike)."""
     with app.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), load_all_models())
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
+                                load_all_models())
     assert diff == []

@@ -32,13 +32,8 @@ def test_bad_configuration_names_the_problem(tmp_path: Path) -> None:
 
 
 def test_config_show_redacts_secrets(tmp_path: Path) -> None:
-    shown = certvault_cli(
-        tmp_path,
-        "config",
-        "show",
-        "--json",
-        env={"CERTVAULT_DB_URL": "postgresql://cv:TopSecret99@db.internal/certvault"},
-    )
+    shown = certvault_cli(tmp_path, "config", "show", "--json",
+                          env={"CERTVAULT_DB_URL": "postgresql://cv:TopSecret99@db.internal/certvault"})
     data = json.loads(shown.stdout)
     assert data["db"]["url"] == "postgresql://cv:***@db.internal/certvault"
     assert "TopSecret99" not in shown.stdout

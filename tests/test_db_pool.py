@@ -14,11 +14,8 @@ from tests.servers.postgres import PostgresServer
 
 @pytest.mark.postgres
 def test_a_pooled_connection_killed_while_idle_is_replaced(
-    postgres_server: PostgresServer,
-    postgres_template: tuple[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+        postgres_server: PostgresServer, postgres_template: tuple[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     app, db = _postgres_app(postgres_server, postgres_template, tmp_path)
     try:
         with app.engine.connect() as victim, app.engine.connect() as other:  # both go back to the pool

@@ -23,15 +23,15 @@ def _dump(app: App) -> bytes:
         return subprocess.run(["sqlite3", str(url.database), ".dump"], capture_output=True, check=True).stdout
     return subprocess.run(
         [_bin("pg_dump"), "-h", str(url.host), "-p", str(url.port), "-U", str(url.username), str(url.database)],
-        capture_output=True,
-        check=True,
+        capture_output=True, check=True,
     ).stdout
 
 
 def _key_fragments(pem: bytes) -> list[bytes]:
     """Distinctive pieces of a private key as they would appear if stored: PEM body lines and raw DER."""
     key = serialization.load_pem_private_key(pem, None)
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
     body = [line for line in pem.splitlines() if line and not line.startswith(b"-----")]
     return [body[1], der[-24:], base64.b64encode(der)[40:80], der.hex()[60:120].encode()]
 

@@ -16,22 +16,17 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
     wrong = sqlite_client.post("/login", data={"username": "admin", "password": "bad", "next": "/"})
     assert wrong.status_code == 401 and "invalid username or password" in wrong.text
-    ok = sqlite_client.post(
-        "/login", data={"username": "admin", "password": password, "next": "/"}, follow_redirects=False
-    )
+    ok = sqlite_client.post("/login", data={"username": "admin", "password": password, "next": "/"},
+                            follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/account/password"
     forced = sqlite_client.get("/", follow_redirects=False)
     assert forced.status_code == 303 and forced.headers["location"].endswith("/account/password")
     form = sqlite_client.get("/account/password")
-    no_csrf = sqlite_client.post(
-        "/account/password", data={"current_password": password, "new_password": "Brand-new-pass-1"}
-    )
+    no_csrf = sqlite_client.post("/account/password", data={"current_password": password,
+                                                             "new_password": "Brand-new-pass-1"})
     assert no_csrf.status_code == 403
-    changed = sqlite_client.post(
-        "/account/password",
-        follow_redirects=False,
-        data={"csrf_token": csrf_of(form.text), "current_password": password, "new_password": "Brand-new-pass-1"},
-    )
+    changed = sqlite_client.post("/account/password", follow_redirects=False, data={
+        "csrf_token": csrf_of(form.text), "current_password": password, "new_password": "Brand-new-pass-1"})
     assert changed.status_code == 303 and changed.headers["location"] == "/"
     dashboard = sqlite_client.get("/")
     assert dashboard.status_code == 200 and "Dashboard" in dashboard.text and "admin" in dashboard.text
@@ -42,15 +37,8 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
 
 def test_open_redirects_are_refused(sqlite_app: App, sqlite_client: TestClient) -> None:
     with sqlite_app.transaction() as svc:
-        svc.auth.create_user(
-            __import__("certvault.auth.rbac", fromlist=["Actor"]).Actor.system(),
-            "erin",
-            "user",
-            password="Erin-pass-123",
-        )
-    response = sqlite_client.post(
-        "/login",
-        data={"username": "erin", "password": "Erin-pass-123", "next": "//evil.example/"},
-        follow_redirects=False,
-    )
+        svc.auth.create_user(__import__("certvault.auth.rbac", fromlist=["Actor"]).Actor.system(), "erin", "user",
+                             password="Erin-pass-123")
+    response = sqlite_client.post("/login", data={"username": "erin", "password": "Erin-pass-123",
+                                                  "next": "//evil.example/"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/"

@@ -29,29 +29,11 @@ def certbot_seconds(pebble: Pebble, runs: int) -> float | None:
     times = []
     for _ in range(runs):
         work = Path(tempfile.mkdtemp(prefix="cv-certbot-"))
-        args = [
-            str(venv / "bin" / "certbot"),
-            "certonly",
-            "--standalone",
-            "--non-interactive",
-            "--agree-tos",
-            "--register-unsafely-without-email",
-            "--server",
-            pebble.directory_url,
-            "--no-verify-ssl",
-            "--http-01-port",
-            str(pebble.http_port),
-            "--http-01-address",
-            "127.0.0.1",
-            "--config-dir",
-            str(work / "c"),
-            "--work-dir",
-            str(work / "w"),
-            "--logs-dir",
-            str(work / "l"),
-            "-d",
-            f"c{uuid.uuid4().hex[:10]}.bench.test",
-        ]
+        args = [str(venv / "bin" / "certbot"), "certonly", "--standalone", "--non-interactive", "--agree-tos",
+                "--register-unsafely-without-email", "--server", pebble.directory_url, "--no-verify-ssl",
+                "--http-01-port", str(pebble.http_port), "--http-01-address", "127.0.0.1",
+                "--config-dir", str(work / "c"), "--work-dir", str(work / "w"), "--logs-dir", str(work / "l"),
+                "-d", f"c{uuid.uuid4().hex[:10]}.bench.test"]
         started = time.perf_counter()
         result = subprocess.run(args, capture_output=True, text=True, timeout=120)
         times.append(time.perf_counter() - started)

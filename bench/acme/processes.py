@@ -60,7 +60,6 @@ class Finished:
 
     def subscriber(self) -> Any:
         """For an engine in this process: an ACME event subscriber that reports after the commit."""
-
         def report(ctx: Any, acme_event: events.AcmeEvent) -> None:
             if acme_event.order_id is None or acme_event.kind not in (events.ISSUED, events.RENEWED, events.FAILED):
                 return
@@ -86,20 +85,9 @@ class WorkerProcesses:
         self._listener.start()
         for index in range(self.count):
             log = open(self.logs / f"worker-{index}.log", "wb")  # noqa: SIM115 - lives as long as the process
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.acme.worker",
-                    str(self.app.settings.data_dir),
-                    self.app.settings.database_url,
-                    str(self.slots),
-                    str(port),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=log,
-            )
+            proc = subprocess.Popen([sys.executable, "-m", "bench.acme.worker", str(self.app.settings.data_dir),
+                                     self.app.settings.database_url, str(self.slots), str(port)],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
             self.procs.append(proc)
         for proc in self.procs:
             assert proc.stdout is not None

@@ -26,7 +26,8 @@ def reporter(port: int) -> Any:
         if acme_event.order_id is None or acme_event.kind not in (events.ISSUED, events.RENEWED, events.FAILED):
             return
         message = f"{acme_event.kind} {acme_event.order_id}".encode()
-        event.listen(ctx.session, "after_commit", lambda _session: sock.sendto(message, ("127.0.0.1", port)), once=True)
+        event.listen(ctx.session, "after_commit", lambda _session: sock.sendto(message, ("127.0.0.1", port)),
+                     once=True)
 
     return report
 

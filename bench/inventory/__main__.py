@@ -37,9 +37,9 @@ PAGE_TARGET_MS = 50.0
 IMPORT_TARGET = 5000.0
 SCAN_SQL = {
     "sqlite": "SELECT id FROM cert_entries NOT INDEXED WHERE not_after >= :now AND not_after < :until "
-    "ORDER BY not_after, id LIMIT 50",
+              "ORDER BY not_after, id LIMIT 50",
     "postgresql": "SELECT id FROM cert_entries WHERE not_after >= :now AND not_after < :until "
-    "ORDER BY not_after, id LIMIT 50",
+                  "ORDER BY not_after, id LIMIT 50",
 }
 
 
@@ -52,9 +52,8 @@ def openssl_parse_rate(files: list[Path]) -> float:
     """Certificates per second that `openssl storeutl` reads (parse only, nothing stored)."""
     start = time.perf_counter()
     for file in files:
-        subprocess.run(
-            ["openssl", "storeutl", "-noout", "-certs", str(file)], check=True, capture_output=True, timeout=600
-        )
+        subprocess.run(["openssl", "storeutl", "-noout", "-certs", str(file)], check=True, capture_output=True,
+                       timeout=600)
     return len(files) * corpus.PER_FILE / (time.perf_counter() - start)
 
 
@@ -141,30 +140,24 @@ def run_backend(name: str, files: list[Path], sizes: list[int], runs: int, workd
     try:
         done = 0
         for size in sizes:
-            batch = files[done // corpus.PER_FILE : size // corpus.PER_FILE]
+            batch = files[done // corpus.PER_FILE:size // corpus.PER_FILE]
             print(f"[{name}] importing {len(batch) * corpus.PER_FILE:,} certificates ({load_average()})", flush=True)
             rate, cpu_ms = import_files(app, batch)
             done = size
-            print(
-                f"[{name}] import: {rate:,.0f} certificates/s "
-                f"({rate / IMPORT_TARGET:.2f}x the 5,000/s target; {rate / reference:.2f}x the rate openssl "
-                f"only parses them); {cpu_ms:.0f} ms of certvault CPU per 1,000 certificates "
-                f"({load_average()})",
-                flush=True,
-            )
+            print(f"[{name}] import: {rate:,.0f} certificates/s "
+                  f"({rate / IMPORT_TARGET:.2f}x the 5,000/s target; {rate / reference:.2f}x the rate openssl "
+                  f"only parses them); {cpu_ms:.0f} ms of certvault CPU per 1,000 certificates "
+                  f"({load_average()})", flush=True)
             if name == "postgresql":
                 with app.engine.begin() as conn:
                     conn.execute(text("ANALYZE"))
             found = first_page(app)
             median, worst = timed(lambda: first_page(app), runs)
             scan_median, _ = timed(lambda: scan_page(app), max(3, runs // 4))
-            print(
-                f"[{name}] {size:,} stored: first page of 'expiring within 30 days' ({found} rows) "
-                f"median {median:.1f} ms, worst {worst:.1f} ms of {runs} "
-                f"({PAGE_TARGET_MS / median:.1f}x under the 50 ms target); table-scan reference "
-                f"{scan_median:.1f} ms ({scan_median / median:.0f}x slower) ({load_average()})",
-                flush=True,
-            )
+            print(f"[{name}] {size:,} stored: first page of 'expiring within 30 days' ({found} rows) "
+                  f"median {median:.1f} ms, worst {worst:.1f} ms of {runs} "
+                  f"({PAGE_TARGET_MS / median:.1f}x under the 50 ms target); table-scan reference "
+                  f"{scan_median:.1f} ms ({scan_median / median:.0f}x slower) ({load_average()})", flush=True)
     finally:
         close()
 
@@ -179,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(f"inventory benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {load_average()}", flush=True)
     files = corpus.ensure(sizes[-1])
-    sample = files[: max(1, min(len(files), 10))]
+    sample = files[:max(1, min(len(files), 10))]
     reference = openssl_parse_rate(sample)
     print(f"reference: openssl storeutl parses {reference:,.0f} certificates/s (no storage)", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="cv-bench-inventory-"))

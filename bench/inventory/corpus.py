@@ -28,18 +28,12 @@ def _name(cn: str) -> x509.Name:
 
 
 def ca_certificate(created: datetime) -> x509.Certificate:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name("Bench Issuing CA"))
-        .issuer_name(_name("Bench Issuing CA"))
-        .public_key(_SEED_CA.public_key())
-        .serial_number(1)
-        .not_valid_before(created - timedelta(days=400))
-        .not_valid_after(created + timedelta(days=4000))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(_SEED_CA.public_key()), False)
-        .sign(_SEED_CA, hashes.SHA256())
-    )
+    return (x509.CertificateBuilder().subject_name(_name("Bench Issuing CA")).issuer_name(_name("Bench Issuing CA"))
+            .public_key(_SEED_CA.public_key()).serial_number(1).not_valid_before(created - timedelta(days=400))
+            .not_valid_after(created + timedelta(days=4000))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(_SEED_CA.public_key()), False)
+            .sign(_SEED_CA, hashes.SHA256()))
 
 
 def _write_file(index: int, created_ts: float, directory: str) -> str:
@@ -51,18 +45,11 @@ def _write_file(index: int, created_ts: float, directory: str) -> str:
     for n in range(index * PER_FILE, (index + 1) * PER_FILE):
         cn = f"host{n}.bench{n // 1000}.example.com"
         not_after = created - timedelta(days=30) + timedelta(seconds=(n * 7919) % (760 * 86400))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(cn))
-            .issuer_name(issuer)
-            .public_key(public)
-            .serial_number(n + 1000)
-            .not_valid_before(not_after - timedelta(days=90))
-            .not_valid_after(not_after)
-            .add_extension(aki, False)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), False)
-            .sign(_SEED_CA, hashes.SHA256())
-        )
+        cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(issuer).public_key(public)
+                .serial_number(n + 1000).not_valid_before(not_after - timedelta(days=90)).not_valid_after(not_after)
+                .add_extension(aki, False)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), False)
+                .sign(_SEED_CA, hashes.SHA256()))
         chunks.append(cert.public_bytes(serialization.Encoding.PEM))
     path = Path(directory) / f"certs-{index:04d}.pem"
     tmp = path.with_suffix(".tmp")

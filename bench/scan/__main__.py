@@ -27,23 +27,9 @@ from certvault.tls.scanner import ScanOptions, ScanTarget, scan_many, scan_targe
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "certvault-bench"
 SITES = 16
 # sslyze 6's default CLI scan (what it runs with no command given; listed because --json_out alone schedules none)
-SSLYZE_DEFAULT_COMMANDS = [
-    "--certinfo",
-    "--sslv2",
-    "--sslv3",
-    "--tlsv1",
-    "--tlsv1_1",
-    "--tlsv1_2",
-    "--tlsv1_3",
-    "--compression",
-    "--openssl_ccs",
-    "--fallback",
-    "--heartbleed",
-    "--robot",
-    "--reneg",
-    "--elliptic_curves",
-    "--ems",
-]
+SSLYZE_DEFAULT_COMMANDS = ["--certinfo", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3",
+                           "--compression", "--openssl_ccs", "--fallback", "--heartbleed", "--robot", "--reneg",
+                           "--elliptic_curves", "--ems"]
 
 
 def sslyze_python() -> Path:
@@ -74,21 +60,9 @@ def run_sslyze(python: Path, targets: list[ScanTarget], ca: Path) -> float:
         out = Path(tmp) / "out.json"
         names = [f"{t.ip}:{t.port}" for t in targets]
         started = time.perf_counter()
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "sslyze",
-                "--quiet",
-                "--mozilla_config=disable",
-                f"--json_out={out}",
-                *SSLYZE_DEFAULT_COMMANDS,
-                f"--certinfo_ca_file={ca}",
-                *names,
-            ],
-            capture_output=True,
-            timeout=1800,
-        )
+        subprocess.run([str(python), "-m", "sslyze", "--quiet", "--mozilla_config=disable", f"--json_out={out}",
+                        *SSLYZE_DEFAULT_COMMANDS, f"--certinfo_ca_file={ca}", *names],
+                       capture_output=True, timeout=1800)
         elapsed = time.perf_counter() - started
         data = json.loads(out.read_text()) if out.exists() else {}
     results = data.get("server_scan_results", [])
@@ -119,24 +93,18 @@ def main(argv: list[str] | None = None) -> None:
     endpoints = [ScanTarget("localhost", r.ip, r.port) for r in running.values()]
     options = ScanOptions(ca_file=str(ca.cert), timeout=10)
     try:
-        print(
-            f"targets: {SITES} nginx 1.22 endpoints on 127.0.0.1 (TLS 1.2+1.3, ECDHE-RSA, HSTS), 2 nginx workers; "
-            f"scanner on {loop_name}; {_cpu_load()}"
-        )
+        print(f"targets: {SITES} nginx 1.22 endpoints on 127.0.0.1 (TLS 1.2+1.3, ECDHE-RSA, HSTS), 2 nginx workers; "
+              f"scanner on {loop_name}; {_cpu_load()}")
         single = asyncio.run(scan_target(endpoints[0], options))
-        print(
-            f"connections per endpoint (full default scan): {single['connections']} "
-            f"(grade {single['grade']}, {single['duration_ms']} ms alone)"
-        )
+        print(f"connections per endpoint (full default scan): {single['connections']} "
+              f"(grade {single['grade']}, {single['duration_ms']} ms alone)")
         rates: dict[int, float] = {}
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             targets = [endpoints[i % SITES] for i in range(args.endpoints)]
             rate, conns, failures = asyncio.run(_throughput(targets, options, concurrency))
             rates[concurrency] = rate
-            print(
-                f"certvault concurrency {concurrency:>4}: {rate:7.1f} endpoints/s "
-                f"({conns / len(targets):.1f} connections/endpoint, {failures} with errors)"
-            )
+            print(f"certvault concurrency {concurrency:>4}: {rate:7.1f} endpoints/s "
+                  f"({conns / len(targets):.1f} connections/endpoint, {failures} with errors)")
         python = sslyze_python()
         sslyze_rate = run_sslyze(python, endpoints[: args.sslyze_endpoints], ca.cert)
         best = max(rates.values())

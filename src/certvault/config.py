@@ -107,7 +107,9 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}{':***' if has_pw else ''}@{host}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
     """Build Settings from defaults, the TOML file, CERTVAULT_* variables and explicit overrides."""
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}

@@ -62,9 +62,8 @@ class Services:
 
     @cached_property
     def auth(self) -> AuthService:
-        return AuthService(
-            self.session, self.audit, self.sealer, self.settings.security, credentials=self.app.credentials
-        )
+        return AuthService(self.session, self.audit, self.sealer, self.settings.security,
+                           credentials=self.app.credentials)
 
     @cached_property
     def system(self) -> SystemSettings:
@@ -73,9 +72,8 @@ class Services:
     @cached_property
     def pki(self) -> PkiService:
         def into_inventory(actor: Any, bundle: Any) -> None:  # issued certificates join the inventory
-            self.certificates.store_issued(
-                actor, chain_pem=bundle.cert_pem + bundle.chain_pem, key_pem=bundle.key_pem(), source="internal-ca"
-            )
+            self.certificates.store_issued(actor, chain_pem=bundle.cert_pem + bundle.chain_pem,
+                                           key_pem=bundle.key_pem(), source="internal-ca")
 
         return PkiService(self.session, self.sealer, self.audit, on_issued=into_inventory)
 
@@ -104,7 +102,8 @@ class Services:
 
 
 class App:
-    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session], keyring: Keyring) -> None:
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+                 keyring: Keyring) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions

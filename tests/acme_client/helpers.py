@@ -14,13 +14,13 @@ from tests.servers.pebble import ChallTestSrv, Pebble
 def new_client(pebble: Pebble, key: ec.EllipticCurvePrivateKey | None = None, **policy: object) -> AcmeClient:
     from certvault.acme_client import RetryPolicy
 
-    config = ClientConfig(pebble.directory_url, ca_bundle=str(pebble.tls_ca), timeout=10, policy=RetryPolicy(**policy))  # type: ignore[arg-type]
+    config = ClientConfig(pebble.directory_url, ca_bundle=str(pebble.tls_ca), timeout=10,
+                          policy=RetryPolicy(**policy))  # type: ignore[arg-type]
     return AcmeClient(config, key or ec.generate_private_key(ec.SECP256R1()))
 
 
-def issue(
-    client: AcmeClient, dns: ChallTestSrv, names: list[str], key: ec.EllipticCurvePrivateKey | None = None
-) -> tuple[list[x509.Certificate], ec.EllipticCurvePrivateKey]:
+def issue(client: AcmeClient, dns: ChallTestSrv, names: list[str],
+          key: ec.EllipticCurvePrivateKey | None = None) -> tuple[list[x509.Certificate], ec.EllipticCurvePrivateKey]:
     key = key or ec.generate_private_key(ec.SECP256R1())
     order = client.new_order([Identifier("dns", n) for n in names])
     for url in order.authorizations:

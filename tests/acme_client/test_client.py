@@ -62,8 +62,7 @@ def test_external_account_binding_is_required_and_works(challtestsrv: servers.Ch
 
 
 def test_issue_with_dns01_then_revoke_by_account_and_by_certificate_key(
-    pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     client = new_client(pebble)
     client.register(None, agree_tos=True)
     names = [_name("www"), _name("api")]
@@ -96,28 +95,16 @@ def test_unreachable_ca_is_reported_plainly(tmp_path: object) -> None:
     from certvault.acme_client import AcmeClient, ClientConfig
     from tests.servers.process import free_port
 
-    client = AcmeClient(
-        ClientConfig(f"https://127.0.0.1:{free_port()}/dir", timeout=2), ec.generate_private_key(ec.SECP256R1())
-    )
+    client = AcmeClient(ClientConfig(f"https://127.0.0.1:{free_port()}/dir", timeout=2),
+                        ec.generate_private_key(ec.SECP256R1()))
     with pytest.raises(AcmeUnavailable, match="could not be reached"):
         client.register(None, agree_tos=True)
 
 
 def test_problem_documents_read_as_sentences() -> None:
-    text = describe_problem(
-        {
-            "type": "urn:ietf:params:acme:error:compound",
-            "detail": "2 errors",
-            "subproblems": [
-                {
-                    "type": "urn:ietf:params:acme:error:dns",
-                    "detail": "NXDOMAIN",
-                    "identifier": {"type": "dns", "value": "a.example"},
-                }
-            ],
-        }
-    )
-    assert text == (
-        "several problems occurred: 2 errors (a.example: the CA could not look up the DNS records "
-        "needed for validation: NXDOMAIN)"
-    )
+    text = describe_problem({
+        "type": "urn:ietf:params:acme:error:compound", "detail": "2 errors",
+        "subproblems": [{"type": "urn:ietf:params:acme:error:dns", "detail": "NXDOMAIN",
+                         "identifier": {"type": "dns", "value": "a.example"}}]})
+    assert text == ("several problems occurred: 2 errors (a.example: the CA could not look up the DNS records "
+                    "needed for validation: NXDOMAIN)")

@@ -51,14 +51,8 @@ class RawTLSServer:
                         return
                     self.first_reads.append(data)
                     head, _, body = data.partition(b"\r\n\r\n")
-                    length = next(
-                        (
-                            int(line.split(b":")[1])
-                            for line in head.split(b"\r\n")
-                            if line.lower().startswith(b"content-length:")
-                        ),
-                        0,
-                    )
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
                     while len(body) < length:
                         body += conn.recv(65536)
                     if not self._answer(conn, head.split(b" ")[1].decode(), body):
@@ -96,9 +90,8 @@ def test_requests_share_one_connection_and_arrive_in_one_record(server: RawTLSSe
     transport = Transport(str(server.ca))
     for n in range(5):
         body = b'{"n": %d, "pad": "%s"}' % (n, b"x" * 2000)
-        response = transport.request(
-            "POST", server.url("/echo"), data=body, headers={"Content-Type": "application/jose+json"}, timeout=5
-        )
+        response = transport.request("POST", server.url("/echo"), data=body,
+                                     headers={"Content-Type": "application/jose+json"}, timeout=5)
         assert response.status_code == 200 and response.json() == {"received": len(body)}
     assert server.connections == 1
     # request line, headers and body in one TLS record: the server's first read holds the whole body

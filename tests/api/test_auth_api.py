@@ -10,7 +10,8 @@ from tests.conftest import create_login
 
 def test_session_login_requires_csrf_for_changes(sqlite_app: App, sqlite_client: TestClient) -> None:
     login = create_login(sqlite_app, "administrator")
-    response = sqlite_client.post("/api/v1/auth/login", json={"username": login.username, "password": login.password})
+    response = sqlite_client.post("/api/v1/auth/login", json={"username": login.username,
+                                                              "password": login.password})
     assert response.status_code == 200
     body = response.json()
     assert body["user"]["username"] == login.username and body["password_change_required"] is False
@@ -21,7 +22,8 @@ def test_session_login_requires_csrf_for_changes(sqlite_app: App, sqlite_client:
     assert sqlite_client.get("/api/v1/users/me").json()["username"] == login.username
     refused = sqlite_client.post("/api/v1/groups", json={"name": "ops"})
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
-    created = sqlite_client.post("/api/v1/groups", json={"name": "ops"}, headers={"X-CSRF-Token": body["csrf_token"]})
+    created = sqlite_client.post("/api/v1/groups", json={"name": "ops"},
+                                 headers={"X-CSRF-Token": body["csrf_token"]})
     assert created.status_code == 201
     assert sqlite_client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": body["csrf_token"]}).status_code == 200
     assert sqlite_client.get("/api/v1/users/me").status_code == 401
@@ -32,9 +34,8 @@ def test_wrong_password_gives_401_and_is_audited(sqlite_app: App, sqlite_client:
     admin = create_login(sqlite_app, "administrator")
     response = sqlite_client.post("/api/v1/auth/login", json={"username": login.username, "password": "nope"})
     assert response.status_code == 401 and response.json()["detail"] == "invalid username or password"
-    events = sqlite_client.get(
-        "/api/v1/audit", params={"action": "auth.login", "outcome": "failure"}, headers=admin.headers
-    ).json()
+    events = sqlite_client.get("/api/v1/audit", params={"action": "auth.login", "outcome": "failure"},
+                               headers=admin.headers).json()
     assert events["total"] == 1 and events["items"][0]["actor_name"] == login.username
 
 
@@ -55,21 +56,18 @@ def test_tokens_are_shown_once_and_can_be_revoked(sqlite_app: App, sqlite_client
 
 def test_admin_manages_users_and_groups(sqlite_app: App, sqlite_client: TestClient) -> None:
     admin = create_login(sqlite_app, "administrator")
-    created = sqlite_client.post(
-        "/api/v1/users",
-        json={"username": "carol", "role": "auditor", "allowed_networks": ["10.0.0.0/8"]},
-        headers=admin.headers,
-    )
+    created = sqlite_client.post("/api/v1/users", json={"username": "carol", "role": "auditor",
+                                                        "allowed_networks": ["10.0.0.0/8"]}, headers=admin.headers)
     assert created.status_code == 201
     assert created.json()["one_time_password"] and created.json()["user"]["must_change_password"] is True
-    bad = sqlite_client.post(
-        "/api/v1/users", json={"username": "dave", "allowed_networks": ["10.0.0.300/8"]}, headers=admin.headers
-    )
+    bad = sqlite_client.post("/api/v1/users", json={"username": "dave", "allowed_networks": ["10.0.0.300/8"]},
+                             headers=admin.headers)
     assert bad.status_code == 400 and "10.0.0.300/8" in bad.json()["detail"]
     dup = sqlite_client.post("/api/v1/users", json={"username": "carol"}, headers=admin.headers)
     assert dup.status_code == 409
     group = sqlite_client.post("/api/v1/groups", json={"name": "auditors"}, headers=admin.headers).json()
-    member = sqlite_client.post(f"/api/v1/groups/{group['id']}/members", json={"user": "carol"}, headers=admin.headers)
+    member = sqlite_client.post(f"/api/v1/groups/{group['id']}/members", json={"user": "carol"},
+                                headers=admin.headers)
     assert member.json()["members"] == ["carol"]
     user_id = created.json()["user"]["id"]
     updated = sqlite_client.patch(f"/api/v1/users/{user_id}", json={"role": "operator"}, headers=admin.headers)

@@ -39,22 +39,16 @@ def _fill(path: str) -> str:
 
 def api_routes(client: TestClient) -> list[tuple[str, APIRoute]]:
     """(path, route) for every APIRoute, including those of included routers."""
-    return [
-        (ctx.path_format, ctx.original_route)
-        for ctx in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
-        if isinstance(ctx.original_route, APIRoute)
-    ]
+    return [(ctx.path_format, ctx.original_route) for ctx in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+            if isinstance(ctx.original_route, APIRoute)]
 
 
 def _routes(client: TestClient) -> list[tuple[str, str, APIRoute]]:
     """(method, path, route) for every operation in the OpenAPI document."""
     schema_paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     by_operation = {(method, path): route for path, route in api_routes(client) for method in route.methods}
-    return [
-        (method.upper(), path, by_operation[(method.upper(), path)])
-        for path, operations in schema_paths.items()
-        for method in operations
-    ]
+    return [(method.upper(), path, by_operation[(method.upper(), path)])
+            for path, operations in schema_paths.items() for method in operations]
 
 
 @pytest.fixture(scope="module")
@@ -108,26 +102,18 @@ def test_every_non_public_route_declares_how_it_is_protected(walker: Any) -> Non
     from certvault.api.deps import authenticated
 
     def uses_auth(dependant: Any) -> bool:
-        return any(
-            d.call is authenticated or isinstance(d.call, _PermissionGate) or uses_auth(d)
-            for d in dependant.dependencies
-        )
+        return any(d.call is authenticated or isinstance(d.call, _PermissionGate) or uses_auth(d)
+                   for d in dependant.dependencies)
 
-    unprotected = [
-        f"{m} {p}"
-        for m, p, r in _routes(client)
-        if p not in PUBLIC_PATHS and not uses_auth(r.dependant) and not getattr(r, "custom_auth", False)
-    ]
+    unprotected = [f"{m} {p}" for m, p, r in _routes(client)
+                   if p not in PUBLIC_PATHS and not uses_auth(r.dependant) and not getattr(r, "custom_auth", False)]
     assert unprotected == []
 
 
 def test_web_pages_send_anonymous_visitors_to_login(walker: Any) -> None:
     client, _ = walker
-    pages = [
-        path
-        for path, r in api_routes(client)
-        if not r.include_in_schema and "GET" in r.methods and path not in ("/login",)
-    ]
+    pages = [path for path, r in api_routes(client)
+             if not r.include_in_schema and "GET" in r.methods and path not in ("/login",)]
     assert pages
     for path in pages:
         response = client.get(_fill(path), follow_redirects=False, headers={"accept": "text/html"})

@@ -71,15 +71,13 @@ def test_deleting_the_last_row_alone_is_detected(app: App) -> None:
 def test_cli_audit_verify_exits_nonzero_on_tampering(sqlite_app: App) -> None:
     _record(sqlite_app, 3)
     data_dir = str(sqlite_app.settings.data_dir)
-    ok = subprocess.run(
-        [str(BIN / "certvault"), "--data-dir", data_dir, "audit", "verify"], capture_output=True, text=True
-    )
+    ok = subprocess.run([str(BIN / "certvault"), "--data-dir", data_dir, "audit", "verify"],
+                        capture_output=True, text=True)
     assert ok.returncode == 0 and "audit log intact" in ok.stdout
     with sqlite_app.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET details='{}' WHERE action='test.event'"))
-    bad = subprocess.run(
-        [str(BIN / "certvault"), "--data-dir", data_dir, "audit", "verify", "--json"], capture_output=True, text=True
-    )
+    bad = subprocess.run([str(BIN / "certvault"), "--data-dir", data_dir, "audit", "verify", "--json"],
+                         capture_output=True, text=True)
     assert bad.returncode == 1 and '"ok": false' in bad.stdout and "was modified" in bad.stdout
 
 

@@ -66,15 +66,8 @@ app.close()
 def test_processes_appending_to_one_sqlite_database_queue_for_the_writer_lock(sqlite_app: App) -> None:
     """Three processes writing at once (as serve --workers, the job worker and the CLI do): none fails."""
     data_dir = str(sqlite_app.settings.data_dir)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", APPENDER, data_dir, str(EACH * 4), f"process-{i}"],
-            cwd=Path(__file__).parents[2],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(3)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", APPENDER, data_dir, str(EACH * 4), f"process-{i}"],
+                              cwd=Path(__file__).parents[2], stderr=subprocess.PIPE, text=True) for i in range(3)]
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], errors
     with sqlite_app.transaction() as svc:

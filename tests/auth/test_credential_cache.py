@@ -105,9 +105,8 @@ def test_expiry_is_checked_against_the_clock_not_the_cache(app: App, seen: App) 
         assert svc.auth.authenticate_token(plaintext, None).name == login.username
     later = utcnow() + timedelta(days=1, minutes=1)
     with seen.transaction() as svc:
-        tomorrow = AuthService(
-            svc.session, svc.audit, svc.sealer, seen.settings.security, now=lambda: later, credentials=seen.credentials
-        )
+        tomorrow = AuthService(svc.session, svc.audit, svc.sealer, seen.settings.security, now=lambda: later,
+                               credentials=seen.credentials)
         with pytest.raises(Unauthenticated, match="invalid, expired or revoked"):
             tomorrow.authenticate_token(plaintext, None)
 

@@ -35,55 +35,35 @@ class Issued:
 
     @property
     def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
 
 
 def make_ca(cn: str = "Test Root CA", issuer: Issued | None = None, key=None) -> Issued:
     key = key or ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(cn, "Test Org"))
-        .issuer_name(issuer.cert.subject if issuer else name(cn, "Test Org"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key((issuer.key if issuer else key).public_key()), False
-        )
-    )
+    builder = (x509.CertificateBuilder().subject_name(name(cn, "Test Org"))
+               .issuer_name(issuer.cert.subject if issuer else name(cn, "Test Org"))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                   (issuer.key if issuer else key).public_key()), False))
     return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
 
 
-def make_leaf(
-    ca: Issued,
-    cn: str,
-    sans: list[str] | None = None,
-    *,
-    days: int = 90,
-    start_days_ago: int = 1,
-    key=None,
-    serial: int | None = None,
-) -> Issued:
+def make_leaf(ca: Issued, cn: str, sans: list[str] | None = None, *, days: int = 90, start_days_ago: int = 1,
+              key=None, serial: int | None = None) -> Issued:
     key = key or ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
     names = sans if sans is not None else [cn]
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(cn))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(serial or x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=start_days_ago))
-        .not_valid_after(now - timedelta(days=start_days_ago) + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False)
-    )
+    builder = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca.cert.subject)
+               .public_key(key.public_key()).serial_number(serial or x509.random_serial_number())
+               .not_valid_before(now - timedelta(days=start_days_ago))
+               .not_valid_after(now - timedelta(days=start_days_ago) + timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False))
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
     return Issued(builder.sign(ca.key, hashes.SHA256()), key)

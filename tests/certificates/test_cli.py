@@ -24,9 +24,8 @@ def test_import_list_show_and_bad_files(tmp_path: Path) -> None:
     assert missing.returncode == 1 and f"{tmp_path / 'nope.pem'}: no such file or directory" in missing.stderr
     empty = json.loads(certvault_cli(data, "cert", "list", "--source", "import", "--json").stdout)
     assert empty["items"] == []
-    done = json.loads(
-        certvault_cli(data, "cert", "import", str(tmp_path / "good.pem"), "--tag", "cli", "--json").stdout
-    )
+    done = json.loads(certvault_cli(data, "cert", "import", str(tmp_path / "good.pem"), "--tag", "cli",
+                                    "--json").stdout)
     assert done["imported"] == 1 and done["files"][0]["keys"] == 1
     listed = json.loads(certvault_cli(data, "cert", "list", "--expiring-within", "30", "--json").stdout)
     assert [i["common_name"] for i in listed["items"]] == ["cli.example.com"]
@@ -41,17 +40,6 @@ def test_import_list_show_and_bad_files(tmp_path: Path) -> None:
     key_file = tmp_path / "key.pem"
     certvault_cli(data, "cert", "key", entry_id, "--out", str(key_file))
     assert key_file.read_bytes() == leaf.key_pem and (key_file.stat().st_mode & 0o777) == 0o600
-    jks = certvault_cli(
-        data,
-        "cert",
-        "export",
-        entry_id,
-        "--format",
-        "jks",
-        "--password",
-        "12",
-        "--out",
-        str(tmp_path / "x.jks"),
-        check=False,
-    )
+    jks = certvault_cli(data, "cert", "export", entry_id, "--format", "jks", "--password", "12", "--out",
+                        str(tmp_path / "x.jks"), check=False)
     assert jks.returncode == 1 and "at least 6 characters" in jks.stderr and not (tmp_path / "x.jks").exists()

@@ -36,12 +36,8 @@ def export(app: App, entry_id, tmp_path: Path, fmt: str, **options) -> Path:
 
 
 def keytool_list(path: Path, storetype: str) -> str:
-    result = subprocess.run(
-        ["keytool", "-list", "-v", "-keystore", str(path), "-storetype", storetype, "-storepass", PASSWORD],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = subprocess.run(["keytool", "-list", "-v", "-keystore", str(path), "-storetype", storetype,
+                             "-storepass", PASSWORD], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -52,20 +48,12 @@ def test_pkcs12_with_key_and_chain_opens_in_keytool_and_openssl(stored, tmp_path
     listing = keytool_list(p12, "PKCS12")
     assert "Entry type: PrivateKeyEntry" in listing and "Certificate chain length: 2" in listing
     assert "CN=shop.example.com" in listing and "CN=Inventory Test CA" in listing
-    out = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(p12), "-passin", f"pass:{PASSWORD}", "-nodes"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", f"pass:{PASSWORD}", "-nodes"],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "BEGIN PRIVATE KEY" in out.stdout and out.stdout.count("BEGIN CERTIFICATE") == 2
-    wrong = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:wrong", "-nodes"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    wrong = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:wrong", "-nodes"],
+                           capture_output=True, text=True, timeout=60)
     assert wrong.returncode != 0
 
 
@@ -81,12 +69,8 @@ def test_jks_and_pkcs12_without_key_hold_trusted_certificates(stored, tmp_path: 
     listing = keytool_list(export(app, entry_id, tmp_path, "jks", with_chain=False, password=PASSWORD), "JKS")
     assert "Your keystore contains 1 entry" in listing and "trustedCertEntry" in listing
     p12 = export(app, entry_id, tmp_path, "pkcs12", password=PASSWORD)
-    out = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(p12), "-passin", f"pass:{PASSWORD}", "-nokeys"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", f"pass:{PASSWORD}", "-nokeys"],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.count("BEGIN CERTIFICATE") == 2 and "PRIVATE KEY" not in out.stdout
 
 
@@ -106,9 +90,8 @@ def test_exports_and_key_views_are_audited(stored) -> None:
         svc.certificates.export(ADMIN, entry_id, fmt="pkcs12", with_key=True, password=PASSWORD)
         svc.certificates.current_key_pem(ADMIN, entry_id)
     with app.transaction() as svc:
-        events = svc.session.scalars(
-            select(AuditEvent).where(AuditEvent.target_id == str(entry_id)).order_by(AuditEvent.seq)
-        ).all()
+        events = svc.session.scalars(select(AuditEvent).where(AuditEvent.target_id == str(entry_id))
+                                     .order_by(AuditEvent.seq)).all()
     actions = [e.action for e in events]
     assert actions[-2:] == ["certificate.export", "certificate.key_view"]
     assert events[-2].details["format"] == "pkcs12" and events[-2].details["with_key"] is True

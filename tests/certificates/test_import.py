@@ -98,9 +98,8 @@ def test_a_key_imported_after_its_certificate_is_matched(sqlite_app: App, test_c
 
 def test_pkcs12_import_with_password(sqlite_app: App, test_ca) -> None:
     leaf = make_leaf(test_ca, "p12.example.com")
-    data = pkcs12.serialize_key_and_certificates(
-        b"x", leaf.key, leaf.cert, [test_ca.cert], serialization.BestAvailableEncryption(b"pw123456")
-    )
+    data = pkcs12.serialize_key_and_certificates(b"x", leaf.key, leaf.cert, [test_ca.cert],
+                                                 serialization.BestAvailableEncryption(b"pw123456"))
     before = stored_counts(sqlite_app)
     with pytest.raises(InvalidInput, match="wrong password"), sqlite_app.transaction() as svc:
         svc.certificates.import_data(ADMIN, data, "store.p12", password="bad")
@@ -144,11 +143,8 @@ def test_directory_import_reports_bad_files_and_keeps_good_ones(sqlite_app: App,
     assert all("\n" not in e for e in errors.values())
     with sqlite_app.transaction() as svc:
         page = svc.certificates.search(ADMIN, CertificateQuery(name="example.com", limit=100))
-    assert sorted(e.common_name for e in page.items if e.common_name.startswith(("dir", "latin"))) == [
-        "dir0.example.com",
-        "dir1.example.com",
-        "dir2.example.com",
-    ]
+    assert sorted(e.common_name for e in page.items if e.common_name.startswith(("dir", "latin"))) == \
+        ["dir0.example.com", "dir1.example.com", "dir2.example.com"]
 
 
 def test_roles_without_write_permission_cannot_import(sqlite_app: App, test_ca) -> None:
@@ -158,10 +154,8 @@ def test_roles_without_write_permission_cannot_import(sqlite_app: App, test_ca) 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    data=st.binary(max_size=1024),
-    prefix=st.sampled_from([b"", b"-----BEGIN CERTIFICATE-----\n", b"0\x82", b"\xfe\xed\xfe\xed"]),
-)
+@given(data=st.binary(max_size=1024), prefix=st.sampled_from([b"", b"-----BEGIN CERTIFICATE-----\n", b"0\x82",
+                                                             b"\xfe\xed\xfe\xed"]))
 def test_random_bytes_import_nothing(sqlite_app: App, data: bytes, prefix: bytes) -> None:
     before = stored_counts(sqlite_app)
     try:
@@ -191,10 +185,8 @@ def test_a_bad_key_at_the_end_of_a_large_file_undoes_the_chunks_already_written(
     leaves = [make_leaf(test_ca, f"bulk{i}.example.com", key=shared_key()) for i in range(CHUNK + 200)]
     stranger = make_leaf(test_ca, "stranger.example.com")
     before = stored_counts(sqlite_app)
-    with (
-        pytest.raises(InvalidInput, match="^bulk.pem: the private key does not match"),
-        sqlite_app.transaction() as svc,
-    ):
+    with pytest.raises(InvalidInput, match="^bulk.pem: the private key does not match"), \
+            sqlite_app.transaction() as svc:
         svc.certificates.import_data(ADMIN, b"".join(leaf.pem for leaf in leaves) + stranger.key_pem, "bulk.pem")
     assert stored_counts(sqlite_app) == before
     with sqlite_app.transaction() as svc:

@@ -30,9 +30,8 @@ def inventory(app: App, test_ca) -> App:
             svc.certificates.import_data(ADMIN, leaf.pem, f"{leaf.cert.serial_number}.pem", tags=tags)
     with app.transaction() as svc:
         seen = make_leaf(test_ca, "seen.example.net", days=300)
-        svc.certificates.record_seen(
-            ADMIN, chain_pem=seen.pem, host="seen.example.net", ip="127.0.0.1", port=8443, sni="seen.example.net"
-        )
+        svc.certificates.record_seen(ADMIN, chain_pem=seen.pem, host="seen.example.net", ip="127.0.0.1", port=8443,
+                                     sni="seen.example.net")
     return app
 
 
@@ -43,7 +42,8 @@ def names(app: App, **query) -> list[str]:
 
 def test_wildcard_aware_name_search(inventory: App) -> None:
     assert set(names(inventory, name="www.example.com")) == {"*.example.com"}
-    assert set(names(inventory, name="api.example.com")) == {"*.example.com", "api.example.com", "deep.api.example.com"}
+    assert set(names(inventory, name="api.example.com")) == {"*.example.com", "api.example.com",
+                                                             "deep.api.example.com"}
     assert set(names(inventory, name="*.example.com")) == {"*.example.com", "api.example.com"}
     assert set(names(inventory, name="example.org")) == {"old.example.org"}
     assert set(names(inventory, name="intranet")) == {"intranet.corp"}
@@ -64,14 +64,8 @@ def test_filters(inventory: App) -> None:
 
 def test_sorted_by_expiry_and_paginated(inventory: App) -> None:
     everything = names(inventory, limit=100)
-    assert everything == [
-        "old.example.org",
-        "deep.api.example.com",
-        "api.example.com",
-        "intranet.corp",
-        "*.example.com",
-        "seen.example.net",
-    ]
+    assert everything == ["old.example.org", "deep.api.example.com", "api.example.com", "intranet.corp",
+                          "*.example.com", "seen.example.net"]
     assert names(inventory, sort="-expiry", limit=2) == ["seen.example.net", "*.example.com"]
     with inventory.transaction() as svc:
         page = svc.certificates.search(ADMIN, CertificateQuery(limit=2, offset=2))
@@ -80,11 +74,9 @@ def test_sorted_by_expiry_and_paginated(inventory: App) -> None:
 
 
 def test_bad_queries_name_the_problem(sqlite_app: App) -> None:
-    for query, message in [
-        (CertificateQuery(key_type="dsa"), "unknown key type 'dsa'"),
-        (CertificateQuery(sort="size"), "unknown sort 'size'"),
-        (CertificateQuery(limit=0), "limit must be between 1 and 500"),
-    ]:
+    for query, message in [(CertificateQuery(key_type="dsa"), "unknown key type 'dsa'"),
+                           (CertificateQuery(sort="size"), "unknown sort 'size'"),
+                           (CertificateQuery(limit=0), "limit must be between 1 and 500")]:
         with pytest.raises(InvalidInput, match=message), sqlite_app.transaction() as svc:
             svc.certificates.search(ADMIN, query)
 

@@ -33,9 +33,8 @@ def test_pem_bundle_with_chain_and_key() -> None:
 
 
 def test_encrypted_pem_key_needs_the_right_password() -> None:
-    encrypted = LEAF.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret")
-    )
+    encrypted = LEAF.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(b"s3cret"))
     assert len(read_bundle(LEAF.pem + encrypted, "enc.pem", "s3cret").keys) == 1
     with pytest.raises(InvalidInput, match=r"^enc.pem: the private key is encrypted; give its password"):
         read_bundle(LEAF.pem + encrypted, "enc.pem")
@@ -67,40 +66,17 @@ def test_pkcs12_with_and_without_password() -> None:
 def test_jks_made_by_java_keytool(tmp_path, storetype: str) -> None:
     """A keystore written by the JDK itself, not by our own codec."""
     p12 = tmp_path / "in.p12"
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"www", LEAF.key, LEAF.cert, [CA.cert], serialization.BestAvailableEncryption(b"changeit")
-        )
-    )
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"www", LEAF.key, LEAF.cert, [CA.cert], serialization.BestAvailableEncryption(b"changeit")))
     jks = tmp_path / "out.jks"
-    subprocess.run(
-        [
-            "keytool",
-            "-importkeystore",
-            "-noprompt",
-            "-srckeystore",
-            str(p12),
-            "-srcstoretype",
-            "PKCS12",
-            "-srcstorepass",
-            "changeit",
-            "-destkeystore",
-            str(jks),
-            "-deststoretype",
-            storetype,
-            "-deststorepass",
-            "changeit",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    subprocess.run(["keytool", "-importkeystore", "-noprompt", "-srckeystore", str(p12), "-srcstoretype", "PKCS12",
+                    "-srcstorepass", "changeit", "-destkeystore", str(jks), "-deststoretype", storetype,
+                    "-deststorepass", "changeit"], check=True, capture_output=True, timeout=120)
     bundle = read_bundle(jks.read_bytes(), "java.jks", "changeit")
     assert bundle.format == "jks"
     assert x509info.fingerprint(LEAF.cert) in fingerprints(bundle)
-    assert len(bundle.keys) == 1 and x509info.spki_sha256(bundle.keys[0].public_key()) == x509info.spki_sha256(
-        LEAF.cert.public_key()
-    )
+    assert len(bundle.keys) == 1 and x509info.spki_sha256(bundle.keys[0].public_key()) == \
+        x509info.spki_sha256(LEAF.cert.public_key())
     with pytest.raises(InvalidInput, match=r"^java.jks: wrong password for the JKS keystore"):  # JCEKS too
         read_bundle(jks.read_bytes(), "java.jks", "wrong-password")
     with pytest.raises(InvalidInput, match=r"^java.jks: is a JKS keystore; give its password"):
@@ -113,17 +89,14 @@ def test_jks_round_trip_through_our_codec() -> None:
     assert len(store.keys) == 1 and len(store.certificates) == 2
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "file is empty"),
-        (b"   \n", "file is empty"),
-        (b"hello world, not a certificate", "not a certificate file"),
-        (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "PEM certificate #1 is corrupt"),
-        (b"-----BEGIN CERTIFICATE-----\nMIIB", "no complete PEM block"),
-        (b"0\x82\x01\x00garbage", "not a readable certificate"),
-    ],
-)
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "file is empty"),
+    (b"   \n", "file is empty"),
+    (b"hello world, not a certificate", "not a certificate file"),
+    (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "PEM certificate #1 is corrupt"),
+    (b"-----BEGIN CERTIFICATE-----\nMIIB", "no complete PEM block"),
+    (b"0\x82\x01\x00garbage", "not a readable certificate"),
+])
 def test_corrupt_input_is_named(data: bytes, message: str) -> None:
     with pytest.raises(InvalidInput) as info:
         read_bundle(data, "bad.pem")
@@ -134,12 +107,8 @@ def test_corrupt_input_is_named(data: bytes, message: str) -> None:
 def test_a_csr_is_not_a_certificate() -> None:
     from cryptography import x509
 
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(LEAF.cert.subject)
-        .sign(LEAF.key, hashes.SHA256())
-        .public_bytes(serialization.Encoding.PEM)
-    )
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(LEAF.cert.subject)
+           .sign(LEAF.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
     with pytest.raises(InvalidInput, match="contains a certificate request, not a certificate"):
         read_bundle(csr, "req.csr")
 
@@ -153,16 +122,11 @@ def test_huge_input_is_refused() -> None:
 @given(data=st.binary(max_size=2048), password=st.one_of(st.none(), st.text(max_size=8)))
 def test_random_bytes_never_crash_any_reader(data: bytes, password: str | None) -> None:
     """Every format's entry point: plain, PEM-looking, DER-looking, PKCS#12-looking and JKS-looking."""
-    for candidate in (
-        data,
-        b"-----BEGIN CERTIFICATE-----\n" + data + b"\n-----END CERTIFICATE-----\n",
-        b"-----BEGIN PKCS7-----\n" + data + b"\n-----END PKCS7-----\n",
-        b"0\x82" + data,
-        b"0\x82\x05\x00\x02\x01\x030\x82\x01\x00" + OID_DATA + data,
-        b"0\x82\x05\x00" + OID_SIGNED_DATA + data,
-        b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + data,
-        b"\xce\xce\xce\xce" + data,
-    ):
+    for candidate in (data, b"-----BEGIN CERTIFICATE-----\n" + data + b"\n-----END CERTIFICATE-----\n",
+                      b"-----BEGIN PKCS7-----\n" + data + b"\n-----END PKCS7-----\n",
+                      b"0\x82" + data, b"0\x82\x05\x00\x02\x01\x030\x82\x01\x00" + OID_DATA + data,
+                      b"0\x82\x05\x00" + OID_SIGNED_DATA + data, b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + data,
+                      b"\xce\xce\xce\xce" + data):
         try:
             read_bundle(candidate, "fuzz.bin", password)
         except (InvalidInput, TooLarge) as exc:

@@ -34,11 +34,8 @@ def wire(app: App, ca: servers.Pebble, dns: servers.ChallTestSrv) -> App:
     registry.register("dns", "challtestsrv", servers.ChallTestSrvDNS)
     app.extras["plugins"] = registry
     with app.transaction() as svc:
-        for key, value in {
-            "acme.resolvers": [dns.dns],
-            "acme.http01_port": ca.http_port,
-            "acme.http01_addresses": ["127.0.0.1", "::1"],
-        }.items():
+        for key, value in {"acme.resolvers": [dns.dns], "acme.http01_port": ca.http_port,
+                           "acme.http01_addresses": ["127.0.0.1", "::1"]}.items():
             svc.system.set(ADMIN, key, value)
     return app
 
@@ -63,12 +60,8 @@ def register(app: App, ca: servers.Pebble, email: str = "ops@example.test") -> A
 def dns_account(app: App, dns: servers.ChallTestSrv) -> Any:
     with app.transaction() as svc:
         return svc.issuance.dns_accounts.add(
-            ADMIN,
-            "challtestsrv",
-            f"ctsrv-{uuid.uuid4().hex[:6]}",
-            {"management_url": f"http://127.0.0.1:{dns.management_port}", "dns_server": dns.dns},
-            {},
-        )
+            ADMIN, "challtestsrv", f"ctsrv-{uuid.uuid4().hex[:6]}",
+            {"management_url": f"http://127.0.0.1:{dns.management_port}", "dns_server": dns.dns}, {})
 
 
 def name(label: str = "www") -> str:
@@ -82,14 +75,10 @@ def run_orders(app: App, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         worker.run_until_idle(timeout=timeout)
         with app.transaction() as svc:
-            busy = [
-                o
-                for o in svc.session.query(AcmeOrder).all()
-                if o.state not in ("stored", "failed")
-                and not (
-                    o.state == "authorizations_pending" and o.fulfilment == "manual" and o.verify_requested_at is None
-                )
-            ]
+            busy = [o for o in svc.session.query(AcmeOrder).all()
+                    if o.state not in ("stored", "failed") and not (
+                        o.state == "authorizations_pending" and o.fulfilment == "manual"
+                        and o.verify_requested_at is None)]
         if not busy:
             return
         time.sleep(0.02)
@@ -103,9 +92,8 @@ def metric_values(app: App, family: str) -> dict[str, float]:
     login = create_login(app, "auditor")
     with api_client(app) as client:
         text = client.get("/metrics", headers=login.headers).text
-    return {
-        line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith(family + "{")
-    }
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+            if line.startswith(family + "{")}
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A real worker process that kills itself (SIGKILL) at one engine transition, before its commit.
 
-python -m tests.issuance.crash_worker DATA_DIR POINT [DATABASE_URL]
+    python -m tests.issuance.crash_worker DATA_DIR POINT [DATABASE_URL]
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from tests.servers.pebble import ChallTestSrvDNS
 
 def main() -> None:
     data_dir, point = sys.argv[1], sys.argv[2]
-    overrides: dict[str, object] = {
-        "data_dir": data_dir,
-        "worker": {"lease_seconds": 1},
-        "security": {"password_min_length": 8},
-    }
+    overrides: dict[str, object] = {"data_dir": data_dir, "worker": {"lease_seconds": 1},
+                                    "security": {"password_min_length": 8}}
     if len(sys.argv) > 3:
         overrides["db"] = {"url": sys.argv[3]}
     settings = load_settings(environ={}, overrides=overrides)

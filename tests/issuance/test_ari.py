@@ -33,13 +33,11 @@ def _issue(app: App, ca: FakeAcmeCA, dns: servers.ChallTestSrv) -> tuple[uuid.UU
     """A certificate from the fake CA through the engine: (inventory entry id, its ARI certID)."""
     dns_id = dns_account(app, dns).id
     with app.transaction() as svc:
-        account = svc.issuance.accounts.register(
-            ADMIN, ca.directory_url, "ops@example.test", True, ca_bundle_pem=ca.tls_ca.read_text()
-        )
+        account = svc.issuance.accounts.register(ADMIN, ca.directory_url, "ops@example.test", True,
+                                                 ca_bundle_pem=ca.tls_ca.read_text())
         assert account.ari_supported
-        order = svc.issuance.requests.request(
-            ADMIN, RequestSpec(account.id, [name("ari")], challenge="dns-01", dns_account_id=dns_id)
-        )
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [name("ari")], challenge="dns-01",
+                                                                 dns_account_id=dns_id))
     run_orders(app)
     with app.transaction() as svc:
         order = svc.issuance.requests.get(ADMIN, order.id)
@@ -57,8 +55,7 @@ def _scan(app: App) -> None:
 
 
 def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
-    acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA
-) -> None:
+        acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA) -> None:
     seen: list[events.AcmeEvent] = []
     acme_app.extras["acme.subscribers"] = [lambda ctx, event: seen.append(event)]
     entry_id, cert_id = _issue(acme_app, fake_ca, challtestsrv)
@@ -82,11 +79,8 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
     assert metric_values(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 1.0}
     assert metric_values(acme_app, "certvault_acme_renewals_due") == {f"certvault_acme_renewals_due{ca_label}": 1.0}
     assert metric_values(acme_app, "certvault_acme_orders") == {
-        'certvault_acme_orders{status="pending"}': 0.0,
-        'certvault_acme_orders{status="processing"}': 0.0,
-        'certvault_acme_orders{status="available"}': 1.0,
-        'certvault_acme_orders{status="failed"}': 0.0,
-    }
+        'certvault_acme_orders{status="pending"}': 0.0, 'certvault_acme_orders{status="processing"}': 0.0,
+        'certvault_acme_orders{status="available"}': 1.0, 'certvault_acme_orders{status="failed"}': 0.0}
 
     _scan(acme_app)  # the next scan renews, naming the certificate it replaces
     assert len(fake_ca.new_orders) == 2
@@ -100,8 +94,7 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
 
 
 def test_window_in_the_future_sets_the_renewal_time_inside_it_and_the_next_check(
-    acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA
-) -> None:
+        acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA) -> None:
     fake_ca.retry_after = 7200
     entry_id, cert_id = _issue(acme_app, fake_ca, challtestsrv)
     now = datetime.now(UTC).replace(microsecond=0)

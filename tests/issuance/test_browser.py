@@ -31,16 +31,13 @@ def live() -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def stack() -> tuple[Bind9, servers.Pebble]:
     named = bind9()
-    ca = servers.shared(
-        "pebble-bind9",
-        lambda: servers.Pebble(Path(tempfile.mkdtemp(prefix="cv-pebble-bind-")), dns_server=named.address).start(),
-    )
+    ca = servers.shared("pebble-bind9", lambda: servers.Pebble(Path(tempfile.mkdtemp(prefix="cv-pebble-bind-")),
+                                                               dns_server=named.address).start())
     return named, ca
 
 
-def test_request_watch_and_revoke_from_the_browser(
-    live: LiveServer, stack: tuple[Bind9, servers.Pebble], tmp_path: Path
-) -> None:
+def test_request_watch_and_revoke_from_the_browser(live: LiveServer, stack: tuple[Bind9, servers.Pebble],
+                                                   tmp_path: Path) -> None:
     named, ca = stack
     apex = f"w{uuid.uuid4().hex[:8]}.bind.test"
     with browser_page() as page:

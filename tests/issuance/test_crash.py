@@ -19,40 +19,20 @@ from tests.issuance.conftest import ADMIN, dns_account, name, register, run_orde
 from tests.servers import pebble as servers
 
 ROOT = Path(__file__).resolve().parents[2]
-POINTS = [
-    "created->created",
-    "created->authorizations_pending",
-    "authorizations_pending->challenges_answered",
-    "challenges_answered->validating",
-    "validating->finalizing",
-    "finalizing->downloading",
-    "downloading->stored",
-]
+POINTS = ["created->created", "created->authorizations_pending", "authorizations_pending->challenges_answered",
+          "challenges_answered->validating", "validating->finalizing", "finalizing->downloading",
+          "downloading->stored"]
 
 
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_9_then_restart_resumes_without_loss_or_duplicates(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, point: str) -> None:
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
     with acme_app.transaction() as svc:
-        order = svc.issuance.requests.request(
-            ADMIN, RequestSpec(account.id, [name("crash")], challenge="dns-01", dns_account_id=dns.id)
-        )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.issuance.crash_worker",
-            str(acme_app.settings.data_dir),
-            point,
-            acme_app.settings.database_url,
-        ],
-        cwd=ROOT,
-        timeout=60,
-        capture_output=True,
-        text=True,
-    )
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [name("crash")], challenge="dns-01",
+                                                                 dns_account_id=dns.id))
+    proc = subprocess.run([sys.executable, "-m", "tests.issuance.crash_worker", str(acme_app.settings.data_dir),
+                           point, acme_app.settings.database_url], cwd=ROOT, timeout=60, capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr[-2000:]
     with acme_app.transaction() as svc:
         crashed = svc.session.get(AcmeOrder, order.id)

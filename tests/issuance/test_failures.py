@@ -25,26 +25,20 @@ from tests.servers import pebble as servers
 @pytest.fixture(scope="session")
 def shadow_dns() -> servers.ChallTestSrv:
     """A second challtestsrv: our pre-check reads it, Pebble never does (it asks the shared one)."""
-    return servers.shared(
-        "challtestsrv-shadow", lambda: servers.ChallTestSrv(Path(tempfile.mkdtemp(prefix="cv-shadow-"))).start()
-    )
+    return servers.shared("challtestsrv-shadow",
+                          lambda: servers.ChallTestSrv(Path(tempfile.mkdtemp(prefix="cv-shadow-"))).start())
 
 
 def _shadow_account(app: App, shadow: servers.ChallTestSrv) -> uuid.UUID:
     with app.transaction() as svc:
         return svc.issuance.dns_accounts.add(  # type: ignore[no-any-return]
-            ADMIN,
-            "challtestsrv",
-            f"shadow-{uuid.uuid4().hex[:6]}",
-            {"management_url": f"http://127.0.0.1:{shadow.management_port}", "dns_server": shadow.dns},
-            {},
-        ).id
+            ADMIN, "challtestsrv", f"shadow-{uuid.uuid4().hex[:6]}",
+            {"management_url": f"http://127.0.0.1:{shadow.management_port}", "dns_server": shadow.dns}, {}).id
 
 
 def _txt(server: servers.ChallTestSrv, fqdn: str) -> list[str]:
-    response = dns.query.udp(
-        dns.message.make_query(fqdn, dns.rdatatype.TXT), "127.0.0.1", timeout=2, port=server.dns_port
-    )
+    response = dns.query.udp(dns.message.make_query(fqdn, dns.rdatatype.TXT), "127.0.0.1", timeout=2,
+                             port=server.dns_port)
     return [b"".join(r.strings).decode() for rrset in response.answer for r in rrset]
 
 
@@ -59,14 +53,12 @@ def _failed_with_nothing_stored(app: App, order_id: uuid.UUID) -> OrderOut:
 
 
 def test_ca_finds_no_txt_record_though_our_check_saw_it(
-    acme_app: App, pebble: servers.Pebble, shadow_dns: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, shadow_dns: servers.ChallTestSrv) -> None:
     account, dns_id = register(acme_app, pebble), _shadow_account(acme_app, shadow_dns)
     domain = name("notxt")
     with acme_app.transaction() as svc:
-        order = svc.issuance.requests.request(
-            ADMIN, RequestSpec(account.id, [domain], challenge="dns-01", dns_account_id=dns_id)
-        )
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [domain], challenge="dns-01",
+                                                                 dns_account_id=dns_id))
     run_orders(acme_app)
     out = _failed_with_nothing_stored(acme_app, order.id)
     assert out.error is not None and out.error.startswith(f"{domain}: the CA refused the request (unauthorized)")
@@ -77,31 +69,28 @@ def test_ca_finds_no_txt_record_though_our_check_saw_it(
 
 
 def test_ca_gets_servfail_for_the_challenge_record(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, shadow_dns: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv,
+        shadow_dns: servers.ChallTestSrv) -> None:
     account, dns_id = register(acme_app, pebble), _shadow_account(acme_app, shadow_dns)
     domain = name("servfail")
     challtestsrv.set_servfail(f"_acme-challenge.{domain}")
     try:
         with acme_app.transaction() as svc:
-            order = svc.issuance.requests.request(
-                ADMIN, RequestSpec(account.id, [domain], challenge="dns-01", dns_account_id=dns_id)
-            )
+            order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [domain], challenge="dns-01",
+                                                                     dns_account_id=dns_id))
         run_orders(acme_app)
     finally:
         challtestsrv.clear_servfail(f"_acme-challenge.{domain}")
     out = _failed_with_nothing_stored(acme_app, order.id)
     # Pebble 2.4.0 words SERVFAIL (rcode 2) as an unsuccessful lookup and calls it unauthorized.
     assert out.error is not None and out.error.startswith(
-        f"{domain}: the CA refused the request (unauthorized): Error retrieving TXT records"
-    ), out.error
+        f"{domain}: the CA refused the request (unauthorized): Error retrieving TXT records"), out.error
     assert "returned an unsuccessful response" in out.error
     assert out.problem is not None and out.problem["type"].endswith(":unauthorized")
 
 
 def test_ca_down_while_the_order_waits_fails_plainly_after_the_grace_period(
-    acme_app: App, challtestsrv: servers.ChallTestSrv, tmp_path: Path
-) -> None:
+        acme_app: App, challtestsrv: servers.ChallTestSrv, tmp_path: Path) -> None:
     ca = servers.Pebble(tmp_path / "pebble", dns_server=challtestsrv.dns).start()
     try:
         with acme_app.transaction() as svc:
@@ -112,9 +101,8 @@ def test_ca_down_while_the_order_waits_fails_plainly_after_the_grace_period(
             order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [name("down")], challenge="dns-01"))
         run_orders(acme_app)
         with acme_app.transaction() as svc:
-            waiting = OrderOut.of(
-                order := svc.issuance.requests.get(ADMIN, order.id), svc.issuance.requests.authorizations(order)
-            )
+            waiting = OrderOut.of(order := svc.issuance.requests.get(ADMIN, order.id),
+                                  svc.issuance.requests.authorizations(order))
         assert waiting.status == "pending" and waiting.challenges[0].dns_name
     finally:
         ca.stop()  # the CA goes away while the person publishes the record

@@ -15,21 +15,18 @@ def _sans(app: App, entry_id: object) -> list[str]:
     with app.transaction() as svc:
         entry = svc.certificates.get(ADMIN, entry_id)
         leaf = x509.load_der_x509_certificate(entry.current.der)
-    return sorted(
-        leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    )
+    return sorted(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                  .get_values_for_type(x509.DNSName))
 
 
 def test_dns01_through_a_dns_account_stores_certificate_and_key(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     account = register(acme_app, pebble)
     dns = dns_account(acme_app, challtestsrv)
     names = [name("www"), name("api")]
     with acme_app.transaction() as svc:
-        order = svc.issuance.requests.request(
-            ADMIN, RequestSpec(account.id, names, challenge="dns-01", dns_account_id=dns.id)
-        )
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, names, challenge="dns-01",
+                                                                 dns_account_id=dns.id))
         assert user_status(order) == "processing"
     run_orders(acme_app)
     with acme_app.transaction() as svc:

@@ -24,17 +24,9 @@ from tests.servers.certvault_server import certvault_cli
 def _issue(app: App, ca: servers.Pebble, dns: servers.ChallTestSrv, keystore: str, password: str) -> uuid.UUID:
     account, dns_id = register(app, ca), dns_account(app, dns).id
     with app.transaction() as svc:
-        order = svc.issuance.requests.request(
-            ADMIN,
-            RequestSpec(
-                account.id,
-                [name("ks")],
-                challenge="dns-01",
-                dns_account_id=dns_id,
-                keystore=keystore,
-                keystore_password=password,
-            ),
-        )
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(
+            account.id, [name("ks")], challenge="dns-01", dns_account_id=dns_id, keystore=keystore,
+            keystore_password=password))
     run_orders(app)
     with app.transaction() as svc:
         order = svc.issuance.requests.get(ADMIN, order.id)
@@ -49,14 +41,12 @@ def _leaf_spki(app: App, entry_id: uuid.UUID) -> bytes:
 
 
 def test_pkcs12_with_the_request_password_through_the_api(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, tmp_path: Path
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, tmp_path: Path) -> None:
     entry_id = _issue(acme_app, pebble, challtestsrv, "pkcs12", "P12-secret-pass")
     login = create_login(acme_app, "administrator")
     with api_client(acme_app) as client:
-        response = client.post(
-            f"/api/v1/certificates/{entry_id}/export", json={"with_key": True}, headers=login.headers
-        )
+        response = client.post(f"/api/v1/certificates/{entry_id}/export", json={"with_key": True},
+                               headers=login.headers)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/x-pkcs12"
         # Asking for another format explicitly still works (and then needs its own password for a key).
@@ -64,22 +54,14 @@ def test_pkcs12_with_the_request_password_through_the_api(
         assert pem.status_code == 200 and pem.text.startswith("-----BEGIN CERTIFICATE-----")
     p12 = tmp_path / "cert.p12"
     p12.write_bytes(response.content)
-    opened = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:P12-secret-pass", "-nodes"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    opened = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:P12-secret-pass", "-nodes"],
+                            capture_output=True, text=True, timeout=30)
     assert opened.returncode == 0, opened.stderr
-    key = subprocess.run(
-        ["openssl", "pkey", "-pubout", "-outform", "DER"], input=opened.stdout.encode(), capture_output=True, timeout=30
-    )
+    key = subprocess.run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=opened.stdout.encode(),
+                         capture_output=True, timeout=30)
     assert key.returncode == 0 and key.stdout == _leaf_spki(acme_app, entry_id)  # the certificate's own key
-    wrong = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:not-the-password", "-nodes"],
-        capture_output=True,
-        timeout=30,
-    )
+    wrong = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:not-the-password", "-nodes"],
+                           capture_output=True, timeout=30)
     assert wrong.returncode != 0
     with acme_app.transaction() as svc:
         exports, _ = svc.audit.search(ADMIN, AuditQuery(action="certificate.export"))
@@ -88,19 +70,15 @@ def test_pkcs12_with_the_request_password_through_the_api(
 
 
 def test_jks_with_the_request_password_through_the_cli(
-    sqlite_acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, tmp_path: Path
-) -> None:
+        sqlite_acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, tmp_path: Path) -> None:
     acme_app = sqlite_acme_app  # the CLI opens the data directory's own database
     entry_id = _issue(acme_app, pebble, challtestsrv, "jks", "Jks-secret-pass")
     out = tmp_path / "cert.jks"
-    result = certvault_cli(acme_app.settings.data_dir, "cert", "export", str(entry_id), "--with-key", "--out", str(out))
+    result = certvault_cli(acme_app.settings.data_dir, "cert", "export", str(entry_id), "--with-key",
+                           "--out", str(out))
     assert "jks written" in result.stdout
-    listed = subprocess.run(
-        ["keytool", "-list", "-v", "-keystore", str(out), "-storepass", "Jks-secret-pass"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = subprocess.run(["keytool", "-list", "-v", "-keystore", str(out), "-storepass", "Jks-secret-pass"],
+                            capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert "Keystore type: JKS" in listed.stdout and "Entry type: PrivateKeyEntry" in listed.stdout
     with acme_app.transaction() as svc:

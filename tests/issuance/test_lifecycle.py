@@ -34,12 +34,10 @@ def _spki(app: App, cert_id: object) -> bytes:
 
 @pytest.mark.parametrize("policy", ["new", "reuse"])
 def test_renewal_keeps_the_entry_and_follows_the_key_policy(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, policy: str
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv, policy: str) -> None:
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
-    first = _issue(
-        acme_app, RequestSpec(account.id, [name()], challenge="dns-01", dns_account_id=dns.id, key_policy=policy)
-    )
+    first = _issue(acme_app, RequestSpec(account.id, [name()], challenge="dns-01", dns_account_id=dns.id,
+                                         key_policy=policy))
     assert first.status == "available", first.error
     before = _spki(acme_app, first.certificate_id)
     time.sleep(1.1)  # Pebble's validity has 1 s resolution: a renewal must end later to become current
@@ -54,23 +52,13 @@ def test_renewal_keeps_the_entry_and_follows_the_key_policy(
 
 
 def test_imported_key_is_used_first_and_on_renewal(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     from certvault.crypto import keys
 
     key = keys.generate("ec384")
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
-    first = _issue(
-        acme_app,
-        RequestSpec(
-            account.id,
-            [name()],
-            challenge="dns-01",
-            dns_account_id=dns.id,
-            key_policy="imported",
-            imported_key_pem=keys.to_pem(key).decode(),
-        ),
-    )
+    first = _issue(acme_app, RequestSpec(account.id, [name()], challenge="dns-01", dns_account_id=dns.id,
+                                         key_policy="imported", imported_key_pem=keys.to_pem(key).decode()))
     assert first.status == "available" and first.key_algorithm == "ec384"
     assert _spki(acme_app, first.certificate_id) == keys.spki_der(key.public_key())
     time.sleep(1.1)
@@ -81,30 +69,23 @@ def test_imported_key_is_used_first_and_on_renewal(
 
 
 def test_revoke_by_account_and_by_certificate_key(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
-    certs = [
-        _issue(acme_app, RequestSpec(account.id, [name()], challenge="dns-01", dns_account_id=dns.id)) for _ in range(2)
-    ]
+    certs = [_issue(acme_app, RequestSpec(account.id, [name()], challenge="dns-01", dns_account_id=dns.id))
+             for _ in range(2)]
     for out, by, reason in ((certs[0], "account", 4), (certs[1], "certificate_key", 1)):
         with acme_app.transaction() as svc:
             managed = svc.issuance.revocation.revoke(ADMIN, out.certificate_id, reason, by)
         status = pebble.cert_status(int(managed.serial, 16))
         assert (status["Status"], status["Reason"]) == ("Revoked", reason)
         with acme_app.transaction() as svc:
-            events, _ = svc.audit.search(
-                ADMIN,
-                __import__("certvault.audit.service", fromlist=["AuditQuery"]).AuditQuery(
-                    action="acme.certificate.revoke"
-                ),
-            )
+            events, _ = svc.audit.search(ADMIN, __import__("certvault.audit.service", fromlist=["AuditQuery"])
+                                         .AuditQuery(action="acme.certificate.revoke"))
             assert any(e.details.get("by") == by for e in events)
 
 
 def test_manual_dns01_shows_values_and_verify_without_the_record_asks_again(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     account = register(acme_app, pebble)
     domain = name("manual")
     with acme_app.transaction() as svc:
@@ -125,15 +106,15 @@ def test_manual_dns01_shows_values_and_verify_without_the_record_asks_again(
         assert order.certificate_entry_id is None
 
 
-def test_http01_standalone_responder_on_ipv4_and_ipv6(acme_app: App, pebble: servers.Pebble) -> None:
+def test_http01_standalone_responder_on_ipv4_and_ipv6(
+        acme_app: App, pebble: servers.Pebble) -> None:
     account = register(acme_app, pebble)
     out = _issue(acme_app, RequestSpec(account.id, [name("web"), "127.0.0.1"], challenge="http-01"))
     assert out.status == "available", out.error
 
 
 def test_wildcard_and_apex_and_one_hundred_names(
-    acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv
-) -> None:
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv) -> None:
     account, dns = register(acme_app, pebble), dns_account(acme_app, challtestsrv)
     apex = name("apex")
     out = _issue(acme_app, RequestSpec(account.id, [apex, f"*.{apex}"], challenge="dns-01", dns_account_id=dns.id))

@@ -17,16 +17,14 @@ from certvault.jobs.schedules import PeriodicJob
 
 
 def leave_effect(ctx: JobContext, payload: dict[str, Any]) -> None:
-    ctx.services.session.execute(
-        text("INSERT INTO probe_effects (job_key, worker) VALUES (:k, :w)"), {"k": payload["key"], "w": ctx.worker_id}
-    )
+    ctx.services.session.execute(text("INSERT INTO probe_effects (job_key, worker) VALUES (:k, :w)"),
+                                 {"k": payload["key"], "w": ctx.worker_id})
     time.sleep(float(payload.get("hold", 0.02)))
 
 
 def record_tick(ctx: JobContext, payload: dict[str, Any]) -> None:
-    ctx.services.session.execute(
-        text("INSERT INTO probe_ticks (tick, worker) VALUES (:t, :w)"), {"t": payload["tick"], "w": ctx.worker_id}
-    )
+    ctx.services.session.execute(text("INSERT INTO probe_ticks (tick, worker) VALUES (:t, :w)"),
+                                 {"t": payload["tick"], "w": ctx.worker_id})
 
 
 HANDLERS: dict[str, Handler] = {"probe.effect": leave_effect, "probe.tick": record_tick}

@@ -119,13 +119,8 @@ def test_schedule_ticks_enqueue_once_each(app: App) -> None:
     from datetime import UTC, datetime
 
     with app.transaction() as svc:
-        queue.ensure_schedule(
-            svc.session,
-            "t.every_minute",
-            "t.tick",
-            timedelta(minutes=1),
-            first_run=datetime.now(UTC) - timedelta(seconds=1),
-        )
+        queue.ensure_schedule(svc.session, "t.every_minute", "t.tick", timedelta(minutes=1),
+                              first_run=datetime.now(UTC) - timedelta(seconds=1))
     with app.sessions.begin() as session:
         assert queue.tick_schedules(session) == 1
     with app.sessions.begin() as session:
@@ -143,12 +138,10 @@ def test_a_background_worker_runs_delayed_jobs_at_their_time_not_at_the_next_pol
     done = threading.Event()
     worker = app.worker(concurrency=2, poll_interval=60)
     worker.config.schedule_every = 60
-    worker.handlers.update(
-        {
-            "t.first": lambda ctx, p: ctx.services.enqueue("t.second", {}, delay=timedelta(seconds=0.2)),
-            "t.second": lambda ctx, p: done.set(),
-        }
-    )
+    worker.handlers.update({
+        "t.first": lambda ctx, p: ctx.services.enqueue("t.second", {}, delay=timedelta(seconds=0.2)),
+        "t.second": lambda ctx, p: done.set(),
+    })
     thread = worker.start_background()
     try:
         with app.transaction() as svc:

@@ -29,9 +29,8 @@ JOBS = 1000
 
 
 @pytest.fixture
-def cluster(
-    postgres_server: PostgresServer, postgres_template: tuple[str, Path], tmp_path: Path
-) -> Iterator[tuple[App, dict[str, str], Path]]:
+def cluster(postgres_server: PostgresServer, postgres_template: tuple[str, Path],
+            tmp_path: Path) -> Iterator[tuple[App, dict[str, str], Path]]:
     db = f"scale_{uuid.uuid4().hex[:8]}"
     url = postgres_server.create_database(db, template=postgres_template[0])
     data = tmp_path / "shared"
@@ -40,14 +39,9 @@ def cluster(
     with app.engine.begin() as conn:
         conn.execute(text("CREATE TABLE probe_effects (job_key text NOT NULL, worker text NOT NULL)"))
         conn.execute(text("CREATE TABLE probe_ticks (tick text NOT NULL, worker text NOT NULL)"))
-    env = {
-        "CERTVAULT_DB_URL": url,
-        "CERTVAULT_WORKER_JOB_MODULES": "tests.jobs.probe_jobs",
-        "CERTVAULT_WORKER_LEASE_SECONDS": "3",
-        "CERTVAULT_WORKER_CONCURRENCY": "4",
-        "CERTVAULT_WORKER_POLL_INTERVAL": "0.1",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = {"CERTVAULT_DB_URL": url, "CERTVAULT_WORKER_JOB_MODULES": "tests.jobs.probe_jobs",
+           "CERTVAULT_WORKER_LEASE_SECONDS": "3", "CERTVAULT_WORKER_CONCURRENCY": "4",
+           "CERTVAULT_WORKER_POLL_INTERVAL": "0.1", "PYTHONPATH": str(ROOT)}
     yield app, env, data
     app.close()
     postgres_server.drop_database(db)
@@ -66,28 +60,23 @@ def _count(app: App, sql: str) -> int:
         return int(conn.execute(text(sql)).scalar_one())
 
 
-def test_two_servers_and_two_workers_share_one_postgres(
-    cluster: tuple[App, dict[str, str], Path], tmp_path: Path
-) -> None:
+def test_two_servers_and_two_workers_share_one_postgres(cluster: tuple[App, dict[str, str], Path],
+                                                         tmp_path: Path) -> None:
     app, env, shared = cluster
     procs = []
     try:
         servers = []
         for name in ("server-a", "server-b"):
             directory, port = _process_dir(tmp_path, name, shared), free_port()
-            proc = start(
-                [str(BIN / "certvault"), "--data-dir", str(directory), "serve", "--no-worker", "--port", str(port)],
-                tmp_path / f"{name}.log",
-                env=env,
-            )
+            proc = start([str(BIN / "certvault"), "--data-dir", str(directory), "serve", "--no-worker",
+                          "--port", str(port)], tmp_path / f"{name}.log", env=env)
             procs.append(proc)
             servers.append((directory, port, proc))
         workers = {}
         for name in ("worker-a", "worker-b"):
             directory = _process_dir(tmp_path, name, shared)
-            proc = start(
-                [str(BIN / "certvault"), "--data-dir", str(directory), "worker"], tmp_path / f"{name}.log", env=env
-            )
+            proc = start([str(BIN / "certvault"), "--data-dir", str(directory), "worker"],
+                         tmp_path / f"{name}.log", env=env)
             procs.append(proc)
             workers[name] = proc
         for directory, port, proc in servers:
@@ -107,31 +96,23 @@ def test_two_servers_and_two_workers_share_one_postgres(
 
         # Both API servers keep answering while the remaining worker drains the queue.
         for directory, port, _ in servers:
-            token = json.loads(
-                certvault_cli(directory, "token", "create", "--user", "admin", "--json", env=env).stdout
-            )["token"]
+            token = json.loads(certvault_cli(directory, "token", "create", "--user", "admin", "--json",
+                                             env=env).stdout)["token"]
             summary = _get_json(directory, port, "/api/v1/jobs/summary", token)
             assert set(summary["counts"]) <= {"queued", "running", "done", "failed"}
 
-        wait_until(
-            lambda: _count(app, "SELECT count(*) FROM jobs WHERE name='probe.effect' AND status='done'") == JOBS,
-            120,
-            "the queue to drain",
-        )
-        duplicates = _count(
-            app, "SELECT count(*) FROM (SELECT job_key FROM probe_effects GROUP BY job_key HAVING count(*) > 1) d"
-        )
+        wait_until(lambda: _count(app, "SELECT count(*) FROM jobs WHERE name='probe.effect' AND status='done'")
+                   == JOBS, 120, "the queue to drain")
+        duplicates = _count(app, "SELECT count(*) FROM (SELECT job_key FROM probe_effects GROUP BY job_key "
+                                 "HAVING count(*) > 1) d")
         assert (_count(app, "SELECT count(DISTINCT job_key) FROM probe_effects"), duplicates) == (JOBS, 0)
         assert _count(app, f"SELECT count(*) FROM probe_effects WHERE worker='{victim_id}'") > 0
         assert _count(app, "SELECT count(*) FROM jobs WHERE name='probe.effect' AND attempts > 1") >= in_flight
 
         # Periodic ticks: each enqueued tick ran exactly once, none missed while the worker lived.
         time.sleep(2.5)
-        wait_until(
-            lambda: _count(app, "SELECT count(*) FROM jobs WHERE name='probe.tick' AND status <> 'done'") == 0,
-            30,
-            "ticks to finish",
-        )
+        wait_until(lambda: _count(app, "SELECT count(*) FROM jobs WHERE name='probe.tick' AND status <> 'done'")
+                   == 0, 30, "ticks to finish")
         ticks = _count(app, "SELECT count(*) FROM probe_ticks")
         assert ticks >= 3
         assert _count(app, "SELECT count(DISTINCT tick) FROM probe_ticks") == ticks
@@ -145,13 +126,8 @@ def _wait_for_running_job_of(app: App, pid: int) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with app.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT locked_by FROM jobs WHERE status='running' AND locked_by LIKE :p "
-                    "AND name='probe.effect' LIMIT 1"
-                ),
-                {"p": f"%:{pid}:%"},
-            ).first()
+            row = conn.execute(text("SELECT locked_by FROM jobs WHERE status='running' AND locked_by LIKE :p "
+                                    "AND name='probe.effect' LIMIT 1"), {"p": f"%:{pid}:%"}).first()
         if row and _count(app, "SELECT count(*) FROM probe_effects") > 50:
             return str(row[0])
         time.sleep(0.005)

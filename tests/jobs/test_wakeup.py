@@ -20,12 +20,8 @@ def test_a_worker_hears_of_jobs_enqueued_by_another_process(app: App) -> None:
     def handler(ctx: Any, payload: dict[str, Any]) -> None:
         ran[payload["n"]].set()
 
-    worker = Worker(
-        app.sessions,
-        {"t.ping": handler},
-        app.services,
-        WorkerConfig(concurrency=2, poll_interval=600, schedule_every=600),
-    )
+    worker = Worker(app.sessions, {"t.ping": handler}, app.services,
+                    WorkerConfig(concurrency=2, poll_interval=600, schedule_every=600))
     try:
         with other.transaction() as svc:
             svc.enqueue("t.ping", {"n": "first"})  # found by the worker's first claim, at start

@@ -43,18 +43,10 @@ def test_rotation_killed_midway_loses_nothing_and_completes_on_rerun(app: App) -
     settings = app.settings
     sealed = _seal_under_many_data_keys(app, 400)
     old_id = app.keyring.master.current
-    env = {
-        **os.environ,
-        "CERTVAULT_DATA_DIR": str(settings.data_dir),
-        "CERTVAULT_DB_URL": settings.database_url,
-        "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8",
-    }
-    proc = subprocess.Popen(
-        [str(BIN / "certvault"), "keys", "rotate-master", "--batch-size", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {**os.environ, "CERTVAULT_DATA_DIR": str(settings.data_dir),
+           "CERTVAULT_DB_URL": settings.database_url, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8"}
+    proc = subprocess.Popen([str(BIN / "certvault"), "keys", "rotate-master", "--batch-size", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until some, but not all, data keys moved to the new key
         ids = _master_ids(app)
@@ -67,15 +59,12 @@ def test_rotation_killed_midway_loses_nothing_and_completes_on_rerun(app: App) -
     assert len(keys_file["keys"]) == 2 and keys_file["current"] != old_id  # both keys kept
     assert len(_master_ids(app)) == 2  # interrupted halfway
 
-    fresh = build_app(
-        make_settings(settings.data_dir, settings.db.url.get_secret_value() if settings.db.url else None),
-        run_migrations=False,
-    )
+    fresh = build_app(make_settings(settings.data_dir, settings.db.url.get_secret_value()
+                                    if settings.db.url else None), run_migrations=False)
     try:
         assert _all_open(fresh, sealed)  # nothing lost while half-rotated
-        done = subprocess.run(
-            [str(BIN / "certvault"), "keys", "rotate-master"], env=env, capture_output=True, text=True, timeout=120
-        )
+        done = subprocess.run([str(BIN / "certvault"), "keys", "rotate-master"], env=env, capture_output=True,
+                              text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         keys_file = json.loads(settings.master_key_path.read_text())
         assert list(keys_file["keys"]) == [keys_file["current"]]
@@ -83,10 +72,8 @@ def test_rotation_killed_midway_loses_nothing_and_completes_on_rerun(app: App) -
         fresh.keyring.reload()
     finally:
         fresh.close()
-    final = build_app(
-        make_settings(settings.data_dir, settings.db.url.get_secret_value() if settings.db.url else None),
-        run_migrations=False,
-    )
+    final = build_app(make_settings(settings.data_dir, settings.db.url.get_secret_value()
+                                    if settings.db.url else None), run_migrations=False)
     try:
         assert _all_open(final, sealed)
     finally:

@@ -35,9 +35,8 @@ def smtp(tls: LoopbackTLS) -> Iterator[SmtpServer]:
     server.stop()
 
 
-def _channel(
-    app: App, kind: str, options: dict[str, Any], secret: str | None = None, events: tuple[str, ...] = ("*",)
-) -> None:
+def _channel(app: App, kind: str, options: dict[str, Any], secret: str | None = None,
+             events: tuple[str, ...] = ("*",)) -> None:
     with app.transaction() as svc:
         channel = svc.notifications.create_channel(ADMIN, f"{kind}-{len(options)}", kind, options, secret)
         for event in events:
@@ -46,14 +45,8 @@ def _channel(
 
 def _publish(app: App, event: str = "service_account.locked", **details: str) -> None:
     with app.transaction() as svc:
-        svc.notifications.publish(
-            event,
-            "Service account qualys locked out",
-            "qualys was locked out.",
-            severity="critical",
-            subject="qualys",
-            details={"account": "qualys", **details},
-        )
+        svc.notifications.publish(event, "Service account qualys locked out", "qualys was locked out.",
+                                  severity="critical", subject="qualys", details={"account": "qualys", **details})
     app.worker().run_until_idle()
 
 
@@ -62,24 +55,12 @@ def _outbox(app: App) -> list[OutboxMessage]:
         return svc.notifications.list_outbox(ADMIN)
 
 
-def test_email_over_starttls_with_login_reaches_the_mailbox(
-    sqlite_app: App, smtp: SmtpServer, tls: LoopbackTLS
-) -> None:
-    _channel(
-        sqlite_app,
-        "email",
-        {
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "security": "starttls",
-            "username": smtp.username,
-            "sender": "certvault@example.test",
-            "recipients": ["secops@example.test"],
-            "ca_file": str(tls.ca_file),
-        },
-        secret=smtp.password,
-        events=("service_account.*",),
-    )
+def test_email_over_starttls_with_login_reaches_the_mailbox(sqlite_app: App, smtp: SmtpServer,
+                                                            tls: LoopbackTLS) -> None:
+    _channel(sqlite_app, "email", {"host": "127.0.0.1", "port": smtp.port, "security": "starttls",
+                                   "username": smtp.username, "sender": "certvault@example.test",
+                                   "recipients": ["secops@example.test"], "ca_file": str(tls.ca_file)},
+             secret=smtp.password, events=("service_account.*",))
     _publish(sqlite_app, ip="10.9.8.7")
     mail = smtp.mailbox.wait_for(lambda m: "qualys" in m["Subject"])
     assert mail["Subject"] == "[certvault] Service account qualys locked out"
@@ -88,22 +69,11 @@ def test_email_over_starttls_with_login_reaches_the_mailbox(
     assert [m.status for m in _outbox(sqlite_app)] == ["sent"]
 
 
-def test_email_with_a_wrong_password_is_retried_and_says_why(
-    sqlite_app: App, smtp: SmtpServer, tls: LoopbackTLS
-) -> None:
-    _channel(
-        sqlite_app,
-        "email",
-        {
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "username": smtp.username,
-            "sender": "certvault@example.test",
-            "recipients": ["secops@example.test"],
-            "ca_file": str(tls.ca_file),
-        },
-        secret="wrong-password",
-    )
+def test_email_with_a_wrong_password_is_retried_and_says_why(sqlite_app: App, smtp: SmtpServer,
+                                                             tls: LoopbackTLS) -> None:
+    _channel(sqlite_app, "email", {"host": "127.0.0.1", "port": smtp.port, "username": smtp.username,
+                                   "sender": "certvault@example.test", "recipients": ["secops@example.test"],
+                                   "ca_file": str(tls.ca_file)}, secret="wrong-password")
     _publish(sqlite_app)
     [message] = _outbox(sqlite_app)
     assert message.status == "pending" and message.attempts == 1
@@ -114,17 +84,8 @@ def test_email_with_a_wrong_password_is_retried_and_says_why(
 def test_syslog_lines_are_rfc5424(sqlite_app: App, tls: LoopbackTLS, transport: str) -> None:
     listener = SyslogListener(transport, tls.server_context() if transport == "tls" else None).start()
     try:
-        _channel(
-            sqlite_app,
-            "syslog",
-            {
-                "host": "127.0.0.1",
-                "port": listener.port,
-                "transport": transport,
-                "hostname": "vaulthost",
-                "ca_file": str(tls.ca_file),
-            },
-        )
+        _channel(sqlite_app, "syslog", {"host": "127.0.0.1", "port": listener.port, "transport": transport,
+                                        "hostname": "vaulthost", "ca_file": str(tls.ca_file)})
         _publish(sqlite_app, ip="10.9.8.7")
         line = listener.wait_for("SERVICE_ACCOUNT_LOCKED")
     finally:
@@ -144,7 +105,7 @@ def test_syslog_cef_format_for_a_siem(sqlite_app: App) -> None:
         line = listener.wait_for("CEF:0")
     finally:
         listener.stop()
-    cef = line[line.index("CEF:0") :]
+    cef = line[line.index("CEF:0"):]
     assert cef.startswith("CEF:0|certvault|certvault|")
     assert "|service_account.locked|Service account qualys locked out|9|" in cef
     assert "suser=qualys" in cef and "src=10.9.8.7" in cef
@@ -160,9 +121,8 @@ def test_webhook_is_signed_with_hmac(sqlite_app: App, tls: LoopbackTLS) -> None:
         [(headers, body)] = receiver.wait(1)
     finally:
         receiver.stop()
-    expected = hmac.new(
-        key.encode(), headers["x-certvault-timestamp"].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    expected = hmac.new(key.encode(), headers["x-certvault-timestamp"].encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
     assert headers["x-certvault-signature"] == f"sha256={expected}"
     assert json.loads(body)["event"] == "service_account.locked"
 
@@ -178,25 +138,17 @@ def test_a_failing_webhook_is_retried(sqlite_app: App, tls: LoopbackTLS) -> None
     assert message.status == "pending" and "HTTP 503" in (message.last_error or "")
 
 
-@pytest.mark.parametrize(
-    ("kind", "options", "secret", "problem"),
-    [
-        ("email", {"host": "smtp", "sender": "a@b", "recipients": []}, None, "recipients"),
-        ("email", {"host": "smtp", "sender": "nope", "recipients": ["a@b"]}, None, "sender"),
-        (
-            "email",
-            {"host": "smtp", "security": "none", "username": "u", "sender": "a@b", "recipients": ["a@b"]},
-            "pw",
-            "without TLS",
-        ),
-        ("webhook", {"url": "http://hooks.example/x"}, None, "https://"),
-        ("syslog", {"host": "x", "transport": "carrier-pigeon"}, None, "transport"),
-        ("pager", {}, None, "unknown channel kind"),
-    ],
-)
-def test_bad_channel_options_are_refused_and_nothing_is_stored(
-    sqlite_app: App, kind: str, options: dict[str, Any], secret: str | None, problem: str
-) -> None:
+@pytest.mark.parametrize(("kind", "options", "secret", "problem"), [
+    ("email", {"host": "smtp", "sender": "a@b", "recipients": []}, None, "recipients"),
+    ("email", {"host": "smtp", "sender": "nope", "recipients": ["a@b"]}, None, "sender"),
+    ("email", {"host": "smtp", "security": "none", "username": "u", "sender": "a@b", "recipients": ["a@b"]},
+     "pw", "without TLS"),
+    ("webhook", {"url": "http://hooks.example/x"}, None, "https://"),
+    ("syslog", {"host": "x", "transport": "carrier-pigeon"}, None, "transport"),
+    ("pager", {}, None, "unknown channel kind"),
+])
+def test_bad_channel_options_are_refused_and_nothing_is_stored(sqlite_app: App, kind: str, options: dict[str, Any],
+                                                               secret: str | None, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem), sqlite_app.transaction() as svc:
         svc.notifications.create_channel(ADMIN, "bad", kind, options, secret)
     with sqlite_app.transaction() as svc:

@@ -33,17 +33,11 @@ def test_client_certificate_passes_openssl_verify_for_sslclient(sqlite_app: App,
     cert, _key, chain, ca = _issue_to_files(sqlite_app, tmp_path)
     intermediate = tmp_path / "intermediate.pem"
     intermediate.write_bytes(chain.read_bytes().split(b"-----END CERTIFICATE-----")[0] + b"-----END CERTIFICATE-----\n")
-    result = subprocess.run(
-        ["openssl", "verify", "-purpose", "sslclient", "-CAfile", str(ca), "-untrusted", str(intermediate), str(cert)],
-        capture_output=True,
-        text=True,
-    )
+    result = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile", str(ca), "-untrusted",
+                             str(intermediate), str(cert)], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stdout + result.stderr
-    server_purpose = subprocess.run(
-        ["openssl", "verify", "-purpose", "sslserver", "-CAfile", str(ca), "-untrusted", str(intermediate), str(cert)],
-        capture_output=True,
-        text=True,
-    )
+    server_purpose = subprocess.run(["openssl", "verify", "-purpose", "sslserver", "-CAfile", str(ca),
+                                     "-untrusted", str(intermediate), str(cert)], capture_output=True, text=True)
     assert server_purpose.returncode != 0  # clientAuth only
 
     parsed = x509.load_pem_x509_certificate(cert.read_bytes())
@@ -64,62 +58,20 @@ def test_client_certificate_completes_a_real_mtls_handshake(sqlite_app: App, tmp
     server_key.write_bytes(server.key_pem())
     port = free_port()
     log = tmp_path / "s_server.log"
-    proc = start(
-        [
-            "openssl",
-            "s_server",
-            "-accept",
-            f"127.0.0.1:{port}",
-            "-cert",
-            str(server_cert),
-            "-key",
-            str(server_key),
-            "-cert_chain",
-            str(chain),
-            "-CAfile",
-            str(ca),
-            "-Verify",
-            "2",
-            "-verify_return_error",
-            "-naccept",
-            "2",
-            "-www",
-        ],
-        log,
-    )
+    proc = start(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(server_cert), "-key",
+                  str(server_key), "-cert_chain", str(chain), "-CAfile", str(ca), "-Verify", "2",
+                  "-verify_return_error", "-naccept", "2", "-www"], log)
     try:
         wait_until(lambda: "ACCEPT" in log.read_text(), 30, "openssl s_server", proc, log)
-        ok = subprocess.run(
-            [
-                "openssl",
-                "s_client",
-                "-connect",
-                f"127.0.0.1:{port}",
-                "-cert",
-                str(cert),
-                "-cert_chain",
-                str(chain),
-                "-key",
-                str(key),
-                "-CAfile",
-                str(ca),
-                "-verify_return_error",
-                "-brief",
-            ],
-            input="GET / HTTP/1.0\r\n\r\n",
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
+        ok = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-cert", str(cert),
+                             "-cert_chain", str(chain), "-key", str(key), "-CAfile", str(ca),
+                             "-verify_return_error", "-brief"],
+                            input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True, timeout=20)
         assert ok.returncode == 0, ok.stderr
         assert "Verification: OK" in ok.stderr
-        refused = subprocess.run(
-            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(ca), "-brief"],
-            input="GET / HTTP/1.0\r\n\r\n",
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
+        refused = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(ca),
+                                  "-brief"], input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True,
+                                 timeout=20)
         assert "GET / HTTP/1.0" not in refused.stdout  # no client certificate: the server refuses
         assert "alert" in (refused.stderr + refused.stdout).lower()
     finally:
@@ -129,28 +81,14 @@ def test_client_certificate_completes_a_real_mtls_handshake(sqlite_app: App, tmp
 
 def test_cli_issue_client_writes_a_password_protected_pkcs12(sqlite_app: App, tmp_path: Path) -> None:
     out = tmp_path / "agent.p12"
-    certvault_cli(
-        sqlite_app.settings.data_dir,
-        "ca",
-        "issue-client",
-        "--cn",
-        "agent-02",
-        "--san",
-        "agent-02.example.test",
-        "--days",
-        "10",
-        "--out",
-        str(out),
-        "--password",
-        "p12-secret",
-    )
+    certvault_cli(sqlite_app.settings.data_dir, "ca", "issue-client", "--cn", "agent-02", "--san",
+                  "agent-02.example.test", "--days", "10", "--out", str(out), "--password", "p12-secret")
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     key, cert, extra = pkcs12.load_key_and_certificates(out.read_bytes(), b"p12-secret")
     assert cert is not None and key is not None and len(extra) == 2
     assert cert.subject.rfc4514_string() == "CN=agent-02,O=certvault"
-    openssl = subprocess.run(
-        ["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin", "pass:p12-secret"], capture_output=True, text=True
-    )
+    openssl = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin", "pass:p12-secret"],
+                             capture_output=True, text=True)
     assert openssl.returncode == 0 and "subject=O = certvault, CN = agent-02" in openssl.stdout
     root = certvault_cli(sqlite_app.settings.data_dir, "ca", "show-root").stdout
     assert "BEGIN CERTIFICATE" in root

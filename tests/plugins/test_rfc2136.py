@@ -58,19 +58,16 @@ def test_options_and_secrets_are_validated_with_the_field_named() -> None:
     with pytest.raises(InvalidInput, match="server: .*not HOST:PORT"):
         registry.validate("dns", "rfc2136", {"server": "ns:99999", "key_name": "k"}, {"key_secret": "AA=="})
     with pytest.raises(InvalidInput, match="algorithm: .*choose one of"):
-        registry.validate(
-            "dns", "rfc2136", {"server": "ns:53", "key_name": "k", "algorithm": "md5"}, {"key_secret": "AA=="}
-        )
+        registry.validate("dns", "rfc2136", {"server": "ns:53", "key_name": "k", "algorithm": "md5"},
+                          {"key_secret": "AA=="})
     with pytest.raises(InvalidInput, match="missing secret key_secret"):
         registry.validate("dns", "rfc2136", {"server": "ns:53", "key_name": "k"}, {})
     with pytest.raises(InvalidInput, match="key_secret is a secret"):
-        registry.validate(
-            "dns", "rfc2136", {"server": "ns:53", "key_name": "k", "key_secret": "x"}, {"key_secret": "x"}
-        )
+        registry.validate("dns", "rfc2136", {"server": "ns:53", "key_name": "k", "key_secret": "x"},
+                          {"key_secret": "x"})
     with pytest.raises(InvalidInput, match="must be base64"):
-        registry.create(
-            "dns", "rfc2136", {"server": "ns:53", "key_name": "k"}, {"key_secret": "not base64!"}.__getitem__
-        )
+        registry.create("dns", "rfc2136", {"server": "ns:53", "key_name": "k"},
+                        {"key_secret": "not base64!"}.__getitem__)
     with pytest.raises(NotFound, match="unknown DNS provider 'nope'; choose one of: rfc2136"):
         registry.get("dns", "nope")
 

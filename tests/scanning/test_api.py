@@ -13,18 +13,14 @@ from tests.scanning.tls import ScanCA, TlsServers
 
 
 def test_scan_through_the_api_and_browse_the_results(
-    sqlite_app: App, sqlite_client: TestClient, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        sqlite_app: App, sqlite_client: TestClient, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     operator = create_login(sqlite_app, "operator")
     auditor = create_login(sqlite_app, "auditor")
     good = tls_servers.serve(test_ca.issue(["good.test"], ["127.0.0.2"]), ip="127.0.0.2")
     legacy = tls_servers.serve(test_ca.issue(["old.test"], ["127.0.0.3"], days=12), ip="127.0.0.3", profile="legacy")
     closed = tls_servers.closed_port("127.0.0.4")
-    body = {
-        "hosts": [f"127.0.0.2:{good.port}", f"127.0.0.3:{legacy.port}", f"127.0.0.4:{closed}"],
-        "ca_pem": test_ca.ca_pem,
-        "batch_size": 2,
-    }
+    body = {"hosts": [f"127.0.0.2:{good.port}", f"127.0.0.3:{legacy.port}", f"127.0.0.4:{closed}"],
+            "ca_pem": test_ca.ca_pem, "batch_size": 2}
 
     assert sqlite_client.post("/api/v1/scans/runs", json=body, headers=auditor.headers).status_code == 403
     response = sqlite_client.post("/api/v1/scans/runs", json=body, headers=operator.headers)
@@ -50,9 +46,8 @@ def test_scan_through_the_api_and_browse_the_results(
     assert endpoints(**{"vulnerable-to": "heartbleed"}) == []
     assert endpoints(expiring=30) == ["127.0.0.3"]
     assert endpoints(status="unreachable") == ["127.0.0.4"]
-    grade = sqlite_client.get("/api/v1/scans/endpoints", params={"host": "127.0.0.2"}, headers=auditor.headers).json()[
-        "items"
-    ][0]["grade"]
+    grade = sqlite_client.get("/api/v1/scans/endpoints", params={"host": "127.0.0.2"},
+                              headers=auditor.headers).json()["items"][0]["grade"]
     assert grade.startswith("A") and endpoints(grade=grade) == ["127.0.0.2"]
     assert endpoints(grade="F") == ["127.0.0.3"]
     worst_first = sqlite_client.get("/api/v1/scans/endpoints", params={"sort": "grade"}, headers=auditor.headers)
@@ -60,30 +55,17 @@ def test_scan_through_the_api_and_browse_the_results(
     bad = sqlite_client.get("/api/v1/scans/endpoints", params={"vulnerable-to": "gremlins"}, headers=auditor.headers)
     assert bad.status_code == 400 and "unknown finding 'gremlins'" in bad.json()["detail"]
 
-    [old] = sqlite_client.get("/api/v1/scans/endpoints", params={"host": "127.0.0.3"}, headers=auditor.headers).json()[
-        "items"
-    ]
+    [old] = sqlite_client.get("/api/v1/scans/endpoints", params={"host": "127.0.0.3"},
+                              headers=auditor.headers).json()["items"]
     detail = sqlite_client.get(f"/api/v1/scans/endpoints/{old['id']}", headers=auditor.headers).json()
     latest = detail["latest"]["result"]
     assert latest["protocols"]["TLSv1.0"] is True and latest["target"]["port"] == legacy.port
-    assert set(latest) >= {
-        "target",
-        "protocols",
-        "ciphers",
-        "vulnerabilities",
-        "certificate",
-        "hsts",
-        "grade",
-        "connections",
-        "duration_ms",
-        "errors",
-    }
+    assert set(latest) >= {"target", "protocols", "ciphers", "vulnerabilities", "certificate", "hsts", "grade",
+                           "connections", "duration_ms", "errors"}
     assert len(detail["history"]) == 1 and detail["history"][0]["id"] == detail["latest"]["id"]
     assert {"weakness_found", "expiry_warning"} <= {e["type"] for e in detail["events"]}
-    assert any(
-        w["name"] == "TLS_DH_anon_WITH_AES_256_CBC_SHA" and "anonymous" in w["reasons"][0]
-        for w in detail["weak_ciphers"]
-    )
+    assert any(w["name"] == "TLS_DH_anon_WITH_AES_256_CBC_SHA" and "anonymous" in w["reasons"][0]
+               for w in detail["weak_ciphers"])
     assert {"name": "protocol:TLSv1.0", "description": "legacy protocol TLSv1.0 offered"} in detail["finding_details"]
     weak = sqlite_client.get(f"/api/v1/scans/endpoints/{old['id']}/weak-ciphers", headers=auditor.headers).json()
     assert weak == detail["weak_ciphers"]
@@ -102,12 +84,9 @@ def test_scan_through_the_api_and_browse_the_results(
 
 def test_bad_scan_requests_store_nothing(sqlite_app: App, sqlite_client: TestClient) -> None:
     operator = create_login(sqlite_app, "operator")
-    for body, message in (
-        ({"hosts": ["not a host"]}, "not a host name"),
-        ({"hosts": []}, "nothing to scan"),
-        ({"hosts": ["a.test"], "ports": [0]}, "port '0'"),
-        ({"hosts": ["a.test"], "extra": 1}, "extra"),
-    ):
+    for body, message in (({"hosts": ["not a host"]}, "not a host name"), ({"hosts": []}, "nothing to scan"),
+                          ({"hosts": ["a.test"], "ports": [0]}, "port '0'"),
+                          ({"hosts": ["a.test"], "extra": 1}, "extra")):
         response = sqlite_client.post("/api/v1/scans/runs", json=body, headers=operator.headers)
         assert response.status_code in (400, 422), response.text
         assert message in response.json()["detail"]
@@ -117,13 +96,8 @@ def test_bad_scan_requests_store_nothing(sqlite_app: App, sqlite_client: TestCli
 def test_schedules_crud_through_the_api(sqlite_app: App, sqlite_client: TestClient) -> None:
     operator = create_login(sqlite_app, "operator")
     auditor = create_login(sqlite_app, "auditor")
-    body = {
-        "name": "weekly-edge",
-        "frequency": "weekly",
-        "weekday": "monday",
-        "time": "01:30",
-        "targets": {"hosts": ["192.0.2.0/29"], "ports": [443, 8443], "inventory": True},
-    }
+    body = {"name": "weekly-edge", "frequency": "weekly", "weekday": "monday", "time": "01:30",
+            "targets": {"hosts": ["192.0.2.0/29"], "ports": [443, 8443], "inventory": True}}
     assert sqlite_client.post("/api/v1/scans/schedules", json=body, headers=auditor.headers).status_code == 403
     created = sqlite_client.post("/api/v1/scans/schedules", json=body, headers=operator.headers)
     assert created.status_code == 201, created.text
@@ -131,16 +105,14 @@ def test_schedules_crud_through_the_api(sqlite_app: App, sqlite_client: TestClie
     assert (schedule["weekday"], schedule["time_of_day"], schedule["spec"]["ports"]) == (0, "01:30", [443, 8443])
     again = sqlite_client.post("/api/v1/scans/schedules", json=body, headers=operator.headers)
     assert again.status_code == 409
-    bad = sqlite_client.post(
-        "/api/v1/scans/schedules", json={**body, "name": "b", "time": "7pm"}, headers=operator.headers
-    )
+    bad = sqlite_client.post("/api/v1/scans/schedules", json={**body, "name": "b", "time": "7pm"},
+                             headers=operator.headers)
     assert bad.status_code == 400 and "HH:MM" in bad.json()["detail"]
 
     listed = sqlite_client.get("/api/v1/scans/schedules", headers=auditor.headers).json()
     assert [s["name"] for s in listed] == ["weekly-edge"]
-    patched = sqlite_client.patch(
-        f"/api/v1/scans/schedules/{schedule['id']}", json={"enabled": False}, headers=operator.headers
-    )
+    patched = sqlite_client.patch(f"/api/v1/scans/schedules/{schedule['id']}", json={"enabled": False},
+                                  headers=operator.headers)
     assert patched.status_code == 200 and patched.json()["enabled"] is False
     got = sqlite_client.get(f"/api/v1/scans/schedules/{schedule['id']}", headers=auditor.headers).json()
     assert got["enabled"] is False and got["frequency"] == "weekly"
@@ -154,23 +126,15 @@ def test_hostile_input_is_a_clear_400_not_a_server_error(sqlite_app: App, sqlite
     cases = [
         ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "sni": "bad\x00name"}}, "sni"),
         ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a\x00.test"]}}, "not a host name"),
-        (
-            "post",
-            "/api/v1/scans/runs",
-            {"json": {"hosts": ["a.test"], "ca_pem": "-----BEGIN CERTIFICATE-----\x00"}},
-            "ca_pem",
-        ),
+        ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ca_pem": "-----BEGIN CERTIFICATE-----\x00"}},
+         "ca_pem"),
         ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ports": [-5]}}, "port"),
         ("get", "/api/v1/scans/endpoints", {"params": {"host": "x\x00"}}, "printable"),
         ("get", "/api/v1/scans/endpoints", {"params": {"sort": "nonsense"}}, "sort"),
         ("get", "/api/v1/scans/runs", {"params": {"status": "x\x00"}}, "status"),
         ("get", "/api/v1/scans/events", {"params": {"type": "boom"}}, "type"),
-        (
-            "post",
-            "/api/v1/scans/schedules",
-            {"json": {"name": "n\x00", "frequency": "daily", "time": "01:00", "targets": {"hosts": ["a.test"]}}},
-            "printable",
-        ),
+        ("post", "/api/v1/scans/schedules", {"json": {"name": "n\x00", "frequency": "daily", "time": "01:00",
+                                                      "targets": {"hosts": ["a.test"]}}}, "printable"),
     ]
     for method, path, kwargs, message in cases:
         response = getattr(sqlite_client, method)(path, headers=operator.headers, **kwargs)

@@ -24,7 +24,8 @@ def live() -> Iterator[LiveServer]:
     remove_live_server(server)
 
 
-def test_scan_now_from_the_browser(live: LiveServer, test_ca: ScanCA, tls_servers: TlsServers, tmp_path: Path) -> None:
+def test_scan_now_from_the_browser(live: LiveServer, test_ca: ScanCA, tls_servers: TlsServers,
+                                   tmp_path: Path) -> None:
     server = tls_servers.serve(test_ca.issue(["legacy.test"], ["127.0.0.2"]), ip="127.0.0.2", profile="legacy")
     target = f"127.0.0.2:{server.port}"
     assert live.admin_password

@@ -20,31 +20,12 @@ from tests.servers.process import free_port, which
 pytestmark = pytest.mark.xdist_group("scan-cli")
 
 CONTRACT = {
-    "target": dict,
-    "protocols": dict,
-    "ciphers": dict,
-    "vulnerabilities": dict,
-    "hsts": dict,
-    "grade": str,
-    "connections": int,
-    "duration_ms": int,
-    "errors": list,
+    "target": dict, "protocols": dict, "ciphers": dict, "vulnerabilities": dict, "hsts": dict, "grade": str,
+    "connections": int, "duration_ms": int, "errors": list,
 }
-VULNERABILITIES = {
-    "heartbleed",
-    "ccs_injection",
-    "poodle_ssl",
-    "robot",
-    "insecure_renegotiation",
-    "client_renegotiation",
-    "compression",
-    "no_fallback_scsv",
-    "sweet32",
-    "rc4",
-    "null_ciphers",
-    "anonymous_ciphers",
-    "export_ciphers",
-}
+VULNERABILITIES = {"heartbleed", "ccs_injection", "poodle_ssl", "robot", "insecure_renegotiation",
+                   "client_renegotiation", "compression", "no_fallback_scsv", "sweet32", "rc4", "null_ciphers",
+                   "anonymous_ciphers", "export_ciphers"}
 
 
 @pytest.fixture(scope="module")
@@ -67,24 +48,9 @@ def _check_contract(result: dict) -> None:
     assert set(result["vulnerabilities"].values()) <= {"vulnerable", "not_vulnerable", "not_applicable", "error"}
     if result["certificate"] is not None:
         assert set(result["certificate"]) >= {
-            "subject",
-            "sans",
-            "serial",
-            "not_after",
-            "days_left",
-            "signature_algorithm",
-            "key_type",
-            "key_size",
-            "expired",
-            "not_yet_valid",
-            "self_signed",
-            "untrusted",
-            "hostname_mismatch",
-            "weak_signature",
-            "weak_key",
-            "revocation",
-            "revocation_source",
-        }
+            "subject", "sans", "serial", "not_after", "days_left", "signature_algorithm", "key_type", "key_size",
+            "expired", "not_yet_valid", "self_signed", "untrusted", "hostname_mismatch", "weak_signature",
+            "weak_key", "revocation", "revocation_source"}
     for suites in result["ciphers"].values():
         for suite in suites:
             assert set(suite) >= {"code", "name", "weak", "reasons"} and suite["code"].startswith("0x")
@@ -96,13 +62,8 @@ def test_one_target_json_report_and_history(data_dir: Path, test_ca: ScanCA, tls
     out = certvault_cli(data_dir, "scan", target, "--ca-file", str(test_ca.ca_file), "--json").stdout
     [result] = _lines(out)
     _check_contract(result)
-    assert result["target"] == {
-        "host": "127.0.0.2",
-        "ip": "127.0.0.2",
-        "port": server.port,
-        "sni": None,
-        "starttls": None,
-    }
+    assert result["target"] == {"host": "127.0.0.2", "ip": "127.0.0.2", "port": server.port, "sni": None,
+                                "starttls": None}
     assert result["grade"].startswith("A") and result["errors"] == []
     assert result["certificate"]["sans"] == ["cli.test", "127.0.0.2"] and not result["certificate"]["untrusted"]
 
@@ -118,20 +79,16 @@ def test_one_target_json_report_and_history(data_dir: Path, test_ca: ScanCA, tls
 
 
 def test_targets_file_gives_json_lines_and_unreachable_targets_have_errors(
-    data_dir: Path, test_ca: ScanCA, tls_servers: TlsServers, tmp_path: Path
-) -> None:
+        data_dir: Path, test_ca: ScanCA, tls_servers: TlsServers, tmp_path: Path) -> None:
     good = tls_servers.serve(test_ca.issue(["a.test"], ["127.0.0.5"]), ip="127.0.0.5")
     legacy = tls_servers.serve(test_ca.issue(["b.test"], ["127.0.0.6"]), ip="127.0.0.6", profile="legacy")
     six = tls_servers.serve(test_ca.issue(["six.test"], ["::1"]), ip="::1")
     closed = tls_servers.closed_port("127.0.0.7")
     targets = tmp_path / "targets.txt"
-    targets.write_text(
-        f"# three servers and a closed port\n127.0.0.5:{good.port}\n127.0.0.6:{legacy.port}\n"
-        f"127.0.0.7:{closed}, [::1]:{six.port}\n"
-    )
-    result = certvault_cli(
-        data_dir, "scan", "--targets", str(targets), "--concurrency", "2", "--json", "--ca-file", str(test_ca.ca_file)
-    )
+    targets.write_text(f"# three servers and a closed port\n127.0.0.5:{good.port}\n127.0.0.6:{legacy.port}\n"
+                       f"127.0.0.7:{closed}, [::1]:{six.port}\n")
+    result = certvault_cli(data_dir, "scan", "--targets", str(targets), "--concurrency", "2", "--json",
+                           "--ca-file", str(test_ca.ca_file))
     lines = _lines(result.stdout)
     assert len(lines) == 4 and all(set(r) >= set(CONTRACT) for r in lines)
     by_ip = {r["target"]["ip"]: r for r in lines}
@@ -141,9 +98,8 @@ def test_targets_file_gives_json_lines_and_unreachable_targets_have_errors(
     assert by_ip["127.0.0.6"]["vulnerabilities"]["anonymous_ciphers"] == "vulnerable"
     assert by_ip["127.0.0.5"]["vulnerabilities"]["anonymous_ciphers"] == "not_vulnerable"
 
-    summary = certvault_cli(
-        data_dir, "scan", "--targets", str(targets), "--ca-file", str(test_ca.ca_file), env={"COLUMNS": "200"}
-    ).stdout
+    summary = certvault_cli(data_dir, "scan", "--targets", str(targets), "--ca-file", str(test_ca.ca_file),
+                            env={"COLUMNS": "200"}).stdout
     assert "4 results, 1 unreachable" in summary and "anonymous_ciphers" in summary
     listed = json.loads(certvault_cli(data_dir, "scan", "endpoints", "--vulnerable-to", "TLSv1.0", "--json").stdout)
     assert [e["ip"] for e in listed["items"]] == ["127.0.0.6"]
@@ -169,46 +125,24 @@ def private_resolver(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 def _cli_with_hosts(data_dir: Path, files: tuple[Path, Path], *args: str) -> subprocess.CompletedProcess[str]:
     script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"'
-    command = [
-        which("unshare"),
-        "--mount",
-        "sh",
-        "-c",
-        script,
-        "sh",
-        str(files[0]),
-        str(files[1]),
-        str(BIN / "certvault"),
-        "--data-dir",
-        str(data_dir),
-        *args,
-    ]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8"},
-    )
+    command = [which("unshare"), "--mount", "sh", "-c", script, "sh", str(files[0]), str(files[1]),
+               str(BIN / "certvault"), "--data-dir", str(data_dir), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8"})
 
 
 def test_a_name_with_two_addresses_gives_two_results(
-    data_dir: Path, test_ca: ScanCA, tls_servers: TlsServers, private_resolver: tuple[Path, Path]
-) -> None:
+        data_dir: Path, test_ca: ScanCA, tls_servers: TlsServers, private_resolver: tuple[Path, Path]) -> None:
     port = _port_free_on("127.0.0.2", "127.0.0.3")
     issued = test_ca.issue(["multi.test"])
     tls_servers.serve(issued, ip="127.0.0.2", port=port)
     tls_servers.serve(issued, ip="127.0.0.3", port=port, profile="legacy")
-    result = _cli_with_hosts(
-        data_dir, private_resolver, "scan", f"multi.test:{port}", "--json", "--ca-file", str(test_ca.ca_file)
-    )
+    result = _cli_with_hosts(data_dir, private_resolver, "scan", f"multi.test:{port}", "--json",
+                             "--ca-file", str(test_ca.ca_file))
     assert result.returncode == 0, result.stderr
     lines = _lines(result.stdout)
     assert sorted((r["target"]["host"], r["target"]["ip"], r["target"]["sni"]) for r in lines) == [
-        ("multi.test", "127.0.0.2", "multi.test"),
-        ("multi.test", "127.0.0.3", "multi.test"),
-    ]
+        ("multi.test", "127.0.0.2", "multi.test"), ("multi.test", "127.0.0.3", "multi.test")]
     assert all(not r["certificate"]["hostname_mismatch"] for r in lines)
 
     missing = _cli_with_hosts(data_dir, private_resolver, "scan", "missing.test", "--json")
@@ -239,29 +173,13 @@ def free_port_is(ip: str, port: int) -> bool:
 
 
 def test_schedule_commands(data_dir: Path) -> None:
-    added = certvault_cli(
-        data_dir,
-        "scan",
-        "schedule",
-        "add",
-        "cli-nightly",
-        "--at",
-        "01:15",
-        "--host",
-        "192.0.2.0/30",
-        "--ports",
-        "443,8443",
-        "--json",
-    )
+    added = certvault_cli(data_dir, "scan", "schedule", "add", "cli-nightly", "--at", "01:15", "--host",
+                          "192.0.2.0/30", "--ports", "443,8443", "--json")
     schedule = json.loads(added.stdout)
     assert (schedule["frequency"], schedule["time_of_day"], schedule["spec"]["hosts"]) == (
-        "daily",
-        "01:15",
-        ["192.0.2.0/30"],
-    )
-    weekly = certvault_cli(
-        data_dir, "scan", "schedule", "add", "cli-weekly", "--at", "23:00", "--weekly", "sat", "--inventory"
-    ).stdout
+        "daily", "01:15", ["192.0.2.0/30"])
+    weekly = certvault_cli(data_dir, "scan", "schedule", "add", "cli-weekly", "--at", "23:00", "--weekly", "sat",
+                           "--inventory").stdout
     assert "weekly on Saturday at 23:00 UTC" in weekly
     listed = json.loads(certvault_cli(data_dir, "scan", "schedule", "list", "--json").stdout)
     assert [s["name"] for s in listed] == ["cli-nightly", "cli-weekly"]

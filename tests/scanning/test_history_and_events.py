@@ -39,8 +39,7 @@ def _new(events: list, seen: set) -> list[tuple[str, str | None]]:
 
 
 def test_weakness_appears_is_fixed_and_certificate_changes(
-    app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     first = test_ca.issue(["shop.test"])
     server = tls_servers.serve(first, ip="127.0.0.2", profile="modern")
     spec = {"hosts": [f"127.0.0.2:{server.port}"], "sni": "shop.test", "ca_pem": test_ca.ca_pem}
@@ -96,8 +95,7 @@ def test_weakness_appears_is_fixed_and_certificate_changes(
 
 
 def test_unreachable_endpoint_gives_a_result_with_errors_and_events(
-    app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     port = tls_servers.closed_port("127.0.0.3")
     spec = {"hosts": [f"127.0.0.3:{port}"], "ca_pem": test_ca.ca_pem}
     run_id = scan_and_wait(app, admin, **spec)
@@ -139,8 +137,7 @@ def test_events_are_an_outbox_consumed_once(app: App, admin: Actor, tls_servers:
 
 
 def test_old_history_is_purged_but_each_endpoint_keeps_its_latest(
-    app: App, admin: Actor, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, tls_servers: TlsServers) -> None:
     port = tls_servers.closed_port("127.0.0.5")
     for _ in range(3):
         scan_and_wait(app, admin, hosts=[f"127.0.0.5:{port}"])
@@ -150,11 +147,8 @@ def test_old_history_is_purged_but_each_endpoint_keeps_its_latest(
         svc.session.execute(update(ScanResult).values(scanned_at=datetime.now(UTC) - timedelta(days=730)))
     app.install_schedules()
     with app.transaction() as svc:  # the daily purge job is due at once after installation
-        svc.session.execute(
-            update(Schedule)
-            .where(Schedule.name == "scanning.purge_history")
-            .values(next_run_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+        svc.session.execute(update(Schedule).where(Schedule.name == "scanning.purge_history")
+                            .values(next_run_at=datetime.now(UTC) - timedelta(seconds=1)))
     app.worker().run_until_idle()
     endpoint, events, history = _endpoint(app, admin, "127.0.0.5", port)
     assert [h.id for h in history] == [endpoint.latest_result_id]

@@ -37,18 +37,12 @@ def _progress(app: App, actor: Actor, run_id) -> tuple:  # noqa: ANN001
 
 
 def test_large_scan_runs_as_batch_jobs_with_progress(
-    app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     one = tls_servers.serve(test_ca.issue(["127.0.0.2"], ["127.0.0.2"]), ip="127.0.0.2")
     two = tls_servers.serve(test_ca.issue(["127.0.0.3"], ["127.0.0.3"]), ip="127.0.0.3")
     closed = [f"127.0.0.{n}:{tls_servers.closed_port(f'127.0.0.{n}')}" for n in (4, 5, 6)]
-    run_id = start_scan(
-        app,
-        admin,
-        hosts=[f"127.0.0.2:{one.port}", f"127.0.0.3:{two.port}", *closed],
-        batch_size=2,
-        ca_pem=test_ca.ca_pem,
-    )
+    run_id = start_scan(app, admin, hosts=[f"127.0.0.2:{one.port}", f"127.0.0.3:{two.port}", *closed],
+                        batch_size=2, ca_pem=test_ca.ca_pem)
     assert _progress(app, admin, run_id) == ("queued", 0, 0, 0, 0, 0.0)
 
     assert run_next_job(app) == "scanning.expand_run"
@@ -84,8 +78,7 @@ def test_cancelled_run_skips_its_remaining_batches(app: App, admin: Actor, tls_s
 
 
 def test_inventory_targets_give_one_result_per_domain_and_address(
-    app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     # One certificate, seen as example.test on one address and test.example.test on another.
     shared = test_ca.issue(["example.test", "test.example.test"])
     first = tls_servers.serve(shared, ip="127.0.0.2")
@@ -95,15 +88,12 @@ def test_inventory_targets_give_one_result_per_domain_and_address(
     third = tls_servers.serve(local, ip="127.0.0.1")
     with app.transaction() as svc:
         pem = shared.cert.read_bytes()
-        svc.certificates.record_seen(
-            admin, chain_pem=pem, host="example.test", ip="127.0.0.2", port=first.port, sni="example.test"
-        )
-        svc.certificates.record_seen(
-            admin, chain_pem=pem, host="test.example.test", ip="127.0.0.3", port=second.port, sni="test.example.test"
-        )
-        svc.certificates.store_issued(
-            admin, chain_pem=local.cert.read_bytes(), key_pem=None, source="import", managed=True
-        )
+        svc.certificates.record_seen(admin, chain_pem=pem, host="example.test", ip="127.0.0.2", port=first.port,
+                                     sni="example.test")
+        svc.certificates.record_seen(admin, chain_pem=pem, host="test.example.test", ip="127.0.0.3",
+                                     port=second.port, sni="test.example.test")
+        svc.certificates.store_issued(admin, chain_pem=local.cert.read_bytes(), key_pem=None, source="import",
+                                      managed=True)
 
     run_id = scan_and_wait(app, admin, inventory=True, ports=[third.port], ca_pem=test_ca.ca_pem)
     with app.transaction() as svc:
@@ -111,13 +101,9 @@ def test_inventory_targets_give_one_result_per_domain_and_address(
         rows, total = svc.scanning.list_endpoints(admin, EndpointQuery())
         sightings = svc.certificates.endpoints(admin)
     found = sorted((e.host, e.ip, e.port, e.sni) for e in rows)
-    assert found == sorted(
-        [
-            ("example.test", "127.0.0.2", first.port, "example.test"),
-            ("test.example.test", "127.0.0.3", second.port, "test.example.test"),
-            ("localhost", "127.0.0.1", third.port, "localhost"),
-        ]
-    )
+    assert found == sorted([("example.test", "127.0.0.2", first.port, "example.test"),
+                            ("test.example.test", "127.0.0.3", second.port, "test.example.test"),
+                            ("localhost", "127.0.0.1", third.port, "localhost")])
     assert all(e.status == "ok" and e.grade and e.grade.startswith("A") for e in rows)
     assert {e.cert_fingerprint for e in rows} == {shared.fingerprint, local.fingerprint}
     # The scan recorded where it saw each chain in the inventory, including the new place for localhost.
@@ -151,9 +137,8 @@ def test_a_run_whose_jobs_gave_up_is_marked_failed(app: App, admin: Actor, tls_s
         assert svc.scanning.reap_stalled_runs(admin) == []  # its expand job is still queued
         # The expand job failed on every attempt (as a database outage would make it), an hour ago.
         svc.session.execute(update(Job).where(Job.name == "scanning.expand_run").values(status="failed"))
-        svc.session.execute(
-            update(ScanRun).where(ScanRun.id == run_id).values(created_at=datetime.now(UTC) - timedelta(hours=1))
-        )
+        svc.session.execute(update(ScanRun).where(ScanRun.id == run_id)
+                            .values(created_at=datetime.now(UTC) - timedelta(hours=1)))
     with app.transaction() as svc:
         [reaped] = svc.scanning.reap_stalled_runs(admin)
         assert reaped.id == run_id

@@ -18,29 +18,21 @@ from tests.scanning.tls import TlsServers
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the date of the brief, a Monday
 
 
-@pytest.mark.parametrize(
-    ("frequency", "weekday", "at", "after", "expected"),
-    [
-        ("daily", None, "02:30", MONDAY, datetime(2026, 11, 24, 2, 30, tzinfo=UTC)),
-        ("daily", None, "10:00", MONDAY, datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),  # strictly after
-        ("daily", None, "23:59", MONDAY, datetime(2026, 11, 23, 23, 59, tzinfo=UTC)),
-        ("weekly", 0, "11:00", MONDAY, datetime(2026, 11, 23, 11, 0, tzinfo=UTC)),
-        ("weekly", 0, "09:00", MONDAY, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),
-        ("weekly", 6, "00:00", MONDAY, datetime(2026, 11, 29, 0, 0, tzinfo=UTC)),
-    ],
-)
+@pytest.mark.parametrize(("frequency", "weekday", "at", "after", "expected"), [
+    ("daily", None, "02:30", MONDAY, datetime(2026, 11, 24, 2, 30, tzinfo=UTC)),
+    ("daily", None, "10:00", MONDAY, datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),  # strictly after
+    ("daily", None, "23:59", MONDAY, datetime(2026, 11, 23, 23, 59, tzinfo=UTC)),
+    ("weekly", 0, "11:00", MONDAY, datetime(2026, 11, 23, 11, 0, tzinfo=UTC)),
+    ("weekly", 0, "09:00", MONDAY, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),
+    ("weekly", 6, "00:00", MONDAY, datetime(2026, 11, 29, 0, 0, tzinfo=UTC)),
+])
 def test_next_occurrence(frequency: str, weekday: int | None, at: str, after: datetime, expected: datetime) -> None:
     assert next_occurrence(frequency, weekday, at, after) == expected
 
 
 def _schedule(name: str, port: int, **extra: object) -> ScheduleIn:
-    return ScheduleIn(
-        name=name,
-        frequency=extra.pop("frequency", "daily"),
-        time=extra.pop("time", "03:00"),  # type: ignore[arg-type]
-        weekday=extra.pop("weekday", None),
-        targets=TargetSpec(hosts=[f"127.0.0.8:{port}"]),
-    )
+    return ScheduleIn(name=name, frequency=extra.pop("frequency", "daily"), time=extra.pop("time", "03:00"),  # type: ignore[arg-type]
+                      weekday=extra.pop("weekday", None), targets=TargetSpec(hosts=[f"127.0.0.8:{port}"]))
 
 
 def _runs(app: App) -> int:
@@ -73,20 +65,15 @@ def test_a_due_schedule_starts_one_run_per_tick(app: App, admin: Actor, tls_serv
 
 
 def test_the_periodic_dispatcher_job_fires_once_and_the_run_scans(
-    app: App, admin: Actor, tls_servers: TlsServers
-) -> None:
+        app: App, admin: Actor, tls_servers: TlsServers) -> None:
     port = tls_servers.closed_port("127.0.0.8")
     with app.transaction() as svc:
-        schedule = svc.scanning.create_schedule(
-            admin, _schedule("weekly", port, frequency="weekly", weekday="fri", time="04:15")
-        )
+        schedule = svc.scanning.create_schedule(admin, _schedule("weekly", port, frequency="weekly",
+                                                                 weekday="fri", time="04:15"))
         assert schedule.weekday == 4
         # Make it due now, as if Friday 04:15 had just passed.
-        svc.session.execute(
-            update(ScanSchedule)
-            .where(ScanSchedule.id == schedule.id)
-            .values(next_run_at=datetime.now(UTC) - timedelta(minutes=1))
-        )
+        svc.session.execute(update(ScanSchedule).where(ScanSchedule.id == schedule.id)
+                            .values(next_run_at=datetime.now(UTC) - timedelta(minutes=1)))
     app.install_schedules()
     worker = app.worker()
     worker.run_until_idle(timeout=60)
@@ -102,12 +89,10 @@ def test_the_periodic_dispatcher_job_fires_once_and_the_run_scans(
 def test_schedule_changes_are_validated_and_audited(app: App, admin: Actor) -> None:
     with app.transaction() as svc:
         created = svc.scanning.create_schedule(admin, _schedule("daily-web", 443))
-    for bad, message in (
-        (_schedule("x", 443, time="25:00"), "HH:MM"),
-        (_schedule("y", 443, frequency="weekly"), "needs a weekday"),
-        (_schedule("z", 443, frequency="weekly", weekday="someday"), "weekday"),
-        (_schedule("w", 443, weekday="monday"), "only applies to weekly"),
-    ):
+    for bad, message in ((_schedule("x", 443, time="25:00"), "HH:MM"),
+                         (_schedule("y", 443, frequency="weekly"), "needs a weekday"),
+                         (_schedule("z", 443, frequency="weekly", weekday="someday"), "weekday"),
+                         (_schedule("w", 443, weekday="monday"), "only applies to weekly")):
         with pytest.raises(InvalidInput, match=message):
             with app.transaction() as svc:
                 svc.scanning.create_schedule(admin, bad)
@@ -115,15 +100,10 @@ def test_schedule_changes_are_validated_and_audited(app: App, admin: Actor) -> N
         with app.transaction() as svc:
             svc.scanning.create_schedule(admin, _schedule("daily-web", 443))
     with app.transaction() as svc:
-        updated = svc.scanning.update_schedule(
-            admin, created.id, ScheduleUpdate(frequency="weekly", weekday="sunday", time="05:00", enabled=False)
-        )
-        assert (updated.frequency, updated.weekday, updated.time_of_day, updated.enabled) == (
-            "weekly",
-            6,
-            "05:00",
-            False,
-        )
+        updated = svc.scanning.update_schedule(admin, created.id, ScheduleUpdate(frequency="weekly", weekday="sunday",
+                                                                                  time="05:00", enabled=False))
+        assert (updated.frequency, updated.weekday, updated.time_of_day, updated.enabled) == ("weekly", 6, "05:00",
+                                                                                              False)
         assert svc.scanning.dispatch_due_schedules(admin, now=updated.next_run_at + timedelta(hours=1)) == []
         svc.scanning.delete_schedule(admin, "daily-web")
     with pytest.raises(NotFound):
@@ -132,10 +112,7 @@ def test_schedule_changes_are_validated_and_audited(app: App, admin: Actor) -> N
     with app.transaction() as svc:
         rows, _ = svc.audit.search(admin, _audit_query("scan.schedule."))
     assert [r.action for r in sorted(rows, key=lambda r: r.seq)] == [
-        "scan.schedule.create",
-        "scan.schedule.update",
-        "scan.schedule.delete",
-    ]
+        "scan.schedule.create", "scan.schedule.update", "scan.schedule.delete"]
     assert rows[0].details["name"] == "daily-web"
 
 

@@ -17,31 +17,22 @@ def _text(html: str) -> str:
 
 
 def test_scan_now_progress_results_and_history_pages(
-    sqlite_app: App, sqlite_client: TestClient, test_ca: ScanCA, tls_servers: TlsServers
-) -> None:
+        sqlite_app: App, sqlite_client: TestClient, test_ca: ScanCA, tls_servers: TlsServers) -> None:
     good = tls_servers.serve(test_ca.issue(["good.test"], ["127.0.0.2"]), ip="127.0.0.2")
     old = tls_servers.serve(test_ca.issue(["old.test"], ["127.0.0.3"]), ip="127.0.0.3", profile="legacy")
     web_login(sqlite_client, create_login(sqlite_app, "operator"))
     page = sqlite_client.get("/scans")
     assert page.status_code == 200 and "Scan now" in page.text and "No endpoints match" in page.text
 
-    bad = sqlite_client.post(
-        "/scans/run", data={"csrf_token": csrf_of(page.text), "hosts": "no such host!", "ports": "443"}
-    )
+    bad = sqlite_client.post("/scans/run", data={"csrf_token": csrf_of(page.text), "hosts": "no such host!",
+                                                 "ports": "443"})
     assert bad.status_code == 400 and "is not a host name" in bad.text and "no such host!" in bad.text
     no_csrf = sqlite_client.post("/scans/run", data={"hosts": f"127.0.0.2:{good.port}"})
     assert no_csrf.status_code == 403
 
-    started = sqlite_client.post(
-        "/scans/run",
-        follow_redirects=False,
-        data={
-            "csrf_token": csrf_of(page.text),
-            "hosts": f"127.0.0.2:{good.port}\n127.0.0.3:{old.port}",
-            "ports": "443",
-            "ca_pem": test_ca.ca_pem,
-        },
-    )
+    started = sqlite_client.post("/scans/run", follow_redirects=False, data={
+        "csrf_token": csrf_of(page.text), "hosts": f"127.0.0.2:{good.port}\n127.0.0.3:{old.port}", "ports": "443",
+        "ca_pem": test_ca.ca_pem})
     assert started.status_code == 303 and started.headers["location"].startswith("/scans/runs/")
     run_page = sqlite_client.get(started.headers["location"])
     assert "queued" in run_page.text and 'http-equiv="refresh"' in run_page.text and "Cancel scan" in run_page.text
@@ -77,25 +68,14 @@ def test_scan_now_progress_results_and_history_pages(
 def test_schedules_page_and_read_only_roles(sqlite_app: App, sqlite_client: TestClient) -> None:
     web_login(sqlite_client, create_login(sqlite_app, "operator"))
     page = sqlite_client.get("/scans/schedules")
-    created = sqlite_client.post(
-        "/scans/schedules",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "name": "nightly-dmz",
-            "frequency": "weekly",
-            "weekday": "tuesday",
-            "time": "02:30",
-            "hosts": "192.0.2.0/28",
-            "ports": "443, 8443",
-        },
-    )
+    created = sqlite_client.post("/scans/schedules", data={
+        "csrf_token": csrf_of(page.text), "name": "nightly-dmz", "frequency": "weekly", "weekday": "tuesday",
+        "time": "02:30", "hosts": "192.0.2.0/28", "ports": "443, 8443"})
     assert created.status_code == 201, created.text
     text = _text(created.text)
     assert "Schedule nightly-dmz added: weekly on Tuesday at 02:30 UTC." in text and "192.0.2.0/28" in text
-    bad = sqlite_client.post(
-        "/scans/schedules",
-        data={"csrf_token": csrf_of(page.text), "name": "x", "frequency": "daily", "time": "noon", "hosts": "a.test"},
-    )
+    bad = sqlite_client.post("/scans/schedules", data={"csrf_token": csrf_of(page.text), "name": "x",
+                                                       "frequency": "daily", "time": "noon", "hosts": "a.test"})
     assert bad.status_code == 400 and "is not HH:MM" in bad.text
     toggle = re.search(r'action="(/scans/schedules/[^"]+/toggle)"', created.text)
     assert toggle and "Pause" in created.text

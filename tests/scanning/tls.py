@@ -22,14 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.servers.process import free_port, start, stop, wait_until, which
 
 PROFILES = {
-    "modern": [
-        "-min_protocol",
-        "TLSv1.2",
-        "-cipher",
-        "ECDHE+AESGCM",
-        "-ciphersuites",
-        "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384",
-    ],
+    "modern": ["-min_protocol", "TLSv1.2", "-cipher", "ECDHE+AESGCM", "-ciphersuites",
+               "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"],
     "legacy": ["-min_protocol", "TLSv1", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
 }
 
@@ -50,12 +44,8 @@ class ScanCA:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certvault scan test CA")])
         now = datetime.now(UTC)
         self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
@@ -79,10 +69,8 @@ class ScanCA:
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (names or list(ips))[0])]))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
             .not_valid_after(now + timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -94,11 +82,8 @@ class ScanCA:
         cert_path = self.directory / f"leaf{self._count}.pem"
         key_path = self.directory / f"leaf{self._count}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
         return Issued(cert_path, key_path, hashlib.sha256(der).hexdigest())
 
 
@@ -121,22 +106,8 @@ class TlsServer:
 
     def start(self, issued: Issued, profile: str = "modern") -> TlsServer:
         address = f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
-        proc = start(
-            [
-                which("openssl"),
-                "s_server",
-                "-accept",
-                address,
-                "-cert",
-                str(issued.cert),
-                "-key",
-                str(issued.key),
-                "-www",
-                "-quiet",
-                *PROFILES[profile],
-            ],
-            self.log,
-        )
+        proc = start([which("openssl"), "s_server", "-accept", address, "-cert", str(issued.cert),
+                      "-key", str(issued.key), "-www", "-quiet", *PROFILES[profile]], self.log)
         self.procs.append(proc)
         wait_until(lambda: _accepts(self.ip, self.port), 10, "openssl s_server", proc, self.log)
         return self
@@ -155,9 +126,8 @@ class TlsServers:
         self.directory = directory
         self.servers: list[TlsServer] = []
 
-    def serve(
-        self, issued: Issued, ip: str = "127.0.0.2", profile: str = "modern", port: int | None = None
-    ) -> TlsServer:
+    def serve(self, issued: Issued, ip: str = "127.0.0.2", profile: str = "modern",
+              port: int | None = None) -> TlsServer:
         port = port or free_port(ip)
         server = TlsServer(ip, port, self.directory / f"s_server-{ip}-{port}.log")
         self.servers.append(server)

@@ -45,22 +45,18 @@ class Bind9:
         zones = ""
         for zone in self.zones:
             (self.workdir / f"db.{zone}").write_text(ZONE_TEMPLATE.format(zone=zone))
-            zones += (
-                f'zone "{zone}" {{ type primary; file "{self.workdir}/db.{zone}"; '
-                f'journal "{self.workdir}/db.{zone}.jnl"; '
-                f"update-policy {{ grant {self.key_name} zonesub TXT; }}; }};\n"
-            )
+            zones += (f'zone "{zone}" {{ type primary; file "{self.workdir}/db.{zone}"; '
+                      f'journal "{self.workdir}/db.{zone}.jnl"; '
+                      f'update-policy {{ grant {self.key_name} zonesub TXT; }}; }};\n')
         conf = self.workdir / "named.conf"
         conf.write_text(
             f'key "{self.key_name}" {{ algorithm {self.algorithm}; secret "{self.secret}"; }};\n'
             f'options {{ directory "{self.workdir}"; pid-file "{self.workdir}/named.pid"; '
-            f"listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; "
-            f"dnssec-validation no; allow-transfer {{ none; }}; notify no; }};\n"
-            f"controls {{ }};\n{zones}"
-        )
-        subprocess.run(
-            [which("named-checkconf", "/usr/sbin/named-checkconf"), str(conf)], check=True, capture_output=True
-        )
+            f'listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; '
+            f'dnssec-validation no; allow-transfer {{ none; }}; notify no; }};\n'
+            f'controls {{ }};\n{zones}')
+        subprocess.run([which("named-checkconf", "/usr/sbin/named-checkconf"), str(conf)], check=True,
+                       capture_output=True)
         log = self.workdir / "named.log"
         args = [which("named", "/usr/sbin/named"), "-g", "-c", str(conf)]
         if os.geteuid() == 0:

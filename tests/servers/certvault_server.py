@@ -18,22 +18,17 @@ from tests.servers.process import free_port, start, stop, wait_until
 BIN = Path(sys.executable).parent
 
 
-def certvault_cli(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def certvault_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
+                  check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `certvault` command against a data directory."""
     result = subprocess.run(
-        [str(BIN / "certvault"), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8", **(env or {})},
-        input=input,
+        [str(BIN / "certvault"), "--data-dir", str(data_dir), *args], capture_output=True, text=True,
+        env={**os.environ, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8", **(env or {})}, input=input,
         timeout=300,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"certvault {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+        raise AssertionError(f"certvault {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -64,26 +59,17 @@ class LiveServer:
                 self.admin_password = line.rsplit("One-time password:", 1)[1].strip()
         log = self.data_dir / "serve.log"
         self.proc = start(
-            [
-                str(BIN / "certvault"),
-                "--data-dir",
-                str(self.data_dir),
-                "serve",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-                *extra,
-            ],
-            log,
-            env={"CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8", **self.env},
+            [str(BIN / "certvault"), "--data-dir", str(self.data_dir), "serve", "--host", self.host,
+             "--port", str(self.port), *extra],
+            log, env={"CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8", **self.env},
         )
         wait_until(self._healthy, 30, "certvault serve", self.proc, log)
         return self
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/api/v1/health", context=self.ssl_context(), timeout=1) as response:
+            with urllib.request.urlopen(self.url + "/api/v1/health", context=self.ssl_context(),
+                                        timeout=1) as response:
                 return bool(response.status == 200)
         except OSError:
             return False

@@ -70,18 +70,13 @@ class FakeAcmeCA:
         self._issuer_key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC) - timedelta(minutes=5)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake ACME issuing CA")])
-        self._issuer = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._issuer_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._issuer_key.public_key()), critical=False)
-            .sign(self._issuer_key, hashes.SHA256())
-        )
+        self._issuer = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                        .public_key(self._issuer_key.public_key()).serial_number(x509.random_serial_number())
+                        .not_valid_before(now).not_valid_after(now + timedelta(days=3650))
+                        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                        .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._issuer_key.public_key()),
+                                       critical=False)
+                        .sign(self._issuer_key, hashes.SHA256()))
         self._server: ThreadingHTTPServer | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -120,14 +115,10 @@ class FakeAcmeCA:
 
     # ---- directory, nonces, renewal information --------------------------------------------------
     def directory(self) -> dict[str, Any]:
-        return {
-            "newNonce": f"{self.base}/nonce",
-            "newAccount": f"{self.base}/new-account",
-            "newOrder": f"{self.base}/new-order",
-            "revokeCert": f"{self.base}/revoke",
-            "renewalInfo": f"{self.base}/renewal-info",
-            "meta": {"termsOfService": f"{self.base}/terms", "website": self.base},
-        }
+        return {"newNonce": f"{self.base}/nonce", "newAccount": f"{self.base}/new-account",
+                "newOrder": f"{self.base}/new-order", "revokeCert": f"{self.base}/revoke",
+                "renewalInfo": f"{self.base}/renewal-info",
+                "meta": {"termsOfService": f"{self.base}/terms", "website": self.base}}
 
     def nonce(self) -> str:
         value = _b64(secrets.token_bytes(16))
@@ -191,13 +182,9 @@ class FakeAcmeCA:
         self.new_orders.append(payload)
         order_url = f"{self.base}/order/{next(self._ids)}"
         authzs = [self._new_authz(ident) for ident in payload["identifiers"]]
-        self._orders[order_url] = {
-            "status": "pending",
-            "identifiers": payload["identifiers"],
-            "authorizations": authzs,
-            "finalize": f"{order_url}/finalize",
-            "expires": _time(datetime.now(UTC) + timedelta(days=7)),
-        }
+        self._orders[order_url] = {"status": "pending", "identifiers": payload["identifiers"],
+                                   "authorizations": authzs, "finalize": f"{order_url}/finalize",
+                                   "expires": _time(datetime.now(UTC) + timedelta(days=7))}
         self._accounts[account_url]["orders"].append(order_url)
         return order_url
 
@@ -208,16 +195,11 @@ class FakeAcmeCA:
         for kind in ("http-01", "dns-01"):
             chall_url = f"{self.base}/chall/{next(self._ids)}"
             self._challenges[chall_url] = url
-            challenges.append(
-                {"type": kind, "url": chall_url, "token": _b64(secrets.token_bytes(32)), "status": "pending"}
-            )
-        self._authzs[url] = {
-            "identifier": {"type": ident["type"], "value": value},
-            "status": "pending",
-            "wildcard": ident["value"].startswith("*."),
-            "challenges": challenges,
-            "expires": _time(datetime.now(UTC) + timedelta(days=7)),
-        }
+            challenges.append({"type": kind, "url": chall_url, "token": _b64(secrets.token_bytes(32)),
+                               "status": "pending"})
+        self._authzs[url] = {"identifier": {"type": ident["type"], "value": value}, "status": "pending",
+                             "wildcard": ident["value"].startswith("*."), "challenges": challenges,
+                             "expires": _time(datetime.now(UTC) + timedelta(days=7))}
         return url
 
     def answer(self, chall_url: str) -> dict[str, Any]:
@@ -247,20 +229,14 @@ class FakeAcmeCA:
         der = base64.urlsafe_b64decode(payload["csr"] + "=" * (-len(payload["csr"]) % 4))
         csr = x509.load_der_x509_csr(der)
         now = datetime.now(UTC) - timedelta(seconds=1)
-        leaf = (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(self._issuer.subject)
-            .public_key(csr.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + self.validity)
-            .add_extension(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuer_key.public_key()), critical=False
-            )
-            .sign(self._issuer_key, hashes.SHA256())
-        )
+        leaf = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(self._issuer.subject)
+                .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now).not_valid_after(now + self.validity)
+                .add_extension(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value,
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuer_key.public_key()),
+                               critical=False)
+                .sign(self._issuer_key, hashes.SHA256()))
         cert_url = f"{self.base}/cert/{next(self._ids)}"
         pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, self._issuer)).decode()
         self._certs[cert_url] = pem
@@ -287,13 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
 
-    def _send(
-        self,
-        status: int,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        content_type: str = "application/json",
-    ) -> None:
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
         data = b"" if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
         self.send_response(status)
         self.send_header("Replay-Nonce", self.ca.nonce())
@@ -308,11 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _problem(self, problem: Problem) -> None:
-        self._send(
-            problem.status,
-            {"type": ERROR + problem.kind, "detail": problem.detail, "status": problem.status},
-            content_type="application/problem+json",
-        )
+        self._send(problem.status, {"type": ERROR + problem.kind, "detail": problem.detail,
+                                    "status": problem.status}, content_type="application/problem+json")
 
     def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
         self._send(200)
@@ -360,9 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/chall/"):
             self._send(200, ca.answer(url), {"Link": f'<{ca._challenges[url]}>;rel="up"'})
         elif path.startswith("/order/") and path.endswith("/finalize"):
-            self._send(
-                200, ca.finalize(url.removesuffix("/finalize"), payload), {"Location": url.removesuffix("/finalize")}
-            )
+            self._send(200, ca.finalize(url.removesuffix("/finalize"), payload),
+                       {"Location": url.removesuffix("/finalize")})
         elif path.startswith("/order/"):
             self._send(200, ca.order_view(url))
         elif path.startswith("/cert/"):

@@ -28,9 +28,8 @@ _INSTANCES: dict[str, Any] = {}
 
 
 def _post_json(url: str, body: dict[str, Any]) -> bytes:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return bytes(response.read())
 
@@ -49,26 +48,9 @@ class ChallTestSrv:
     def start(self) -> ChallTestSrv:
         self.management_port, self.dns_port = free_port(), free_port()
         log = self.workdir / "challtestsrv.log"
-        self.proc = start(
-            [
-                which("pebble-challtestsrv"),
-                "-management",
-                f"127.0.0.1:{self.management_port}",
-                "-dns01",
-                self.dns,
-                "-http01",
-                "",
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-                "-defaultIPv4",
-                "127.0.0.1",
-                "-defaultIPv6",
-                "",
-            ],
-            log,
-        )
+        self.proc = start([which("pebble-challtestsrv"), "-management", f"127.0.0.1:{self.management_port}",
+                           "-dns01", self.dns, "-http01", "", "-https01", "", "-tlsalpn01", "",
+                           "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""], log)
         wait_until(lambda: port_open(self.management_port), 15, "pebble-challtestsrv", self.proc, log)
         return self
 
@@ -119,14 +101,9 @@ class Pebble:
         self.management_port = self.management_port or free_port()
         self.http_port = self.http_port or free_port()
         config: dict[str, Any] = {
-            "listenAddress": f"127.0.0.1:{self.port}",
-            "managementListenAddress": f"127.0.0.1:{self.management_port}",
-            "certificate": str(cert),
-            "privateKey": str(key),
-            "httpPort": self.http_port,
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": bool(self.eab_keys),
+            "listenAddress": f"127.0.0.1:{self.port}", "managementListenAddress": f"127.0.0.1:{self.management_port}",
+            "certificate": str(cert), "privateKey": str(key), "httpPort": self.http_port, "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": bool(self.eab_keys),
         }
         if self.eab_keys:
             config["externalAccountMACKeys"] = self.eab_keys
@@ -135,11 +112,8 @@ class Pebble:
         (self.workdir / "pebble.json").write_text(json.dumps({"pebble": config}))
         env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0", **self.env}
         log = self.workdir / "pebble.log"
-        self.proc = start(
-            [which("pebble"), "-config", str(self.workdir / "pebble.json"), "-dnsserver", self.dns_server, "-strict"],
-            log,
-            env=env,
-        )
+        self.proc = start([which("pebble"), "-config", str(self.workdir / "pebble.json"),
+                           "-dnsserver", self.dns_server, "-strict"], log, env=env)
         wait_until(self._ready, 20, "pebble", self.proc, log)
         return self
 

@@ -41,37 +41,15 @@ class PostgresServer:
         log.touch()
         if self._user:
             shutil.chown(log, self._user)
-        init = start(
-            [_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-            log,
-            user=self._user,
-        )
+        init = start([_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                      "--no-sync"], log, user=self._user)
         if init.wait(60) != 0:
             raise RuntimeError("initdb failed: " + log.read_text()[-2000:])
         self.proc = start(
-            [
-                _bin("postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(self.port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"unix_socket_directories={self.dir}",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=300",
-                "-c",
-                "shared_buffers=64MB",
-            ],
-            log,
-            user=self._user,
+            [_bin("postgres"), "-D", str(data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+             "-c", f"unix_socket_directories={self.dir}", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=64MB"],
+            log, user=self._user,
         )
         wait_until(self._ready, 30, "postgres", self.proc, log)
         return self

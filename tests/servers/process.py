@@ -28,13 +28,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_until(
-    check: Callable[[], bool],
-    timeout: float = 20.0,
-    what: str = "server",
-    proc: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "server",
+               proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -51,9 +46,8 @@ def _tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-2000:]
 
 
-def start(
-    args: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None, user: str | None = None
-) -> subprocess.Popen[bytes]:
+def start(args: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+          user: str | None = None) -> subprocess.Popen[bytes]:
     """Start a process in its own session (so stop() can kill its whole group)."""
     fh = open(log, "ab")  # noqa: SIM115 - owned by the process for its lifetime
     kwargs: dict[str, object] = {}
@@ -61,13 +55,8 @@ def start(
         entry = pwd.getpwnam(user)
         kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
     return subprocess.Popen(
-        list(args),
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,
-        **kwargs,  # type: ignore[arg-type]
+        list(args), stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd,
+        start_new_session=True, **kwargs,  # type: ignore[arg-type]
     )
 
 

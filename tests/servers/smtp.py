@@ -38,19 +38,15 @@ class Mailbox:
 
 
 class SmtpServer:
-    def __init__(
-        self, tls: LoopbackTLS, username: str = "alerts", password: str = "smtp-pass-123", implicit_tls: bool = False
-    ) -> None:
+    def __init__(self, tls: LoopbackTLS, username: str = "alerts", password: str = "smtp-pass-123",
+                 implicit_tls: bool = False) -> None:
         self.mailbox = Mailbox()
         self.port = free_port()
         self.username, self.password = username, password
 
         def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
-            ok = (
-                isinstance(data, LoginPassword)
-                and data.login.decode() == username
+            ok = isinstance(data, LoginPassword) and data.login.decode() == username \
                 and data.password.decode() == password
-            )
             return AuthResult(success=ok, handled=False)
 
         context = tls.server_context()
@@ -59,9 +55,8 @@ class SmtpServer:
             options["ssl_context"] = context
         else:
             options.update(tls_context=context, require_starttls=True)
-        self._controller = Controller(
-            self.mailbox, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **options
-        )
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, server_hostname="localhost",
+                                      **options)
 
     def start(self) -> SmtpServer:
         self._controller.start()

@@ -82,7 +82,7 @@ class SyslogListener:
             if not length.isdigit() or len(rest) < int(length):
                 break
             self._add(rest[: int(length)])
-            buffer = rest[int(length) :]
+            buffer = rest[int(length):]
         return buffer
 
     def _add(self, data: bytes) -> None:

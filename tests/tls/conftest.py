@@ -109,26 +109,17 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         legacy = ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"]
         servers["s_server-legacy"] = start_s_server(workdir, "legacy", plain.cert, plain.key, legacy)
         servers["s_server-reneg"] = start_s_server(workdir, "reneg", plain.cert, plain.key, ["-client_renegotiation"])
-        servers["s_server-staple"] = start_s_server(
-            workdir,
-            "staple",
-            leaves["revoked_staple"].cert,
-            leaves["revoked_staple"].key,
-            ["-status_file", str(staple_revoked)],
-        )
-        servers["gnutls-weak"] = start_gnutls(
-            workdir, ns, "gnutls", plain.cert, plain.key, "NORMAL:+ARCFOUR-128:+3DES-CBC:%DISABLE_SAFE_RENEGOTIATION"
-        )
-        servers["tlslite-sslv3"] = start_python_server(
-            workdir, "tlslite", "tests.servers.tls.tlslite_server", "-", str(plain.cert), str(plain.key)
-        )
+        servers["s_server-staple"] = start_s_server(workdir, "staple", leaves["revoked_staple"].cert,
+                                                    leaves["revoked_staple"].key, ["-status_file", str(staple_revoked)])
+        servers["gnutls-weak"] = start_gnutls(workdir, ns, "gnutls", plain.cert, plain.key,
+                                              "NORMAL:+ARCFOUR-128:+3DES-CBC:%DISABLE_SAFE_RENEGOTIATION")
+        servers["tlslite-sslv3"] = start_python_server(workdir, "tlslite", "tests.servers.tls.tlslite_server", "-",
+                                                       str(plain.cert), str(plain.key))
         for mode in SIMULATOR_MODES:
-            servers[f"sim-{mode}"] = start_python_server(
-                workdir, f"sim-{mode}", "tests.servers.tls.simulator", mode, str(plain.cert), str(plain.key)
-            )
-        servers["smtp"] = start_python_server(
-            workdir, "smtp", "tests.servers.tls.smtp_server", "-", str(plain.cert), str(plain.key)
-        )
+            servers[f"sim-{mode}"] = start_python_server(workdir, f"sim-{mode}", "tests.servers.tls.simulator", mode,
+                                                         str(plain.cert), str(plain.key))
+        servers["smtp"] = start_python_server(workdir, "smtp", "tests.servers.tls.smtp_server", "-",
+                                              str(plain.cert), str(plain.key))
         servers["imap"], servers["pop3"] = start_dovecot(workdir, good.cert, good.key)
         servers["postgres"] = start_postgres_ssl(workdir, plain.cert, plain.key)
         options = ScanOptions(ca_file=str(ca.cert), timeout=4.0)

@@ -42,17 +42,14 @@ def test_renegotiation_does_not_apply_to_a_tls13_only_view_and_fallback_needs_tw
     assert sslv3_only["vulnerabilities"]["no_fallback_scsv"] == "not_applicable"
 
 
-@pytest.mark.parametrize(
-    ("protocol", "offered_by", "not_by"),
-    [
-        ("SSLv2", "sim-sslv2", "nginx-modern"),
-        ("SSLv3", "tlslite-sslv3", "nginx-modern"),
-        ("TLSv1.0", "s_server-legacy", "nginx-modern"),
-        ("TLSv1.1", "s_server-legacy", "nginx-modern"),
-        ("TLSv1.2", "nginx-modern", "tlslite-sslv3"),
-        ("TLSv1.3", "nginx-modern", "s_server-legacy"),
-    ],
-)
+@pytest.mark.parametrize(("protocol", "offered_by", "not_by"), [
+    ("SSLv2", "sim-sslv2", "nginx-modern"),
+    ("SSLv3", "tlslite-sslv3", "nginx-modern"),
+    ("TLSv1.0", "s_server-legacy", "nginx-modern"),
+    ("TLSv1.1", "s_server-legacy", "nginx-modern"),
+    ("TLSv1.2", "nginx-modern", "tlslite-sslv3"),
+    ("TLSv1.3", "nginx-modern", "s_server-legacy"),
+])
 def test_protocol_detection(matrix, protocol: str, offered_by: str, not_by: str) -> None:
     assert matrix.scan(offered_by)["protocols"][protocol] is True
     assert matrix.scan(not_by)["protocols"][protocol] is False
@@ -62,16 +59,10 @@ def test_modern_nginx_ciphers_order_and_connection_budget(matrix) -> None:
     result = matrix.scan("nginx-modern")
     names = [c["name"] for c in result["ciphers"]["TLSv1.2"]]
     assert names[0] == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"  # nginx's own order, enforced
-    assert set(names) == {
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    }
+    assert set(names) == {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                          "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}
     assert {c["name"] for c in result["ciphers"]["TLSv1.3"]} == {
-        "TLS_AES_256_GCM_SHA384",
-        "TLS_AES_128_GCM_SHA256",
-        "TLS_CHACHA20_POLY1305_SHA256",
-    }
+        "TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}
     assert result["server_cipher_order"] is True
     assert all(not c["weak"] for suites in result["ciphers"].values() for c in suites)
     assert result["connections"] <= 45
@@ -125,17 +116,14 @@ def test_hostname_mismatch(matrix) -> None:
     assert matrix.scan("nginx-modern")["certificate"]["hostname_mismatch"] is False
 
 
-@pytest.mark.parametrize(
-    ("server", "status", "source"),
-    [
-        ("s_server-staple", "revoked", "staple"),
-        ("nginx-modern", "good", "staple"),
-        ("nginx-revoked-ocsp", "revoked", "ocsp"),
-        ("imap", "good", "ocsp"),
-        ("nginx-revoked-crl", "revoked", "crl"),
-        ("nginx-untrusted", "unknown", None),
-    ],
-)
+@pytest.mark.parametrize(("server", "status", "source"), [
+    ("s_server-staple", "revoked", "staple"),
+    ("nginx-modern", "good", "staple"),
+    ("nginx-revoked-ocsp", "revoked", "ocsp"),
+    ("imap", "good", "ocsp"),
+    ("nginx-revoked-crl", "revoked", "crl"),
+    ("nginx-untrusted", "unknown", None),
+])
 def test_revocation(matrix, server: str, status: str, source: str | None) -> None:
     starttls = server if server in ("imap",) else None
     cert = matrix.scan(server, starttls=starttls)["certificate"]
@@ -174,17 +162,9 @@ def test_client_certificate_required_still_yields_the_served_certificate(matrix)
     assert result["protocols"]["TLSv1.3"]
 
 
-@pytest.mark.parametrize(
-    ("server", "grade"),
-    [
-        ("nginx-modern", "A+"),
-        ("s_server-reneg", "A"),
-        ("sim-nofallback", "B"),
-        ("sim-compression", "C"),
-        ("s_server-legacy", "F"),
-        ("sim-heartbleed", "F"),
-        ("nginx-selfsigned", "T"),
-    ],
-)
+@pytest.mark.parametrize(("server", "grade"), [
+    ("nginx-modern", "A+"), ("s_server-reneg", "A"), ("sim-nofallback", "B"), ("sim-compression", "C"),
+    ("s_server-legacy", "F"), ("sim-heartbleed", "F"), ("nginx-selfsigned", "T"),
+])
 def test_grades(matrix, server: str, grade: str) -> None:
     assert matrix.scan(server)["grade"] == grade

@@ -14,18 +14,8 @@ from certvault.tls.scanner import ScanOptions, ScanTarget, resolve_targets, scan
 from certvault.tls.starttls import choose_protocol
 from tests.servers.process import free_port
 
-CONTRACT_KEYS = {
-    "target",
-    "protocols",
-    "ciphers",
-    "vulnerabilities",
-    "certificate",
-    "hsts",
-    "grade",
-    "connections",
-    "duration_ms",
-    "errors",
-}
+CONTRACT_KEYS = {"target", "protocols", "ciphers", "vulnerabilities", "certificate", "hsts", "grade", "connections",
+                 "duration_ms", "errors"}
 
 
 def test_cipher_table_classifies_weakness() -> None:
@@ -55,27 +45,14 @@ def test_record_reader_rejects_garbage_with_a_clear_error() -> None:
 
 def test_hsts_parsing() -> None:
     head = "HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains; preload"
-    assert parse_hsts(head) == {
-        "present": True,
-        "max_age": 63072000,
-        "include_subdomains": True,
-        "preload": True,
-        "http_status": 200,
-    }
+    assert parse_hsts(head) == {"present": True, "max_age": 63072000, "include_subdomains": True, "preload": True,
+                                "http_status": 200}
     assert parse_hsts("HTTP/1.1 200 OK\r\nServer: x")["present"] is False
 
 
 def test_starttls_chosen_by_port_or_explicitly() -> None:
     assert [choose_protocol(None, p) for p in (25, 587, 143, 110, 21, 389, 5432, 443)] == [
-        "smtp",
-        "smtp",
-        "imap",
-        "pop3",
-        "ftp",
-        "ldap",
-        "postgres",
-        None,
-    ]
+        "smtp", "smtp", "imap", "pop3", "ftp", "ldap", "postgres", None]
     assert choose_protocol("none", 25) is None and choose_protocol("imap", 9999) == "imap"
     with pytest.raises(ValueError, match="unknown STARTTLS protocol 'gopher'"):
         choose_protocol("gopher", 70)
@@ -92,9 +69,8 @@ def test_unreachable_target_gives_errors_not_an_exception() -> None:
 
 def test_unknown_starttls_is_reported_in_the_result() -> None:
     result = asyncio.run(scan_target(ScanTarget("a.test", "127.0.0.1", 1, starttls="gopher")))
-    assert result["errors"] == [
-        "unknown STARTTLS protocol 'gopher'; use one of ['ftp', 'imap', 'ldap', 'pop3', 'postgres', 'smtp']"
-    ]
+    assert result["errors"] == ["unknown STARTTLS protocol 'gopher'; use one of "
+                                "['ftp', 'imap', 'ldap', 'pop3', 'postgres', 'smtp']"]
 
 
 def test_resolve_targets_gives_one_target_per_address() -> None:
@@ -112,10 +88,8 @@ def test_scan_many_yields_every_target_and_reports_progress(matrix) -> None:
     seen: list[str] = []
 
     async def collect() -> list[dict]:
-        return [
-            r
-            async for r in scan_many(targets, matrix.options, concurrency=2, progress=lambda r: seen.append(r["grade"]))
-        ]
+        return [r async for r in scan_many(targets, matrix.options, concurrency=2,
+                                           progress=lambda r: seen.append(r["grade"]))]
 
     results = asyncio.run(collect())
     assert sorted(r["target"]["sni"] for r in results) == ["localhost", "localhost", "x.test"]

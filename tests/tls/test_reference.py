@@ -19,23 +19,14 @@ from tests.servers.process import which
 
 pytestmark = pytest.mark.xdist_group("tls")
 
-NMAP_PROTOCOLS = {
-    "SSLv3": "SSLv3",
-    "TLSv1.0": "TLSv1.0",
-    "TLSv1.1": "TLSv1.1",
-    "TLSv1.2": "TLSv1.2",
-    "TLSv1.3": "TLSv1.3",
-}
+NMAP_PROTOCOLS = {"SSLv3": "SSLv3", "TLSv1.0": "TLSv1.0", "TLSv1.1": "TLSv1.1", "TLSv1.2": "TLSv1.2",
+                  "TLSv1.3": "TLSv1.3"}
 
 
 @cache
 def nmap(ip: str, port: int, scripts: str) -> ET.Element:
-    done = subprocess.run(
-        [which("nmap"), "-Pn", "-n", "-p", str(port), "--script", scripts, "-oX", "-", ip],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = subprocess.run([which("nmap"), "-Pn", "-n", "-p", str(port), "--script", scripts, "-oX", "-", ip],
+                          capture_output=True, text=True, timeout=120)
     return ET.fromstring(done.stdout)
 
 
@@ -60,23 +51,8 @@ def nmap_script_output(ip: str, port: int, script_id: str) -> str:
 def run_testssl(ip: str, port: int, flag: str) -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        subprocess.run(
-            [
-                which("testssl"),
-                "--quiet",
-                "--color",
-                "0",
-                "--warnings",
-                "off",
-                "--jsonfile",
-                str(out),
-                flag,
-                f"{ip}:{port}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        subprocess.run([which("testssl"), "--quiet", "--color", "0", "--warnings", "off", "--jsonfile", str(out),
+                        flag, f"{ip}:{port}"], capture_output=True, text=True, timeout=300)
         return json.loads(out.read_text()) if out.exists() else []
 
 
@@ -85,18 +61,14 @@ def reference_finding(ip: str, port: int, flag: str, finding_id: str) -> dict[st
     return next((f for f in run_testssl(ip, port, flag) if f["id"] == finding_id), missing)
 
 
-@pytest.mark.parametrize(
-    "server", ["nginx-modern", "s_server-legacy", "gnutls-weak", "tlslite-sslv3", "sim-export", "nginx-weakcert"]
-)
+@pytest.mark.parametrize("server", ["nginx-modern", "s_server-legacy", "gnutls-weak", "tlslite-sslv3", "sim-export",
+                                    "nginx-weakcert"])
 def test_protocols_and_ciphers_equal_nmap(matrix, server: str) -> None:
     ours = matrix.scan(server)
     running = matrix.servers[server]
     reference = nmap_ciphers(running.ip, running.port)
-    our_view = {
-        p: {c["name"] for c in ours["ciphers"].get(p, [])}
-        for p, on in ours["protocols"].items()
-        if on and p in NMAP_PROTOCOLS
-    }
+    our_view = {p: {c["name"] for c in ours["ciphers"].get(p, [])} for p, on in ours["protocols"].items()
+                if on and p in NMAP_PROTOCOLS}
     assert our_view == reference
 
 

@@ -28,13 +28,8 @@ class VaultScene:
         return self.client.get("/api/v1/vault" + path, headers={**self.as_(who), **headers})
 
     def secret(self, folder: str, name: str, **extra: Any) -> dict[str, Any]:
-        body = {
-            "folder": self.folders[folder],
-            "name": name,
-            "template": "password",
-            "fields": {"username": "svc", "password": f"pw-{name}-Secret1"},
-            **extra,
-        }
+        body = {"folder": self.folders[folder], "name": name, "template": "password",
+                "fields": {"username": "svc", "password": f"pw-{name}-Secret1"}, **extra}
         response = self.post("admin", "/secrets", body)
         assert response.status_code == 201, response.text
         return dict(response.json())
@@ -54,27 +49,20 @@ def build_scene(app: App, client: TestClient) -> VaultScene:
         assert response.status_code == 201, response.text
         folders[path] = response.json()["id"]
     scene = VaultScene(client, admin, users, folders)
-    grants = [
-        ("Ops", "alice", "view"),
-        ("Ops/Linux", "bob", "edit"),
-        ("Scan", "group:scanners", "view"),
-        ("Ops/Linux/Private", "dave", "owner"),
-    ]
+    grants = [("Ops", "alice", "view"), ("Ops/Linux", "bob", "edit"), ("Scan", "group:scanners", "view"),
+              ("Ops/Linux/Private", "dave", "owner")]
     for folder, principal, level in grants:
-        answer = scene.post(
-            "admin", f"/folders/{folders[folder]}/permissions", {"principal": principal, "level": level}
-        )
+        answer = scene.post("admin", f"/folders/{folders[folder]}/permissions",
+                            {"principal": principal, "level": level})
         assert answer.status_code == 200, answer.text
     # Private breaks inheritance: only its own grants apply.
-    assert (
-        client.put(
-            f"/api/v1/vault/folders/{folders['Ops/Linux/Private']}/inheritance",
-            json={"inherit": False},
-            headers=admin_h,
-        ).status_code
-        == 200
-    )
+    assert client.put(f"/api/v1/vault/folders/{folders['Ops/Linux/Private']}/inheritance", json={"inherit": False},
+                      headers=admin_h).status_code == 200
     return scene
+
+
+
+
 
 
 def module_scene(tmp_path_factory: Any, sqlite_template: Any, name: str) -> Any:

@@ -22,7 +22,8 @@ def live() -> Iterator[LiveServer]:
     remove_live_server(server)
 
 
-def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(live: LiveServer, tmp_path: Path) -> None:
+def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(live: LiveServer,
+                                                                               tmp_path: Path) -> None:
     assert live.admin_password
     with browser_page() as page:
         first_login(page, live.url + "/vault", live.admin_password, NEW_PASSWORD)

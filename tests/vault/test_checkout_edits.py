@@ -31,9 +31,8 @@ def test_edits_wait_for_the_holder_through_the_api(sqlite_app: App) -> None:
 
         after = scene.get("admin", f"/secrets/{secret['id']}").json()
         assert (after["name"], after["version"], after["protection"]["hide_password"]) == ("db-root", 1, False)
-        trail = [
-            (e["action"], e["user"], e["outcome"]) for e in scene.get("admin", f"/secrets/{secret['id']}/audit").json()
-        ]
+        trail = [(e["action"], e["user"], e["outcome"]) for e in scene.get("admin", f"/secrets/{secret['id']}/audit")
+                 .json()]
         assert ("secret.edit", "bob", "denied") in trail and ("secret.settings", "vault-admin", "denied") in trail
 
         # Still held: bob waits; once alice checks it in, anyone with edit permission may change it again.
@@ -48,38 +47,24 @@ def test_the_holder_edits_and_an_owner_can_force_the_check_in(sqlite_app: App) -
         scene = build_scene(sqlite_app, client)
         secret = scene.secret("Ops/Linux", "switch", checkout_enabled=True)
         assert scene.post("bob", f"/secrets/{secret['id']}/checkout").status_code == 200
-        mine = client.patch(
-            f"/api/v1/vault/secrets/{secret['id']}", json={"fields": {"host": "sw1"}}, headers=scene.as_("bob")
-        )
+        mine = client.patch(f"/api/v1/vault/secrets/{secret['id']}", json={"fields": {"host": "sw1"}},
+                            headers=scene.as_("bob"))
         assert mine.status_code == 200
         assert scene.post("admin", f"/secrets/{secret['id']}/checkin", {"force": True}).status_code == 200
-        assert (
-            client.patch(
-                f"/api/v1/vault/secrets/{secret['id']}/settings",
-                json={"checkout_enabled": False},
-                headers=scene.as_("admin"),
-            ).status_code
-            == 200
-        )
+        assert client.patch(f"/api/v1/vault/secrets/{secret['id']}/settings", json={"checkout_enabled": False},
+                            headers=scene.as_("admin")).status_code == 200
 
 
 def test_the_service_refuses_and_keeps_only_the_audit_row(sqlite_app: App) -> None:
     admin = Actor.system("test-admin", via="cli")
     with sqlite_app.transaction() as svc:
         folder = svc.vault.folders.create(admin, "Net")
-        secret = svc.vault.secrets.create(
-            admin,
-            folder.id,
-            "core-router",
-            "password",
-            {"username": "admin", "password": "Router-pass-1"},
-            checkout_enabled=True,
-        )
+        secret = svc.vault.secrets.create(admin, folder.id, "core-router", "password",
+                                          {"username": "admin", "password": "Router-pass-1"}, checkout_enabled=True)
         svc.vault.protection.check_out(Actor.system("cli:alice", via="cli"), secret.id, 30)
     with pytest.raises(CheckOutConflict) as refused, sqlite_app.transaction() as svc:
-        svc.vault.secrets.update(
-            Actor.system("cli:bob", via="cli"), secret.id, fields={"password": "Other-pass-2"}, name="renamed"
-        )
+        svc.vault.secrets.update(Actor.system("cli:bob", via="cli"), secret.id, fields={"password": "Other-pass-2"},
+                                 name="renamed")
     assert refused.value.status_code == 409 and "checked out by cli:alice until" in refused.value.message
     with sqlite_app.transaction() as svc:
         listing = svc.vault.secrets.get(admin, secret.id)

@@ -49,60 +49,17 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     live = start_live_server()
     try:
         live.cli("folder", "add", "Scan credentials")
-        live.cli(
-            "notify",
-            "channel",
-            "add",
-            "secops-mail",
-            "--kind",
-            "email",
-            "--option",
-            "host=127.0.0.1",
-            "--option",
-            f"port={smtp.port}",
-            "--option",
-            f"username={smtp.username}",
-            "--option",
-            "sender=certvault@example.test",
-            "--option",
-            'recipients=["secops@example.test"]',
-            "--option",
-            f"ca_file={tls.ca_file}",
-            "--secret",
-            smtp.password,
-        )
-        account = _cli_json(
-            live,
-            "service-account",
-            "add",
-            "qualys",
-            "--folder",
-            "Scan credentials",
-            "--allow-ip",
-            "127.0.0.1/32",
-            "--alert-channel",
-            "secops-mail",
-        )
+        live.cli("notify", "channel", "add", "secops-mail", "--kind", "email", "--option", "host=127.0.0.1",
+                 "--option", f"port={smtp.port}", "--option", f"username={smtp.username}",
+                 "--option", "sender=certvault@example.test", "--option", 'recipients=["secops@example.test"]',
+                 "--option", f"ca_file={tls.ca_file}", "--secret", smtp.password)
+        account = _cli_json(live, "service-account", "add", "qualys", "--folder", "Scan credentials",
+                            "--allow-ip", "127.0.0.1/32", "--alert-channel", "secops-mail")
         # Added after the account: readable through the folder grant, no extra step.
-        secret = _cli_json(
-            live,
-            "secret",
-            "add",
-            "--folder",
-            "Scan credentials",
-            "--template",
-            "ssh-key",
-            "--name",
-            "linux-root",
-            "--field",
-            "username=root",
-            "--field",
-            f"password={ROOT_PASSWORD}",
-            "--field",
-            "private-key=-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
-            "--field",
-            "private-key-passphrase=pp-123",
-        )
+        secret = _cli_json(live, "secret", "add", "--folder", "Scan credentials", "--template", "ssh-key",
+                           "--name", "linux-root", "--field", "username=root", "--field", f"password={ROOT_PASSWORD}",
+                           "--field", "private-key=-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
+                           "-----END OPENSSH PRIVATE KEY-----", "--field", "private-key-passphrase=pp-123")
         yield Scene(live, smtp, live.token(), account["one_time_password"], secret["number"])
     finally:
         remove_live_server(live)
@@ -147,29 +104,25 @@ def test_hvac_reads_the_secret_through_kv_v2(scene: Scene) -> None:
     token = scene.live.token("qualys")
     client = hvac.Client(url=scene.live.url, token=token, verify=str(scene.live.ca_file), timeout=10)
     assert client.is_authenticated()
-    answer = client.secrets.kv.v2.read_secret_version(
-        path="Scan credentials/linux-root", mount_point="secret", raise_on_deleted_version=True
-    )
+    answer = client.secrets.kv.v2.read_secret_version(path="Scan credentials/linux-root", mount_point="secret",
+                                                      raise_on_deleted_version=True)
     assert answer["data"]["data"]["username"] == "root"
     assert answer["data"]["data"]["password"] == ROOT_PASSWORD
     assert answer["data"]["metadata"]["version"] == 1
     # hvac sends the HTTP method LIST on the same keep-alive connection as the reads before it.
     assert client.secrets.kv.v2.list_secrets(path="Scan credentials", mount_point="secret")["data"]["keys"] == [
-        "linux-root"
-    ]
+        "linux-root"]
     assert client.secrets.kv.v2.list_secrets(path="", mount_point="secret")["data"]["keys"] == ["Scan credentials/"]
-    again = client.secrets.kv.v2.read_secret_version(
-        path="Scan credentials/linux-root", mount_point="secret", raise_on_deleted_version=True
-    )
+    again = client.secrets.kv.v2.read_secret_version(path="Scan credentials/linux-root", mount_point="secret",
+                                                     raise_on_deleted_version=True)
     assert again["data"]["data"]["username"] == "root"  # the connection goes on serving after a LIST
     listing = client.adapter.get("/v1/secret/metadata/Scan credentials", params={"list": "true"})
     assert listing["data"]["keys"] == ["linux-root"]  # Vault's documented GET ?list=true is the same
     with pytest.raises(hvac.exceptions.InvalidPath):
         client.secrets.kv.v2.list_secrets(path="Scan credentials/none-here", mount_point="secret")
     with pytest.raises(hvac.exceptions.InvalidPath):
-        client.secrets.kv.v2.read_secret_version(
-            path="Scan credentials/nope", mount_point="secret", raise_on_deleted_version=True
-        )
+        client.secrets.kv.v2.read_secret_version(path="Scan credentials/nope", mount_point="secret",
+                                                 raise_on_deleted_version=True)
     assert not hvac.Client(url=scene.live.url, token="cvt_bogus", verify=str(scene.live.ca_file)).is_authenticated()
 
 
@@ -177,8 +130,7 @@ def test_list_as_the_first_request_and_unknown_methods_still_refused(scene: Scen
     token = scene.live.token("qualys")
     fresh = hvac.Client(url=scene.live.url, token=token, verify=str(scene.live.ca_file), timeout=10)
     assert fresh.secrets.kv.v2.list_secrets(path="Scan credentials", mount_point="secret")["data"]["keys"] == [
-        "linux-root"
-    ]
+        "linux-root"]
     with httpx.Client(verify=scene.live.ssl_context(), timeout=10) as plain:
         brew = plain.request("BREW", scene.live.url + "/api/v1/health")
         assert brew.status_code == 400 and "Invalid HTTP request" in brew.text
@@ -190,10 +142,9 @@ def test_scanner_from_another_address_is_refused_and_security_is_alerted(scene: 
     """The allowlist admits only 127.0.0.1; the same account from 127.0.0.2 fails and an email goes out."""
     transport = httpx.HTTPTransport(local_address="127.0.0.2", verify=scene.live.ssl_context())
     with httpx.Client(transport=transport, timeout=10) as elsewhere:
-        response = elsewhere.post(
-            scene.live.url + "/secretserver/oauth2/token",
-            data={"grant_type": "password", "username": "qualys", "password": scene.scanner_password},
-        )
+        response = elsewhere.post(scene.live.url + "/secretserver/oauth2/token",
+                                  data={"grant_type": "password", "username": "qualys",
+                                        "password": scene.scanner_password})
     assert response.status_code == 400
     assert "not allowed from 127.0.0.2" in response.json()["message"]
     mail = scene.smtp.mailbox.wait_for(lambda m: "127.0.0.2" in m.get_payload())
@@ -205,21 +156,8 @@ def test_scanner_from_another_address_is_refused_and_security_is_alerted(scene: 
 
 def test_check_out_is_exclusive_between_two_scanners_at_once(scene: Scene) -> None:
     live = scene.live
-    secret = _cli_json(
-        live,
-        "secret",
-        "add",
-        "--folder",
-        "Scan credentials",
-        "--template",
-        "password",
-        "--name",
-        "db-admin",
-        "--field",
-        "username=dba",
-        "--field",
-        "password=Db-Adm1n-pw",
-    )
+    secret = _cli_json(live, "secret", "add", "--folder", "Scan credentials", "--template", "password",
+                       "--name", "db-admin", "--field", "username=dba", "--field", "password=Db-Adm1n-pw")
     live.cli("secret", "update", secret["id"], "--checkout")
     second = _cli_json(live, "service-account", "add", "nessus", "--folder", "Scan credentials")
     tokens = [_oauth(scene, "qualys", scene.scanner_password), _oauth(scene, "nessus", second["one_time_password"])]
@@ -229,12 +167,8 @@ def test_check_out_is_exclusive_between_two_scanners_at_once(scene: Scene) -> No
     def read(token: str) -> None:
         with httpx.Client(verify=live.ssl_context(), timeout=20) as client:
             barrier.wait()
-            results.append(
-                client.get(
-                    f"{live.url}/secretserver/api/v1/secrets/{secret['number']}",
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            )
+            results.append(client.get(f"{live.url}/secretserver/api/v1/secrets/{secret['number']}",
+                                      headers={"Authorization": f"Bearer {token}"}))
 
     threads = [threading.Thread(target=read, args=(t,)) for t in tokens]
     for t in threads:
@@ -252,39 +186,19 @@ def test_check_out_is_exclusive_between_two_scanners_at_once(scene: Scene) -> No
 
 def _oauth(scene: Scene, user: str, password: str) -> str:
     with httpx.Client(verify=scene.live.ssl_context(), timeout=10) as client:
-        response = client.post(
-            scene.live.url + "/secretserver/oauth2/token",
-            data={"grant_type": "password", "username": user, "password": password},
-        )
+        response = client.post(scene.live.url + "/secretserver/oauth2/token",
+                               data={"grant_type": "password", "username": user, "password": password})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
 
 def test_cli_update_of_a_secret_checked_out_by_someone_else_is_refused(scene: Scene) -> None:
     live = scene.live
-    secret = _cli_json(
-        live,
-        "secret",
-        "add",
-        "--folder",
-        "Scan credentials",
-        "--template",
-        "password",
-        "--name",
-        "edit-while-held",
-        "--field",
-        "username=u",
-        "--field",
-        "password=Held-pass-1",
-    )
+    secret = _cli_json(live, "secret", "add", "--folder", "Scan credentials", "--template", "password", "--name",
+                       "edit-while-held", "--field", "username=u", "--field", "password=Held-pass-1")
     live.cli("secret", "update", secret["id"], "--checkout")
-    held = httpx.post(
-        f"{live.url}/api/v1/vault/secrets/{secret['id']}/checkout",
-        json={"minutes": 20},
-        headers={"Authorization": f"Bearer {scene.admin_token}"},
-        verify=live.ssl_context(),
-        timeout=10,
-    )
+    held = httpx.post(f"{live.url}/api/v1/vault/secrets/{secret['id']}/checkout", json={"minutes": 20},
+                      headers={"Authorization": f"Bearer {scene.admin_token}"}, verify=live.ssl_context(), timeout=10)
     assert held.status_code == 200, held.text
     refused = live.cli("secret", "update", secret["id"], "--field", "password=Other-pass-2", check=False)
     assert refused.returncode == 1
@@ -300,11 +214,9 @@ def test_disabled_web_services_answer_403_to_every_client(scene: Scene, ca_bundl
     with httpx.Client(verify=live.ssl_context(), timeout=10, headers=headers) as admin:
         assert admin.put(live.url + "/api/v1/settings/web_services.enabled", json={"value": False}).status_code == 200
         try:
-            token_answer = httpx.post(
-                live.url + "/secretserver/oauth2/token",
-                verify=live.ssl_context(),
-                data={"grant_type": "password", "username": "qualys", "password": scene.scanner_password},
-            )
+            token_answer = httpx.post(live.url + "/secretserver/oauth2/token", verify=live.ssl_context(),
+                                      data={"grant_type": "password", "username": "qualys",
+                                            "password": scene.scanner_password})
             kv = admin.get(live.url + "/v1/secret/data/Scan credentials/linux-root")
             hardening = admin.get(live.url + "/api/v1/vault/hardening").json()
         finally:
@@ -312,44 +224,22 @@ def test_disabled_web_services_answer_403_to_every_client(scene: Scene, ca_bundl
     assert token_answer.status_code == 403 and "web services are disabled" in token_answer.json()["message"]
     assert kv.status_code == 403 and "web services are disabled" in kv.json()["errors"][1]
     assert next(c for c in hardening["checks"] if c["name"] == "web_services")["summary"].startswith(
-        "web services are disabled"
-    )
+        "web services are disabled")
 
 
 def test_double_locked_secret_is_refused_to_the_service_account(scene: Scene) -> None:
     live = scene.live
-    secret = _cli_json(
-        live,
-        "secret",
-        "add",
-        "--folder",
-        "Scan credentials",
-        "--template",
-        "password",
-        "--name",
-        "domain-admin",
-        "--field",
-        "username=da",
-        "--field",
-        "password=D0main-Adm1n",
-    )
-    admin = httpx.Client(
-        verify=live.ssl_context(), timeout=30, headers={"Authorization": f"Bearer {scene.admin_token}"}
-    )
+    secret = _cli_json(live, "secret", "add", "--folder", "Scan credentials", "--template", "password",
+                       "--name", "domain-admin", "--field", "username=da", "--field", "password=D0main-Adm1n")
+    admin = httpx.Client(verify=live.ssl_context(), timeout=30,
+                         headers={"Authorization": f"Bearer {scene.admin_token}"})
     with admin:
-        assert (
-            admin.put(
-                live.url + "/api/v1/vault/doublelock/passphrase", json={"passphrase": "admin double lock phrase"}
-            ).status_code
-            == 200
-        )
+        assert admin.put(live.url + "/api/v1/vault/doublelock/passphrase",
+                         json={"passphrase": "admin double lock phrase"}).status_code == 200
         assert admin.post(f"{live.url}/api/v1/vault/secrets/{secret['id']}/doublelock").status_code == 200
     token = _oauth(scene, "qualys", scene.scanner_password)
-    answer = httpx.get(
-        f"{live.url}/secretserver/api/v1/secrets/{secret['number']}",
-        verify=live.ssl_context(),
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    answer = httpx.get(f"{live.url}/secretserver/api/v1/secrets/{secret['number']}", verify=live.ssl_context(),
+                       headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 403
     assert answer.json()["errorCode"] == "API_DoubleLockNoAccess"
     assert "service accounts cannot read double-locked secrets" in answer.json()["message"]

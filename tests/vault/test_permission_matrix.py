@@ -78,26 +78,20 @@ def test_reading_values(scene: VaultScene, user: str, secret: str, status: int, 
         assert expect in body["detail"]
 
 
-@pytest.mark.parametrize(
-    ("user", "visible"),
-    [
-        ("alice", {"ops", "ops-linux", "approval", "checkout", "hidden"}),
-        ("bob", {"ops-linux", "approval", "checkout", "hidden"}),
-        ("carol", {"scan"}),
-        ("dave", {"ops-linux-private"}),
-    ],
-)
+@pytest.mark.parametrize(("user", "visible"), [
+    ("alice", {"ops", "ops-linux", "approval", "checkout", "hidden"}),
+    ("bob", {"ops-linux", "approval", "checkout", "hidden"}),
+    ("carol", {"scan"}),
+    ("dave", {"ops-linux-private"}),
+])
 def test_listing_shows_only_readable_secrets(scene: VaultScene, user: str, visible: set[str]) -> None:
     assert {i["name"] for i in scene.get(user, "/secrets").json()["items"]} == visible
 
 
 @pytest.mark.parametrize(("user", "status"), [("alice", 403), ("bob", 200), ("dave", 403)])
 def test_editing_needs_edit_permission(scene: VaultScene, user: str, status: int) -> None:
-    response = scene.client.patch(
-        f"/api/v1/vault/secrets/{_id(scene, 'ops-linux')}",
-        json={"fields": {"host": f"db-{user}"}},
-        headers=scene.as_(user),
-    )
+    response = scene.client.patch(f"/api/v1/vault/secrets/{_id(scene, 'ops-linux')}",
+                                  json={"fields": {"host": f"db-{user}"}}, headers=scene.as_(user))
     assert response.status_code == status, response.text
 
 
@@ -129,9 +123,8 @@ def test_auditors_cannot_use_the_vault(scene: VaultScene, sqlite_app: App) -> No
 
 def test_vault_pages_show_readable_secrets_and_the_trail(scene: VaultScene) -> None:
     client = scene.client
-    login = client.post(
-        "/login", data={"username": "carol", "password": scene.users["carol"].password}, follow_redirects=False
-    )
+    login = client.post("/login", data={"username": "carol", "password": scene.users["carol"].password},
+                        follow_redirects=False)
     assert login.status_code == 303
     page = client.get("/vault")
     assert page.status_code == 200 and "scan" in page.text and "ops-linux" not in page.text

@@ -22,16 +22,9 @@ def test_service_account_created_from_the_page_shows_its_password_once(scene: Va
     csrf = web_login(client, scene.admin, "/vault")
     form = client.get("/vault/service-accounts").text
     assert 'id="account-form"' in form and "Scan" in form
-    created = client.post(
-        "/vault/service-accounts",
-        data={
-            "csrf_token": csrf,
-            "name": "nessus",
-            "folders": [scene.folders["Scan"]],
-            "allowed_networks": "10.1.2.3/32, 10.9.0.0/16",
-            "description": "scanner",
-        },
-    )
+    created = client.post("/vault/service-accounts", data={
+        "csrf_token": csrf, "name": "nessus", "folders": [scene.folders["Scan"]],
+        "allowed_networks": "10.1.2.3/32, 10.9.0.0/16", "description": "scanner"})
     assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
     password = re.search(r'id="created-password" value="([^"]+)"', created.text)
     assert password is not None and len(password.group(1)) >= 16
@@ -43,15 +36,9 @@ def test_service_account_created_from_the_page_shows_its_password_once(scene: Va
 
     no_folder = client.post("/vault/service-accounts", data={"csrf_token": csrf, "name": "lonely"})
     assert no_folder.status_code == 400 and "at least one folder" in no_folder.text
-    bad_net = client.post(
-        "/vault/service-accounts",
-        data={
-            "csrf_token": csrf,
-            "name": "badnet",
-            "folders": [scene.folders["Scan"]],
-            "allowed_networks": "not-a-network",
-        },
-    )
+    bad_net = client.post("/vault/service-accounts", data={"csrf_token": csrf, "name": "badnet",
+                                                           "folders": [scene.folders["Scan"]],
+                                                           "allowed_networks": "not-a-network"})
     assert bad_net.status_code == 400 and 'id="created-password"' not in bad_net.text
     names = {a["name"] for a in client.get("/api/v1/vault/service-accounts", headers=scene.admin.headers).json()}
     assert names == {"nessus"}
@@ -63,79 +50,41 @@ def test_service_account_created_from_the_page_shows_its_password_once(scene: Va
 def test_notification_channels_and_subscriptions_from_the_page(scene: VaultScene) -> None:
     client = scene.client
     csrf = web_login(client, scene.admin, "/vault")
-    added = client.post(
-        "/vault/notifications/channels",
-        data={
-            "csrf_token": csrf,
-            "name": "soc-hook",
-            "kind": "webhook",
-            "url": "https://hooks.example.test/certvault",
-            "secret": "hmac-signing-key",
-        },
-        follow_redirects=False,
-    )
+    added = client.post("/vault/notifications/channels", data={
+        "csrf_token": csrf, "name": "soc-hook", "kind": "webhook", "url": "https://hooks.example.test/certvault",
+        "secret": "hmac-signing-key"}, follow_redirects=False)
     assert added.status_code == 303
     page = client.get(added.headers["location"]).text
     assert "Channel added." in page and "soc-hook" in page and "stored sealed" in page
     assert "hmac-signing-key" not in page
-    bad = client.post(
-        "/vault/notifications/channels",
-        data={
-            "csrf_token": csrf,
-            "name": "mail",
-            "kind": "email",
-            "host": "smtp.example.test",
-            "recipients": "a@x.test",
-        },
-    )
+    bad = client.post("/vault/notifications/channels", data={"csrf_token": csrf, "name": "mail", "kind": "email",
+                                                             "host": "smtp.example.test", "recipients": "a@x.test"})
     assert bad.status_code == 400 and "sender" in bad.text
 
     channel_id = re.search(r'action="/vault/notifications/channels/([0-9a-f-]+)/test"', page)
     assert channel_id is not None
     channel = channel_id.group(1)
-    assert (
-        client.post(
-            "/vault/notifications/subscriptions",
-            data={"csrf_token": csrf, "channel": channel, "event": "service_account.*", "subject": "nessus"},
-            follow_redirects=False,
-        ).status_code
-        == 303
-    )
-    wrong_event = client.post(
-        "/vault/notifications/subscriptions", data={"csrf_token": csrf, "channel": channel, "event": "Not An Event"}
-    )
+    assert client.post("/vault/notifications/subscriptions", data={
+        "csrf_token": csrf, "channel": channel, "event": "service_account.*", "subject": "nessus"},
+        follow_redirects=False).status_code == 303
+    wrong_event = client.post("/vault/notifications/subscriptions", data={"csrf_token": csrf, "channel": channel,
+                                                                         "event": "Not An Event"})
     assert wrong_event.status_code == 400 and "is not an event name" in wrong_event.text
-    tested = client.post(
-        f"/vault/notifications/channels/{channel}/test", data={"csrf_token": csrf}, follow_redirects=False
-    )
+    tested = client.post(f"/vault/notifications/channels/{channel}/test", data={"csrf_token": csrf},
+                         follow_redirects=False)
     page = client.get(tested.headers["location"]).text
     assert "Test message queued" in page and "notification.test" in page and "service_account.*" in page
-    assert (
-        client.post(
-            f"/vault/notifications/channels/{channel}/disable", data={"csrf_token": csrf}, follow_redirects=False
-        ).status_code
-        == 303
-    )
+    assert client.post(f"/vault/notifications/channels/{channel}/disable", data={"csrf_token": csrf},
+                       follow_redirects=False).status_code == 303
     channels = client.get("/api/v1/notifications/channels", headers=scene.admin.headers).json()
     assert [(c["name"], c["enabled"], c["has_secret"]) for c in channels] == [("soc-hook", False, True)]
-    subscription = re.search(
-        r'action="/vault/notifications/subscriptions/([0-9a-f-]+)/delete"', client.get("/vault/notifications").text
-    )
+    subscription = re.search(r'action="/vault/notifications/subscriptions/([0-9a-f-]+)/delete"',
+                             client.get("/vault/notifications").text)
     assert subscription is not None
-    assert (
-        client.post(
-            f"/vault/notifications/subscriptions/{subscription.group(1)}/delete",
-            data={"csrf_token": csrf},
-            follow_redirects=False,
-        ).status_code
-        == 303
-    )
-    assert (
-        client.post(
-            f"/vault/notifications/channels/{channel}/delete", data={"csrf_token": csrf}, follow_redirects=False
-        ).status_code
-        == 303
-    )
+    assert client.post(f"/vault/notifications/subscriptions/{subscription.group(1)}/delete",
+                       data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert client.post(f"/vault/notifications/channels/{channel}/delete", data={"csrf_token": csrf},
+                       follow_redirects=False).status_code == 303
     assert client.get("/api/v1/notifications/channels", headers=scene.admin.headers).json() == []
 
     web_login(client, scene.users["bob"], "/vault")

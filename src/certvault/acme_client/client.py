@@ -75,15 +75,9 @@ class AcmeClient:
         self.key = account_key
         jwk, alg = keyutil.jwk_and_alg(account_key)
         self.thumbprint = keyutil.b64url(jwk.public_key().thumbprint())
-        self.net = ResilientNetwork(
-            jwk,
-            alg=alg,
-            verify=config.verify(),
-            timeout=config.timeout,
-            user_agent=config.user_agent,
-            policy=config.policy,
-            proxy_for=config.directory_url,
-        )
+        self.net = ResilientNetwork(jwk, alg=alg, verify=config.verify(), timeout=config.timeout,
+                                    user_agent=config.user_agent, policy=config.policy,
+                                    proxy_for=config.directory_url)
         self._directory: messages.Directory | None = None
         self._directory_json: dict[str, Any] = {}
         self._acme: acme_client.ClientV2 | None = None
@@ -102,9 +96,8 @@ class AcmeClient:
             except (ValueError, jose.DeserializationError) as exc:
                 raise AcmeProtocolError(f"{self.config.directory_url} is not an ACME directory ({exc})") from None
             if "newAccount" not in self._directory_json or "newOrder" not in self._directory_json:
-                raise AcmeProtocolError(
-                    f"{self.config.directory_url} is not an ACME directory (no newAccount/newOrder)"
-                )
+                raise AcmeProtocolError(f"{self.config.directory_url} is not an ACME directory "
+                                        "(no newAccount/newOrder)")
             self._acme = acme_client.ClientV2(self._directory, self.net)
         return self._acme
 
@@ -113,13 +106,10 @@ class AcmeClient:
         meta = self._directory_json.get("meta") or {}
         profiles = meta.get("profiles") or {}
         return DirectoryInfo(
-            url=self.config.directory_url,
-            terms_of_service=meta.get("termsOfService"),
+            url=self.config.directory_url, terms_of_service=meta.get("termsOfService"),
             external_account_required=bool(meta.get("externalAccountRequired")),
             profiles={str(k): str(v) for k, v in profiles.items()} if isinstance(profiles, dict) else {},
-            renewal_info=self._directory_json.get("renewalInfo"),
-            website=meta.get("website"),
-        )
+            renewal_info=self._directory_json.get("renewalInfo"), website=meta.get("website"))
 
     def _url(self, name: str) -> str:
         _ = self.acme
@@ -133,20 +123,12 @@ class AcmeClient:
         return self.net.post(url, obj, new_nonce_url=self._url("newNonce"), **kwargs)
 
     # ---- accounts ------------------------------------------------------------------------------
-    def register(
-        self,
-        email: str | None,
-        agree_tos: bool,
-        eab_kid: str | None = None,
-        eab_hmac: str | None = None,
-        eab_alg: str = "HS256",
-    ) -> Account:
+    def register(self, email: str | None, agree_tos: bool, eab_kid: str | None = None,
+                 eab_hmac: str | None = None, eab_alg: str = "HS256") -> Account:
         info = self.directory_info()
         if not agree_tos:
-            raise InvalidInput(
-                "you must agree to the CA's terms of service"
-                + (f" ({info.terms_of_service})" if info.terms_of_service else "")
-            )
+            raise InvalidInput("you must agree to the CA's terms of service"
+                               + (f" ({info.terms_of_service})" if info.terms_of_service else ""))
         if info.external_account_required and not (eab_kid and eab_hmac):
             raise InvalidInput("this CA requires External Account Binding: give --eab-kid and --eab-hmac")
         payload: dict[str, Any] = {"termsOfServiceAgreed": True}
@@ -171,12 +153,8 @@ class AcmeClient:
         except (ValueError, TypeError):
             raise InvalidInput("the EAB HMAC key must be base64url text as the CA gave it") from None
         eab = messages.ExternalAccountBinding.from_data(
-            account_public_key=self.net.key.public_key(),
-            kid=kid,
-            hmac_key=hmac_key,  # type: ignore[union-attr]
-            directory=self.acme.directory,
-            hmac_alg=alg,
-        )
+            account_public_key=self.net.key.public_key(), kid=kid, hmac_key=hmac_key,  # type: ignore[union-attr]
+            directory=self.acme.directory, hmac_alg=alg)
         return dict(eab)
 
     def find_existing(self) -> Account:
@@ -198,12 +176,8 @@ class AcmeClient:
 
     def _account(self, body: dict[str, Any]) -> Account:
         assert self.account_url
-        return Account(
-            url=self.account_url,
-            status=body.get("status", ""),
-            contact=tuple(body.get("contact") or ()),
-            orders_url=body.get("orders"),
-        )
+        return Account(url=self.account_url, status=body.get("status", ""),
+                       contact=tuple(body.get("contact") or ()), orders_url=body.get("orders"))
 
     def _require_account(self) -> str:
         if not self.account_url:
@@ -221,9 +195,8 @@ class AcmeClient:
         return self._account(self._post(self._require_account(), {"status": "deactivated"}).json())
 
     # ---- orders --------------------------------------------------------------------------------
-    def new_order(
-        self, identifiers: list[Identifier], profile: str | None = None, replaces: str | None = None
-    ) -> Order:
+    def new_order(self, identifiers: list[Identifier], profile: str | None = None,
+                  replaces: str | None = None) -> Order:
         payload: dict[str, Any] = {"identifiers": [i.to_json() for i in identifiers]}
         if profile:
             payload["profile"] = profile
@@ -268,11 +241,8 @@ class AcmeClient:
         return Order.from_json(order.url, response.json(), retry_after_seconds(response.headers.get("Retry-After")))
 
     def download(self, certificate_url: str) -> str:
-        response = self._post(
-            certificate_url,
-            None,
-            headers={"Content-Type": "application/jose+json", "Accept": "application/pem-certificate-chain"},
-        )
+        response = self._post(certificate_url, None, headers={
+            "Content-Type": "application/jose+json", "Accept": "application/pem-certificate-chain"})
         text = response.content.decode("ascii", errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
             raise AcmeProtocolError("the CA's certificate download is not a PEM chain")
@@ -298,13 +268,8 @@ class AcmeClient:
         if start is None or end is None or end < start:
             raise AcmeProtocolError("the CA's renewal window is not a valid time range")
         retry = retry_after_seconds(response.headers.get("Retry-After"), ARI_DEFAULT_RETRY) or ARI_DEFAULT_RETRY
-        return RenewalWindow(
-            start=start,
-            end=end,
-            explanation_url=data.get("explanationURL"),
-            retry_after=min(max(retry, 60.0), 86400.0 * 7),
-            cert_id=cert_id,
-        )
+        return RenewalWindow(start=start, end=end, explanation_url=data.get("explanationURL"),
+                             retry_after=min(max(retry, 60.0), 86400.0 * 7), cert_id=cert_id)
 
     # ---- revocation ----------------------------------------------------------------------------
     def revoke(self, cert: x509.Certificate, reason: int) -> None:
@@ -315,9 +280,8 @@ class AcmeClient:
         self._post(self._url("revokeCert"), payload)
 
 
-def revoke_with_certificate_key(
-    config: ClientConfig, cert: x509.Certificate, cert_key: PrivateKeyTypes, reason: int
-) -> None:
+def revoke_with_certificate_key(config: ClientConfig, cert: x509.Certificate, cert_key: PrivateKeyTypes,
+                                reason: int) -> None:
     """Revocation signed by the certificate's own key (JWS with `jwk`, no account needed)."""
     client = AcmeClient(config, cert_key)
     try:

@@ -13,9 +13,7 @@ from cryptography.x509.oid import NameOID
 from certvault.errors import InvalidInput
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
 }
 
 
@@ -35,10 +33,7 @@ def build_csr(key: PrivateKeyTypes, names: list[str], signature: str = "sha256")
             if common_name is None and len(name) <= 64:
                 common_name = name
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else [])
-    builder = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(subject)
-        .add_extension(x509.SubjectAlternativeName(general), critical=False)
-    )
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
+        x509.SubjectAlternativeName(general), critical=False)
     csr = builder.sign(key, HASHES[signature]())  # type: ignore[arg-type]
     return csr.public_bytes(serialization.Encoding.DER)

@@ -81,17 +81,8 @@ class ServerProblem(Exception):
 
 
 class ResilientNetwork(acme_client.ClientNetwork):
-    def __init__(
-        self,
-        key: jose.JWK,
-        *,
-        alg: jose.JWASignature,
-        verify: bool | str,
-        timeout: float,
-        user_agent: str,
-        policy: RetryPolicy | None = None,
-        proxy_for: str | None = None,
-    ) -> None:
+    def __init__(self, key: jose.JWK, *, alg: jose.JWASignature, verify: bool | str, timeout: float,
+                 user_agent: str, policy: RetryPolicy | None = None, proxy_for: str | None = None) -> None:
         super().__init__(key, alg=alg, verify_ssl=verify, user_agent=user_agent, timeout=timeout)  # type: ignore[arg-type]
         self.policy = policy or RetryPolicy()
         # requests reads the whole environment (proxies, netrc) on every request; an ACME client talks
@@ -108,9 +99,8 @@ class ResilientNetwork(acme_client.ClientNetwork):
         kwargs["headers"].setdefault("User-Agent", self.user_agent)
         kwargs.setdefault("timeout", self._default_timeout)
         if self.transport is not None and not args and kwargs.keys() <= {"headers", "timeout", "data"}:
-            response = self.transport.request(
-                method, url, data=kwargs.get("data"), headers=kwargs["headers"], timeout=kwargs["timeout"]
-            )
+            response = self.transport.request(method, url, data=kwargs.get("data"), headers=kwargs["headers"],
+                                              timeout=kwargs["timeout"])
         else:
             response = self.session.request(method, url, *args, verify=self.verify_ssl, **kwargs)
         if "Accept" not in kwargs["headers"]:
@@ -145,14 +135,11 @@ class ResilientNetwork(acme_client.ClientNetwork):
                     transport += 1
                     time.sleep(self.policy.base_backoff * transport)
                     continue
-                raise AcmeUnavailable(
-                    f"the CA at {_host(url)} could not be reached ({_reason(exc)})",
-                    retry_at=datetime.now(UTC) + timedelta(seconds=5),
-                ) from None
+                raise AcmeUnavailable(f"the CA at {_host(url)} could not be reached ({_reason(exc)})",
+                                      retry_at=datetime.now(UTC) + timedelta(seconds=5)) from None
 
-    def _post_once(
-        self, url: str, obj: Any, content_type: str = acme_client.ClientNetwork.JOSE_CONTENT_TYPE, **kwargs: Any
-    ) -> requests.Response:
+    def _post_once(self, url: str, obj: Any, content_type: str = acme_client.ClientNetwork.JOSE_CONTENT_TYPE,
+                   **kwargs: Any) -> requests.Response:
         new_nonce_url = kwargs.pop("new_nonce_url", None)
         data = self._wrap_in_jws(obj, self._get_nonce(url, new_nonce_url), url)
         kwargs.setdefault("headers", {"Content-Type": content_type})
@@ -169,19 +156,12 @@ class ResilientNetwork(acme_client.ClientNetwork):
         if self.account is None or self.key is None:
             return super()._wrap_in_jws(obj, nonce, url)
         payload = obj.json_dumps().encode() if obj else b""
-        protected = json.dumps(
-            {"alg": self.alg.name, "kid": self.account["uri"], "nonce": jose.encode_b64jose(nonce), "url": url},
-            separators=(",", ":"),
-        ).encode()
+        protected = json.dumps({"alg": self.alg.name, "kid": self.account["uri"], "nonce": jose.encode_b64jose(nonce),
+                                "url": url}, separators=(",", ":")).encode()
         signing_input = jose.b64encode(protected) + b"." + jose.b64encode(payload)
         signature = self.alg.sign(self.key.key, signing_input)
-        return json.dumps(
-            {
-                "protected": jose.b64encode(protected).decode(),
-                "payload": jose.b64encode(payload).decode(),
-                "signature": jose.b64encode(signature).decode(),
-            }
-        )
+        return json.dumps({"protected": jose.b64encode(protected).decode(), "payload": jose.b64encode(payload).decode(),
+                           "signature": jose.b64encode(signature).decode()})
 
     def _keep_nonce(self, response: requests.Response) -> None:
         nonce = response.headers.get(self.REPLAY_NONCE_HEADER)
@@ -192,9 +172,8 @@ class ResilientNetwork(acme_client.ClientNetwork):
                 pass
 
     # ---- GET -----------------------------------------------------------------------------------
-    def get(
-        self, url: str, content_type: str = acme_client.ClientNetwork.JSON_CONTENT_TYPE, **kwargs: Any
-    ) -> requests.Response:
+    def get(self, url: str, content_type: str = acme_client.ClientNetwork.JSON_CONTENT_TYPE,
+            **kwargs: Any) -> requests.Response:
         attempt = 0
         while True:
             try:
@@ -204,10 +183,8 @@ class ResilientNetwork(acme_client.ClientNetwork):
                     attempt += 1
                     time.sleep(self.policy.base_backoff * attempt)
                     continue
-                raise AcmeUnavailable(
-                    f"the CA at {_host(url)} could not be reached ({_reason(exc)})",
-                    retry_at=datetime.now(UTC) + timedelta(seconds=5),
-                ) from None
+                raise AcmeUnavailable(f"the CA at {_host(url)} could not be reached ({_reason(exc)})",
+                                      retry_at=datetime.now(UTC) + timedelta(seconds=5)) from None
             if response.status_code == 503 and attempt < self.policy.transport_retries:
                 attempt += 1
                 time.sleep(retry_after_seconds(response.headers.get("Retry-After"), 0.5) or 0.5)
@@ -217,9 +194,8 @@ class ResilientNetwork(acme_client.ClientNetwork):
             except messages.Error as error:
                 raise ServerProblem(error, response.status_code, None).to_problem() from None
             except acme_errors.ClientError as error:
-                raise AcmeUnavailable(
-                    f"the CA at {_host(url)} answered HTTP {response.status_code} for {url}"
-                ) from error
+                raise AcmeUnavailable(f"the CA at {_host(url)} answered HTTP {response.status_code} "
+                                      f"for {url}") from error
 
 
 def _host(url: str) -> str:

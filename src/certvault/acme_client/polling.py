@@ -7,7 +7,8 @@ from __future__ import annotations
 RAMP = (0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.0, 2.0, 3.0, 5.0)
 
 
-def next_poll_delay(attempt: int, retry_after: float | None = None, ceiling: float = 10.0, floor: float = 0.0) -> float:
+def next_poll_delay(attempt: int, retry_after: float | None = None, ceiling: float = 10.0,
+                    floor: float = 0.0) -> float:
     """Seconds to wait before poll number `attempt` (0-based)."""
     if retry_after is not None:
         return max(retry_after, floor)

@@ -42,7 +42,7 @@ PLAIN_WORDS: dict[str, str] = {
 def short_type(problem_type: str | None) -> str:
     if not problem_type:
         return "unknown"
-    return problem_type[len(PREFIX) :] if problem_type.startswith(PREFIX) else problem_type
+    return problem_type[len(PREFIX):] if problem_type.startswith(PREFIX) else problem_type
 
 
 def describe_problem(problem: dict[str, Any] | None) -> str:
@@ -72,9 +72,8 @@ class AcmeError(IntegrationError):
 class AcmeProblem(AcmeError):
     """The CA answered with an RFC 7807 problem document."""
 
-    def __init__(
-        self, problem: dict[str, Any], status: int | None = None, retry_at: datetime | None = None, context: str = ""
-    ) -> None:
+    def __init__(self, problem: dict[str, Any], status: int | None = None,
+                 retry_at: datetime | None = None, context: str = "") -> None:
         message = describe_problem(problem)
         super().__init__(f"{context}: {message}" if context else message)
         self.problem = problem

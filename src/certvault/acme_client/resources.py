@@ -14,7 +14,7 @@ def parse_time(value: str | None) -> datetime | None:
     if "." in text:  # trim sub-microsecond digits Go servers send
         head, _, tail = text.partition(".")
         digits = "".join(ch for ch in tail if "0" <= ch <= "9")
-        zone = tail[len(digits) :]
+        zone = tail[len(digits):]
         text = f"{head}.{digits[:6]}{zone}"
     try:
         return datetime.fromisoformat(text)
@@ -41,13 +41,8 @@ class Challenge:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Challenge:
-        return cls(
-            type=data.get("type", ""),
-            url=data.get("url", ""),
-            status=data.get("status", ""),
-            token=data.get("token"),
-            error=data.get("error"),
-        )
+        return cls(type=data.get("type", ""), url=data.get("url", ""), status=data.get("status", ""),
+                   token=data.get("token"), error=data.get("error"))
 
 
 @dataclass(frozen=True)
@@ -62,14 +57,11 @@ class Authorization:
     @classmethod
     def from_json(cls, url: str, data: dict[str, Any]) -> Authorization:
         ident = data.get("identifier") or {}
-        return cls(
-            url=url,
-            status=data.get("status", ""),
-            identifier=Identifier(ident.get("type", "dns"), ident.get("value", "")),
-            wildcard=bool(data.get("wildcard", False)),
-            challenges=tuple(Challenge.from_json(c) for c in data.get("challenges") or []),
-            expires=parse_time(data.get("expires")),
-        )
+        return cls(url=url, status=data.get("status", ""),
+                   identifier=Identifier(ident.get("type", "dns"), ident.get("value", "")),
+                   wildcard=bool(data.get("wildcard", False)),
+                   challenges=tuple(Challenge.from_json(c) for c in data.get("challenges") or []),
+                   expires=parse_time(data.get("expires")))
 
     def challenge(self, kind: str) -> Challenge | None:
         return next((c for c in self.challenges if c.type == kind), None)
@@ -92,19 +84,12 @@ class Order:
 
     @classmethod
     def from_json(cls, url: str, data: dict[str, Any], retry_after: float | None = None) -> Order:
-        return cls(
-            url=url,
-            status=data.get("status", ""),
-            identifiers=tuple(
-                Identifier(i.get("type", "dns"), i.get("value", "")) for i in data.get("identifiers") or []
-            ),
-            authorizations=tuple(data.get("authorizations") or []),
-            finalize=data.get("finalize", ""),
-            certificate=data.get("certificate"),
-            error=data.get("error"),
-            expires=parse_time(data.get("expires")),
-            retry_after=retry_after,
-        )
+        return cls(url=url, status=data.get("status", ""),
+                   identifiers=tuple(Identifier(i.get("type", "dns"), i.get("value", ""))
+                                     for i in data.get("identifiers") or []),
+                   authorizations=tuple(data.get("authorizations") or []), finalize=data.get("finalize", ""),
+                   certificate=data.get("certificate"), error=data.get("error"),
+                   expires=parse_time(data.get("expires")), retry_after=retry_after)
 
 
 @dataclass(frozen=True)
@@ -118,7 +103,7 @@ class Account:
     def email(self) -> str | None:
         for item in self.contact:
             if item.startswith("mailto:"):
-                return item[len("mailto:") :]
+                return item[len("mailto:"):]
         return None
 
 

@@ -75,15 +75,8 @@ class Transport:
         self._context = tls_context(verify)
         self._connections: dict[tuple[str, str, int], _HTTP | _HTTPS] = {}
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        data: bytes | str | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> requests.Response:
+    def request(self, method: str, url: str, *, data: bytes | str | None = None,
+                headers: Mapping[str, str] | None = None, timeout: float | None = None) -> requests.Response:
         body = data.encode() if isinstance(data, str) else data
         for _ in range(MAX_REDIRECTS + 1):
             response = self._once(method, url, body, dict(headers or {}), timeout)
@@ -93,9 +86,8 @@ class Transport:
             url = urljoin(url, location)
         return response
 
-    def _once(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float | None
-    ) -> requests.Response:
+    def _once(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+              timeout: float | None) -> requests.Response:
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -127,11 +119,8 @@ class Transport:
             conn = None
         if conn is None:
             scheme, host, port = key
-            conn = (
-                _HTTPS(host, port, timeout=timeout, context=self._context)
-                if scheme == "https"
-                else _HTTP(host, port, timeout=timeout)
-            )
+            conn = (_HTTPS(host, port, timeout=timeout, context=self._context) if scheme == "https"
+                    else _HTTP(host, port, timeout=timeout))
             try:
                 conn.connect()
             except ssl.SSLError as exc:

@@ -61,9 +61,8 @@ def _list_aware_class() -> type[asyncio.Protocol]:
         def _continue_with_h11(self, data: bytes) -> None:
             self.connections.discard(self)
             self.parser = None  # type: ignore[assignment]
-            protocol = H11Protocol(
-                config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
-            )
+            protocol = H11Protocol(config=self.config, server_state=self.server_state, app_state=self.app_state,
+                                    _loop=self.loop)
             self.transport.set_protocol(protocol)
             protocol.connection_made(self.transport)
             protocol.data_received(data)

@@ -28,7 +28,8 @@ def job_metrics(svc: Services) -> Iterable[Metric]:
     for status, count in svc.session.execute(select(Job.status, func.count()).group_by(Job.status)):
         depth.add_metric([status], count)
     yield depth
-    failed = GaugeMetricFamily("certvault_jobs_failed", "Jobs that failed permanently, by job name", labels=["job"])
+    failed = GaugeMetricFamily("certvault_jobs_failed", "Jobs that failed permanently, by job name",
+                               labels=["job"])
     stmt = select(Job.name, func.count()).where(Job.status == "failed").group_by(Job.name)
     for name, count in svc.session.execute(stmt):
         failed.add_metric([name], count)

@@ -15,9 +15,8 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, default=new_uuid, unique=True, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     actor_kind: Mapped[str] = mapped_column(String(16), nullable=False)

@@ -29,20 +29,8 @@ from certvault.db.locks import advisory_lock
 
 GENESIS = "0" * 64
 _SENSITIVE = ("password", "secret", "token", "private", "passphrase", "hmac", "key_pem")
-_CANONICAL = (
-    "seq",
-    "id",
-    "at",
-    "actor_kind",
-    "actor_id",
-    "actor_name",
-    "ip",
-    "action",
-    "outcome",
-    "target_type",
-    "target_id",
-    "details",
-)
+_CANONICAL = ("seq", "id", "at", "actor_kind", "actor_id", "actor_name", "ip", "action", "outcome", "target_type",
+              "target_id", "details")
 
 _events, _head = cast(Table, AuditEvent.__table__), cast(Table, AuditHead.__table__)
 # FOR UPDATE: the head row is the chain's lock on PostgreSQL (SQLite omits the clause; its write lock serialises).
@@ -50,15 +38,11 @@ _HEAD_FOR_UPDATE = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with
 _HEAD = select(_head.c.seq, _head.c.hash, _head.c.mac).where(_head.c.id == 1)
 _APPEND = insert(_events)
 _INSERT_HEAD = insert(_head)
-_MOVE_HEAD = (
-    update(_head)
-    .where(_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), mac=bindparam("new_mac"))
-)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"), mac=bindparam("new_mac"))
 # PostgreSQL takes both in one statement (a data-modifying CTE): one round trip less per audited request.
 _APPEND_AND_MOVE_HEAD = _MOVE_HEAD.add_cte(
-    insert(_events).values({column.name: bindparam(f"ev_{column.name}") for column in _events.c}).cte("appended")
-)
+    insert(_events).values({column.name: bindparam(f"ev_{column.name}") for column in _events.c}).cte("appended"))
 
 
 def redact(details: dict[str, Any]) -> dict[str, Any]:
@@ -132,19 +116,11 @@ class AuditLog:
             head = conn.execute(_HEAD_FOR_UPDATE).first()
         prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
         row: dict[str, Any] = {
-            "seq": prev_seq + 1,
-            "id": uuid.uuid4(),
-            "at": utcnow(),
-            "actor_kind": actor.kind,
-            "actor_id": str(actor.id) if actor.id else None,
-            "actor_name": actor.name,
-            "ip": actor.ip,
-            "action": action,
-            "outcome": outcome,
-            "target_type": target_type,
+            "seq": prev_seq + 1, "id": uuid.uuid4(), "at": utcnow(), "actor_kind": actor.kind,
+            "actor_id": str(actor.id) if actor.id else None, "actor_name": actor.name, "ip": actor.ip,
+            "action": action, "outcome": outcome, "target_type": target_type,
             "target_id": str(target_id) if target_id is not None else None,
-            "details": json.loads(json.dumps(redact(details or {}), default=str)),
-            "prev_hash": prev_hash,
+            "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": prev_hash,
         }
         row["hash"] = self._mac(prev_hash.encode() + _canonical(row))
         moved = {"new_seq": row["seq"], "new_hash": row["hash"], "new_mac": self._head_mac(row["seq"], row["hash"])}
@@ -231,7 +207,8 @@ class AuditLog:
         if q.text:
             like = f"%{q.text}%"
             stmt = stmt.where(
-                AuditEvent.action.like(like) | AuditEvent.actor_name.like(like) | AuditEvent.target_id.like(like)
+                AuditEvent.action.like(like) | AuditEvent.actor_name.like(like)
+                | AuditEvent.target_id.like(like)
             )
         return stmt
 

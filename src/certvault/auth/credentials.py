@@ -33,18 +33,9 @@ _tokens, _users, _members = ApiToken.__table__, User.__table__, GroupMember.__ta
 _sessions, _state = WebSession.__table__, AuthState.__table__
 
 _VERSION = select(_state.c.version).where(_state.c.id == 1)
-_ACCOUNT_COLUMNS = (
-    _users.c.id.label("user_id"),
-    _users.c.username,
-    _users.c.display_name,
-    _users.c.role,
-    _users.c.kind,
-    _users.c.is_active,
-    _users.c.locked_until,
-    _users.c.must_change_password,
-    _users.c.totp_enabled,
-    _users.c.allowed_networks,
-)
+_ACCOUNT_COLUMNS = (_users.c.id.label("user_id"), _users.c.username, _users.c.display_name, _users.c.role,
+                    _users.c.kind, _users.c.is_active, _users.c.locked_until, _users.c.must_change_password,
+                    _users.c.totp_enabled, _users.c.allowed_networks)
 _TOKEN: Select[tuple[object, ...]] = (
     select(_tokens.c.id, _tokens.c.expires_at, _tokens.c.revoked_at, _tokens.c.last_used_at, *_ACCOUNT_COLUMNS)
     .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
@@ -90,15 +81,8 @@ class Account:
         return any(address in network for network in self.networks)
 
     def actor(self, ip: str | None, via: str) -> Actor:
-        return Actor(
-            name=self.username,
-            role=Role(self.role),
-            kind=self.kind,
-            id=self.id,
-            ip=ip,
-            group_ids=self.group_ids,
-            via=via,
-        )
+        return Actor(name=self.username, role=Role(self.role), kind=self.kind, id=self.id, ip=ip,
+                     group_ids=self.group_ids, via=via)
 
 
 @dataclass(frozen=True)
@@ -191,25 +175,14 @@ def _load(bind: Bind, statement: Select[tuple[object, ...]], hashed: str, *, is_
         groups = frozenset(bind.execute(_GROUPS, {"user_id": row["user_id"]}).scalars())
         networks = tuple(str(n) for n in row["allowed_networks"] or ())
         account = Account(
-            id=row["user_id"],
-            username=row["username"],
-            display_name=row["display_name"] or "",
-            role=row["role"],
-            kind=row["kind"],
-            is_active=bool(row["is_active"]),
-            locked_until=row["locked_until"],
-            must_change_password=bool(row["must_change_password"]),
-            totp_enabled=bool(row["totp_enabled"]),
-            allowed_networks=networks,
-            networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks),
+            id=row["user_id"], username=row["username"], display_name=row["display_name"] or "", role=row["role"],
+            kind=row["kind"], is_active=bool(row["is_active"]), locked_until=row["locked_until"],
+            must_change_password=bool(row["must_change_password"]), totp_enabled=bool(row["totp_enabled"]),
+            allowed_networks=networks, networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks),
             group_ids=groups,
         )
     return Credential(
-        kind="token" if is_token else "session",
-        id=row["id"],
-        expires_at=row["expires_at"],
-        revoked=bool(row["revoked_at"]) if is_token else False,
-        last_used_at=row["last_used_at"] if is_token else None,
-        csrf_token=None if is_token else row["csrf_token"],
-        account=account,
+        kind="token" if is_token else "session", id=row["id"], expires_at=row["expires_at"],
+        revoked=bool(row["revoked_at"]) if is_token else False, last_used_at=row["last_used_at"] if is_token else None,
+        csrf_token=None if is_token else row["csrf_token"], account=account,
     )

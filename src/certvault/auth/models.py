@@ -31,7 +31,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     allowed_networks: Mapped[list[str]] = mapped_column(JSONType, default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
-    groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members", lazy="selectin")
+    groups: Mapped[list[Group]] = relationship(
+        secondary="group_members", back_populates="members", lazy="selectin"
+    )
 
 
 class Group(UUIDPrimaryKey, Timestamps, Base):

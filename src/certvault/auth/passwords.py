@@ -34,7 +34,8 @@ def check_policy(password: str, min_length: int) -> None:
     if len(password) < min_length:
         raise InvalidInput(f"password must be at least {min_length} characters long")
     classes = sum(
-        any(c in group for c in password) for group in (string.ascii_lowercase, string.ascii_uppercase, string.digits)
+        any(c in group for c in password)
+        for group in (string.ascii_lowercase, string.ascii_uppercase, string.digits)
     )
     if classes < 2 and len(password) < 20:
         raise InvalidInput("password needs at least two of: lower case, upper case, digits")
@@ -44,5 +45,7 @@ def generate_password(length: int = 20) -> str:
     alphabet = string.ascii_letters + string.digits + "-_.!@#%"
     while True:
         value = "".join(secrets.choice(alphabet) for _ in range(length))
-        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(
+            c.isdigit() for c in value
+        ):
             return value

@@ -51,31 +51,14 @@ class Permission(StrEnum):
 
 
 _OPERATOR = {
-    Permission.CERTIFICATES_READ,
-    Permission.CERTIFICATES_WRITE,
-    Permission.CERTIFICATES_EXPORT,
-    Permission.KEYS_VIEW,
-    Permission.DISCOVERY_RUN,
-    Permission.CA_READ,
-    Permission.CA_ISSUE,
-    Permission.ACME_REQUEST,
-    Permission.ACME_READ,
-    Permission.DNS_ACCOUNTS,
-    Permission.SCANS_READ,
-    Permission.SCANS_RUN,
-    Permission.VAULT_USE,
-    Permission.JOBS_READ,
-    Permission.REPORTS_READ,
+    Permission.CERTIFICATES_READ, Permission.CERTIFICATES_WRITE, Permission.CERTIFICATES_EXPORT,
+    Permission.KEYS_VIEW, Permission.DISCOVERY_RUN, Permission.CA_READ, Permission.CA_ISSUE,
+    Permission.ACME_REQUEST, Permission.ACME_READ, Permission.DNS_ACCOUNTS, Permission.SCANS_READ,
+    Permission.SCANS_RUN, Permission.VAULT_USE, Permission.JOBS_READ, Permission.REPORTS_READ,
 }
 _AUDITOR = {
-    Permission.CERTIFICATES_READ,
-    Permission.CA_READ,
-    Permission.ACME_READ,
-    Permission.SCANS_READ,
-    Permission.AUDIT_READ,
-    Permission.USERS_READ,
-    Permission.JOBS_READ,
-    Permission.REPORTS_READ,
+    Permission.CERTIFICATES_READ, Permission.CA_READ, Permission.ACME_READ, Permission.SCANS_READ,
+    Permission.AUDIT_READ, Permission.USERS_READ, Permission.JOBS_READ, Permission.REPORTS_READ,
 }
 _USER = {Permission.CERTIFICATES_READ, Permission.VAULT_USE}
 
@@ -122,4 +105,6 @@ def parse_role(value: str) -> Role:
     except ValueError:
         from certvault.errors import InvalidInput
 
-        raise InvalidInput(f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidInput(
+            f"unknown role {value!r}; choose one of {', '.join(r.value for r in Role)}"
+        ) from None

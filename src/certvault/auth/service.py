@@ -77,22 +77,12 @@ class AuthService(CredentialOps):
         if self.has_users():
             return None
         password = passwords.generate_password()
-        user = User(
-            username=username,
-            role=Role.ADMINISTRATOR.value,
-            display_name="Administrator",
-            password_hash=passwords.hash_password(password),
-            must_change_password=True,
-        )
+        user = User(username=username, role=Role.ADMINISTRATOR.value, display_name="Administrator",
+                    password_hash=passwords.hash_password(password), must_change_password=True)
         self._s.add(user)
         self._s.flush()
-        self._audit.record(
-            Actor.system("bootstrap", via="cli"),
-            "user.create",
-            target_type="user",
-            target_id=user.id,
-            details={"username": username, "role": user.role},
-        )
+        self._audit.record(Actor.system("bootstrap", via="cli"), "user.create", target_type="user",
+                           target_id=user.id, details={"username": username, "role": user.role})
         return password
 
     def create_user(
@@ -119,24 +109,16 @@ class AuthService(CredentialOps):
         else:
             passwords.check_policy(password, self._settings.password_min_length)
         user = User(
-            username=username,
-            role=parse_role(role).value,
-            email=email,
-            display_name=display_name,
-            kind=kind,
-            password_hash=passwords.hash_password(password),
+            username=username, role=parse_role(role).value, email=email, display_name=display_name,
+            kind=kind, password_hash=passwords.hash_password(password),
             must_change_password=generated is not None and kind == "user",
             allowed_networks=parse_networks(allowed_networks),
         )
         self._s.add(user)
         self._s.flush()
-        self._audit.record(
-            actor,
-            "user.create",
-            target_type="user",
-            target_id=user.id,
-            details={"username": username, "role": user.role, "kind": kind, "allowed_networks": user.allowed_networks},
-        )
+        self._audit.record(actor, "user.create", target_type="user", target_id=user.id,
+                           details={"username": username, "role": user.role, "kind": kind,
+                                    "allowed_networks": user.allowed_networks})
         return user, generated
 
     def list_users(self, actor: Actor, kind: str | None = None) -> list[User]:
@@ -202,14 +184,8 @@ class AuthService(CredentialOps):
     def change_password(self, actor: Actor, current: str, new: str) -> None:
         user = self._find_user(actor.id or actor.name)
         if not passwords.verify_password(user.password_hash, current):
-            self._audit.record(
-                actor,
-                "user.password_change",
-                target_type="user",
-                target_id=user.id,
-                outcome="failure",
-                details={"reason": "current password wrong"},
-            )
+            self._audit.record(actor, "user.password_change", target_type="user", target_id=user.id,
+                               outcome="failure", details={"reason": "current password wrong"})
             raise Forbidden("current password is wrong", keep_changes=True)
         passwords.check_policy(new, self._settings.password_min_length)
         if new == current:
@@ -233,9 +209,7 @@ class AuthService(CredentialOps):
     def _ensure_other_admin(self, user: User) -> None:
         others = self._s.scalar(
             select(func.count(User.id)).where(
-                User.role == Role.ADMINISTRATOR.value,
-                User.is_active.is_(True),
-                User.id != user.id,
+                User.role == Role.ADMINISTRATOR.value, User.is_active.is_(True), User.id != user.id,
                 User.kind == "user",
             )
         )
@@ -253,7 +227,8 @@ class AuthService(CredentialOps):
         group = Group(name=name, description=description)
         self._s.add(group)
         self._s.flush()
-        self._audit.record(actor, "group.create", target_type="group", target_id=group.id, details={"name": name})
+        self._audit.record(actor, "group.create", target_type="group", target_id=group.id,
+                           details={"name": name})
         return group
 
     def list_groups(self, actor: Actor) -> list[Group]:
@@ -276,9 +251,8 @@ class AuthService(CredentialOps):
         group, user = self.get_group(group_ref), self._find_user(user_ref)
         if user not in group.members:
             group.members.append(user)
-        self._audit.record(
-            actor, "group.add_member", target_type="group", target_id=group.id, details={"user": user.username}
-        )
+        self._audit.record(actor, "group.add_member", target_type="group", target_id=group.id,
+                           details={"user": user.username})
         return group
 
     def remove_member(self, actor: Actor, group_ref: str | uuid.UUID, user_ref: str | uuid.UUID) -> Group:
@@ -286,9 +260,8 @@ class AuthService(CredentialOps):
         group, user = self.get_group(group_ref), self._find_user(user_ref)
         if user in group.members:
             group.members.remove(user)
-        self._audit.record(
-            actor, "group.remove_member", target_type="group", target_id=group.id, details={"user": user.username}
-        )
+        self._audit.record(actor, "group.remove_member", target_type="group", target_id=group.id,
+                           details={"user": user.username})
         return group
 
     # ---- login -------------------------------------------------------------------------------
@@ -296,28 +269,16 @@ class AuthService(CredentialOps):
         """Check a password login; failures are audited and counted even though they raise."""
         user = self._s.scalar(select(User).where(User.username == username))
         now = self._now()
-        who = Actor(
-            name=username,
-            role=Role.USER,
-            kind=user.kind if user else "user",
-            id=user.id if user else None,
-            ip=ip,
-            via="login",
-        )
+        who = Actor(name=username, role=Role.USER, kind=user.kind if user else "user",
+                    id=user.id if user else None, ip=ip, via="login")
         if user is None or not user.is_active:
             passwords.verify_password(None, password)
             return self._fail(who, "unknown or disabled account")
         if user.locked_until and user.locked_until > now:
             return self._fail(who, "account locked", target=user)
         if not ip_allowed(user, ip):
-            self._audit.record(
-                who,
-                "auth.login",
-                target_type="user",
-                target_id=user.id,
-                outcome="denied",
-                details={"reason": "source address not allowed"},
-            )
+            self._audit.record(who, "auth.login", target_type="user", target_id=user.id, outcome="denied",
+                               details={"reason": "source address not allowed"})
             raise Forbidden(f"logins for {username} are not allowed from {ip}", keep_changes=True)
         if not passwords.verify_password(user.password_hash, password):
             return self._count_failure(user, who, "wrong password")
@@ -338,37 +299,19 @@ class AuthService(CredentialOps):
         if user.failed_logins >= self._settings.lockout_threshold:
             user.locked_until = self._now() + timedelta(minutes=self._settings.lockout_minutes)
             user.failed_logins = 0
-            self._audit.record(
-                who,
-                "auth.lockout",
-                target_type="user",
-                target_id=user.id,
-                outcome="failure",
-                details={"minutes": self._settings.lockout_minutes, "reason": reason},
-            )
+            self._audit.record(who, "auth.lockout", target_type="user", target_id=user.id, outcome="failure",
+                               details={"minutes": self._settings.lockout_minutes, "reason": reason})
         return self._fail(who, reason, target=user)
 
     def _fail(self, who: Actor, reason: str, target: User | None = None) -> Actor:
-        self._audit.record(
-            who,
-            "auth.login",
-            target_type="user",
-            target_id=target.id if target else None,
-            outcome="failure",
-            details={"reason": reason},
-        )
+        self._audit.record(who, "auth.login", target_type="user",
+                           target_id=target.id if target else None, outcome="failure",
+                           details={"reason": reason})
         raise Unauthenticated("invalid username or password", keep_changes=True)
 
     def actor_for(self, user: User, ip: str | None, via: str) -> Actor:
-        return Actor(
-            name=user.username,
-            role=Role(user.role),
-            kind=user.kind,
-            id=user.id,
-            ip=ip,
-            group_ids=frozenset(g.id for g in user.groups),
-            via=via,
-        )
+        return Actor(name=user.username, role=Role(user.role), kind=user.kind, id=user.id, ip=ip,
+                     group_ids=frozenset(g.id for g in user.groups), via=via)
 
     def user_for(self, actor: Actor) -> User:
         return self._find_user(actor.id or actor.name)

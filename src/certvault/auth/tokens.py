@@ -51,12 +51,8 @@ class CredentialOps:
 
     # ---- API tokens --------------------------------------------------------------------------
     def create_token(
-        self,
-        actor: Actor,
-        user_ref: str | uuid.UUID | None = None,
-        name: str = "",
-        days: int | None = None,
-        kind: str = "api",
+        self, actor: Actor, user_ref: str | uuid.UUID | None = None, name: str = "",
+        days: int | None = None, kind: str = "api",
     ) -> tuple[str, ApiToken]:
         user = self._find_user(user_ref) if user_ref else self.user_for(actor)
         if user.id != actor.id:
@@ -66,22 +62,13 @@ class CredentialOps:
             raise InvalidInput("token lifetime must be between 0 (never expires) and 3650 days")
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(
-            user_id=user.id,
-            name=name,
-            token_hash=token_digest(plaintext),
-            prefix=plaintext[:10],
-            kind=kind,
-            expires_at=self._now() + timedelta(days=days) if days else None,
+            user_id=user.id, name=name, token_hash=token_digest(plaintext), prefix=plaintext[:10],
+            kind=kind, expires_at=self._now() + timedelta(days=days) if days else None,
         )
         self._s.add(token)
         self._s.flush()
-        self._audit.record(
-            actor,
-            "token.create",
-            target_type="user",
-            target_id=user.id,
-            details={"token": token.prefix, "name": name, "days": days, "kind": kind},
-        )
+        self._audit.record(actor, "token.create", target_type="user", target_id=user.id,
+                           details={"token": token.prefix, "name": name, "days": days, "kind": kind})
         return plaintext, token
 
     def list_tokens(self, actor: Actor, user_ref: str | uuid.UUID | None = None) -> list[ApiToken]:
@@ -98,9 +85,8 @@ class CredentialOps:
         if token.user_id != actor.id:
             require(actor, Permission.USERS_MANAGE)
         token.revoked_at = self._now()
-        self._audit.record(
-            actor, "token.revoke", target_type="user", target_id=token.user_id, details={"token": token.prefix}
-        )
+        self._audit.record(actor, "token.revoke", target_type="user", target_id=token.user_id,
+                           details={"token": token.prefix})
 
     def authenticate_token(self, plaintext: str, ip: str | None) -> Actor:
         key, found = self.credentials.token(self._s, plaintext)
@@ -112,7 +98,8 @@ class CredentialOps:
             return False
         if not found.account.allows(ip):
             return True
-        return found.kind == "token" and (found.last_used_at is None or self._now() - found.last_used_at > TOUCH_EVERY)
+        return found.kind == "token" and (found.last_used_at is None or
+                                          self._now() - found.last_used_at > TOUCH_EVERY)
 
     def admit_token(self, key: str, found: Credential | None, ip: str | None) -> Actor:
         """Check a looked-up token; record its use (at most once a minute) in this session."""
@@ -133,7 +120,8 @@ class CredentialOps:
             raise Unauthenticated("account is locked")
         if not account.allows(ip):
             who = Actor(name=account.username, role=Role(account.role), kind=account.kind, id=account.id, ip=ip)
-            self._audit.record(who, "auth.ip_denied", target_type="user", target_id=account.id, outcome="denied")
+            self._audit.record(who, "auth.ip_denied", target_type="user", target_id=account.id,
+                               outcome="denied")
             raise Forbidden(f"requests for {account.username} are not allowed from {ip}", keep_changes=True)
         return account
 
@@ -141,11 +129,8 @@ class CredentialOps:
     def create_session(self, actor: Actor) -> tuple[str, WebSession]:
         plaintext = SESSION_PREFIX + secrets.token_urlsafe(32)
         web = WebSession(
-            user_id=actor.id,
-            token_hash=token_digest(plaintext),
-            csrf_token=secrets.token_urlsafe(24),
-            ip=actor.ip,
-            expires_at=self._now() + timedelta(minutes=self._settings.session_minutes),
+            user_id=actor.id, token_hash=token_digest(plaintext), csrf_token=secrets.token_urlsafe(24),
+            ip=actor.ip, expires_at=self._now() + timedelta(minutes=self._settings.session_minutes),
         )
         self._s.add(web)
         self._s.flush()

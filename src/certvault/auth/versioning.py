@@ -46,11 +46,9 @@ def bump(session: Session) -> None:
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.info.get(_BUMPED):
         return
-    if (
-        any(isinstance(obj, WATCHED) for obj in session.deleted)
-        or any(isinstance(obj, GroupMember) for obj in session.new)
-        or any(isinstance(obj, WATCHED) and _meaningfully_changed(obj) for obj in session.dirty)
-    ):
+    if any(isinstance(obj, WATCHED) for obj in session.deleted) or any(
+            isinstance(obj, GroupMember) for obj in session.new) or any(
+            isinstance(obj, WATCHED) and _meaningfully_changed(obj) for obj in session.dirty):
         bump(session)
 
 

@@ -18,14 +18,12 @@ def find_issuer(session: Session, issuer_dn: str, aki: str | None) -> IssuerCert
         found = session.scalars(stmt.where(IssuerCertificate.ski == aki)).first()
         if found is not None:
             return found
-    return session.scalars(
-        stmt.where(IssuerCertificate.subject_hash == subject_hash(issuer_dn), IssuerCertificate.subject == issuer_dn)
-    ).first()
+    return session.scalars(stmt.where(IssuerCertificate.subject_hash == subject_hash(issuer_dn),
+                                      IssuerCertificate.subject == issuer_dn)).first()
 
 
-def chain_for(
-    session: Session, issuer_dn: str, aki: str | None, subject_dn: str | None = None
-) -> list[IssuerCertificate]:
+def chain_for(session: Session, issuer_dn: str, aki: str | None,
+              subject_dn: str | None = None) -> list[IssuerCertificate]:
     """Issuing CA first, up to the root when it is known. Stops at loops and self-signed CAs."""
     chain: list[IssuerCertificate] = []
     seen: set[str] = set()

@@ -33,7 +33,8 @@ def recorded_defaults(ctx: Any, entry_id: uuid.UUID) -> tuple[str, str | None] |
     return None
 
 
-def with_defaults(ctx: Any, entry_id: uuid.UUID, fmt: str | None, password: str | None) -> tuple[str, str | None, bool]:
+def with_defaults(ctx: Any, entry_id: uuid.UUID, fmt: str | None, password: str | None
+                  ) -> tuple[str, str | None, bool]:
     """(format, password, whether the recorded password is used) for an export that may leave them out."""
     if fmt is not None and password is not None:
         return fmt, password, False
@@ -65,14 +66,8 @@ def check_request(fmt: str, with_key: bool, password: str | None) -> None:
         raise InvalidInput(f"the export password must be at least {MIN_PASSWORD} characters (Java requires it)")
 
 
-def build(
-    fmt: str,
-    name: str,
-    cert: x509.Certificate,
-    chain: list[x509.Certificate],
-    key: PrivateKeyTypes | None,
-    password: str | None,
-) -> ExportFile:
+def build(fmt: str, name: str, cert: x509.Certificate, chain: list[x509.Certificate],
+          key: PrivateKeyTypes | None, password: str | None) -> ExportFile:
     check_request(fmt, key is not None, password)
     safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in name.replace("*", "wildcard"))[:64] or "cert"
     filename = f"{safe}.{EXTENSIONS[fmt]}"

@@ -75,15 +75,8 @@ def files_under(path: Path) -> list[Path]:
     return [path]
 
 
-def prepare(
-    bundle: Bundle,
-    label: str,
-    *,
-    source: str,
-    tags: tuple[str, ...] = (),
-    managed: bool = True,
-    entry_id: uuid.UUID | None = None,
-) -> Iterator[Prepared]:
+def prepare(bundle: Bundle, label: str, *, source: str, tags: tuple[str, ...] = (), managed: bool = True,
+            entry_id: uuid.UUID | None = None) -> Iterator[Prepared]:
     """Split certificates into leaves and CA certificates, chunk by chunk, then match every key.
 
     A file holding only CA certificates (a root or an intermediate to track) stores them as leaves
@@ -135,29 +128,11 @@ def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 
 def file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:
     ids = list(dict.fromkeys(outcome.entries.values()))
-    return FileResult(
-        label,
-        True,
-        fmt,
-        None,
-        outcome.leaves,
-        outcome.created,
-        outcome.renewed,
-        outcome.history,
-        outcome.unchanged,
-        outcome.keys_added,
-        ids,
-    )
+    return FileResult(label, True, fmt, None, outcome.leaves, outcome.created, outcome.renewed,
+                      outcome.history, outcome.unchanged, outcome.keys_added, ids)
 
 
 def audit_details(result: FileResult) -> dict[str, Any]:
-    return {
-        "file": result.file,
-        "format": result.format,
-        "certificates": result.certificates,
-        "created": result.created,
-        "renewed": result.renewed,
-        "unchanged": result.unchanged,
-        "keys_added": result.keys,
-        "entries": [str(i) for i in result.entry_ids[:20]],
-    }
+    return {"file": result.file, "format": result.format, "certificates": result.certificates,
+            "created": result.created, "renewed": result.renewed, "unchanged": result.unchanged,
+            "keys_added": result.keys, "entries": [str(i) for i in result.entry_ids[:20]]}

@@ -12,12 +12,8 @@ from certvault.jobs.schedules import PeriodicJob
 
 def discover(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Fetch every target's chain first (no transaction open), then store the results."""
-    targets = discovery.expand(
-        payload.get("targets", []),
-        payload.get("cidrs", []),
-        discovery.parse_ports(payload.get("ports") or [443]),
-        payload.get("sni"),
-    )
+    targets = discovery.expand(payload.get("targets", []), payload.get("cidrs", []),
+                               discovery.parse_ports(payload.get("ports") or [443]), payload.get("sni"))
     results = discovery.fetch_all(targets, timeout=float(payload.get("timeout", 5.0)))
     actor = Actor.system(f"discovery:{payload.get('requested_by', 'api')}")
     ctx.services.certificates.record_discovered(actor, results)

@@ -18,25 +18,16 @@ def certificate_metrics(svc: Any) -> Iterable[Metric]:
         "The date after which the certificate expires, as a Unix timestamp",
         labels=["id", "common_name", "issuer", "serial", "source"],
     )
-    stmt = (
-        select(
-            CertificateEntry.id,
-            CertificateEntry.common_name,
-            CertificateEntry.issuer_cn,
-            CertificateVersion.serial,
-            CertificateEntry.source,
-            CertificateEntry.not_after,
-        )
-        .join(CertificateVersion, CertificateVersion.id == CertificateEntry.current_version_id)
-        .where(CertificateEntry.status == "active")
-        .execution_options(yield_per=5000)
-    )
+    stmt = (select(CertificateEntry.id, CertificateEntry.common_name, CertificateEntry.issuer_cn,
+                   CertificateVersion.serial, CertificateEntry.source, CertificateEntry.not_after)
+            .join(CertificateVersion, CertificateVersion.id == CertificateEntry.current_version_id)
+            .where(CertificateEntry.status == "active")
+            .execution_options(yield_per=5000))
     for entry_id, cn, issuer, serial, source, not_after in svc.session.execute(stmt):
         expiry.add_metric([str(entry_id), cn, issuer, serial, source], not_after.timestamp())
     yield expiry
-    states = GaugeMetricFamily(
-        "certvault_certificates", "Current certificates by expiry state and management", labels=["state", "managed"]
-    )
+    states = GaugeMetricFamily("certvault_certificates", "Current certificates by expiry state and management",
+                               labels=["state", "managed"])
     counts = svc.certificates.counts_by_state()
     for state in ("expired", "expiring", "valid"):
         for managed in (True, False):

@@ -98,7 +98,9 @@ class CertificateName(Base):
 
     __tablename__ = "cert_names"
 
-    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cert_entries.id", ondelete="CASCADE"), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cert_entries.id", ondelete="CASCADE"), primary_key=True
+    )
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     name_rev: Mapped[str] = mapped_column(String(255), index=True)
 
@@ -106,7 +108,9 @@ class CertificateName(Base):
 class CertificateTag(Base):
     __tablename__ = "cert_tags"
 
-    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cert_entries.id", ondelete="CASCADE"), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cert_entries.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     __table_args__ = (Index("ix_cert_tags_tag", "tag"),)

@@ -28,40 +28,23 @@ def expiry_summary(session: Session, now: datetime) -> dict[str, Any]:
     weeks = []
     for index in range(WEEKS):
         start = week0 + timedelta(weeks=index)
-        weeks.append(
-            {
-                "start": start.date().isoformat(),
-                "label": start.strftime("%d %b"),
-                "count": _count(session, max(start, now), start + timedelta(weeks=1)),
-            }
-        )
-    pending = session.scalar(
-        select(func.count()).select_from(CertificateEntry).where(CertificateEntry.status == "pending")
-    )
-    return {
-        "total": _count(session, None, None),
-        "expired": _count(session, None, now),
-        "within_7": _count(session, now, now + timedelta(days=7)),
-        "within_30": _count(session, now, now + timedelta(days=30)),
-        "within_90": _count(session, now, now + timedelta(days=90)),
-        "weeks": weeks,
-        "pending": int(pending or 0),
-    }
+        weeks.append({"start": start.date().isoformat(), "label": start.strftime("%d %b"),
+                      "count": _count(session, max(start, now), start + timedelta(weeks=1))})
+    pending = session.scalar(select(func.count()).select_from(CertificateEntry)
+                             .where(CertificateEntry.status == "pending"))
+    return {"total": _count(session, None, None), "expired": _count(session, None, now),
+            "within_7": _count(session, now, now + timedelta(days=7)),
+            "within_30": _count(session, now, now + timedelta(days=30)),
+            "within_90": _count(session, now, now + timedelta(days=90)), "weeks": weeks, "pending": int(pending or 0)}
 
 
 def counts_by_state(session: Session, now: datetime) -> dict[tuple[str, bool], int]:
     out: dict[tuple[str, bool], int] = {}
-    spans = {
-        "expired": (None, now),
-        "expiring": (now, now + timedelta(days=30)),
-        "valid": (now + timedelta(days=30), None),
-    }
+    spans = {"expired": (None, now), "expiring": (now, now + timedelta(days=30)),
+             "valid": (now + timedelta(days=30), None)}
     for state, (start, end) in spans.items():
-        stmt = (
-            select(CertificateEntry.managed, func.count())
-            .where(CertificateEntry.not_after.is_not(None))
-            .group_by(CertificateEntry.managed)
-        )
+        stmt = (select(CertificateEntry.managed, func.count()).where(CertificateEntry.not_after.is_not(None))
+                .group_by(CertificateEntry.managed))
         if start is not None:
             stmt = stmt.where(CertificateEntry.not_after >= start)
         if end is not None:

@@ -130,18 +130,12 @@ class CsrOut(BaseModel):
 
 
 class ExportIn(BaseModel):
-    format: str | None = Field(
-        default=None,
-        description="pem | pkcs12 | jks; default: the keystore type the "
-        "certificate was requested with (ACME), else pem",
-    )
+    format: str | None = Field(default=None, description="pem | pkcs12 | jks; default: the keystore type the "
+                               "certificate was requested with (ACME), else pem")
     with_key: bool = False
     with_chain: bool = True
-    password: str | None = Field(
-        default=None,
-        description="protects the file (and the key in PEM); default: the "
-        "keystore password the certificate was requested with, for that format",
-    )
+    password: str | None = Field(default=None, description="protects the file (and the key in PEM); default: the "
+                                 "keystore password the certificate was requested with, for that format")
     version_id: uuid.UUID | None = None
 
 

@@ -58,11 +58,8 @@ def _name_condition(text: str) -> Any:
     if name.startswith("*."):
         # the wildcard itself ("moc.elpmaxe.*") and one-label names sort inside this range
         prefix = name[2:][::-1] + "."
-        return and_(
-            CertificateName.name_rev >= prefix,
-            CertificateName.name_rev < prefix[:-1] + "/",
-            ~CertificateName.name_rev.like(_escape(prefix) + "%.%", escape="\\"),
-        )
+        return and_(CertificateName.name_rev >= prefix, CertificateName.name_rev < prefix[:-1] + "/",
+                    ~CertificateName.name_rev.like(_escape(prefix) + "%.%", escape="\\"))
     if "." not in name:  # a substring of the name is the reversed substring of name_rev
         return CertificateName.name_rev.like(f"%{_escape(name[::-1])}%", escape="\\")
     candidates = [name[::-1], ("*." + name.split(".", 1)[1])[::-1]]
@@ -94,9 +91,8 @@ def filtered(stmt: Select[Any], q: CertificateQuery, now: datetime) -> Select[An
             # of probing the names of every entry in expiry order
             stmt = stmt.where(CertificateEntry.id.in_(select(CertificateName.entry_id).where(condition)))
     if q.tag:
-        stmt = stmt.where(
-            CertificateEntry.id.in_(select(CertificateTag.entry_id).where(CertificateTag.tag == q.tag.strip().lower()))
-        )
+        stmt = stmt.where(CertificateEntry.id.in_(
+            select(CertificateTag.entry_id).where(CertificateTag.tag == q.tag.strip().lower())))
     if q.issuer:
         stmt = stmt.where(func.lower(CertificateEntry.issuer_cn).like(f"%{_escape(q.issuer.lower())}%", escape="\\"))
     if q.key_type:
@@ -115,9 +111,8 @@ def _time_filters(stmt: Select[Any], q: CertificateQuery, now: datetime) -> Sele
     if q.expiring_within is not None:
         if q.expiring_within < 0 or q.expiring_within > 36500:
             raise InvalidInput("expiring_within must be between 0 and 36500 days")
-        stmt = stmt.where(
-            CertificateEntry.not_after >= now, CertificateEntry.not_after < now + timedelta(days=q.expiring_within)
-        )
+        stmt = stmt.where(CertificateEntry.not_after >= now,
+                          CertificateEntry.not_after < now + timedelta(days=q.expiring_within))
     if q.expired is True:
         stmt = stmt.where(CertificateEntry.not_after < now)
     elif q.expired is False:

@@ -53,8 +53,7 @@ class _Parsed:
 
 
 _VERSION_IDS = select(CertificateVersion.fingerprint_sha256, CertificateVersion.id).where(
-    CertificateVersion.fingerprint_sha256.in_(bindparam("values", expanding=True))
-)
+    CertificateVersion.fingerprint_sha256.in_(bindparam("values", expanding=True)))
 _SIGHTINGS = Sighting.__table__
 
 
@@ -81,9 +80,8 @@ class SightingStore:
         self._s = ctx.session
         self._store = store
 
-    def record(
-        self, observations: list[Observation], parsed: list[_Parsed | CertvaultError] | None = None
-    ) -> list[Seen]:
+    def record(self, observations: list[Observation], parsed: list[_Parsed | CertvaultError] | None = None
+               ) -> list[Seen]:
         """Store every usable chain and where it was seen; a refused chain changes nothing."""
         parsed = parsed if parsed is not None else [_parse_or_error(o) for o in observations]
         good = [(o, p) for o, p in zip(observations, parsed, strict=True) if isinstance(p, _Parsed)]
@@ -96,34 +94,20 @@ class SightingStore:
         for observation, item in good:
             fingerprint = item.leaf.info.fingerprint_sha256
             key = (observation.ip, observation.port, observation.sni or "")
-            rows[key] = {
-                "id": new_id(),
-                "entry_id": outcome.entries[fingerprint],
-                "version_id": versions[fingerprint],
-                "host": observation.host,
-                "ip": observation.ip,
-                "port": observation.port,
-                "sni": observation.sni or "",
-                "source": observation.source,
-                "first_seen": now,
-                "last_seen": now,
-            }
+            rows[key] = {"id": new_id(), "entry_id": outcome.entries[fingerprint], "version_id": versions[fingerprint],
+                         "host": observation.host, "ip": observation.ip, "port": observation.port,
+                         "sni": observation.sni or "", "source": observation.source, "first_seen": now,
+                         "last_seen": now}
         if rows:
             self._upsert(list(rows.values()))
-        return [
-            Seen(outcome.entries[p.leaf.info.fingerprint_sha256]) if isinstance(p, _Parsed) else Seen(None, p.message)
-            for p in parsed
-        ]
+        return [Seen(outcome.entries[p.leaf.info.fingerprint_sha256]) if isinstance(p, _Parsed)
+                else Seen(None, p.message) for p in parsed]
 
     def _version_ids(self, fingerprints: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for start in range(0, len(fingerprints), CHUNK):
-            found.update(
-                {
-                    fp: version_id
-                    for fp, version_id in self._s.execute(_VERSION_IDS, {"values": fingerprints[start : start + CHUNK]})
-                }
-            )
+            found.update({fp: version_id for fp, version_id in self._s.execute(
+                _VERSION_IDS, {"values": fingerprints[start:start + CHUNK]})})
         return found
 
     def _upsert(self, rows: list[dict[str, Any]]) -> None:
@@ -134,16 +118,11 @@ class SightingStore:
         stmt = insert(_SIGHTINGS)
         stmt = stmt.on_conflict_do_update(
             index_elements=["ip", "port", "sni"],
-            set_={
-                "entry_id": stmt.excluded.entry_id,
-                "version_id": stmt.excluded.version_id,
-                "last_seen": stmt.excluded.last_seen,
-                "source": stmt.excluded.source,
-                "host": func.coalesce(stmt.excluded.host, _SIGHTINGS.c.host),
-            },
-        )
+            set_={"entry_id": stmt.excluded.entry_id, "version_id": stmt.excluded.version_id,
+                  "last_seen": stmt.excluded.last_seen, "source": stmt.excluded.source,
+                  "host": func.coalesce(stmt.excluded.host, _SIGHTINGS.c.host)})
         for start in range(0, len(rows), CHUNK):
-            self._s.execute(stmt, rows[start : start + CHUNK])
+            self._s.execute(stmt, rows[start:start + CHUNK])
 
 
 def _parse_or_error(observation: Observation) -> _Parsed | CertvaultError:

@@ -83,7 +83,7 @@ class _TimeOrderedIds:
         with self._lock:
             if self._at + 10 > len(self._pool):
                 self._pool, self._at = os.urandom(10 * 1024), 0
-            rand = int.from_bytes(self._pool[self._at : self._at + 10], "big")  # an offset: no copy of the pool
+            rand = int.from_bytes(self._pool[self._at:self._at + 10], "big")  # an offset: no copy of the pool
             self._at += 10
             millis = max(time.time_ns() // 1_000_000, self._last)
             self._last = millis
@@ -107,31 +107,25 @@ def name_rows(entry_id: uuid.UUID, names: Iterable[str]) -> list[dict[str, Any]]
 # Lookups built once with expanding IN parameters: a statement object keeps its compiled form, so a
 # lookup costs its SQL, not its construction (most of a single certificate's storage otherwise).
 _VALUES = bindparam("values", expanding=True)
-_EXISTING = {
-    column.key: select(column).where(column.in_(_VALUES))
-    for column in (PrivateKeyRecord.spki_sha256, IssuerCertificate.fingerprint_sha256)
-}
+_EXISTING = {column.key: select(column).where(column.in_(_VALUES))
+             for column in (PrivateKeyRecord.spki_sha256, IssuerCertificate.fingerprint_sha256)}
 _KNOWN_VERSIONS = select(CertificateVersion.fingerprint_sha256, CertificateVersion.entry_id).where(
-    CertificateVersion.fingerprint_sha256.in_(_VALUES)
-)
+    CertificateVersion.fingerprint_sha256.in_(_VALUES))
 _OPEN_REQUESTS = select(CertificateRequest.spki_sha256, CertificateRequest.entry_id).where(
-    CertificateRequest.spki_sha256.in_(_VALUES), CertificateRequest.fulfilled_at.is_(None)
-)
+    CertificateRequest.spki_sha256.in_(_VALUES), CertificateRequest.fulfilled_at.is_(None))
 # Two single-table lookups rather than a join: each has one obvious plan, also while PostgreSQL's
 # statistics still describe an empty table.
 _ENTRY_IDS_BY_NAME = select(CertificateName.entry_id).where(CertificateName.name_rev.in_(_VALUES)).distinct()
-_ACTIVE_ENTRIES = select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at).where(
-    CertificateEntry.id.in_(_VALUES), CertificateEntry.status == "active"
-)
+_ACTIVE_ENTRIES = (select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at)
+                   .where(CertificateEntry.id.in_(_VALUES), CertificateEntry.status == "active"))
 # Certificates without any name (rare): no index serves this, and none is worth its cost on every import.
-_ENTRIES_BY_NAMES_KEY = select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at).where(
-    CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active"
-)
+_ENTRIES_BY_NAMES_KEY = (select(CertificateEntry.names_key, CertificateEntry.id, CertificateEntry.created_at)
+                         .where(CertificateEntry.names_key.in_(_VALUES), CertificateEntry.status == "active"))
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+        yield values[start:start + CHUNK]
 
 
 class InventoryStore:
@@ -150,17 +144,8 @@ class InventoryStore:
             key_id = uuid.uuid4()
             algorithm, size = keys.describe(key)
             sealed = self._ctx.sealer.seal(keys.to_pem(key), aad=f"cert_keys:{key_id}")
-            rows.append(
-                {
-                    "id": key_id,
-                    "spki_sha256": spki,
-                    "key_algorithm": algorithm,
-                    "key_size": size,
-                    "sealed": sealed,
-                    "origin": origin,
-                    "created_at": self._ctx.now(),
-                }
-            )
+            rows.append({"id": key_id, "spki_sha256": spki, "key_algorithm": algorithm, "key_size": size,
+                         "sealed": sealed, "origin": origin, "created_at": self._ctx.now()})
         if rows:
             self._s.execute(insert(PrivateKeyRecord), rows)
         return len(rows)
@@ -173,22 +158,11 @@ class InventoryStore:
             if fp in existing:
                 continue
             info = x509info.describe(cert)
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "fingerprint_sha256": fp,
-                    "subject": info.subject,
-                    "issuer": info.issuer,
-                    "common_name": info.common_name[:255],
-                    "ski": info.ski,
-                    "aki": info.aki,
-                    "subject_hash": subject_hash(info.subject),
-                    "not_after": info.not_after,
-                    "self_signed": info.self_signed,
-                    "der": x509info.der(cert),
-                    "created_at": self._ctx.now(),
-                }
-            )
+            rows.append({"id": uuid.uuid4(), "fingerprint_sha256": fp, "subject": info.subject,
+                         "issuer": info.issuer, "common_name": info.common_name[:255], "ski": info.ski,
+                         "aki": info.aki, "subject_hash": subject_hash(info.subject),
+                         "not_after": info.not_after, "self_signed": info.self_signed,
+                         "der": x509info.der(cert), "created_at": self._ctx.now()})
         if rows:
             self._s.execute(insert(IssuerCertificate), rows)
         return len(rows)
@@ -268,7 +242,7 @@ class InventoryStore:
         newest: dict[str, tuple[Any, uuid.UUID]] = {}
         for stmt, values in ((_ACTIVE_ENTRIES, ids), (_ENTRIES_BY_NAMES_KEY, nameless)):
             for start in range(0, len(values), CHUNK):
-                for key, entry_id, created in self._s.execute(stmt, {"values": values[start : start + CHUNK]}):
+                for key, entry_id, created in self._s.execute(stmt, {"values": values[start:start + CHUNK]}):
                     if key in wanted and (key not in newest or created >= newest[key][0]):
                         newest[key] = (created, entry_id)
         return {key: entry_id for key, (_created, entry_id) in newest.items()}
@@ -299,8 +273,7 @@ class InventoryStore:
         columns = list(rows[0])
         json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
         driver = self._s.connection().connection.driver_connection  # same transaction as the session
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
@@ -314,11 +287,8 @@ class InventoryStore:
         compiled = insert(table).values({name: bindparam(name) for name in rows[0]}).compile(dialect=dialect)
         columns = list(compiled.positiontup or ())
         get = itemgetter(*columns)
-        converted = [
-            (i, f, isinstance(table.c[name].type, JSON))
-            for i, name in enumerate(columns)
-            if (f := _sqlite_converter(table.c[name].type, dialect))
-        ]
+        converted = [(i, f, isinstance(table.c[name].type, JSON))
+                     for i, name in enumerate(columns) if (f := _sqlite_converter(table.c[name].type, dialect))]
         values = []
         last: dict[int, tuple[Any, Any]] = {}  # per column: the last value converted (a batch shares its `now`)
         for row in rows:
@@ -343,11 +313,8 @@ class InventoryStore:
         existing_ids = list(plan.candidates)
         if not existing_ids:
             return
-        rows = self._s.execute(
-            select(CertificateEntry.id, CertificateEntry.not_after, CertificateEntry.names_key).where(
-                CertificateEntry.id.in_(existing_ids)
-            )
-        ).all()
+        rows = self._s.execute(select(CertificateEntry.id, CertificateEntry.not_after, CertificateEntry.names_key)
+                               .where(CertificateEntry.id.in_(existing_ids))).all()
         fulfilled = set(requests.values())
         for entry_id, not_after, key in rows:
             leaf, version_id = plan.candidates[entry_id]
@@ -358,20 +325,15 @@ class InventoryStore:
             # a managed source (import, issuer) renewing a discovered entry takes it over; a sighting never
             # turns a managed entry back into an unmanaged one
             managed = {"managed": True} if leaf.managed else {}
-            self._s.execute(
-                update(CertificateEntry)
-                .where(CertificateEntry.id == entry_id)
-                .values(**_current_columns(leaf.info, version_id), status="active", updated_at=plan.now, **managed)
-            )
+            self._s.execute(update(CertificateEntry).where(CertificateEntry.id == entry_id).values(
+                **_current_columns(leaf.info, version_id), status="active", updated_at=plan.now, **managed))
             if key != leaf.info.names_key:
                 self._s.execute(delete(CertificateName).where(CertificateName.entry_id == entry_id))
                 self._s.execute(insert(CertificateName), name_rows(entry_id, leaf.info.names))
             if entry_id in fulfilled:
-                self._s.execute(
-                    update(CertificateRequest)
-                    .where(CertificateRequest.entry_id == entry_id, CertificateRequest.fulfilled_at.is_(None))
-                    .values(fulfilled_at=plan.now)
-                )
+                self._s.execute(update(CertificateRequest).where(CertificateRequest.entry_id == entry_id,
+                                                                 CertificateRequest.fulfilled_at.is_(None))
+                                .values(fulfilled_at=plan.now))
         promoted = set(existing_ids)
         for obj in list(self._s.identity_map.values()):  # only our entries: callers may hold other objects
             if isinstance(obj, CertificateEntry) and obj.id in promoted:
@@ -384,9 +346,8 @@ class InventoryStore:
         ids = list({entry_id for entry_id, _ in wanted})
         have: set[tuple[uuid.UUID, str]] = set()
         for chunk in _chunks(ids):
-            rows = self._s.execute(
-                select(CertificateTag.entry_id, CertificateTag.tag).where(CertificateTag.entry_id.in_(chunk))
-            )
+            rows = self._s.execute(select(CertificateTag.entry_id, CertificateTag.tag)
+                                   .where(CertificateTag.entry_id.in_(chunk)))
             have.update((entry_id, tag) for entry_id, tag in rows)
         new_rows = [{"entry_id": e, "tag": t} for e, t in sorted(wanted - have, key=str)]
         if new_rows:
@@ -423,15 +384,9 @@ def _json_text(value: Any) -> str:
 
 
 def _current_columns(info: CertInfo, version_id: uuid.UUID) -> dict[str, Any]:
-    return {
-        "common_name": (info.common_name or (info.sans[0] if info.sans else ""))[:255],
-        "names_key": info.names_key,
-        "issuer_cn": info.issuer_cn[:255],
-        "key_algorithm": info.key_algorithm,
-        "key_size": info.key_size,
-        "not_after": info.not_after,
-        "current_version_id": version_id,
-    }
+    return {"common_name": (info.common_name or (info.sans[0] if info.sans else ""))[:255],
+            "names_key": info.names_key, "issuer_cn": info.issuer_cn[:255], "key_algorithm": info.key_algorithm,
+            "key_size": info.key_size, "not_after": info.not_after, "current_version_id": version_id}
 
 
 class _Plan:
@@ -447,15 +402,8 @@ class _Plan:
 
     def new_entry(self, leaf: Leaf) -> uuid.UUID:
         entry_id = new_id()
-        row = {
-            "id": entry_id,
-            "status": "active",
-            "managed": leaf.managed,
-            "source": leaf.source,
-            "owner": None,
-            "created_at": self.now,
-            "updated_at": self.now,
-        }
+        row = {"id": entry_id, "status": "active", "managed": leaf.managed, "source": leaf.source,
+               "owner": None, "created_at": self.now, "updated_at": self.now}
         self.entries.append(row)
         self._new_entries[entry_id] = row
         self.names.extend(name_rows(entry_id, leaf.info.names))
@@ -463,29 +411,14 @@ class _Plan:
 
     def add_version(self, leaf: Leaf, entry_id: uuid.UUID, outcome: StoreOutcome) -> None:
         info, version_id = leaf.info, new_id()
-        self.versions.append(
-            {
-                "id": version_id,
-                "entry_id": entry_id,
-                "fingerprint_sha256": info.fingerprint_sha256,
-                "spki_sha256": info.spki_sha256,
-                "subject": info.subject,
-                "common_name": info.common_name[:255],
-                "issuer": info.issuer,
-                "issuer_cn": info.issuer_cn[:255],
-                "serial": info.serial,
-                "not_before": info.not_before,
-                "not_after": info.not_after,
-                "key_algorithm": info.key_algorithm,
-                "key_size": info.key_size,
-                "signature_algorithm": info.signature_algorithm[:64],
-                "sans": info.sans,
-                "aki": info.aki,
-                "der": leaf.der,
-                "source": leaf.source,
-                "created_at": self.now,
-            }
-        )
+        self.versions.append({
+            "id": version_id, "entry_id": entry_id, "fingerprint_sha256": info.fingerprint_sha256,
+            "spki_sha256": info.spki_sha256, "subject": info.subject, "common_name": info.common_name[:255],
+            "issuer": info.issuer, "issuer_cn": info.issuer_cn[:255], "serial": info.serial,
+            "not_before": info.not_before, "not_after": info.not_after, "key_algorithm": info.key_algorithm,
+            "key_size": info.key_size, "signature_algorithm": info.signature_algorithm[:64], "sans": info.sans,
+            "aki": info.aki, "der": leaf.der, "source": leaf.source, "created_at": self.now,
+        })
         outcome.entries[info.fingerprint_sha256] = entry_id
         new_row = self._new_entries.get(entry_id)
         if new_row is not None:

@@ -31,28 +31,16 @@ def detail(service: CertificateService, actor: Actor, entry_id: uuid.UUID) -> En
     chain = []
     if entry.current is not None:
         for cert in service.chain(actor, entry.current):
-            chain.append(
-                ChainCertOut(
-                    subject=cert.subject.rfc4514_string(),
-                    issuer=cert.issuer.rfc4514_string(),
-                    fingerprint_sha256=x509info.fingerprint(cert),
-                    not_after=cert.not_valid_after_utc,
-                )
-            )
+            chain.append(ChainCertOut(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
+                                      fingerprint_sha256=x509info.fingerprint(cert),
+                                      not_after=cert.not_valid_after_utc))
     names = service.names(actor, entry.id)
     request = service.request_of(actor, entry.id) if entry.status == "pending" else None
-    return EntryDetail(
-        **base,
-        names=names,
-        current=current,
-        versions=versions,
-        chain=chain,
-        seen=[SightingOut.model_validate(s) for s in service.sightings(actor, entry.id)],
-        csr_pem=request.csr_pem if request else None,
-    )
+    return EntryDetail(**base, names=names, current=current, versions=versions, chain=chain,
+                       seen=[SightingOut.model_validate(s) for s in service.sightings(actor, entry.id)],
+                       csr_pem=request.csr_pem if request else None)
 
 
 def import_report(results: list[FileResult]) -> ImportReportOut:
-    return ImportReportOut(
-        files=results, imported=sum(1 for f in results if f.ok), failed=sum(1 for f in results if not f.ok)
-    )
+    return ImportReportOut(files=results, imported=sum(1 for f in results if f.ok),
+                           failed=sum(1 for f in results if not f.ok))

@@ -38,9 +38,8 @@ def _read(path: Path | None, what: str) -> str | None:
 @account_app.command("register")
 def account_register(
     ctx: typer.Context,
-    directory: str = typer.Option(
-        ..., "--directory", help="directory URL or letsencrypt | letsencrypt-staging | zerossl | google | buypass"
-    ),
+    directory: str = typer.Option(..., "--directory", help="directory URL or letsencrypt | letsencrypt-staging | "
+                                                           "zerossl | google | buypass"),
     email: str | None = typer.Option(None, "--email"),
     agree_tos: bool = typer.Option(False, "--agree-tos", help="you agree to the CA's terms of service"),
     eab_kid: str | None = typer.Option(None, "--eab-kid", help="External Account Binding key id"),
@@ -52,21 +51,12 @@ def account_register(
 ) -> None:
     """Register a new account at an ACME CA."""
     with services(ctx) as svc:
-        account = svc.issuance.accounts.register(
-            cli_actor(),
-            directory,
-            email,
-            agree_tos,
-            eab_kid=eab_kid,
-            eab_hmac=eab_hmac,
-            ca_bundle_pem=_read(ca_bundle, "CA bundle"),
-            name=name,
-            key_algorithm=key,
-        )
+        account = svc.issuance.accounts.register(cli_actor(), directory, email, agree_tos, eab_kid=eab_kid,
+                                                 eab_hmac=eab_hmac, ca_bundle_pem=_read(ca_bundle, "CA bundle"),
+                                                 name=name, key_algorithm=key)
         out = AccountOut.of(account)
-    print_json(out) if as_json else console.print(
-        f"account {out.id} registered at {out.ca_name} ({out.account_url})", highlight=False
-    )
+    print_json(out) if as_json else console.print(f"account {out.id} registered at {out.ca_name} ({out.account_url})",
+                                                  highlight=False)
 
 
 @account_app.command("recover")
@@ -80,13 +70,8 @@ def account_recover(
 ) -> None:
     """Add an existing account from its key (the CA gives back the account URL)."""
     with services(ctx) as svc:
-        account = svc.issuance.accounts.recover(
-            cli_actor(),
-            directory,
-            _read(key_file, "key file") or "",
-            ca_bundle_pem=_read(ca_bundle, "CA bundle"),
-            name=name,
-        )
+        account = svc.issuance.accounts.recover(cli_actor(), directory, _read(key_file, "key file") or "",
+                                                ca_bundle_pem=_read(ca_bundle, "CA bundle"), name=name)
         out = AccountOut.of(account)
     print_json(out) if as_json else console.print(f"account {out.id} recovered ({out.account_url})", highlight=False)
 
@@ -99,19 +84,13 @@ def account_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     if as_json:
         print_json(rows)
         return
-    print_table(
-        ["id", "name", "CA", "email", "status", "ARI"],
-        [[a.id, a.name, a.ca_name, a.email, a.status, "yes" if a.ari_supported else "no"] for a in rows],
-    )
+    print_table(["id", "name", "CA", "email", "status", "ARI"],
+                [[a.id, a.name, a.ca_name, a.email, a.status, "yes" if a.ari_supported else "no"] for a in rows])
 
 
 @account_app.command("update")
-def account_update(
-    ctx: typer.Context,
-    account_id: str,
-    email: str = typer.Option(..., "--email"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def account_update(ctx: typer.Context, account_id: str, email: str = typer.Option(..., "--email"),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Change the account's contact email (at the CA too)."""
     with services(ctx) as svc:
         out = AccountOut.of(svc.issuance.accounts.update_email(cli_actor(), account_id, email))
@@ -119,9 +98,8 @@ def account_update(
 
 
 @account_app.command("deactivate")
-def account_deactivate(
-    ctx: typer.Context, account_id: str, yes: bool = typer.Option(False, "--yes", help="confirm: this cannot be undone")
-) -> None:
+def account_deactivate(ctx: typer.Context, account_id: str,
+                       yes: bool = typer.Option(False, "--yes", help="confirm: this cannot be undone")) -> None:
     """Deactivate the account at the CA (irreversible)."""
     if not yes:
         fail("deactivation cannot be undone; repeat with --yes to confirm")
@@ -139,11 +117,8 @@ def account_delete(ctx: typer.Context, account_id: str) -> None:
 
 
 @account_app.command("export-key")
-def account_export_key(
-    ctx: typer.Context,
-    account_id: str,
-    out: Path | None = typer.Option(None, "--out", help="file to write (mode 0600)"),
-) -> None:
+def account_export_key(ctx: typer.Context, account_id: str,
+                       out: Path | None = typer.Option(None, "--out", help="file to write (mode 0600)")) -> None:
     """Export the account key (PEM). Audited."""
     with services(ctx) as svc:
         pem = svc.issuance.accounts.export_key(cli_actor(), account_id)
@@ -179,23 +154,19 @@ def _show(out: OrderOut, as_json: bool) -> None:
     if as_json:
         print_json(out)
         return
-    console.print(
-        f"order {out.id}: [bold]{out.status}[/] ({out.state}) for {', '.join(out.names[:5])}"
-        + (" ..." if len(out.names) > 5 else ""),
-        highlight=False,
-    )
+    console.print(f"order {out.id}: [bold]{out.status}[/] ({out.state}) for {', '.join(out.names[:5])}"
+                  + (" ..." if len(out.names) > 5 else ""), highlight=False)
     if out.error:
         console.print(f"[red]error:[/] {out.error}", highlight=False)
     if out.last_check and out.status != "available":
         console.print(f"last check: {out.last_check}", highlight=False)
     if out.certificate_id:
-        console.print(
-            f"certificate {out.certificate_id} serial {out.serial} valid until {out.not_after}", highlight=False
-        )
+        console.print(f"certificate {out.certificate_id} serial {out.serial} valid until {out.not_after}",
+                      highlight=False)
     if out.status == "pending":
         for ch in out.challenges:
             if ch.dns_name:
-                console.print(f'  TXT {ch.dns_name}  "{ch.dns_value}"', highlight=False)
+                console.print(f"  TXT {ch.dns_name}  \"{ch.dns_value}\"", highlight=False)
             elif ch.http_path:
                 console.print(f"  http://{ch.identifier}{ch.http_path}  ->  {ch.http_content}", highlight=False)
         console.print(f"publish these, then run: certvault acme verify {out.id}", highlight=False)
@@ -224,23 +195,11 @@ def request(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Request a certificate."""
-    spec = RequestSpec(
-        account_id=account,
-        domains=domain,
-        challenge=challenge,
-        dns_account_id=dns_account,
-        http_mode=http_mode,
-        webroot=webroot,
-        key=key,
-        signature=signature,
-        keystore=keystore,
-        keystore_password=keystore_password,
-        profile=profile,
-        key_policy=key_policy,
-        imported_key_pem=_read(import_key, "key file"),
-        auto_renew=not no_auto_renew,
-        renew_days_before=renew_days_before,
-    )
+    spec = RequestSpec(account_id=account, domains=domain, challenge=challenge, dns_account_id=dns_account,
+                       http_mode=http_mode, webroot=webroot, key=key, signature=signature, keystore=keystore,
+                       keystore_password=keystore_password, profile=profile, key_policy=key_policy,
+                       imported_key_pem=_read(import_key, "key file"), auto_renew=not no_auto_renew,
+                       renew_days_before=renew_days_before)
     with services(ctx) as svc:
         order = svc.issuance.requests.request(cli_actor(), spec)
         out = OrderOut.of(order)
@@ -261,11 +220,8 @@ def status(ctx: typer.Context, order_id: str, as_json: bool = typer.Option(False
 
 
 @acme_app.command("orders")
-def orders(
-    ctx: typer.Context,
-    status_filter: str | None = typer.Option(None, "--status"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def orders(ctx: typer.Context, status_filter: str | None = typer.Option(None, "--status"),
+           as_json: bool = typer.Option(False, "--json")) -> None:
     """List orders (newest first)."""
     with services(ctx) as svc:
         rows, _total = svc.issuance.requests.list(cli_actor(), status_filter, limit=200)
@@ -273,20 +229,13 @@ def orders(
     if as_json:
         print_json(out)
         return
-    print_table(
-        ["id", "status", "names", "created", "error"],
-        [[o.id, o.status, ", ".join(o.names[:3]), o.created_at, o.error or ""] for o in out],
-    )
+    print_table(["id", "status", "names", "created", "error"],
+                [[o.id, o.status, ", ".join(o.names[:3]), o.created_at, o.error or ""] for o in out])
 
 
 @acme_app.command("verify")
-def verify(
-    ctx: typer.Context,
-    order_id: str,
-    wait: bool = typer.Option(False, "--wait"),
-    timeout: float = typer.Option(600, "--timeout"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def verify(ctx: typer.Context, order_id: str, wait: bool = typer.Option(False, "--wait"),
+           timeout: float = typer.Option(600, "--timeout"), as_json: bool = typer.Option(False, "--json")) -> None:
     """You published the challenge responses: check them and ask the CA to validate."""
     with services(ctx) as svc:
         out = OrderOut.of(svc.issuance.requests.verify(cli_actor(), order_id))
@@ -304,13 +253,8 @@ def new_challenge(ctx: typer.Context, order_id: str, as_json: bool = typer.Optio
 
 
 @acme_app.command("renew")
-def renew(
-    ctx: typer.Context,
-    cert_id: str,
-    wait: bool = typer.Option(False, "--wait"),
-    timeout: float = typer.Option(600, "--timeout"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def renew(ctx: typer.Context, cert_id: str, wait: bool = typer.Option(False, "--wait"),
+          timeout: float = typer.Option(600, "--timeout"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Renew a managed certificate now."""
     with services(ctx) as svc:
         out = OrderOut.of(svc.issuance.renewals.renew_now(cli_actor(), cert_id))
@@ -322,12 +266,8 @@ def renew(
 
 
 @acme_app.command("revoke")
-def revoke(
-    ctx: typer.Context,
-    cert_id: str,
-    reason: int = typer.Option(..., "--reason", help="RFC 5280 code"),
-    by: str = typer.Option("account", "--by", help="account | certificate-key"),
-) -> None:
+def revoke(ctx: typer.Context, cert_id: str, reason: int = typer.Option(..., "--reason", help="RFC 5280 code"),
+           by: str = typer.Option("account", "--by", help="account | certificate-key")) -> None:
     """Revoke a certificate at its CA."""
     with services(ctx) as svc:
         managed = svc.issuance.revocation.revoke(cli_actor(), cert_id, reason, by.replace("-", "_"))
@@ -352,27 +292,14 @@ def renewals(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) 
     if as_json:
         print_json(rows)
         return
-    print_table(
-        ["certificate", "names", "expires", "renews", "why", "ARI now", "error"],
-        [
-            [
-                m.certificate_id,
-                ", ".join(m.names[:2]),
-                m.not_after,
-                m.renew_at,
-                m.renew_reason,
-                "YES" if m.ari_urgent else "",
-                m.last_error or "",
-            ]
-            for m in rows
-        ],
-    )
+    print_table(["certificate", "names", "expires", "renews", "why", "ARI now", "error"],
+                [[m.certificate_id, ", ".join(m.names[:2]), m.not_after, m.renew_at, m.renew_reason,
+                  "YES" if m.ari_urgent else "", m.last_error or ""] for m in rows])
 
 
 @acme_app.command("fleet")
-def fleet(
-    ctx: typer.Context, weeks: int = typer.Option(12, "--weeks"), as_json: bool = typer.Option(False, "--json")
-) -> None:
+def fleet(ctx: typer.Context, weeks: int = typer.Option(12, "--weeks"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
     """Upcoming renewals per CA and per week, with ARI alerts."""
     with services(ctx) as svc:
         view = svc.issuance.renewals.fleet(cli_actor(), weeks)
@@ -381,57 +308,36 @@ def fleet(
         return
     for item in view["ari_urgent"]:
         console.print(f"[bold red]ARI: renew now[/] {', '.join(item['names'])} ({item['ca']})", highlight=False)
-    print_table(
-        ["week", "total", "per CA"],
-        [[w["week"], w["total"], ", ".join(f"{k}: {v}" for k, v in w["by_ca"].items())] for w in view["by_week"]],
-    )
+    print_table(["week", "total", "per CA"], [[w["week"], w["total"], ", ".join(f"{k}: {v}" for k, v in
+                                                                                 w["by_ca"].items())]
+                                              for w in view["by_week"]])
 
 
 @acme_app.command("adopt")
-def adopt(
-    ctx: typer.Context,
-    cert_id: str,
-    account: str = typer.Option(..., "--account"),
-    challenge: str = typer.Option("http-01", "--challenge"),
-    dns_account: str | None = typer.Option(None),
-    http_mode: str = typer.Option("standalone", "--http-mode"),
-    key: str = typer.Option("ec256", "--key"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def adopt(ctx: typer.Context, cert_id: str, account: str = typer.Option(..., "--account"),
+          challenge: str = typer.Option("http-01", "--challenge"), dns_account: str | None = typer.Option(None),
+          http_mode: str = typer.Option("standalone", "--http-mode"), key: str = typer.Option("ec256", "--key"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
     """Bring an imported or discovered certificate under managed renewal."""
     with services(ctx) as svc:
-        out = ManagedOut.of(
-            svc.issuance.adopt(
-                cli_actor(),
-                cert_id,
-                account,
-                challenge=challenge,
-                dns_account_id=dns_account,
-                http_mode=http_mode,
-                key=key,
-            )
-        )
-    print_json(out) if as_json else console.print(f"certificate {cert_id} renews from {out.renew_at}", highlight=False)
+        out = ManagedOut.of(svc.issuance.adopt(cli_actor(), cert_id, account, challenge=challenge,
+                                               dns_account_id=dns_account, http_mode=http_mode, key=key))
+    print_json(out) if as_json else console.print(f"certificate {cert_id} renews from {out.renew_at}",
+                                                  highlight=False)
 
 
 @acme_app.command("settings")
-def settings(
-    ctx: typer.Context,
-    http01_port: int | None = typer.Option(None, "--http01-port"),
-    http01_address: list[str] = typer.Option([], "--http01-address", help="repeatable"),
-    resolver: list[str] = typer.Option([], "--resolver", help="HOST:PORT for self-checks (repeatable)"),
-    dns_check_server: list[str] = typer.Option(
-        [],
-        "--dns-check-server",
-        help="HOST:PORT that must serve dns-01 TXT records before the CA is "
-        "told, instead of the zone's authoritative servers (repeatable)",
-    ),
-    max_in_flight_per_ca: int | None = typer.Option(None, "--max-in-flight-per-ca"),
-    unavailable_grace: float | None = typer.Option(
-        None, "--unavailable-grace", help="seconds a CA may stay unreachable before an order fails"
-    ),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def settings(ctx: typer.Context,
+             http01_port: int | None = typer.Option(None, "--http01-port"),
+             http01_address: list[str] = typer.Option([], "--http01-address", help="repeatable"),
+             resolver: list[str] = typer.Option([], "--resolver", help="HOST:PORT for self-checks (repeatable)"),
+             dns_check_server: list[str] = typer.Option(
+                 [], "--dns-check-server", help="HOST:PORT that must serve dns-01 TXT records before the CA is "
+                 "told, instead of the zone's authoritative servers (repeatable)"),
+             max_in_flight_per_ca: int | None = typer.Option(None, "--max-in-flight-per-ca"),
+             unavailable_grace: float | None = typer.Option(
+                 None, "--unavailable-grace", help="seconds a CA may stay unreachable before an order fails"),
+             as_json: bool = typer.Option(False, "--json")) -> None:
     """Show or change the engine's settings (standalone responder, self-check resolvers, limits)."""
     from dataclasses import asdict
 
@@ -443,14 +349,9 @@ def settings(
             parse_server(value)
         except ValueError as exc:
             fail(f"{value!r} is not HOST:PORT ({exc})")
-    changes = {
-        "acme.http01_port": http01_port,
-        "acme.http01_addresses": http01_address or None,
-        "acme.resolvers": resolver or None,
-        "acme.dns_check_servers": dns_check_server or None,
-        "acme.max_in_flight_per_ca": max_in_flight_per_ca,
-        "acme.unavailable_grace": unavailable_grace,
-    }
+    changes = {"acme.http01_port": http01_port, "acme.http01_addresses": http01_address or None,
+               "acme.resolvers": resolver or None, "acme.dns_check_servers": dns_check_server or None,
+               "acme.max_in_flight_per_ca": max_in_flight_per_ca, "acme.unavailable_grace": unavailable_grace}
     with services(ctx) as svc:
         for key, value in changes.items():
             if value is not None:
@@ -474,9 +375,8 @@ def dns_add_rfc2136(
     """Add an RFC 2136 (nsupdate + TSIG) DNS account."""
     options = {"server": server, "key_name": key_name, "algorithm": algorithm, "zone": zone}
     with services(ctx) as svc:
-        account = svc.issuance.dns_accounts.add(
-            cli_actor(), "rfc2136", name or f"rfc2136 {server}", options, {"key_secret": key_secret}
-        )
+        account = svc.issuance.dns_accounts.add(cli_actor(), "rfc2136", name or f"rfc2136 {server}", options,
+                                                {"key_secret": key_secret})
         out = DnsAccountOut.of(account)
     print_json(out) if as_json else console.print(f"DNS account {out.id} ({out.name}) added", highlight=False)
 

@@ -60,10 +60,9 @@ def list_issued(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
     if as_json:
         print_json(rows)
         return
-    print_table(
-        ["serial", "profile", "cn", "sans", "expires", "revoked"],
-        [[r.serial, r.profile, r.common_name, ", ".join(r.sans), r.not_after, r.revoked_at or ""] for r in rows],
-    )
+    print_table(["serial", "profile", "cn", "sans", "expires", "revoked"],
+                [[r.serial, r.profile, r.common_name, ", ".join(r.sans), r.not_after, r.revoked_at or ""]
+                 for r in rows])
 
 
 @ca_app.command("revoke")

@@ -22,20 +22,16 @@ COMMAND_MODULES = (
 )
 
 app = typer.Typer(
-    name="certvault",
-    help="Certificate lifecycle manager with a secrets vault.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+    name="certvault", help="Certificate lifecycle manager with a secrets vault.", no_args_is_help=True,
+    pretty_exceptions_enable=False, add_completion=False,
 )
 
 
 @app.callback()
 def _global(
     ctx: typer.Context,
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", envvar="CERTVAULT_DATA_DIR", help="data directory (default ./data)"
-    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", envvar="CERTVAULT_DATA_DIR",
+                                         help="data directory (default ./data)"),
     config: Path | None = typer.Option(None, "--config", envvar="CERTVAULT_CONFIG", help="TOML file"),
 ) -> None:
     ctx.obj = State(data_dir=data_dir, config=config)

@@ -53,12 +53,10 @@ class ScanGroup(TyperGroup):
 
 
 scan_app = typer.Typer(
-    cls=ScanGroup,
-    no_args_is_help=True,
-    subcommand_metavar="TARGET[:PORT] [OPTIONS] | --targets FILE | COMMAND",
+    cls=ScanGroup, no_args_is_help=True, subcommand_metavar="TARGET[:PORT] [OPTIONS] | --targets FILE | COMMAND",
     help="Scan TLS endpoints: `certvault scan TARGET[:PORT] [--json]` or `certvault scan --targets FILE`. "
-    "TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history unless --no-store. "
-    "Scan options (--sni, --ca-file, --starttls, --ports, --concurrency, --json, ...): certvault scan run --help",
+         "TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history unless --no-store. "
+         "Scan options (--sni, --ca-file, --starttls, --ports, --concurrency, --json, ...): certvault scan run --help",
 )
 schedule_app = typer.Typer(help="Scan schedules (daily or weekly at a time, UTC).", no_args_is_help=True)
 scan_app.add_typer(schedule_app, name="schedule")
@@ -88,15 +86,8 @@ def scan(
     if not entries and not inventory:
         fail("give a TARGET, --targets FILE or --inventory")
     port_list = parse_ports([ports])
-    spec = TargetSpec(
-        hosts=[_entry_text(e) for e in entries],
-        ports=port_list,
-        inventory=inventory,
-        sni=sni,
-        starttls=starttls,
-        timeout=timeout,
-        concurrency=concurrency,
-    )
+    spec = TargetSpec(hosts=[_entry_text(e) for e in entries], ports=port_list,
+                      inventory=inventory, sni=sni, starttls=starttls, timeout=timeout, concurrency=concurrency)
     check_size(entries, port_list)
     if ca_file is not None and not ca_file.is_file():
         fail(f"--ca-file {ca_file}: no such file")
@@ -107,9 +98,8 @@ def scan(
         scan_targets, failed = dedupe(scan_targets + more), failed + missing
     results = [engine.unresolved_result(item) for item in failed]
     one_host = target is not None and entries[0].network is None and not inventory
-    sink = _ResultSink(
-        ctx, actor, spec, len(scan_targets) + len(results), store=not no_store, as_json=as_json, detailed=one_host
-    )
+    sink = _ResultSink(ctx, actor, spec, len(scan_targets) + len(results), store=not no_store, as_json=as_json,
+                       detailed=one_host)
     settings = engine.EngineSettings(timeout=timeout, concurrency=concurrency)
     with sink:
         for result in results:
@@ -137,7 +127,8 @@ def _inventory_targets(ctx: typer.Context, actor: Actor, spec: TargetSpec) -> tu
     with open_services(ctx) as svc:
         seen, names = svc.scanning.inventory_targets(actor)
     targets = [ScanTarget(host, ip, port, sni, spec.starttls) for host, ip, port, sni in seen]
-    resolved, missing = asyncio.run(resolve_names([(n, p) for n in names for p in spec.ports], spec.sni, spec.starttls))
+    resolved, missing = asyncio.run(resolve_names([(n, p) for n in names for p in spec.ports], spec.sni,
+                                                  spec.starttls))
     return targets + resolved, missing
 
 
@@ -149,17 +140,8 @@ def _entry_text(entry: TargetEntry) -> str:
 class _ResultSink:
     """Prints each result as it arrives, shows progress, and stores results in chunks."""
 
-    def __init__(
-        self,
-        ctx: typer.Context,
-        actor: Actor,
-        spec: TargetSpec,
-        total: int,
-        *,
-        store: bool,
-        as_json: bool,
-        detailed: bool,
-    ) -> None:
+    def __init__(self, ctx: typer.Context, actor: Actor, spec: TargetSpec, total: int, *, store: bool,
+                 as_json: bool, detailed: bool) -> None:
         self._ctx, self._actor, self._spec, self._total = ctx, actor, spec, total
         self._store, self._json, self._detailed = store, as_json, detailed
         self._pending: list[dict[str, Any]] = []
@@ -174,14 +156,8 @@ class _ResultSink:
             with open_services(self._ctx) as svc:
                 self._run_id = svc.scanning.begin_local_run(self._actor, self._spec, self._total).id
         if not self._json and not self._detailed:  # many targets: a progress bar, then a summary table
-            self._progress = Progress(
-                TextColumn("scanning"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=True,
-            )
+            self._progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=err_console, transient=True)
             self._progress.start()
             self._task = self._progress.add_task("scan", total=self._total)
         return self
@@ -212,11 +188,8 @@ class _ResultSink:
         if self._store:
             self._flush()
             with open_services(self._ctx) as svc:
-                svc.scanning.finish_local_run(
-                    self._actor,
-                    self._run_id,  # type: ignore[arg-type]
-                    error=f"interrupted: {exc_type.__name__}" if exc_type else None,
-                )
+                svc.scanning.finish_local_run(self._actor, self._run_id,  # type: ignore[arg-type]
+                                              error=f"interrupted: {exc_type.__name__}" if exc_type else None)
         if self._summary:
             _print_summary(self._summary)
 
@@ -232,16 +205,9 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
     for r in sorted(results, key=lambda r: (str(r["target"].get("host")), r["target"].get("port") or 0)):
         t = r["target"]
         findings = [k for k, v in (r.get("vulnerabilities") or {}).items() if v == "vulnerable"]
-        rows.append(
-            [
-                t.get("host"),
-                t.get("ip") or "-",
-                t.get("port"),
-                (r.get("grade") or "-") if is_reachable(r) else "unreachable",
-                ", ".join(findings) or "-",
-                "; ".join(r.get("errors") or [])[:80],
-            ]
-        )
+        rows.append([t.get("host"), t.get("ip") or "-", t.get("port"),
+                     (r.get("grade") or "-") if is_reachable(r) else "unreachable",
+                     ", ".join(findings) or "-", "; ".join(r.get("errors") or [])[:80]])
     print_table(["host", "ip", "port", "grade", "vulnerable to", "errors"], rows)
     reachable = sum(1 for r in results if is_reachable(r))
     console.print(f"{len(results)} results, {len(results) - reachable} unreachable", highlight=False)
@@ -250,8 +216,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
 # ---- history, runs, endpoints ----------------------------------------------------------------------
 @scan_app.command("history")
 def history(
-    ctx: typer.Context,
-    target: str = typer.Argument(..., metavar="HOST[:PORT]"),
+    ctx: typer.Context, target: str = typer.Argument(..., metavar="HOST[:PORT]"),
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="results per endpoint"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -260,13 +225,9 @@ def history(
     with open_services(ctx) as svc:
         actor = cli_actor()
         endpoints = svc.scanning.find_endpoints(actor, host, port)
-        data = [
-            {
-                "endpoint": EndpointOut.model_validate(e),
-                "results": [ResultSummary.model_validate(r) for r in svc.scanning.history(actor, e.id, limit)],
-            }
-            for e in endpoints
-        ]
+        data = [{"endpoint": EndpointOut.model_validate(e),
+                 "results": [ResultSummary.model_validate(r) for r in svc.scanning.history(actor, e.id, limit)]}
+                for e in endpoints]
     if as_json:
         print_json(data)
         return
@@ -274,21 +235,12 @@ def history(
         fail(f"no scan results for {target}")
     for item in data:
         e = item["endpoint"]
-        rows = [
-            [
-                r.scanned_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.grade or ("-" if r.reachable else "unreachable"),
-                ", ".join(f.split(":")[-1] for f in r.findings) or "-",
-                (r.cert_fingerprint or "")[:16],
-                r.duration_ms,
-            ]
-            for r in item["results"]
-        ]
-        print_table(
-            ["scanned (UTC)", "grade", "findings", "certificate", "ms"],
-            rows,
-            title=f"{e.host}:{e.port} at {e.ip or 'unresolved'}" + (f" SNI {e.sni}" if e.sni else ""),
-        )
+        rows = [[r.scanned_at.strftime("%Y-%m-%d %H:%M:%S"), r.grade or ("-" if r.reachable else "unreachable"),
+                 ", ".join(f.split(":")[-1] for f in r.findings) or "-", (r.cert_fingerprint or "")[:16],
+                 r.duration_ms]
+                for r in item["results"]]
+        print_table(["scanned (UTC)", "grade", "findings", "certificate", "ms"], rows,
+                    title=f"{e.host}:{e.port} at {e.ip or 'unresolved'}" + (f" SNI {e.sni}" if e.sni else ""))
 
 
 def _host_port(text: str) -> tuple[str, int | None]:
@@ -299,11 +251,8 @@ def _host_port(text: str) -> tuple[str, int | None]:
 
 
 @scan_app.command("runs")
-def runs(
-    ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", min=1, max=500),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def runs(ctx: typer.Context, limit: int = typer.Option(20, "--limit", min=1, max=500),
+         as_json: bool = typer.Option(False, "--json")) -> None:
     """Recent scan runs with their progress."""
     with open_services(ctx) as svc:
         rows, _ = svc.scanning.list_runs(cli_actor(), limit=limit)
@@ -311,30 +260,17 @@ def runs(
     if as_json:
         print_json(views)
         return
-    print_table(
-        ["id", "created", "targets", "status", "done", "unreachable"],
-        [
-            [
-                str(v.id)[:8],
-                v.created_at.strftime("%Y-%m-%d %H:%M"),
-                v.description,
-                v.status,
-                f"{v.done_targets}/{v.total_targets}",
-                v.failed_targets,
-            ]
-            for v in views
-        ],
-    )
+    print_table(["id", "created", "targets", "status", "done", "unreachable"],
+                [[str(v.id)[:8], v.created_at.strftime("%Y-%m-%d %H:%M"), v.description, v.status,
+                  f"{v.done_targets}/{v.total_targets}", v.failed_targets] for v in views])
 
 
 @scan_app.command("endpoints")
 def endpoints(
-    ctx: typer.Context,
-    grade: str | None = typer.Option(None, "--grade"),
+    ctx: typer.Context, grade: str | None = typer.Option(None, "--grade"),
     vulnerable_to: str | None = typer.Option(None, "--vulnerable-to", help="heartbleed, TLSv1.0, expired, ..."),
     expiring: int | None = typer.Option(None, "--expiring", min=0, help="certificate expires within N days"),
-    limit: int = typer.Option(100, "--limit", min=1, max=500),
-    as_json: bool = typer.Option(False, "--json"),
+    limit: int = typer.Option(100, "--limit", min=1, max=500), as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Scanned endpoints with their latest grade and findings."""
     query = EndpointQuery(grade=grade, vulnerable_to=vulnerable_to, expiring_within_days=expiring, limit=limit)
@@ -344,29 +280,15 @@ def endpoints(
     if as_json:
         print_json({"items": items, "total": total})
         return
-    print_table(
-        ["host", "ip", "port", "grade", "status", "findings", "cert expires"],
-        [
-            [
-                e.host,
-                e.ip,
-                e.port,
-                e.grade or "-",
-                e.status,
-                ", ".join(e.findings) or "-",
-                e.cert_not_after.date() if e.cert_not_after else "-",
-            ]
-            for e in items
-        ],
-        title=f"{total} endpoints",
-    )
+    print_table(["host", "ip", "port", "grade", "status", "findings", "cert expires"],
+                [[e.host, e.ip, e.port, e.grade or "-", e.status, ", ".join(e.findings) or "-",
+                  e.cert_not_after.date() if e.cert_not_after else "-"] for e in items], title=f"{total} endpoints")
 
 
 # ---- schedules -------------------------------------------------------------------------------------
 @schedule_app.command("add")
 def schedule_add(
-    ctx: typer.Context,
-    name: str = typer.Argument(...),
+    ctx: typer.Context, name: str = typer.Argument(...),
     at: str = typer.Option(..., "--at", help="time of day, HH:MM UTC"),
     weekly: str | None = typer.Option(None, "--weekly", help="run weekly on this day (default: daily)"),
     host: list[str] = typer.Option([], "--host", help="target (repeatable): name, IP, CIDR, host:port"),
@@ -387,10 +309,10 @@ def schedule_add(
     if as_json:
         print_json(schedule)
     else:
-        console.print(
-            f"schedule {schedule.name} added: {when}; next run {schedule.next_run_at:%Y-%m-%d %H:%M} UTC",
-            highlight=False,
-        )
+        console.print(f"schedule {schedule.name} added: {when}; next run {schedule.next_run_at:%Y-%m-%d %H:%M} UTC",
+                      highlight=False)
+
+
 
 
 @schedule_app.command("list")
@@ -402,13 +324,9 @@ def schedule_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
     if as_json:
         print_json([s for s, _ in items])
         return
-    print_table(
-        ["name", "when", "targets", "next run (UTC)", "enabled"],
-        [
-            [s.name, when, _spec_text(s.spec), s.next_run_at.strftime("%Y-%m-%d %H:%M"), "yes" if s.enabled else "no"]
-            for s, when in items
-        ],
-    )
+    print_table(["name", "when", "targets", "next run (UTC)", "enabled"],
+                [[s.name, when, _spec_text(s.spec), s.next_run_at.strftime("%Y-%m-%d %H:%M"),
+                  "yes" if s.enabled else "no"] for s, when in items])
 
 
 def _spec_text(spec: dict[str, Any]) -> str:

@@ -35,8 +35,7 @@ def _announce_password(password: str | None, settings: Any) -> None:
             f"\n[bold]First administrator created.[/] Username: [bold]admin[/]  "
             f"One-time password: [bold yellow]{password}[/]\n"
             "It is shown only this once; you will choose a new one at first login.\n",
-            highlight=False,
-            soft_wrap=True,
+            highlight=False, soft_wrap=True,
         )
 
 
@@ -64,14 +63,10 @@ def serve(
     host: str | None = typer.Option(None, help="address to bind (default 127.0.0.1)"),
     port: int | None = typer.Option(None, help="port (default 8443)"),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="run the embedded job worker"),
-    workers: int = typer.Option(
-        1, "--workers", min=1, max=64, help="server processes sharing the port (PostgreSQL: up to the cores; SQLite: 1)"
-    ),
-    access_log: bool = typer.Option(
-        False,
-        "--access-log/--no-access-log",
-        help="log a line per HTTP request (sensitive actions are audited either way)",
-    ),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="server processes sharing the port (PostgreSQL: up to the cores; SQLite: 1)"),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="log a line per HTTP request (sensitive actions are audited either way)"),
 ) -> None:
     """Serve the API and web UI over HTTPS."""
     from certvault.bootstrap import initialize
@@ -88,9 +83,8 @@ def serve(
     _serve(result, settings.server.host, settings.server.port, embedded, workers=workers, access_log=access_log)
 
 
-def _serve(
-    result: Any, host: str, port: int, embedded_worker: bool, *, workers: int = 1, access_log: bool = False
-) -> None:
+def _serve(result: Any, host: str, port: int, embedded_worker: bool, *, workers: int = 1,
+           access_log: bool = False) -> None:
     import uvicorn
 
     from certvault.api.list_verb import http_protocol
@@ -100,33 +94,18 @@ def _serve(
     logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tls: dict[str, Any] = {}
     if not settings.server.allow_plain_http:
-        tls = {
-            "ssl_certfile": str(result.server_cert),
-            "ssl_keyfile": str(result.server_key),
-            "ssl_keyfile_password": result.server_key_password,
-            "ssl_context_factory": _tls_context,
-        }
+        tls = {"ssl_certfile": str(result.server_cert), "ssl_keyfile": str(result.server_key),
+               "ssl_keyfile_password": result.server_key_password, "ssl_context_factory": _tls_context}
     scheme = "http" if settings.server.allow_plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
-    console.print(
-        f"certvault serving on {scheme}://{shown}:{port}/ "
-        f"(worker {'embedded' if embedded_worker else 'off'}"
-        f"{f', {workers} processes' if workers > 1 else ''})",
-        highlight=False,
-    )
+    console.print(f"certvault serving on {scheme}://{shown}:{port}/ "
+                  f"(worker {'embedded' if embedded_worker else 'off'}"
+                  f"{f', {workers} processes' if workers > 1 else ''})", highlight=False)
 
     def config(app: Any) -> uvicorn.Config:
-        return uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level=settings.logging.level.lower(),
-            access_log=access_log,
-            proxy_headers=False,
-            server_header=False,
-            http=http_protocol(),
-            **tls,
-        )
+        return uvicorn.Config(app, host=host, port=port, log_level=settings.logging.level.lower(),
+                              access_log=access_log, proxy_headers=False, server_header=False,
+                              http=http_protocol(), **tls)
 
     if workers == 1:
         server = uvicorn.Server(config(create_server(result.app, embedded_worker=embedded_worker)))
@@ -171,7 +150,8 @@ def worker(
 ) -> None:
     """Run a job worker alone (scale-out: any number share one PostgreSQL)."""
     app = state(ctx).app()
-    logging.basicConfig(level=app.settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=app.settings.logging.level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.install_schedules()
     w = app.worker(**({"concurrency": concurrency} if concurrency else {}))
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
@@ -203,16 +183,11 @@ def keys_rotate(ctx: typer.Context, batch_size: int = typer.Option(200, min=1)) 
     result = rotate_master(app.settings.master_key_path, app.sessions, batch_size=batch_size)
     app.keyring.reload()
     with app.transaction() as svc:
-        svc.audit.record(
-            cli_actor(),
-            "keys.rotate_master",
-            target_type="master_key",
-            target_id=result.new_key_id,
-            details={"rewrapped": result.rewrapped, "retired": result.retired},
-        )
-    console.print(
-        f"master key {result.new_key_id} is current; {result.rewrapped} data keys re-wrapped", highlight=False
-    )
+        svc.audit.record(cli_actor(), "keys.rotate_master", target_type="master_key",
+                         target_id=result.new_key_id,
+                         details={"rewrapped": result.rewrapped, "retired": result.retired})
+    console.print(f"master key {result.new_key_id} is current; {result.rewrapped} data keys re-wrapped",
+                  highlight=False)
 
 
 @keys_app.command("rotate-data")
@@ -252,26 +227,14 @@ def audit_list(
     """Search the audit log, newest first."""
     with services(ctx) as svc:
         rows, total = svc.audit.search(cli_actor(), AuditQuery(action=action, actor=user, limit=limit))
-        data = [
-            {
-                "seq": r.seq,
-                "at": r.at,
-                "user": r.actor_name,
-                "ip": r.ip,
-                "action": r.action,
-                "outcome": r.outcome,
-                "target": f"{r.target_type or ''} {r.target_id or ''}".strip(),
-                "details": r.details,
-            }
-            for r in rows
-        ]
+        data = [{"seq": r.seq, "at": r.at, "user": r.actor_name, "ip": r.ip, "action": r.action,
+                 "outcome": r.outcome, "target": f"{r.target_type or ''} {r.target_id or ''}".strip(),
+                 "details": r.details} for r in rows]
     if as_json:
         print_json({"items": data, "total": total})
         return
-    print_table(
-        ["#", "when", "user", "ip", "action", "outcome", "target"],
-        [[d["seq"], d["at"], d["user"], d["ip"], d["action"], d["outcome"], d["target"]] for d in data],
-    )
+    print_table(["#", "when", "user", "ip", "action", "outcome", "target"],
+                [[d["seq"], d["at"], d["user"], d["ip"], d["action"], d["outcome"], d["target"]] for d in data])
 
 
 __all__ = ["fail", "register"]

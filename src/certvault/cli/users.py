@@ -30,9 +30,8 @@ def user_add(
 ) -> None:
     """Create a user; prints the one-time password when none was given."""
     with services(ctx) as svc:
-        user, generated = svc.auth.create_user(
-            cli_actor(), username, role, password=password, email=email, allowed_networks=allow_ip
-        )
+        user, generated = svc.auth.create_user(cli_actor(), username, role, password=password, email=email,
+                                               allowed_networks=allow_ip)
         out = UserOut.model_validate(user)
     if as_json:
         print_json({"user": out, "one_time_password": generated})
@@ -50,13 +49,9 @@ def user_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
     if as_json:
         print_json(users)
         return
-    print_table(
-        ["username", "role", "kind", "active", "2fa", "ip rules", "last login"],
-        [
-            [u.username, u.role, u.kind, u.is_active, u.totp_enabled, ", ".join(u.allowed_networks), u.last_login_at]
-            for u in users
-        ],
-    )
+    print_table(["username", "role", "kind", "active", "2fa", "ip rules", "last login"],
+                [[u.username, u.role, u.kind, u.is_active, u.totp_enabled, ", ".join(u.allowed_networks),
+                  u.last_login_at] for u in users])
 
 
 @user_app.command("unlock")
@@ -76,9 +71,8 @@ def user_reset_password(ctx: typer.Context, username: str) -> None:
 
 
 @group_app.command("add")
-def group_add(
-    ctx: typer.Context, name: str, description: str = "", as_json: bool = typer.Option(False, "--json")
-) -> None:
+def group_add(ctx: typer.Context, name: str, description: str = "",
+              as_json: bool = typer.Option(False, "--json")) -> None:
     """Create a group."""
     with services(ctx) as svc:
         group = svc.auth.create_group(cli_actor(), name, description)
@@ -98,14 +92,14 @@ def group_add_member(ctx: typer.Context, group: str, username: str) -> None:
 def group_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List groups with their members."""
     with services(ctx) as svc:
-        groups = [
-            GroupOut(id=g.id, name=g.name, description=g.description, members=sorted(m.username for m in g.members))
-            for g in svc.auth.list_groups(cli_actor())
-        ]
+        groups = [GroupOut(id=g.id, name=g.name, description=g.description,
+                           members=sorted(m.username for m in g.members))
+                  for g in svc.auth.list_groups(cli_actor())]
     if as_json:
         print_json(groups)
         return
-    print_table(["name", "members", "description"], [[g.name, ", ".join(g.members), g.description] for g in groups])
+    print_table(["name", "members", "description"], [[g.name, ", ".join(g.members), g.description]
+                                                      for g in groups])
 
 
 @token_app.command("create")
@@ -127,16 +121,13 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(
-    ctx: typer.Context, user: str = typer.Option(..., "--user"), as_json: bool = typer.Option(False, "--json")
-) -> None:
+def token_list(ctx: typer.Context, user: str = typer.Option(..., "--user"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
     """List a user's active tokens (never the token values)."""
     with services(ctx) as svc:
         tokens = [TokenOut.model_validate(t) for t in svc.auth.list_tokens(cli_actor(), user)]
     if as_json:
         print_json(tokens)
         return
-    print_table(
-        ["id", "name", "prefix", "expires", "last used"],
-        [[t.id, t.name, t.prefix + "…", t.expires_at, t.last_used_at] for t in tokens],
-    )
+    print_table(["id", "name", "prefix", "expires", "last used"],
+                [[t.id, t.name, t.prefix + "…", t.expires_at, t.last_used_at] for t in tokens])

@@ -49,12 +49,8 @@ def _files(items: list[str]) -> dict[str, tuple[str, bytes]]:
 
 # ---- folders -------------------------------------------------------------------------------------
 @folder_app.command("add")
-def folder_add(
-    ctx: typer.Context,
-    name: str,
-    parent: str | None = typer.Option(None, "--parent", help="id or path"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def folder_add(ctx: typer.Context, name: str, parent: str | None = typer.Option(None, "--parent", help="id or path"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
     """Create a folder (at the root, or under --parent)."""
     with services(ctx) as svc:
         out = s.FolderOut.of(svc.vault.folders.create(cli_actor(), name, parent), "owner")
@@ -73,12 +69,8 @@ def folder_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
 
 
 @folder_app.command("grant")
-def folder_grant(
-    ctx: typer.Context,
-    folder: str,
-    principal: str = typer.Argument(..., help="user, or group:NAME"),
-    level: str = typer.Argument("view", help="view | edit | owner"),
-) -> None:
+def folder_grant(ctx: typer.Context, folder: str, principal: str = typer.Argument(..., help="user, or group:NAME"),
+                 level: str = typer.Argument("view", help="view | edit | owner")) -> None:
     """Give a user or group view, edit or owner on a folder (inherited by its contents)."""
     with services(ctx) as svc:
         svc.vault.folders.grant(cli_actor(), principal=principal, level=level, folder=folder)
@@ -107,32 +99,23 @@ def secret_add(
 ) -> None:
     """Create a secret from a template."""
     with services(ctx) as svc:
-        secret = svc.vault.secrets.create(
-            cli_actor(), folder, name, template, _pairs(field, "--field"), _files(file), generate_password=generate
-        )
+        secret = svc.vault.secrets.create(cli_actor(), folder, name, template, _pairs(field, "--field"), _files(file),
+                                          generate_password=generate)
         listing = svc.vault.secrets.get(cli_actor(), secret.id)
         out = s.SecretOut.of(secret, listing.folder, listing.level, svc.vault.secrets.field_list(secret))
-    print_json(out) if as_json else console.print(
-        f"secret {out.folder_path}/{out.name} created ({out.id})", highlight=False
-    )
+    print_json(out) if as_json else console.print(f"secret {out.folder_path}/{out.name} created ({out.id})",
+                                                  highlight=False)
 
 
 @secret_app.command("get")
-def secret_get(
-    ctx: typer.Context,
-    secret_id: str,
-    field: str | None = typer.Option(None, "--field"),
-    passphrase: str | None = typer.Option(None, "--doublelock-passphrase", envvar="CERTVAULT_DOUBLELOCK"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def secret_get(ctx: typer.Context, secret_id: str, field: str | None = typer.Option(None, "--field"),
+               passphrase: str | None = typer.Option(None, "--doublelock-passphrase", envvar="CERTVAULT_DOUBLELOCK"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a secret's values (audited); with --field print only that value."""
     with services(ctx) as svc:
         read = svc.vault.reader.read(cli_actor(), secret_id, slug=field, passphrase=passphrase, auto_checkout=True)
-        out = s.SecretValues(
-            secret=s.SecretOut.of(read.secret, read.folder, read.level, checkout=read.checkout),
-            fields=[s.FieldData.of(v) for v in read.values],
-            withheld=read.withheld,
-        )
+        out = s.SecretValues(secret=s.SecretOut.of(read.secret, read.folder, read.level, checkout=read.checkout),
+                             fields=[s.FieldData.of(v) for v in read.values], withheld=read.withheld)
     if field is not None:
         value = read.values[0]
         if value.is_file:
@@ -143,25 +126,18 @@ def secret_get(
     if as_json:
         print_json(out)
         return
-    console.print(
-        f"[bold]{out.secret.folder_path}/{out.secret.name}[/] ({out.secret.template}, version {out.secret.version})",
-        highlight=False,
-    )
-    print_table(
-        ["field", "value"],
-        [[f.slug, f.value if not f.is_file else f"<file {f.filename}, {f.size} bytes>"] for f in out.fields],
-    )
+    console.print(f"[bold]{out.secret.folder_path}/{out.secret.name}[/] ({out.secret.template}, "
+                  f"version {out.secret.version})", highlight=False)
+    print_table(["field", "value"], [[f.slug, f.value if not f.is_file else f"<file {f.filename}, {f.size} bytes>"]
+                                     for f in out.fields])
     for slug in out.withheld:
         console.print(f"{slug}: hidden (usable by integrations, not displayed)", highlight=False)
 
 
 @secret_app.command("list")
-def secret_list(
-    ctx: typer.Context,
-    search: str | None = typer.Option(None, "--search"),
-    folder: str | None = typer.Option(None, "--folder"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def secret_list(ctx: typer.Context, search: str | None = typer.Option(None, "--search"),
+                folder: str | None = typer.Option(None, "--folder"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
     """List secrets (no values)."""
     with services(ctx) as svc:
         rows, total = svc.vault.secrets.search(cli_actor(), search, folder, 1000, 0)
@@ -169,48 +145,26 @@ def secret_list(
     if as_json:
         print_json({"items": items, "total": total})
         return
-    print_table(
-        ["id", "#", "folder", "name", "template", "due"],
-        [[i.id, i.number, i.folder_path, i.name, i.template, i.due_at] for i in items],
-    )
+    print_table(["id", "#", "folder", "name", "template", "due"],
+                [[i.id, i.number, i.folder_path, i.name, i.template, i.due_at] for i in items])
 
 
 @secret_app.command("update")
-def secret_update(
-    ctx: typer.Context,
-    secret_id: str,
-    field: list[str] = typer.Option([], "--field"),
-    file: list[str] = typer.Option([], "--file"),
-    name: str | None = typer.Option(None, "--name"),
-    generate: bool = typer.Option(False, "--generate-password"),
-    checkout: bool | None = typer.Option(None, "--checkout/--no-checkout"),
-    approval: bool | None = typer.Option(None, "--require-approval/--no-require-approval"),
-    hide: bool | None = typer.Option(None, "--hide-password/--show-password"),
-    rotation_days: int | None = typer.Option(None, "--rotation-days"),
-    passphrase: str | None = typer.Option(None, "--doublelock-passphrase", envvar="CERTVAULT_DOUBLELOCK"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def secret_update(ctx: typer.Context, secret_id: str, field: list[str] = typer.Option([], "--field"),
+                  file: list[str] = typer.Option([], "--file"), name: str | None = typer.Option(None, "--name"),
+                  generate: bool = typer.Option(False, "--generate-password"),
+                  checkout: bool | None = typer.Option(None, "--checkout/--no-checkout"),
+                  approval: bool | None = typer.Option(None, "--require-approval/--no-require-approval"),
+                  hide: bool | None = typer.Option(None, "--hide-password/--show-password"),
+                  rotation_days: int | None = typer.Option(None, "--rotation-days"),
+                  passphrase: str | None = typer.Option(None, "--doublelock-passphrase", envvar="CERTVAULT_DOUBLELOCK"),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Change values (earlier ones go to history) and protection settings."""
-    settings = {
-        k: v
-        for k, v in {
-            "checkout_enabled": checkout,
-            "require_approval": approval,
-            "hide_password": hide,
-            "rotation_days": rotation_days,
-        }.items()
-        if v is not None
-    }
+    settings = {k: v for k, v in {"checkout_enabled": checkout, "require_approval": approval, "hide_password": hide,
+                                  "rotation_days": rotation_days}.items() if v is not None}
     with services(ctx) as svc:
-        svc.vault.secrets.update(
-            cli_actor(),
-            secret_id,
-            fields=_pairs(field, "--field"),
-            files=_files(file),
-            name=name,
-            passphrase=passphrase,
-            generate_password=generate,
-        )
+        svc.vault.secrets.update(cli_actor(), secret_id, fields=_pairs(field, "--field"), files=_files(file),
+                                 name=name, passphrase=passphrase, generate_password=generate)
         if settings:
             svc.vault.protection.update_settings(cli_actor(), secret_id, **settings)
         listing = svc.vault.secrets.get(cli_actor(), secret_id)
@@ -220,31 +174,22 @@ def secret_update(
 
 
 @secret_app.command("history")
-def secret_history(
-    ctx: typer.Context,
-    secret_id: str,
-    as_json: bool = typer.Option(False, "--json"),
-    passphrase: str | None = typer.Option(None, "--doublelock-passphrase", envvar="CERTVAULT_DOUBLELOCK"),
-) -> None:
+def secret_history(ctx: typer.Context, secret_id: str, as_json: bool = typer.Option(False, "--json"),
+                   passphrase: str | None = typer.Option(None, "--doublelock-passphrase",
+                                                         envvar="CERTVAULT_DOUBLELOCK")) -> None:
     """Earlier values of a secret's secret fields (owners only; audited)."""
     with services(ctx) as svc:
         entries = [s.HistoryOut(**e.__dict__) for e in svc.vault.secrets.history(cli_actor(), secret_id, passphrase)]
     if as_json:
         print_json(entries)
         return
-    print_table(
-        ["version", "field", "value", "replaced", "by"],
-        [[e.version, e.slug, e.value, e.replaced_at, e.replaced_by] for e in entries],
-    )
+    print_table(["version", "field", "value", "replaced", "by"],
+                [[e.version, e.slug, e.value, e.replaced_at, e.replaced_by] for e in entries])
 
 
 @secret_app.command("checkout")
-def secret_checkout(
-    ctx: typer.Context,
-    secret_id: str,
-    minutes: int | None = typer.Option(None, "--minutes"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def secret_checkout(ctx: typer.Context, secret_id: str, minutes: int | None = typer.Option(None, "--minutes"),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
     """Check a secret out (exclusive until checked in or the period ends)."""
     with services(ctx) as svc:
         out = s.CheckOutOut.of(svc.vault.protection.check_out(cli_actor(), secret_id, minutes))
@@ -261,28 +206,18 @@ def secret_checkin(ctx: typer.Context, secret_id: str, force: bool = typer.Optio
 
 # ---- service accounts ----------------------------------------------------------------------------
 @account_app.command("add")
-def account_add(
-    ctx: typer.Context,
-    name: str,
-    folder: list[str] = typer.Option(..., "--folder", help="repeatable"),
-    allow_ip: list[str] = typer.Option([], "--allow-ip", help="CIDR it may log in from (repeatable)"),
-    alert: list[str] = typer.Option([], "--alert-channel", help="channel for login failure alerts"),
-    view_hidden: bool = typer.Option(False, "--view-hidden", help="may read hidden passwords"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def account_add(ctx: typer.Context, name: str, folder: list[str] = typer.Option(..., "--folder", help="repeatable"),
+                allow_ip: list[str] = typer.Option([], "--allow-ip", help="CIDR it may log in from (repeatable)"),
+                alert: list[str] = typer.Option([], "--alert-channel", help="channel for login failure alerts"),
+                view_hidden: bool = typer.Option(False, "--view-hidden", help="may read hidden passwords"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
     """Create a read-only service account; prints its one-time password."""
     with services(ctx) as svc:
-        user, password = svc.vault.accounts.create(
-            cli_actor(), name, folder, allowed_networks=allow_ip, view_hidden=view_hidden, alert_channels=alert
-        )
+        user, password = svc.vault.accounts.create(cli_actor(), name, folder, allowed_networks=allow_ip,
+                                                   view_hidden=view_hidden, alert_channels=alert)
         info = svc.vault.accounts.info(user)
-        out = {
-            "id": user.id,
-            "name": user.username,
-            "folders": info.folders,
-            "allowed_networks": user.allowed_networks,
-            "one_time_password": password,
-        }
+        out = {"id": user.id, "name": user.username, "folders": info.folders,
+               "allowed_networks": user.allowed_networks, "one_time_password": password}
     if as_json:
         print_json(out)
         return
@@ -294,25 +229,14 @@ def account_add(
 def account_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List service accounts with their folders and address rules."""
     with services(ctx) as svc:
-        rows = [
-            {
-                "name": i.user.username,
-                "folders": i.folders,
-                "allowed_networks": i.user.allowed_networks,
-                "locked_until": i.user.locked_until,
-            }
-            for i in svc.vault.accounts.list(cli_actor())
-        ]
+        rows = [{"name": i.user.username, "folders": i.folders, "allowed_networks": i.user.allowed_networks,
+                 "locked_until": i.user.locked_until} for i in svc.vault.accounts.list(cli_actor())]
     if as_json:
         print_json(rows)
         return
-    print_table(
-        ["name", "folders", "allowed from", "locked until"],
-        [
-            [r["name"], ", ".join(r["folders"]), ", ".join(r["allowed_networks"]) or "any", r["locked_until"]]
-            for r in rows
-        ],
-    )
+    print_table(["name", "folders", "allowed from", "locked until"],
+                [[r["name"], ", ".join(r["folders"]), ", ".join(r["allowed_networks"]) or "any", r["locked_until"]]
+                 for r in rows])
 
 
 # ---- hardening -----------------------------------------------------------------------------------
@@ -320,19 +244,15 @@ def hardening(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
     """The security hardening report; exits 1 when a check is bad."""
     with services(ctx) as svc:
         report = svc.vault.hardening.report(cli_actor())
-        out = s.HardeningOut(
-            generated_at=report.generated_at,
-            status=report.status,
-            checks=[s.HardeningCheck(**c.__dict__) for c in report.checks],
-        )
+        out = s.HardeningOut(generated_at=report.generated_at, status=report.status,
+                             checks=[s.HardeningCheck(**c.__dict__) for c in report.checks])
     if as_json:
         print_json(out)
     else:
         colours = {"ok": "green", "warn": "yellow", "bad": "red", "info": "blue"}
         for check in out.checks:
-            console.print(
-                f"[{colours[check.status]}]{check.status:>4}[/] {check.name}: {check.summary}", highlight=False
-            )
+            console.print(f"[{colours[check.status]}]{check.status:>4}[/] {check.name}: {check.summary}",
+                          highlight=False)
             for item in check.items[:20]:
                 console.print(f"       - {item}", highlight=False)
     if out.status == "bad":
@@ -341,17 +261,12 @@ def hardening(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
 
 # ---- notifications -------------------------------------------------------------------------------
 @channel_app.command("add")
-def channel_add(
-    ctx: typer.Context,
-    name: str,
-    kind: str = typer.Option(..., "--kind", help="email|syslog|webhook"),
-    option: list[str] = typer.Option([], "--option", help="KEY=VALUE; JSON values allowed"),
-    secret: str | None = typer.Option(
-        None, "--secret", envvar="CERTVAULT_CHANNEL_SECRET", help="SMTP password or webhook signing key"
-    ),
-    event: list[str] = typer.Option([], "--event", help="subscribe to this event (repeatable)"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
+def channel_add(ctx: typer.Context, name: str, kind: str = typer.Option(..., "--kind", help="email|syslog|webhook"),
+                option: list[str] = typer.Option([], "--option", help="KEY=VALUE; JSON values allowed"),
+                secret: str | None = typer.Option(None, "--secret", envvar="CERTVAULT_CHANNEL_SECRET",
+                                                  help="SMTP password or webhook signing key"),
+                event: list[str] = typer.Option([], "--event", help="subscribe to this event (repeatable)"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
     """Add a channel, e.g. --kind email --option host=smtp.example.com --option recipients='["a@x"]'."""
     options = {}
     for key, raw in _pairs(option, "--option").items():
@@ -363,13 +278,8 @@ def channel_add(
         channel = svc.notifications.create_channel(cli_actor(), name, kind, options, secret)
         for name_ in event:
             svc.notifications.subscribe(cli_actor(), channel.id, name_)
-        out = {
-            "id": channel.id,
-            "name": channel.name,
-            "kind": channel.kind,
-            "options": channel.options,
-            "events": event,
-        }
+        out = {"id": channel.id, "name": channel.name, "kind": channel.kind, "options": channel.options,
+               "events": event}
     print_json(out) if as_json else console.print(f"channel {name} ({kind}) added", highlight=False)
 
 
@@ -378,26 +288,15 @@ def channel_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     """List channels and the events each receives."""
     with services(ctx) as svc:
         subs = svc.notifications.list_subscriptions(cli_actor())
-        rows = [
-            {
-                "id": c.id,
-                "name": c.name,
-                "kind": c.kind,
-                "enabled": c.enabled,
-                "options": c.options,
-                "events": sorted(
-                    f"{x.event}{'@' + x.subject if x.subject else ''}" for x in subs if x.channel_id == c.id
-                ),
-            }
-            for c in svc.notifications.list_channels(cli_actor())
-        ]
+        rows = [{"id": c.id, "name": c.name, "kind": c.kind, "enabled": c.enabled, "options": c.options,
+                 "events": sorted(f"{x.event}{'@' + x.subject if x.subject else ''}" for x in subs
+                                  if x.channel_id == c.id)}
+                for c in svc.notifications.list_channels(cli_actor())]
     if as_json:
         print_json(rows)
         return
-    print_table(
-        ["name", "kind", "enabled", "events"],
-        [[r["name"], r["kind"], r["enabled"], ", ".join(r["events"])] for r in rows],
-    )
+    print_table(["name", "kind", "enabled", "events"], [[r["name"], r["kind"], r["enabled"], ", ".join(r["events"])]
+                                                          for r in rows])
 
 
 @channel_app.command("test")
@@ -428,12 +327,9 @@ def channel_test(ctx: typer.Context, name: str, as_json: bool = typer.Option(Fal
 
 
 @notify_app.command("subscribe")
-def notify_subscribe(
-    ctx: typer.Context,
-    channel: str,
-    event: str,
-    subject: str | None = typer.Option(None, "--subject", help="only for this account/secret"),
-) -> None:
+def notify_subscribe(ctx: typer.Context, channel: str, event: str,
+                     subject: str | None = typer.Option(None, "--subject", help="only for this account/secret"),
+                     ) -> None:
     """Send an event (e.g. service_account.locked, secret.*, *) to a channel."""
     with services(ctx) as svc:
         svc.notifications.subscribe(cli_actor(), channel, event, subject)

@@ -22,9 +22,7 @@ _SUBJECT_FIELDS = {
 
 
 _HASHES: dict[str, hashes.SHA256 | hashes.SHA384 | hashes.SHA512] = {
-    "sha256": hashes.SHA256(),
-    "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(),
+    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
 }
 
 
@@ -62,10 +60,8 @@ def build(spec: CsrSpec) -> tuple[x509.CertificateSigningRequest, keys.SigningKe
     subject = subject_of(spec)
     key = keys.generate(spec.key_spec)
     names = list(dict.fromkeys([spec.common_name.strip(), *[s.strip() for s in spec.sans if s.strip()]]))
-    builder = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(subject)
-        .add_extension(x509.SubjectAlternativeName(issuing.general_names(names)), critical=False)
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
+        x509.SubjectAlternativeName(issuing.general_names(names)), critical=False
     )
     algorithm = _HASHES[spec.hash_name]
     return builder.sign(key, algorithm), key

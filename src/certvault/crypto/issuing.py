@@ -75,8 +75,7 @@ def sign(
     )
     aki_source = issuer_cert.public_key() if issuer_cert is not None else public_key
     builder = builder.add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_source),
-        False,  # type: ignore[arg-type]
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_source), False  # type: ignore[arg-type]
     )
     builder = builder.add_extension(_key_usage(profile, public_key), True)
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if profile.server else []) + (
@@ -95,13 +94,7 @@ def _key_usage(profile: Profile, public_key: CertificatePublicKeyTypes) -> x509.
     encipher = isinstance(public_key, rsa.RSAPublicKey) or profile.client
     agreement = isinstance(public_key, ec.EllipticCurvePublicKey) and profile.server
     return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=encipher,
-        data_encipherment=False,
-        key_agreement=agreement,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
+        digital_signature=True, content_commitment=False, key_encipherment=encipher,
+        data_encipherment=False, key_agreement=agreement, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False,
     )

@@ -39,18 +39,16 @@ def load(data: bytes, password: str, label: str) -> Keystore:
     return result
 
 
-def export(
-    alias: str, key: PrivateKeyTypes | None, cert: x509.Certificate, chain: list[x509.Certificate], password: str
-) -> bytes:
+def export(alias: str, key: PrivateKeyTypes | None, cert: x509.Certificate, chain: list[x509.Certificate],
+           password: str) -> bytes:
     """A JKS keystore: a private-key entry with its chain, or trusted-certificate entries."""
     if not password:
         raise InvalidInput("a JKS export needs a password")
     ders = [c.public_bytes(serialization.Encoding.DER) for c in [cert, *chain]]
     entries: list[object] = []
     if key is not None:
-        pkcs8 = key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
         entries.append(jks.PrivateKeyEntry.new(alias, ders, pkcs8, "pkcs8"))
     else:
         entries.append(jks.TrustedCertEntry.new(alias, ders[0]))

@@ -27,9 +27,5 @@ def export(
         .build(password.encode())
     )
     return pkcs12.serialize_key_and_certificates(
-        name.encode(),
-        key,
-        cert,
-        chain or None,
-        encryption,  # type: ignore[arg-type]
+        name.encode(), key, cert, chain or None, encryption  # type: ignore[arg-type]
     )

@@ -184,7 +184,7 @@ def _describe_ders(ders: list[bytes]) -> list[CertInfo]:
 def describe_chunks(certs: list[x509.Certificate]) -> Iterator[tuple[list[x509.Certificate], list[CertInfo]]]:
     """(certificates, their descriptions) in chunks, in order. Large inputs are described by worker
     processes, so the caller can store one chunk while the next is being parsed."""
-    chunks = [certs[i : i + CHUNK] for i in range(0, len(certs), CHUNK)]
+    chunks = [certs[i:i + CHUNK] for i in range(0, len(certs), CHUNK)]
     pool = _worker_pool() if len(certs) >= PARALLEL_MIN else None
     if pool is None:
         for chunk in chunks:

@@ -206,12 +206,8 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
     engine = create_engine(
         url,
         echo=echo,
-        connect_args={
-            "check_same_thread": False,
-            "timeout": BUSY_TIMEOUT_SECONDS,
-            "isolation_level": None,
-            "factory": factory,
-        },
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS, "isolation_level": None,
+                      "factory": factory},
         poolclass=QueuePool,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
@@ -256,9 +252,7 @@ def build_read_engine(engine: Engine, *, pool_size: int = 10) -> Engine:
     reader = create_engine(
         engine.url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS, "isolation_level": None},
-        poolclass=QueuePool,
-        pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        poolclass=QueuePool, pool_size=pool_size, max_overflow=pool_size * 2,
     )
 
     @event.listens_for(reader, "connect")

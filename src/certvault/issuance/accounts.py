@@ -21,10 +21,8 @@ ACCOUNT_KEYS = ("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096")
 def check_directory_url(value: str) -> str:
     url = resolve_directory(value)
     if not url.startswith("https://") or len(url) > 500:
-        raise InvalidInput(
-            f"{value!r} is neither a known CA (letsencrypt, letsencrypt-staging, zerossl, google, "
-            "buypass) nor an https:// directory URL"
-        )
+        raise InvalidInput(f"{value!r} is neither a known CA (letsencrypt, letsencrypt-staging, zerossl, google, "
+                           "buypass) nor an https:// directory URL")
     return url
 
 
@@ -75,20 +73,9 @@ class AccountService:
         return account
 
     # ---- creating ------------------------------------------------------------------------------
-    def register(
-        self,
-        actor: Actor,
-        directory: str,
-        email: str | None,
-        agree_tos: bool,
-        *,
-        eab_kid: str | None = None,
-        eab_hmac: str | None = None,
-        ca_bundle_pem: str | None = None,
-        name: str | None = None,
-        key_algorithm: str = "ec256",
-        timeout_seconds: int = 30,
-    ) -> AcmeAccount:
+    def register(self, actor: Actor, directory: str, email: str | None, agree_tos: bool, *,
+                 eab_kid: str | None = None, eab_hmac: str | None = None, ca_bundle_pem: str | None = None,
+                 name: str | None = None, key_algorithm: str = "ec256", timeout_seconds: int = 30) -> AcmeAccount:
         require(actor, Permission.ACME_ACCOUNTS)
         url, email, bundle = check_directory_url(directory), check_email(email), check_ca_bundle(ca_bundle_pem)
         if key_algorithm not in ACCOUNT_KEYS:
@@ -105,49 +92,19 @@ class AccountService:
         except AcmeError as exc:
             self._audit_failure(actor, "acme.account.register", url, exc)
             raise
-        account = self._store(
-            actor,
-            url,
-            name,
-            key,
-            key_algorithm,
-            acct.url,
-            email,
-            bundle,
-            timeout_seconds,
-            info.terms_of_service,
-            bool(info.renewal_info),
-            info.profiles,
-        )
+        account = self._store(actor, url, name, key, key_algorithm, acct.url, email, bundle, timeout_seconds,
+                              info.terms_of_service, bool(info.renewal_info), info.profiles)
         account.status = acct.status or "valid"
         if eab_kid and eab_hmac:
             account.eab_kid = eab_kid
             account.eab_hmac_sealed = self._ctx.sealer.seal(eab_hmac, aad=f"acme_accounts.eab:{account.id}")
-        self._ctx.audit.record(
-            actor,
-            "acme.account.register",
-            target_type="acme_account",
-            target_id=account.id,
-            details={
-                "directory": url,
-                "email": email,
-                "eab_kid": eab_kid,
-                "account_url": acct.url,
-                "key_algorithm": key_algorithm,
-            },
-        )
+        self._ctx.audit.record(actor, "acme.account.register", target_type="acme_account", target_id=account.id,
+                               details={"directory": url, "email": email, "eab_kid": eab_kid,
+                                        "account_url": acct.url, "key_algorithm": key_algorithm})
         return account
 
-    def recover(
-        self,
-        actor: Actor,
-        directory: str,
-        key_pem: str,
-        *,
-        ca_bundle_pem: str | None = None,
-        name: str | None = None,
-        timeout_seconds: int = 30,
-    ) -> AcmeAccount:
+    def recover(self, actor: Actor, directory: str, key_pem: str, *, ca_bundle_pem: str | None = None,
+                name: str | None = None, timeout_seconds: int = 30) -> AcmeAccount:
         """Add an existing account from its key; the CA tells us the account URL."""
         require(actor, Permission.ACME_ACCOUNTS)
         url, bundle = check_directory_url(directory), check_ca_bundle(ca_bundle_pem)
@@ -163,68 +120,25 @@ class AccountService:
         except AcmeError as exc:
             self._audit_failure(actor, "acme.account.recover", url, exc)
             raise
-        existing = self._s.scalar(
-            select(AcmeAccount).where(AcmeAccount.directory_url == url, AcmeAccount.account_url == acct.url)
-        )
+        existing = self._s.scalar(select(AcmeAccount).where(AcmeAccount.directory_url == url,
+                                                            AcmeAccount.account_url == acct.url))
         if existing is not None:
             raise Conflict(f"this account is already in certvault as {existing.name} ({existing.id})")
-        account = self._store(
-            actor,
-            url,
-            name,
-            key,
-            key_algorithm,
-            acct.url,
-            acct.email,
-            bundle,  # type: ignore[arg-type]
-            timeout_seconds,
-            info.terms_of_service,
-            bool(info.renewal_info),
-            info.profiles,
-        )
+        account = self._store(actor, url, name, key, key_algorithm, acct.url, acct.email, bundle,  # type: ignore[arg-type]
+                              timeout_seconds, info.terms_of_service, bool(info.renewal_info), info.profiles)
         account.status = acct.status or "valid"
-        self._ctx.audit.record(
-            actor,
-            "acme.account.recover",
-            target_type="acme_account",
-            target_id=account.id,
-            details={"directory": url, "account_url": acct.url},
-        )
+        self._ctx.audit.record(actor, "acme.account.recover", target_type="acme_account", target_id=account.id,
+                               details={"directory": url, "account_url": acct.url})
         return account
 
-    def _store(
-        self,
-        actor: Actor,
-        url: str,
-        name: str | None,
-        key: keys.SigningKey,
-        key_algorithm: str,
-        account_url: str,
-        email: str | None,
-        bundle: str | None,
-        timeout: int,
-        tos: str | None,
-        ari: bool,
-        profiles: dict[str, str],
-    ) -> AcmeAccount:
-        account = AcmeAccount(
-            id=uuid.uuid4(),
-            directory_url=url,
-            ca_name=ca_name(url),
-            email=email,
-            account_url=account_url,
-            key_algorithm=key_algorithm,
-            key_sealed=b"",
-            key_thumbprint=thumbprint(key),
-            tos_url=tos,
-            tos_agreed_at=self._ctx.now(),
-            ca_bundle_pem=bundle,
-            timeout_seconds=timeout,
-            ari_supported=ari,
-            profiles=profiles,
-            created_by=actor.name,
-            name="",
-        )
+    def _store(self, actor: Actor, url: str, name: str | None, key: keys.SigningKey, key_algorithm: str,
+               account_url: str, email: str | None, bundle: str | None, timeout: int, tos: str | None,
+               ari: bool, profiles: dict[str, str]) -> AcmeAccount:
+        account = AcmeAccount(id=uuid.uuid4(), directory_url=url, ca_name=ca_name(url), email=email,
+                              account_url=account_url, key_algorithm=key_algorithm, key_sealed=b"",
+                              key_thumbprint=thumbprint(key), tos_url=tos, tos_agreed_at=self._ctx.now(),
+                              ca_bundle_pem=bundle, timeout_seconds=timeout, ari_supported=ari,
+                              profiles=profiles, created_by=actor.name, name="")
         account.name = (name or f"{email or 'account'} @ {account.ca_name}")[:150]
         account.key_sealed = self._ctx.sealer.seal(keys.to_pem(key), aad=f"acme_accounts:{account.id}")
         self._s.add(account)
@@ -242,13 +156,8 @@ class AccountService:
                 self._audit_failure(actor, "acme.account.update", account.directory_url, exc, account.id)
                 raise
         old, account.email = account.email, email
-        self._ctx.audit.record(
-            actor,
-            "acme.account.update",
-            target_type="acme_account",
-            target_id=account.id,
-            details={"old_email": old, "email": email},
-        )
+        self._ctx.audit.record(actor, "acme.account.update", target_type="acme_account", target_id=account.id,
+                               details={"old_email": old, "email": email})
         return account
 
     def deactivate(self, actor: Actor, account_id: uuid.UUID | str) -> AcmeAccount:
@@ -263,47 +172,23 @@ class AccountService:
                 raise
         account.status, account.deactivated_at = "deactivated", self._ctx.now()
         pool(self._ctx).forget(str(account.id))
-        self._ctx.audit.record(
-            actor,
-            "acme.account.deactivate",
-            target_type="acme_account",
-            target_id=account.id,
-            details={"account_url": account.account_url},
-        )
+        self._ctx.audit.record(actor, "acme.account.deactivate", target_type="acme_account", target_id=account.id,
+                               details={"account_url": account.account_url})
         return account
 
     def delete(self, actor: Actor, account_id: uuid.UUID | str) -> None:
         """Forget the account in certvault only; it stays active at the CA."""
         require(actor, Permission.ACME_ACCOUNTS)
         account = self.load(account_id)
-        busy = (
-            self._s.scalar(
-                select(func.count())
-                .select_from(AcmeOrder)
-                .where(AcmeOrder.account_id == account.id, AcmeOrder.state.in_(ACTIVE))
-            )
-            or 0
-        )
-        managed = (
-            self._s.scalar(
-                select(func.count())
-                .select_from(ManagedCertificate)
-                .where(ManagedCertificate.account_id == account.id, ManagedCertificate.status == "active")
-            )
-            or 0
-        )
+        busy = self._s.scalar(select(func.count()).select_from(AcmeOrder).where(
+            AcmeOrder.account_id == account.id, AcmeOrder.state.in_(ACTIVE))) or 0
+        managed = self._s.scalar(select(func.count()).select_from(ManagedCertificate).where(
+            ManagedCertificate.account_id == account.id, ManagedCertificate.status == "active")) or 0
         if busy or managed:
-            raise Conflict(
-                f"account {account.name} is in use by {busy} order(s) in progress and {managed} managed "
-                "certificate(s); wait for the orders and move the certificates to another account first"
-            )
-        self._ctx.audit.record(
-            actor,
-            "acme.account.delete",
-            target_type="acme_account",
-            target_id=account.id,
-            details={"name": account.name, "account_url": account.account_url},
-        )
+            raise Conflict(f"account {account.name} is in use by {busy} order(s) in progress and {managed} managed "
+                           "certificate(s); wait for the orders and move the certificates to another account first")
+        self._ctx.audit.record(actor, "acme.account.delete", target_type="acme_account", target_id=account.id,
+                               details={"name": account.name, "account_url": account.account_url})
         pool(self._ctx).forget(str(account.id))
         self._s.delete(account)
         self._s.flush()
@@ -312,13 +197,8 @@ class AccountService:
         require(actor, Permission.ACME_ACCOUNTS)
         account = self.load(account_id)
         pem = keys.to_pem(open_account_key(self._ctx, account)).decode()
-        self._ctx.audit.record(
-            actor,
-            "acme.account.export_key",
-            target_type="acme_account",
-            target_id=account.id,
-            details={"name": account.name},
-        )
+        self._ctx.audit.record(actor, "acme.account.export_key", target_type="acme_account", target_id=account.id,
+                               details={"name": account.name})
         return pem
 
     # ---- helpers -------------------------------------------------------------------------------
@@ -333,16 +213,9 @@ class AccountService:
 
         return account_client(self._ctx, account)
 
-    def _audit_failure(
-        self, actor: Actor, action: str, url: str, exc: Exception, target: uuid.UUID | None = None
-    ) -> None:
-        self._ctx.audit.record(
-            actor,
-            action,
-            target_type="acme_account",
-            target_id=target,
-            outcome="failure",
-            details={"directory": url, "error": str(exc)},
-        )
+    def _audit_failure(self, actor: Actor, action: str, url: str, exc: Exception,
+                       target: uuid.UUID | None = None) -> None:
+        self._ctx.audit.record(actor, action, target_type="acme_account", target_id=target, outcome="failure",
+                               details={"directory": url, "error": str(exc)})
         if hasattr(exc, "keep_changes"):
             exc.keep_changes = True

@@ -64,12 +64,8 @@ def ca_bundle_path(ctx: ServiceContext, pem: str | None) -> str | None:
 
 
 def client_config(ctx: ServiceContext, directory_url: str, ca_bundle_pem: str | None, timeout: float) -> ClientConfig:
-    return ClientConfig(
-        directory_url=directory_url,
-        ca_bundle=ca_bundle_path(ctx, ca_bundle_pem),
-        timeout=float(timeout),
-        user_agent=f"certvault/{__version__}",
-    )
+    return ClientConfig(directory_url=directory_url, ca_bundle=ca_bundle_path(ctx, ca_bundle_pem),
+                        timeout=float(timeout), user_agent=f"certvault/{__version__}")
 
 
 def open_account_key(ctx: ServiceContext, account: AcmeAccount) -> PrivateKeyTypes:
@@ -100,31 +96,16 @@ class AccountRef:
     @classmethod
     def of(cls, ctx: ServiceContext, account: AcmeAccount) -> AccountRef:
         key_pem = ctx.sealer.open(account.key_sealed, aad=f"acme_accounts:{account.id}")
-        return cls(
-            account.id,
-            account.name,
-            account.ca_name,
-            account.status,
-            account.directory_url,
-            account.account_url,
-            key_pem,
-            account.key_thumbprint,
-            account.ca_bundle_pem,
-            float(account.timeout_seconds),
-        )
+        return cls(account.id, account.name, account.ca_name, account.status, account.directory_url,
+                   account.account_url, key_pem, account.key_thumbprint, account.ca_bundle_pem,
+                   float(account.timeout_seconds))
 
 
 @contextmanager
 def client_for(ctx: ServiceContext, ref: AccountRef) -> Iterator[AcmeClient]:
     """A ready client for the account, from this process's pool (do not hold a transaction open)."""
-    key = (
-        str(ref.id),
-        ref.account_url or "",
-        ref.thumbprint,
-        ref.directory_url,
-        str(ref.timeout),
-        str(hash(ref.ca_bundle_pem)),
-    )
+    key = (str(ref.id), ref.account_url or "", ref.thumbprint, ref.directory_url, str(ref.timeout),
+           str(hash(ref.ca_bundle_pem)))
 
     def build() -> AcmeClient:  # only when the pool has no idle client for this account
         config = client_config(ctx, ref.directory_url, ref.ca_bundle_pem, ref.timeout)

@@ -48,15 +48,8 @@ class DnsAccountService:
         for name in reg.names("dns"):
             info = reg.get("dns", name)
             schema = info.options_model.model_json_schema()
-            out.append(
-                {
-                    "name": name,
-                    "title": info.title,
-                    "secret_fields": list(info.secret_fields),
-                    "options": sorted(schema.get("properties", {})),
-                    "required": schema.get("required", []),
-                }
-            )
+            out.append({"name": name, "title": info.title, "secret_fields": list(info.secret_fields),
+                        "options": sorted(schema.get("properties", {})), "required": schema.get("required", [])})
         return out
 
     def list(self, actor: Actor) -> list[DnsAccount]:
@@ -80,9 +73,8 @@ class DnsAccountService:
             raise NotFound(f"no DNS account {account_id}")
         return account
 
-    def add(
-        self, actor: Actor, provider: str, name: str, options: dict[str, Any], secrets: dict[str, str]
-    ) -> DnsAccount:
+    def add(self, actor: Actor, provider: str, name: str, options: dict[str, Any],
+            secrets: dict[str, str]) -> DnsAccount:
         require(actor, Permission.DNS_ACCOUNTS)
         name = (name or "").strip()
         if not name or len(name) > 150:
@@ -91,39 +83,19 @@ class DnsAccountService:
         model = registry(self._ctx).validate("dns", provider, options, secrets)
         if self._s.scalar(select(DnsAccount).where(DnsAccount.name == name)) is not None:
             raise Conflict(f"a DNS account named {name!r} already exists")
-        account = DnsAccount(
-            id=uuid.uuid4(),
-            name=name,
-            provider=provider,
-            created_by=actor.name,
-            options=model.model_dump(mode="json", exclude_defaults=True),
-            secrets_sealed=b"",
-        )
+        account = DnsAccount(id=uuid.uuid4(), name=name, provider=provider, created_by=actor.name,
+                             options=model.model_dump(mode="json", exclude_defaults=True), secrets_sealed=b"")
         account.secrets_sealed = self._seal(account.id, secrets)
         build_provider_check = registry(self._ctx).get("dns", provider)
         self._s.add(account)
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.dns_account.add",
-            target_type="dns_account",
-            target_id=account.id,
-            details={
-                "name": name,
-                "provider": build_provider_check.name,
-                "options": account.options,
-                "secret_fields": sorted(secrets),
-            },
-        )
+        self._ctx.audit.record(actor, "acme.dns_account.add", target_type="dns_account", target_id=account.id,
+                               details={"name": name, "provider": build_provider_check.name,
+                                        "options": account.options, "secret_fields": sorted(secrets)})
         return account
 
-    def update(
-        self,
-        actor: Actor,
-        account_id: uuid.UUID | str,
-        options: dict[str, Any] | None = None,
-        secrets: dict[str, str] | None = None,
-    ) -> DnsAccount:
+    def update(self, actor: Actor, account_id: uuid.UUID | str, options: dict[str, Any] | None = None,
+               secrets: dict[str, str] | None = None) -> DnsAccount:
         require(actor, Permission.DNS_ACCOUNTS)
         account = self.load(account_id)
         merged_options = {**account.options, **{k: v for k, v in (options or {}).items() if v not in (None, "")}}
@@ -131,38 +103,20 @@ class DnsAccountService:
         model = registry(self._ctx).validate("dns", account.provider, merged_options, merged_secrets)
         account.options = model.model_dump(mode="json", exclude_defaults=True)
         account.secrets_sealed = self._seal(account.id, merged_secrets)
-        self._ctx.audit.record(
-            actor,
-            "acme.dns_account.update",
-            target_type="dns_account",
-            target_id=account.id,
-            details={"options": account.options, "secrets_changed": sorted(secrets or {})},
-        )
+        self._ctx.audit.record(actor, "acme.dns_account.update", target_type="dns_account", target_id=account.id,
+                               details={"options": account.options, "secrets_changed": sorted(secrets or {})})
         return account
 
     def delete(self, actor: Actor, account_id: uuid.UUID | str) -> None:
         require(actor, Permission.DNS_ACCOUNTS)
         account = self.load(account_id)
-        used = (
-            self._s.scalar(
-                select(func.count())
-                .select_from(ManagedCertificate)
-                .where(ManagedCertificate.dns_account_id == account.id)
-            )
-            or 0
-        ) + (
-            self._s.scalar(select(func.count()).select_from(AcmeOrder).where(AcmeOrder.dns_account_id == account.id))
-            or 0
-        )
+        used = (self._s.scalar(select(func.count()).select_from(ManagedCertificate).where(
+            ManagedCertificate.dns_account_id == account.id)) or 0) + (self._s.scalar(
+                select(func.count()).select_from(AcmeOrder).where(AcmeOrder.dns_account_id == account.id)) or 0)
         if used:
             raise Conflict(f"DNS account {account.name} is used by {used} order(s) or managed certificate(s)")
-        self._ctx.audit.record(
-            actor,
-            "acme.dns_account.delete",
-            target_type="dns_account",
-            target_id=account.id,
-            details={"name": account.name, "provider": account.provider},
-        )
+        self._ctx.audit.record(actor, "acme.dns_account.delete", target_type="dns_account", target_id=account.id,
+                               details={"name": account.name, "provider": account.provider})
         self._s.delete(account)
         self._s.flush()
 

@@ -53,36 +53,23 @@ MAX_TRANSITIONS = 60
 INLINE_WAIT = 0.1  # seconds: a CA re-poll due this soon runs inside the same job
 INLINE_BUDGET = 1.0  # seconds of such waits per job, so a slot is never held long
 STEPS: dict[str, Any] = {
-    AUTHORIZATIONS_PENDING: steps.authorizations_pending,
-    CHALLENGES_ANSWERED: steps.challenges_answered,
-    VALIDATING: steps.validating,
-    FINALIZING: steps.finalizing,
-    DOWNLOADING: steps.downloading,
+    AUTHORIZATIONS_PENDING: steps.authorizations_pending, CHALLENGES_ANSWERED: steps.challenges_answered,
+    VALIDATING: steps.validating, FINALIZING: steps.finalizing, DOWNLOADING: steps.downloading,
 }
 ENGINE_ACTOR = Actor.system("acme-engine", via="job")
 
 
 def enqueue_advance(ctx: ServiceContext, order_id: uuid.UUID, seq: int, delay: float = 0.0) -> None:
-    job = ctx.enqueue(
-        ADVANCE_JOB,
-        {"order_id": str(order_id), "seq": seq},
-        dedup_key=f"acme-order:{order_id}:{seq}",
-        delay=timedelta(seconds=delay),
-        max_attempts=20,
-    )
+    job = ctx.enqueue(ADVANCE_JOB, {"order_id": str(order_id), "seq": seq}, dedup_key=f"acme-order:{order_id}:{seq}",
+                      delay=timedelta(seconds=delay), max_attempts=20)
     if job is not None and job.status == "queued" and delay == 0 and job.run_at > ctx.now():
         job.run_at = ctx.now()  # "verify" should not wait for a poll scheduled later
 
 
 def _short_wait(view: OrderView, outcome: Outcome) -> bool:
     """The same state asked again in a few milliseconds (a CA poll)."""
-    return (
-        outcome.state == view.state
-        and not outcome.park
-        and outcome.wait is not None
-        and outcome.wait <= INLINE_WAIT
-        and not outcome.new_authz
-    )
+    return (outcome.state == view.state and not outcome.park and outcome.wait is not None
+            and outcome.wait <= INLINE_WAIT and not outcome.new_authz)
 
 
 def _now() -> datetime:
@@ -173,9 +160,8 @@ class OrderEngine:
         if view.account is None:
             return steps.failed("the order's ACME account was deleted", "no_account", now=now)
         if view.account.status != "valid":
-            return steps.failed(
-                f"ACME account {view.account.name} is {view.account.status}", "account_unusable", now=now
-            )
+            return steps.failed(f"ACME account {view.account.name} is {view.account.status}", "account_unusable",
+                                now=now)
         try:
             with client_for(ctx, view.account) as client:
                 if view.state == CREATED:
@@ -204,11 +190,8 @@ class OrderEngine:
             return steps.failed(f"{exc.message} (for {grace:g} s; giving up)", "unavailable", now=now)
         delay = max(1.0, (exc.retry_at - now).total_seconds()) if exc.retry_at else 5.0
         delay = min(delay, max(1.0, grace - (now - since).total_seconds()))
-        return Outcome(
-            view.state,
-            {"last_check": exc.message, "error_problem": {"unavailable_since": since.isoformat()}},
-            wait=delay,
-        )
+        return Outcome(view.state, {"last_check": exc.message,
+                                    "error_problem": {"unavailable_since": since.isoformat()}}, wait=delay)
 
     def _known_urls(self, urls: list[str]) -> set[str]:
         if not urls:
@@ -234,31 +217,15 @@ class OrderEngine:
         ctx: ServiceContext = svc.ctx
         message = str(outcome.changes.get("error_message"))
         order = ctx.session.get(AcmeOrder, view.id)
-        ctx.audit.record(
-            ENGINE_ACTOR,
-            "acme.order.fail",
-            target_type="acme_order",
-            target_id=view.id,
-            outcome="failure",
-            details={
-                "names": view.names[:10],
-                "error": message,
-                "error_type": outcome.changes.get("error_type"),
-                "requested_by": order.created_by if order else None,
-            },
-        )
+        ctx.audit.record(ENGINE_ACTOR, "acme.order.fail", target_type="acme_order", target_id=view.id,
+                         outcome="failure", details={"names": view.names[:10], "error": message,
+                                                     "error_type": outcome.changes.get("error_type"),
+                                                     "requested_by": order.created_by if order else None})
         if order is not None and order.managed_id is not None:
             svc.issuance.renewals.note_failure(order.managed_id, message)
-        events.publish(
-            ctx,
-            events.AcmeEvent(
-                kind=events.FAILED,
-                names=tuple(view.names),
-                ca_name=view.account.ca_name if view.account else "",
-                order_id=view.id,
-                message=message,
-            ),
-        )
+        events.publish(ctx, events.AcmeEvent(
+            kind=events.FAILED, names=tuple(view.names), ca_name=view.account.ca_name if view.account else "",
+            order_id=view.id, message=message))
 
 
 def cleanup_order(job: Any, order_id: uuid.UUID) -> None:

@@ -37,9 +37,8 @@ def publish(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> None:
         assert view.dns is not None and authz.record_name and authz.record_value
         dns_provider(ctx, view.dns).present(authz.record_name, authz.record_value)
     elif view.fulfilment == "standalone":
-        http01.responder().add(
-            authz.token, authz.key_authorization, list(view.runtime.http01_addresses), view.runtime.http01_port
-        )
+        http01.responder().add(authz.token, authz.key_authorization, list(view.runtime.http01_addresses),
+                               view.runtime.http01_port)
     elif view.fulfilment == "webroot":
         assert view.webroot
         http01.write_webroot(view.webroot, authz.token, authz.key_authorization)
@@ -51,9 +50,8 @@ def serve_again(view: OrderView) -> None:
         return
     for authz in pending(view):
         assert authz.token and authz.key_authorization
-        http01.responder().add(
-            authz.token, authz.key_authorization, list(view.runtime.http01_addresses), view.runtime.http01_port
-        )
+        http01.responder().add(authz.token, authz.key_authorization, list(view.runtime.http01_addresses),
+                               view.runtime.http01_port)
 
 
 def visible(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> tuple[bool, str]:
@@ -70,14 +68,12 @@ def visible(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> tuple[boo
                 return False, f"cannot find the authoritative servers of {authz.record_name} ({type(exc).__name__})"
         return propagation.txt_visible(authz.record_name, authz.record_value, servers)
     assert authz.token and authz.key_authorization
-    return propagation.http01_visible(
-        authz.identifier, view.runtime.http01_port, authz.token, authz.key_authorization, resolvers
-    )
+    return propagation.http01_visible(authz.identifier, view.runtime.http01_port, authz.token,
+                                      authz.key_authorization, resolvers)
 
 
-def remove(
-    ctx: ServiceContext, view: OrderView, skip: Collection[uuid.UUID] = ()
-) -> dict[uuid.UUID, dict[str, object]]:
+def remove(ctx: ServiceContext, view: OrderView, skip: Collection[uuid.UUID] = ()
+           ) -> dict[uuid.UUID, dict[str, object]]:
     """Take every published response down; failures are logged, never raised (cleanup is best effort).
 
     Returns the authorization changes that record it (published_at cleared), so a step that

@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        token = self.path.split("?", 1)[0][len(PREFIX) :] if self.path.startswith(PREFIX) else ""
+        token = self.path.split("?", 1)[0][len(PREFIX):] if self.path.startswith(PREFIX) else ""
         body = self.server.tokens.get(token)
         if body is None:
             self.send_error(404)
@@ -84,9 +84,8 @@ class StandaloneResponder:
             server = _Server((address, port), self.tokens)
         except OSError as exc:
             hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if port < 1024 else ""
-            raise IntegrationError(
-                f"the http-01 responder cannot listen on [{address}]:{port}: {exc.strerror or exc}{hint}"
-            ) from None
+            raise IntegrationError(f"the http-01 responder cannot listen on [{address}]:{port}: "
+                                   f"{exc.strerror or exc}{hint}") from None
         threading.Thread(target=server.serve_forever, name=f"http01-{address}-{port}", daemon=True).start()
         return server
 

@@ -23,17 +23,10 @@ def acme_metrics(svc: Any) -> Iterable[Metric]:
 
 def _orders(session: Any) -> Metric:
     """Orders by the status people see (pending = waiting for a person to publish a challenge)."""
-    waiting_for_person = (
-        (AcmeOrder.state == "authorizations_pending")
-        & (AcmeOrder.fulfilment == "manual")
-        & (AcmeOrder.verify_requested_at.is_(None))
-    )
-    status = case(
-        (AcmeOrder.state == STORED, "available"),
-        (AcmeOrder.state == FAILED, "failed"),
-        (waiting_for_person, "pending"),
-        else_="processing",
-    )
+    waiting_for_person = (AcmeOrder.state == "authorizations_pending") & (AcmeOrder.fulfilment == "manual") & (
+        AcmeOrder.verify_requested_at.is_(None))
+    status = case((AcmeOrder.state == STORED, "available"), (AcmeOrder.state == FAILED, "failed"),
+                  (waiting_for_person, "pending"), else_="processing")
     counts = dict.fromkeys(STATUSES, 0)
     for name, count in session.execute(select(status, func.count()).group_by(status)):
         counts[name] = count
@@ -46,26 +39,20 @@ def _orders(session: Any) -> Metric:
 def _renewals(session: Any) -> Iterable[Metric]:
     now = utcnow()
     ca = func.coalesce(AcmeAccount.ca_name, "no account")
-    due = func.sum(case(((ManagedCertificate.auto_renew.is_(True)) & (ManagedCertificate.renew_at <= now), 1), else_=0))
+    due = func.sum(case(((ManagedCertificate.auto_renew.is_(True)) & (ManagedCertificate.renew_at <= now), 1),
+                        else_=0))
     urgent = func.sum(case((ManagedCertificate.ari_urgent.is_(True), 1), else_=0))
-    stmt = (
-        select(ca, func.count(), due, urgent)
-        .select_from(ManagedCertificate)
-        .outerjoin(AcmeAccount, AcmeAccount.id == ManagedCertificate.account_id)
-        .where(ManagedCertificate.status == "active")
-        .group_by(ca)
-    )
-    managed = GaugeMetricFamily(
-        "certvault_acme_managed_certificates", "Certificates whose renewal certvault manages, by CA", labels=["ca"]
-    )
-    renewals_due = GaugeMetricFamily(
-        "certvault_acme_renewals_due", "Managed certificates due for renewal now (auto-renew on), by CA", labels=["ca"]
-    )
-    ari_now = GaugeMetricFamily(
-        "certvault_acme_ari_renew_now",
-        "Certificates the CA asked through ARI to renew now (e.g. mass revocation), by CA",
-        labels=["ca"],
-    )
+    stmt = (select(ca, func.count(), due, urgent)
+            .select_from(ManagedCertificate)
+            .outerjoin(AcmeAccount, AcmeAccount.id == ManagedCertificate.account_id)
+            .where(ManagedCertificate.status == "active").group_by(ca))
+    managed = GaugeMetricFamily("certvault_acme_managed_certificates",
+                                "Certificates whose renewal certvault manages, by CA", labels=["ca"])
+    renewals_due = GaugeMetricFamily("certvault_acme_renewals_due",
+                                     "Managed certificates due for renewal now (auto-renew on), by CA", labels=["ca"])
+    ari_now = GaugeMetricFamily("certvault_acme_ari_renew_now",
+                                "Certificates the CA asked through ARI to renew now (e.g. mass revocation), by CA",
+                                labels=["ca"])
     for ca_name, count, due_count, urgent_count in session.execute(stmt):
         managed.add_metric([ca_name], count)
         renewals_due.add_metric([ca_name], due_count or 0)

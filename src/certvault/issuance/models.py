@@ -24,7 +24,8 @@ FINALIZING = "finalizing"
 DOWNLOADING = "downloading"
 STORED = "stored"
 FAILED = "failed"
-STATES = (CREATED, AUTHORIZATIONS_PENDING, CHALLENGES_ANSWERED, VALIDATING, FINALIZING, DOWNLOADING, STORED, FAILED)
+STATES = (CREATED, AUTHORIZATIONS_PENDING, CHALLENGES_ANSWERED, VALIDATING, FINALIZING, DOWNLOADING, STORED,
+          FAILED)
 IN_FLIGHT = (AUTHORIZATIONS_PENDING, CHALLENGES_ANSWERED, VALIDATING, FINALIZING, DOWNLOADING)
 ACTIVE = (CREATED, *IN_FLIGHT)
 
@@ -89,7 +90,8 @@ class ManagedCertificate(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
 
     certificate_entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, unique=True)
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_accounts.id", ondelete="SET NULL"))
-    dns_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_dns_accounts.id", ondelete="RESTRICT"))
+    dns_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("acme_dns_accounts.id", ondelete="RESTRICT"))
     reuse_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # key for "reuse"/"imported" policies
     auto_renew: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     renew_days_before: Mapped[int | None] = mapped_column(Integer)
@@ -122,8 +124,10 @@ class AcmeOrder(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
     __table_args__ = (Index("ix_acme_orders_account_state", "account_id", "state"),)
 
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_accounts.id", ondelete="SET NULL"))
-    dns_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_dns_accounts.id", ondelete="SET NULL"))
-    managed_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_managed.id", ondelete="SET NULL"), index=True)
+    dns_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("acme_dns_accounts.id", ondelete="SET NULL"))
+    managed_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_managed.id", ondelete="SET NULL"),
+                                                         index=True)
     purpose: Mapped[str] = mapped_column(String(16), nullable=False, default="issue")  # issue | renew
     state: Mapped[str] = mapped_column(String(32), nullable=False, default=CREATED, index=True)
     seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -154,8 +158,7 @@ class AcmeOrder(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     authorizations: Mapped[list[AcmeAuthorization]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="AcmeAuthorization.position"
-    )
+        back_populates="order", cascade="all, delete-orphan", order_by="AcmeAuthorization.position")
 
 
 class AcmeAuthorization(UUIDPrimaryKey, Base):

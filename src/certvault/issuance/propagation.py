@@ -70,20 +70,15 @@ def txt_visible(fqdn: str, value: str, servers: list[NameServer]) -> tuple[bool,
             return False, f"{server} did not answer for {fqdn} ({type(exc).__name__})"
         if response.rcode() != dns.rcode.NOERROR:
             return False, f"{server} answered {dns.rcode.to_text(response.rcode())} for {fqdn}"
-        values = {
-            b"".join(r.strings).decode(errors="replace")
-            for rrset in response.answer
-            if rrset.rdtype == dns.rdatatype.TXT
-            for r in rrset
-        }
+        values = {b"".join(r.strings).decode(errors="replace") for rrset in response.answer
+                  if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
         if value not in values:
             return False, f"{server} does not yet serve the TXT value at {fqdn}"
     return True, ""
 
 
-def http01_visible(
-    identifier: str, port: int, token: str, expected: str, resolvers: list[NameServer]
-) -> tuple[bool, str]:
+def http01_visible(identifier: str, port: int, token: str, expected: str,
+                   resolvers: list[NameServer]) -> tuple[bool, str]:
     """GET http://<name>:<port>/.well-known/acme-challenge/<token> the way the CA will."""
     try:
         addresses = [identifier] if _is_ip(identifier) else _resolve(identifier, resolvers)

@@ -20,27 +20,12 @@ from certvault.issuance import events
 from certvault.issuance.engine import enqueue_advance
 from certvault.issuance.models import ACTIVE, AcmeAccount, AcmeOrder, ManagedCertificate
 
-COPIED = (
-    "names",
-    "challenge_type",
-    "fulfilment",
-    "webroot",
-    "key_algorithm",
-    "signature_algorithm",
-    "keystore_type",
-    "profile",
-    "key_policy",
-    "dns_account_id",
-)
+COPIED = ("names", "challenge_type", "fulfilment", "webroot", "key_algorithm", "signature_algorithm",
+          "keystore_type", "profile", "key_policy", "dns_account_id")
 
 
-def renewal_time(
-    not_before: datetime,
-    not_after: datetime,
-    now: datetime,
-    renew_days_before: int | None,
-    window: tuple[datetime, datetime] | None,
-) -> tuple[datetime, str, bool]:
+def renewal_time(not_before: datetime, not_after: datetime, now: datetime, renew_days_before: int | None,
+                 window: tuple[datetime, datetime] | None) -> tuple[datetime, str, bool]:
     """(when, why, urgent). ARI saying "now" wins; then fixed days; then the ARI window; then 1/3 left."""
     fallback = not_after - (not_after - not_before) / 3
     if window is not None and window[0] <= now and fallback > now + timedelta(days=1):
@@ -59,23 +44,16 @@ class RenewalService:
         self._s = ctx.session
 
     # ---- after issuance ------------------------------------------------------------------------
-    def record_issued(
-        self, order: AcmeOrder, entry_id: uuid.UUID, leaf: x509.Certificate, key_pem: bytes
-    ) -> ManagedCertificate:
-        managed = (self._s.get(ManagedCertificate, order.managed_id) if order.managed_id else None) or self._s.scalar(
-            select(ManagedCertificate).where(ManagedCertificate.certificate_entry_id == entry_id)
-        )
+    def record_issued(self, order: AcmeOrder, entry_id: uuid.UUID, leaf: x509.Certificate,
+                      key_pem: bytes) -> ManagedCertificate:
+        managed = (self._s.get(ManagedCertificate, order.managed_id) if order.managed_id else None) or \
+            self._s.scalar(select(ManagedCertificate).where(ManagedCertificate.certificate_entry_id == entry_id))
         now = self._ctx.now()
         # Loaded before the new row is added: a query after it would flush the row early (INSERT, then UPDATE).
         account = self._s.get(AcmeAccount, order.account_id) if order.account_id else None
         if managed is None:
-            managed = ManagedCertificate(
-                id=uuid.uuid4(),
-                certificate_entry_id=entry_id,
-                created_by=order.created_by,
-                auto_renew=order.auto_renew,
-                renew_days_before=order.renew_days_before,
-            )
+            managed = ManagedCertificate(id=uuid.uuid4(), certificate_entry_id=entry_id, created_by=order.created_by,
+                                         auto_renew=order.auto_renew, renew_days_before=order.renew_days_before)
             self._s.add(managed)
         for column in COPIED:
             setattr(managed, column, getattr(order, column))
@@ -83,9 +61,8 @@ class RenewalService:
         managed.certificate_entry_id = entry_id
         if order.keystore_password_sealed is not None:
             password = self._ctx.sealer.open(order.keystore_password_sealed, aad=f"acme_orders.keystore:{order.id}")
-            managed.keystore_password_sealed = self._ctx.sealer.seal(
-                password, aad=f"acme_managed.keystore:{managed.id}"
-            )
+            managed.keystore_password_sealed = self._ctx.sealer.seal(password,
+                                                                     aad=f"acme_managed.keystore:{managed.id}")
         if order.key_policy in ("reuse", "imported"):
             managed.reuse_key_sealed = self._ctx.sealer.seal(key_pem, aad=f"acme_managed:{managed.id}")
         self._set_certificate(managed, leaf, now, account)
@@ -93,9 +70,8 @@ class RenewalService:
         self._s.flush()
         return managed
 
-    def _set_certificate(
-        self, managed: ManagedCertificate, leaf: x509.Certificate, now: datetime, account: AcmeAccount | None = None
-    ) -> None:
+    def _set_certificate(self, managed: ManagedCertificate, leaf: x509.Certificate, now: datetime,
+                         account: AcmeAccount | None = None) -> None:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         managed.cert_pem = leaf.public_bytes(Encoding.PEM).decode()
@@ -115,7 +91,8 @@ class RenewalService:
 
     def _schedule(self, managed: ManagedCertificate, now: datetime) -> None:
         window = (managed.ari_window_start, managed.ari_window_end) if managed.ari_window_start else None
-        when, why, urgent = renewal_time(managed.not_before, managed.not_after, now, managed.renew_days_before, window)  # type: ignore[arg-type]
+        when, why, urgent = renewal_time(managed.not_before, managed.not_after, now, managed.renew_days_before,
+                                         window)  # type: ignore[arg-type]
         managed.renew_at, managed.renew_reason, managed.ari_urgent = when, why, urgent
         managed.next_check_at = when
 
@@ -145,14 +122,8 @@ class RenewalService:
             raise NotFound(f"certificate {cert_id} is not renewed by certvault (adopt it into managed renewal first)")
         return managed
 
-    def update(
-        self,
-        actor: Actor,
-        cert_id: uuid.UUID | str,
-        *,
-        auto_renew: bool | None = None,
-        renew_days_before: int | None | str = "keep",
-    ) -> ManagedCertificate:
+    def update(self, actor: Actor, cert_id: uuid.UUID | str, *, auto_renew: bool | None = None,
+               renew_days_before: int | None | str = "keep") -> ManagedCertificate:
         require(actor, Permission.ACME_REQUEST)
         managed = self.load(cert_id)
         if auto_renew is not None:
@@ -162,13 +133,10 @@ class RenewalService:
                 raise InvalidInput("renew days before expiry must be between 1 and 365")
             managed.renew_days_before = int(renew_days_before) if renew_days_before is not None else None
         self._schedule(managed, self._ctx.now())
-        self._ctx.audit.record(
-            actor,
-            "acme.renewal.update",
-            target_type="certificate",
-            target_id=managed.certificate_entry_id,
-            details={"auto_renew": managed.auto_renew, "renew_days_before": managed.renew_days_before},
-        )
+        self._ctx.audit.record(actor, "acme.renewal.update", target_type="certificate",
+                               target_id=managed.certificate_entry_id,
+                               details={"auto_renew": managed.auto_renew,
+                                        "renew_days_before": managed.renew_days_before})
         return managed
 
     # ---- renewing ------------------------------------------------------------------------------
@@ -181,61 +149,38 @@ class RenewalService:
             raise Conflict(f"certificate {managed.certificate_entry_id} is {managed.status}; it is not renewed")
         account = self._s.get(AcmeAccount, managed.account_id) if managed.account_id else None
         if account is None or account.status != "valid":
-            raise Conflict(
-                f"certificate {managed.certificate_entry_id} has no usable ACME account; adopt it again with an account"
-            )
-        running = self._s.scalar(
-            select(AcmeOrder).where(AcmeOrder.managed_id == managed.id, AcmeOrder.state.in_(ACTIVE)).limit(1)
-        )
+            raise Conflict(f"certificate {managed.certificate_entry_id} has no usable ACME account; adopt it again "
+                           "with an account")
+        running = self._s.scalar(select(AcmeOrder).where(AcmeOrder.managed_id == managed.id,
+                                                         AcmeOrder.state.in_(ACTIVE)).limit(1))
         if running is not None:
             return running
-        order = AcmeOrder(
-            id=uuid.uuid4(),
-            account_id=account.id,
-            managed_id=managed.id,
-            purpose="renew",
-            renew_entry_id=managed.certificate_entry_id,
-            auto_renew=managed.auto_renew,
-            renew_days_before=managed.renew_days_before,
-            created_by=actor.name,
-            replaces=managed.ari_cert_id if account.ari_supported else None,
-            **{c: getattr(managed, c) for c in COPIED},
-        )
+        order = AcmeOrder(id=uuid.uuid4(), account_id=account.id, managed_id=managed.id, purpose="renew",
+                          renew_entry_id=managed.certificate_entry_id, auto_renew=managed.auto_renew,
+                          renew_days_before=managed.renew_days_before, created_by=actor.name,
+                          replaces=managed.ari_cert_id if account.ari_supported else None,
+                          **{c: getattr(managed, c) for c in COPIED})
         if managed.reuse_key_sealed is not None and managed.key_policy in ("reuse", "imported"):
             key_pem = self._ctx.sealer.open(managed.reuse_key_sealed, aad=f"acme_managed:{managed.id}")
             order.key_sealed = self._ctx.sealer.seal(key_pem, aad=f"acme_orders:{order.id}")
         if managed.keystore_password_sealed is not None:
-            password = self._ctx.sealer.open(
-                managed.keystore_password_sealed, aad=f"acme_managed.keystore:{managed.id}"
-            )
+            password = self._ctx.sealer.open(managed.keystore_password_sealed,
+                                             aad=f"acme_managed.keystore:{managed.id}")
             order.keystore_password_sealed = self._ctx.sealer.seal(password, aad=f"acme_orders.keystore:{order.id}")
         self._s.add(order)
         managed.next_check_at = self._ctx.now() + timedelta(hours=1)
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.renewal.start",
-            target_type="certificate",
-            target_id=managed.certificate_entry_id,
-            details={"order": str(order.id), "reason": why, "replaces": order.replaces},
-        )
+        self._ctx.audit.record(actor, "acme.renewal.start", target_type="certificate",
+                               target_id=managed.certificate_entry_id,
+                               details={"order": str(order.id), "reason": why, "replaces": order.replaces})
         enqueue_advance(self._ctx, order.id, order.seq)
         return order
 
     def due(self, limit: int = 500) -> list[ManagedCertificate]:
         now = self._ctx.now()
-        return list(
-            self._s.scalars(
-                select(ManagedCertificate)
-                .where(
-                    ManagedCertificate.status == "active",
-                    ManagedCertificate.auto_renew.is_(True),
-                    ManagedCertificate.next_check_at <= now,
-                )
-                .order_by(ManagedCertificate.next_check_at)
-                .limit(limit)
-            )
-        )
+        return list(self._s.scalars(select(ManagedCertificate).where(
+            ManagedCertificate.status == "active", ManagedCertificate.auto_renew.is_(True),
+            ManagedCertificate.next_check_at <= now).order_by(ManagedCertificate.next_check_at).limit(limit)))
 
     def scan_due(self, actor: Actor) -> dict[str, int]:
         """The periodic job: start renewals that are due, ask ARI for the others that want a check."""
@@ -251,7 +196,8 @@ class RenewalService:
                 except Conflict as exc:
                     managed.last_error, managed.next_check_at = exc.message, now + timedelta(hours=6)
             elif account is not None and account.ari_supported and managed.ari_cert_id:
-                self._ctx.enqueue("acme.ari.check", {"managed_id": str(managed.id)}, dedup_key=f"acme-ari:{managed.id}")
+                self._ctx.enqueue("acme.ari.check", {"managed_id": str(managed.id)},
+                                  dedup_key=f"acme-ari:{managed.id}")
                 managed.next_check_at = now + timedelta(hours=1)
                 checks += 1
             else:
@@ -276,46 +222,24 @@ class RenewalService:
         self._schedule(managed, now)
         managed.next_check_at = min(managed.renew_at or now, now + timedelta(seconds=window.retry_after))
         if managed.ari_urgent and not was_urgent:
-            self._ctx.audit.record(
-                Actor.system("acme-ari"),
-                "acme.ari.renew_now",
-                target_type="certificate",
-                target_id=managed.certificate_entry_id,
-                details={"window_start": window.start, "explanation": window.explanation_url},
-            )
-            events.publish(
-                self._ctx,
-                events.AcmeEvent(
-                    kind=events.ARI_RENEW_NOW,
-                    names=tuple(managed.names),
-                    ca_name=self._ca_name(managed),
-                    certificate_entry_id=managed.certificate_entry_id,
-                    serial=managed.serial,
-                    not_after=managed.not_after,
-                    message="the CA asks for this certificate to be renewed now",
-                    details={"explanation_url": window.explanation_url},
-                ),
-            )
+            self._ctx.audit.record(Actor.system("acme-ari"), "acme.ari.renew_now", target_type="certificate",
+                                   target_id=managed.certificate_entry_id,
+                                   details={"window_start": window.start, "explanation": window.explanation_url})
+            events.publish(self._ctx, events.AcmeEvent(
+                kind=events.ARI_RENEW_NOW, names=tuple(managed.names), ca_name=self._ca_name(managed),
+                certificate_entry_id=managed.certificate_entry_id, serial=managed.serial, not_after=managed.not_after,
+                message="the CA asks for this certificate to be renewed now", details={
+                    "explanation_url": window.explanation_url}))
 
     def _ca_name(self, managed: ManagedCertificate) -> str:
         account = self._s.get(AcmeAccount, managed.account_id) if managed.account_id else None
         return account.ca_name if account else "unknown CA"
 
     # ---- adoption ------------------------------------------------------------------------------
-    def adopt(
-        self,
-        actor: Actor,
-        cert_id: uuid.UUID | str,
-        account_id: uuid.UUID | str,
-        *,
-        challenge: str,
-        dns_account_id: uuid.UUID | str | None = None,
-        http_mode: str = "standalone",
-        webroot: str | None = None,
-        key: str = "ec256",
-        renew_days_before: int | None = None,
-        certificates: Any = None,
-    ) -> ManagedCertificate:
+    def adopt(self, actor: Actor, cert_id: uuid.UUID | str, account_id: uuid.UUID | str, *, challenge: str,
+              dns_account_id: uuid.UUID | str | None = None, http_mode: str = "standalone",
+              webroot: str | None = None, key: str = "ec256", renew_days_before: int | None = None,
+              certificates: Any = None) -> ManagedCertificate:
         """Bring a discovered or imported inventory certificate under managed renewal."""
         require(actor, Permission.ACME_REQUEST)
         from certvault.issuance.requests import RequestService, RequestSpec
@@ -327,34 +251,16 @@ class RenewalService:
             raise Conflict(f"certificate {cert_id} is already under managed renewal")
         leaf = x509.load_der_x509_certificate(entry.current.der)
         names = list(entry.current.sans) or [entry.current.common_name]
-        spec = RequestSpec(
-            account_id=account_id,
-            domains=names,
-            challenge=challenge,
-            dns_account_id=dns_account_id,
-            http_mode=http_mode,
-            webroot=webroot,
-            key=key,
-            renew_days_before=renew_days_before,
-        )
+        spec = RequestSpec(account_id=account_id, domains=names, challenge=challenge, dns_account_id=dns_account_id,
+                           http_mode=http_mode, webroot=webroot, key=key, renew_days_before=renew_days_before)
         template = RequestService(self._ctx)._validated_template(spec)
-        managed = ManagedCertificate(
-            id=uuid.uuid4(),
-            certificate_entry_id=entry.id,
-            created_by=actor.name,
-            renew_days_before=renew_days_before,
-            **template,
-        )  # type: ignore[arg-type]
+        managed = ManagedCertificate(id=uuid.uuid4(), certificate_entry_id=entry.id, created_by=actor.name,
+                                     renew_days_before=renew_days_before, **template)  # type: ignore[arg-type]
         self._s.add(managed)
         self._set_certificate(managed, leaf, self._ctx.now())
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.renewal.adopt",
-            target_type="certificate",
-            target_id=entry.id,
-            details={"account": str(account_id), "names": names[:20], "challenge": challenge},
-        )
+        self._ctx.audit.record(actor, "acme.renewal.adopt", target_type="certificate", target_id=entry.id,
+                               details={"account": str(account_id), "names": names[:20], "challenge": challenge})
         return managed
 
     # ---- fleet view ----------------------------------------------------------------------------
@@ -362,11 +268,9 @@ class RenewalService:
         require(actor, Permission.ACME_READ)
         now = self._ctx.now()
         horizon = now + timedelta(weeks=weeks)
-        rows = self._s.execute(
-            select(ManagedCertificate, AcmeAccount.ca_name)
-            .outerjoin(AcmeAccount, AcmeAccount.id == ManagedCertificate.account_id)
-            .where(ManagedCertificate.status == "active")
-        ).all()
+        rows = self._s.execute(select(ManagedCertificate, AcmeAccount.ca_name).outerjoin(
+            AcmeAccount, AcmeAccount.id == ManagedCertificate.account_id).where(
+            ManagedCertificate.status == "active")).all()
         by_ca: dict[str, dict[str, int]] = defaultdict(lambda: {"managed": 0, "due_in_horizon": 0, "ari_urgent": 0})
         by_week: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         urgent, upcoming = [], []
@@ -382,26 +286,14 @@ class RenewalService:
                 by_week[week][ca] += 1
                 upcoming.append(_summary(managed, ca))
         upcoming.sort(key=lambda s: s["renew_at"])
-        return {
-            "generated_at": now,
-            "weeks": weeks,
-            "by_ca": dict(by_ca),
-            "by_week": [{"week": w, "by_ca": dict(c), "total": sum(c.values())} for w, c in sorted(by_week.items())],
-            "ari_urgent": urgent,
-            "upcoming": upcoming[:200],
-        }
+        return {"generated_at": now, "weeks": weeks, "by_ca": dict(by_ca),
+                "by_week": [{"week": w, "by_ca": dict(c), "total": sum(c.values())}
+                            for w, c in sorted(by_week.items())],
+                "ari_urgent": urgent, "upcoming": upcoming[:200]}
 
 
 def _summary(managed: ManagedCertificate, ca: str) -> dict[str, Any]:
-    return {
-        "certificate_id": managed.certificate_entry_id,
-        "names": managed.names[:5],
-        "ca": ca,
-        "not_after": managed.not_after,
-        "renew_at": managed.renew_at,
-        "reason": managed.renew_reason,
-        "ari_window": [managed.ari_window_start, managed.ari_window_end] if managed.ari_window_start else None,
-        "ari_urgent": managed.ari_urgent,
-        "auto_renew": managed.auto_renew,
-        "last_error": managed.last_error,
-    }
+    return {"certificate_id": managed.certificate_entry_id, "names": managed.names[:5], "ca": ca,
+            "not_after": managed.not_after, "renew_at": managed.renew_at, "reason": managed.renew_reason,
+            "ari_window": [managed.ari_window_start, managed.ari_window_end] if managed.ari_window_start else None,
+            "ari_urgent": managed.ari_urgent, "auto_renew": managed.auto_renew, "last_error": managed.last_error}

@@ -71,38 +71,20 @@ class RequestService:
         require(actor, Permission.ACME_REQUEST)
         key_pem = self._initial_key(spec)
         template = self._validated_template(spec, key_pem)
-        order = AcmeOrder(
-            id=uuid.uuid4(),
-            auto_renew=spec.auto_renew,
-            renew_days_before=spec.renew_days_before,
-            created_by=actor.name,
-            purpose="issue",
-            **template,
-        )
+        order = AcmeOrder(id=uuid.uuid4(), auto_renew=spec.auto_renew, renew_days_before=spec.renew_days_before,
+                          created_by=actor.name, purpose="issue", **template)
         if key_pem is not None:
             order.key_sealed = self._ctx.sealer.seal(key_pem, aad=f"acme_orders:{order.id}")
         if spec.keystore_password:
-            order.keystore_password_sealed = self._ctx.sealer.seal(
-                spec.keystore_password, aad=f"acme_orders.keystore:{order.id}"
-            )
+            order.keystore_password_sealed = self._ctx.sealer.seal(spec.keystore_password,
+                                                                   aad=f"acme_orders.keystore:{order.id}")
         self._s.add(order)
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.order.create",
-            target_type="acme_order",
-            target_id=order.id,
-            details={
-                "names": order.names[:20],
-                "name_count": len(order.names),
-                "challenge": spec.challenge,
-                "fulfilment": order.fulfilment,
-                "key": order.key_algorithm,
-                "account": str(order.account_id),
-                "key_policy": spec.key_policy,
-                "profile": spec.profile,
-            },
-        )
+        self._ctx.audit.record(actor, "acme.order.create", target_type="acme_order", target_id=order.id,
+                               details={"names": order.names[:20], "name_count": len(order.names),
+                                        "challenge": spec.challenge, "fulfilment": order.fulfilment,
+                                        "key": order.key_algorithm, "account": str(order.account_id),
+                                        "key_policy": spec.key_policy, "profile": spec.profile})
         enqueue_advance(self._ctx, order.id, order.seq)
         return order
 
@@ -120,19 +102,11 @@ class RequestService:
         elif spec.key not in keys.KEY_SPECS:
             raise InvalidInput(f"key must be one of {', '.join(keys.KEY_SPECS)}, not {spec.key!r}")
         self._check_options(spec, account)
-        return {
-            "account_id": account.id,
-            "dns_account_id": dns_account.id if dns_account else None,
-            "names": names,
-            "challenge_type": spec.challenge,
-            "fulfilment": fulfilment,
-            "webroot": spec.webroot if fulfilment == "webroot" else None,
-            "key_algorithm": key_algorithm,
-            "signature_algorithm": spec.signature,
-            "keystore_type": spec.keystore,
-            "profile": spec.profile or None,
-            "key_policy": spec.key_policy,
-        }
+        return {"account_id": account.id, "dns_account_id": dns_account.id if dns_account else None, "names": names,
+                "challenge_type": spec.challenge, "fulfilment": fulfilment,
+                "webroot": spec.webroot if fulfilment == "webroot" else None, "key_algorithm": key_algorithm,
+                "signature_algorithm": spec.signature, "keystore_type": spec.keystore,
+                "profile": spec.profile or None, "key_policy": spec.key_policy}
 
     def _account(self, account_id: uuid.UUID | str) -> AcmeAccount:
         try:
@@ -183,16 +157,14 @@ class RequestService:
         if spec.keystore != "pem" and not spec.keystore_password:
             raise InvalidInput(f"a {spec.keystore.upper()} keystore needs a password")
         if spec.profile and account.profiles and spec.profile not in account.profiles:
-            raise InvalidInput(
-                f"{account.ca_name} offers the profiles {', '.join(sorted(account.profiles))}, not {spec.profile!r}"
-            )
+            raise InvalidInput(f"{account.ca_name} offers the profiles {', '.join(sorted(account.profiles))}, "
+                               f"not {spec.profile!r}")
         if spec.renew_days_before is not None and not 1 <= spec.renew_days_before <= 365:
             raise InvalidInput("renew days before expiry must be between 1 and 365")
 
     # ---- reading -------------------------------------------------------------------------------
-    def list(
-        self, actor: Actor, status: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[AcmeOrder], int]:
+    def list(self, actor: Actor, status: str | None = None, limit: int = 50, offset: int = 0
+             ) -> tuple[list[AcmeOrder], int]:
         require(actor, Permission.ACME_READ)
         stmt = select(AcmeOrder)
         if status == "failed":
@@ -224,18 +196,12 @@ class RequestService:
         require(actor, Permission.ACME_REQUEST)
         order = self.load(order_id)
         if order.state != AUTHORIZATIONS_PENDING:
-            raise Conflict(
-                f"order {order.id} is {user_status(order)} ({order.state}); only a pending order can be verified"
-            )
+            raise Conflict(f"order {order.id} is {user_status(order)} ({order.state}); only a pending order "
+                           "can be verified")
         order.verify_requested_at, order.seq, order.last_check = self._ctx.now(), order.seq + 1, None
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.order.verify",
-            target_type="acme_order",
-            target_id=order.id,
-            details={"names": order.names[:20]},
-        )
+        self._ctx.audit.record(actor, "acme.order.verify", target_type="acme_order", target_id=order.id,
+                               details={"names": order.names[:20]})
         enqueue_advance(self._ctx, order.id, order.seq)
         return order
 
@@ -244,52 +210,27 @@ class RequestService:
         require(actor, Permission.ACME_REQUEST)
         order = self.load(order_id)
         if order.state not in (FAILED, AUTHORIZATIONS_PENDING):
-            raise Conflict(
-                f"order {order.id} is {user_status(order)}; a new challenge applies to failed or pending orders"
-            )
+            raise Conflict(f"order {order.id} is {user_status(order)}; a new challenge applies to failed or "
+                           "pending orders")
         self._s.query(AcmeAuthorization).filter(AcmeAuthorization.order_id == order.id).delete()
-        for column in (
-            "order_url",
-            "finalize_url",
-            "certificate_url",
-            "new_order_sent_at",
-            "ca_status",
-            "waiting_since",
-            "verify_requested_at",
-            "last_check",
-            "error_type",
-            "error_message",
-            "error_problem",
-            "finished_at",
-        ):
+        for column in ("order_url", "finalize_url", "certificate_url", "new_order_sent_at", "ca_status",
+                       "waiting_since", "verify_requested_at", "last_check", "error_type", "error_message",
+                       "error_problem", "finished_at"):
             setattr(order, column, None)
         order.state, order.polls, order.attempt, order.seq = CREATED, 0, order.attempt + 1, order.seq + 1
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "acme.order.new_challenge",
-            target_type="acme_order",
-            target_id=order.id,
-            details={"attempt": order.attempt},
-        )
+        self._ctx.audit.record(actor, "acme.order.new_challenge", target_type="acme_order", target_id=order.id,
+                               details={"attempt": order.attempt})
         enqueue_advance(self._ctx, order.id, order.seq)
         return order
 
     def authorizations(self, order: AcmeOrder) -> list[AcmeAuthorization]:
-        return list(
-            self._s.scalars(
-                select(AcmeAuthorization)
-                .where(AcmeAuthorization.order_id == order.id)
-                .order_by(AcmeAuthorization.position)
-            )
-        )
+        return list(self._s.scalars(select(AcmeAuthorization).where(AcmeAuthorization.order_id == order.id)
+                                    .order_by(AcmeAuthorization.position)))
 
     def active_for(self, managed_id: uuid.UUID) -> AcmeOrder | None:
-        return self._s.scalar(
-            select(AcmeOrder)
-            .where(AcmeOrder.managed_id == managed_id, AcmeOrder.state.notin_((FAILED, STORED)))
-            .limit(1)
-        )
+        return self._s.scalar(select(AcmeOrder).where(AcmeOrder.managed_id == managed_id,
+                                                      AcmeOrder.state.notin_((FAILED, STORED))).limit(1))
 
 
 __all__ = ["CREATED", "RequestService", "RequestSpec", "user_status"]

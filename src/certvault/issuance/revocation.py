@@ -17,17 +17,8 @@ from certvault.issuance.clients import account_client, client_config
 from certvault.issuance.models import AcmeAccount, ManagedCertificate
 from certvault.issuance.renewal import RenewalService
 
-REASONS = {
-    0: "unspecified",
-    1: "keyCompromise",
-    3: "affiliationChanged",
-    4: "superseded",
-    5: "cessationOfOperation",
-    6: "certificateHold",
-    8: "removeFromCRL",
-    9: "privilegeWithdrawn",
-    10: "aACompromise",
-}
+REASONS = {0: "unspecified", 1: "keyCompromise", 3: "affiliationChanged", 4: "superseded", 5: "cessationOfOperation",
+           6: "certificateHold", 8: "removeFromCRL", 9: "privilegeWithdrawn", 10: "aACompromise"}
 
 
 class RevocationService:
@@ -58,46 +49,25 @@ class RevocationService:
                 key_pem = self._certificates.current_key_pem(actor, managed.certificate_entry_id)
                 if key_pem is None:
                     raise Conflict("certvault holds no private key for this certificate; revoke by account")
-                config = client_config(self._ctx, account.directory_url, account.ca_bundle_pem, account.timeout_seconds)
+                config = client_config(self._ctx, account.directory_url, account.ca_bundle_pem,
+                                       account.timeout_seconds)
                 revoke_with_certificate_key(config, leaf, load_private_key(key_pem), reason)
         except AcmeError as exc:
-            self._ctx.audit.record(
-                actor,
-                "acme.certificate.revoke",
-                target_type="certificate",
-                target_id=managed.certificate_entry_id,
-                outcome="failure",
-                details={"serial": managed.serial, "reason": reason, "by": by, "error": exc.message},
-            )
+            self._ctx.audit.record(actor, "acme.certificate.revoke", target_type="certificate",
+                                   target_id=managed.certificate_entry_id, outcome="failure",
+                                   details={"serial": managed.serial, "reason": reason, "by": by, "error": exc.message})
             exc.keep_changes = True
             raise
         managed.status, managed.revoked_at, managed.revocation_reason = "revoked", self._ctx.now(), reason
         managed.auto_renew, managed.next_check_at = False, None
-        self._ctx.audit.record(
-            actor,
-            "acme.certificate.revoke",
-            target_type="certificate",
-            target_id=managed.certificate_entry_id,
-            details={
-                "serial": managed.serial,
-                "reason": reason,
-                "reason_name": REASONS[reason],
-                "by": by,
-                "names": managed.names[:20],
-            },
-        )
-        events.publish(
-            self._ctx,
-            events.AcmeEvent(
-                kind=events.REVOKED,
-                names=tuple(managed.names),
-                ca_name=account.ca_name,
-                certificate_entry_id=managed.certificate_entry_id,
-                serial=managed.serial,
-                not_after=managed.not_after,
-                message=f"revoked ({REASONS[reason]})",
-            ),
-        )
+        self._ctx.audit.record(actor, "acme.certificate.revoke", target_type="certificate",
+                               target_id=managed.certificate_entry_id,
+                               details={"serial": managed.serial, "reason": reason, "reason_name": REASONS[reason],
+                                        "by": by, "names": managed.names[:20]})
+        events.publish(self._ctx, events.AcmeEvent(
+            kind=events.REVOKED, names=tuple(managed.names), ca_name=account.ca_name,
+            certificate_entry_id=managed.certificate_entry_id, serial=managed.serial, not_after=managed.not_after,
+            message=f"revoked ({REASONS[reason]})"))
         return managed
 
     def delete(self, actor: Actor, cert_id: uuid.UUID | str) -> None:
@@ -105,13 +75,8 @@ class RevocationService:
         require(actor, Permission.ACME_REQUEST)
         managed = RenewalService(self._ctx).load(cert_id)
         entry_id = managed.certificate_entry_id
-        self._ctx.audit.record(
-            actor,
-            "acme.certificate.delete",
-            target_type="certificate",
-            target_id=entry_id,
-            details={"serial": managed.serial, "names": managed.names[:20], "revoked": False},
-        )
+        self._ctx.audit.record(actor, "acme.certificate.delete", target_type="certificate", target_id=entry_id,
+                               details={"serial": managed.serial, "names": managed.names[:20], "revoked": False})
         self._s.delete(managed)
         self._s.flush()
         self._certificates.delete(actor, entry_id)

@@ -29,12 +29,11 @@ class AcmeRuntime:
 
 _SETTINGS = Setting.__table__
 _LOAD = select(_SETTINGS.c.key, _SETTINGS.c.value).where(
-    _SETTINGS.c.key.in_([PREFIX + f.name for f in fields(AcmeRuntime)])
-)  # built once: read per engine step
+    _SETTINGS.c.key.in_([PREFIX + f.name for f in fields(AcmeRuntime)]))  # built once: read per engine step
 
 
 def load_runtime(session: Session) -> AcmeRuntime:
-    rows = {key[len(PREFIX) :]: value for key, value in session.execute(_LOAD)}
+    rows = {key[len(PREFIX):]: value for key, value in session.execute(_LOAD)}
     values: dict[str, Any] = {}
     for f in fields(AcmeRuntime):
         if rows.get(f.name) is None:

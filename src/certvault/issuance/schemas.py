@@ -95,40 +95,21 @@ class OrderOut(BaseModel):
     def of(cls, order: AcmeOrder, authorizations: list[AcmeAuthorization] | None = None) -> OrderOut:
         problem = order.error_problem if order.state == "failed" else None
         return cls(
-            id=order.id,
-            status=user_status(order),
-            state=order.state,
-            names=list(order.names),
-            challenge=order.challenge_type,
-            fulfilment=order.fulfilment,
-            account_id=order.account_id,
-            dns_account_id=order.dns_account_id,
-            key_algorithm=order.key_algorithm,
-            key_policy=order.key_policy,
-            keystore_type=order.keystore_type,
-            profile=order.profile,
-            purpose=order.purpose,
-            attempt=order.attempt,
-            certificate_id=order.certificate_entry_id,
-            serial=order.serial,
-            not_after=order.not_after,
-            last_check=order.last_check,
-            error_type=order.error_type if order.state == "failed" else None,
-            error=order.error_message if order.state == "failed" else None,
-            problem=problem,
-            challenges=[_challenge(order, a) for a in authorizations or []],
-            created_by=order.created_by,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-            finished_at=order.finished_at,
-        )
+            id=order.id, status=user_status(order), state=order.state, names=list(order.names),
+            challenge=order.challenge_type, fulfilment=order.fulfilment, account_id=order.account_id,
+            dns_account_id=order.dns_account_id, key_algorithm=order.key_algorithm, key_policy=order.key_policy,
+            keystore_type=order.keystore_type, profile=order.profile, purpose=order.purpose, attempt=order.attempt,
+            certificate_id=order.certificate_entry_id, serial=order.serial, not_after=order.not_after,
+            last_check=order.last_check, error_type=order.error_type if order.state == "failed" else None,
+            error=order.error_message if order.state == "failed" else None, problem=problem,
+            challenges=[_challenge(order, a) for a in authorizations or []], created_by=order.created_by,
+            created_at=order.created_at, updated_at=order.updated_at, finished_at=order.finished_at)
 
 
 def _challenge(order: AcmeOrder, authz: AcmeAuthorization) -> ChallengeOut:
     shown = ("*." if authz.wildcard else "") + authz.identifier
-    out = ChallengeOut(
-        identifier=shown, status=authz.status, type=order.challenge_type, token=authz.token, error=authz.error
-    )
+    out = ChallengeOut(identifier=shown, status=authz.status, type=order.challenge_type, token=authz.token,
+                       error=authz.error)
     if order.challenge_type == "http-01" and authz.token:
         out.http_path = f"/.well-known/acme-challenge/{authz.token}"
         out.http_content = authz.key_authorization

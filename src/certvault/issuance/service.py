@@ -65,36 +65,18 @@ class IssuanceService:
         assert order is not None
         # Held from here on: the identity map keeps only referenced objects, and a later query for it would flush.
         account = self._ctx.session.get(AcmeAccount, order.account_id) if order.account_id else None
-        entry_id = self.certificates.store_issued_id(
-            ENGINE_ACTOR, chain_pem=chain_pem.encode(), key_pem=key_pem, source="acme", entry_id=order.renew_entry_id
-        )
+        entry_id = self.certificates.store_issued_id(ENGINE_ACTOR, chain_pem=chain_pem.encode(), key_pem=key_pem,
+                                                     source="acme", entry_id=order.renew_entry_id)
         leaf = x509.load_pem_x509_certificates(chain_pem.encode())[0]
         managed = self.renewals.record_issued(order, entry_id, leaf, key_pem)
         order.certificate_entry_id, order.managed_id = entry_id, managed.id
         renewed = order.purpose == "renew"
-        self._ctx.audit.record(
-            ENGINE_ACTOR,
-            "acme.certificate.renew" if renewed else "acme.certificate.issue",
-            target_type="certificate",
-            target_id=entry_id,
-            details={
-                "order": str(order.id),
-                "serial": order.serial,
-                "names": order.names[:20],
-                "requested_by": order.created_by,
-                "not_after": order.not_after,
-            },
-        )
-        events.publish(
-            self._ctx,
-            events.AcmeEvent(
-                kind=events.RENEWED if renewed else events.ISSUED,
-                names=tuple(order.names),
-                ca_name=account.ca_name if account else "",
-                order_id=order.id,
-                certificate_entry_id=entry_id,
-                serial=order.serial,
-                not_after=order.not_after,
-            ),
-        )
+        self._ctx.audit.record(ENGINE_ACTOR, "acme.certificate.renew" if renewed else "acme.certificate.issue",
+                               target_type="certificate", target_id=entry_id,
+                               details={"order": str(order.id), "serial": order.serial, "names": order.names[:20],
+                                        "requested_by": order.created_by, "not_after": order.not_after})
+        events.publish(self._ctx, events.AcmeEvent(
+            kind=events.RENEWED if renewed else events.ISSUED, names=tuple(order.names),
+            ca_name=account.ca_name if account else "", order_id=order.id, certificate_entry_id=entry_id,
+            serial=order.serial, not_after=order.not_after))
         return entry_id

@@ -99,24 +99,14 @@ def _by_id(model: Any) -> Any:
 
 # Built once (see _update): loading an order is the engine's most frequent read.
 _ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(DnsAccount)
-_AUTHZS = (
-    select(AcmeAuthorization.__table__)
-    .where(AcmeAuthorization.__table__.c.order_id == bindparam("id"))
-    .order_by(AcmeAuthorization.__table__.c.position)
-)
-_IN_FLIGHT_ACCOUNT = (
-    select(func.count())
-    .select_from(AcmeOrder.__table__)
-    .where(AcmeOrder.__table__.c.account_id == bindparam("account_id"), AcmeOrder.__table__.c.state.in_(IN_FLIGHT))
-)
-_IN_FLIGHT_CA = (
-    select(func.count())
-    .select_from(AcmeOrder.__table__)
-    .join(AcmeAccount.__table__, AcmeAccount.__table__.c.id == AcmeOrder.__table__.c.account_id)
-    .where(
-        AcmeAccount.__table__.c.directory_url == bindparam("directory_url"), AcmeOrder.__table__.c.state.in_(IN_FLIGHT)
-    )
-)
+_AUTHZS = select(AcmeAuthorization.__table__).where(
+    AcmeAuthorization.__table__.c.order_id == bindparam("id")).order_by(AcmeAuthorization.__table__.c.position)
+_IN_FLIGHT_ACCOUNT = select(func.count()).select_from(AcmeOrder.__table__).where(
+    AcmeOrder.__table__.c.account_id == bindparam("account_id"), AcmeOrder.__table__.c.state.in_(IN_FLIGHT))
+_IN_FLIGHT_CA = (select(func.count()).select_from(AcmeOrder.__table__)
+                 .join(AcmeAccount.__table__, AcmeAccount.__table__.c.id == AcmeOrder.__table__.c.account_id)
+                 .where(AcmeAccount.__table__.c.directory_url == bindparam("directory_url"),
+                        AcmeOrder.__table__.c.state.in_(IN_FLIGHT)))
 
 
 def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
@@ -128,33 +118,17 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
     dns = run(_DNS, {"id": order.dns_account_id}).first() if order.dns_account_id else None
     authzs = run(_AUTHZS, {"id": order.id}).all()
     view = OrderView(
-        id=order.id,
-        seq=order.seq,
-        state=order.state,
-        names=list(order.names),
-        challenge_type=order.challenge_type,
-        fulfilment=order.fulfilment,
-        webroot=order.webroot,
-        key_algorithm=order.key_algorithm,
-        signature_algorithm=order.signature_algorithm,
-        key_policy=order.key_policy,
-        profile=order.profile,
+        id=order.id, seq=order.seq, state=order.state, names=list(order.names), challenge_type=order.challenge_type,
+        fulfilment=order.fulfilment, webroot=order.webroot, key_algorithm=order.key_algorithm,
+        signature_algorithm=order.signature_algorithm, key_policy=order.key_policy, profile=order.profile,
         replaces=order.replaces,
         key_pem=ctx.sealer.open(order.key_sealed, aad=f"acme_orders:{order.id}") if order.key_sealed else None,
-        csr_der=order.csr_der,
-        order_url=order.order_url,
-        finalize_url=order.finalize_url,
-        certificate_url=order.certificate_url,
-        new_order_sent_at=order.new_order_sent_at,
-        ca_status=order.ca_status,
-        polls=order.polls,
-        waiting_since=order.waiting_since,
-        verify_requested_at=order.verify_requested_at,
+        csr_der=order.csr_der, order_url=order.order_url, finalize_url=order.finalize_url,
+        certificate_url=order.certificate_url, new_order_sent_at=order.new_order_sent_at, ca_status=order.ca_status,
+        polls=order.polls, waiting_since=order.waiting_since, verify_requested_at=order.verify_requested_at,
         account=AccountRef.of(ctx, account) if account is not None else None,
         dns=DnsRef(dns.id, dns.name, dns.provider, dict(dns.options), open_dns_secrets(ctx, dns)) if dns else None,
-        runtime=load_runtime(ctx.session),
-        authorizations=[_authz_view(a) for a in authzs],
-    )
+        runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs])
     if account is not None and order.state == "created":
         view.max_in_flight_account = account.max_in_flight
         view.in_flight_account = ctx.session.scalar(_IN_FLIGHT_ACCOUNT, {"account_id": account.id}) or 0
@@ -163,21 +137,8 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
 
 
 def _authz_view(a: Any) -> AuthzView:
-    return AuthzView(
-        a.id,
-        a.identifier,
-        a.identifier_type,
-        a.wildcard,
-        a.url,
-        a.status,
-        a.challenge_url,
-        a.token,
-        a.key_authorization,
-        a.record_name,
-        a.record_value,
-        a.published_at,
-        a.answered_at,
-    )
+    return AuthzView(a.id, a.identifier, a.identifier_type, a.wildcard, a.url, a.status, a.challenge_url, a.token,
+                     a.key_authorization, a.record_name, a.record_value, a.published_at, a.answered_at)
 
 
 _ORDERS = AcmeOrder.__table__
@@ -205,9 +166,8 @@ def commit_outcome(ctx: ServiceContext, view: OrderView, outcome: Outcome) -> bo
     if "key_pem" in values:
         key_pem = values.pop("key_pem")
         values["key_sealed"] = ctx.sealer.seal(key_pem, aad=f"acme_orders:{view.id}")
-    result = ctx.session.execute(
-        _update(_ORDERS, frozenset(values), True), {**values, "_id": view.id, "_seq": view.seq}
-    )
+    result = ctx.session.execute(_update(_ORDERS, frozenset(values), True), {**values, "_id": view.id,
+                                                                             "_seq": view.seq})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if outcome.new_authz:
@@ -228,15 +188,8 @@ def merge_outcomes(earlier: Outcome | None, later: Outcome) -> Outcome:
     new_authz = [dict(row) for row in (later.new_authz or earlier.new_authz)]
     for row in new_authz:  # rows not inserted yet take their changes directly
         row.update(authz.pop(row["id"], {}))
-    return Outcome(
-        later.state,
-        {**earlier.changes, **later.changes},
-        authz,
-        new_authz,
-        later.wait,
-        later.park,
-        later.chain_pem or earlier.chain_pem,
-    )
+    return Outcome(later.state, {**earlier.changes, **later.changes}, authz, new_authz, later.wait, later.park,
+                   later.chain_pem or earlier.chain_pem)
 
 
 def advance_uncommitted(view: OrderView, outcome: Outcome) -> OrderView:
@@ -251,32 +204,11 @@ def advance_view(view: OrderView, outcome: Outcome) -> OrderView:
         changes["key_pem"] = outcome.changes["key_pem"]
     new = replace(view, seq=view.seq + 1, state=outcome.state, **changes)
     if outcome.new_authz:
-        new.authorizations = [
-            AuthzView(
-                id=row["id"],
-                **{
-                    k: row.get(k)
-                    for k in (
-                        "identifier",
-                        "identifier_type",
-                        "wildcard",
-                        "url",
-                        "status",
-                        "challenge_url",
-                        "token",
-                        "key_authorization",
-                        "record_name",
-                        "record_value",
-                        "published_at",
-                        "answered_at",
-                    )
-                },
-            )
-            for row in outcome.new_authz
-        ]
+        new.authorizations = [AuthzView(id=row["id"], **{k: row.get(k) for k in (
+            "identifier", "identifier_type", "wildcard", "url", "status", "challenge_url", "token",
+            "key_authorization", "record_name", "record_value", "published_at", "answered_at")})
+            for row in outcome.new_authz]
     if outcome.authz:
-        new.authorizations = [
-            replace(a, **{k: v for k, v in outcome.authz.get(a.id, {}).items() if hasattr(a, k)})
-            for a in new.authorizations
-        ]
+        new.authorizations = [replace(a, **{k: v for k, v in outcome.authz.get(a.id, {}).items()
+                                            if hasattr(a, k)}) for a in new.authorizations]
     return new

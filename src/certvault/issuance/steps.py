@@ -26,7 +26,8 @@ from certvault.issuance.snapshot import OrderView, Outcome
 
 
 def failed(message: str, kind: str = "error", problem: dict | None = None, now: datetime | None = None) -> Outcome:
-    return Outcome(FAILED, {"error_type": kind, "error_message": message, "error_problem": problem, "finished_at": now})
+    return Outcome(FAILED, {"error_type": kind, "error_message": message, "error_problem": problem,
+                            "finished_at": now})
 
 
 def identifiers(names: list[str]) -> list[Identifier]:
@@ -45,14 +46,8 @@ def identifiers(names: list[str]) -> list[Identifier]:
 def throttled(view: OrderView) -> Outcome | None:
     """Too many orders of this account or at this CA are in progress: try again in a second."""
     if view.in_flight_account >= view.max_in_flight_account or view.in_flight_ca >= view.runtime.max_in_flight_per_ca:
-        return Outcome(
-            CREATED,
-            {
-                "last_check": f"queued: {view.in_flight_account} orders of this account and "
-                f"{view.in_flight_ca} at this CA are in progress"
-            },
-            wait=1.0,
-        )
+        return Outcome(CREATED, {"last_check": f"queued: {view.in_flight_account} orders of this account and "
+                                               f"{view.in_flight_ca} at this CA are in progress"}, wait=1.0)
     return None
 
 
@@ -66,14 +61,8 @@ def key_and_mark(view: OrderView, now: datetime) -> Outcome | None:
     return Outcome(CREATED, {"key_pem": key_pem, "csr_der": csr, "new_order_sent_at": now})
 
 
-def created(
-    ctx: ServiceContext,
-    client: AcmeClient,
-    view: OrderView,
-    now: datetime,
-    resumed: bool,
-    known_urls: Callable[[list[str]], set[str]],
-) -> Outcome:
+def created(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: datetime, resumed: bool,
+            known_urls: Callable[[list[str]], set[str]]) -> Outcome:
     first = throttled(view) or key_and_mark(view, now)
     if first is not None:
         return first
@@ -85,43 +74,20 @@ def created(
         authz = client.get_authorization(url)
         chall = authz.challenge(view.challenge_type)
         if chall is None and authz.status != "valid":
-            return failed(
-                f"the CA offers no {view.challenge_type} challenge for {authz.identifier.value}",
-                "challenge_unavailable",
-                now=now,
-            )
+            return failed(f"the CA offers no {view.challenge_type} challenge for {authz.identifier.value}",
+                          "challenge_unavailable", now=now)
         key_authz = client.key_authorization(chall.token) if chall and chall.token else None
         name = authz.identifier.value
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "position": position,
-                "identifier": name,
-                "identifier_type": authz.identifier.type,
-                "wildcard": authz.wildcard,
-                "url": url,
-                "status": authz.status,
-                "challenge_url": chall.url if chall else None,
-                "token": chall.token if chall else None,
-                "key_authorization": key_authz,
-                "record_name": f"_acme-challenge.{name}" if view.challenge_type == "dns-01" else None,
-                "record_value": dns01_value(key_authz) if key_authz and view.challenge_type == "dns-01" else None,
-                "published_at": None,
-                "answered_at": None,
-            }
-        )
-    return Outcome(
-        AUTHORIZATIONS_PENDING,
-        {
-            "order_url": order.url,
-            "finalize_url": order.finalize,
-            "ca_status": order.status,
-            "polls": 0,
-            "waiting_since": None,
-            "last_check": None,
-        },
-        new_authz=rows,
-    )
+        rows.append({"id": uuid.uuid4(), "position": position, "identifier": name,
+                     "identifier_type": authz.identifier.type, "wildcard": authz.wildcard, "url": url,
+                     "status": authz.status, "challenge_url": chall.url if chall else None,
+                     "token": chall.token if chall else None, "key_authorization": key_authz,
+                     "record_name": f"_acme-challenge.{name}" if view.challenge_type == "dns-01" else None,
+                     "record_value": dns01_value(key_authz) if key_authz and view.challenge_type == "dns-01" else None,
+                     "published_at": None, "answered_at": None})
+    return Outcome(AUTHORIZATIONS_PENDING, {"order_url": order.url, "finalize_url": order.finalize,
+                                            "ca_status": order.status, "polls": 0, "waiting_since": None,
+                                            "last_check": None}, new_authz=rows)
 
 
 def _recover(client: AcmeClient, view: OrderView, known_urls: Callable[[list[str]], set[str]]) -> Order | None:
@@ -142,11 +108,8 @@ def _recover(client: AcmeClient, view: OrderView, known_urls: Callable[[list[str
 def authorizations_pending(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: datetime) -> Outcome:
     invalid = [a for a in view.authorizations if a.status not in ("pending", "valid", "processing")]
     if invalid:
-        return failed(
-            f"authorization for {invalid[0].identifier} is {invalid[0].status} at the CA",
-            "authorization_invalid",
-            now=now,
-        )
+        return failed(f"authorization for {invalid[0].identifier} is {invalid[0].status} at the CA",
+                      "authorization_invalid", now=now)
     todo = fulfil.pending(view)
     if not todo:
         return Outcome(CHALLENGES_ANSWERED, {"waiting_since": None})
@@ -163,12 +126,10 @@ def authorizations_pending(ctx: ServiceContext, client: AcmeClient, view: OrderV
     timeout, interval = _propagation(ctx, view)
     since = view.waiting_since or now
     if (now - since).total_seconds() > timeout:
-        return failed(
-            f"the challenge response was still not visible after {timeout:g} s: {problems[0]}", "not_visible", now=now
-        )
-    return Outcome(
-        AUTHORIZATIONS_PENDING, {"waiting_since": since, "last_check": problems[0]}, authz=changes, wait=interval
-    )
+        return failed(f"the challenge response was still not visible after {timeout:g} s: {problems[0]}",
+                      "not_visible", now=now)
+    return Outcome(AUTHORIZATIONS_PENDING, {"waiting_since": since, "last_check": problems[0]}, authz=changes,
+                   wait=interval)
 
 
 def _propagation(ctx: ServiceContext, view: OrderView) -> tuple[float, float]:
@@ -186,11 +147,9 @@ def _manual(ctx: ServiceContext, view: OrderView, now: datetime) -> Outcome:
         return Outcome(CHALLENGES_ANSWERED, {"last_check": None})
     if (now - view.verify_requested_at).total_seconds() < view.runtime.verify_grace:
         return Outcome(AUTHORIZATIONS_PENDING, {"last_check": problems[0]}, wait=min(5.0, view.runtime.verify_grace))
-    return Outcome(
-        AUTHORIZATIONS_PENDING,
-        {"verify_requested_at": None, "last_check": f"not visible yet, so the CA was not asked: {problems[0]}"},
-        park=True,
-    )
+    return Outcome(AUTHORIZATIONS_PENDING, {"verify_requested_at": None,
+                                            "last_check": f"not visible yet, so the CA was not asked: {problems[0]}"},
+                   park=True)
 
 
 # ---- challenges answered: tell the CA to validate ------------------------------------------------
@@ -245,11 +204,8 @@ def _kind(problem: dict | None) -> str:
 def _poll_again(view: OrderView, order: Order, now: datetime, state: str) -> Outcome:
     since = view.waiting_since or now
     if (now - since).total_seconds() > view.runtime.validation_timeout:
-        return failed(
-            f"the CA did not finish within {view.runtime.validation_timeout:g} s (order is {order.status})",
-            "timeout",
-            now=now,
-        )
+        return failed(f"the CA did not finish within {view.runtime.validation_timeout:g} s (order is "
+                      f"{order.status})", "timeout", now=now)
     delay = next_poll_delay(view.polls, order.retry_after)
     return Outcome(state, {"polls": view.polls + 1, "ca_status": order.status, "waiting_since": since}, wait=delay)
 
@@ -269,9 +225,8 @@ def finalizing(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: da
         order = client.get_order(view.order_url)
     if order.status == "valid" and order.certificate:
         # Validation is long over: take the responses down, recorded with this transition (so done once).
-        return Outcome(
-            DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate}, authz=fulfil.remove(ctx, view)
-        )
+        return Outcome(DOWNLOADING, {"ca_status": "valid", "certificate_url": order.certificate},
+                       authz=fulfil.remove(ctx, view))
     if order.status == "invalid":
         from certvault.acme_client import describe_problem
 
@@ -286,13 +241,5 @@ def downloading(ctx: ServiceContext, client: AcmeClient, view: OrderView, now: d
     leaf = x509.load_pem_x509_certificates(chain.encode())[0]
     if not keys.public_matches(keys.from_pem(view.key_pem), leaf.public_key()):
         return failed("the CA returned a certificate for a different key; nothing was stored", "key_mismatch", now=now)
-    return Outcome(
-        STORED,
-        {
-            "serial": format(leaf.serial_number, "x"),
-            "not_after": leaf.not_valid_after_utc,
-            "finished_at": now,
-            "error_problem": None,
-        },
-        chain_pem=chain,
-    )
+    return Outcome(STORED, {"serial": format(leaf.serial_number, "x"), "not_after": leaf.not_valid_after_utc,
+                            "finished_at": now, "error_problem": None}, chain_pem=chain)

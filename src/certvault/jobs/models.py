@@ -19,9 +19,7 @@ class Job(Base):
         Index("ix_jobs_due", "status", "run_at"),
         # At most one active job per dedup key (a schedule tick, an order step, ...).
         Index(
-            "uq_jobs_active_dedup",
-            "dedup_key",
-            unique=True,
+            "uq_jobs_active_dedup", "dedup_key", unique=True,
             sqlite_where=text("status IN ('queued', 'running') AND dedup_key IS NOT NULL"),
             postgresql_where=text("status IN ('queued', 'running') AND dedup_key IS NOT NULL"),
         ),

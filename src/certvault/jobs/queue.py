@@ -48,17 +48,13 @@ def enqueue(
     if run_at is None:
         run_at = utcnow() + (delay or timedelta(0))
     if dedup_key is not None:
-        existing = session.scalar(select(Job).where(Job.dedup_key == dedup_key, Job.status.in_(ACTIVE)))
+        existing = session.scalar(
+            select(Job).where(Job.dedup_key == dedup_key, Job.status.in_(ACTIVE))
+        )
         if existing is not None:
             return existing
-    job = Job(
-        name=name,
-        payload=payload or {},
-        run_at=run_at,
-        dedup_key=dedup_key,
-        priority=priority,
-        max_attempts=max_attempts,
-    )
+    job = Job(name=name, payload=payload or {}, run_at=run_at, dedup_key=dedup_key,
+              priority=priority, max_attempts=max_attempts)
     try:
         with session.begin_nested():
             session.add(job)
@@ -86,26 +82,17 @@ def _claim_statement(skip_locked: bool) -> Any:
     due = select(c.id).where(_due(bindparam("now"))).order_by(c.priority.desc(), c.run_at).limit(bindparam("n"))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    return (
-        _JOBS.update()
-        .where(c.id.in_(due.scalar_subquery()))
-        .values(
-            status="running",
-            locked_by=bindparam("worker"),
-            lease_until=bindparam("lease_until"),
-            attempts=c.attempts + 1,
-            started_at=bindparam("now"),
-        )
-        .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at)
-    )
+    return (_JOBS.update().where(c.id.in_(due.scalar_subquery()))
+            .values(status="running", locked_by=bindparam("worker"), lease_until=bindparam("lease_until"),
+                    attempts=c.attempts + 1, started_at=bindparam("now"))
+            .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at))
 
 
 _CLAIM = {False: _claim_statement(False), True: _claim_statement(True)}
-_COMPLETE = (
-    _JOBS.update()
-    .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("worker"), _JOBS.c.status == "running")
-    .values(status="done", finished_at=bindparam("now"), lease_until=None)
-)
+_COMPLETE = (_JOBS.update()
+             .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("worker"),
+                    _JOBS.c.status == "running")
+             .values(status="done", finished_at=bindparam("now"), lease_until=None))
 _NEXT_RUN_AT = select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued")
 
 
@@ -155,28 +142,19 @@ def extend_lease(session: Session, job_id: int, worker_id: str, lease: timedelta
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 600.0) -> timedelta:
-    return timedelta(seconds=min(cap, base**attempt))
+    return timedelta(seconds=min(cap, base ** attempt))
 
 
 # ---- periodic schedules ------------------------------------------------------------------------
 def ensure_schedule(
-    session: Session,
-    name: str,
-    job_name: str,
-    interval: timedelta,
-    payload: dict[str, Any] | None = None,
+    session: Session, name: str, job_name: str, interval: timedelta, payload: dict[str, Any] | None = None,
     first_run: datetime | None = None,
 ) -> Schedule:
     row = session.get(Schedule, name)
     seconds = int(interval.total_seconds())
     if row is None:
-        row = Schedule(
-            name=name,
-            job_name=job_name,
-            payload=payload or {},
-            interval_seconds=seconds,
-            next_run_at=first_run or utcnow(),
-        )
+        row = Schedule(name=name, job_name=job_name, payload=payload or {}, interval_seconds=seconds,
+                       next_run_at=first_run or utcnow())
         session.add(row)
     else:
         row.job_name, row.interval_seconds = job_name, seconds
@@ -195,12 +173,8 @@ def tick_schedules(session: Session) -> int:
     fired = 0
     for sched in session.scalars(stmt):
         tick_at = sched.next_run_at
-        enqueue(
-            session,
-            sched.job_name,
-            {**sched.payload, "tick": tick_at.isoformat()},
-            dedup_key=f"schedule:{sched.name}:{tick_at.isoformat()}",
-        )
+        enqueue(session, sched.job_name, {**sched.payload, "tick": tick_at.isoformat()},
+                dedup_key=f"schedule:{sched.name}:{tick_at.isoformat()}")
         interval = timedelta(seconds=sched.interval_seconds)
         missed = max(0, int((now - tick_at) / interval))  # skip ticks missed while nobody ran
         sched.next_run_at = tick_at + interval * (missed + 1)
@@ -217,5 +191,7 @@ def queue_depth(session: Session) -> dict[str, int]:
 def purge_finished(session: Session, older_than: timedelta) -> int:
     from sqlalchemy import delete
 
-    result = session.execute(delete(Job).where(Job.status.in_(("done",)), Job.finished_at < utcnow() - older_than))
+    result = session.execute(
+        delete(Job).where(Job.status.in_(("done",)), Job.finished_at < utcnow() - older_than)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -70,9 +70,8 @@ def _listen_postgres(engine: Engine, wake: Wake, stop: threading.Event) -> None:
 
 def _watch_sqlite(path: str, wake: Wake, stop: threading.Event, interval: float) -> None:
     try:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=1.0
-        )
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                               timeout=1.0)
     except sqlite3.Error as exc:
         log.warning("job wake-up watcher cannot open %s: %s", path, exc)
         return

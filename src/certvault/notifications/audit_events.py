@@ -28,27 +28,15 @@ def event_for(row: AuditEvent) -> tuple[str, str, str, str] | None:
     service = row.actor_kind == "service"
     if row.action == "auth.lockout":
         if service:
-            return (
-                "service_account.locked",
-                f"Service account {who} locked out",
-                f"{who} was locked out after repeated failed logins (last from {ip}).",
-                "critical",
-            )
-        return (
-            "user.locked",
-            f"User {who} locked out",
-            f"{who} was locked out after repeated failed logins (last from {ip}).",
-            "warning",
-        )
+            return ("service_account.locked", f"Service account {who} locked out",
+                    f"{who} was locked out after repeated failed logins (last from {ip}).", "critical")
+        return ("user.locked", f"User {who} locked out",
+                f"{who} was locked out after repeated failed logins (last from {ip}).", "warning")
     failed_login = row.action == "auth.login" and row.outcome in ("failure", "denied")
     if service and (failed_login or row.action == "auth.ip_denied"):
         reason = reason or "source address not allowed"
-        return (
-            "service_account.login_failed",
-            f"Service account {who} failed to log in",
-            f"{who} failed to log in from {ip}: {reason}.",
-            "warning",
-        )
+        return ("service_account.login_failed", f"Service account {who} failed to log in",
+                f"{who} failed to log in from {ip}: {reason}.", "warning")
     return None
 
 
@@ -62,27 +50,17 @@ def watch_audit(notifications: NotificationService) -> int:
         start = session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.at < since)) or 0
         cursor = AuditCursor(name=CURSOR, last_seq=start)
         session.add(cursor)
-    rows = session.scalars(
-        select(AuditEvent).where(AuditEvent.seq > cursor.last_seq).order_by(AuditEvent.seq).limit(BATCH)
-    ).all()
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > cursor.last_seq)
+                           .order_by(AuditEvent.seq).limit(BATCH)).all()
     published = 0
     for row in rows:
         found = event_for(row)
         if found is not None:
             event, title, body, severity = found
-            notifications.publish(
-                event,
-                title,
-                body,
-                severity=severity,
-                subject=row.actor_name,
-                details={
-                    "account": row.actor_name,
-                    "ip": row.ip,
-                    "reason": (row.details or {}).get("reason"),
-                    "at": row.at.isoformat(),
-                },
-            )
+            notifications.publish(event, title, body, severity=severity, subject=row.actor_name,
+                                  details={"account": row.actor_name, "ip": row.ip,
+                                           "reason": (row.details or {}).get("reason"),
+                                           "at": row.at.isoformat()})
             published += 1
         cursor.last_seq = row.seq
     if len(rows) == BATCH:

@@ -31,9 +31,8 @@ class NotificationSubscription(UUIDPrimaryKey, Base):
     __tablename__ = "notification_subscriptions"
     __table_args__ = (Index("ix_notification_subscriptions_event", "event"),)
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
-    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"),
+                                                  index=True)
     event: Mapped[str] = mapped_column(String(100), nullable=False)
     subject: Mapped[str | None] = mapped_column(String(255))  # e.g. one service account's name
     created_by: Mapped[str] = mapped_column(String(150), default="")
@@ -45,9 +44,8 @@ class OutboxMessage(UUIDPrimaryKey, Base):
 
     __tablename__ = "notification_outbox"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True
-    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"),
+                                                  index=True)
     event: Mapped[str] = mapped_column(String(100), nullable=False)
     title: Mapped[str] = mapped_column(String(500), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False, default="")

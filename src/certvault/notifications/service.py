@@ -53,9 +53,8 @@ class NotificationService:
         return self._ctx
 
     # ---- channels ----------------------------------------------------------------------------
-    def create_channel(
-        self, actor: Actor, name: str, kind: str, options: dict[str, Any], secret: str | None = None
-    ) -> NotificationChannel:
+    def create_channel(self, actor: Actor, name: str, kind: str, options: dict[str, Any],
+                       secret: str | None = None) -> NotificationChannel:
         require(actor, Permission.SETTINGS_MANAGE)
         name = name.strip()
         if not name or len(name) > 150:
@@ -63,24 +62,15 @@ class NotificationService:
         if self._s.scalar(select(NotificationChannel.id).where(NotificationChannel.name == name)):
             raise Conflict(f"a channel named {name!r} already exists")
         parsed = validate_options(kind, options, secret or None)
-        channel = NotificationChannel(
-            id=uuid.uuid4(),
-            name=name,
-            kind=kind,
-            created_by=actor.name,
-            options=parsed.model_dump(mode="json", exclude_none=True),
-        )
+        channel = NotificationChannel(id=uuid.uuid4(), name=name, kind=kind, created_by=actor.name,
+                                      options=parsed.model_dump(mode="json", exclude_none=True))
         if secret:
             channel.sealed_secret = self._ctx.sealer.seal(secret, aad=f"notification_channel:{channel.id}")
         self._s.add(channel)
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "notification.channel_create",
-            target_type="notification_channel",
-            target_id=channel.id,
-            details={"name": name, "kind": kind, "options": channel.options},
-        )
+        self._ctx.audit.record(actor, "notification.channel_create", target_type="notification_channel",
+                               target_id=channel.id, details={"name": name, "kind": kind,
+                                                              "options": channel.options})
         return channel
 
     def list_channels(self, actor: Actor) -> list[NotificationChannel]:
@@ -94,24 +84,14 @@ class NotificationService:
     def set_channel_enabled(self, actor: Actor, ref: str | uuid.UUID, enabled: bool) -> NotificationChannel:
         channel = self.get_channel(actor, ref)
         channel.enabled = enabled
-        self._ctx.audit.record(
-            actor,
-            "notification.channel_update",
-            target_type="notification_channel",
-            target_id=channel.id,
-            details={"enabled": enabled},
-        )
+        self._ctx.audit.record(actor, "notification.channel_update", target_type="notification_channel",
+                               target_id=channel.id, details={"enabled": enabled})
         return channel
 
     def delete_channel(self, actor: Actor, ref: str | uuid.UUID) -> None:
         channel = self.get_channel(actor, ref)
-        self._ctx.audit.record(
-            actor,
-            "notification.channel_delete",
-            target_type="notification_channel",
-            target_id=channel.id,
-            details={"name": channel.name},
-        )
+        self._ctx.audit.record(actor, "notification.channel_delete", target_type="notification_channel",
+                               target_id=channel.id, details={"name": channel.name})
         self._s.delete(channel)
 
     def _find_channel(self, ref: str | uuid.UUID) -> NotificationChannel:
@@ -132,36 +112,24 @@ class NotificationService:
         return build_notifier(channel.kind, dict(channel.options), secret)
 
     # ---- subscriptions -----------------------------------------------------------------------
-    def subscribe(
-        self, actor: Actor, channel_ref: str | uuid.UUID, event: str, subject: str | None = None
-    ) -> NotificationSubscription:
+    def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,
+                  subject: str | None = None) -> NotificationSubscription:
         channel = self.get_channel(actor, channel_ref)
         event = event.strip()
         if not _EVENT_PATTERN.match(event):
             raise InvalidInput(f"{event!r} is not an event name (e.g. service_account.locked, secret.*, *)")
-        existing = self._s.scalar(
-            select(NotificationSubscription).where(
-                NotificationSubscription.channel_id == channel.id,
-                NotificationSubscription.event == event,
-                NotificationSubscription.subject.is_(None)
-                if subject is None
-                else NotificationSubscription.subject == subject,
-            )
-        )
+        existing = self._s.scalar(select(NotificationSubscription).where(
+            NotificationSubscription.channel_id == channel.id, NotificationSubscription.event == event,
+            NotificationSubscription.subject.is_(None) if subject is None
+            else NotificationSubscription.subject == subject))
         if existing is not None:
             return existing
-        sub = NotificationSubscription(
-            channel_id=channel.id, event=event, subject=subject or None, created_by=actor.name
-        )
+        sub = NotificationSubscription(channel_id=channel.id, event=event, subject=subject or None,
+                                       created_by=actor.name)
         self._s.add(sub)
         self._s.flush()
-        self._ctx.audit.record(
-            actor,
-            "notification.subscribe",
-            target_type="notification_channel",
-            target_id=channel.id,
-            details={"event": event, "subject": subject},
-        )
+        self._ctx.audit.record(actor, "notification.subscribe", target_type="notification_channel",
+                               target_id=channel.id, details={"event": event, "subject": subject})
         return sub
 
     def unsubscribe(self, actor: Actor, subscription_id: uuid.UUID) -> None:
@@ -169,13 +137,8 @@ class NotificationService:
         sub = self._s.get(NotificationSubscription, subscription_id)
         if sub is None:
             raise NotFound(f"subscription {subscription_id} not found")
-        self._ctx.audit.record(
-            actor,
-            "notification.unsubscribe",
-            target_type="notification_channel",
-            target_id=sub.channel_id,
-            details={"event": sub.event, "subject": sub.subject},
-        )
+        self._ctx.audit.record(actor, "notification.unsubscribe", target_type="notification_channel",
+                               target_id=sub.channel_id, details={"event": sub.event, "subject": sub.subject})
         self._s.delete(sub)
 
     def list_subscriptions(self, actor: Actor) -> list[NotificationSubscription]:
@@ -183,26 +146,14 @@ class NotificationService:
         return list(self._s.scalars(select(NotificationSubscription).order_by(NotificationSubscription.event)))
 
     # ---- publishing --------------------------------------------------------------------------
-    def publish(
-        self,
-        event: str,
-        title: str,
-        body: str = "",
-        *,
-        severity: str = "info",
-        subject: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> list[OutboxMessage]:
+    def publish(self, event: str, title: str, body: str = "", *, severity: str = "info",
+                subject: str | None = None, details: dict[str, Any] | None = None) -> list[OutboxMessage]:
         """Queue `event` for every subscribed, enabled channel (in the caller's transaction)."""
         prefixes = [event] + [".".join(event.split(".")[:i]) + ".*" for i in range(1, event.count(".") + 1)]
         stmt = (
-            select(NotificationSubscription.channel_id)
-            .join(NotificationChannel)
-            .where(
-                NotificationChannel.enabled.is_(True),
-                NotificationSubscription.event.in_([*prefixes, "*"]),
-                or_(NotificationSubscription.subject.is_(None), NotificationSubscription.subject == subject),
-            )
+            select(NotificationSubscription.channel_id).join(NotificationChannel)
+            .where(NotificationChannel.enabled.is_(True), NotificationSubscription.event.in_([*prefixes, "*"]),
+                   or_(NotificationSubscription.subject.is_(None), NotificationSubscription.subject == subject))
             .distinct()
         )
         messages = []
@@ -211,36 +162,23 @@ class NotificationService:
             messages.append(self._queue(channel_id, event, title, body, severity, clean))
         return messages
 
-    def _queue(
-        self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str, details: dict[str, str]
-    ) -> OutboxMessage:
-        message = OutboxMessage(
-            id=uuid.uuid4(),
-            channel_id=channel_id,
-            event=event,
-            title=title[:500],
-            body=body,
-            severity=severity,
-            details=details,
-        )
+    def _queue(self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str,
+               details: dict[str, str]) -> OutboxMessage:
+        message = OutboxMessage(id=uuid.uuid4(), channel_id=channel_id, event=event, title=title[:500], body=body,
+                                severity=severity, details=details)
         self._s.add(message)
         self._s.flush()
-        self._ctx.enqueue(
-            DELIVER_JOB, {"message_id": str(message.id)}, dedup_key=f"notify:{message.id}", max_attempts=MAX_ATTEMPTS
-        )
+        self._ctx.enqueue(DELIVER_JOB, {"message_id": str(message.id)}, dedup_key=f"notify:{message.id}",
+                          max_attempts=MAX_ATTEMPTS)
         return message
 
     def send_test(self, actor: Actor, channel_ref: str | uuid.UUID) -> OutboxMessage:
         channel = self.get_channel(actor, channel_ref)
-        self._ctx.audit.record(actor, "notification.test", target_type="notification_channel", target_id=channel.id)
-        return self._queue(
-            channel.id,
-            "notification.test",
-            "Test message from certvault",
-            f"{actor.name} sent this test message to channel {channel.name}.",
-            "info",
-            {"channel": channel.name},
-        )
+        self._ctx.audit.record(actor, "notification.test", target_type="notification_channel",
+                               target_id=channel.id)
+        return self._queue(channel.id, "notification.test", "Test message from certvault",
+                           f"{actor.name} sent this test message to channel {channel.name}.", "info",
+                           {"channel": channel.name})
 
     def list_outbox(self, actor: Actor, limit: int = 100) -> list[OutboxMessage]:
         require(actor, Permission.SETTINGS_MANAGE)
@@ -262,15 +200,9 @@ class NotificationService:
         channel = self._s.get(NotificationChannel, message.channel_id)
         if channel is None:
             return None
-        note = Notification(
-            event=message.event,
-            title=message.title,
-            body=message.body,
-            severity=message.severity,
-            occurred_at=message.created_at,
-            details=dict(message.details),
-            message_id=str(message.id),
-        )
+        note = Notification(event=message.event, title=message.title, body=message.body, severity=message.severity,
+                            occurred_at=message.created_at, details=dict(message.details),
+                            message_id=str(message.id))
         return Delivery(message.id, channel.name, self.notifier_for(channel), note)
 
     def mark_sent(self, message_id: uuid.UUID) -> None:

@@ -46,13 +46,8 @@ class IssuedBundle:
 
 
 class PkiService:
-    def __init__(
-        self,
-        session: Session,
-        sealer: Sealer,
-        audit: AuditLog,
-        on_issued: Callable[[Actor, IssuedBundle], None] | None = None,
-    ) -> None:
+    def __init__(self, session: Session, sealer: Sealer, audit: AuditLog,
+                 on_issued: Callable[[Actor, IssuedBundle], None] | None = None) -> None:
         self._s = session
         self._sealer = sealer
         self._audit = audit
@@ -68,60 +63,35 @@ class PkiService:
         root_cert = x509.load_pem_x509_certificate(root.cert_pem.encode())
         key = keys.generate("ec256")
         cert = issuing.sign(
-            subject=issuing.name("certvault Issuing CA"),
-            public_key=key.public_key(),
-            issuer=root_cert.subject,
-            issuer_key=self._key(root),
-            profile=issuing.INTERMEDIATE,
-            days=INTERMEDIATE_DAYS,
-            hash_name="sha384",
-            issuer_cert=root_cert,
+            subject=issuing.name("certvault Issuing CA"), public_key=key.public_key(),
+            issuer=root_cert.subject, issuer_key=self._key(root), profile=issuing.INTERMEDIATE,
+            days=INTERMEDIATE_DAYS, hash_name="sha384", issuer_cert=root_cert,
         )
         return self._store_authority("certvault Issuing CA", "intermediate", cert, key, root)
 
     def _create_root(self) -> CaAuthority:
         key = keys.generate("ec384")
         subject = issuing.name("certvault Root CA")
-        cert = issuing.sign(
-            subject=subject,
-            public_key=key.public_key(),
-            issuer=subject,
-            issuer_key=key,
-            profile=issuing.ROOT,
-            days=ROOT_DAYS,
-            hash_name="sha384",
-        )
+        cert = issuing.sign(subject=subject, public_key=key.public_key(), issuer=subject, issuer_key=key,
+                            profile=issuing.ROOT, days=ROOT_DAYS, hash_name="sha384")
         return self._store_authority("certvault Root CA", "root", cert, key, None)
 
-    def _store_authority(
-        self, name: str, kind: str, cert: x509.Certificate, key: keys.SigningKey, parent: CaAuthority | None
-    ) -> CaAuthority:
-        row = CaAuthority(
-            name=name,
-            kind=kind,
-            parent_id=parent.id if parent else None,
-            cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-            key_sealed=b"",
-            not_after=cert.not_valid_after_utc,
-        )
+    def _store_authority(self, name: str, kind: str, cert: x509.Certificate, key: keys.SigningKey,
+                         parent: CaAuthority | None) -> CaAuthority:
+        row = CaAuthority(name=name, kind=kind, parent_id=parent.id if parent else None,
+                          cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+                          key_sealed=b"", not_after=cert.not_valid_after_utc)
         self._s.add(row)
         self._s.flush()
         row.key_sealed = self._sealer.seal(keys.to_pem(key), aad=f"ca:{row.id}")
-        self._audit.record(
-            Actor.system("internal-ca"),
-            "ca.create",
-            target_type="ca",
-            target_id=row.id,
-            details={"name": name, "kind": kind},
-        )
+        self._audit.record(Actor.system("internal-ca"), "ca.create", target_type="ca", target_id=row.id,
+                           details={"name": name, "kind": kind})
         return row
 
     def _active(self, kind: str) -> CaAuthority | None:
         return self._s.scalar(
-            select(CaAuthority)
-            .where(CaAuthority.kind == kind, CaAuthority.active.is_(True))
-            .order_by(CaAuthority.created_at.desc())
-            .limit(1)
+            select(CaAuthority).where(CaAuthority.kind == kind, CaAuthority.active.is_(True))
+            .order_by(CaAuthority.created_at.desc()).limit(1)
         )
 
     def _key(self, authority: CaAuthority) -> keys.SigningKey:
@@ -141,66 +111,42 @@ class PkiService:
         return [x509.load_pem_x509_certificate(a.cert_pem.encode()) for a in (issuing_ca, root)]
 
     # ---- issuance ----------------------------------------------------------------------------
-    def issue_server(
-        self, actor: Actor, hostnames: list[str], days: int = 397, key_spec: str = "ec256"
-    ) -> IssuedBundle:
+    def issue_server(self, actor: Actor, hostnames: list[str], days: int = 397,
+                     key_spec: str = "ec256") -> IssuedBundle:
         require(actor, Permission.CA_ISSUE)
         if not hostnames:
             raise InvalidInput("a server certificate needs at least one host name")
         return self._issue(actor, issuing.SERVER, "server", hostnames[0], hostnames, days, key_spec)
 
-    def issue_client(
-        self,
-        actor: Actor,
-        common_name: str,
-        dns_names: list[str] | None = None,
-        days: int = 365,
-        key_spec: str = "rsa2048",
-    ) -> IssuedBundle:
+    def issue_client(self, actor: Actor, common_name: str, dns_names: list[str] | None = None,
+                     days: int = 365, key_spec: str = "rsa2048") -> IssuedBundle:
         require(actor, Permission.CA_ISSUE)
         if not common_name.strip():
             raise InvalidInput("a client certificate needs a common name (--cn)")
         if len(common_name.strip().encode()) > 64:  # X.520 ub-common-name, counted in UTF-8 bytes
             raise InvalidInput("the common name is longer than 64 bytes")
-        return self._issue(actor, issuing.CLIENT, "client", common_name.strip(), dns_names or [], days, key_spec)
+        return self._issue(actor, issuing.CLIENT, "client", common_name.strip(), dns_names or [], days,
+                           key_spec)
 
-    def _issue(
-        self, actor: Actor, profile: issuing.Profile, kind: str, cn: str, sans: list[str], days: int, key_spec: str
-    ) -> IssuedBundle:
+    def _issue(self, actor: Actor, profile: issuing.Profile, kind: str, cn: str, sans: list[str],
+               days: int, key_spec: str) -> IssuedBundle:
         if not 1 <= days <= MAX_LEAF_DAYS:
             raise InvalidInput(f"lifetime must be between 1 and {MAX_LEAF_DAYS} days")
         ca = self.ensure_ca()
         chain = self.chain()
         key = keys.generate(key_spec)
-        cert = issuing.sign(
-            subject=issuing.name(cn),
-            public_key=key.public_key(),
-            issuer=chain[0].subject,
-            issuer_key=self._key(ca),
-            profile=profile,
-            days=days,
-            sans=sans,
-            issuer_cert=chain[0],
-        )
-        record = CaIssued(
-            authority_id=ca.id,
-            serial=format(cert.serial_number, "x"),
-            profile=kind,
-            common_name=cn,
-            sans=sans,
-            not_after=cert.not_valid_after_utc,
-            cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-            issued_by=actor.name,
-        )
+        cert = issuing.sign(subject=issuing.name(cn), public_key=key.public_key(), issuer=chain[0].subject,
+                            issuer_key=self._key(ca), profile=profile, days=days, sans=sans,
+                            issuer_cert=chain[0])
+        record = CaIssued(authority_id=ca.id, serial=format(cert.serial_number, "x"), profile=kind,
+                          common_name=cn, sans=sans, not_after=cert.not_valid_after_utc,
+                          cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+                          issued_by=actor.name)
         self._s.add(record)
         self._s.flush()
-        self._audit.record(
-            actor,
-            "ca.issue",
-            target_type="ca_certificate",
-            target_id=record.id,
-            details={"profile": kind, "cn": cn, "sans": sans, "days": days, "serial": record.serial},
-        )
+        self._audit.record(actor, "ca.issue", target_type="ca_certificate", target_id=record.id,
+                           details={"profile": kind, "cn": cn, "sans": sans, "days": days,
+                                    "serial": record.serial})
         bundle = IssuedBundle(cert, key, chain, record)
         if self._on_issued is not None:
             self._on_issued(actor, bundle)
@@ -219,13 +165,8 @@ class PkiService:
         if record is None:
             raise NotFound(f"no certificate with serial {serial} was issued by the internal CA")
         record.revoked_at, record.revocation_reason = utcnow(), reason
-        self._audit.record(
-            actor,
-            "ca.revoke",
-            target_type="ca_certificate",
-            target_id=record.id,
-            details={"serial": record.serial, "reason": reason},
-        )
+        self._audit.record(actor, "ca.revoke", target_type="ca_certificate", target_id=record.id,
+                           details={"serial": record.serial, "reason": reason})
         return record
 
     def is_revoked(self, serial: int) -> bool:

@@ -74,7 +74,8 @@ class DNSProvider(Protocol):
         """Remove exactly this TXT value; succeed when it is already gone."""
         ...
 
-    def propagation(self) -> Propagation: ...
+    def propagation(self) -> Propagation:
+        ...
 
     def visibility_servers(self, fqdn: str) -> list[NameServer]:
         """Where the record must be visible before the CA is told; [] = the zone's authoritative NS."""

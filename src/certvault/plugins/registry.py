@@ -30,13 +30,8 @@ BUILTIN: dict[str, dict[str, str]] = {
     "keystore": {},
 }
 
-KIND_TITLES = {
-    "dns": "DNS provider",
-    "notify": "notifier",
-    "ticketing": "help desk",
-    "deploy": "deploy target",
-    "keystore": "keystore format",
-}
+KIND_TITLES = {"dns": "DNS provider", "notify": "notifier", "ticketing": "help desk", "deploy": "deploy target",
+               "keystore": "keystore format"}
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,11 @@ class EngineSettings:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> EngineSettings:
-        return cls(
-            ca_pem=spec.get("ca_pem"),
-            timeout=float(spec.get("timeout", 5.0)),
-            concurrency=int(spec.get("concurrency", 32)),
-            check_revocation=bool(spec.get("check_revocation", True)),
-            check_hsts=bool(spec.get("check_hsts", True)),
-            expiry_warning_days=int(spec.get("expiry_warning_days", 30)),
-        )
+        return cls(ca_pem=spec.get("ca_pem"), timeout=float(spec.get("timeout", 5.0)),
+                   concurrency=int(spec.get("concurrency", 32)),
+                   check_revocation=bool(spec.get("check_revocation", True)),
+                   check_hsts=bool(spec.get("check_hsts", True)),
+                   expiry_warning_days=int(spec.get("expiry_warning_days", 30)))
 
 
 @contextmanager
@@ -51,13 +48,8 @@ def engine_options(settings: EngineSettings, ca_file: str | None = None) -> Iter
             fh.write(settings.ca_pem)
         ca_file = path
     try:
-        yield ScanOptions(
-            ca_file=ca_file,
-            timeout=settings.timeout,
-            check_revocation=settings.check_revocation,
-            check_hsts=settings.check_hsts,
-            expiry_warning_days=settings.expiry_warning_days,
-        )
+        yield ScanOptions(ca_file=ca_file, timeout=settings.timeout, check_revocation=settings.check_revocation,
+                          check_hsts=settings.check_hsts, expiry_warning_days=settings.expiry_warning_days)
     finally:
         if path:
             os.unlink(path)
@@ -74,17 +66,15 @@ def unresolved_result(item: Unresolved) -> dict[str, Any]:
     return error_result(item.host, None, item.port, item.sni, item.error)
 
 
-def scan(
-    targets: Sequence[ScanTarget], options: ScanOptions, concurrency: int, on_result: Callable[[dict[str, Any]], None]
-) -> None:
+def scan(targets: Sequence[ScanTarget], options: ScanOptions, concurrency: int,
+         on_result: Callable[[dict[str, Any]], None]) -> None:
     """Scan every target (blocking); on_result gets each result as it completes, exactly once."""
     if targets:
         asyncio.run(_scan(list(targets), options, concurrency, on_result))
 
 
-async def _scan(
-    targets: list[ScanTarget], options: ScanOptions, concurrency: int, on_result: Callable[[dict[str, Any]], None]
-) -> None:
+async def _scan(targets: list[ScanTarget], options: ScanOptions, concurrency: int,
+                on_result: Callable[[dict[str, Any]], None]) -> None:
     pending: dict[tuple[str, str, int], list[ScanTarget]] = {}
     for target in targets:
         pending.setdefault(_key_of_target(target), []).append(target)

@@ -41,15 +41,8 @@ CERTIFICATE_LABELS = {
 }
 WEAK_CIPHERS = "weak_ciphers"
 
-EVENT_TYPES = (
-    "weakness_found",
-    "weakness_fixed",
-    "certificate_changed",
-    "grade_changed",
-    "expiry_warning",
-    "unreachable",
-    "reachable",
-)
+EVENT_TYPES = ("weakness_found", "weakness_fixed", "certificate_changed", "grade_changed", "expiry_warning",
+               "unreachable", "reachable")
 
 
 def describe(finding: str) -> str:
@@ -66,12 +59,8 @@ def describe(finding: str) -> str:
 
 def all_finding_names() -> list[str]:
     """Every finding the filter accepts, in display order."""
-    return [
-        *VULNERABILITY_LABELS,
-        *(f"protocol:{p}" for p in LEGACY_PROTOCOLS),
-        *(f"certificate:{c}" for c in CERTIFICATE_LABELS),
-        WEAK_CIPHERS,
-    ]
+    return [*VULNERABILITY_LABELS, *(f"protocol:{p}" for p in LEGACY_PROTOCOLS),
+            *(f"certificate:{c}" for c in CERTIFICATE_LABELS), WEAK_CIPHERS]
 
 
 @dataclass(frozen=True)
@@ -85,13 +74,8 @@ class CertificateSummary:
     expired: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "fingerprint_sha256": self.fingerprint,
-            "subject": self.subject,
-            "serial": self.serial,
-            "not_after": self.not_after,
-            "days_left": self.days_left,
-        }
+        return {"fingerprint_sha256": self.fingerprint, "subject": self.subject, "serial": self.serial,
+                "not_after": self.not_after, "days_left": self.days_left}
 
 
 @dataclass(frozen=True)
@@ -118,14 +102,8 @@ def weak_cipher_list(result: dict[str, Any]) -> list[dict[str, Any]]:
     for protocol in PROTOCOL_ORDER:
         for suite in (result.get("ciphers") or {}).get(protocol) or []:
             if suite.get("weak"):
-                rows.append(
-                    {
-                        "protocol": protocol,
-                        "code": suite.get("code"),
-                        "name": suite.get("name"),
-                        "reasons": list(suite.get("reasons") or []),
-                    }
-                )
+                rows.append({"protocol": protocol, "code": suite.get("code"), "name": suite.get("name"),
+                             "reasons": list(suite.get("reasons") or [])})
     return rows
 
 
@@ -173,13 +151,9 @@ def _certificate(cert: dict[str, Any] | None) -> CertificateSummary | None:
     if expiring is None:  # older engine output: derive it from the default 30-day window
         expiring = isinstance(days_left, int) and 0 <= days_left <= 30
     return CertificateSummary(
-        fingerprint=cert.get("fingerprint_sha256") or None,
-        subject=cert.get("subject"),
-        serial=cert.get("serial"),
-        not_after=cert.get("not_after"),
-        days_left=days_left,
-        expiring_soon=bool(expiring),
-        expired=bool(cert.get("expired")),
+        fingerprint=cert.get("fingerprint_sha256") or None, subject=cert.get("subject"),
+        serial=cert.get("serial"), not_after=cert.get("not_after"), days_left=days_left,
+        expiring_soon=bool(expiring), expired=bool(cert.get("expired")),
     )
 
 
@@ -208,14 +182,8 @@ def changes(previous: Snapshot | None, current: Snapshot, was_unreachable: bool)
     if not current.reachable:
         if was_unreachable:
             return []
-        return [
-            Change(
-                "unreachable",
-                before="ok" if previous else None,
-                after="unreachable",
-                details={"errors": list(current.errors)},
-            )
-        ]
+        return [Change("unreachable", before="ok" if previous else None, after="unreachable",
+                       details={"errors": list(current.errors)})]
     found: list[Change] = []
     if was_unreachable:
         found.append(Change("reachable", before="unreachable", after="ok"))
@@ -228,40 +196,22 @@ def changes(previous: Snapshot | None, current: Snapshot, was_unreachable: bool)
 
 def _weakness_changes(previous: Snapshot | None, current: Snapshot) -> list[Change]:
     before = previous.findings if previous else frozenset()
-    out = [
-        Change("weakness_found", name, False, True, _weakness_details(name, current))
-        for name in sorted(current.findings - before)
-    ]
-    out += [
-        Change("weakness_fixed", name, True, False, {"description": describe(name)})
-        for name in sorted(before - current.findings)
-    ]
+    out = [Change("weakness_found", name, False, True, _weakness_details(name, current))
+           for name in sorted(current.findings - before)]
+    out += [Change("weakness_fixed", name, True, False, {"description": describe(name)})
+            for name in sorted(before - current.findings)]
     if previous is not None and WEAK_CIPHERS in before & current.findings:
         added = sorted(set(current.weak_ciphers) - set(previous.weak_ciphers))
         removed = sorted(set(previous.weak_ciphers) - set(current.weak_ciphers))
         if added:
-            out.append(
-                Change(
-                    "weakness_found",
-                    WEAK_CIPHERS,
-                    sorted(previous.weak_ciphers),
-                    sorted(current.weak_ciphers),
-                    {
-                        "description": "more weak cipher suites accepted",
-                        "ciphers_added": [{"name": n, "reasons": current.weak_ciphers[n]} for n in added],
-                    },
-                )
-            )
+            out.append(Change("weakness_found", WEAK_CIPHERS, sorted(previous.weak_ciphers),
+                              sorted(current.weak_ciphers),
+                              {"description": "more weak cipher suites accepted",
+                               "ciphers_added": [{"name": n, "reasons": current.weak_ciphers[n]} for n in added]}))
         if removed:
-            out.append(
-                Change(
-                    "weakness_fixed",
-                    WEAK_CIPHERS,
-                    sorted(previous.weak_ciphers),
-                    sorted(current.weak_ciphers),
-                    {"description": "fewer weak cipher suites accepted", "ciphers_removed": removed},
-                )
-            )
+            out.append(Change("weakness_fixed", WEAK_CIPHERS, sorted(previous.weak_ciphers),
+                              sorted(current.weak_ciphers),
+                              {"description": "fewer weak cipher suites accepted", "ciphers_removed": removed}))
     return out
 
 
@@ -289,12 +239,5 @@ def _expiry_warning(previous: Snapshot | None, current: Snapshot) -> list[Change
     old = previous.certificate if previous else None
     if old is not None and old.expiring_soon and old.fingerprint == new.fingerprint:
         return []  # already warned about this certificate
-    return [
-        Change(
-            "expiry_warning",
-            None,
-            old.days_left if old else None,
-            new.days_left,
-            {"not_after": new.not_after, "subject": new.subject, "fingerprint_sha256": new.fingerprint},
-        )
-    ]
+    return [Change("expiry_warning", None, old.days_left if old else None, new.days_left,
+                   {"not_after": new.not_after, "subject": new.subject, "fingerprint_sha256": new.fingerprint})]

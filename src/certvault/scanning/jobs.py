@@ -41,9 +41,8 @@ def expand_run(ctx: JobContext, payload: dict[str, Any]) -> None:
     targets, unresolved = asyncio.run(expand(entries, spec.ports, spec.sni, spec.starttls))
     if plan.seen or plan.names:
         targets += [ScanTarget(host, ip, port, sni, spec.starttls) for host, ip, port, sni in plan.seen]
-        by_name, missing = asyncio.run(
-            resolve_names([(n, p) for n in plan.names for p in spec.ports], spec.sni, spec.starttls)
-        )
+        by_name, missing = asyncio.run(resolve_names([(n, p) for n in plan.names for p in spec.ports],
+                                                     spec.sni, spec.starttls))
         targets += by_name
         unresolved += missing
     ctx.services.scanning.schedule_batches(_actor(), run_id, dedupe(targets), unresolved)

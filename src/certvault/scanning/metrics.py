@@ -18,9 +18,8 @@ def scan_metrics(svc: Any) -> Iterable[Metric]:
     for grade, count in session.execute(select(ScanEndpoint.grade, func.count()).group_by(ScanEndpoint.grade)):
         grades.add_metric([grade or "none"], count)
     yield grades
-    findings = GaugeMetricFamily(
-        "certvault_scan_findings", "Endpoints currently showing each weakness", labels=["finding"]
-    )
+    findings = GaugeMetricFamily("certvault_scan_findings", "Endpoints currently showing each weakness",
+                                 labels=["finding"])
     for name, count in session.execute(select(ScanFinding.name, func.count()).group_by(ScanFinding.name)):
         findings.add_metric([name], count)
     yield findings

@@ -83,8 +83,7 @@ class ScanFinding(Base):
     __tablename__ = "scan_findings"
 
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("scan_endpoints.id", ondelete="CASCADE"), primary_key=True
-    )
+        ForeignKey("scan_endpoints.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
 
 
@@ -94,7 +93,8 @@ class ScanResult(UUIDPrimaryKey, Base):
     __tablename__ = "scan_results"
     __table_args__ = (Index("ix_scan_results_endpoint_time", "endpoint_id", "scanned_at"),)
 
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scan_endpoints.id", ondelete="CASCADE"), nullable=False)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("scan_endpoints.id", ondelete="CASCADE"), nullable=False)
     run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scan_runs.id", ondelete="SET NULL"), index=True)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     reachable: Mapped[bool] = mapped_column(nullable=False, default=True)
@@ -113,8 +113,7 @@ class ScanEvent(UUIDPrimaryKey, Base):
     __table_args__ = (Index("ix_scan_events_pending", "consumed_at", "created_at"),)
 
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("scan_endpoints.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+        ForeignKey("scan_endpoints.id", ondelete="CASCADE"), nullable=False, index=True)
     result_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scan_results.id", ondelete="SET NULL"))
     type: Mapped[str] = mapped_column(String(32), nullable=False, index=True)  # EVENT_TYPES
     subject: Mapped[str | None] = mapped_column(String(120))  # the finding, for weakness events

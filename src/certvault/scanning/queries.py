@@ -17,10 +17,8 @@ from certvault.scanning.targets import check_text
 GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "M", "T")  # best to worst
 SORTS = {
     "host": (ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip),
-    "grade": (
-        case({g: i for i, g in enumerate(reversed(GRADES))}, value=ScanEndpoint.grade, else_=len(GRADES)),
-        ScanEndpoint.host,
-    ),  # worst first, never-graded last
+    "grade": (case({g: i for i, g in enumerate(reversed(GRADES))}, value=ScanEndpoint.grade, else_=len(GRADES)),
+              ScanEndpoint.host),  # worst first, never-graded last
     "expiry": (ScanEndpoint.cert_not_after, ScanEndpoint.host),
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }
@@ -60,25 +58,20 @@ class ScanQueries:
         total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         if query.sort not in SORTS:
             raise InvalidInput(f"sort: choose one of {', '.join(SORTS)}")
-        rows = self._session.scalars(
-            stmt.order_by(*SORTS[query.sort], ScanEndpoint.id).limit(query.limit).offset(query.offset)
-        )
+        rows = self._session.scalars(stmt.order_by(*SORTS[query.sort], ScanEndpoint.id)
+                                     .limit(query.limit).offset(query.offset))
         return list(rows), total
 
-    def _filtered(
-        self, stmt: Select[tuple[ScanEndpoint]], query: EndpointQuery, now: datetime
-    ) -> Select[tuple[ScanEndpoint]]:
+    def _filtered(self, stmt: Select[tuple[ScanEndpoint]], query: EndpointQuery,
+                  now: datetime) -> Select[tuple[ScanEndpoint]]:
         if query.grade:
             if query.grade not in GRADES:
                 raise InvalidInput(f"grade: {query.grade!r} is not one of {', '.join(GRADES)}")
             stmt = stmt.where(ScanEndpoint.grade == query.grade)
         if query.vulnerable_to:
             finding = normalise_finding(query.vulnerable_to)
-            stmt = stmt.where(
-                select(ScanFinding.endpoint_id)
-                .where(ScanFinding.endpoint_id == ScanEndpoint.id, ScanFinding.name == finding)
-                .exists()
-            )
+            stmt = stmt.where(select(ScanFinding.endpoint_id).where(
+                ScanFinding.endpoint_id == ScanEndpoint.id, ScanFinding.name == finding).exists())
         if query.expiring_within_days is not None:
             stmt = stmt.where(ScanEndpoint.cert_not_after <= now + timedelta(days=query.expiring_within_days))
         if query.host:
@@ -104,22 +97,14 @@ class ScanQueries:
         return list(self._session.scalars(stmt.order_by(ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip)))
 
     def history(self, endpoint_id: uuid.UUID, limit: int) -> list[ScanResult]:
-        stmt = (
-            select(ScanResult)
-            .where(ScanResult.endpoint_id == endpoint_id)
-            .order_by(ScanResult.scanned_at.desc(), ScanResult.id)
-            .limit(limit)
-        )
+        stmt = (select(ScanResult).where(ScanResult.endpoint_id == endpoint_id)
+                .order_by(ScanResult.scanned_at.desc(), ScanResult.id).limit(limit))
         return list(self._session.scalars(stmt))
 
     def run_results(self, run_id: uuid.UUID, limit: int) -> list[tuple[ScanResult, ScanEndpoint]]:
-        stmt = (
-            select(ScanResult, ScanEndpoint)
-            .join(ScanEndpoint, ScanEndpoint.id == ScanResult.endpoint_id)
-            .where(ScanResult.run_id == run_id)
-            .order_by(ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip)
-            .limit(limit)
-        )
+        stmt = (select(ScanResult, ScanEndpoint).join(ScanEndpoint, ScanEndpoint.id == ScanResult.endpoint_id)
+                .where(ScanResult.run_id == run_id)
+                .order_by(ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip).limit(limit))
         return [(r, e) for r, e in self._session.execute(stmt).all()]
 
     def result(self, result_id: uuid.UUID) -> ScanResult:
@@ -128,15 +113,8 @@ class ScanQueries:
             raise NotFound(f"scan result {result_id} not found")
         return row
 
-    def events(
-        self,
-        *,
-        endpoint_id: uuid.UUID | None = None,
-        type: str | None = None,
-        pending_only: bool = False,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[ScanEvent], int]:
+    def events(self, *, endpoint_id: uuid.UUID | None = None, type: str | None = None,
+               pending_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
         stmt = select(ScanEvent)
         if endpoint_id is not None:
             stmt = stmt.where(ScanEvent.endpoint_id == endpoint_id)
@@ -147,19 +125,14 @@ class ScanQueries:
         if pending_only:
             stmt = stmt.where(ScanEvent.consumed_at.is_(None))
         total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = self._session.scalars(
-            stmt.order_by(ScanEvent.created_at.desc(), ScanEvent.id).limit(limit).offset(offset)
-        )
+        rows = self._session.scalars(stmt.order_by(ScanEvent.created_at.desc(), ScanEvent.id)
+                                     .limit(limit).offset(offset))
         return list(rows), total
 
     def pending_events(self, limit: int) -> list[ScanEvent]:
         """Oldest unconsumed events first, locked so two consumers never take the same one."""
-        stmt = (
-            select(ScanEvent)
-            .where(ScanEvent.consumed_at.is_(None))
-            .order_by(ScanEvent.created_at, ScanEvent.id)
-            .limit(limit)
-        )
+        stmt = (select(ScanEvent).where(ScanEvent.consumed_at.is_(None))
+                .order_by(ScanEvent.created_at, ScanEvent.id).limit(limit))
         if self._session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self._session.scalars(stmt))
@@ -168,32 +141,21 @@ class ScanQueries:
         if not event_ids:
             return 0
         result = self._session.execute(
-            update(ScanEvent)
-            .where(ScanEvent.id.in_(event_ids), ScanEvent.consumed_at.is_(None))
-            .values(consumed_at=now, consumed_by=consumer[:100])
-            .execution_options(synchronize_session=False)
+            update(ScanEvent).where(ScanEvent.id.in_(event_ids), ScanEvent.consumed_at.is_(None))
+            .values(consumed_at=now, consumed_by=consumer[:100]).execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def purge_results(self, older_than: datetime, limit: int) -> int:
         """Delete old history rows, never an endpoint's latest or latest reachable result."""
-        kept = (
-            select(ScanEndpoint.latest_result_id)
-            .where(ScanEndpoint.latest_result_id.is_not(None))
-            .union(select(ScanEndpoint.last_good_result_id).where(ScanEndpoint.last_good_result_id.is_not(None)))
-        )
-        doomed = list(
-            self._session.scalars(
-                select(ScanResult.id)
-                .where(ScanResult.scanned_at < older_than, ScanResult.id.not_in(kept))
-                .order_by(ScanResult.scanned_at)
-                .limit(limit)
-            )
-        )
+        kept = select(ScanEndpoint.latest_result_id).where(ScanEndpoint.latest_result_id.is_not(None)).union(
+            select(ScanEndpoint.last_good_result_id).where(ScanEndpoint.last_good_result_id.is_not(None)))
+        doomed = list(self._session.scalars(
+            select(ScanResult.id).where(ScanResult.scanned_at < older_than, ScanResult.id.not_in(kept))
+            .order_by(ScanResult.scanned_at).limit(limit)))
         if doomed:
-            self._session.execute(
-                delete(ScanResult).where(ScanResult.id.in_(doomed)).execution_options(synchronize_session=False)
-            )
+            self._session.execute(delete(ScanResult).where(ScanResult.id.in_(doomed))
+                                  .execution_options(synchronize_session=False))
         return len(doomed)
 
     def grade_counts(self) -> dict[str, int]:

@@ -6,29 +6,16 @@ from typing import Any
 
 from certvault.scanning.findings import LEGACY_PROTOCOLS, describe, is_reachable, offered_protocols, weak_cipher_list
 
-CERT_PROBLEMS = (
-    "expired",
-    "not_yet_valid",
-    "self_signed",
-    "untrusted",
-    "hostname_mismatch",
-    "weak_signature",
-    "weak_key",
-)
+CERT_PROBLEMS = ("expired", "not_yet_valid", "self_signed", "untrusted", "hostname_mismatch", "weak_signature",
+                 "weak_key")
 
 
 def title(result: dict[str, Any]) -> str:
     target = result.get("target") or {}
     host, ip, port = target.get("host"), target.get("ip"), target.get("port")
     where = f"[{host}]:{port}" if host and ":" in str(host) else f"{host}:{port}"
-    extra = [
-        x
-        for x in (
-            f"{ip}" if ip and ip != host else "",
-            f"SNI {target['sni']}" if target.get("sni") and target.get("sni") != host else "",
-        )
-        if x
-    ]
+    extra = [x for x in (f"{ip}" if ip and ip != host else "", f"SNI {target['sni']}" if target.get("sni") and
+                         target.get("sni") != host else "") if x]
     return where + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -86,9 +73,8 @@ def _weak(result: dict[str, Any]) -> list[str]:
     if not grouped:
         return ["  Weak ciphers: none"]
     lines = [f"  Weak ciphers ({len(grouped)}):"]
-    lines += [
-        f"    {name} [{' '.join(protocols)}]: {'; '.join(reasons)}" for name, (protocols, reasons) in grouped.items()
-    ]
+    lines += [f"    {name} [{' '.join(protocols)}]: {'; '.join(reasons)}"
+              for name, (protocols, reasons) in grouped.items()]
     return lines
 
 

@@ -52,31 +52,23 @@ class ResultRecorder:
         """Store a batch: endpoints and previous results are read in a few queries, not per result, and
         the served chains go to the inventory in one call."""
         for start in range(0, len(results), PREFETCH):
-            self._prefetch(results[start : start + PREFETCH])
+            self._prefetch(results[start:start + PREFETCH])
         rows = [self.store(actor, result, run_id)[0] for result in results]
         self.flush_inventory()
         return rows
 
-    def store(
-        self, actor: Actor, result: dict[str, Any], run_id: uuid.UUID | None
-    ) -> tuple[ScanResult, list[ScanEvent]]:
+    def store(self, actor: Actor, result: dict[str, Any],
+              run_id: uuid.UUID | None) -> tuple[ScanResult, list[ScanEvent]]:
         """Add one result to its endpoint's history and record what changed since the last one."""
         endpoint = self._endpoint_for(result)
         current = snapshot(result)
         previous = self._previous_snapshot(endpoint)
         was_unreachable = endpoint.status == "unreachable"
         row = ScanResult(
-            id=uuid.uuid4(),
-            endpoint_id=endpoint.id,
-            run_id=run_id,
-            scanned_at=utcnow(),
-            reachable=current.reachable,
-            grade=current.grade,
-            cert_fingerprint=current.certificate.fingerprint if current.certificate else None,
-            findings=sorted(current.findings),
-            duration_ms=int(result.get("duration_ms") or 0),
-            connections=int(result.get("connections") or 0),
-            result=result,
+            id=uuid.uuid4(), endpoint_id=endpoint.id, run_id=run_id, scanned_at=utcnow(), reachable=current.reachable,
+            grade=current.grade, cert_fingerprint=current.certificate.fingerprint if current.certificate else None,
+            findings=sorted(current.findings), duration_ms=int(result.get("duration_ms") or 0),
+            connections=int(result.get("connections") or 0), result=result,
         )
         self._session.add(row)
         self._session.flush()  # no ORM relationships order the inserts: the result goes before its events
@@ -93,27 +85,20 @@ class ResultRecorder:
         """Report a chain when it is new here, or when the inventory's 'last seen' is half a day old.
         Recording is the costliest part of storing a result, and rescans mostly see the same chain."""
         fingerprint = current.certificate.fingerprint if current.certificate else None
-        return (
-            endpoint.inventory_seen_at is None
-            or fingerprint != endpoint.cert_fingerprint
-            or row.scanned_at - endpoint.inventory_seen_at > INVENTORY_REFRESH
-        )
+        return (endpoint.inventory_seen_at is None or fingerprint != endpoint.cert_fingerprint
+                or row.scanned_at - endpoint.inventory_seen_at > INVENTORY_REFRESH)
 
     # ---- endpoint --------------------------------------------------------------------------------
     def _prefetch(self, results: list[dict[str, Any]]) -> None:
         keys = {_key(*endpoint_identity(r)) for r in results} - set(self._endpoints)
         if not keys:
             return
-        stmt = select(ScanEndpoint).where(
-            tuple_(ScanEndpoint.host, ScanEndpoint.ip, ScanEndpoint.port, ScanEndpoint.sni_key).in_(list(keys))
-        )
+        stmt = select(ScanEndpoint).where(tuple_(ScanEndpoint.host, ScanEndpoint.ip, ScanEndpoint.port,
+                                                 ScanEndpoint.sni_key).in_(list(keys)))
         for endpoint in self._session.scalars(stmt.with_for_update()):  # consecutive results compare in order
             self._endpoints[_key(endpoint.host, endpoint.ip, endpoint.port, endpoint.sni)] = endpoint
-        wanted = [
-            e.last_good_result_id
-            for e in self._endpoints.values()
-            if e.last_good_result_id is not None and e.last_good_result_id not in self._previous
-        ]
+        wanted = [e.last_good_result_id for e in self._endpoints.values()
+                  if e.last_good_result_id is not None and e.last_good_result_id not in self._previous]
         if wanted:
             rows = self._session.execute(select(ScanResult.id, ScanResult.result).where(ScanResult.id.in_(wanted)))
             self._previous.update({row_id: result for row_id, result in rows})
@@ -121,21 +106,9 @@ class ResultRecorder:
 
     def _insert_new(self, keys: set[tuple[str, str, int, str]]) -> None:
         """New endpoints in one statement; if another worker raced us, the per-result path sorts it out."""
-        created = [
-            ScanEndpoint(
-                id=uuid.uuid4(),
-                host=host,
-                ip=ip,
-                port=port,
-                sni=sni or None,
-                sni_key=sni,
-                status="new",
-                protocols=[],
-                findings=[],
-                first_seen_at=utcnow(),
-            )
-            for host, ip, port, sni in keys
-        ]
+        created = [ScanEndpoint(id=uuid.uuid4(), host=host, ip=ip, port=port, sni=sni or None, sni_key=sni,
+                                status="new", protocols=[], findings=[], first_seen_at=utcnow())
+                   for host, ip, port, sni in keys]
         if not created:
             return
         try:
@@ -153,17 +126,8 @@ class ResultRecorder:
         found = self._find_endpoint(host, ip, port, sni)
         if found is not None:
             return found
-        endpoint = ScanEndpoint(
-            id=uuid.uuid4(),
-            host=host,
-            ip=ip,
-            port=port,
-            sni=sni,
-            sni_key=sni or "",
-            status="new",
-            protocols=[],
-            findings=[],
-        )
+        endpoint = ScanEndpoint(id=uuid.uuid4(), host=host, ip=ip, port=port, sni=sni, sni_key=sni or "",
+                                status="new", protocols=[], findings=[])
         try:
             with self._session.begin_nested():  # another worker may insert the same endpoint first
                 self._session.add(endpoint)
@@ -176,16 +140,10 @@ class ResultRecorder:
         return endpoint
 
     def _find_endpoint(self, host: str, ip: str, port: int, sni: str | None) -> ScanEndpoint | None:
-        stmt = (
-            select(ScanEndpoint)
-            .where(
-                ScanEndpoint.host == host,
-                ScanEndpoint.ip == ip,
-                ScanEndpoint.port == port,
-                ScanEndpoint.sni_key == (sni or ""),
-            )
-            .with_for_update()
-        )  # consecutive results of one endpoint are compared in order
+        stmt = select(ScanEndpoint).where(
+            ScanEndpoint.host == host, ScanEndpoint.ip == ip, ScanEndpoint.port == port,
+            ScanEndpoint.sni_key == (sni or ""),
+        ).with_for_update()  # consecutive results of one endpoint are compared in order
         return self._session.scalar(stmt)
 
     def _previous_snapshot(self, endpoint: ScanEndpoint) -> Snapshot | None:
@@ -197,9 +155,8 @@ class ResultRecorder:
             result = previous.result if previous is not None else None
         return snapshot(result) if result is not None else None
 
-    def _update_endpoint(
-        self, endpoint: ScanEndpoint, row: ScanResult, current: Snapshot, result: dict[str, Any]
-    ) -> None:
+    def _update_endpoint(self, endpoint: ScanEndpoint, row: ScanResult, current: Snapshot,
+                         result: dict[str, Any]) -> None:
         endpoint.latest_result_id = row.id
         endpoint.last_scanned_at = row.scanned_at
         target = result.get("target") or {}
@@ -228,16 +185,8 @@ class ResultRecorder:
 
     def _event(self, endpoint: ScanEndpoint, row: ScanResult, change: Change) -> ScanEvent:
         details = {"host": endpoint.host, "ip": endpoint.ip, "port": endpoint.port, **change.details}
-        event = ScanEvent(
-            id=uuid.uuid4(),
-            endpoint_id=endpoint.id,
-            result_id=row.id,
-            type=change.type,
-            subject=change.subject,
-            before=change.before,
-            after=change.after,
-            details=details,
-        )
+        event = ScanEvent(id=uuid.uuid4(), endpoint_id=endpoint.id, result_id=row.id, type=change.type,
+                          subject=change.subject, before=change.before, after=change.after, details=details)
         self._session.add(event)
         return event
 
@@ -263,9 +212,5 @@ class ResultRecorder:
             return
         for observation, outcome in zip(seen, outcomes, strict=True):
             if outcome.error:
-                log.warning(
-                    "inventory did not record the chain seen at %s:%s: %s",
-                    observation.ip,
-                    observation.port,
-                    outcome.error,
-                )
+                log.warning("inventory did not record the chain seen at %s:%s: %s", observation.ip,
+                            observation.port, outcome.error)

@@ -50,25 +50,10 @@ class RunBook:
         self._ctx = ctx
         self._session = ctx.session
 
-    def create(
-        self,
-        spec: TargetSpec,
-        source: str,
-        requested_by: str,
-        *,
-        status: str = "queued",
-        schedule_id: uuid.UUID | None = None,
-        scheduled_for: datetime | None = None,
-    ) -> ScanRun:
-        run = ScanRun(
-            id=uuid.uuid4(),
-            status=status,
-            source=source,
-            requested_by=requested_by,
-            spec=spec.model_dump(mode="json"),
-            schedule_id=schedule_id,
-            scheduled_for=scheduled_for,
-        )
+    def create(self, spec: TargetSpec, source: str, requested_by: str, *, status: str = "queued",
+               schedule_id: uuid.UUID | None = None, scheduled_for: datetime | None = None) -> ScanRun:
+        run = ScanRun(id=uuid.uuid4(), status=status, source=source, requested_by=requested_by,
+                      spec=spec.model_dump(mode="json"), schedule_id=schedule_id, scheduled_for=scheduled_for)
         if status == "running":
             run.started_at = self._ctx.now()
         self._session.add(run)
@@ -102,27 +87,21 @@ class RunBook:
         run.started_at = run.started_at or self._ctx.now()
 
     def enqueue_batches(self, run: ScanRun, targets: list[ScanTarget], batch_size: int) -> int:
-        batches = [targets[i : i + batch_size] for i in range(0, len(targets), batch_size)]
+        batches = [targets[i:i + batch_size] for i in range(0, len(targets), batch_size)]
         for number, batch in enumerate(batches):
-            self._ctx.enqueue(
-                BATCH_JOB,
-                {"run_id": str(run.id), "batch": number, "targets": [target_to_list(t) for t in batch]},
-                dedup_key=f"scan-batch:{run.id}:{number}",
-            )
+            self._ctx.enqueue(BATCH_JOB, {"run_id": str(run.id), "batch": number,
+                                          "targets": [target_to_list(t) for t in batch]},
+                              dedup_key=f"scan-batch:{run.id}:{number}")
         run.batches_total = len(batches)
         return len(batches)
 
     def count(self, run_id: uuid.UUID, done: int, failed: int, batches: int = 0) -> None:
         """Add to the progress counters atomically (batches of one run commit concurrently)."""
         self._session.execute(
-            update(ScanRun)
-            .where(ScanRun.id == run_id)
-            .values(
-                done_targets=ScanRun.done_targets + done,
-                failed_targets=ScanRun.failed_targets + failed,
+            update(ScanRun).where(ScanRun.id == run_id).values(
+                done_targets=ScanRun.done_targets + done, failed_targets=ScanRun.failed_targets + failed,
                 batches_done=ScanRun.batches_done + batches,
-            )
-            .execution_options(synchronize_session=False)
+            ).execution_options(synchronize_session=False)
         )
 
     def finish_if_complete(self, run_id: uuid.UUID) -> ScanRun:
@@ -133,21 +112,12 @@ class RunBook:
 
     def reap_stalled(self, created_before: datetime) -> list[ScanRun]:
         """Job-driven runs whose jobs all ended without finishing them (a batch failed for good)."""
-        stmt = select(ScanRun).where(
-            ScanRun.status.in_(("queued", "running")),
-            ScanRun.source != LOCAL_SOURCE,
-            ScanRun.created_at < created_before,
-        )
+        stmt = select(ScanRun).where(ScanRun.status.in_(("queued", "running")), ScanRun.source != LOCAL_SOURCE,
+                                     ScanRun.created_at < created_before)
         reaped = []
         for run in self._session.scalars(stmt).all():
-            active = (
-                select(func.count())
-                .select_from(Job)
-                .where(
-                    Job.status.in_(ACTIVE),
-                    or_(Job.dedup_key == f"scan-expand:{run.id}", Job.dedup_key.like(f"scan-batch:{run.id}:%")),
-                )
-            )
+            active = select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE), or_(
+                Job.dedup_key == f"scan-expand:{run.id}", Job.dedup_key.like(f"scan-batch:{run.id}:%")))
             if not self._session.scalar(active):
                 self.finish(run, "failed", "its jobs ended without finishing it; see the failed scanning jobs")
                 reaped.append(run)

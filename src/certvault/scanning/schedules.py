@@ -86,14 +86,8 @@ class ScheduleBook:
         time_of_day = parse_time(data.time)
         weekday = parse_weekday(data.weekday, data.frequency)
         schedule = ScanSchedule(
-            id=uuid.uuid4(),
-            name=name,
-            frequency=data.frequency,
-            weekday=weekday,
-            time_of_day=time_of_day,
-            spec=data.targets.model_dump(mode="json"),
-            enabled=data.enabled,
-            created_by=created_by,
+            id=uuid.uuid4(), name=name, frequency=data.frequency, weekday=weekday, time_of_day=time_of_day,
+            spec=data.targets.model_dump(mode="json"), enabled=data.enabled, created_by=created_by,
             next_run_at=next_occurrence(data.frequency, weekday, time_of_day, self._ctx.now()),
         )
         self._session.add(schedule)
@@ -116,9 +110,8 @@ class ScheduleBook:
     def update(self, ref: uuid.UUID | str, data: ScheduleUpdate) -> tuple[ScanSchedule, list[str]]:
         schedule = self.get(ref)
         frequency = data.frequency or schedule.frequency
-        weekday_input = (
-            data.weekday if data.weekday is not None else (None if frequency == "daily" else schedule.weekday)
-        )
+        weekday_input = data.weekday if data.weekday is not None else (
+            None if frequency == "daily" else schedule.weekday)
         weekday = parse_weekday(weekday_input, frequency)
         time_of_day = parse_time(data.time) if data.time is not None else schedule.time_of_day
         changed = [f for f in ("frequency", "time", "weekday", "targets", "enabled") if getattr(data, f) is not None]
@@ -147,9 +140,8 @@ class ScheduleBook:
         for schedule in self._session.scalars(stmt.order_by(ScanSchedule.next_run_at)).all():
             due_at = schedule.next_run_at
             run = self._start(runs, schedule, due_at)
-            schedule.next_run_at = next_occurrence(
-                schedule.frequency, schedule.weekday, schedule.time_of_day, max(now, due_at)
-            )
+            schedule.next_run_at = next_occurrence(schedule.frequency, schedule.weekday, schedule.time_of_day,
+                                                   max(now, due_at))
             if run is not None:
                 schedule.last_run_at, schedule.last_run_id = now, run.id
                 started.append(run)
@@ -159,13 +151,8 @@ class ScheduleBook:
     def _start(self, runs: RunBook, schedule: ScanSchedule, due_at: datetime) -> ScanRun | None:
         try:
             with self._session.begin_nested():
-                return runs.create(
-                    TargetSpec.model_validate(schedule.spec),
-                    "schedule",
-                    f"schedule:{schedule.name}",
-                    schedule_id=schedule.id,
-                    scheduled_for=due_at,
-                )
+                return runs.create(TargetSpec.model_validate(schedule.spec), "schedule",
+                                   f"schedule:{schedule.name}", schedule_id=schedule.id, scheduled_for=due_at)
         except IntegrityError:  # this tick already started a run elsewhere
             return None
 

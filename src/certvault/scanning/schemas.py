@@ -20,10 +20,8 @@ class TargetSpec(BaseModel):
 
     hosts: list[str] = Field(default_factory=list, max_length=100_000)
     ports: list[int] = Field(default_factory=lambda: [443], max_length=1024)
-    inventory: bool = Field(
-        False,
-        description="also scan every place the inventory saw a certificate, and the names on managed certificates",
-    )
+    inventory: bool = Field(False, description="also scan every place the inventory saw a certificate, "
+                                               "and the names on managed certificates")
     sni: str | None = Field(None, max_length=253)
     starttls: str | None = Field(None, description="smtp|imap|pop3|ftp|ldap|postgres|none; default by port")
     ca_pem: str | None = Field(None, max_length=1_000_000, description="extra trust anchors (PEM)")

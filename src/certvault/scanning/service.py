@@ -69,19 +69,10 @@ class ScanService:
         return run
 
     def _audit_start(self, actor: Actor, run: ScanRun, spec: TargetSpec) -> None:
-        self._ctx.audit.record(
-            actor,
-            "scan.start",
-            target_type="scan_run",
-            target_id=run.id,
-            details={
-                "source": run.source,
-                "hosts": spec.hosts[:20],
-                "host_count": len(spec.hosts),
-                "ports": spec.ports[:20],
-                "inventory": spec.inventory,
-            },
-        )
+        self._ctx.audit.record(actor, "scan.start", target_type="scan_run", target_id=run.id, details={
+            "source": run.source, "hosts": spec.hosts[:20], "host_count": len(spec.hosts), "ports": spec.ports[:20],
+            "inventory": spec.inventory,
+        })
 
     # ---- job steps -------------------------------------------------------------------------------
     def plan_run(self, actor: Actor, run_id: uuid.UUID) -> RunPlan | None:
@@ -110,9 +101,8 @@ class ScanService:
         """DNS names on managed (active) certificates (one query); the caller skips wildcards."""
         return [n for n in self._inventory.managed_names(actor) if _is_dns_name(n)]
 
-    def schedule_batches(
-        self, actor: Actor, run_id: uuid.UUID, targets: list[ScanTarget], unresolved: Iterable[Unresolved]
-    ) -> ScanRun | None:
+    def schedule_batches(self, actor: Actor, run_id: uuid.UUID, targets: list[ScanTarget],
+                         unresolved: Iterable[Unresolved]) -> ScanRun | None:
         """Store results for names that did not resolve and enqueue one job per batch of targets."""
         require(actor, Permission.SCANS_RUN)
         run = self._runs.get(run_id, lock=True)
@@ -135,9 +125,8 @@ class ScanService:
             return None
         return EngineSettings.from_spec(run.spec) if run.status == "running" else None
 
-    def store_results(
-        self, actor: Actor, run_id: uuid.UUID | None, results: Iterable[dict[str, Any]], *, batch_done: bool = False
-    ) -> list[ScanResult]:
+    def store_results(self, actor: Actor, run_id: uuid.UUID | None, results: Iterable[dict[str, Any]],
+                      *, batch_done: bool = False) -> list[ScanResult]:
         """Store results (history, findings, change events, inventory) and count them on the run."""
         require(actor, Permission.SCANS_RUN)
         recorder = ResultRecorder(self._ctx.session, self._record_seen(actor))
@@ -165,36 +154,17 @@ class ScanService:
         require(actor, Permission.SCANS_READ)
         return self._runs.get(run_id)
 
-    def list_runs(
-        self, actor: Actor, limit: int = 50, offset: int = 0, status: str | None = None
-    ) -> tuple[list[ScanRun], int]:
+    def list_runs(self, actor: Actor, limit: int = 50, offset: int = 0,
+                  status: str | None = None) -> tuple[list[ScanRun], int]:
         require(actor, Permission.SCANS_READ)
         return self._runs.list(limit, offset, status)
 
     def run_view(self, run: ScanRun) -> dict[str, Any]:
         """The run with its description and progress fraction (for RunOut)."""
-        return {
-            **{
-                c: getattr(run, c)
-                for c in (
-                    "id",
-                    "status",
-                    "source",
-                    "requested_by",
-                    "schedule_id",
-                    "total_targets",
-                    "done_targets",
-                    "failed_targets",
-                    "batches_total",
-                    "batches_done",
-                    "error",
-                    "created_at",
-                    "started_at",
-                    "finished_at",
-                )
-            },
-            **RunBook.describe(run),
-        }
+        return {**{c: getattr(run, c) for c in (
+            "id", "status", "source", "requested_by", "schedule_id", "total_targets", "done_targets",
+            "failed_targets", "batches_total", "batches_done", "error", "created_at", "started_at",
+            "finished_at")}, **RunBook.describe(run)}
 
     def run_results(self, actor: Actor, run_id: uuid.UUID, limit: int = 500) -> list[tuple[ScanResult, ScanEndpoint]]:
         """The results a run stored, with their endpoints."""
@@ -252,20 +222,11 @@ class ScanService:
         return self._queries.grade_counts()
 
     # ---- events (an outbox for notifications and ticketing) ---------------------------------------
-    def list_events(
-        self,
-        actor: Actor,
-        *,
-        endpoint_id: uuid.UUID | None = None,
-        type: str | None = None,
-        pending_only: bool = False,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[ScanEvent], int]:
+    def list_events(self, actor: Actor, *, endpoint_id: uuid.UUID | None = None, type: str | None = None,
+                    pending_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
         require(actor, Permission.SCANS_READ)
-        return self._queries.events(
-            endpoint_id=endpoint_id, type=type, pending_only=pending_only, limit=limit, offset=offset
-        )
+        return self._queries.events(endpoint_id=endpoint_id, type=type, pending_only=pending_only,
+                                    limit=limit, offset=offset)
 
     def pending_events(self, actor: Actor, limit: int = 100) -> list[ScanEvent]:
         """Unconsumed events, oldest first; mark them with mark_events_consumed in the same transaction."""
@@ -280,18 +241,9 @@ class ScanService:
     def create_schedule(self, actor: Actor, data: ScheduleIn) -> ScanSchedule:
         require(actor, Permission.SCANS_RUN)
         schedule = self._schedules.create(data, actor.name)
-        self._ctx.audit.record(
-            actor,
-            "scan.schedule.create",
-            target_type="scan_schedule",
-            target_id=schedule.id,
-            details={
-                "name": schedule.name,
-                "when": describe_when(schedule),
-                "hosts": data.targets.hosts[:20],
-                "inventory": data.targets.inventory,
-            },
-        )
+        self._ctx.audit.record(actor, "scan.schedule.create", target_type="scan_schedule", target_id=schedule.id,
+                               details={"name": schedule.name, "when": describe_when(schedule),
+                                        "hosts": data.targets.hosts[:20], "inventory": data.targets.inventory})
         return schedule
 
     def list_schedules(self, actor: Actor) -> list[ScanSchedule]:
@@ -305,30 +257,16 @@ class ScanService:
     def update_schedule(self, actor: Actor, ref: uuid.UUID | str, data: ScheduleUpdate) -> ScanSchedule:
         require(actor, Permission.SCANS_RUN)
         schedule, changed = self._schedules.update(ref, data)
-        self._ctx.audit.record(
-            actor,
-            "scan.schedule.update",
-            target_type="scan_schedule",
-            target_id=schedule.id,
-            details={
-                "name": schedule.name,
-                "changed": changed,
-                "when": describe_when(schedule),
-                "enabled": schedule.enabled,
-            },
-        )
+        self._ctx.audit.record(actor, "scan.schedule.update", target_type="scan_schedule", target_id=schedule.id,
+                               details={"name": schedule.name, "changed": changed, "when": describe_when(schedule),
+                                        "enabled": schedule.enabled})
         return schedule
 
     def delete_schedule(self, actor: Actor, ref: uuid.UUID | str) -> None:
         require(actor, Permission.SCANS_RUN)
         schedule = self._schedules.delete(ref)
-        self._ctx.audit.record(
-            actor,
-            "scan.schedule.delete",
-            target_type="scan_schedule",
-            target_id=schedule.id,
-            details={"name": schedule.name},
-        )
+        self._ctx.audit.record(actor, "scan.schedule.delete", target_type="scan_schedule", target_id=schedule.id,
+                               details={"name": schedule.name})
 
     def dispatch_due_schedules(self, actor: Actor, now: datetime | None = None) -> list[ScanRun]:
         """Start the runs of every due schedule (the periodic dispatcher job calls this)."""

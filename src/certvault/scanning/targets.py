@@ -173,13 +173,8 @@ def _addresses(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Iterab
     return [str(a) for a in network.hosts()]
 
 
-async def expand(
-    entries: list[TargetEntry],
-    ports: list[int],
-    sni: str | None = None,
-    starttls: str | None = None,
-    resolve_concurrency: int = 64,
-) -> tuple[list[ScanTarget], list[Unresolved]]:
+async def expand(entries: list[TargetEntry], ports: list[int], sni: str | None = None, starttls: str | None = None,
+                 resolve_concurrency: int = 64) -> tuple[list[ScanTarget], list[Unresolved]]:
     """Every (address, port) to scan; names become one target per A/AAAA address."""
     ready: list[ScanTarget] = []
     names: list[tuple[str, int]] = []
@@ -195,9 +190,8 @@ async def expand(
     return dedupe([*ready, *resolved]), unresolved
 
 
-async def resolve_names(
-    names: list[tuple[str, int]], sni: str | None, starttls: str | None, concurrency: int = 64
-) -> tuple[list[ScanTarget], list[Unresolved]]:
+async def resolve_names(names: list[tuple[str, int]], sni: str | None, starttls: str | None,
+                        concurrency: int = 64) -> tuple[list[ScanTarget], list[Unresolved]]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(host: str, port: int) -> list[ScanTarget] | Unresolved:

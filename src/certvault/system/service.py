@@ -32,9 +32,8 @@ class SystemSettings:
             row = Setting(key=key)
             self._s.add(row)
         row.value, row.updated_by = value, actor.name
-        self._audit.record(
-            actor, "settings.change", target_type="setting", target_id=key, details={"old": old, "new": value}
-        )
+        self._audit.record(actor, "settings.change", target_type="setting", target_id=key,
+                           details={"old": old, "new": value})
 
     def all(self) -> dict[str, Any]:
         values = dict(DEFAULTS)

@@ -131,17 +131,15 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
     return _signed_by(cert, cert)
 
 
-def _verifies(
-    anchors: TrustAnchors, leaf: x509.Certificate, intermediates: list[x509.Certificate], at: datetime
-) -> tuple[bool, str | None]:
+def _verifies(anchors: TrustAnchors, leaf: x509.Certificate, intermediates: list[x509.Certificate],
+              at: datetime) -> tuple[bool, str | None]:
     """Chain to a trust anchor ignoring time and name (those are their own flags)."""
     if anchors.store is None:
         return False, "no trust anchors available"
     moment = min(max(at, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
     own_name = _own_subject(leaf)
-    legacy_chain = any(
-        signature_hash(c) in WEAK_HASHES or is_weak_key(*key_description(c)) for c in [leaf, *intermediates]
-    )
+    legacy_chain = any(signature_hash(c) in WEAK_HASHES or is_weak_key(*key_description(c))
+                       for c in [leaf, *intermediates])
     if own_name is None or moment != at or legacy_chain:
         # expired, SHA-1 or short-key chains: cryptography's policy refuses them outright, but trust is its own flag
         return _verifies_legacy(anchors, leaf, intermediates)
@@ -163,9 +161,8 @@ def _own_subject(leaf: x509.Certificate) -> x509.DNSName | x509.IPAddress | None
     return None
 
 
-def _verifies_legacy(
-    anchors: TrustAnchors, leaf: x509.Certificate, intermediates: list[x509.Certificate]
-) -> tuple[bool, str | None]:
+def _verifies_legacy(anchors: TrustAnchors, leaf: x509.Certificate,
+                     intermediates: list[x509.Certificate]) -> tuple[bool, str | None]:
     """cryptography refuses SHA-1 chains outright; walk issuer signatures by hand so trust stays its own flag."""
     current, pool = leaf, intermediates + list(anchors.roots)
     for _ in range(8):
@@ -194,9 +191,8 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
 
 
-def analyse_chain(
-    chain_der: list[bytes], hostname: str | None, anchors: TrustAnchors, now: datetime, expiry_warning_days: int
-) -> tuple[dict[str, Any], list[x509.Certificate]]:
+def analyse_chain(chain_der: list[bytes], hostname: str | None, anchors: TrustAnchors, now: datetime,
+                  expiry_warning_days: int) -> tuple[dict[str, Any], list[x509.Certificate]]:
     """The result-contract `certificate` object (revocation left for the caller) and the parsed chain."""
     chain = [x509.load_der_x509_certificate(der) for der in chain_der]
     leaf = chain[0]

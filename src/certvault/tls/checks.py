@@ -71,9 +71,8 @@ def _record(content: int, version: int, payload: bytes) -> bytes:
     return struct.pack("!BHH", content, version, len(payload)) + payload
 
 
-async def _after_hello_done(
-    conn: Connector, hello: bytes, follow_up: bytes | None, wait: float
-) -> tuple[ServerFlight, ServerFlight | None]:
+async def _after_hello_done(conn: Connector, hello: bytes, follow_up: bytes | None,
+                            wait: float) -> tuple[ServerFlight, ServerFlight | None]:
     """Handshake up to ServerHelloDone, then send `follow_up` and collect whatever comes back."""
     async with conn.open() as (reader, writer):
         writer.write(hello)
@@ -98,7 +97,8 @@ async def check_heartbleed(conn: Connector, by_name: dict[str, ProtocolResult], 
         if not first.hello_done:
             return SAFE
         writer.write(heartbeat)
-        second = await read_flight(reader, lambda f: len(f.heartbeat_reply) > 3, min(conn.endpoint.timeout, 3.0))
+        second = await read_flight(reader, lambda f: len(f.heartbeat_reply) > 3,
+                                   min(conn.endpoint.timeout, 3.0))
     return VULN if len(second.heartbeat_reply) > 3 else SAFE
 
 
@@ -128,9 +128,8 @@ async def check_fallback_scsv(conn: Connector, by_name: dict[str, ProtocolResult
         return NA
     _highest, lower = pair
     codes = [s.code for s in by_name[lower].accepted] or [s.code for s in suites_for(lower)[:127]]
-    flight = await conn.exchange(
-        client_hello(lower, codes, HelloOptions(sni=sni, fallback_scsv=True)), lambda f: f.server_hello is not None
-    )
+    flight = await conn.exchange(client_hello(lower, codes, HelloOptions(sni=sni, fallback_scsv=True)),
+                                 lambda f: f.server_hello is not None)
     if flight.alert is not None and flight.alert[1] == 86:
         return SAFE
     if flight.server_hello is not None:
@@ -173,9 +172,8 @@ PROBES = {
 }
 
 
-async def _guarded(
-    name: str, conn: Connector, by_name: dict[str, ProtocolResult], sni: str | None, results: CheckResults
-) -> None:
+async def _guarded(name: str, conn: Connector, by_name: dict[str, ProtocolResult], sni: str | None,
+                   results: CheckResults) -> None:
     try:
         results.verdicts[name] = await PROBES[name](conn, by_name, sni)
     except (TimeoutError, ProbeError, HandshakeFailed, RobotInconclusive, ConnectionError) as exc:
@@ -189,9 +187,8 @@ async def run_all(conn: Connector, sni: str | None, by_name: dict[str, ProtocolR
     return results
 
 
-async def chain_from_raw_probe(
-    conn: Connector, sni: str | None, by_name: dict[str, ProtocolResult], previous: FullHandshake
-) -> FullHandshake:
+async def chain_from_raw_probe(conn: Connector, sni: str | None, by_name: dict[str, ProtocolResult],
+                               previous: FullHandshake) -> FullHandshake:
     """When OpenSSL cannot finish a handshake (SSLv3-only, client auth): read the clear-text TLS <= 1.2 flight."""
     legacy = best_legacy(by_name)
     if legacy is None:
@@ -204,11 +201,6 @@ async def chain_from_raw_probe(
         previous.error = f"{previous.error}; certificate probe: {exc}" if previous.error else str(exc)
         return previous
     if flight.certificates:
-        return FullHandshake(
-            chain_der=flight.certificates,
-            ocsp_staple=flight.ocsp_staple,
-            protocol=legacy.protocol,
-            http_head=previous.http_head,
-            error=previous.error,
-        )
+        return FullHandshake(chain_der=flight.certificates, ocsp_staple=flight.ocsp_staple,
+                             protocol=legacy.protocol, http_head=previous.http_head, error=previous.error)
     return previous

@@ -138,11 +138,5 @@ def _popularity(suite: CipherSuite) -> tuple[int, int]:
 def cipher_entry(suite: CipherSuite) -> dict[str, object]:
     """The result-contract shape of one accepted suite."""
     reasons = suite.weakness_reasons()
-    return {
-        "code": suite.hex,
-        "name": suite.name,
-        "openssl_name": suite.openssl_name,
-        "bits": suite.bits,
-        "weak": bool(reasons),
-        "reasons": reasons,
-    }
+    return {"code": suite.hex, "name": suite.name, "openssl_name": suite.openssl_name, "bits": suite.bits,
+            "weak": bool(reasons), "reasons": reasons}

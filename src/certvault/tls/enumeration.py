@@ -66,9 +66,8 @@ async def enumerate_protocol(conn: Connector, protocol: str, sni: str | None) ->
     return result
 
 
-async def _server_enforces_order(
-    conn: Connector, protocol: str, sni: str | None, accepted: list[CipherSuite]
-) -> bool | None:
+async def _server_enforces_order(conn: Connector, protocol: str, sni: str | None,
+                                 accepted: list[CipherSuite]) -> bool | None:
     """Offer the picks reversed: a server with its own order still picks its favourite first."""
     reversed_codes = [s.code for s in reversed(accepted)][:BUNDLE_SIZE]
     flight = await conn.exchange(client_hello(protocol, reversed_codes, HelloOptions(sni=sni)), until_server_hello)

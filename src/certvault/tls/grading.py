@@ -53,20 +53,12 @@ def _caps(result: dict[str, Any]) -> list[tuple[str, str]]:
             caps.append((letter, reason))
 
     cap("F", "SSLv2 offered", protos.get("SSLv2", False))
-    cap(
-        "F",
-        "SSLv3 is the best protocol",
-        protos.get("SSLv3", False) and not any(protos.get(p) for p in ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")),
-    )
-    for name, reason in (
-        ("export_ciphers", "EXPORT ciphers"),
-        ("heartbleed", "Heartbleed"),
-        ("ccs_injection", "CCS injection"),
-        ("robot", "ROBOT"),
-        ("anonymous_ciphers", "anonymous ciphers"),
-        ("null_ciphers", "NULL ciphers"),
-        ("insecure_renegotiation", "insecure renegotiation"),
-    ):
+    cap("F", "SSLv3 is the best protocol", protos.get("SSLv3", False) and not any(
+        protos.get(p) for p in ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")))
+    for name, reason in (("export_ciphers", "EXPORT ciphers"), ("heartbleed", "Heartbleed"),
+                         ("ccs_injection", "CCS injection"), ("robot", "ROBOT"),
+                         ("anonymous_ciphers", "anonymous ciphers"), ("null_ciphers", "NULL ciphers"),
+                         ("insecure_renegotiation", "insecure renegotiation")):
         cap("F", reason, vulns.get(name) == "vulnerable")
     cap("F", "cipher below 112 bits", any(0 < int(c.get("bits", 0)) < 112 for c in suites))
     cap("F", "MD5 signature", "md5" in str(cert.get("signature_algorithm", "")).lower())
@@ -79,26 +71,17 @@ def _caps(result: dict[str, Any]) -> list[tuple[str, str]]:
     cap("B", "SSLv3, TLS 1.0 or TLS 1.1 offered", any(protos.get(p) for p in ("SSLv3", "TLSv1.0", "TLSv1.1")))
     cap("B", "RC4 offered", vulns.get("rc4") == "vulnerable")
     cap("B", "no forward secrecy", bool(suites) and not any("no forward secrecy" not in c["reasons"] for c in suites))
-    cap(
-        "B",
-        "no AEAD cipher",
-        bool(suites)
-        and not any(
-            str(c["name"]).endswith(("GCM_SHA256", "GCM_SHA384", "POLY1305_SHA256", "CCM", "CCM_8")) for c in suites
-        ),
-    )
+    cap("B", "no AEAD cipher", bool(suites) and not any(str(c["name"]).endswith(("GCM_SHA256", "GCM_SHA384",
+                                                                              "POLY1305_SHA256", "CCM", "CCM_8"))
+                                                        for c in suites))
     cap("B", "weak key", bool(cert.get("weak_key")))
     return caps
 
 
 def _trust_reasons(cert: dict[str, Any]) -> list[str]:
-    flags = (
-        ("expired", "certificate expired"),
-        ("not_yet_valid", "certificate not yet valid"),
-        ("self_signed", "self-signed certificate"),
-        ("untrusted", "chain not trusted"),
-        ("weak_signature", "SHA-1/MD5 signature in the chain"),
-    )
+    flags = (("expired", "certificate expired"), ("not_yet_valid", "certificate not yet valid"),
+             ("self_signed", "self-signed certificate"), ("untrusted", "chain not trusted"),
+             ("weak_signature", "SHA-1/MD5 signature in the chain"))
     reasons = [text for key, text in flags if cert.get(key)]
     if cert.get("revocation") == "revoked":
         reasons.append("certificate revoked")

@@ -57,9 +57,8 @@ def _keep_staple(conn: SSL.Connection, staple: bytes, _data: object) -> bool:
 class _Driver:
     """Moves bytes between an SSL.Connection's memory BIO and an asyncio stream."""
 
-    def __init__(
-        self, tls: SSL.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
-    ) -> None:
+    def __init__(self, tls: SSL.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 timeout: float) -> None:
         self.tls, self.reader, self.writer = tls, reader, writer
         self.deadline = time.monotonic() + timeout
 
@@ -129,11 +128,8 @@ class _Driver:
 
 
 def _ssl_reason(exc: SSL.Error) -> str:
-    parts = [
-        str(arg[2])
-        for arg in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else [])
-        if isinstance(arg, tuple) and len(arg) == 3
-    ]
+    parts = [str(arg[2]) for arg in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else [])
+             if isinstance(arg, tuple) and len(arg) == 3]
     return "; ".join(parts) or str(exc) or exc.__class__.__name__
 
 
@@ -147,9 +143,8 @@ def _new_connection(max_version: int | None, sni: str | None, holder: FullHandsh
     return tls
 
 
-async def fetch_chain_and_headers(
-    conn: Connector, sni: str | None, http_host: str | None, max_version: int | None = None
-) -> FullHandshake:
+async def fetch_chain_and_headers(conn: Connector, sni: str | None, http_host: str | None,
+                                  max_version: int | None = None) -> FullHandshake:
     """One full handshake: the served chain, the OCSP staple and, for HTTPS, the response head."""
     result = FullHandshake()
     async with conn.open() as (reader, writer):
@@ -164,9 +159,8 @@ async def fetch_chain_and_headers(
         result.protocol = tls.get_protocol_version_name()
         result.cipher = tls.get_cipher_name()
         if http_host is not None:
-            request = (
-                f"GET / HTTP/1.1\r\nHost: {http_host}\r\nUser-Agent: certvault-scanner\r\nConnection: close\r\n\r\n"
-            )
+            request = (f"GET / HTTP/1.1\r\nHost: {http_host}\r\nUser-Agent: certvault-scanner\r\n"
+                       "Connection: close\r\n\r\n")
             try:
                 await driver.send(request.encode())
                 head = await driver.recv_until(b"\r\n\r\n")

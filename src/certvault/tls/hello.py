@@ -29,74 +29,22 @@ RENEGOTIATION_SCSV = 0x00FF
 GROUP_X25519 = 0x001D
 
 # x25519, secp256r1, secp384r1, secp521r1, x448, ffdhe2048..8192, then legacy binary/prime curves.
-SUPPORTED_GROUPS = (
-    0x001D,
-    0x0017,
-    0x0018,
-    0x0019,
-    0x001E,
-    0x0100,
-    0x0101,
-    0x0102,
-    0x0103,
-    0x0104,
-    0x0016,
-    0x0015,
-    0x0014,
-    0x0013,
-    0x0012,
-    0x0011,
-    0x0010,
-    0x000F,
-    0x000E,
-    0x000D,
-    0x000C,
-    0x000B,
-    0x000A,
-    0x0009,
-    0x0008,
-    0x0007,
-    0x0006,
-    0x0005,
-    0x0004,
-    0x0003,
-    0x0002,
-    0x0001,
-)
-SIGNATURE_ALGORITHMS = (
-    0x0403,
-    0x0503,
-    0x0603,
-    0x0804,
-    0x0805,
-    0x0806,
-    0x0807,
-    0x0808,
-    0x0809,
-    0x080A,
-    0x080B,
-    0x0401,
-    0x0501,
-    0x0601,
-    0x0303,
-    0x0301,
-    0x0302,
-    0x0402,
-    0x0502,
-    0x0602,
-    0x0203,
-    0x0201,
-    0x0202,
-)
+SUPPORTED_GROUPS = (0x001D, 0x0017, 0x0018, 0x0019, 0x001E, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
+                    0x0016, 0x0015, 0x0014, 0x0013, 0x0012, 0x0011, 0x0010, 0x000F, 0x000E, 0x000D,
+                    0x000C, 0x000B, 0x000A, 0x0009, 0x0008, 0x0007, 0x0006, 0x0005, 0x0004, 0x0003,
+                    0x0002, 0x0001)
+SIGNATURE_ALGORITHMS = (0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0808, 0x0809, 0x080A,
+                        0x080B, 0x0401, 0x0501, 0x0601, 0x0303, 0x0301, 0x0302, 0x0402, 0x0502, 0x0602,
+                        0x0203, 0x0201, 0x0202)
 
 
 @dataclass(frozen=True)
 class HelloOptions:
     sni: str | None = None
-    compression: bool = False  # offer DEFLATE (CRIME check)
-    heartbeat: bool = False  # offer the heartbeat extension (Heartbleed check)
-    fallback_scsv: bool = False  # TLS_FALLBACK_SCSV (downgrade check)
-    status_request: bool = False  # ask for an OCSP staple
+    compression: bool = False          # offer DEFLATE (CRIME check)
+    heartbeat: bool = False            # offer the heartbeat extension (Heartbleed check)
+    fallback_scsv: bool = False        # TLS_FALLBACK_SCSV (downgrade check)
+    status_request: bool = False       # ask for an OCSP staple
     extra_suites: tuple[int, ...] = field(default=())
 
 

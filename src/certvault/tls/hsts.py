@@ -9,13 +9,8 @@ NON_HTTP_TLS_PORTS = frozenset({465, 563, 636, 853, 989, 990, 992, 993, 994, 995
 
 def parse_hsts(http_head: str | None) -> dict[str, Any]:
     """{"present", "max_age", "include_subdomains", "preload", "status"} from the header lines."""
-    result: dict[str, Any] = {
-        "present": False,
-        "max_age": None,
-        "include_subdomains": False,
-        "preload": False,
-        "http_status": None,
-    }
+    result: dict[str, Any] = {"present": False, "max_age": None, "include_subdomains": False, "preload": False,
+                              "http_status": None}
     if not http_head:
         return result
     lines = http_head.split("\r\n")

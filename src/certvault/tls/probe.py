@@ -106,9 +106,8 @@ class Connector:
                     return parsed
 
 
-async def read_flight(
-    reader: asyncio.StreamReader, done: Callable[[ServerFlight], bool], timeout: float
-) -> ServerFlight:
+async def read_flight(reader: asyncio.StreamReader, done: Callable[[ServerFlight], bool],
+                      timeout: float) -> ServerFlight:
     records = RecordReader()
     try:
         async with asyncio.timeout(timeout):  # one timer for the whole read, not one task per chunk

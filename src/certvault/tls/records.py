@@ -24,25 +24,11 @@ HS_CERTIFICATE_STATUS = 22
 
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
-ALERT_NAMES = {
-    0: "close_notify",
-    10: "unexpected_message",
-    20: "bad_record_mac",
-    40: "handshake_failure",
-    42: "bad_certificate",
-    47: "illegal_parameter",
-    50: "decode_error",
-    51: "decrypt_error",
-    70: "protocol_version",
-    71: "insufficient_security",
-    80: "internal_error",
-    86: "inappropriate_fallback",
-    90: "user_canceled",
-    100: "no_renegotiation",
-    109: "missing_extension",
-    110: "unsupported_extension",
-    112: "unrecognized_name",
-}
+ALERT_NAMES = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40: "handshake_failure",
+               42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error", 51: "decrypt_error",
+               70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+               86: "inappropriate_fallback", 90: "user_canceled", 100: "no_renegotiation",
+               109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name"}
 
 
 class TLSParseError(ValueError):
@@ -108,7 +94,7 @@ class RecordReader:
                 raise TLSParseError(f"record too long ({length} bytes)")
             if len(self._buffer) < 5 + length:
                 return
-            payload, self._buffer = self._buffer[5 : 5 + length], self._buffer[5 + length :]
+            payload, self._buffer = self._buffer[5:5 + length], self._buffer[5 + length:]
             self._record(content, payload)
 
     def _record(self, content: int, payload: bytes) -> None:
@@ -131,7 +117,7 @@ class RecordReader:
             length = int.from_bytes(self._handshake[1:4], "big")
             if len(self._handshake) < 4 + length:
                 return
-            body, self._handshake = self._handshake[4 : 4 + length], self._handshake[4 + length :]
+            body, self._handshake = self._handshake[4:4 + length], self._handshake[4 + length:]
             self._message(msg_type, body)
 
     def _message(self, msg_type: int, body: bytes) -> None:
@@ -140,7 +126,7 @@ class RecordReader:
         elif msg_type == HS_CERTIFICATE:
             self.flight.certificates = parse_certificate_list(body)
         elif msg_type == HS_CERTIFICATE_STATUS and len(body) > 4 and body[0] == 1:
-            self.flight.ocsp_staple = body[4 : 4 + int.from_bytes(body[1:4], "big")]
+            self.flight.ocsp_staple = body[4:4 + int.from_bytes(body[1:4], "big")]
         elif msg_type == HS_SERVER_HELLO_DONE:
             self.flight.hello_done = True
 
@@ -151,9 +137,9 @@ def parse_server_hello(body: bytes) -> ServerHello:
         random = body[2:34]
         sid_len = body[34]
         pos = 35 + sid_len
-        cipher = struct.unpack("!H", body[pos : pos + 2])[0]
+        cipher = struct.unpack("!H", body[pos:pos + 2])[0]
         compression = body[pos + 2]
-        extensions = _parse_extensions(body[pos + 3 :])
+        extensions = _parse_extensions(body[pos + 3:])
     except (struct.error, IndexError) as exc:
         raise TLSParseError("truncated ServerHello") from exc
     return ServerHello(version, random, cipher, compression, extensions)
@@ -163,22 +149,22 @@ def _parse_extensions(data: bytes) -> dict[int, bytes]:
     if len(data) < 2:
         return {}
     total = struct.unpack("!H", data[:2])[0]
-    data, found = data[2 : 2 + total], {}
+    data, found = data[2:2 + total], {}
     while len(data) >= 4:
         ext_type, length = struct.unpack("!HH", data[:4])
-        found[ext_type] = data[4 : 4 + length]
-        data = data[4 + length :]
+        found[ext_type] = data[4:4 + length]
+        data = data[4 + length:]
     return found
 
 
 def parse_certificate_list(body: bytes) -> list[bytes]:
     """The DER certificates of a TLS <= 1.2 Certificate message."""
     total = int.from_bytes(body[:3], "big")
-    data, certs = body[3 : 3 + total], []
+    data, certs = body[3:3 + total], []
     while len(data) >= 3:
         length = int.from_bytes(data[:3], "big")
-        certs.append(data[3 : 3 + length])
-        data = data[3 + length :]
+        certs.append(data[3:3 + length])
+        data = data[3 + length:]
     return certs
 
 
@@ -197,11 +183,11 @@ def parse_sslv2_server_hello(data: bytes) -> SSLv2ServerHello | None:
     length = ((data[0] & 0x7F) << 8) | data[1]
     if len(data) < 2 + length:
         return None
-    body = data[2 : 2 + length]
+    body = data[2:2 + length]
     if len(body) < 11 or body[0] != 4:
         raise TLSParseError("not an SSLv2 SERVER-HELLO")
     cert_len, specs_len, _conn_id_len = struct.unpack("!HHH", body[5:11])
-    cert = body[11 : 11 + cert_len]
-    raw = body[11 + cert_len : 11 + cert_len + specs_len]
-    specs = [int.from_bytes(raw[i : i + 3], "big") for i in range(0, len(raw) - 2, 3)]
+    cert = body[11:11 + cert_len]
+    raw = body[11 + cert_len:11 + cert_len + specs_len]
+    specs = [int.from_bytes(raw[i:i + 3], "big") for i in range(0, len(raw) - 2, 3)]
     return SSLv2ServerHello(cert, specs)

@@ -24,9 +24,8 @@ MAX_CRL_BYTES = 20 * 1024 * 1024
 CACHE_FALLBACK_SECONDS = 3600
 
 
-def _verify_signature(
-    signer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
-) -> bool:
+def _verify_signature(signer: x509.Certificate, signature: bytes, data: bytes,
+                      algorithm: hashes.HashAlgorithm | None) -> bool:
     key = signer.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
@@ -40,9 +39,8 @@ def _verify_signature(
         return False
 
 
-def find_issuer(
-    leaf: x509.Certificate, chain: list[x509.Certificate], anchors: TrustAnchors
-) -> x509.Certificate | None:
+def find_issuer(leaf: x509.Certificate, chain: list[x509.Certificate],
+                anchors: TrustAnchors) -> x509.Certificate | None:
     candidates = [c for c in list(chain[1:]) + list(anchors.roots) if c.subject == leaf.issuer]
     return next((c for c in candidates if _issued(leaf, c)), None)
 
@@ -66,9 +64,8 @@ def ocsp_status(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate, no
     signer = issuer
     if not _signed_by_issuer_key(response, issuer):
         delegated = next((c for c in response.certificates if _is_delegated_responder(c, issuer)), None)
-        if delegated is None or not _verify_signature(
-            delegated, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
-        ):
+        if delegated is None or not _verify_signature(delegated, response.signature, response.tbs_response_bytes,
+                                                      response.signature_hash_algorithm):
             return None
         signer = delegated
     del signer
@@ -85,7 +82,8 @@ def ocsp_status(der: bytes, leaf: x509.Certificate, issuer: x509.Certificate, no
 
 
 def _signed_by_issuer_key(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
-    return _verify_signature(issuer, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm)
+    return _verify_signature(issuer, response.signature, response.tbs_response_bytes,
+                             response.signature_hash_algorithm)
 
 
 def _is_delegated_responder(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -102,12 +100,8 @@ def _urls(leaf: x509.Certificate) -> tuple[list[str], list[str]]:
     crl_urls: list[str] = []
     try:
         aia = leaf.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
-        ocsp_urls = [
-            d.access_location.value
-            for d in aia
-            if d.access_method == AuthorityInformationAccessOID.OCSP
-            and isinstance(d.access_location, x509.UniformResourceIdentifier)
-        ]
+        ocsp_urls = [d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP
+                     and isinstance(d.access_location, x509.UniformResourceIdentifier)]
     except x509.ExtensionNotFound:
         pass
     try:
@@ -142,9 +136,8 @@ class RevocationChecker:
             cls._shared = cls()
         return cls._shared
 
-    async def check(
-        self, chain: list[x509.Certificate], anchors: TrustAnchors, staple: bytes | None, timeout: float
-    ) -> tuple[str, str | None, str | None]:
+    async def check(self, chain: list[x509.Certificate], anchors: TrustAnchors, staple: bytes | None,
+                    timeout: float) -> tuple[str, str | None, str | None]:
         """(status, source, detail): source is staple|ocsp|crl, or None when nothing could be trusted."""
         leaf = chain[0]
         now = datetime.now(UTC)
@@ -160,12 +153,8 @@ class RevocationChecker:
             return UNKNOWN, None, None if staple else "no OCSP or CRL location in the certificate"
         problems: list[str] = []
         # plain-HTTP fetches only (OCSP/CRL are signed objects): no TLS context to build per check
-        async with httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            verify=False,  # noqa: S501
-            trust_env=False,
-        ) as client:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=False,  # noqa: S501
+                                     trust_env=False) as client:
             for url in ocsp_urls[:2]:
                 status = await self._online_ocsp(client, url, leaf, issuer, now, problems)
                 if status is not None:
@@ -177,26 +166,16 @@ class RevocationChecker:
         detail = "; ".join(problems) or ("no OCSP or CRL location in the certificate" if not staple else None)
         return UNKNOWN, None, detail
 
-    async def _online_ocsp(
-        self,
-        client: httpx.AsyncClient,
-        url: str,
-        leaf: x509.Certificate,
-        issuer: x509.Certificate,
-        now: datetime,
-        problems: list[str],
-    ) -> str | None:
+    async def _online_ocsp(self, client: httpx.AsyncClient, url: str, leaf: x509.Certificate,
+                           issuer: x509.Certificate, now: datetime, problems: list[str]) -> str | None:
         key = (issuer.fingerprint(hashes.SHA256()), leaf.serial_number)
         cached = self._ocsp.get(key)
         if cached is not None and cached.expires > time.time():
             return cached.value  # type: ignore[return-value]
         request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()  # noqa: S303
         try:
-            reply = await client.post(
-                url,
-                content=request.public_bytes(serialization.Encoding.DER),
-                headers={"Content-Type": "application/ocsp-request"},
-            )
+            reply = await client.post(url, content=request.public_bytes(serialization.Encoding.DER),
+                                      headers={"Content-Type": "application/ocsp-request"})
         except httpx.HTTPError as exc:
             problems.append(f"OCSP {url}: {exc.__class__.__name__}")
             return None
@@ -210,9 +189,8 @@ class RevocationChecker:
         self._ocsp[key] = _Cached(status, time.time() + 300)
         return status
 
-    async def _crl_status(
-        self, client: httpx.AsyncClient, url: str, leaf: x509.Certificate, issuer: x509.Certificate, problems: list[str]
-    ) -> str | None:
+    async def _crl_status(self, client: httpx.AsyncClient, url: str, leaf: x509.Certificate,
+                          issuer: x509.Certificate, problems: list[str]) -> str | None:
         key = (issuer.fingerprint(hashes.SHA256()), url)
         lock = self._crl_locks.setdefault((id(asyncio.get_running_loop()), *key), asyncio.Lock())
         async with lock:  # one download per issuer even when many endpoints ask at once
@@ -228,9 +206,8 @@ class RevocationChecker:
         assert isinstance(crl, x509.CertificateRevocationList)
         return REVOKED if crl.get_revoked_certificate_by_serial_number(leaf.serial_number) else GOOD
 
-    async def _download_crl(
-        self, client: httpx.AsyncClient, url: str, issuer: x509.Certificate, problems: list[str]
-    ) -> x509.CertificateRevocationList | None:
+    async def _download_crl(self, client: httpx.AsyncClient, url: str, issuer: x509.Certificate,
+                            problems: list[str]) -> x509.CertificateRevocationList | None:
         try:
             reply = await client.get(url)
         except httpx.HTTPError as exc:

@@ -57,12 +57,8 @@ def _handshake_record(version: int, msg_type: int, body: bytes) -> bytes:
 async def _one_attempt(conn: Connector, hello: bytes, version: int, encrypted: bytes) -> str:
     """Handshake to ServerHelloDone, send CKE + CCS + a bogus Finished, describe the answer."""
     cke_body = struct.pack("!H", len(encrypted)) + encrypted if version > 0x0300 else encrypted
-    tail = (
-        _handshake_record(version, 16, cke_body)
-        + struct.pack("!BHHB", 20, version, 1, 1)
-        + struct.pack("!BHH", 22, version, 48)
-        + os.urandom(48)
-    )
+    tail = (_handshake_record(version, 16, cke_body) + struct.pack("!BHHB", 20, version, 1, 1)
+            + struct.pack("!BHH", 22, version, 48) + os.urandom(48))
     async with conn.open() as (reader, writer):
         writer.write(hello)
         first = await read_flight(reader, until_hello_done, conn.endpoint.timeout)

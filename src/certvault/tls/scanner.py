@@ -25,41 +25,29 @@ from certvault.tls.probe import Connector, Endpoint, RateLimiter
 from certvault.tls.revocation import RevocationChecker
 from certvault.tls.starttls import choose_protocol
 
-VULNERABILITY_NAMES = (
-    "heartbleed",
-    "ccs_injection",
-    "poodle_ssl",
-    "robot",
-    "insecure_renegotiation",
-    "client_renegotiation",
-    "compression",
-    "no_fallback_scsv",
-    "sweet32",
-    "rc4",
-    "null_ciphers",
-    "anonymous_ciphers",
-    "export_ciphers",
-)
+VULNERABILITY_NAMES = ("heartbleed", "ccs_injection", "poodle_ssl", "robot", "insecure_renegotiation",
+                       "client_renegotiation", "compression", "no_fallback_scsv", "sweet32", "rc4", "null_ciphers",
+                       "anonymous_ciphers", "export_ciphers")
 
 
 @dataclass(frozen=True)
 class ScanTarget:
-    host: str  # DNS name or IP literal as the user gave it
-    ip: str  # the address to connect to
+    host: str                 # DNS name or IP literal as the user gave it
+    ip: str                   # the address to connect to
     port: int
-    sni: str | None = None  # SNI to send (default: host when it is a name)
+    sni: str | None = None    # SNI to send (default: host when it is a name)
     starttls: str | None = None  # smtp|imap|pop3|ftp|ldap|postgres|None (by port)|"none" (plain TLS)
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    ca_file: str | None = None  # extra trust anchors (PEM); system store otherwise
+    ca_file: str | None = None          # extra trust anchors (PEM); system store otherwise
     timeout: float = 5.0
     expiry_warning_days: int = 30
     check_revocation: bool = True
     check_hsts: bool = True
-    per_host_connections: int = 5  # <= 5 in flight per host
-    rate_per_ip: float | None = None  # new connections per second per IP
+    per_host_connections: int = 5       # <= 5 in flight per host
+    rate_per_ip: float | None = None    # new connections per second per IP
 
 
 def _is_ip(value: str) -> bool:
@@ -76,9 +64,8 @@ def effective_sni(target: ScanTarget) -> str | None:
     return None if _is_ip(target.host) else target.host
 
 
-async def resolve_targets(
-    host: str, port: int, sni: str | None = None, starttls: str | None = None
-) -> list[ScanTarget]:
+async def resolve_targets(host: str, port: int, sni: str | None = None,
+                          starttls: str | None = None) -> list[ScanTarget]:
     """One target per A and AAAA address of `host` (an IP literal gives itself)."""
     if _is_ip(host):
         return [ScanTarget(host, str(ipaddress.ip_address(host)), port, sni, starttls)]
@@ -93,13 +80,8 @@ async def resolve_targets(
 
 def empty_result(target: ScanTarget) -> dict[str, Any]:
     return {
-        "target": {
-            "host": target.host,
-            "ip": target.ip,
-            "port": target.port,
-            "sni": effective_sni(target),
-            "starttls": None,
-        },
+        "target": {"host": target.host, "ip": target.ip, "port": target.port, "sni": effective_sni(target),
+                   "starttls": None},
         "reachable": False,
         "protocols": dict.fromkeys(PROTOCOLS, False),
         "ciphers": {},
@@ -108,7 +90,8 @@ def empty_result(target: ScanTarget) -> dict[str, Any]:
         "weak_ciphers": [],
         "certificate": None,
         "chain_pem": [],
-        "hsts": {"present": False, "max_age": None, "include_subdomains": False, "preload": False, "checked": False},
+        "hsts": {"present": False, "max_age": None, "include_subdomains": False, "preload": False,
+                 "checked": False},
         "grade": "-",
         "grade_reasons": [],
         "connections": 0,
@@ -145,11 +128,8 @@ async def scan_target(target: ScanTarget, options: ScanOptions = ScanOptions()) 
         result["errors"].append(str(exc))
         return result
     result["target"]["starttls"] = dialect
-    conn = Connector(
-        Endpoint(target.ip, target.port, dialect, options.timeout),
-        max(1, options.per_host_connections),
-        _LIMITERS.get(target.ip, options.rate_per_ip),
-    )
+    conn = Connector(Endpoint(target.ip, target.port, dialect, options.timeout), max(1, options.per_host_connections),
+                     _LIMITERS.get(target.ip, options.rate_per_ip))
     try:
         await _scan(conn, target, options, result)
     except Exception as exc:  # noqa: BLE001 - the contract: a result with errors, never a crash
@@ -205,19 +185,16 @@ def _fill_protocols(result: dict[str, Any], protocols: list[ProtocolResult]) -> 
         result["ciphers"][proto.protocol] = entries
         for entry in entries:
             if entry["weak"]:
-                weak.setdefault(
-                    str(entry["name"]),
-                    {"name": entry["name"], "code": entry["code"], "reasons": entry["reasons"], "protocols": []},
-                )
+                weak.setdefault(str(entry["name"]), {"name": entry["name"], "code": entry["code"],
+                                                     "reasons": entry["reasons"], "protocols": []})
                 weak[str(entry["name"])]["protocols"].append(proto.protocol)
     result["weak_ciphers"] = list(weak.values())
     best = next((p for p in reversed(protocols) if p.supported and p.protocol != "TLSv1.3"), None)
     result["server_cipher_order"] = best.server_order if best else None
 
 
-async def _fill_certificate(
-    result: dict[str, Any], handshake: FullHandshake, hostname: str, options: ScanOptions
-) -> None:
+async def _fill_certificate(result: dict[str, Any], handshake: FullHandshake, hostname: str,
+                            options: ScanOptions) -> None:
     if not handshake.chain_der:
         result["errors"].append(handshake.error or "no certificate received")
         return
@@ -231,9 +208,8 @@ async def _fill_certificate(
     info, chain = analyse_chain(handshake.chain_der, hostname, anchors, utcnow(), options.expiry_warning_days)
     result["chain_pem"] = chain_to_pem(handshake.chain_der)
     if options.check_revocation:
-        status, source, detail = await RevocationChecker.shared().check(
-            chain, anchors, handshake.ocsp_staple, options.timeout
-        )
+        status, source, detail = await RevocationChecker.shared().check(chain, anchors, handshake.ocsp_staple,
+                                                                        options.timeout)
         info["revocation"], info["revocation_source"] = status, source
         if detail:
             info["revocation_detail"] = detail
@@ -241,12 +217,8 @@ async def _fill_certificate(
     result["certificate"] = info
 
 
-async def scan_many(
-    targets: Iterable[ScanTarget],
-    options: ScanOptions = ScanOptions(),
-    concurrency: int = 64,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+async def scan_many(targets: Iterable[ScanTarget], options: ScanOptions = ScanOptions(), concurrency: int = 64,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[dict[str, Any]]:
     """Scan targets with at most `concurrency` endpoints in flight; yields results as they finish."""
     pending: set[asyncio.Task[dict[str, Any]]] = set()
     iterator = iter(targets)

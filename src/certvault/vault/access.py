@@ -36,14 +36,11 @@ _perm, _folders = VaultPermission.__table__, Folder.__table__
 # groups on the given folders or secret, and the inheritance flags of a folder's ancestors.
 _GRANT_LEVELS = select(_perm.c.level).where(
     or_(_perm.c.folder_id.in_(bindparam("folders", expanding=True)), _perm.c.secret_id == bindparam("secret")),
-    or_(
-        and_(_perm.c.principal_type == "user", _perm.c.principal_id == bindparam("user")),
-        and_(_perm.c.principal_type == "group", _perm.c.principal_id.in_(bindparam("groups", expanding=True))),
-    ),
+    or_(and_(_perm.c.principal_type == "user", _perm.c.principal_id == bindparam("user")),
+        and_(_perm.c.principal_type == "group", _perm.c.principal_id.in_(bindparam("groups", expanding=True)))),
 )
 _LINEAGE = select(_folders.c.id, _folders.c.parent_id, _folders.c.inherit_permissions).where(
-    _folders.c.id.in_(bindparam("ids", expanding=True))
-)
+    _folders.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def principals(actor: Actor) -> list[tuple[str, uuid.UUID]]:
@@ -103,14 +100,13 @@ class AccessResolver:
             self._levels[key] = self._max_grant(actor, folder_ids=folders, secret_id=secret.id)
         return self._levels[key]
 
-    def _max_grant(self, actor: Actor, folder_ids: Iterable[uuid.UUID] = (), secret_id: uuid.UUID | None = None) -> int:
+    def _max_grant(self, actor: Actor, folder_ids: Iterable[uuid.UUID] = (),
+                   secret_id: uuid.UUID | None = None) -> int:
         folder_ids = list(folder_ids)
         if (actor.id is None and not actor.group_ids) or (not folder_ids and secret_id is None):
             return NONE
-        levels = self._s.execute(
-            _GRANT_LEVELS,
-            {"folders": folder_ids, "secret": secret_id, "user": actor.id, "groups": list(actor.group_ids)},
-        ).scalars()
+        levels = self._s.execute(_GRANT_LEVELS, {"folders": folder_ids, "secret": secret_id, "user": actor.id,
+                                                 "groups": list(actor.group_ids)}).scalars()
         return max((RANK[level] for level in levels), default=NONE)
 
     def readable_folders(self, actor: Actor) -> dict[uuid.UUID, int] | None:
@@ -147,9 +143,8 @@ class AccessResolver:
         who = principals(actor)
         if not who:
             return []
-        match = or_(
-            *[(VaultPermission.principal_type == kind) & (VaultPermission.principal_id == pid) for kind, pid in who]
-        )
+        match = or_(*[(VaultPermission.principal_type == kind) & (VaultPermission.principal_id == pid)
+                      for kind, pid in who])
         rows = self._s.execute(select(column, VaultPermission.level).where(match, column.isnot(None)))  # type: ignore[attr-defined]
         return [(r[0], r[1]) for r in rows]
 

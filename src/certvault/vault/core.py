@@ -25,18 +25,11 @@ _WITH_FOLDER = select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id
 _BY_ID = _WITH_FOLDER.where(Secret.id == bindparam("ref"))
 _BY_NUMBER = _WITH_FOLDER.where(Secret.number == bindparam("ref"))
 # The same with its fields (ordered), for reads: one round trip instead of two.
-_WITH_FIELDS = {
-    stmt: select(Secret, Folder, SecretField)
-    .join(Folder, Secret.folder_id == Folder.id)
-    .outerjoin(SecretField, SecretField.secret_id == Secret.id)
-    .where(stmt.whereclause)  # type: ignore[arg-type]
-    .order_by(SecretField.position)
-    for stmt in (_BY_ID, _BY_NUMBER)
-}
+_WITH_FIELDS = {stmt: select(Secret, Folder, SecretField).join(Folder, Secret.folder_id == Folder.id)
+                .outerjoin(SecretField, SecretField.secret_id == Secret.id).where(stmt.whereclause)  # type: ignore[arg-type]
+                .order_by(SecretField.position) for stmt in (_BY_ID, _BY_NUMBER)}
 _LOCKED: dict[Select[Secret, Folder], Select[Secret, Folder]] = {
-    _BY_ID: _BY_ID.with_for_update(of=Secret),
-    _BY_NUMBER: _BY_NUMBER.with_for_update(of=Secret),
-}
+    _BY_ID: _BY_ID.with_for_update(of=Secret), _BY_NUMBER: _BY_NUMBER.with_for_update(of=Secret)}
 
 
 class VaultCore:
@@ -66,9 +59,8 @@ class VaultCore:
 
     def require_web_services(self) -> None:
         if not self.system.get(WEB_SERVICES):
-            raise Forbidden(
-                "web services are disabled; an administrator can enable them (setting web_services.enabled)"
-            )
+            raise Forbidden("web services are disabled; an administrator can enable them "
+                            "(setting web_services.enabled)")
 
     # ---- lookups -----------------------------------------------------------------------------
     def folder(self, ref: str | uuid.UUID | int) -> Folder:
@@ -118,11 +110,8 @@ class VaultCore:
 
     def secret_by_path(self, path: str) -> tuple[Secret, Folder]:
         folder_path, _, name = normalize_path(path).rpartition("/")
-        stmt = (
-            select(Secret, Folder)
-            .join(Folder, Secret.folder_id == Folder.id)
-            .where(Folder.path == folder_path, Secret.name == name, Secret.active.is_(True))
-        )
+        stmt = (select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
+                .where(Folder.path == folder_path, Secret.name == name, Secret.active.is_(True)))
         row = self.s.execute(stmt).first()
         if row is None:
             raise NotFound(f"secret {path} not found")
@@ -134,44 +123,28 @@ class VaultCore:
         return int(self.s.scalar(select(func.coalesce(func.max(model.number), 0))) or 0) + 1
 
     # ---- audit -------------------------------------------------------------------------------
-    def audit(
-        self,
-        actor: Actor,
-        action: str,
-        secret: Secret | None = None,
-        *,
-        outcome: str = "success",
-        folder: Folder | None = None,
-        **details: Any,
-    ) -> None:
+    def audit(self, actor: Actor, action: str, secret: Secret | None = None, *, outcome: str = "success",
+              folder: Folder | None = None, **details: Any) -> None:
         if secret is not None:
             details.setdefault("name", secret.name)
-            self.ctx.audit.record(
-                actor, action, target_type="secret", target_id=secret.id, outcome=outcome, details=details
-            )
+            self.ctx.audit.record(actor, action, target_type="secret", target_id=secret.id, outcome=outcome,
+                                  details=details)
         else:
             target = folder.id if folder is not None else None
             if folder is not None:
                 details.setdefault("path", folder.path)
-            self.ctx.audit.record(
-                actor,
-                action,
-                target_type="vault_folder" if folder else None,
-                target_id=target,
-                outcome=outcome,
-                details=details,
-            )
+            self.ctx.audit.record(actor, action, target_type="vault_folder" if folder else None, target_id=target,
+                                  outcome=outcome, details=details)
 
-    def deny(
-        self, actor: Actor, action: str, secret: Secret, message: str, state: str, error: type[Forbidden] = Forbidden
-    ) -> Forbidden:
+    def deny(self, actor: Actor, action: str, secret: Secret, message: str, state: str,
+             error: type[Forbidden] = Forbidden) -> Forbidden:
         """Audit a refused attempt and return the error to raise (the audit row is kept)."""
         self.audit(actor, action, secret, outcome="denied", reason=message, state=state)
         return error(message, keep_changes=True, state=state)
 
 
 def normalize_path(path: str) -> str:
-    """ "\\A\\B", "/A/B/" and "A/B" all name folder A/B."""
+    """"\\A\\B", "/A/B/" and "A/B" all name folder A/B."""
     parts = [p.strip() for p in path.replace("\\", "/").split("/")]
     return "/".join(p for p in parts if p)
 

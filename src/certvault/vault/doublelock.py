@@ -38,11 +38,8 @@ def new_keypair(passphrase: str) -> tuple[bytes, bytes, bytes]:
     check_passphrase(passphrase)
     private = X25519PrivateKey.generate()
     salt = os.urandom(16)
-    return (
-        private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw),
-        _encrypt_private(private, passphrase, salt),
-        salt,
-    )
+    return (private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw),
+            _encrypt_private(private, passphrase, salt), salt)
 
 
 def _encrypt_private(private: X25519PrivateKey, passphrase: str, salt: bytes) -> bytes:

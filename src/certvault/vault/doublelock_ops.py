@@ -14,10 +14,8 @@ from certvault.vault.core import VaultCore
 from certvault.vault.fieldstore import FieldStore, field_aad, history_aad
 from certvault.vault.models import DoubleLockGrant, DoubleLockKey, Secret, SecretHistory
 
-SERVICE_REFUSAL = (
-    "secret {name} is protected by DoubleLock; service accounts cannot read double-locked "
-    "secrets (remove DoubleLock or use another secret)"
-)
+SERVICE_REFUSAL = ("secret {name} is protected by DoubleLock; service accounts cannot read double-locked "
+                   "secrets (remove DoubleLock or use another secret)")
 
 
 def _grant_aad(secret_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -40,55 +38,40 @@ class DoubleLockOps:
         row = self._c.s.get(DoubleLockKey, actor.id)
         if row is None:
             public, private, salt = doublelock.new_keypair(passphrase)
-            self._c.s.add(DoubleLockKey(user_id=actor.id, public_key=public, encrypted_private_key=private, salt=salt))
-            self._c.ctx.audit.record(
-                actor, "vault.doublelock_passphrase_create", target_type="user", target_id=actor.id
-            )
+            self._c.s.add(DoubleLockKey(user_id=actor.id, public_key=public, encrypted_private_key=private,
+                                        salt=salt))
+            self._c.ctx.audit.record(actor, "vault.doublelock_passphrase_create", target_type="user",
+                                     target_id=actor.id)
             return
         if current is None:
             raise Conflict("you already have a DoubleLock passphrase; give the current one to change it")
         row.encrypted_private_key, row.salt = doublelock.reencrypt_private(
-            row.encrypted_private_key, row.salt, current, passphrase
-        )
-        self._c.ctx.audit.record(actor, "vault.doublelock_passphrase_change", target_type="user", target_id=actor.id)
+            row.encrypted_private_key, row.salt, current, passphrase)
+        self._c.ctx.audit.record(actor, "vault.doublelock_passphrase_change", target_type="user",
+                                 target_id=actor.id)
 
     # ---- the secret key ----------------------------------------------------------------------
     def secret_key(self, actor: Actor, secret: Secret, passphrase: str | None, action: str) -> bytes:
         """The double-locked secret's key, or an audited refusal naming what is missing."""
         if actor.kind == "service":
-            raise self._c.deny(actor, action, secret, SERVICE_REFUSAL.format(name=secret.name), "DoubleLockNoAccess")
+            raise self._c.deny(actor, action, secret, SERVICE_REFUSAL.format(name=secret.name),
+                               "DoubleLockNoAccess")
         key_row = self._c.s.get(DoubleLockKey, actor.id) if actor.id else None
         if key_row is None:
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                f"secret {secret.name} is protected by DoubleLock; create your DoubleLock passphrase first",
-                "CreateDoubleLockPassword",
-            )
+            raise self._c.deny(actor, action, secret, f"secret {secret.name} is protected by DoubleLock; "
+                               "create your DoubleLock passphrase first", "CreateDoubleLockPassword")
         grant = self._c.s.get(DoubleLockGrant, (secret.id, actor.id))
         if grant is None:
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                f"secret {secret.name} is protected by DoubleLock and was not shared with you",
-                "DoubleLockNoAccess",
-            )
+            raise self._c.deny(actor, action, secret, f"secret {secret.name} is protected by DoubleLock and "
+                               "was not shared with you", "DoubleLockNoAccess")
         if not passphrase:
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                f"secret {secret.name} is protected by DoubleLock; give your DoubleLock passphrase",
-                "RequiresDoubleLockPassword",
-            )
+            raise self._c.deny(actor, action, secret, f"secret {secret.name} is protected by DoubleLock; "
+                               "give your DoubleLock passphrase", "RequiresDoubleLockPassword")
         try:
             private = doublelock.unlock_private(key_row.encrypted_private_key, key_row.salt, passphrase)
         except Forbidden:
-            raise self._c.deny(
-                actor, action, secret, "the DoubleLock passphrase is wrong", "RequiresDoubleLockPassword"
-            ) from None
+            raise self._c.deny(actor, action, secret, "the DoubleLock passphrase is wrong",
+                               "RequiresDoubleLockPassword") from None
         return doublelock.unwrap(private, grant.wrapped_key, _grant_aad(secret.id, grant.user_id))
 
     # ---- locking a secret, sharing it ---------------------------------------------------------
@@ -106,14 +89,9 @@ class DoubleLockOps:
             if field.is_secret:
                 self._store.write(field, self._store.read(field, None), key)
         self._rewrap_history(secret, None, key)
-        self._c.s.add(
-            DoubleLockGrant(
-                secret_id=secret.id,
-                user_id=actor.id,
-                granted_by=actor.name,
-                wrapped_key=doublelock.wrap_for(key_row.public_key, key, _grant_aad(secret.id, actor.id)),
-            )
-        )
+        self._c.s.add(DoubleLockGrant(secret_id=secret.id, user_id=actor.id, granted_by=actor.name,
+                                      wrapped_key=doublelock.wrap_for(key_row.public_key, key,
+                                                                      _grant_aad(secret.id, actor.id))))
         secret.double_lock = True
         self._c.audit(actor, "secret.doublelock_enable", secret)
         return secret
@@ -151,9 +129,8 @@ class DoubleLockOps:
         grant = self._c.s.get(DoubleLockGrant, (secret.id, user_id))
         wrapped = doublelock.wrap_for(target.public_key, key, _grant_aad(secret.id, user_id))
         if grant is None:
-            self._c.s.add(
-                DoubleLockGrant(secret_id=secret.id, user_id=user_id, wrapped_key=wrapped, granted_by=actor.name)
-            )
+            self._c.s.add(DoubleLockGrant(secret_id=secret.id, user_id=user_id, wrapped_key=wrapped,
+                                          granted_by=actor.name))
         else:
             grant.wrapped_key = wrapped
         self._c.audit(actor, "secret.doublelock_share", secret, user=username)

@@ -60,18 +60,16 @@ class FieldStore:
         return doublelock.unlock_value(dl_key, inner, aad) if dl_key else inner
 
     def value(self, field: SecretField, dl_key: bytes | None) -> FieldValue:
-        return FieldValue(
-            field.slug, field.name, field.is_secret, field.is_file, field.filename, self.read(field, dl_key)
-        )
+        return FieldValue(field.slug, field.name, field.is_secret, field.is_file, field.filename,
+                          self.read(field, dl_key))
 
     def remember(self, secret: Secret, field: SecretField, actor_name: str) -> None:
         """Keep the current value of a secret field as history before it is replaced."""
         if not field.is_secret or field.sealed_value is None:
             return
         inner = self._c.ctx.sealer.open(field.sealed_value, field_aad(field.id))
-        entry = SecretHistory(
-            id=uuid.uuid4(), secret_id=secret.id, slug=field.slug, version=secret.version, replaced_by=actor_name
-        )
+        entry = SecretHistory(id=uuid.uuid4(), secret_id=secret.id, slug=field.slug, version=secret.version,
+                              replaced_by=actor_name)
         # Double-locked values stay under the secret key: history is as protected as the value.
         entry.sealed_value = self._c.ctx.sealer.seal(inner, history_aad(entry.id))
         self._c.s.add(entry)

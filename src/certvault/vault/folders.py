@@ -57,14 +57,8 @@ class FolderOps:
         path = f"{parent_folder.path}/{name}" if parent_folder else name
         if self._c.s.scalar(select(Folder.id).where(Folder.path == path)):
             raise Conflict(f"folder {path} already exists")
-        folder = Folder(
-            id=uuid.uuid4(),
-            number=self._c.next_number(Folder),
-            name=name,
-            path=path,
-            parent_id=parent_folder.id if parent_folder else None,
-            created_by=actor.name,
-        )
+        folder = Folder(id=uuid.uuid4(), number=self._c.next_number(Folder), name=name, path=path,
+                        parent_id=parent_folder.id if parent_folder else None, created_by=actor.name)
         folder.lineage = f"{parent_folder.lineage}/{folder.id}" if parent_folder else str(folder.id)
         self._c.s.add(folder)
         self._c.s.flush()
@@ -99,69 +93,44 @@ class FolderOps:
         return folder
 
     # ---- grants ------------------------------------------------------------------------------
-    def grant(
-        self,
-        actor: Actor,
-        *,
-        principal: str,
-        level: str,
-        folder: str | uuid.UUID | None = None,
-        secret: str | uuid.UUID | None = None,
-        principal_type: str | None = None,
-    ) -> VaultPermission:
+    def grant(self, actor: Actor, *, principal: str, level: str, folder: str | uuid.UUID | None = None,
+              secret: str | uuid.UUID | None = None, principal_type: str | None = None) -> VaultPermission:
         self._c.gate(actor)
         level = parse_level(level)
         target_folder, target_secret = self._target(actor, folder, secret)
         kind, pid, display = self.resolve_principal(principal, principal_type)
         column = VaultPermission.folder_id if target_folder else VaultPermission.secret_id
         target_id = target_folder.id if target_folder else target_secret.id  # type: ignore[union-attr]
-        row = self._c.s.scalar(
-            select(VaultPermission).where(
-                column == target_id, VaultPermission.principal_type == kind, VaultPermission.principal_id == pid
-            )
-        )
+        row = self._c.s.scalar(select(VaultPermission).where(column == target_id,
+                                                             VaultPermission.principal_type == kind,
+                                                             VaultPermission.principal_id == pid))
         if row is None:
-            row = VaultPermission(
-                folder_id=target_folder.id if target_folder else None,
-                secret_id=target_secret.id if target_secret else None,
-                principal_type=kind,
-                principal_id=pid,
-                level=level,
-                granted_by=actor.name,
-            )
+            row = VaultPermission(folder_id=target_folder.id if target_folder else None,
+                                  secret_id=target_secret.id if target_secret else None,
+                                  principal_type=kind, principal_id=pid, level=level, granted_by=actor.name)
             self._c.s.add(row)
         row.level = level
         self._c.s.flush()
         self._audit_grant(actor, "vault.grant", target_folder, target_secret, kind, display, level)
         return row
 
-    def revoke(
-        self,
-        actor: Actor,
-        *,
-        principal: str,
-        folder: str | uuid.UUID | None = None,
-        secret: str | uuid.UUID | None = None,
-        principal_type: str | None = None,
-    ) -> None:
+    def revoke(self, actor: Actor, *, principal: str, folder: str | uuid.UUID | None = None,
+               secret: str | uuid.UUID | None = None, principal_type: str | None = None) -> None:
         self._c.gate(actor)
         target_folder, target_secret = self._target(actor, folder, secret)
         kind, pid, display = self.resolve_principal(principal, principal_type)
         column = VaultPermission.folder_id if target_folder else VaultPermission.secret_id
         target_id = target_folder.id if target_folder else target_secret.id  # type: ignore[union-attr]
-        row = self._c.s.scalar(
-            select(VaultPermission).where(
-                column == target_id, VaultPermission.principal_type == kind, VaultPermission.principal_id == pid
-            )
-        )
+        row = self._c.s.scalar(select(VaultPermission).where(column == target_id,
+                                                             VaultPermission.principal_type == kind,
+                                                             VaultPermission.principal_id == pid))
         if row is None:
             raise NotFound(f"{kind} {display} has no permission there to revoke")
         self._c.s.delete(row)
         self._audit_grant(actor, "vault.revoke", target_folder, target_secret, kind, display, row.level)
 
-    def grants(
-        self, actor: Actor, folder: str | uuid.UUID | None = None, secret: str | uuid.UUID | None = None
-    ) -> list[GrantInfo]:
+    def grants(self, actor: Actor, folder: str | uuid.UUID | None = None,
+               secret: str | uuid.UUID | None = None) -> list[GrantInfo]:
         """Explicit and inherited grants on a folder or a secret (needs view on it)."""
         self._c.gate(actor)
         if secret is not None:
@@ -187,23 +156,18 @@ class FolderOps:
     def _grant_rows(self, condition: object, inherited_from: str | None) -> list[GrantInfo]:
         result = []
         for row in self._c.s.scalars(select(VaultPermission).where(condition)):  # type: ignore[arg-type]
-            result.append(
-                GrantInfo(
-                    row.id, row.principal_type, self._principal_name(row), row.principal_id, row.level, inherited_from
-                )
-            )
+            result.append(GrantInfo(row.id, row.principal_type, self._principal_name(row), row.principal_id,
+                                    row.level, inherited_from))
         return result
 
     def _principal_name(self, row: VaultPermission) -> str:
         model = User if row.principal_type == "user" else Group
-        name = self._c.s.scalar(
-            select(model.username if model is User else Group.name).where(model.id == row.principal_id)  # type: ignore[attr-defined]
-        )
+        name = self._c.s.scalar(select(model.username if model is User else Group.name)  # type: ignore[attr-defined]
+                                .where(model.id == row.principal_id))
         return str(name or row.principal_id)
 
-    def _target(
-        self, actor: Actor, folder: str | uuid.UUID | None, secret: str | uuid.UUID | None
-    ) -> tuple[Folder | None, Secret | None]:
+    def _target(self, actor: Actor, folder: str | uuid.UUID | None,
+                secret: str | uuid.UUID | None) -> tuple[Folder | None, Secret | None]:
         if (folder is None) == (secret is None):
             raise InvalidInput("give exactly one of a folder or a secret")
         if folder is not None:
@@ -232,16 +196,8 @@ class FolderOps:
                 return candidate, found.id, ref
         raise NotFound(f"no user or group named {ref!r}")
 
-    def _audit_grant(
-        self,
-        actor: Actor,
-        action: str,
-        folder: Folder | None,
-        secret: Secret | None,
-        kind: str,
-        display: str,
-        level: str,
-    ) -> None:
+    def _audit_grant(self, actor: Actor, action: str, folder: Folder | None, secret: Secret | None,
+                     kind: str, display: str, level: str) -> None:
         details = {"principal": f"{kind}:{display}", "level": level}
         if secret is not None:
             self._c.audit(actor, action, secret, **details)

@@ -15,14 +15,9 @@ DEFAULT_REMINDER_DAYS = 14
 
 def due_at(secret: Secret) -> datetime | None:
     """The earlier of the expiry date and the next rotation (last change + rotation period)."""
-    dates = [
-        d
-        for d in (
-            secret.expires_at,
-            secret.rotated_at + timedelta(days=secret.rotation_days) if secret.rotation_days else None,
-        )
-        if d is not None
-    ]
+    dates = [d for d in (secret.expires_at,
+                         secret.rotated_at + timedelta(days=secret.rotation_days) if secret.rotation_days else None)
+             if d is not None]
     return min(dates) if dates else None
 
 
@@ -46,11 +41,8 @@ class Lifecycle:
         return int(value) if isinstance(value, int) and value > 0 else DEFAULT_REMINDER_DAYS
 
     def dated(self) -> list[DueSecret]:
-        stmt = (
-            select(Secret, Folder)
-            .join(Folder, Secret.folder_id == Folder.id)
-            .where(Secret.active.is_(True), or_(Secret.expires_at.isnot(None), Secret.rotation_days.isnot(None)))
-        )
+        stmt = (select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
+                .where(Secret.active.is_(True), or_(Secret.expires_at.isnot(None), Secret.rotation_days.isnot(None))))
         result = []
         for secret, folder in self._c.s.execute(stmt):
             due = due_at(secret)
@@ -73,19 +65,12 @@ class Lifecycle:
             overdue = item.due <= now
             days = (item.due - now).days
             what = "expiry" if item.secret.expires_at == item.due else "rotation"
-            title = (
-                f"Secret {item.path} is overdue for {what}"
-                if overdue
-                else f"Secret {item.path} is due for {what} in {days} days"
-            )
+            title = (f"Secret {item.path} is overdue for {what}" if overdue
+                     else f"Secret {item.path} is due for {what} in {days} days")
             self._c.notifications.publish(
-                "secret.overdue" if overdue else "secret.expiring",
-                title,
-                f"{title} ({item.due:%Y-%m-%d %H:%M} UTC).",
-                severity="warning" if not overdue else "critical",
-                subject=item.secret.name,
-                details={"secret": item.path, "due": item.due.isoformat(), "kind": what},
-            )
+                "secret.overdue" if overdue else "secret.expiring", title,
+                f"{title} ({item.due:%Y-%m-%d %H:%M} UTC).", severity="warning" if not overdue else "critical",
+                subject=item.secret.name, details={"secret": item.path, "due": item.due.isoformat(), "kind": what})
             item.secret.reminded_for = item.due
             sent += 1
         return sent

@@ -96,11 +96,14 @@ class VaultPermission(UUIDPrimaryKey, Base):
     __tablename__ = "vault_permissions"
     __table_args__ = (
         Index("ix_vault_permissions_principal", "principal_type", "principal_id"),
-        UniqueConstraint("folder_id", "secret_id", "principal_type", "principal_id", name="uq_vault_permissions_grant"),
+        UniqueConstraint("folder_id", "secret_id", "principal_type", "principal_id",
+                         name="uq_vault_permissions_grant"),
     )
 
-    folder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vault_folders.id", ondelete="CASCADE"), index=True)
-    secret_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vault_secrets.id", ondelete="CASCADE"), index=True)
+    folder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vault_folders.id", ondelete="CASCADE"),
+                                                        index=True)
+    secret_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vault_secrets.id", ondelete="CASCADE"),
+                                                        index=True)
     principal_type: Mapped[str] = mapped_column(String(8), nullable=False)  # user | group
     principal_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     level: Mapped[str] = mapped_column(String(8), nullable=False)
@@ -157,7 +160,8 @@ class DoubleLockGrant(Base):
 
     __tablename__ = "vault_doublelock_grants"
 
-    secret_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vault_secrets.id", ondelete="CASCADE"), primary_key=True)
+    secret_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vault_secrets.id", ondelete="CASCADE"),
+                                                 primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     granted_by: Mapped[str] = mapped_column(String(150), default="")

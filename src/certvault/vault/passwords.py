@@ -11,12 +11,9 @@ from certvault.errors import InvalidInput
 
 SYMBOLS = "!#$%&()*+,-./:;<=>?@[]^_{|}~"
 AMBIGUOUS = set("Il1O0o")
-_CLASS_CHECKS = (
-    ("lowercase", "a lowercase letter", string.ascii_lowercase),
-    ("uppercase", "an uppercase letter", string.ascii_uppercase),
-    ("digits", "a digit", string.digits),
-    ("symbols", "a symbol", SYMBOLS),
-)
+_CLASS_CHECKS = (("lowercase", "a lowercase letter", string.ascii_lowercase),
+                 ("uppercase", "an uppercase letter", string.ascii_uppercase),
+                 ("digits", "a digit", string.digits), ("symbols", "a symbol", SYMBOLS))
 
 
 @dataclass(frozen=True)
@@ -50,12 +47,8 @@ class PasswordPolicy:
             raise InvalidInput("the password policy must allow at least one character class")
 
     def classes(self) -> list[str]:
-        chosen = [
-            (self.lowercase, string.ascii_lowercase),
-            (self.uppercase, string.ascii_uppercase),
-            (self.digits, string.digits),
-            (self.symbols, SYMBOLS),
-        ]
+        chosen = [(self.lowercase, string.ascii_lowercase), (self.uppercase, string.ascii_uppercase),
+                  (self.digits, string.digits), (self.symbols, SYMBOLS)]
         result = []
         for wanted, chars in chosen:
             if wanted:
@@ -79,8 +72,7 @@ def check(policy: PasswordPolicy, password: str) -> None:
         return
     if len(password) < policy.min_length:
         raise InvalidInput(f"the password policy needs at least {policy.min_length} characters")
-    missing = [
-        label for attr, label, chars in _CLASS_CHECKS if getattr(policy, attr) and not any(c in chars for c in password)
-    ]
+    missing = [label for attr, label, chars in _CLASS_CHECKS
+               if getattr(policy, attr) and not any(c in chars for c in password)]
     if missing:
         raise InvalidInput(f"the password policy needs {', '.join(missing)}")

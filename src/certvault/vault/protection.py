@@ -16,15 +16,8 @@ from certvault.vault.models import AccessRequest, CheckOut, Secret, VaultPermiss
 
 CHECKIN_JOB = "vault.auto_checkin"
 MAX_MINUTES = 7 * 24 * 60
-SETTING_FIELDS = (
-    "checkout_enabled",
-    "checkout_minutes",
-    "require_approval",
-    "hide_password",
-    "expires_at",
-    "rotation_days",
-    "inherit_permissions",
-)
+SETTING_FIELDS = ("checkout_enabled", "checkout_minutes", "require_approval", "hide_password", "expires_at",
+                  "rotation_days", "inherit_permissions")
 
 
 def holds(checkout: CheckOut, actor: Actor) -> bool:
@@ -35,7 +28,8 @@ def holds(checkout: CheckOut, actor: Actor) -> bool:
 
 
 def held_message(secret: Secret, checkout: CheckOut) -> str:
-    return f"secret {secret.name} is checked out by {checkout.username} until {checkout.expires_at:%Y-%m-%d %H:%M} UTC"
+    return (f"secret {secret.name} is checked out by {checkout.username} until "
+            f"{checkout.expires_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _minutes(value: int, what: str) -> int:
@@ -77,76 +71,48 @@ class ProtectionOps:
     def active_checkout(self, secret: Secret) -> CheckOut | None:
         if not secret.checkout_enabled:
             return None
-        stmt = select(CheckOut).where(
-            CheckOut.secret_id == secret.id, CheckOut.ended_at.is_(None), CheckOut.expires_at > self._c.ctx.now()
-        )
+        stmt = select(CheckOut).where(CheckOut.secret_id == secret.id, CheckOut.ended_at.is_(None),
+                                      CheckOut.expires_at > self._c.ctx.now())
         return self._c.s.scalars(stmt.order_by(CheckOut.started_at.desc())).first()
 
     def refuse_if_held_by_other(self, actor: Actor, secret: Secret, action: str) -> None:
         """Changes wait for the holder: a clear, audited 409 naming who holds the secret and until when."""
         current = self.active_checkout(secret)
         if current is not None and not holds(current, actor):
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                held_message(secret, current) + "; it cannot be changed "
-                "until they check it in, the check-out ends or an owner forces the check-in",
-                "RequiresCheckout",
-                error=CheckOutConflict,
-            )
+            raise self._c.deny(actor, action, secret, held_message(secret, current) + "; it cannot be changed "
+                               "until they check it in, the check-out ends or an owner forces the check-in",
+                               "RequiresCheckout", error=CheckOutConflict)
 
-    def check_out(
-        self, actor: Actor, ref: str | uuid.UUID, minutes: int | None = None, *, automatic: bool = False
-    ) -> CheckOut:
+    def check_out(self, actor: Actor, ref: str | uuid.UUID, minutes: int | None = None, *,
+                  automatic: bool = False) -> CheckOut:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
         level = self._c.access.secret_level(actor, secret, folder)
         if level < VIEW:
-            raise self._c.deny(
-                actor, "secret.checkout", secret, f"you need view permission on secret {secret.name}", "CannotView"
-            )
+            raise self._c.deny(actor, "secret.checkout", secret, f"you need view permission on secret {secret.name}",
+                               "CannotView")
         return self.check_out_loaded(actor, secret, minutes, automatic=automatic)
 
-    def check_out_loaded(
-        self, actor: Actor, secret: Secret, minutes: int | None = None, *, automatic: bool = False
-    ) -> CheckOut:
+    def check_out_loaded(self, actor: Actor, secret: Secret, minutes: int | None = None, *,
+                         automatic: bool = False) -> CheckOut:
         if not secret.checkout_enabled:
             raise Conflict(f"check-out is not enabled on secret {secret.name}")
         current = self.active_checkout(secret)
         if current is not None:
             if holds(current, actor):
                 return current
-            raise self._c.deny(
-                actor,
-                "secret.checkout",
-                secret,
-                held_message(secret, current),
-                "RequiresCheckout",
-                error=CheckOutConflict,
-            )
+            raise self._c.deny(actor, "secret.checkout", secret, held_message(secret, current), "RequiresCheckout",
+                               error=CheckOutConflict)
         period = _minutes(minutes or secret.checkout_minutes, "the check-out period")
         now = self._c.ctx.now()
-        checkout = CheckOut(
-            id=uuid.uuid4(),
-            secret_id=secret.id,
-            user_id=actor.id,
-            username=actor.name,
-            started_at=now,
-            expires_at=now + timedelta(minutes=period),
-            automatic=automatic,
-        )
+        checkout = CheckOut(id=uuid.uuid4(), secret_id=secret.id, user_id=actor.id, username=actor.name,
+                            started_at=now, expires_at=now + timedelta(minutes=period), automatic=automatic)
         self._c.s.add(checkout)
         self._c.s.flush()
-        self._c.ctx.enqueue(
-            CHECKIN_JOB,
-            {"checkout_id": str(checkout.id)},
-            delay=timedelta(minutes=period),
-            dedup_key=f"checkin:{checkout.id}",
-        )
-        self._c.audit(
-            actor, "secret.checkout", secret, minutes=period, automatic=automatic, until=checkout.expires_at.isoformat()
-        )
+        self._c.ctx.enqueue(CHECKIN_JOB, {"checkout_id": str(checkout.id)}, delay=timedelta(minutes=period),
+                            dedup_key=f"checkin:{checkout.id}")
+        self._c.audit(actor, "secret.checkout", secret, minutes=period, automatic=automatic,
+                      until=checkout.expires_at.isoformat())
         return checkout
 
     def check_in(self, actor: Actor, ref: str | uuid.UUID, *, force: bool = False) -> Secret:
@@ -159,10 +125,8 @@ class ProtectionOps:
             raise Conflict(f"secret {secret.name} is not checked out")
         forced = not holds(current, actor)
         if forced and (not force or level < OWNER):
-            raise Forbidden(
-                f"secret {secret.name} is checked out by {current.username}; only they or an "
-                "owner (forcing) can check it in"
-            )
+            raise Forbidden(f"secret {secret.name} is checked out by {current.username}; only they or an "
+                            "owner (forcing) can check it in")
         current.ended_at, current.end_reason = self._c.ctx.now(), "forced" if forced else "checkin"
         self._c.audit(actor, "secret.checkin", secret, holder=current.username, forced=forced)
         return secret
@@ -177,9 +141,8 @@ class ProtectionOps:
         checkout.ended_at, checkout.end_reason = checkout.expires_at, "expired"
         secret = self._c.s.get(Secret, checkout.secret_id)
         if secret is not None:
-            self._c.audit(
-                Actor.system("auto-checkin"), "secret.checkin", secret, holder=checkout.username, automatic=True
-            )
+            self._c.audit(Actor.system("auto-checkin"), "secret.checkin", secret, holder=checkout.username,
+                          automatic=True)
         return True
 
     # ---- approval for access -----------------------------------------------------------------
@@ -187,11 +150,8 @@ class ProtectionOps:
         if actor.id is None:
             return None
         stmt = select(AccessRequest).where(
-            AccessRequest.secret_id == secret.id,
-            AccessRequest.requester_id == actor.id,
-            AccessRequest.status == "approved",
-            AccessRequest.expires_at > self._c.ctx.now(),
-        )
+            AccessRequest.secret_id == secret.id, AccessRequest.requester_id == actor.id,
+            AccessRequest.status == "approved", AccessRequest.expires_at > self._c.ctx.now())
         return self._c.s.scalars(stmt).first()
 
     def request_access(self, actor: Actor, ref: str | uuid.UUID, reason: str, minutes: int = 60) -> AccessRequest:
@@ -205,25 +165,16 @@ class ProtectionOps:
         reason = reason.strip()
         if len(reason) < 3:
             raise InvalidInput("give a reason for the request (at least 3 characters)")
-        request = AccessRequest(
-            secret_id=secret.id,
-            requester_id=actor.id,
-            requester_name=actor.name,
-            reason=reason[:2000],
-            minutes=_minutes(minutes, "the access window"),
-        )
+        request = AccessRequest(secret_id=secret.id, requester_id=actor.id, requester_name=actor.name,
+                                reason=reason[:2000], minutes=_minutes(minutes, "the access window"))
         self._c.s.add(request)
         self._c.s.flush()
         self._c.audit(actor, "secret.access_request", secret, request=str(request.id), minutes=minutes)
         self._c.notifications.publish(
-            "approval.requested",
-            f"{actor.name} asks for access to {secret.name}",
+            "approval.requested", f"{actor.name} asks for access to {secret.name}",
             f"{actor.name} asks for {minutes} minutes of access to secret {folder.path}/{secret.name}. "
-            f"Reason: {reason}",
-            severity="warning",
-            subject=secret.name,
-            details={"secret": f"{folder.path}/{secret.name}", "account": actor.name, "request": request.id},
-        )
+            f"Reason: {reason}", severity="warning", subject=secret.name,
+            details={"secret": f"{folder.path}/{secret.name}", "account": actor.name, "request": request.id})
         return request
 
     def decide(self, actor: Actor, request_id: uuid.UUID, approve: bool, comment: str = "") -> AccessRequest:
@@ -242,21 +193,14 @@ class ProtectionOps:
         request.decided_by, request.decided_at, request.decision_comment = actor.name, now, comment or None
         if approve:
             request.expires_at = now + timedelta(minutes=request.minutes)
-        self._c.audit(
-            actor, "secret.access_" + request.status, secret, request=str(request.id), requester=request.requester_name
-        )
+        self._c.audit(actor, "secret.access_" + request.status, secret, request=str(request.id),
+                      requester=request.requester_name)
         self._c.notifications.publish(
-            "approval.decided",
-            f"Access to {secret.name} {request.status} for {request.requester_name}",
+            "approval.decided", f"Access to {secret.name} {request.status} for {request.requester_name}",
             f"{actor.name} {request.status} the request of {request.requester_name}."
-            + (f" Comment: {comment}" if comment else ""),
-            subject=secret.name,
-            details={
-                "secret": f"{folder.path}/{secret.name}",
-                "account": request.requester_name,
-                "request": request.id,
-            },
-        )
+            + (f" Comment: {comment}" if comment else ""), subject=secret.name,
+            details={"secret": f"{folder.path}/{secret.name}", "account": request.requester_name,
+                     "request": request.id})
         return request
 
     def list_requests(self, actor: Actor, status: str | None = None) -> list[AccessRequest]:
@@ -282,9 +226,8 @@ class ProtectionOps:
         return visible
 
     def owners_exist(self, secret: Secret) -> bool:
-        stmt = select(VaultPermission.id).where(
-            VaultPermission.secret_id == secret.id, VaultPermission.level == "owner"
-        )
+        stmt = select(VaultPermission.id).where(VaultPermission.secret_id == secret.id,
+                                                VaultPermission.level == "owner")
         return self._c.s.scalar(stmt) is not None
 
 

@@ -58,18 +58,9 @@ class Reader:
             return "RequiresCheckout"
         return "None"
 
-    def read(
-        self,
-        actor: Actor,
-        ref: str | uuid.UUID | int | None = None,
-        *,
-        path: str | None = None,
-        passphrase: str | None = None,
-        auto_checkout: bool = False,
-        slug: str | None = None,
-        purpose: str = "view",
-        show_hidden: bool = False,
-    ) -> SecretRead:
+    def read(self, actor: Actor, ref: str | uuid.UUID | int | None = None, *, path: str | None = None,
+             passphrase: str | None = None, auto_checkout: bool = False, slug: str | None = None,
+             purpose: str = "view", show_hidden: bool = False) -> SecretRead:
         self._c.gate(actor)
         fields: list[SecretField] | None = None
         if path is not None:
@@ -79,34 +70,22 @@ class Reader:
         action = ACTIONS[purpose] if slug is None else ACTIONS[purpose] + "_field"
         level = self._c.access.secret_level(actor, secret, folder)
         if level < VIEW:
-            raise self._c.deny(actor, action, secret, f"you have no permission on secret {secret.name}", "CannotView")
+            raise self._c.deny(actor, action, secret, f"you have no permission on secret {secret.name}",
+                               "CannotView")
         self._check_approval(actor, secret, level, action)
         dl_key = self._dlock.secret_key(actor, secret, passphrase, action) if secret.double_lock else None
         checkout = self._check_out_if_needed(actor, secret, action, auto_checkout or actor.kind == "service")
         if secret.checkout_enabled:
             fields = None  # read again once the check-out (and on PostgreSQL its row lock) is ours
         values, withheld = self._values(actor, secret, slug, dl_key, show_hidden, action, fields)
-        self._c.audit(
-            actor,
-            action,
-            secret,
-            fields=[v.slug for v in values],
-            withheld=withheld or None,
-            via=actor.via,
-            folder=folder.path,
-        )
+        self._c.audit(actor, action, secret, fields=[v.slug for v in values], withheld=withheld or None,
+                      via=actor.via, folder=folder.path)
         return SecretRead(secret, folder, level, values, withheld, checkout)
 
     def _check_approval(self, actor: Actor, secret: Secret, level: int, action: str) -> None:
         if secret.require_approval and level < OWNER and self._protection.active_approval(actor, secret) is None:
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                f"secret {secret.name} requires approval for access; "
-                "request access with a reason and wait for an approver",
-                "RequiresApproval",
-            )
+            raise self._c.deny(actor, action, secret, f"secret {secret.name} requires approval for access; "
+                               "request access with a reason and wait for an approver", "RequiresApproval")
 
     def _check_out_if_needed(self, actor: Actor, secret: Secret, action: str, automatic: bool) -> CheckOut | None:
         if not secret.checkout_enabled:
@@ -119,25 +98,11 @@ class Reader:
             return self._protection.check_out_loaded(actor, secret, automatic=True)
         if current is not None:
             return self._protection.check_out_loaded(actor, secret)  # raises: held by someone else
-        raise self._c.deny(
-            actor,
-            action,
-            secret,
-            f"secret {secret.name} requires check-out; check it out first",
-            "RequiresCheckout",
-            error=CheckOutConflict,
-        )
+        raise self._c.deny(actor, action, secret, f"secret {secret.name} requires check-out; check it out first",
+                           "RequiresCheckout", error=CheckOutConflict)
 
-    def _values(
-        self,
-        actor: Actor,
-        secret: Secret,
-        slug: str | None,
-        dl_key: bytes | None,
-        show_hidden: bool,
-        action: str,
-        fields: list[SecretField] | None,
-    ) -> tuple[list[FieldValue], list[str]]:
+    def _values(self, actor: Actor, secret: Secret, slug: str | None, dl_key: bytes | None, show_hidden: bool,
+                action: str, fields: list[SecretField] | None) -> tuple[list[FieldValue], list[str]]:
         values, withheld = [], []
         if fields is None:
             fields = self._store.fields(secret.id)
@@ -152,13 +117,8 @@ class Reader:
                 continue
             values.append(self._store.value(item, dl_key))
         if slug is not None and withheld:
-            raise self._c.deny(
-                actor,
-                action,
-                secret,
-                f"the password of secret {secret.name} is hidden: it can be used by integrations but not displayed",
-                "HiddenPassword",
-            )
+            raise self._c.deny(actor, action, secret, f"the password of secret {secret.name} is hidden: it can be "
+                               "used by integrations but not displayed", "HiddenPassword")
         return values, withheld
 
     def _may_view_hidden(self, actor: Actor) -> bool:
@@ -166,3 +126,4 @@ class Reader:
             return False
         settings = self._c.s.get(ServiceAccountSettings, actor.id)
         return bool(settings and settings.view_hidden)
+

@@ -27,15 +27,8 @@ class FolderOut(BaseModel):
 
     @classmethod
     def of(cls, folder: Folder, level: str) -> FolderOut:
-        return cls(
-            id=folder.id,
-            number=folder.number,
-            name=folder.name,
-            path=folder.path,
-            parent_id=folder.parent_id,
-            inherit_permissions=folder.inherit_permissions,
-            permission=level,
-        )
+        return cls(id=folder.id, number=folder.number, name=folder.name, path=folder.path,
+                   parent_id=folder.parent_id, inherit_permissions=folder.inherit_permissions, permission=level)
 
     @classmethod
     def listing(cls, item: FolderListing) -> FolderOut:
@@ -61,13 +54,8 @@ class GrantOut(BaseModel):
 
     @classmethod
     def of(cls, g: GrantInfo) -> GrantOut:
-        return cls(
-            id=g.id,
-            principal_type=g.principal_type,
-            principal=g.principal,
-            level=g.level,
-            inherited_from=g.inherited_from,
-        )
+        return cls(id=g.id, principal_type=g.principal_type, principal=g.principal, level=g.level,
+                   inherited_from=g.inherited_from)
 
 
 class Inheritance(BaseModel):
@@ -82,11 +70,8 @@ class CheckOutOut(BaseModel):
 
     @classmethod
     def of(cls, c: CheckOut | None) -> CheckOutOut | None:
-        return (
-            None
-            if c is None
-            else cls(user=c.username, started_at=c.started_at, expires_at=c.expires_at, automatic=c.automatic)
-        )
+        return None if c is None else cls(user=c.username, started_at=c.started_at, expires_at=c.expires_at,
+                                          automatic=c.automatic)
 
 
 class FieldInfo(BaseModel):
@@ -105,15 +90,8 @@ class FieldData(FieldInfo):
     @classmethod
     def of(cls, v: FieldValue) -> FieldData:
         if v.is_file:
-            return cls(
-                slug=v.slug,
-                name=v.name,
-                is_secret=v.is_secret,
-                is_file=True,
-                filename=v.filename,
-                size=len(v.data),
-                content_base64=base64.b64encode(v.data).decode(),
-            )
+            return cls(slug=v.slug, name=v.name, is_secret=v.is_secret, is_file=True, filename=v.filename,
+                       size=len(v.data), content_base64=base64.b64encode(v.data).decode())
         return cls(slug=v.slug, name=v.name, is_secret=v.is_secret, is_file=False, size=len(v.data), value=v.text)
 
 
@@ -146,45 +124,19 @@ class SecretOut(BaseModel):
     fields: list[FieldInfo] = []
 
     @classmethod
-    def of(
-        cls,
-        secret: Secret,
-        folder: Folder,
-        level: int,
-        fields: list[SecretField] | None = None,
-        checkout: CheckOut | None = None,
-        state: str | None = None,
-    ) -> SecretOut:
+    def of(cls, secret: Secret, folder: Folder, level: int, fields: list[SecretField] | None = None,
+           checkout: CheckOut | None = None, state: str | None = None) -> SecretOut:
         return cls(
-            id=secret.id,
-            number=secret.number,
-            name=secret.name,
-            template=secret.template,
-            folder_id=folder.id,
-            folder_path=folder.path,
-            permission=NAMES[level],
-            version=secret.version,
-            created_at=secret.created_at,
-            updated_at=secret.updated_at,
-            expires_at=secret.expires_at,
-            rotation_days=secret.rotation_days,
-            due_at=due_at(secret),
-            inherit_permissions=secret.inherit_permissions,
-            protection=Protection(
-                checkout_enabled=secret.checkout_enabled,
-                checkout_minutes=secret.checkout_minutes,
-                require_approval=secret.require_approval,
-                hide_password=secret.hide_password,
-                double_lock=secret.double_lock,
-            ),
-            checked_out=CheckOutOut.of(checkout),
-            state=state,
-            fields=[
-                FieldInfo(
-                    slug=f.slug, name=f.name, is_secret=f.is_secret, is_file=f.is_file, filename=f.filename, size=f.size
-                )
-                for f in fields or []
-            ],
+            id=secret.id, number=secret.number, name=secret.name, template=secret.template, folder_id=folder.id,
+            folder_path=folder.path, permission=NAMES[level], version=secret.version, created_at=secret.created_at,
+            updated_at=secret.updated_at, expires_at=secret.expires_at, rotation_days=secret.rotation_days,
+            due_at=due_at(secret), inherit_permissions=secret.inherit_permissions,
+            protection=Protection(checkout_enabled=secret.checkout_enabled, checkout_minutes=secret.checkout_minutes,
+                                  require_approval=secret.require_approval, hide_password=secret.hide_password,
+                                  double_lock=secret.double_lock),
+            checked_out=CheckOutOut.of(checkout), state=state,
+            fields=[FieldInfo(slug=f.slug, name=f.name, is_secret=f.is_secret, is_file=f.is_file,
+                              filename=f.filename, size=f.size) for f in fields or []],
         )
 
 
@@ -279,18 +231,9 @@ class AccessRequestOut(BaseModel):
 
     @classmethod
     def of(cls, r: AccessRequest) -> AccessRequestOut:
-        return cls(
-            id=r.id,
-            secret_id=r.secret_id,
-            requester=r.requester_name,
-            reason=r.reason,
-            minutes=r.minutes,
-            status=r.status,
-            decided_by=r.decided_by,
-            decided_at=r.decided_at,
-            expires_at=r.expires_at,
-            created_at=r.created_at,
-        )
+        return cls(id=r.id, secret_id=r.secret_id, requester=r.requester_name, reason=r.reason, minutes=r.minutes,
+                   status=r.status, decided_by=r.decided_by, decided_at=r.decided_at, expires_at=r.expires_at,
+                   created_at=r.created_at)
 
 
 class PassphraseIn(BaseModel):

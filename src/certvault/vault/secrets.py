@@ -51,74 +51,43 @@ class SecretOps:
         return passwords.PasswordPolicy.from_setting(self._c.system.get("vault.password_policy"))
 
     # ---- create ------------------------------------------------------------------------------
-    def create(
-        self,
-        actor: Actor,
-        folder_ref: str | uuid.UUID,
-        name: str,
-        template: str,
-        fields: Mapping[str, str],
-        files: Mapping[str, FileInput] | None = None,
-        *,
-        generate_password: bool = False,
-        system: bool = False,
-        **settings: object,
-    ) -> Secret:
+    def create(self, actor: Actor, folder_ref: str | uuid.UUID, name: str, template: str,
+               fields: Mapping[str, str], files: Mapping[str, FileInput] | None = None, *,
+               generate_password: bool = False, system: bool = False, **settings: object) -> Secret:
         self._c.gate(actor)
         folder = self._c.folder(folder_ref)
         need(self._c.access.folder_level(actor, folder), EDIT, f"folder {folder.path}")
         name = check_name(name, "secret")
         templates.template_fields(template)
-        if self._c.s.scalar(
-            select(Secret.id).where(Secret.folder_id == folder.id, Secret.name == name, Secret.active.is_(True))
-        ):
+        if self._c.s.scalar(select(Secret.id).where(Secret.folder_id == folder.id, Secret.name == name,
+                                                     Secret.active.is_(True))):
             raise Conflict(f"a secret named {name!r} already exists in {folder.path}")
         values = self._collect(template, fields, files or {})
         if generate_password and "password" not in values:
             values["password"] = (passwords.generate(self.policy()).encode(), None)
         templates.check_required(template, set(values))
-        secret = Secret(
-            id=uuid.uuid4(),
-            number=self._c.next_number(Secret),
-            folder_id=folder.id,
-            name=name,
-            template=template,
-            created_by=actor.name,
-            system=system,
-            rotated_at=self._c.ctx.now(),
-        )
+        secret = Secret(id=uuid.uuid4(), number=self._c.next_number(Secret), folder_id=folder.id, name=name,
+                        template=template, created_by=actor.name, system=system, rotated_at=self._c.ctx.now())
         self._apply_settings(secret, settings)
         self._c.s.add(secret)
         self._c.s.flush()
         for position, (slug, (data, filename)) in enumerate(self._ordered(template, values)):
             spec = templates.spec_for(template, slug)
-            item = SecretField(
-                id=uuid.uuid4(),
-                secret_id=secret.id,
-                slug=slug,
-                name=spec.name,
-                position=position,
-                is_secret=spec.is_secret or filename is not None,
-                is_file=filename is not None,
-                filename=filename,
-            )
+            item = SecretField(id=uuid.uuid4(), secret_id=secret.id, slug=slug, name=spec.name, position=position,
+                               is_secret=spec.is_secret or filename is not None, is_file=filename is not None,
+                               filename=filename)
             self._store.write(item, data, None)
             self._c.s.add(item)
         if actor.kind == "user" and actor.id is not None:  # the creator owns what they made
-            self._c.s.add(
-                VaultPermission(
-                    secret_id=secret.id,
-                    principal_type="user",
-                    principal_id=actor.id,
-                    level="owner",
-                    granted_by=actor.name,
-                )
-            )
+            self._c.s.add(VaultPermission(secret_id=secret.id, principal_type="user", principal_id=actor.id,
+                                          level="owner", granted_by=actor.name))
         self._c.s.flush()
-        self._c.audit(actor, "secret.create", secret, folder=folder.path, template=template, fields=sorted(values))
+        self._c.audit(actor, "secret.create", secret, folder=folder.path, template=template,
+                      fields=sorted(values))
         return secret
 
-    def _collect(self, template: str, fields: Mapping[str, str], files: Mapping[str, FileInput]) -> Values:
+    def _collect(self, template: str, fields: Mapping[str, str],
+                 files: Mapping[str, FileInput]) -> Values:
         values: Values = {}
         for slug, value in fields.items():
             spec = templates.spec_for(template, slug)
@@ -140,14 +109,8 @@ class SecretOps:
         return sorted(values.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
 
     def _apply_settings(self, secret: Secret, settings: Mapping[str, object]) -> None:
-        allowed = {
-            "expires_at",
-            "rotation_days",
-            "checkout_enabled",
-            "checkout_minutes",
-            "require_approval",
-            "hide_password",
-        }
+        allowed = {"expires_at", "rotation_days", "checkout_enabled", "checkout_minutes", "require_approval",
+                   "hide_password"}
         for key, value in settings.items():
             if key not in allowed:
                 raise InvalidInput(f"unknown secret setting {key!r}")
@@ -155,24 +118,15 @@ class SecretOps:
                 setattr(secret, key, value)
 
     # ---- update ------------------------------------------------------------------------------
-    def update(
-        self,
-        actor: Actor,
-        ref: str | uuid.UUID,
-        *,
-        fields: Mapping[str, str] | None = None,
-        files: Mapping[str, FileInput] | None = None,
-        name: str | None = None,
-        passphrase: str | None = None,
-        generate_password: bool = False,
-    ) -> Secret:
+    def update(self, actor: Actor, ref: str | uuid.UUID, *, fields: Mapping[str, str] | None = None,
+               files: Mapping[str, FileInput] | None = None, name: str | None = None,
+               passphrase: str | None = None, generate_password: bool = False) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
         level = self._c.access.secret_level(actor, secret, folder)
         if level < EDIT:
-            raise self._c.deny(
-                actor, "secret.edit", secret, f"you need edit permission on secret {secret.name}", "CannotView"
-            )
+            raise self._c.deny(actor, "secret.edit", secret, f"you need edit permission on secret {secret.name}",
+                               "CannotView")
         self._protection.refuse_if_held_by_other(actor, secret, "secret.edit")
         values = self._collect(secret.template, fields or {}, files or {})
         if generate_password:
@@ -192,14 +146,8 @@ class SecretOps:
             spec = templates.spec_for(secret.template, slug)
             item = existing.get(slug)
             if item is None:
-                item = SecretField(
-                    id=uuid.uuid4(),
-                    secret_id=secret.id,
-                    slug=slug,
-                    name=spec.name,
-                    position=len(existing),
-                    is_secret=spec.is_secret or filename is not None,
-                )
+                item = SecretField(id=uuid.uuid4(), secret_id=secret.id, slug=slug, name=spec.name,
+                                   position=len(existing), is_secret=spec.is_secret or filename is not None)
                 self._c.s.add(item)
                 existing[slug] = item
             else:
@@ -216,11 +164,8 @@ class SecretOps:
 
     def _rename(self, secret: Secret, folder: Folder, name: str) -> None:
         name = check_name(name, "secret")
-        if self._c.s.scalar(
-            select(Secret.id).where(
-                Secret.folder_id == folder.id, Secret.name == name, Secret.id != secret.id, Secret.active.is_(True)
-            )
-        ):
+        if self._c.s.scalar(select(Secret.id).where(Secret.folder_id == folder.id, Secret.name == name,
+                                                     Secret.id != secret.id, Secret.active.is_(True))):
             raise Conflict(f"a secret named {name!r} already exists in {folder.path}")
         secret.name = name
 
@@ -239,30 +184,19 @@ class SecretOps:
         secret, folder = self._c.secret_with_folder(ref)
         level = self._c.access.secret_level(actor, secret, folder)
         if level < VIEW:
-            raise self._c.deny(
-                actor, "secret.metadata", secret, f"you have no permission on secret {secret.name}", "CannotView"
-            )
+            raise self._c.deny(actor, "secret.metadata", secret, f"you have no permission on secret {secret.name}",
+                               "CannotView")
         return SecretListing(secret, folder, level)
 
     def field_list(self, secret: Secret) -> list[SecretField]:
         return self._store.fields(secret.id)
 
-    def search(
-        self,
-        actor: Actor,
-        text: str | None = None,
-        folder: str | uuid.UUID | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> tuple[list[SecretListing], int]:
+    def search(self, actor: Actor, text: str | None = None, folder: str | uuid.UUID | None = None,
+               limit: int = 100, offset: int = 0) -> tuple[list[SecretListing], int]:
         """Secrets the caller can at least view, by name (and folder), newest names first."""
         self._c.gate(actor)
-        stmt = (
-            select(Secret, Folder)
-            .join(Folder, Secret.folder_id == Folder.id)
-            .where(Secret.active.is_(True))
-            .order_by(Folder.path, Secret.name)
-        )
+        stmt = (select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
+                .where(Secret.active.is_(True)).order_by(Folder.path, Secret.name))
         if text:
             stmt = stmt.where(Secret.name.ilike(f"%{text.strip()}%"))
         if folder is not None:
@@ -272,48 +206,29 @@ class SecretOps:
             rows = [SecretListing(s, f, OWNER) for s, f in self._c.s.execute(stmt)]
         else:
             direct = self._c.access.direct_secret_grants(actor)
-            stmt = stmt.where(
-                or_(
-                    Secret.folder_id.in_(list(readable)) if readable else False,
-                    Secret.id.in_(list(direct)) if direct else False,
-                )
-            )
+            stmt = stmt.where(or_(Secret.folder_id.in_(list(readable)) if readable else False,
+                                  Secret.id.in_(list(direct)) if direct else False))
             rows = []
             for secret, fold in self._c.s.execute(stmt):
                 inherited = readable.get(fold.id, 0) if secret.inherit_permissions else 0
                 level = max(inherited, direct.get(secret.id, 0))
                 if level >= VIEW:
                     rows.append(SecretListing(secret, fold, level))
-        return rows[offset : offset + min(limit, 1000)], len(rows)
+        return rows[offset:offset + min(limit, 1000)], len(rows)
 
     # ---- history -----------------------------------------------------------------------------
     def history(self, actor: Actor, ref: str | uuid.UUID, passphrase: str | None = None) -> list[HistoryEntry]:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref)
         if self._c.access.secret_level(actor, secret, folder) < OWNER:
-            raise self._c.deny(
-                actor,
-                "secret.history",
-                secret,
-                f"only owners can see earlier values of secret {secret.name}",
-                "CannotView",
-            )
+            raise self._c.deny(actor, "secret.history", secret, "only owners can see earlier values of "
+                               f"secret {secret.name}", "CannotView")
         dl_key = self._dlock.secret_key(actor, secret, passphrase, "secret.history") if secret.double_lock else None
         field_ids = {f.slug: f.id for f in self._store.fields(secret.id)}
-        entries = self._c.s.scalars(
-            select(SecretHistory)
-            .where(SecretHistory.secret_id == secret.id)
-            .order_by(SecretHistory.version.desc(), SecretHistory.slug)
-        )
-        result = [
-            HistoryEntry(
-                e.slug,
-                e.version,
-                self._store.read_history(e, dl_key, field_ids.get(e.slug)).decode("utf-8", "replace"),
-                e.replaced_at,
-                e.replaced_by,
-            )
-            for e in entries
-        ]
+        entries = self._c.s.scalars(select(SecretHistory).where(SecretHistory.secret_id == secret.id)
+                                    .order_by(SecretHistory.version.desc(), SecretHistory.slug))
+        result = [HistoryEntry(e.slug, e.version,
+                               self._store.read_history(e, dl_key, field_ids.get(e.slug)).decode("utf-8", "replace"),
+                               e.replaced_at, e.replaced_by) for e in entries]
         self._c.audit(actor, "secret.history", secret, entries=len(result))
         return result

@@ -1,13 +1,13 @@
 """The vault's operations, grouped by concern; the facade the container builds per transaction.
 
-svc.vault.folders      folders, grants (view/edit/owner) and inheritance
-svc.vault.secrets      create, change, list, search, history
-svc.vault.reader       reading values through every protection (the one read gate)
-svc.vault.protection   settings, check-out/in, approval for access
-svc.vault.doublelock   DoubleLock passphrases and locked secrets
-svc.vault.accounts     service accounts
-svc.vault.lifecycle    due dates and reminders
-svc.vault.hardening    the security hardening report
+    svc.vault.folders      folders, grants (view/edit/owner) and inheritance
+    svc.vault.secrets      create, change, list, search, history
+    svc.vault.reader       reading values through every protection (the one read gate)
+    svc.vault.protection   settings, check-out/in, approval for access
+    svc.vault.doublelock   DoubleLock passphrases and locked secrets
+    svc.vault.accounts     service accounts
+    svc.vault.lifecycle    due dates and reminders
+    svc.vault.hardening    the security hardening report
 """
 
 from __future__ import annotations
@@ -92,9 +92,8 @@ class VaultService:
         return self.core.ctx.audit.trail("secret", listing.secret.id, limit)
 
     # ---- for certvault's own integrations (DNS keys, help-desk logins, EAB keys, ...) ----------
-    def create_system_secret(
-        self, actor: Actor, *, folder_path: str, name: str, template: str, fields: dict[str, str]
-    ) -> uuid.UUID:
+    def create_system_secret(self, actor: Actor, *, folder_path: str, name: str, template: str,
+                             fields: dict[str, str]) -> uuid.UUID:
         """Store a credential an integration uses; the folder path is created when missing."""
         folder = self._ensure_folder_path(actor, folder_path)
         secret = self.secrets.create(actor, folder.id, name, template, fields, system=True)

@@ -49,13 +49,8 @@ TEMPLATES: dict[str, tuple[FieldSpec, ...]] = {
     ),
     "generic": (),  # free key/value pairs, every value secret
 }
-TEMPLATE_LABELS = {
-    "password": "Password",
-    "ssh-key": "Unix Account (SSH)",
-    "api-credential": "API Credential",
-    "keystore": "Keystore",
-    "generic": "Generic",
-}
+TEMPLATE_LABELS = {"password": "Password", "ssh-key": "Unix Account (SSH)", "api-credential": "API Credential",
+                   "keystore": "Keystore", "generic": "Generic"}
 TEMPLATE_IDS = {"password": 9, "ssh-key": 6007, "api-credential": 6050, "keystore": 6051, "generic": 6052}
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TEXT = 64 * 1024

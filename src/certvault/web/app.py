@@ -46,9 +46,7 @@ def mount_web(api: FastAPI, app: App) -> None:
     async def _error_page(request: Request, exc: CertvaultError) -> Response:
         if _wants_html(request):
             return templates.TemplateResponse(
-                request,
-                "error.html",
-                {"user": None, "error": exc, "csrf_token": ""},
+                request, "error.html", {"user": None, "error": exc, "csrf_token": ""},
                 status_code=exc.status_code,
             )
         return await previous(request, exc)  # type: ignore[no-any-return]

@@ -84,17 +84,9 @@ def login_redirect_target(next_url: str) -> str:
     return "/login?next=" + quote(next_url, safe="/")
 
 
-def render(
-    templates: Jinja2Templates,
-    request: Request,
-    name: str,
-    user: WebUser | None,
-    status_code: int = 200,
-    **context: Any,
-) -> Any:
+def render(templates: Jinja2Templates, request: Request, name: str, user: WebUser | None,
+           status_code: int = 200, **context: Any) -> Any:
     return templates.TemplateResponse(
-        request,
-        name,
-        {"user": user, "csrf_token": user.csrf_token if user else "", **context},
+        request, name, {"user": user, "csrf_token": user.csrf_token if user else "", **context},
         status_code=status_code,
     )

@@ -32,9 +32,6 @@ def _expiry_class(value: datetime | None) -> str:
 
 def install_filters(env: Environment) -> None:
     filters: dict[str, Any] = {
-        "date": _date,
-        "datetime": _datetime,
-        "days_left": _days_left,
-        "expiry_class": _expiry_class,
+        "date": _date, "datetime": _datetime, "days_left": _days_left, "expiry_class": _expiry_class,
     }
     env.filters.update(filters)

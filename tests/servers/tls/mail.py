@@ -84,29 +84,8 @@ def start_postgres_ssl(workdir: Path, cert: Path, key: Path) -> Running:
     if init.wait(60) != 0:
         raise RuntimeError("initdb failed: " + log.read_text()[-2000:])
     port = free_port()
-    proc = start(
-        [
-            _bin("postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            f"unix_socket_directories={root}",
-            "-c",
-            "ssl=on",
-            "-c",
-            f"ssl_cert_file={root}/server.crt",
-            "-c",
-            f"ssl_key_file={root}/server.key",
-            "-c",
-            "fsync=off",
-            "-c",
-            "shared_buffers=16MB",
-        ],
-        log,
-        user=user,
-    )
+    proc = start([_bin("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+                  "-c", f"unix_socket_directories={root}", "-c", "ssl=on", "-c", f"ssl_cert_file={root}/server.crt",
+                  "-c", f"ssl_key_file={root}/server.key", "-c", "fsync=off", "-c", "shared_buffers=16MB"],
+                 log, user=user)
     return _wait_port(Running("postgres-ssl", "127.0.0.1", port, [proc]), log, "postgres ssl")

@@ -50,89 +50,29 @@ class TestCA:
         (directory / "serial").write_text("1000\n")
         (directory / "crlnumber").write_text("1000\n")
         (directory / "ca.cnf").write_text(CA_CONF.format(dir=directory))
-        _run(
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "3650",
-            "-subj",
-            f"/CN={name}",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            cwd=directory,
-        )
+        _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
+             "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
         self.cert = directory / "ca.crt"
         self.key = directory / "ca.key"
 
-    def issue(
-        self,
-        name: str,
-        *,
-        sans: str = "DNS:localhost,IP:127.0.0.1",
-        key: str = "rsa:2048",
-        md: str = "sha256",
-        ocsp_url: str | None = None,
-        crl_url: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        cn: str = "localhost",
-    ) -> Leaf:
-        ext = [
-            f"subjectAltName={sans}",
-            "basicConstraints=CA:FALSE",
-            "extendedKeyUsage=serverAuth",
-            "keyUsage=critical,digitalSignature,keyEncipherment",
-        ]
+    def issue(self, name: str, *, sans: str = "DNS:localhost,IP:127.0.0.1", key: str = "rsa:2048",
+              md: str = "sha256", ocsp_url: str | None = None, crl_url: str | None = None,
+              start: str | None = None, end: str | None = None, cn: str = "localhost") -> Leaf:
+        ext = [f"subjectAltName={sans}", "basicConstraints=CA:FALSE", "extendedKeyUsage=serverAuth",
+               "keyUsage=critical,digitalSignature,keyEncipherment"]
         if ocsp_url:
             ext.append(f"authorityInfoAccess=OCSP;URI:{ocsp_url}")
         if crl_url:
             ext.append(f"crlDistributionPoints=URI:{crl_url}")
         (self.dir / f"{name}.ext").write_text("\n".join(ext) + "\n")
-        keyopt = (
-            ["-newkey", key]
-            if not key.startswith("ec:")
-            else ["-newkey", "ec", "-pkeyopt", f"ec_paramgen_curve:{key[3:]}"]
-        )
-        _run(
-            "req",
-            "-new",
-            *keyopt,
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={cn}",
-            cwd=self.dir,
-        )
+        keyopt = ["-newkey", key] if not key.startswith("ec:") else ["-newkey", "ec", "-pkeyopt",
+                                                                        f"ec_paramgen_curve:{key[3:]}"]
+        _run("req", "-new", *keyopt, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}",
+             cwd=self.dir)
         dates = ["-startdate", start, "-enddate", end] if start and end else []
-        _run(
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-notext",
-            "-md",
-            md,
-            "-in",
-            f"{name}.csr",
-            "-out",
-            f"{name}.crt",
-            "-extfile",
-            f"{name}.ext",
-            *dates,
-            cwd=self.dir,
-        )
+        _run("ca", "-batch", "-config", "ca.cnf", "-notext", "-md", md, "-in", f"{name}.csr", "-out", f"{name}.crt",
+             "-extfile", f"{name}.ext", *dates, cwd=self.dir)
         return Leaf(self.dir / f"{name}.crt", self.dir / f"{name}.key")
 
     def revoke(self, leaf: Leaf) -> None:
@@ -146,44 +86,12 @@ class TestCA:
     def ocsp_response(self, leaf: Leaf, out: str) -> Path:
         """A signed OCSP response for this leaf from index.txt (what a stapling server serves)."""
         _run("ocsp", "-issuer", "ca.crt", "-cert", str(leaf.cert), "-reqout", f"{out}.req", "-no_nonce", cwd=self.dir)
-        _run(
-            "ocsp",
-            "-index",
-            "index.txt",
-            "-rsigner",
-            "ca.crt",
-            "-rkey",
-            "ca.key",
-            "-CA",
-            "ca.crt",
-            "-reqin",
-            f"{out}.req",
-            "-respout",
-            out,
-            "-ndays",
-            "7",
-            cwd=self.dir,
-        )
+        _run("ocsp", "-index", "index.txt", "-rsigner", "ca.crt", "-rkey", "ca.key", "-CA", "ca.crt",
+             "-reqin", f"{out}.req", "-respout", out, "-ndays", "7", cwd=self.dir)
         return self.dir / out
 
 
 def self_signed(directory: Path, name: str, cn: str = "localhost") -> Leaf:
-    _run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        f"{name}.key",
-        "-out",
-        f"{name}.crt",
-        "-days",
-        "30",
-        "-subj",
-        f"/CN={cn}",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        cwd=directory,
-    )
+    _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt",
+         "-days", "30", "-subj", f"/CN={cn}", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", cwd=directory)
     return Leaf(directory / f"{name}.crt", directory / f"{name}.key")

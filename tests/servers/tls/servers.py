@@ -70,21 +70,8 @@ def start_s_server(workdir: Path, name: str, cert: Path, key: Path, extra: list[
     """`openssl s_server -www` (answers GET so HSTS probes do not hang the single-connection server)."""
     port = free_port()
     log = workdir / f"{name}.log"
-    args = [
-        which("openssl"),
-        "s_server",
-        "-accept",
-        f"127.0.0.1:{port}",
-        "-cert",
-        str(cert),
-        "-key",
-        str(key),
-        "-www",
-        "-quiet",
-        "-naccept",
-        "100000",
-        *extra,
-    ]
+    args = [which("openssl"), "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert), "-key", str(key),
+            "-www", "-quiet", "-naccept", "100000", *extra]
     return _wait_port(Running(name, "127.0.0.1", port, [start(args, log)]), log, f"s_server {name}")
 
 
@@ -95,7 +82,7 @@ class NginxSite:
     key: Path
     protocols: str = "TLSv1.2 TLSv1.3"
     ciphers: str = "ECDHE+AESGCM:ECDHE+CHACHA20"
-    hsts: str | None = "max-age=31536000; includeSubDomains"
+    hsts: str | None = 'max-age=31536000; includeSubDomains'
     extra: str = ""
     port: int = 0
 
@@ -116,18 +103,9 @@ def start_nginx(workdir: Path, sites: list[NginxSite], workers: int = 1) -> dict
     """One nginx process serving several sites, one port each."""
     for site in sites:
         site.port = free_port()
-    body = "".join(
-        NGINX_SITE.format(
-            port=s.port,
-            cert=s.cert,
-            key=s.key,
-            protocols=s.protocols,
-            ciphers=s.ciphers,
-            extra=s.extra,
-            hsts=f'add_header Strict-Transport-Security "{s.hsts}" always;' if s.hsts else "",
-        )
-        for s in sites
-    )
+    body = "".join(NGINX_SITE.format(
+        port=s.port, cert=s.cert, key=s.key, protocols=s.protocols, ciphers=s.ciphers, extra=s.extra,
+        hsts=f"add_header Strict-Transport-Security \"{s.hsts}\" always;" if s.hsts else "") for s in sites)
     conf = workdir / "nginx.conf"
     conf.write_text(f"""
 worker_processes {workers};
@@ -144,18 +122,8 @@ http {{
 """)
     (workdir / "tmp").mkdir(exist_ok=True)
     log = workdir / "nginx.log"
-    proc = start(
-        [
-            which("nginx", "/usr/sbin/nginx"),
-            "-c",
-            str(conf),
-            "-p",
-            str(workdir),
-            "-e",
-            str(workdir / "nginx-error.log"),
-        ],
-        log,
-    )
+    proc = start([which("nginx", "/usr/sbin/nginx"), "-c", str(conf), "-p", str(workdir), "-e",
+                  str(workdir / "nginx-error.log")], log)
     running = {s.name: Running(s.name, "127.0.0.1", s.port, [proc]) for s in sites}
     for run in running.values():
         _wait_port(run, log, "nginx")
@@ -165,51 +133,21 @@ http {{
 def start_gnutls(workdir: Path, ns: NetNamespace, name: str, cert: Path, key: Path, priority: str) -> Running:
     port = 8443
     log = workdir / f"{name}.log"
-    args = ns.wrap(
-        [
-            which("gnutls-serv"),
-            "--http",
-            "--port",
-            str(port),
-            "--x509certfile",
-            str(cert),
-            "--x509keyfile",
-            str(key),
-            "--priority",
-            priority,
-        ]
-    )
+    args = ns.wrap([which("gnutls-serv"), "--http", "--port", str(port), "--x509certfile", str(cert),
+                    "--x509keyfile", str(key), "--priority", priority])
     return _wait_port(Running(name, ns.ip, port, [start(args, log)]), log, f"gnutls-serv {name}")
 
 
 def start_ocsp_responder(workdir: Path, ns: NetNamespace, ca_dir: Path) -> Running:
     port = 8888
     log = workdir / "ocsp.log"
-    args = ns.wrap(
-        [
-            which("openssl"),
-            "ocsp",
-            "-index",
-            str(ca_dir / "index.txt"),
-            "-port",
-            str(port),
-            "-rsigner",
-            str(ca_dir / "ca.crt"),
-            "-rkey",
-            str(ca_dir / "ca.key"),
-            "-CA",
-            str(ca_dir / "ca.crt"),
-            "-nrequest",
-            "100000",
-            "-ndays",
-            "7",
-        ]
-    )
+    args = ns.wrap([which("openssl"), "ocsp", "-index", str(ca_dir / "index.txt"), "-port", str(port),
+                    "-rsigner", str(ca_dir / "ca.crt"), "-rkey", str(ca_dir / "ca.key"), "-CA", str(ca_dir / "ca.crt"),
+                    "-nrequest", "100000", "-ndays", "7"])
     proc = start(args, log)
     # a probe connection that sends nothing wedges the one-at-a-time responder: wait for its log line instead
-    wait_until(
-        lambda: log.exists() and "waiting for OCSP" in log.read_text(errors="replace"), 20, "openssl ocsp", proc, log
-    )
+    wait_until(lambda: log.exists() and "waiting for OCSP" in log.read_text(errors="replace"), 20, "openssl ocsp",
+               proc, log)
     return Running("ocsp", ns.ip, port, [proc])
 
 

@@ -43,18 +43,18 @@ class ClientHello:
         pos = 34
         sid = body[pos]
         pos += 1 + sid
-        n = struct.unpack("!H", body[pos : pos + 2])[0]
-        self.suites = [struct.unpack("!H", body[pos + 2 + i : pos + 4 + i])[0] for i in range(0, n, 2)]
+        n = struct.unpack("!H", body[pos:pos + 2])[0]
+        self.suites = [struct.unpack("!H", body[pos + 2 + i:pos + 4 + i])[0] for i in range(0, n, 2)]
         pos += 2 + n
-        self.compression = list(body[pos + 1 : pos + 1 + body[pos]])
+        self.compression = list(body[pos + 1:pos + 1 + body[pos]])
         pos += 1 + body[pos]
         self.extensions: dict[int, bytes] = {}
         if pos + 2 <= len(body):
-            end = pos + 2 + struct.unpack("!H", body[pos : pos + 2])[0]
+            end = pos + 2 + struct.unpack("!H", body[pos:pos + 2])[0]
             pos += 2
             while pos + 4 <= end:
-                ext, length = struct.unpack("!HH", body[pos : pos + 4])
-                self.extensions[ext] = body[pos + 4 : pos + 4 + length]
+                ext, length = struct.unpack("!HH", body[pos:pos + 4])
+                self.extensions[ext] = body[pos + 4:pos + 4 + length]
                 pos += 4 + length
 
 
@@ -86,15 +86,10 @@ class Simulator:
         if self.mode != "sslv2" or body[0] != 1:
             return
         specs_len = struct.unpack("!H", body[3:5])[0]
-        offered = {int.from_bytes(body[9 + i : 12 + i], "big") for i in range(0, specs_len, 3)}
+        offered = {int.from_bytes(body[9 + i:12 + i], "big") for i in range(0, specs_len, 3)}
         common = b"".join(s.to_bytes(3, "big") for s in SSLV2_SPECS if s in offered)
-        hello = (
-            b"\x04\x00\x01\x00\x02"
-            + struct.pack("!HHH", len(self.cert_der), len(common), 16)
-            + self.cert_der
-            + common
-            + os.urandom(16)
-        )
+        hello = (b"\x04\x00\x01\x00\x02" + struct.pack("!HHH", len(self.cert_der), len(common), 16)
+                 + self.cert_der + common + os.urandom(16))
         writer.write(struct.pack("!H", 0x8000 | len(hello)) + hello)
         await writer.drain()
         await asyncio.sleep(0.2)
@@ -108,7 +103,7 @@ class Simulator:
         content, payload = await self._read_record(reader, first)
         if content != 22 or payload[0] != 1:
             return
-        hello = ClientHello(payload[4 : 4 + int.from_bytes(payload[1:4], "big")])
+        hello = ClientHello(payload[4:4 + int.from_bytes(payload[1:4], "big")])
         version = min(hello.version, 0x0303)
         if version < self.min_version:
             writer.write(_alert(0x0301, 70))
@@ -133,25 +128,21 @@ class Simulator:
         if self.mode == "heartbleed" and 0x000F in hello.extensions:
             exts += struct.pack("!HHB", 0x000F, 1, 1)
         compression = 1 if self.mode == "compression" and 1 in hello.compression else 0
-        body = (
-            struct.pack("!H", version)
-            + os.urandom(32)
-            + b"\x20"
-            + os.urandom(32)
-            + struct.pack("!HB", cipher, compression)
-            + (struct.pack("!H", len(exts)) + exts if exts else b"")
-        )
+        body = (struct.pack("!H", version) + os.urandom(32) + b"\x20" + os.urandom(32)
+                + struct.pack("!HB", cipher, compression) + (struct.pack("!H", len(exts)) + exts if exts else b""))
         certs = len(self.cert_der).to_bytes(3, "big") + self.cert_der
-        flight = _handshake(2, body) + _handshake(11, len(certs).to_bytes(3, "big") + certs) + _handshake(14, b"")
+        flight = (_handshake(2, body) + _handshake(11, len(certs).to_bytes(3, "big") + certs)
+                  + _handshake(14, b""))
         return _record(22, version, flight)
 
-    async def _after_hello_done(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: int) -> None:
+    async def _after_hello_done(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                                version: int) -> None:
         ccs_seen = False
         while True:
             content, payload = await asyncio.wait_for(self._read_record(reader), 10)
             if content == 24 and self.mode == "heartbleed" and payload[:1] == b"\x01":
                 claimed = struct.unpack("!H", payload[1:3])[0]
-                leak = (b"SIMULATED-MEMORY" * 1100)[: min(claimed, 16384)]
+                leak = (b"SIMULATED-MEMORY" * 1100)[:min(claimed, 16384)]
                 writer.write(_record(24, version, b"\x02" + struct.pack("!H", len(leak)) + leak + os.urandom(16)))
                 await writer.drain()
                 continue

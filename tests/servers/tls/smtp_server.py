@@ -16,14 +16,8 @@ from aiosmtpd.handlers import Sink
 def main(port: int, cert: str, key: str) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    controller = Controller(
-        Sink(),
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=False,
-        server_hostname="localhost",
-    )
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=False,
+                            server_hostname="localhost")
     controller.start()
     try:
         asyncio.run(asyncio.Event().wait())

@@ -27,12 +27,8 @@ from certvault.issuance.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/acme", tags=["acme"])
-READ, REQUEST, ACCOUNTS, DNS = (
-    Permission.ACME_READ,
-    Permission.ACME_REQUEST,
-    Permission.ACME_ACCOUNTS,
-    Permission.DNS_ACCOUNTS,
-)
+READ, REQUEST, ACCOUNTS, DNS = (Permission.ACME_READ, Permission.ACME_REQUEST, Permission.ACME_ACCOUNTS,
+                                Permission.DNS_ACCOUNTS)
 
 
 @router.get("/directories")
@@ -48,28 +44,15 @@ def list_accounts(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> li
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
 def register_account(body: RegisterIn, svc: ServicesDep, actor: Actor = Depends(require(ACCOUNTS))) -> AccountOut:
-    return AccountOut.of(
-        svc.issuance.accounts.register(
-            actor,
-            body.directory,
-            body.email,
-            body.agree_tos,
-            eab_kid=body.eab_kid,
-            eab_hmac=body.eab_hmac,
-            ca_bundle_pem=body.ca_bundle_pem,
-            name=body.name,
-            key_algorithm=body.key_algorithm,
-        )
-    )
+    return AccountOut.of(svc.issuance.accounts.register(
+        actor, body.directory, body.email, body.agree_tos, eab_kid=body.eab_kid, eab_hmac=body.eab_hmac,
+        ca_bundle_pem=body.ca_bundle_pem, name=body.name, key_algorithm=body.key_algorithm))
 
 
 @router.post("/accounts/recover", response_model=AccountOut, status_code=201)
 def recover_account(body: RecoverIn, svc: ServicesDep, actor: Actor = Depends(require(ACCOUNTS))) -> AccountOut:
-    return AccountOut.of(
-        svc.issuance.accounts.recover(
-            actor, body.directory, body.key_pem, ca_bundle_pem=body.ca_bundle_pem, name=body.name
-        )
-    )
+    return AccountOut.of(svc.issuance.accounts.recover(actor, body.directory, body.key_pem,
+                                                       ca_bundle_pem=body.ca_bundle_pem, name=body.name))
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
@@ -78,16 +61,14 @@ def get_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut)
-def update_account(
-    account_id: uuid.UUID, body: EmailIn, svc: ServicesDep, actor: Actor = Depends(require(ACCOUNTS))
-) -> AccountOut:
+def update_account(account_id: uuid.UUID, body: EmailIn, svc: ServicesDep,
+                   actor: Actor = Depends(require(ACCOUNTS))) -> AccountOut:
     return AccountOut.of(svc.issuance.accounts.update_email(actor, account_id, body.email))
 
 
 @router.post("/accounts/{account_id}/deactivate", response_model=AccountOut)
-def deactivate_account(
-    account_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(ACCOUNTS))
-) -> AccountOut:
+def deactivate_account(account_id: uuid.UUID, svc: ServicesDep,
+                       actor: Actor = Depends(require(ACCOUNTS))) -> AccountOut:
     return AccountOut.of(svc.issuance.accounts.deactivate(actor, account_id))
 
 
@@ -97,11 +78,8 @@ def delete_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depen
     return Response(status_code=204)
 
 
-@router.post(
-    "/accounts/{account_id}/export-key",
-    response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
-)
+@router.post("/accounts/{account_id}/export-key", response_class=Response,
+             responses={200: {"content": {"application/x-pem-file": {}}}})
 def export_account_key(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(ACCOUNTS))) -> Response:
     return Response(svc.issuance.accounts.export_key(actor, account_id), media_type="application/x-pem-file")
 
@@ -119,7 +97,8 @@ def list_dns_accounts(svc: ServicesDep, actor: Actor = Depends(require(READ))) -
 
 @router.post("/dns-accounts", response_model=DnsAccountOut, status_code=201)
 def add_dns_account(body: DnsAccountIn, svc: ServicesDep, actor: Actor = Depends(require(DNS))) -> DnsAccountOut:
-    return DnsAccountOut.of(svc.issuance.dns_accounts.add(actor, body.provider, body.name, body.options, body.secrets))
+    return DnsAccountOut.of(svc.issuance.dns_accounts.add(actor, body.provider, body.name, body.options,
+                                                          body.secrets))
 
 
 @router.delete("/dns-accounts/{account_id}", status_code=204)
@@ -130,13 +109,9 @@ def delete_dns_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = D
 
 # ---- orders --------------------------------------------------------------------------------------
 @router.get("/orders", response_model=list[OrderOut])
-def list_orders(
-    svc: ServicesDep,
-    actor: Actor = Depends(require(READ)),
-    status: str | None = None,
-    limit: int = Query(default=50, ge=1, le=500),
-    offset: Offset = 0,
-) -> list[OrderOut]:
+def list_orders(svc: ServicesDep, actor: Actor = Depends(require(READ)), status: str | None = None,
+                limit: int = Query(default=50, ge=1, le=500),
+                offset: Offset = 0) -> list[OrderOut]:
     rows, _total = svc.issuance.requests.list(actor, status, limit, offset)
     return [OrderOut.of(o) for o in rows]
 
@@ -170,9 +145,8 @@ def list_renewals(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> li
 
 
 @router.get("/renewals/fleet")
-def fleet(
-    svc: ServicesDep, actor: Actor = Depends(require(READ)), weeks: int = Query(default=12, ge=1, le=104)
-) -> dict[str, Any]:
+def fleet(svc: ServicesDep, actor: Actor = Depends(require(READ)),
+          weeks: int = Query(default=12, ge=1, le=104)) -> dict[str, Any]:
     return svc.issuance.renewals.fleet(actor, max(1, min(weeks, 104)))
 
 
@@ -182,17 +156,12 @@ def get_managed(cert_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(req
 
 
 @router.patch("/certificates/{cert_id}", response_model=ManagedOut)
-def update_managed(
-    cert_id: uuid.UUID, body: RenewalSettingsIn, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))
-) -> ManagedOut:
-    days: int | None | str = (
-        None
-        if body.clear_renew_days_before
-        else (body.renew_days_before if body.renew_days_before is not None else "keep")
-    )
-    return ManagedOut.of(
-        svc.issuance.renewals.update(actor, cert_id, auto_renew=body.auto_renew, renew_days_before=days)
-    )
+def update_managed(cert_id: uuid.UUID, body: RenewalSettingsIn, svc: ServicesDep,
+                   actor: Actor = Depends(require(REQUEST))) -> ManagedOut:
+    days: int | None | str = None if body.clear_renew_days_before else (
+        body.renew_days_before if body.renew_days_before is not None else "keep")
+    return ManagedOut.of(svc.issuance.renewals.update(actor, cert_id, auto_renew=body.auto_renew,
+                                                      renew_days_before=days))
 
 
 @router.post("/certificates/{cert_id}/renew", response_model=OrderOut, status_code=201)
@@ -201,9 +170,8 @@ def renew(cert_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(R
 
 
 @router.post("/certificates/{cert_id}/revoke", response_model=ManagedOut)
-def revoke(
-    cert_id: uuid.UUID, body: RevokeIn, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))
-) -> ManagedOut:
+def revoke(cert_id: uuid.UUID, body: RevokeIn, svc: ServicesDep,
+           actor: Actor = Depends(require(REQUEST))) -> ManagedOut:
     return ManagedOut.of(svc.issuance.revocation.revoke(actor, cert_id, body.reason, body.by))
 
 

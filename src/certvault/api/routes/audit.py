@@ -30,20 +30,11 @@ def search_audit(
     limit: int = Query(default=50, ge=1, le=500),
     offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    query = AuditQuery(
-        action=action,
-        actor=user,
-        target_type=target_type,
-        target_id=target_id,
-        outcome=outcome,
-        since=since,
-        until=until,
-        text=q,
-        limit=limit,
-        offset=offset,
-    )
+    query = AuditQuery(action=action, actor=user, target_type=target_type, target_id=target_id,
+                       outcome=outcome, since=since, until=until, text=q, limit=limit, offset=offset)
     rows, total = svc.audit.search(actor, query)
-    return Page(items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit,
+                offset=offset)
 
 
 @router.get("/verify", response_model=VerifyOut)

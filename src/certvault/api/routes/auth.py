@@ -35,19 +35,11 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 def login(body: LoginIn, request: Request, response: Response, svc: ServicesDep) -> LoginOut:
     actor = svc.auth.login(body.username, body.password, client_ip(request), body.totp)
     token, web = svc.auth.create_session(actor)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        secure=True,
-        samesite="strict",
-        max_age=svc.settings.security.session_minutes * 60,
-        path="/",
-    )
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="strict",
+                        max_age=svc.settings.security.session_minutes * 60, path="/")
     user = svc.auth.user_for(actor)
-    return LoginOut(
-        user=UserOut.model_validate(user), csrf_token=web.csrf_token, password_change_required=user.must_change_password
-    )
+    return LoginOut(user=UserOut.model_validate(user), csrf_token=web.csrf_token,
+                    password_change_required=user.must_change_password)
 
 
 @router.post("/auth/logout", response_model=Message)
@@ -88,38 +80,31 @@ def list_users(svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS
 
 
 @router.post("/users", response_model=UserCreated, status_code=201)
-def create_user(
-    body: UserCreate, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> UserCreated:
+def create_user(body: UserCreate, svc: ServicesDep,
+                actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> UserCreated:
     user, password = svc.auth.create_user(
-        actor,
-        body.username,
-        body.role,
-        password=body.password,
-        email=body.email,
-        display_name=body.display_name,
-        allowed_networks=body.allowed_networks,
+        actor, body.username, body.role, password=body.password, email=body.email,
+        display_name=body.display_name, allowed_networks=body.allowed_networks,
     )
     return UserCreated(user=UserOut.model_validate(user), one_time_password=password)
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_READ))) -> UserOut:
+def get_user(user_id: uuid.UUID, svc: ServicesDep,
+             actor: Actor = Depends(require(Permission.USERS_READ))) -> UserOut:
     return UserOut.model_validate(svc.auth.get_user(actor, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(
-    user_id: uuid.UUID, body: UserUpdate, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> UserOut:
+def update_user(user_id: uuid.UUID, body: UserUpdate, svc: ServicesDep,
+                actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> UserOut:
     user = svc.auth.update_user(actor, user_id, **body.model_dump(exclude_unset=True))
     return UserOut.model_validate(user)
 
 
 @router.post("/users/{user_id}/unlock", response_model=UserOut)
-def unlock_user(
-    user_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> UserOut:
+def unlock_user(user_id: uuid.UUID, svc: ServicesDep,
+                actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> UserOut:
     return UserOut.model_validate(svc.auth.unlock(actor, user_id))
 
 
@@ -129,30 +114,26 @@ def list_groups(svc: ServicesDep, actor: Actor = Depends(require(Permission.USER
 
 
 @router.post("/groups", response_model=GroupOut, status_code=201)
-def create_group(
-    body: GroupCreate, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> GroupOut:
+def create_group(body: GroupCreate, svc: ServicesDep,
+                 actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
     return _group(svc.auth.create_group(actor, body.name, body.description))
 
 
 @router.post("/groups/{group_id}/members", response_model=GroupOut)
-def add_member(
-    group_id: uuid.UUID, body: MemberAdd, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> GroupOut:
+def add_member(group_id: uuid.UUID, body: MemberAdd, svc: ServicesDep,
+               actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
     return _group(svc.auth.add_member(actor, group_id, body.user))
 
 
 @router.delete("/groups/{group_id}/members/{user_id}", response_model=GroupOut)
-def remove_member(
-    group_id: uuid.UUID, user_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_MANAGE))
-) -> GroupOut:
+def remove_member(group_id: uuid.UUID, user_id: uuid.UUID, svc: ServicesDep,
+                  actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
     return _group(svc.auth.remove_member(actor, group_id, user_id))
 
 
 def _group(group: Group) -> GroupOut:
-    return GroupOut(
-        id=group.id, name=group.name, description=group.description, members=sorted(m.username for m in group.members)
-    )
+    return GroupOut(id=group.id, name=group.name, description=group.description,
+                    members=sorted(m.username for m in group.members))
 
 
 @router.get("/tokens", response_model=list[TokenOut])

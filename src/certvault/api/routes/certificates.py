@@ -37,43 +37,20 @@ Writer = Annotated[Actor, Depends(require(Permission.CERTIFICATES_WRITE))]
 
 @router.get("", response_model=PageOut)
 def list_certificates(
-    svc: ServicesDep,
-    actor: Reader,
-    name: str | None = None,
-    issuer: str | None = None,
-    tag: str | None = None,
+    svc: ServicesDep, actor: Reader,
+    name: str | None = None, issuer: str | None = None, tag: str | None = None,
     key_type: str | None = Query(default=None, description="rsa, ec, rsa2048, ec256 ..."),
     expiring_within: int | None = Query(default=None, description="days; expired ones are left out"),
-    expired: bool | None = None,
-    managed: bool | None = None,
-    source: str | None = None,
-    status: str | None = None,
-    sort: str = "expiry",
-    limit: int = Query(default=50, ge=1, le=500),
-    offset: Offset = 0,
+    expired: bool | None = None, managed: bool | None = None, source: str | None = None,
+    status: str | None = None, sort: str = "expiry",
+    limit: int = Query(default=50, ge=1, le=500), offset: Offset = 0,
 ) -> PageOut:
-    query = CertificateQuery(
-        name=name,
-        issuer=issuer,
-        tag=tag,
-        key_type=key_type,
-        expiring_within=expiring_within,
-        expired=expired,
-        managed=managed,
-        source=source,
-        status=status,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    query = CertificateQuery(name=name, issuer=issuer, tag=tag, key_type=key_type, expiring_within=expiring_within,
+                             expired=expired, managed=managed, source=source, status=status, sort=sort,
+                             limit=limit, offset=offset)
     page = svc.certificates.search(actor, query)
-    return PageOut(
-        items=[EntryOut.model_validate(e) for e in page.items],
-        total=page.total,
-        total_capped=page.total_capped,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return PageOut(items=[EntryOut.model_validate(e) for e in page.items], total=page.total,
+                   total_capped=page.total_capped, limit=page.limit, offset=page.offset)
 
 
 @router.get("/summary", response_model=SummaryOut)
@@ -88,8 +65,7 @@ def endpoints(svc: ServicesDep, actor: Reader) -> list[EndpointOut]:
 
 @router.post("/import", response_model=ImportReportOut)
 async def import_files(
-    svc: ServicesDep,
-    actor: Writer,
+    svc: ServicesDep, actor: Writer,
     files: Annotated[list[UploadFile], File(description="PEM, DER, PKCS#7, PKCS#12 or JKS files")],
     password: Annotated[str | None, Form()] = None,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
@@ -101,7 +77,8 @@ async def import_files(
         label = upload.filename or "upload"
         data = await upload.read(MAX_BYTES + 1)
         try:
-            results.append(svc.certificates.import_data(actor, data, label, password=password or None, tags=tag_list))
+            results.append(svc.certificates.import_data(actor, data, label, password=password or None,
+                                                        tags=tag_list))
         except CertvaultError as exc:
             results.append(FileResult(label, False, error=exc.message))
     return views.import_report(results)
@@ -110,17 +87,9 @@ async def import_files(
 @router.post("/csr", response_model=CsrOut, status_code=201)
 def create_csr(body: CsrIn, svc: ServicesDep, actor: Writer) -> CsrOut:
     """Generate a key (kept sealed here) and a CSR; import the signed certificate later."""
-    spec = CsrSpec(
-        common_name=body.common_name,
-        sans=tuple(body.sans),
-        key_spec=body.key,
-        hash_name=body.hash,
-        organization=body.organization,
-        organizational_unit=body.organizational_unit,
-        locality=body.locality,
-        state=body.state,
-        country=body.country,
-    )
+    spec = CsrSpec(common_name=body.common_name, sans=tuple(body.sans), key_spec=body.key, hash_name=body.hash,
+                   organization=body.organization, organizational_unit=body.organizational_unit,
+                   locality=body.locality, state=body.state, country=body.country)
     entry, csr_pem = svc.certificates.create_request(actor, spec, tags=body.tags, owner=body.owner)
     return CsrOut(certificate=views.detail(svc.certificates, actor, entry.id), csr_pem=csr_pem.decode())
 
@@ -144,37 +113,19 @@ def show_certificate(entry_id: uuid.UUID, svc: ServicesDep, actor: Reader) -> En
     return views.detail(svc.certificates, actor, entry_id)
 
 
-@router.post(
-    "/{entry_id}/export",
-    response_class=Response,
-    responses={200: {"content": {"application/x-pkcs12": {}, "application/x-pem-file": {}}}},
-)
-def export_certificate(
-    entry_id: uuid.UUID,
-    body: ExportIn,
-    svc: ServicesDep,
-    actor: Annotated[Actor, Depends(require(Permission.CERTIFICATES_EXPORT))],
-) -> Response:
-    result = svc.certificates.export(
-        actor,
-        entry_id,
-        fmt=body.format,
-        with_key=body.with_key,
-        with_chain=body.with_chain,
-        password=body.password,
-        version_id=body.version_id,
-    )
-    return Response(
-        result.content,
-        media_type=result.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
-    )
+@router.post("/{entry_id}/export", response_class=Response,
+             responses={200: {"content": {"application/x-pkcs12": {}, "application/x-pem-file": {}}}})
+def export_certificate(entry_id: uuid.UUID, body: ExportIn, svc: ServicesDep,
+                       actor: Annotated[Actor, Depends(require(Permission.CERTIFICATES_EXPORT))]) -> Response:
+    result = svc.certificates.export(actor, entry_id, fmt=body.format, with_key=body.with_key,
+                                     with_chain=body.with_chain, password=body.password, version_id=body.version_id)
+    return Response(result.content, media_type=result.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
 
 
 @router.get("/{entry_id}/key", response_class=Response, responses={200: {"content": {"application/x-pem-file": {}}}})
-def view_key(
-    entry_id: uuid.UUID, svc: ServicesDep, actor: Annotated[Actor, Depends(require(Permission.KEYS_VIEW))]
-) -> Response:
+def view_key(entry_id: uuid.UUID, svc: ServicesDep,
+             actor: Annotated[Actor, Depends(require(Permission.KEYS_VIEW))]) -> Response:
     pem = svc.certificates.current_key_pem(actor, entry_id)
     if pem is None:
         raise NotFound(f"certificate {entry_id} has no stored private key")
@@ -182,11 +133,9 @@ def view_key(
 
 
 @router.post("/discover", status_code=202)
-def start_discovery(
-    body: DiscoverIn, svc: ServicesDep, actor: Annotated[Actor, Depends(require(Permission.DISCOVERY_RUN))]
-) -> dict[str, object]:
+def start_discovery(body: DiscoverIn, svc: ServicesDep,
+                    actor: Annotated[Actor, Depends(require(Permission.DISCOVERY_RUN))]) -> dict[str, object]:
     """Queue a discovery run: the worker fetches each served chain and records where it was seen."""
-    job = svc.certificates.queue_discovery(
-        actor, targets=body.targets, cidrs=body.cidr, ports=body.ports, sni=body.sni, timeout=body.timeout
-    )
+    job = svc.certificates.queue_discovery(actor, targets=body.targets, cidrs=body.cidr, ports=body.ports,
+                                           sni=body.sni, timeout=body.timeout)
     return {"job_id": str(job.id) if job is not None else None, "targets": job.payload.get("count") if job else 0}

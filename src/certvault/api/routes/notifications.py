@@ -36,14 +36,8 @@ class ChannelOut(BaseModel):
 
     @classmethod
     def of(cls, c: NotificationChannel) -> ChannelOut:
-        return cls(
-            id=c.id,
-            name=c.name,
-            kind=c.kind,
-            options=c.options,
-            has_secret=c.sealed_secret is not None,
-            enabled=c.enabled,
-        )
+        return cls(id=c.id, name=c.name, kind=c.kind, options=c.options, has_secret=c.sealed_secret is not None,
+                   enabled=c.enabled)
 
 
 class ChannelPatch(BaseModel):
@@ -80,17 +74,8 @@ class OutboxOut(BaseModel):
 
     @classmethod
     def of(cls, m: OutboxMessage) -> OutboxOut:
-        return cls(
-            id=m.id,
-            channel_id=m.channel_id,
-            event=m.event,
-            title=m.title,
-            status=m.status,
-            attempts=m.attempts,
-            last_error=m.last_error,
-            created_at=m.created_at,
-            sent_at=m.sent_at,
-        )
+        return cls(id=m.id, channel_id=m.channel_id, event=m.event, title=m.title, status=m.status,
+                   attempts=m.attempts, last_error=m.last_error, created_at=m.created_at, sent_at=m.sent_at)
 
 
 @router.get("/events", response_model=dict[str, str])

@@ -39,17 +39,11 @@ def start_scan(spec: TargetSpec, svc: ServicesDep, actor: Actor = Runner) -> Run
 
 
 @router.get("/runs", response_model=Page[RunOut])
-def list_runs(
-    svc: ServicesDep,
-    actor: Actor = Reader,
-    status: str | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: Offset = 0,
-) -> Page[RunOut]:
+def list_runs(svc: ServicesDep, actor: Actor = Reader, status: str | None = None,
+              limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> Page[RunOut]:
     rows, total = svc.scanning.list_runs(actor, limit, offset, status)
-    return Page(
-        items=[RunOut.model_validate(svc.scanning.run_view(r)) for r in rows], total=total, limit=limit, offset=offset
-    )
+    return Page(items=[RunOut.model_validate(svc.scanning.run_view(r)) for r in rows], total=total,
+                limit=limit, offset=offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
@@ -65,37 +59,25 @@ def cancel_run(run_id: uuid.UUID, svc: ServicesDep, actor: Actor = Runner) -> Ru
 # ---- endpoints -----------------------------------------------------------------------------------
 @router.get("/endpoints", response_model=Page[EndpointOut])
 def list_endpoints(
-    svc: ServicesDep,
-    actor: Actor = Reader,
+    svc: ServicesDep, actor: Actor = Reader,
     grade: str | None = Query(None, description="A+, A, A-, B, C, D, E, F, T or M"),
-    vulnerable_to: str | None = Query(
-        None, alias="vulnerable-to", description="a finding: heartbleed, TLSv1.0, expired, weak_ciphers, ..."
-    ),
+    vulnerable_to: str | None = Query(None, alias="vulnerable-to",
+                                      description="a finding: heartbleed, TLSv1.0, expired, weak_ciphers, ..."),
     expiring: int | None = Query(None, ge=0, le=3650, description="certificate expires within N days"),
     host: str | None = Query(None, max_length=255, description="part of the host name or IP"),
     status: str | None = Query(None, description="ok or unreachable"),
     sort: str = Query("host", description="host, grade, expiry or scanned"),
-    limit: int = Query(50, ge=1, le=500),
-    offset: Offset = 0,
+    limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
 ) -> Page[EndpointOut]:
-    query = EndpointQuery(
-        grade=grade,
-        vulnerable_to=vulnerable_to,
-        expiring_within_days=expiring,
-        host=host,
-        status=status,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    query = EndpointQuery(grade=grade, vulnerable_to=vulnerable_to, expiring_within_days=expiring, host=host,
+                          status=status, sort=sort, limit=limit, offset=offset)
     rows, total = svc.scanning.list_endpoints(actor, query)
     return Page(items=[EndpointOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=EndpointDetail)
-def get_endpoint(
-    endpoint_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader, history: int = Query(50, ge=1, le=1000)
-) -> EndpointDetail:
+def get_endpoint(endpoint_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader,
+                 history: int = Query(50, ge=1, le=1000)) -> EndpointDetail:
     """The latest full result, the history of results, change events and weak ciphers."""
     endpoint = svc.scanning.get_endpoint(actor, endpoint_id)
     latest = svc.scanning.latest_result(actor, endpoint_id)
@@ -122,18 +104,11 @@ def get_result(result_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader) ->
 
 # ---- events --------------------------------------------------------------------------------------
 @router.get("/events", response_model=Page[EventOut])
-def list_events(
-    svc: ServicesDep,
-    actor: Actor = Reader,
-    type: str | None = None,
-    endpoint_id: uuid.UUID | None = None,
-    pending: bool = False,
-    limit: int = Query(50, ge=1, le=500),
-    offset: Offset = 0,
-) -> Page[EventOut]:
-    rows, total = svc.scanning.list_events(
-        actor, endpoint_id=endpoint_id, type=type, pending_only=pending, limit=limit, offset=offset
-    )
+def list_events(svc: ServicesDep, actor: Actor = Reader, type: str | None = None,
+                endpoint_id: uuid.UUID | None = None, pending: bool = False,
+                limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> Page[EventOut]:
+    rows, total = svc.scanning.list_events(actor, endpoint_id=endpoint_id, type=type, pending_only=pending,
+                                           limit=limit, offset=offset)
     return Page(items=[EventOut.model_validate(e) for e in rows], total=total, limit=limit, offset=offset)
 
 
@@ -154,9 +129,8 @@ def get_schedule(schedule_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader
 
 
 @router.patch("/schedules/{schedule_id}", response_model=ScheduleOut)
-def update_schedule(
-    schedule_id: uuid.UUID, data: ScheduleUpdate, svc: ServicesDep, actor: Actor = Runner
-) -> ScheduleOut:
+def update_schedule(schedule_id: uuid.UUID, data: ScheduleUpdate, svc: ServicesDep,
+                    actor: Actor = Runner) -> ScheduleOut:
     return ScheduleOut.model_validate(svc.scanning.update_schedule(actor, schedule_id, data))
 
 

@@ -26,13 +26,10 @@ from certvault.vault.templates import TEMPLATE_IDS, TEMPLATE_LABELS
 TOKEN_SECONDS = 1200
 FILE_PLACEHOLDER = "*** Not Valid For Display ***"
 ERROR_CODES = {
-    "CannotView": "API_AccessDenied",
-    "RequiresApproval": "API_RequiresApproval",
-    "RequiresDoubleLockPassword": "API_DoubleLockPasswordRequired",
-    "CreateDoubleLockPassword": "API_DoubleLockPasswordNotSet",
-    "DoubleLockNoAccess": "API_DoubleLockNoAccess",
-    "RequiresCheckout": "API_CheckOutRequired",
-    "HiddenPassword": "API_HiddenPassword",
+    "CannotView": "API_AccessDenied", "RequiresApproval": "API_RequiresApproval",
+    "RequiresDoubleLockPassword": "API_DoubleLockPasswordRequired", "CreateDoubleLockPassword":
+    "API_DoubleLockPasswordNotSet", "DoubleLockNoAccess": "API_DoubleLockNoAccess",
+    "RequiresCheckout": "API_CheckOutRequired", "HiddenPassword": "API_HiddenPassword",
 }
 
 
@@ -65,7 +62,8 @@ Skip = Annotated[int, Query(ge=0, le=10_000_000)]
 router = APIRouter(prefix="/secretserver", tags=["secret-server"], route_class=SecretServerRoute)
 
 
-def ss_actor(request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Actor:
+def ss_actor(request: Request, svc: ServicesDep,
+             authorization: Annotated[str | None, Header()] = None) -> Actor:
     scheme, _, token = (authorization or "").partition(" ")
     return web_services_actor(request, svc, token if scheme.lower() == "bearer" else None)
 
@@ -82,36 +80,20 @@ def _secret_summary(svc: Services, secret: Secret, folder: Folder, checkout: Che
     if checkout is not None:
         minutes_left = max(0, int((checkout.expires_at - svc.ctx.now()).total_seconds() // 60))
     return {
-        "id": secret.number,
-        "name": secret.name,
-        "secretTemplateId": TEMPLATE_IDS[secret.template],
-        "secretTemplateName": TEMPLATE_LABELS[secret.template],
-        "folderId": folder.number,
-        "folderPath": "\\" + folder.path.replace("/", "\\"),
-        "siteId": 1,
-        "active": secret.active,
+        "id": secret.number, "name": secret.name, "secretTemplateId": TEMPLATE_IDS[secret.template],
+        "secretTemplateName": TEMPLATE_LABELS[secret.template], "folderId": folder.number,
+        "folderPath": "\\" + folder.path.replace("/", "\\"), "siteId": 1, "active": secret.active,
         "isRestricted": secret.require_approval or secret.checkout_enabled or secret.double_lock,
-        "isOutOfSync": False,
-        "checkOutEnabled": secret.checkout_enabled,
-        "checkedOut": checkout is not None,
+        "isOutOfSync": False, "checkOutEnabled": secret.checkout_enabled, "checkedOut": checkout is not None,
         "checkOutMinutesRemaining": minutes_left,
         "checkOutIntervalMinutes": secret.checkout_minutes if secret.checkout_enabled else -1,
-        "checkOutUserId": -1,
-        "checkOutUserDisplayName": checkout.username if checkout else "",
-        "requiresApprovalForAccess": secret.require_approval,
-        "requiresApproval": secret.require_approval,
-        "requiresComment": False,
-        "isDoubleLock": secret.double_lock,
-        "doubleLockEnabled": secret.double_lock,
-        "doubleLockId": 1 if secret.double_lock else -1,
-        "hidePassword": secret.hide_password,
-        "accessRequestWorkflowMapId": -1,
-        "autoChangeEnabled": False,
-        "lastHeartBeatStatus": "Pending",
-        "lastHeartBeatCheck": _stamp(secret.updated_at),
-        "lastPasswordChangeAttempt": _stamp(secret.rotated_at),
-        "createDate": _stamp(secret.created_at),
-        "responseCodes": [],
+        "checkOutUserId": -1, "checkOutUserDisplayName": checkout.username if checkout else "",
+        "requiresApprovalForAccess": secret.require_approval, "requiresApproval": secret.require_approval,
+        "requiresComment": False, "isDoubleLock": secret.double_lock, "doubleLockEnabled": secret.double_lock,
+        "doubleLockId": 1 if secret.double_lock else -1, "hidePassword": secret.hide_password,
+        "accessRequestWorkflowMapId": -1, "autoChangeEnabled": False, "lastHeartBeatStatus": "Pending",
+        "lastHeartBeatCheck": _stamp(secret.updated_at), "lastPasswordChangeAttempt": _stamp(secret.rotated_at),
+        "createDate": _stamp(secret.created_at), "responseCodes": [],
     }
 
 
@@ -119,23 +101,15 @@ def _item(index: int, field: SecretField | FieldValue, value: FieldValue | None)
     is_file = field.is_file
     item_value = FILE_PLACEHOLDER if is_file else (value.text if value is not None else "")
     return {
-        "itemId": index + 1,
-        "fieldId": index + 1,
-        "fieldName": field.name,
-        "slug": field.slug,
-        "fieldDescription": "",
-        "itemValue": item_value,
-        "isPassword": field.is_secret and not is_file,
-        "isFile": is_file,
-        "isNotes": field.slug == "notes",
-        "fileAttachmentId": index + 1 if is_file else None,
+        "itemId": index + 1, "fieldId": index + 1, "fieldName": field.name, "slug": field.slug,
+        "fieldDescription": "", "itemValue": item_value, "isPassword": field.is_secret and not is_file,
+        "isFile": is_file, "isNotes": field.slug == "notes", "fileAttachmentId": index + 1 if is_file else None,
         "filename": field.filename if is_file else None,
     }
 
 
-def _full_secret(
-    svc: Services, actor: Actor, ref: int | None, path: str | None, auto_checkout: bool, passphrase: str | None = None
-) -> dict[str, Any]:
+def _full_secret(svc: Services, actor: Actor, ref: int | None, path: str | None, auto_checkout: bool,
+                 passphrase: str | None = None) -> dict[str, Any]:
     read = svc.vault.reader.read(actor, ref, path=path, passphrase=passphrase, auto_checkout=auto_checkout)
     body = _secret_summary(svc, read.secret, read.folder, read.checkout)
     body["items"] = [_item(i, v, v) for i, v in enumerate(read.values)]
@@ -156,14 +130,9 @@ class TokenOut(BaseModel):
 
 
 @router.post("/oauth2/token", response_model=TokenOut)
-def oauth2_token(
-    request: Request,
-    svc: ServicesDep,
-    grant_type: Annotated[str, Form()],
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    domain: Annotated[str | None, Form()] = None,
-) -> Any:
+def oauth2_token(request: Request, svc: ServicesDep, grant_type: Annotated[str, Form()],
+                 username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                 domain: Annotated[str | None, Form()] = None) -> Any:
     """Password grant for service accounts and users; the token lasts 20 minutes."""
     try:
         svc.vault.core.require_web_services()
@@ -176,9 +145,8 @@ def oauth2_token(
             svc.session.commit()  # keep the audited failure (and the alert job) though we answer an error
         status = 403 if isinstance(exc, Forbidden) and not exc.keep_changes else 400
         code = "access_denied" if status == 403 else "invalid_grant"
-        return JSONResponse(
-            {"error": code, "error_description": exc.message, "message": exc.message}, status_code=status
-        )
+        return JSONResponse({"error": code, "error_description": exc.message, "message": exc.message},
+                            status_code=status)
     token, row = svc.auth.create_token(actor, actor.id, name="secretserver-oauth", days=1, kind="oauth")
     row.expires_at = svc.ctx.now().replace(microsecond=0) + _seconds(TOKEN_SECONDS)
     return TokenOut(access_token=token, token_type="bearer", expires_in=TOKEN_SECONDS)
@@ -191,63 +159,36 @@ def _seconds(value: int) -> Any:
 
 
 @router.get("/api/v1/secrets")
-def search_secrets(
-    svc: ServicesDep,
-    actor: SSActor,
-    search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
-    folder_id: Annotated[int | None, Query(alias="filter.folderId", ge=-1, le=MAX_ID)] = None,
-    take: int = Query(default=100, ge=0, le=1000),
-    skip: Skip = 0,
-) -> dict[str, Any]:
+def search_secrets(svc: ServicesDep, actor: SSActor,
+                   search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
+                   folder_id: Annotated[int | None, Query(alias="filter.folderId", ge=-1, le=MAX_ID)] = None,
+                   take: int = Query(default=100, ge=0, le=1000), skip: Skip = 0) -> dict[str, Any]:
     rows, total = svc.vault.secrets.search(actor, search_text, folder_id, take or 100, skip)
     records = [_secret_summary(svc, r.secret, r.folder, svc.vault.protection.active_checkout(r.secret)) for r in rows]
-    return {
-        "records": records,
-        "total": total,
-        "skip": skip,
-        "take": take,
-        "hasNext": skip + len(rows) < total,
-        "hasPrev": skip > 0,
-        "success": True,
-    }
+    return {"records": records, "total": total, "skip": skip, "take": take, "hasNext": skip + len(rows) < total,
+            "hasPrev": skip > 0, "success": True}
 
 
 @router.get("/api/v1/secrets/lookup")
-def lookup_secrets(
-    svc: ServicesDep,
-    actor: SSActor,
-    search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
-    take: int = Query(default=100, ge=0, le=1000),
-    skip: Skip = 0,
-) -> dict[str, Any]:
+def lookup_secrets(svc: ServicesDep, actor: SSActor,
+                   search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
+                   take: int = Query(default=100, ge=0, le=1000), skip: Skip = 0) -> dict[str, Any]:
     rows, total = svc.vault.secrets.search(actor, search_text, None, take or 100, skip)
-    return {
-        "records": [{"id": r.secret.number, "value": r.secret.name} for r in rows],
-        "total": total,
-        "skip": skip,
-        "take": take,
-        "success": True,
-    }
+    return {"records": [{"id": r.secret.number, "value": r.secret.name} for r in rows], "total": total,
+            "skip": skip, "take": take, "success": True}
 
 
 @router.get("/api/v1/secrets/search-total")
-def search_total(
-    svc: ServicesDep,
-    actor: SSActor,
-    search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
-    folder_id: Annotated[int | None, Query(alias="filter.folderId", ge=-1, le=MAX_ID)] = None,
-) -> int:
+def search_total(svc: ServicesDep, actor: SSActor,
+                 search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
+                 folder_id: Annotated[int | None, Query(alias="filter.folderId", ge=-1, le=MAX_ID)] = None) -> int:
     return svc.vault.secrets.search(actor, search_text, folder_id, 1, 0)[1]
 
 
 @router.get("/api/v1/secrets/{secret_id}")
-def get_secret(
-    secret_id: SecretId,
-    svc: ServicesDep,
-    actor: SSActor,
-    secret_path: Annotated[str | None, Query(alias="secretPath")] = None,
-    auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False,
-) -> dict[str, Any]:
+def get_secret(secret_id: SecretId, svc: ServicesDep, actor: SSActor,
+               secret_path: Annotated[str | None, Query(alias="secretPath")] = None,
+               auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False) -> dict[str, Any]:
     """The secret with its items; check-out happens automatically for service accounts."""
     if secret_id == 0 and not secret_path:
         raise NotFound("secret 0 not found (give secretPath to look a secret up by path)")
@@ -270,22 +211,14 @@ def get_restricted(secret_id: SecretId, body: Restricted, svc: ServicesDep, acto
 
 
 @router.get("/api/v1/secrets/{secret_id}/fields/{slug}")
-def get_field(
-    secret_id: SecretId,
-    slug: str,
-    svc: ServicesDep,
-    actor: SSActor,
-    auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False,
-) -> Response:
+def get_field(secret_id: SecretId, slug: str, svc: ServicesDep, actor: SSActor,
+              auto_checkout: Annotated[bool, Query(alias="autoCheckout")] = False) -> Response:
     """A text field as a JSON string; a file field as its raw bytes (like Secret Server)."""
     read = svc.vault.reader.read(actor, secret_id, slug=slug, auto_checkout=auto_checkout)
     value = read.values[0]
     if value.is_file:
-        return Response(
-            value.data,
-            media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'},
-        )
+        return Response(value.data, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'})
     return JSONResponse(value.text)
 
 
@@ -293,13 +226,9 @@ def get_field(
 def get_state(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     listing = svc.vault.secrets.get(actor, secret_id)
     checkout = svc.vault.protection.active_checkout(listing.secret)
-    return {
-        "secretState": svc.vault.reader.state(actor, listing.secret, listing.folder),
-        "isActive": listing.secret.active,
-        "isCheckedOut": checkout is not None,
-        "checkedOutUserDisplayName": checkout.username if checkout else "",
-        "secretName": listing.secret.name,
-    }
+    return {"secretState": svc.vault.reader.state(actor, listing.secret, listing.folder),
+            "isActive": listing.secret.active, "isCheckedOut": checkout is not None,
+            "checkedOutUserDisplayName": checkout.username if checkout else "", "secretName": listing.secret.name}
 
 
 @router.post("/api/v1/secrets/{secret_id}/check-out")
@@ -319,46 +248,26 @@ def check_in(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str,
 def secret_audits(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     listing = svc.vault.secrets.get(actor, secret_id)
     events = svc.vault.trail(actor, listing.secret.id)
-    records = [
-        {
-            "secretAuditId": e.seq,
-            "action": e.action.split(".", 1)[-1].upper(),
-            "dateRecorded": _stamp(e.at),
-            "byUserDisplayName": e.actor_name,
-            "ipAddress": e.ip or "",
-            "notes": e.outcome,
-            "secretId": listing.secret.number,
-        }
-        for e in events
-    ]
+    records = [{"secretAuditId": e.seq, "action": e.action.split(".", 1)[-1].upper(), "dateRecorded": _stamp(e.at),
+                "byUserDisplayName": e.actor_name, "ipAddress": e.ip or "", "notes": e.outcome,
+                "secretId": listing.secret.number} for e in events]
     return {"records": records, "total": len(records), "skip": 0, "take": len(records), "success": True}
 
 
 # ---- folders ---------------------------------------------------------------------------------------
 def _folder(folder: Folder, parent_number: int) -> dict[str, Any]:
-    return {
-        "id": folder.number,
-        "folderName": folder.name,
-        "folderPath": "\\" + folder.path.replace("/", "\\"),
-        "parentFolderId": parent_number,
-        "folderTypeId": 1,
-        "secretPolicyId": -1,
-        "inheritPermissions": folder.inherit_permissions,
-        "inheritSecretPolicy": False,
-        "childFolders": None,
-        "secretTemplates": None,
-    }
+    return {"id": folder.number, "folderName": folder.name, "folderPath": "\\" + folder.path.replace("/", "\\"),
+            "parentFolderId": parent_number, "folderTypeId": 1, "secretPolicyId": -1,
+            "inheritPermissions": folder.inherit_permissions, "inheritSecretPolicy": False, "childFolders": None,
+            "secretTemplates": None}
 
 
 @router.get("/api/v1/folders/lookup")
-def lookup_folders(
-    svc: ServicesDep,
-    actor: SSActor,
-    search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
-    parent_id: Annotated[int | None, Query(alias="filter.parentFolderId", ge=-1, le=MAX_ID)] = None,
-    direct: Annotated[bool, Query(alias="filter.limitToDirectDescendents")] = False,
-    take: int = Query(default=100, ge=0, le=1000),
-) -> dict[str, Any]:
+def lookup_folders(svc: ServicesDep, actor: SSActor,
+                   search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
+                   parent_id: Annotated[int | None, Query(alias="filter.parentFolderId", ge=-1, le=MAX_ID)] = None,
+                   direct: Annotated[bool, Query(alias="filter.limitToDirectDescendents")] = False,
+                   take: int = Query(default=100, ge=0, le=1000)) -> dict[str, Any]:
     items = [i.folder for i in svc.vault.folders.list(actor)]
     if search_text:
         items = [f for f in items if search_text.lower() in f.name.lower()]
@@ -370,13 +279,9 @@ def lookup_folders(
 
 
 @router.get("/api/v1/folders/{folder_id}")
-def get_folder(
-    folder_id: FolderId,
-    svc: ServicesDep,
-    actor: SSActor,
-    folder_path: Annotated[str | None, Query(alias="folderPath")] = None,
-    get_all_children: Annotated[bool, Query(alias="getAllChildren")] = False,
-) -> dict[str, Any]:
+def get_folder(folder_id: FolderId, svc: ServicesDep, actor: SSActor,
+               folder_path: Annotated[str | None, Query(alias="folderPath")] = None,
+               get_all_children: Annotated[bool, Query(alias="getAllChildren")] = False) -> dict[str, Any]:
     if folder_id == 0 and not folder_path:
         raise NotFound("folder 0 not found (give folderPath to look a folder up by path)")
     folder, _level = svc.vault.folders.get(actor, folder_path if folder_id == 0 else str(folder_id))
@@ -385,3 +290,4 @@ def get_folder(
     if get_all_children:
         body["childFolders"] = [_folder(child, folder.number) for child in svc.vault.folders.children(folder)]
     return body
+

@@ -39,9 +39,8 @@ class SettingChange(BaseModel):
 
 
 @router.put("/api/v1/settings/{key}")
-def change_setting(
-    key: str, body: SettingChange, svc: ServicesDep, actor: Actor = Depends(require(Permission.SETTINGS_MANAGE))
-) -> dict[str, Any]:
+def change_setting(key: str, body: SettingChange, svc: ServicesDep,
+                   actor: Actor = Depends(require(Permission.SETTINGS_MANAGE))) -> dict[str, Any]:
     svc.system.set(actor, key, body.value)
     return svc.system.all()
 

@@ -38,12 +38,9 @@ class VaultKVRoute(CompatRoute):
 router = APIRouter(prefix="/v1", tags=["vault-kv-v2"], route_class=VaultKVRoute)
 
 
-def kv_actor(
-    request: Request,
-    svc: ServicesDep,
-    x_vault_token: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Actor:
+def kv_actor(request: Request, svc: ServicesDep,
+             x_vault_token: Annotated[str | None, Header()] = None,
+             authorization: Annotated[str | None, Header()] = None) -> Actor:
     token = x_vault_token
     if not token and authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:]
@@ -59,16 +56,8 @@ KVActor = Annotated[Actor, Depends(kv_actor)]
 
 
 def _envelope(data: Any) -> dict[str, Any]:
-    return {
-        "request_id": str(uuid.uuid4()),
-        "lease_id": "",
-        "renewable": False,
-        "lease_duration": 0,
-        "data": data,
-        "wrap_info": None,
-        "warnings": None,
-        "auth": None,
-    }
+    return {"request_id": str(uuid.uuid4()), "lease_id": "", "renewable": False, "lease_duration": 0, "data": data,
+            "wrap_info": None, "warnings": None, "auth": None}
 
 
 def _value(v: FieldValue) -> str:
@@ -90,22 +79,17 @@ def _check_mount(mount: str) -> None:
 
 
 @router.get("/{mount}/data/{path:path}")
-def read_secret(
-    mount: str, path: str, svc: ServicesDep, actor: KVActor, version: int | None = Query(default=None, ge=0)
-) -> dict[str, Any]:
+def read_secret(mount: str, path: str, svc: ServicesDep, actor: KVActor,
+                version: int | None = Query(default=None, ge=0)) -> dict[str, Any]:
     """The current version of the secret at <folder path>/<secret name> (check-out is automatic)."""
     _check_mount(mount)
     secret, _folder = svc.vault.core.secret_by_path(path)
     if version not in (None, 0, secret.version):
         raise NotFound(f"only the current version ({secret.version}) is served")
     read = svc.vault.reader.read(actor, secret.id, auto_checkout=True)
-    metadata = {
-        "created_time": _stamp(read.secret.updated_at),
-        "custom_metadata": {"certvault_id": str(read.secret.id), "template": read.secret.template},
-        "deletion_time": "",
-        "destroyed": False,
-        "version": read.secret.version,
-    }
+    metadata = {"created_time": _stamp(read.secret.updated_at), "custom_metadata": {
+        "certvault_id": str(read.secret.id), "template": read.secret.template},
+        "deletion_time": "", "destroyed": False, "version": read.secret.version}
     return _envelope({"data": {v.slug: _value(v) for v in read.values}, "metadata": metadata})
 
 
@@ -116,7 +100,7 @@ def _list(svc: Services, actor: Actor, path: str) -> dict[str, Any]:
         folder_path = item.folder.path
         if prefix and not folder_path.startswith(prefix + "/"):
             continue
-        rest = folder_path[len(prefix) + 1 :] if prefix else folder_path
+        rest = folder_path[len(prefix) + 1:] if prefix else folder_path
         keys.add(rest.split("/", 1)[0] + "/")
     if prefix:
         if _folder_exists(svc, prefix):
@@ -136,9 +120,8 @@ def _folder_exists(svc: Services, path: str) -> bool:
 
 
 @router.get("/{mount}/metadata/{path:path}")
-def read_metadata(
-    mount: str, path: str, svc: ServicesDep, actor: KVActor, list_keys: bool = Query(default=False, alias="list")
-) -> dict[str, Any]:
+def read_metadata(mount: str, path: str, svc: ServicesDep, actor: KVActor,
+                  list_keys: bool = Query(default=False, alias="list")) -> dict[str, Any]:
     """Metadata of a secret, or (with ?list=true) the folders and secrets under a folder path."""
     _check_mount(mount)
     if list_keys:
@@ -146,19 +129,12 @@ def read_metadata(
     secret, _folder = svc.vault.core.secret_by_path(path)
     listing = svc.vault.secrets.get(actor, secret.id)
     stamp = _stamp(listing.secret.updated_at)
-    return _envelope(
-        {
-            "cas_required": False,
-            "created_time": _stamp(listing.secret.created_at),
-            "current_version": secret.version,
-            "custom_metadata": {"certvault_id": str(secret.id)},
-            "delete_version_after": "0s",
-            "max_versions": 0,
-            "oldest_version": secret.version,
-            "updated_time": stamp,
-            "versions": {str(secret.version): {"created_time": stamp, "deletion_time": "", "destroyed": False}},
-        }
-    )
+    return _envelope({
+        "cas_required": False, "created_time": _stamp(listing.secret.created_at), "current_version": secret.version,
+        "custom_metadata": {"certvault_id": str(secret.id)}, "delete_version_after": "0s", "max_versions": 0,
+        "oldest_version": secret.version, "updated_time": stamp,
+        "versions": {str(secret.version): {"created_time": stamp, "deletion_time": "", "destroyed": False}},
+    })
 
 
 @router.api_route("/{mount}/metadata/{path:path}", methods=["LIST"], include_in_schema=False)
@@ -171,14 +147,6 @@ def list_keys(mount: str, path: str, svc: ServicesDep, actor: KVActor) -> dict[s
 
 @router.get("/auth/token/lookup-self")
 def lookup_self(svc: ServicesDep, actor: KVActor) -> dict[str, Any]:
-    return _envelope(
-        {
-            "display_name": actor.name,
-            "entity_id": str(actor.id or ""),
-            "policies": ["default"],
-            "meta": {"certvault_role": actor.role.value, "kind": actor.kind},
-            "renewable": False,
-            "ttl": 0,
-            "type": "service",
-        }
-    )
+    return _envelope({"display_name": actor.name, "entity_id": str(actor.id or ""), "policies": ["default"],
+                      "meta": {"certvault_role": actor.role.value, "kind": actor.kind}, "renewable": False,
+                      "ttl": 0, "type": "service"})

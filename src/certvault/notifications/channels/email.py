@@ -53,9 +53,8 @@ class EmailNotifier:
         if options.username and not secret:
             raise InvalidInput("email channel: a password is needed when a username is set")
         if options.username and options.security == "none":
-            raise InvalidInput(
-                "email channel: refusing to send an SMTP password without TLS; use security starttls or tls"
-            )
+            raise InvalidInput("email channel: refusing to send an SMTP password without TLS; "
+                               "use security starttls or tls")
 
     def message(self, note: Notification) -> EmailMessage:
         msg = EmailMessage()
@@ -65,13 +64,8 @@ class EmailNotifier:
         msg["Date"] = formatdate(note.occurred_at.timestamp(), usegmt=True)
         msg["Message-ID"] = make_msgid(idstring=note.message_id or None, domain="certvault")
         msg["X-Certvault-Event"] = note.event
-        lines = [
-            note.body,
-            "",
-            f"Event: {note.event}",
-            f"Severity: {note.severity}",
-            f"Time: {note.occurred_at.isoformat()}",
-        ]
+        lines = [note.body, "", f"Event: {note.event}", f"Severity: {note.severity}",
+                 f"Time: {note.occurred_at.isoformat()}"]
         lines += [f"{key}: {value}" for key, value in note.details.items()]
         msg.set_content("\n".join(lines) + "\n")
         return msg

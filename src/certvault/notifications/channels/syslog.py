@@ -52,7 +52,7 @@ def _cef_header(value: str) -> str:
 
 
 def _cef_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
+    return (value.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def cef_record(note: Notification) -> str:
@@ -64,17 +64,9 @@ def cef_record(note: Notification) -> str:
         elif custom < 6:
             custom += 1
             ext += [f"cs{custom}Label={_cef_value(key)}", f"cs{custom}={_cef_value(str(value))}"]
-    header = "|".join(
-        _cef_header(v)
-        for v in (
-            "CEF:0",
-            "certvault",
-            "certvault",
-            __version__,
-            note.event,
-            note.title,
-        )
-    )
+    header = "|".join(_cef_header(v) for v in (
+        "CEF:0", "certvault", "certvault", __version__, note.event, note.title,
+    ))
     return f"{header}|{CEF_SEVERITY.get(note.severity, 3)}|{' '.join(ext)}"
 
 
@@ -87,7 +79,7 @@ def rfc5424_line(note: Notification, options: SyslogOptions) -> bytes:
         structured, text = "-", cef_record(note)
     else:
         params = " ".join(f'{_sd_name(k)}="{_sd_escape(str(v))}"' for k, v in note.details.items())
-        structured = f'[certvault@{PEN} event="{_sd_escape(note.event)}"{" " + params if params else ""}]'
+        structured = f"[certvault@{PEN} event=\"{_sd_escape(note.event)}\"{' ' + params if params else ''}]"
         text = f"{note.title}: {note.body}" if note.body else note.title
     line = f"<{pri}>1 {stamp} {host} {options.app_name} {os.getpid()} {msgid} {structured} {text}"
     return line.encode("utf-8")

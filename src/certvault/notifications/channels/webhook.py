@@ -58,41 +58,22 @@ class WebhookNotifier:
             raise InvalidInput("webhook channel: the signing secret must be at least 16 characters")
 
     def payload(self, note: Notification) -> bytes:
-        return json.dumps(
-            {
-                "id": note.message_id,
-                "event": note.event,
-                "title": note.title,
-                "body": note.body,
-                "severity": note.severity,
-                "occurred_at": note.occurred_at.isoformat(),
-                "details": dict(note.details),
-            },
-            separators=(",", ":"),
-        ).encode()
+        return json.dumps({
+            "id": note.message_id, "event": note.event, "title": note.title, "body": note.body,
+            "severity": note.severity, "occurred_at": note.occurred_at.isoformat(), "details": dict(note.details),
+        }, separators=(",", ":")).encode()
 
     def send(self, note: Notification) -> None:
         body = self.payload(note)
         timestamp = str(int(time.time()))
-        headers = {
-            **self.options.headers,
-            "Content-Type": "application/json",
-            "X-Certvault-Event": note.event,
-            "X-Certvault-Timestamp": timestamp,
-            "User-Agent": "certvault-webhook",
-        }
+        headers = {**self.options.headers, "Content-Type": "application/json", "X-Certvault-Event": note.event,
+                   "X-Certvault-Timestamp": timestamp, "User-Agent": "certvault-webhook"}
         if self._secret:
             headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
         host = urlsplit(self.options.url).hostname
         try:
-            response = httpx.post(
-                self.options.url,
-                content=body,
-                headers=headers,
-                timeout=self.options.timeout,
-                verify=tls_context(self.options.ca_file),
-                follow_redirects=False,
-            )
+            response = httpx.post(self.options.url, content=body, headers=headers, timeout=self.options.timeout,
+                                  verify=tls_context(self.options.ca_file), follow_redirects=False)
         except httpx.HTTPError as exc:
             raise IntegrationError(f"webhook to {host} failed: {exc}") from None
         if response.status_code >= 300:

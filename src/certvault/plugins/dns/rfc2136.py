@@ -22,11 +22,8 @@ from certvault.errors import IntegrationError, InvalidInput
 from certvault.plugins.protocols import NameServer, Propagation, SecretResolver
 
 ALGORITHMS = {
-    "hmac-sha256": dns.tsig.HMAC_SHA256,
-    "hmac-sha384": dns.tsig.HMAC_SHA384,
-    "hmac-sha512": dns.tsig.HMAC_SHA512,
-    "hmac-sha224": dns.tsig.HMAC_SHA224,
-    "hmac-sha1": dns.tsig.HMAC_SHA1,
+    "hmac-sha256": dns.tsig.HMAC_SHA256, "hmac-sha384": dns.tsig.HMAC_SHA384,
+    "hmac-sha512": dns.tsig.HMAC_SHA512, "hmac-sha224": dns.tsig.HMAC_SHA224, "hmac-sha1": dns.tsig.HMAC_SHA1,
 }
 
 
@@ -123,9 +120,8 @@ class Rfc2136Provider:
 
     # ---- internals -----------------------------------------------------------------------------
     def _update(self, zone: dns.name.Name) -> dns.update.UpdateMessage:
-        return dns.update.UpdateMessage(
-            zone, keyring=self._keyring, keyname=self._keyname, keyalgorithm=self._algorithm
-        )
+        return dns.update.UpdateMessage(zone, keyring=self._keyring, keyname=self._keyname,
+                                        keyalgorithm=self._algorithm)
 
     def _split(self, fqdn: str) -> tuple[dns.name.Name, dns.name.Name]:
         name = dns.name.from_text(fqdn)
@@ -147,57 +143,45 @@ class Rfc2136Provider:
                 self._zones[name.to_text()] = candidate
                 return candidate
             candidate = candidate.parent()
-        raise IntegrationError(
-            f"no zone for {name.to_text(True)} on DNS server {self.server}: set the zone on the DNS account"
-        )
+        raise IntegrationError(f"no zone for {name.to_text(True)} on DNS server {self.server}: "
+                               "set the zone on the DNS account")
 
     def _is_zone_apex(self, name: dns.name.Name) -> bool:
         query = dns.message.make_query(name, dns.rdatatype.SOA)
         query.flags &= ~dns.flags.RD
         response = self._query(query, f"looking up the zone of {name.to_text(True)}")
-        return bool(
-            response.rcode() == dns.rcode.NOERROR
-            and response.flags & dns.flags.AA
-            and any(rrset.rdtype == dns.rdatatype.SOA and rrset.name == name for rrset in response.answer)
-        )
+        return bool(response.rcode() == dns.rcode.NOERROR and response.flags & dns.flags.AA and any(
+            rrset.rdtype == dns.rdatatype.SOA and rrset.name == name for rrset in response.answer))
 
     def _query(self, message: dns.message.Message, doing: str) -> dns.message.Message:
         try:
             return dns.query.tcp(message, self.server.host, timeout=self.options.timeout, port=self.server.port)
         except dns.tsig.PeerBadSignature:
-            raise IntegrationError(
-                f"DNS server {self.server} rejected the TSIG signature while {doing}: the key secret is wrong"
-            ) from None
+            raise IntegrationError(f"DNS server {self.server} rejected the TSIG signature while {doing}: "
+                                   "the key secret is wrong") from None
         except dns.tsig.PeerBadKey:
-            raise IntegrationError(
-                f"DNS server {self.server} does not know the TSIG key {self.options.key_name} ({doing})"
-            ) from None
+            raise IntegrationError(f"DNS server {self.server} does not know the TSIG key "
+                                   f"{self.options.key_name} ({doing})") from None
         except (dns.tsig.PeerError, dns.tsig.BadSignature) as exc:
             raise IntegrationError(f"DNS server {self.server} failed TSIG while {doing} ({exc})") from None
         except dns.exception.Timeout:
-            raise IntegrationError(
-                f"DNS server {self.server} did not answer within {self.options.timeout:g} s while {doing}"
-            ) from None
+            raise IntegrationError(f"DNS server {self.server} did not answer within {self.options.timeout:g} s "
+                                   f"while {doing}") from None
         except OSError as exc:
-            raise IntegrationError(
-                f"DNS server {self.server} could not be reached while {doing} ({exc.strerror or exc})"
-            ) from None
+            raise IntegrationError(f"DNS server {self.server} could not be reached while {doing} "
+                                   f"({exc.strerror or exc})") from None
 
     def _send(self, update: dns.update.UpdateMessage, doing: str) -> None:
         response = self._query(update, doing)
         rcode = response.rcode()
         if rcode == dns.rcode.NOERROR:
             return
-        hints = {
-            dns.rcode.REFUSED: "check the key's update-policy allows TXT records in this zone",
-            dns.rcode.NOTAUTH: "the server is not authoritative for the zone or the key is not accepted",
-            dns.rcode.NOTZONE: "the name is outside the zone",
-        }
+        hints = {dns.rcode.REFUSED: "check the key's update-policy allows TXT records in this zone",
+                 dns.rcode.NOTAUTH: "the server is not authoritative for the zone or the key is not accepted",
+                 dns.rcode.NOTZONE: "the name is outside the zone"}
         hint = hints.get(rcode, "")
-        raise IntegrationError(
-            f"DNS server {self.server} answered {dns.rcode.to_text(rcode)} while {doing}"
-            + (f": {hint}" if hint else "")
-        )
+        raise IntegrationError(f"DNS server {self.server} answered {dns.rcode.to_text(rcode)} while {doing}"
+                               + (f": {hint}" if hint else ""))
 
 
 def _quoted(value: str) -> str:

@@ -41,96 +41,38 @@ def _lines(text: str) -> list[str]:
 def overview(request: Request, svc: ServicesDep, user: Reader, status: str | None = None) -> Response:
     rows, total = svc.issuance.requests.list(user.actor, status or None, limit=100)
     fleet = svc.issuance.renewals.fleet(user.actor, 8)
-    return render(
-        _templates(),
-        request,
-        "acme/overview.html",
-        user,
-        orders=[OrderOut.of(o) for o in rows],
-        total=total,
-        fleet=fleet,
-        status=status or "",
-    )
+    return render(_templates(), request, "acme/overview.html", user, orders=[OrderOut.of(o) for o in rows],
+                  total=total, fleet=fleet, status=status or "")
 
 
-def _accounts_context(svc: Services, user: WebUser) -> dict[str, Any]:
-    return {
-        "accounts": svc.issuance.accounts.list(user.actor),
-        "dns_accounts": svc.issuance.dns_accounts.list(user.actor),
-    }
-
-
-def _request_page(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None) -> Response:
-    return render(
-        _templates(),
-        request,
-        "acme/request.html",
-        user,
-        status_code=error.status_code if error else 200,
-        error_message=error.message if error else None,
-        **_accounts_context(svc, user),
-    )
-
-
-def _accounts_page(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    error: CertvaultError | None = None,
-    form: dict[str, str] | None = None,
-) -> Response:
-    return render(
-        _templates(),
-        request,
-        "acme/accounts.html",
-        user,
-        status_code=error.status_code if error else 200,
-        error_message=error.message if error else None,
-        presets=PRESETS,
-        form=form,
-        **_accounts_context(svc, user),
-    )
+def _form_page(request: Request, svc: Services, user: WebUser, template: str, error: CertvaultError | None = None,
+               **context: Any) -> Response:
+    """A form page with the accounts to choose from; after a refusal, the reason and the right status."""
+    return render(_templates(), request, template, user, status_code=error.status_code if error else 200,
+                  error_message=error.message if error else None, accounts=svc.issuance.accounts.list(user.actor),
+                  dns_accounts=svc.issuance.dns_accounts.list(user.actor), **context)
 
 
 @router.get("/acme/request")
 def request_form(request: Request, svc: ServicesDep, user: Reader) -> Response:
-    return _request_page(request, svc, user)
+    return _form_page(request, svc, user, "acme/request.html")
 
 
 @router.post("/acme/request")
-def request_submit(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    account_id: Annotated[str, Form()],
-    domains: Annotated[str, Form()],
-    challenge: Annotated[str, Form()] = "http-01",
-    dns_account_id: Annotated[str, Form()] = "",
-    http_mode: Annotated[str, Form()] = "standalone",
-    webroot: Annotated[str, Form()] = "",
-    key: Annotated[str, Form()] = "ec256",
-    keystore: Annotated[str, Form()] = "pem",
-    keystore_password: Annotated[str, Form()] = "",
-    key_policy: Annotated[str, Form()] = "new",
-    profile: Annotated[str, Form()] = "",
-) -> Response:
-    spec = RequestSpec(
-        account_id=account_id,
-        domains=_lines(domains),
-        challenge=challenge,
-        dns_account_id=dns_account_id or None,
-        http_mode=http_mode,
-        webroot=webroot or None,
-        key=key,
-        keystore=keystore,
-        keystore_password=keystore_password or None,
-        key_policy=key_policy,
-        profile=profile or None,
-    )
+def request_submit(request: Request, svc: ServicesDep, user: Poster, account_id: Annotated[str, Form()],
+                   domains: Annotated[str, Form()], challenge: Annotated[str, Form()] = "http-01",
+                   dns_account_id: Annotated[str, Form()] = "", http_mode: Annotated[str, Form()] = "standalone",
+                   webroot: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "ec256",
+                   keystore: Annotated[str, Form()] = "pem", keystore_password: Annotated[str, Form()] = "",
+                   key_policy: Annotated[str, Form()] = "new", profile: Annotated[str, Form()] = "") -> Response:
+    spec = RequestSpec(account_id=account_id, domains=_lines(domains), challenge=challenge,
+                       dns_account_id=dns_account_id or None, http_mode=http_mode, webroot=webroot or None, key=key,
+                       keystore=keystore, keystore_password=keystore_password or None, key_policy=key_policy,
+                       profile=profile or None)
     try:
         order = svc.issuance.requests.request(user.actor, spec)
     except CertvaultError as exc:
-        return _request_page(request, svc, user, exc)
+        return _form_page(request, svc, user, "acme/request.html", exc)
     return _see_other(f"/acme/orders/{order.id}")
 
 
@@ -153,83 +95,51 @@ def order_action(request: Request, order_id: uuid.UUID, action: str, svc: Servic
 # ---- accounts ------------------------------------------------------------------------------------
 @router.get("/acme/accounts")
 def accounts_page(request: Request, svc: ServicesDep, user: Reader) -> Response:
-    return _accounts_page(request, svc, user)
+    return _form_page(request, svc, user, "acme/accounts.html", presets=PRESETS)
 
 
 @router.post("/acme/accounts")
-def accounts_register(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    directory: Annotated[str, Form()],
-    email: Annotated[str, Form()] = "",
-    agree_tos: Annotated[str, Form()] = "",
-    eab_kid: Annotated[str, Form()] = "",
-    eab_hmac: Annotated[str, Form()] = "",
-    ca_bundle_pem: Annotated[str, Form()] = "",
-) -> Response:
+def accounts_register(request: Request, svc: ServicesDep, user: Poster, directory: Annotated[str, Form()],
+                      email: Annotated[str, Form()] = "", agree_tos: Annotated[str, Form()] = "",
+                      eab_kid: Annotated[str, Form()] = "", eab_hmac: Annotated[str, Form()] = "",
+                      ca_bundle_pem: Annotated[str, Form()] = "") -> Response:
     try:
-        svc.issuance.accounts.register(
-            user.actor,
-            directory,
-            email or None,
-            agree_tos == "yes",
-            eab_kid=eab_kid or None,
-            eab_hmac=eab_hmac or None,
-            ca_bundle_pem=ca_bundle_pem or None,
-        )
+        svc.issuance.accounts.register(user.actor, directory, email or None, agree_tos == "yes",
+                                       eab_kid=eab_kid or None, eab_hmac=eab_hmac or None,
+                                       ca_bundle_pem=ca_bundle_pem or None)
     except CertvaultError as exc:  # shown again with what was typed (never the EAB HMAC key)
-        form = {"directory": directory, "email": email, "eab_kid": eab_kid, "ca_bundle_pem": ca_bundle_pem}
-        return _accounts_page(request, svc, user, exc, form)
+        typed = {"directory": directory, "email": email, "eab_kid": eab_kid, "ca_bundle_pem": ca_bundle_pem}
+        return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS, form=typed)
     return _see_other("/acme/accounts")
 
 
 @router.post("/acme/accounts/{account_id}/{action}")
-def account_action(
-    request: Request,
-    account_id: uuid.UUID,
-    action: str,
-    svc: ServicesDep,
-    user: Poster,
-    confirm: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-) -> Response:
+def account_action(request: Request, account_id: uuid.UUID, action: str, svc: ServicesDep, user: Poster,
+                   confirm: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "") -> Response:
     try:
         if action == "update":
             svc.issuance.accounts.update_email(user.actor, account_id, email or None)
         elif confirm != "yes":
-            raise CertvaultError("tick the confirmation box first")
+            raise InvalidInput("tick the confirmation box first")
         elif action == "deactivate":
             svc.issuance.accounts.deactivate(user.actor, account_id)
         elif action == "delete":
             svc.issuance.accounts.delete(user.actor, account_id)
     except CertvaultError as exc:
-        return _accounts_page(request, svc, user, InvalidInput(exc.message))
+        return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS)
     return _see_other("/acme/accounts")
 
 
 @router.post("/acme/dns-accounts")
-def dns_add(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    name: Annotated[str, Form()],
-    server: Annotated[str, Form()],
-    key_name: Annotated[str, Form()],
-    key_secret: Annotated[str, Form()],
-    algorithm: Annotated[str, Form()] = "hmac-sha256",
-    zone: Annotated[str, Form()] = "",
-) -> Response:
+def dns_add(request: Request, svc: ServicesDep, user: Poster, name: Annotated[str, Form()],
+            server: Annotated[str, Form()], key_name: Annotated[str, Form()], key_secret: Annotated[str, Form()],
+            algorithm: Annotated[str, Form()] = "hmac-sha256", zone: Annotated[str, Form()] = "") -> Response:
     try:
-        svc.issuance.dns_accounts.add(
-            user.actor,
-            "rfc2136",
-            name,
-            {"server": server, "key_name": key_name, "algorithm": algorithm, "zone": zone or None},
-            {"key_secret": key_secret},
-        )
+        svc.issuance.dns_accounts.add(user.actor, "rfc2136", name, {"server": server, "key_name": key_name,
+                                                                    "algorithm": algorithm, "zone": zone or None},
+                                      {"key_secret": key_secret})
     except CertvaultError as exc:
-        return _accounts_page(request, svc, user, exc)
+        return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS)
     return _see_other("/acme/accounts")
 
 
@@ -242,14 +152,8 @@ def dns_delete(request: Request, account_id: uuid.UUID, svc: ServicesDep, user: 
 # ---- renewals, revocation, delete ----------------------------------------------------------------
 @router.get("/acme/renewals")
 def renewals_page(request: Request, svc: ServicesDep, user: Reader) -> Response:
-    return render(
-        _templates(),
-        request,
-        "acme/renewals.html",
-        user,
-        managed=svc.issuance.renewals.list(user.actor),
-        fleet=svc.issuance.renewals.fleet(user.actor, 12),
-    )
+    return render(_templates(), request, "acme/renewals.html", user, managed=svc.issuance.renewals.list(user.actor),
+                  fleet=svc.issuance.renewals.fleet(user.actor, 12))
 
 
 @router.post("/acme/certificates/{cert_id}/renew")
@@ -265,34 +169,18 @@ def confirm_page(request: Request, cert_id: uuid.UUID, action: str, svc: Service
 
 
 @router.post("/acme/certificates/{cert_id}/{action}")
-def confirmed(
-    request: Request,
-    cert_id: uuid.UUID,
-    action: str,
-    svc: ServicesDep,
-    user: Poster,
-    confirm: Annotated[str, Form()] = "",
-    reason: Annotated[int, Form()] = 0,
-    by: Annotated[str, Form()] = "account",
-) -> Response:
+def confirmed(request: Request, cert_id: uuid.UUID, action: str, svc: ServicesDep, user: Poster,
+              confirm: Annotated[str, Form()] = "", reason: Annotated[int, Form()] = 0,
+              by: Annotated[str, Form()] = "account") -> Response:
     managed = svc.issuance.renewals.for_certificate(user.actor, cert_id)
     try:
         if confirm != "yes":
-            raise CertvaultError("tick the confirmation box first")
+            raise InvalidInput("tick the confirmation box first")
         if action == "revoke":
             svc.issuance.revocation.revoke(user.actor, cert_id, reason, by)
         elif action == "delete":
             svc.issuance.revocation.delete(user.actor, cert_id)
     except CertvaultError as exc:
-        return render(
-            _templates(),
-            request,
-            "acme/confirm.html",
-            user,
-            status_code=400,
-            managed=managed,
-            action=action,
-            reasons=REASONS,
-            error_message=exc.message,
-        )
+        return render(_templates(), request, "acme/confirm.html", user, status_code=400, managed=managed,
+                      action=action, reasons=REASONS, error_message=exc.message)
     return _see_other("/acme/renewals")

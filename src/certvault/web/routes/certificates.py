@@ -41,54 +41,22 @@ def _flag(value: str) -> bool | None:
 
 @router.get("/certificates")
 def list_page(
-    request: Request,
-    svc: ServicesDep,
-    user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
-    name: str = "",
-    issuer: str = "",
-    tag: str = "",
-    key_type: str = "",
-    state: str = "",
-    managed: str = "",
-    source: str = "",
-    sort: str = "expiry",
-    offset: Offset = 0,
+    request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
+    name: str = "", issuer: str = "", tag: str = "", key_type: str = "", state: str = "", managed: str = "",
+    source: str = "", sort: str = "expiry", offset: Offset = 0,
 ) -> Response:
-    filters = {
-        "name": name,
-        "issuer": issuer,
-        "tag": tag,
-        "key_type": key_type,
-        "state": state,
-        "managed": managed,
-        "source": source,
-        "sort": sort,
-    }
+    filters = {"name": name, "issuer": issuer, "tag": tag, "key_type": key_type, "state": state, "managed": managed,
+               "source": source, "sort": sort}
     within, expired = STATES.get(state, (None, None))
-    query = CertificateQuery(
-        name=name or None,
-        issuer=issuer or None,
-        tag=tag or None,
-        key_type=key_type or None,
-        expiring_within=within,
-        expired=expired,
-        managed=_flag(managed),
-        source=source or None,
-        sort=sort,
-        limit=PAGE,
-        offset=offset,
-    )
-    context: dict[str, Any] = {
-        "filters": filters,
-        "offset": offset,
-        "page_size": PAGE,
-        "query_string": urlencode({k: v for k, v in filters.items() if v}),
-    }
+    query = CertificateQuery(name=name or None, issuer=issuer or None, tag=tag or None, key_type=key_type or None,
+                             expiring_within=within, expired=expired, managed=_flag(managed), source=source or None,
+                             sort=sort, limit=PAGE, offset=offset)
+    context: dict[str, Any] = {"filters": filters, "offset": offset, "page_size": PAGE,
+                               "query_string": urlencode({k: v for k, v in filters.items() if v})}
     try:
         result = svc.certificates.search(user.actor, query)
-        context.update(
-            items=[EntryOut.model_validate(e) for e in result.items], total=result.total, capped=result.total_capped
-        )
+        context.update(items=[EntryOut.model_validate(e) for e in result.items], total=result.total,
+                       capped=result.total_capped)
         status = 200
     except CertvaultError as exc:
         context.update(items=[], total=0, capped=False, error_message=exc.message)
@@ -97,17 +65,15 @@ def list_page(
 
 
 @router.get("/certificates/import")
-def import_page(request: Request, user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_WRITE))]) -> Response:
+def import_page(request: Request,
+                user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_WRITE))]) -> Response:
     return _page(request, "certificates/import.html", user, report=None)
 
 
 @router.post("/certificates/import")
 async def import_submit(
-    request: Request,
-    svc: ServicesDep,
-    user: Annotated[WebUser, Depends(check_csrf)],
-    files: Annotated[list[UploadFile], File()],
-    password: Annotated[str, Form()] = "",
+    request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(check_csrf)],
+    files: Annotated[list[UploadFile], File()], password: Annotated[str, Form()] = "",
     tags: Annotated[str, Form()] = "",
 ) -> Response:
     results = []
@@ -117,74 +83,48 @@ async def import_submit(
             continue
         try:
             data = await upload.read(MAX_BYTES + 1)
-            results.append(
-                svc.certificates.import_data(
-                    user.actor, data, label, password=password or None, tags=tags.replace(",", " ").split()
-                )
-            )
+            results.append(svc.certificates.import_data(user.actor, data, label, password=password or None,
+                                                        tags=tags.replace(",", " ").split()))
         except CertvaultError as exc:
             results.append(FileResult(label, False, error=exc.message))
     report = views.import_report(results)
     status = 200 if report.imported and not report.failed else 400
     message = None if results else "choose at least one file"
-    return _page(request, "certificates/import.html", user, status_code=status, report=report, error_message=message)
+    return _page(request, "certificates/import.html", user, status_code=status, report=report,
+                  error_message=message)
 
 
-def _detail(
-    request: Request, svc: Any, user: WebUser, entry_id: uuid.UUID, status: int = 200, **extra: Any
-) -> Response:
+def _detail(request: Request, svc: Any, user: WebUser, entry_id: uuid.UUID, status: int = 200,
+            **extra: Any) -> Response:
     info = views.detail(svc.certificates, user.actor, entry_id)
     return _page(request, "certificates/detail.html", user, status_code=status, cert=info, **extra)
 
 
 @router.get("/certificates/{entry_id}")
-def detail_page(
-    entry_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
-) -> Response:
+def detail_page(entry_id: uuid.UUID, request: Request, svc: ServicesDep,
+                user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))]) -> Response:
     return _detail(request, svc, user, entry_id)
 
 
 @router.post("/certificates/{entry_id}/export")
 def export_submit(
-    entry_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Annotated[WebUser, Depends(check_csrf)],
-    format: Annotated[str, Form()] = "pem",
-    with_key: Annotated[str, Form()] = "",
-    with_chain: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
+    entry_id: uuid.UUID, request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(check_csrf)],
+    format: Annotated[str, Form()] = "pem", with_key: Annotated[str, Form()] = "",
+    with_chain: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        result = svc.certificates.export(
-            user.actor,
-            entry_id,
-            fmt=format,
-            with_key=bool(with_key),
-            with_chain=bool(with_chain),
-            password=password or None,
-        )
+        result = svc.certificates.export(user.actor, entry_id, fmt=format, with_key=bool(with_key),
+                                         with_chain=bool(with_chain), password=password or None)
     except CertvaultError as exc:
         return _detail(request, svc, user, entry_id, status=exc.status_code, error_message=exc.message)
-    return Response(
-        result.content,
-        media_type=result.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
-    )
+    return Response(result.content, media_type=result.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
 
 
 @router.post("/certificates/{entry_id}/update")
 def update_submit(
-    entry_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Annotated[WebUser, Depends(check_csrf)],
-    tags: Annotated[str, Form()] = "",
-    owner: Annotated[str, Form()] = "",
-    adopt: Annotated[str, Form()] = "",
+    entry_id: uuid.UUID, request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(check_csrf)],
+    tags: Annotated[str, Form()] = "", owner: Annotated[str, Form()] = "", adopt: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         if adopt:

@@ -33,179 +33,90 @@ def _templates() -> Any:  # imported lazily: web.app imports this module
 
 
 def _context() -> dict[str, Any]:
-    return {
-        "grades": GRADES,
-        "finding_names": all_finding_names(),
-        "describe": describe,
-        "weekdays": WEEKDAYS,
-        "describe_when": describe_when,
-    }
+    return {"grades": GRADES, "finding_names": all_finding_names(), "describe": describe, "weekdays": WEEKDAYS,
+            "describe_when": describe_when}
 
 
 @router.get("/scans")
 def endpoints_page(
-    request: Request,
-    svc: ServicesDep,
-    user: Reader,
-    grade: str = "",
-    vulnerable_to: str = "",
-    expiring: str = "",
-    host: str = "",
-    status: str = "",
-    sort: str = "host",
+    request: Request, svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to: str = "",
+    expiring: str = "", host: str = "", status: str = "", sort: str = "host",
     offset: Offset = 0,
 ) -> Response:
-    filters = {
-        "grade": grade,
-        "vulnerable_to": vulnerable_to,
-        "expiring": expiring,
-        "host": host,
-        "status": status,
-        "sort": sort,
-    }
+    filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
+               "status": status, "sort": sort}
     return _endpoints(request, svc, user, filters, offset)
 
 
-def _endpoints(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    filters: dict[str, str],
-    offset: int,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response:
+def _endpoints(request: Request, svc: Services, user: WebUser, filters: dict[str, str], offset: int,
+               status_code: int = 200, **extra: Any) -> Response:
     error = extra.pop("error_message", None)
     try:
         days = int(filters["expiring"]) if filters["expiring"].strip() else None
-        query = EndpointQuery(
-            grade=filters["grade"] or None,
-            vulnerable_to=filters["vulnerable_to"] or None,
-            expiring_within_days=days,
-            host=filters["host"] or None,
-            status=filters["status"] or None,
-            sort=filters["sort"] or "host",
-            limit=PAGE,
-            offset=offset,
-        )
+        query = EndpointQuery(grade=filters["grade"] or None, vulnerable_to=filters["vulnerable_to"] or None,
+                              expiring_within_days=days, host=filters["host"] or None,
+                              status=filters["status"] or None, sort=filters["sort"] or "host", limit=PAGE,
+                              offset=offset)
         rows, total = svc.scanning.list_endpoints(user.actor, query)
     except (CertvaultError, ValueError) as exc:
         error = getattr(exc, "message", None) or "expiring: give a number of days"
         rows, total, status_code = [], 0, 400
     runs, _ = svc.scanning.list_runs(user.actor, limit=5)
-    return render(
-        _templates(),
-        request,
-        "scans/endpoints.html",
-        user,
-        status_code=status_code,
-        rows=rows,
-        total=total,
-        offset=offset,
-        page_size=PAGE,
-        filters=filters,
-        error_message=error,
-        counts=svc.scanning.grade_counts(user.actor),
-        runs=[svc.scanning.run_view(r) for r in runs],
-        **_context(),
-        **extra,
-    )
+    return render(_templates(), request, "scans/endpoints.html", user, status_code=status_code, rows=rows,
+                  total=total, offset=offset, page_size=PAGE, filters=filters, error_message=error,
+                  counts=svc.scanning.grade_counts(user.actor), runs=[svc.scanning.run_view(r) for r in runs],
+                  **_context(), **extra)
 
 
 @router.post("/scans/run")
 def scan_now(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    hosts: Annotated[str, Form()] = "",
-    ports: Annotated[str, Form()] = "443",
-    inventory: Annotated[str, Form()] = "",
-    sni: Annotated[str, Form()] = "",
-    ca_pem: Annotated[str, Form()] = "",
+    request: Request, svc: ServicesDep, user: Poster, hosts: Annotated[str, Form()] = "",
+    ports: Annotated[str, Form()] = "443", inventory: Annotated[str, Form()] = "",
+    sni: Annotated[str, Form()] = "", ca_pem: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        spec = TargetSpec(
-            hosts=hosts.replace(",", " ").split(),
-            ports=parse_ports([ports]),
-            inventory=bool(inventory),
-            sni=sni.strip() or None,
-            ca_pem=ca_pem or None,
-        )
+        spec = TargetSpec(hosts=hosts.replace(",", " ").split(), ports=parse_ports([ports]),
+                          inventory=bool(inventory), sni=sni.strip() or None, ca_pem=ca_pem or None)
         run = svc.scanning.start_run(user.actor, spec, source="web")
     except CertvaultError as exc:
         filters = dict.fromkeys(("grade", "vulnerable_to", "expiring", "host", "status"), "") | {"sort": "host"}
-        return _endpoints(
-            request,
-            svc,
-            user,
-            filters,
-            0,
-            status_code=exc.status_code,
-            error_message=exc.message,
-            form={"hosts": hosts, "ports": ports, "inventory": bool(inventory), "sni": sni, "ca_pem": ca_pem},
-        )
+        return _endpoints(request, svc, user, filters, 0, status_code=exc.status_code, error_message=exc.message,
+                          form={"hosts": hosts, "ports": ports, "inventory": bool(inventory), "sni": sni,
+                                "ca_pem": ca_pem})
     return RedirectResponse(f"/scans/runs/{run.id}", status_code=303)
 
 
 @router.get("/scans/endpoints/{endpoint_id}")
-def endpoint_page(
-    request: Request, endpoint_id: uuid.UUID, svc: ServicesDep, user: Reader, result: uuid.UUID | None = None
-) -> Response:
+def endpoint_page(request: Request, endpoint_id: uuid.UUID, svc: ServicesDep, user: Reader,
+                  result: uuid.UUID | None = None) -> Response:
     endpoint = svc.scanning.get_endpoint(user.actor, endpoint_id)
-    shown = (
-        svc.scanning.get_result(user.actor, result) if result else svc.scanning.latest_result(user.actor, endpoint_id)
-    )
+    shown = svc.scanning.get_result(user.actor, result) if result else svc.scanning.latest_result(
+        user.actor, endpoint_id)
     if shown is not None and shown.endpoint_id != endpoint.id:
         raise InvalidInput("that result belongs to another endpoint")
     events, _ = svc.scanning.list_events(user.actor, endpoint_id=endpoint_id, limit=100)
-    return render(
-        _templates(),
-        request,
-        "scans/endpoint.html",
-        user,
-        endpoint=endpoint,
-        shown=shown,
-        result=shown.result if shown else None,
-        history=svc.scanning.history(user.actor, endpoint_id),
-        events=events,
-        weak=weak_cipher_list(shown.result) if shown else [],
-        **_context(),
-    )
+    return render(_templates(), request, "scans/endpoint.html", user, endpoint=endpoint, shown=shown,
+                  result=shown.result if shown else None, history=svc.scanning.history(user.actor, endpoint_id),
+                  events=events, weak=weak_cipher_list(shown.result) if shown else [], **_context())
 
 
 @router.get("/scans/runs")
-def runs_page(request: Request, svc: ServicesDep, user: Reader, offset: Offset = 0) -> Response:
+def runs_page(request: Request, svc: ServicesDep, user: Reader,
+              offset: Offset = 0) -> Response:
     rows, total = svc.scanning.list_runs(user.actor, limit=PAGE, offset=offset)
     views = [svc.scanning.run_view(r) for r in rows]
     active = any(v["status"] in ("queued", "running") for v in views)
-    return render(
-        _templates(),
-        request,
-        "scans/runs.html",
-        user,
-        runs=views,
-        total=total,
-        offset=offset,
-        page_size=PAGE,
-        refresh=active,
-    )
+    return render(_templates(), request, "scans/runs.html", user, runs=views, total=total, offset=offset,
+                  page_size=PAGE, refresh=active)
 
 
 @router.get("/scans/runs/{run_id}")
 def run_page(request: Request, run_id: uuid.UUID, svc: ServicesDep, user: Reader) -> Response:
     run = svc.scanning.get_run(user.actor, run_id)
     view = svc.scanning.run_view(run)
-    return render(
-        _templates(),
-        request,
-        "scans/run.html",
-        user,
-        run=view,
-        spec=run.spec,
-        results=svc.scanning.run_results(user.actor, run_id),
-        refresh=view["status"] in ("queued", "running"),
-        **_context(),
-    )
+    return render(_templates(), request, "scans/run.html", user, run=view, spec=run.spec,
+                  results=svc.scanning.run_results(user.actor, run_id),
+                  refresh=view["status"] in ("queued", "running"), **_context())
 
 
 @router.get("/scans/schedules")
@@ -214,59 +125,33 @@ def schedules_page(request: Request, svc: ServicesDep, user: Reader) -> Response
 
 
 def _schedules(request: Request, svc: Services, user: WebUser, status_code: int = 200, **extra: Any) -> Response:
-    return render(
-        _templates(),
-        request,
-        "scans/schedules.html",
-        user,
-        status_code=status_code,
-        schedules=svc.scanning.list_schedules(user.actor),
-        **_context(),
-        **extra,
-    )
+    return render(_templates(), request, "scans/schedules.html", user, status_code=status_code,
+                  schedules=svc.scanning.list_schedules(user.actor), **_context(), **extra)
 
 
 @router.post("/scans/schedules")
 def create_schedule(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    name: Annotated[str, Form()] = "",
-    frequency: Annotated[str, Form()] = "daily",
-    time: Annotated[str, Form()] = "",
-    weekday: Annotated[str, Form()] = "",
-    hosts: Annotated[str, Form()] = "",
-    ports: Annotated[str, Form()] = "443",
-    inventory: Annotated[str, Form()] = "",
+    request: Request, svc: ServicesDep, user: Poster, name: Annotated[str, Form()] = "",
+    frequency: Annotated[str, Form()] = "daily", time: Annotated[str, Form()] = "",
+    weekday: Annotated[str, Form()] = "", hosts: Annotated[str, Form()] = "",
+    ports: Annotated[str, Form()] = "443", inventory: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         if frequency not in ("daily", "weekly"):
             raise InvalidInput("frequency: choose daily or weekly")
-        spec = TargetSpec(hosts=hosts.replace(",", " ").split(), ports=parse_ports([ports]), inventory=bool(inventory))
+        spec = TargetSpec(hosts=hosts.replace(",", " ").split(), ports=parse_ports([ports]),
+                          inventory=bool(inventory))
         if not name.strip():
             raise InvalidInput("name: a schedule needs a name")
-        data = ScheduleIn(
-            name=name.strip(),
-            frequency=frequency,
-            time=time,  # type: ignore[arg-type]
-            weekday=weekday or None,
-            targets=spec,
-        )
+        data = ScheduleIn(name=name.strip(), frequency=frequency, time=time,  # type: ignore[arg-type]
+                          weekday=weekday or None, targets=spec)
         schedule = svc.scanning.create_schedule(user.actor, data)
     except CertvaultError as exc:
-        form = {
-            "name": name,
-            "frequency": frequency,
-            "time": time,
-            "weekday": weekday,
-            "hosts": hosts,
-            "ports": ports,
-            "inventory": bool(inventory),
-        }
+        form = {"name": name, "frequency": frequency, "time": time, "weekday": weekday, "hosts": hosts,
+                "ports": ports, "inventory": bool(inventory)}
         return _schedules(request, svc, user, status_code=exc.status_code, error_message=exc.message, form=form)
-    return _schedules(
-        request, svc, user, status_code=201, info_message=f"Schedule {schedule.name} added: {describe_when(schedule)}."
-    )
+    return _schedules(request, svc, user, status_code=201,
+                      info_message=f"Schedule {schedule.name} added: {describe_when(schedule)}.")
 
 
 @router.post("/scans/schedules/{schedule_id}/toggle")

@@ -42,41 +42,18 @@ def login_submit(
         actor = svc.auth.login(username, password, client_ip(request), totp or None)
     except Unauthenticated as exc:
         needs_totp = exc.details.get("reason") == "totp_required"
-        return render(
-            _templates(),
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            next_url=_safe_next(next),
-            username=username,
-            totp_required=needs_totp,
-            error_message=None if needs_totp else exc.message,
-        )
+        return render(_templates(), request, "login.html", None, status_code=401, next_url=_safe_next(next),
+                      username=username, totp_required=needs_totp,
+                      error_message=None if needs_totp else exc.message)
     except CertvaultError as exc:
-        return render(
-            _templates(),
-            request,
-            "login.html",
-            None,
-            status_code=exc.status_code,
-            next_url=_safe_next(next),
-            username=username,
-            error_message=exc.message,
-        )
+        return render(_templates(), request, "login.html", None, status_code=exc.status_code,
+                      next_url=_safe_next(next), username=username, error_message=exc.message)
     token, _web = svc.auth.create_session(actor)
     user = svc.auth.user_for(actor)
     target = "/account/password" if user.must_change_password else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        secure=True,
-        samesite="strict",
-        max_age=svc.settings.security.session_minutes * 60,
-        path="/",
-    )
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="strict",
+                        max_age=svc.settings.security.session_minutes * 60, path="/")
     return response
 
 
@@ -106,7 +83,6 @@ def password_submit(
     try:
         svc.auth.change_password(user.actor, current_password, new_password)
     except CertvaultError as exc:
-        return render(
-            _templates(), request, "change_password.html", user, status_code=exc.status_code, error_message=exc.message
-        )
+        return render(_templates(), request, "change_password.html", user, status_code=exc.status_code,
+                      error_message=exc.message)
     return RedirectResponse("/", status_code=303)

@@ -28,50 +28,25 @@ def folder_tree(listing: list[FolderListing]) -> list[dict[str, Any]]:
     return [{"folder": item.folder, "level": item.level, "depth": item.folder.path.count("/")} for item in listing]
 
 
-def _browse(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    folder_id: uuid.UUID | None = None,
-    q: str = "",
-    status: int = 200,
-    error: CertvaultError | None = None,
-    info: str | None = None,
-) -> Response:
+def _browse(request: Request, svc: Services, user: WebUser, folder_id: uuid.UUID | None = None, q: str = "",
+            status: int = 200, error: CertvaultError | None = None, info: str | None = None) -> Response:
     actor = user.actor
     listing = svc.vault.folders.list(actor)
     readable = {item.folder.id for item in listing}
-    context: dict[str, Any] = {
-        "tree": folder_tree(listing),
-        "q": q,
-        "labels": TEMPLATE_LABELS,
-        "folder": None,
-        "grants": [],
-        "level": "none",
-    }
+    context: dict[str, Any] = {"tree": folder_tree(listing), "q": q, "labels": TEMPLATE_LABELS, "folder": None,
+                               "grants": [], "level": "none"}
     if folder_id is not None:
         folder, level = svc.vault.folders.get(actor, folder_id)
-        context.update(
-            folder=folder,
-            level=level,
-            grants=svc.vault.folders.grants(actor, folder=folder.id),
-            subfolders=[i.folder for i in listing if i.folder.parent_id == folder.id],
-        )
+        context.update(folder=folder, level=level, grants=svc.vault.folders.grants(actor, folder=folder.id),
+                       subfolders=[i.folder for i in listing if i.folder.parent_id == folder.id])
         rows, total = svc.vault.secrets.search(actor, q or None, folder.id, 500, 0)
     else:
         context["subfolders"] = [i.folder for i in listing if i.folder.parent_id not in readable]
         rows, total = svc.vault.secrets.search(actor, q or None, None, 200, 0)
-    context.update(secrets=rows, total=total, level_names=NAMES, pending=_pending_decisions(svc, user))
-    return render(
-        templates(),
-        request,
-        "vault/index.html",
-        user,
-        status_code=status,
-        error_message=error.message if error else None,
-        info_message=info,
-        **context,
-    )
+    context.update(secrets=rows, total=total, level_names=NAMES,
+                   pending=_pending_decisions(svc, user))
+    return render(templates(), request, "vault/index.html", user, status_code=status,
+                  error_message=error.message if error else None, info_message=info, **context)
 
 
 def _uuid_or_none(text: str) -> uuid.UUID | None:
@@ -87,32 +62,20 @@ def _pending_decisions(svc: Services, user: WebUser) -> int:
 
 
 @router.get("/vault")
-def vault_page(
-    request: Request, svc: ServicesDep, user: VaultPage, q: str | None = None, done: str | None = None
-) -> Response:
+def vault_page(request: Request, svc: ServicesDep, user: VaultPage, q: str | None = None,
+               done: str | None = None) -> Response:
     return _browse(request, svc, user, q=q or "", info=done_message(done))
 
 
 @router.get("/vault/folders/{folder_id}")
-def folder_page(
-    folder_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: VaultPage,
-    q: str | None = None,
-    done: str | None = None,
-) -> Response:
+def folder_page(folder_id: uuid.UUID, request: Request, svc: ServicesDep, user: VaultPage, q: str | None = None,
+                done: str | None = None) -> Response:
     return _browse(request, svc, user, folder_id, q or "", info=done_message(done))
 
 
 @router.post("/vault/folders")
-def folder_create(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    name: Annotated[str, Form()] = "",
-    parent: Annotated[str, Form()] = "",
-) -> Response:
+def folder_create(request: Request, svc: ServicesDep, user: Poster, name: Annotated[str, Form()] = "",
+                  parent: Annotated[str, Form()] = "") -> Response:
     folder, error = attempt(svc, lambda: svc.vault.folders.create(user.actor, name, parent or None))
     if error is not None:
         return _browse(request, svc, user, _uuid_or_none(parent), status=error.status_code, error=error)
@@ -121,50 +84,30 @@ def folder_create(
 
 
 @router.post("/vault/folders/{folder_id}/permissions")
-def folder_grant(
-    folder_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    principal: Annotated[str, Form()] = "",
-    principal_type: Annotated[str, Form()] = "user",
-    level: Annotated[str, Form()] = "view",
-) -> Response:
-    _, error = attempt(
-        svc,
-        lambda: svc.vault.folders.grant(
-            user.actor, principal=principal, level=level, folder=folder_id, principal_type=principal_type
-        ),
-    )
+def folder_grant(folder_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+                 principal: Annotated[str, Form()] = "", principal_type: Annotated[str, Form()] = "user",
+                 level: Annotated[str, Form()] = "view") -> Response:
+    _, error = attempt(svc, lambda: svc.vault.folders.grant(user.actor, principal=principal, level=level,
+                                                            folder=folder_id, principal_type=principal_type))
     if error is not None:
         return _browse(request, svc, user, folder_id, status=error.status_code, error=error)
     return see_other(f"/vault/folders/{folder_id}", "granted")
 
 
 @router.post("/vault/folders/{folder_id}/permissions/revoke")
-def folder_revoke(
-    folder_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    principal_id: Annotated[str, Form()] = "",
-    principal_type: Annotated[str, Form()] = "user",
-) -> Response:
-    _, error = attempt(
-        svc,
-        lambda: svc.vault.folders.revoke(
-            user.actor, principal=principal_id, folder=folder_id, principal_type=principal_type
-        ),
-    )
+def folder_revoke(folder_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+                  principal_id: Annotated[str, Form()] = "", principal_type: Annotated[str, Form()] = "user",
+                  ) -> Response:
+    _, error = attempt(svc, lambda: svc.vault.folders.revoke(user.actor, principal=principal_id, folder=folder_id,
+                                                             principal_type=principal_type))
     if error is not None:
         return _browse(request, svc, user, folder_id, status=error.status_code, error=error)
     return see_other(f"/vault/folders/{folder_id}", "revoked")
 
 
 @router.post("/vault/folders/{folder_id}/inheritance")
-def folder_inheritance(
-    folder_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, inherit: Annotated[str, Form()] = ""
-) -> Response:
+def folder_inheritance(folder_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+                       inherit: Annotated[str, Form()] = "") -> Response:
     _, error = attempt(svc, lambda: svc.vault.folders.set_inheritance(user.actor, folder_id, checkbox(inherit)))
     if error is not None:
         return _browse(request, svc, user, folder_id, status=error.status_code, error=error)
@@ -172,9 +115,8 @@ def folder_inheritance(
 
 
 @router.get("/vault/hardening")
-def hardening_page(
-    request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.REPORTS_READ))]
-) -> Response:
+def hardening_page(request: Request, svc: ServicesDep,
+                   user: Annotated[WebUser, Depends(page(Permission.REPORTS_READ))]) -> Response:
     return render(templates(), request, "vault/hardening.html", user, report=svc.vault.hardening.report(user.actor))
 
 

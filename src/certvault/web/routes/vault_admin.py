@@ -41,9 +41,8 @@ def _error(error: CertvaultError | None) -> dict[str, Any]:
 
 
 # ---- the approvers' queue ---------------------------------------------------------------------------
-def _requests(
-    request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None, info: str | None = None
-) -> Response:
+def _requests(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None,
+              info: str | None = None) -> Response:
     rows = []
     for item in svc.vault.protection.list_requests(user.actor):
         try:
@@ -53,9 +52,8 @@ def _requests(
         rows.append({"request": item, "path": f"{folder.path}/{secret.name}", "secret_id": secret.id})
     mine = [r for r in rows if r["request"].requester_id == user.actor.id]
     decide = [r for r in rows if r["request"].requester_id != user.actor.id]
-    return render(
-        templates(), request, "vault/requests.html", user, mine=mine, decide=decide, info_message=info, **_error(error)
-    )
+    return render(templates(), request, "vault/requests.html", user, mine=mine, decide=decide, info_message=info,
+                  **_error(error))
 
 
 @router.get("/vault/requests")
@@ -64,9 +62,8 @@ def requests_page(request: Request, svc: ServicesDep, user: VaultPage, done: str
 
 
 @router.post("/vault/requests/{request_id}")
-def decide(
-    request_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, decision: Text = "", comment: Text = ""
-) -> Response:
+def decide(request_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, decision: Text = "",
+           comment: Text = "") -> Response:
     def run() -> None:
         if decision not in ("approve", "deny"):
             raise InvalidInput("choose approve or deny")
@@ -81,20 +78,13 @@ def decide(
 # ---- DoubleLock passphrase --------------------------------------------------------------------------
 @router.get("/vault/doublelock")
 def doublelock_page(request: Request, svc: ServicesDep, user: VaultPage, done: str | None = None) -> Response:
-    return render(
-        templates(),
-        request,
-        "vault/doublelock.html",
-        user,
-        info_message=done_message(done),
-        has_passphrase=svc.vault.doublelock.has_passphrase(user.actor.id),
-    )
+    return render(templates(), request, "vault/doublelock.html", user, info_message=done_message(done),
+                  has_passphrase=svc.vault.doublelock.has_passphrase(user.actor.id))
 
 
 @router.post("/vault/doublelock")
-def doublelock_save(
-    request: Request, svc: ServicesDep, user: Poster, passphrase: Text = "", confirm: Text = "", current: Text = ""
-) -> Response:
+def doublelock_save(request: Request, svc: ServicesDep, user: Poster, passphrase: Text = "", confirm: Text = "",
+                    current: Text = "") -> Response:
     def save() -> None:
         if passphrase != confirm:
             raise InvalidInput("the two passphrases differ")
@@ -102,37 +92,18 @@ def doublelock_save(
 
     _, error = attempt(svc, save)
     if error is not None:
-        return render(
-            templates(),
-            request,
-            "vault/doublelock.html",
-            user,
-            **_error(error),
-            has_passphrase=svc.vault.doublelock.has_passphrase(user.actor.id),
-        )
+        return render(templates(), request, "vault/doublelock.html", user, **_error(error),
+                      has_passphrase=svc.vault.doublelock.has_passphrase(user.actor.id))
     return see_other("/vault/doublelock", "passphrase")
 
 
 # ---- service accounts -------------------------------------------------------------------------------
-def _accounts(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    error: CertvaultError | None = None,
-    created: dict[str, Any] | None = None,
-) -> Response:
+def _accounts(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None,
+              created: dict[str, Any] | None = None) -> Response:
     channels = svc.notifications.list_channels(user.actor) if user.can(Permission.SETTINGS_MANAGE) else []
-    response = render(
-        templates(),
-        request,
-        "vault/service_accounts.html",
-        user,
-        created=created,
-        accounts=svc.vault.accounts.list(user.actor),
-        folders=svc.vault.folders.list(user.actor),
-        channels=channels,
-        **_error(error),
-    )
+    response = render(templates(), request, "vault/service_accounts.html", user, created=created,
+                      accounts=svc.vault.accounts.list(user.actor), folders=svc.vault.folders.list(user.actor),
+                      channels=channels, **_error(error))
     response.headers.update(NO_STORE)
     return response  # type: ignore[no-any-return]
 
@@ -148,14 +119,10 @@ def account_create(request: Request, svc: ServicesDep, user: Poster, form: FormD
 
     def create() -> dict[str, Any]:
         user_row, password = svc.vault.accounts.create(
-            user.actor,
-            str(form.get("name", "")),
-            [str(f) for f in form.getlist("folders")],
+            user.actor, str(form.get("name", "")), [str(f) for f in form.getlist("folders")],
             allowed_networks=words(str(form.get("allowed_networks", ""))),
-            description=str(form.get("description", "")),
-            view_hidden=checkbox(str(form.get("view_hidden", ""))),
-            alert_channels=[str(c) for c in form.getlist("alert_channels")],
-        )
+            description=str(form.get("description", "")), view_hidden=checkbox(str(form.get("view_hidden", ""))),
+            alert_channels=[str(c) for c in form.getlist("alert_channels")])
         return {"name": user_row.username, "password": password}
 
     created, error = attempt(svc, create)
@@ -163,25 +130,15 @@ def account_create(request: Request, svc: ServicesDep, user: Poster, form: FormD
 
 
 # ---- notification channels and subscriptions ---------------------------------------------------------
-def _notifications(
-    request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None, info: str | None = None
-) -> Response:
+def _notifications(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None,
+                   info: str | None = None) -> Response:
     channels = svc.notifications.list_channels(user.actor)
     names = {c.id: c.name for c in channels}
     subscriptions = [(s, names.get(s.channel_id, "?")) for s in svc.notifications.list_subscriptions(user.actor)]
     outbox = [(m, names.get(m.channel_id, "?")) for m in svc.notifications.list_outbox(user.actor, 20)]
-    return render(
-        templates(),
-        request,
-        "vault/notifications.html",
-        user,
-        channels=channels,
-        subscriptions=subscriptions,
-        outbox=outbox,
-        events=KNOWN_EVENTS,
-        info_message=info,
-        **_error(error),
-    )
+    return render(templates(), request, "vault/notifications.html", user, channels=channels,
+                  subscriptions=subscriptions, outbox=outbox, events=KNOWN_EVENTS, info_message=info,
+                  **_error(error))
 
 
 @router.get("/vault/notifications")
@@ -191,11 +148,9 @@ def notifications_page(request: Request, svc: ServicesDep, user: SettingsPage, d
 
 def channel_options(kind: str, form: dict[str, str]) -> dict[str, Any]:
     """The options of one channel kind from the form's fields (blank ones left to the defaults)."""
-    keys = {
-        "email": ("host", "port", "security", "username", "sender", "ca_file"),
-        "syslog": ("host", "port", "transport", "format", "ca_file"),
-        "webhook": ("url", "ca_file"),
-    }.get(kind, ())
+    keys = {"email": ("host", "port", "security", "username", "sender", "ca_file"),
+            "syslog": ("host", "port", "transport", "format", "ca_file"),
+            "webhook": ("url", "ca_file")}.get(kind, ())
     options: dict[str, Any] = {}
     for key in keys:
         value = form.get(f"{kind}.{key}" if key in ("host", "port", "ca_file") else key, "").strip()
@@ -207,43 +162,15 @@ def channel_options(kind: str, form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/vault/notifications/channels")
-def channel_create(
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    name: Text = "",
-    kind: Text = "",
-    secret: Text = "",
-    host: Text = "",
-    port: Text = "",
-    ca_file: Text = "",
-    security: Text = "",
-    username: Text = "",
-    sender: Text = "",
-    recipients: Text = "",
-    transport: Text = "",
-    format: Text = "",
-    url: Text = "",
-) -> Response:  # noqa: A002 - the syslog option's name
-    fields = {
-        f"{kind}.host": host,
-        f"{kind}.port": port,
-        f"{kind}.ca_file": ca_file,
-        "security": security,
-        "username": username,
-        "sender": sender,
-        "recipients": recipients,
-        "transport": transport,
-        "format": format,
-        "url": url,
-    }
-    return _notify_act(
-        request,
-        svc,
-        user,
-        lambda: svc.notifications.create_channel(user.actor, name, kind, channel_options(kind, fields), secret or None),
-        "channel",
-    )
+def channel_create(request: Request, svc: ServicesDep, user: Poster, name: Text = "", kind: Text = "",
+                   secret: Text = "", host: Text = "", port: Text = "", ca_file: Text = "", security: Text = "",
+                   username: Text = "", sender: Text = "", recipients: Text = "", transport: Text = "",
+                   format: Text = "", url: Text = "") -> Response:  # noqa: A002 - the syslog option's name
+    fields = {f"{kind}.host": host, f"{kind}.port": port, f"{kind}.ca_file": ca_file, "security": security,
+              "username": username, "sender": sender, "recipients": recipients, "transport": transport,
+              "format": format, "url": url}
+    return _notify_act(request, svc, user, lambda: svc.notifications.create_channel(
+        user.actor, name, kind, channel_options(kind, fields), secret or None), "channel")
 
 
 @router.post("/vault/notifications/channels/{channel_id}/{action}")
@@ -257,33 +184,21 @@ def channel_action(channel_id: uuid.UUID, action: str, request: Request, svc: Se
     }
     if action not in actions:
         return see_other("/vault/notifications")
-    return _notify_act(
-        request,
-        svc,
-        user,
-        actions[action],
-        {"test": "tested", "enable": "enabled", "disable": "disabled", "delete": "deleted"}[action],
-    )
+    return _notify_act(request, svc, user, actions[action], {"test": "tested", "enable": "enabled",
+                                                             "disable": "disabled", "delete": "deleted"}[action])
 
 
 @router.post("/vault/notifications/subscriptions")
-def subscribe(
-    request: Request, svc: ServicesDep, user: Poster, channel: Text = "", event: Text = "", subject: Text = ""
-) -> Response:
-    return _notify_act(
-        request,
-        svc,
-        user,
-        lambda: svc.notifications.subscribe(user.actor, channel, event, subject.strip() or None),
-        "subscribed",
-    )
+def subscribe(request: Request, svc: ServicesDep, user: Poster, channel: Text = "", event: Text = "",
+              subject: Text = "") -> Response:
+    return _notify_act(request, svc, user, lambda: svc.notifications.subscribe(
+        user.actor, channel, event, subject.strip() or None), "subscribed")
 
 
 @router.post("/vault/notifications/subscriptions/{subscription_id}/delete")
 def unsubscribe(subscription_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster) -> Response:
-    return _notify_act(
-        request, svc, user, lambda: svc.notifications.unsubscribe(user.actor, subscription_id), "unsubscribed"
-    )
+    return _notify_act(request, svc, user, lambda: svc.notifications.unsubscribe(user.actor, subscription_id),
+                       "unsubscribed")
 
 
 def _notify_act(request: Request, svc: Services, user: WebUser, action: Callable[[], Any], done: str) -> Response:

@@ -29,29 +29,15 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 # Fixed messages after a successful action (?done=KEY): the URL never carries free text into the page.
 DONE = {
-    "folder": "Folder created.",
-    "granted": "Permission saved.",
-    "revoked": "Permission revoked.",
-    "inheritance": "Inheritance changed.",
-    "created": "Secret created.",
-    "edited": "Secret saved.",
+    "folder": "Folder created.", "granted": "Permission saved.", "revoked": "Permission revoked.",
+    "inheritance": "Inheritance changed.", "created": "Secret created.", "edited": "Secret saved.",
     "checked-out": "Checked out: the secret is yours until you check it in or the period ends.",
-    "checked-in": "Checked in.",
-    "settings": "Settings saved.",
-    "unchanged": "Nothing changed.",
-    "requested": "Access requested: approvers have been notified.",
-    "decided": "Decision recorded.",
-    "dl-enabled": "DoubleLock enabled.",
-    "dl-disabled": "DoubleLock removed.",
-    "dl-shared": "DoubleLock shared.",
-    "passphrase": "DoubleLock passphrase saved.",
-    "channel": "Channel added.",
-    "tested": "Test message queued; its delivery shows in the outbox below.",
-    "enabled": "Channel enabled.",
-    "disabled": "Channel disabled.",
-    "deleted": "Deleted.",
-    "subscribed": "Subscription saved.",
-    "unsubscribed": "Subscription removed.",
+    "checked-in": "Checked in.", "settings": "Settings saved.", "unchanged": "Nothing changed.",
+    "requested": "Access requested: approvers have been notified.", "decided": "Decision recorded.",
+    "dl-enabled": "DoubleLock enabled.", "dl-disabled": "DoubleLock removed.", "dl-shared": "DoubleLock shared.",
+    "passphrase": "DoubleLock passphrase saved.", "channel": "Channel added.", "tested": "Test message queued; "
+    "its delivery shows in the outbox below.", "enabled": "Channel enabled.", "disabled": "Channel disabled.",
+    "deleted": "Deleted.", "subscribed": "Subscription saved.", "unsubscribed": "Subscription removed.",
 }
 
 

@@ -21,15 +21,8 @@ router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
 
 
-def _act(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    secret_id: uuid.UUID,
-    action: Callable[[], Any],
-    done: str,
-    after: str | None = None,
-) -> Response:
+def _act(request: Request, svc: Services, user: WebUser, secret_id: uuid.UUID, action: Callable[[], Any],
+         done: str, after: str | None = None) -> Response:
     _, error = attempt(svc, action)
     if error is not None:
         return secret_view(request, svc, user, secret_id, status=error.status_code, error=error)
@@ -38,52 +31,29 @@ def _act(
 
 @router.post("/vault/secrets/{secret_id}/checkout")
 def check_out(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, minutes: Text = "") -> Response:
-    return _act(
-        request,
-        svc,
-        user,
-        secret_id,
-        lambda: svc.vault.protection.check_out(user.actor, secret_id, optional_int(minutes, "the check-out period")),
-        "checked-out",
-    )
+    return _act(request, svc, user, secret_id, lambda: svc.vault.protection.check_out(
+        user.actor, secret_id, optional_int(minutes, "the check-out period")), "checked-out")
 
 
 @router.post("/vault/secrets/{secret_id}/checkin")
 def check_in(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, force: Text = "") -> Response:
-    return _act(
-        request,
-        svc,
-        user,
-        secret_id,
-        lambda: svc.vault.protection.check_in(user.actor, secret_id, force=checkbox(force)),
-        "checked-in",
-    )
+    return _act(request, svc, user, secret_id,
+                lambda: svc.vault.protection.check_in(user.actor, secret_id, force=checkbox(force)), "checked-in")
 
 
 @router.post("/vault/secrets/{secret_id}/settings")
-def settings(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    checkout_enabled: Text = "",
-    checkout_minutes: Text = "",
-    require_approval: Text = "",
-    hide_password: Text = "",
-    expires_at: Text = "",
-    rotation_days: Text = "",
-    inherit_permissions: Text = "",
-) -> Response:
+def settings(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+             checkout_enabled: Text = "", checkout_minutes: Text = "", require_approval: Text = "",
+             hide_password: Text = "", expires_at: Text = "", rotation_days: Text = "",
+             inherit_permissions: Text = "") -> Response:
     """Protection and lifecycle; only what differs from the stored settings is changed (and audited)."""
     done = ["settings"]
 
     def change() -> None:
         secret = svc.vault.secrets.get(user.actor, secret_id).secret
         wanted: dict[str, Any] = {
-            "checkout_enabled": checkbox(checkout_enabled),
-            "require_approval": checkbox(require_approval),
-            "hide_password": checkbox(hide_password),
-            "inherit_permissions": checkbox(inherit_permissions),
+            "checkout_enabled": checkbox(checkout_enabled), "require_approval": checkbox(require_approval),
+            "hide_password": checkbox(hide_password), "inherit_permissions": checkbox(inherit_permissions),
             "expires_at": optional_date(expires_at, "the expiry date"),
             "rotation_days": optional_int(rotation_days, "the rotation period"),
         }
@@ -103,74 +73,29 @@ def settings(
 
 
 @router.post("/vault/secrets/{secret_id}/permissions")
-def grant(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    principal: Text = "",
-    principal_type: Text = "user",
-    level: Text = "view",
-) -> Response:
-    return _act(
-        request,
-        svc,
-        user,
-        secret_id,
-        lambda: svc.vault.folders.grant(
-            user.actor, principal=principal, level=level, secret=secret_id, principal_type=principal_type
-        ),
-        "granted",
-    )
+def grant(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, principal: Text = "",
+          principal_type: Text = "user", level: Text = "view") -> Response:
+    return _act(request, svc, user, secret_id, lambda: svc.vault.folders.grant(
+        user.actor, principal=principal, level=level, secret=secret_id, principal_type=principal_type), "granted")
 
 
 @router.post("/vault/secrets/{secret_id}/permissions/revoke")
-def revoke(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    principal_id: Text = "",
-    principal_type: Text = "user",
-) -> Response:
-    return _act(
-        request,
-        svc,
-        user,
-        secret_id,
-        lambda: svc.vault.folders.revoke(
-            user.actor, principal=principal_id, secret=secret_id, principal_type=principal_type
-        ),
-        "revoked",
-    )
+def revoke(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, principal_id: Text = "",
+           principal_type: Text = "user") -> Response:
+    return _act(request, svc, user, secret_id, lambda: svc.vault.folders.revoke(
+        user.actor, principal=principal_id, secret=secret_id, principal_type=principal_type), "revoked")
 
 
 @router.post("/vault/secrets/{secret_id}/access-request")
-def request_access(
-    secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, reason: Text = "", minutes: Text = "60"
-) -> Response:
-    return _act(
-        request,
-        svc,
-        user,
-        secret_id,
-        lambda: svc.vault.protection.request_access(
-            user.actor, secret_id, reason, optional_int(minutes, "the access window") or 60
-        ),
-        "requested",
-    )
+def request_access(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, reason: Text = "",
+                   minutes: Text = "60") -> Response:
+    return _act(request, svc, user, secret_id, lambda: svc.vault.protection.request_access(
+        user.actor, secret_id, reason, optional_int(minutes, "the access window") or 60), "requested")
 
 
 @router.post("/vault/secrets/{secret_id}/requests/{request_id}")
-def decide_here(
-    secret_id: uuid.UUID,
-    request_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    decision: Text = "",
-    comment: Text = "",
-) -> Response:
+def decide_here(secret_id: uuid.UUID, request_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+                decision: Text = "", comment: Text = "") -> Response:
     def decide() -> None:
         if decision not in ("approve", "deny"):
             raise InvalidInput("choose approve or deny")
@@ -180,15 +105,8 @@ def decide_here(
 
 
 @router.post("/vault/secrets/{secret_id}/doublelock")
-def doublelock(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    action: Text = "",
-    passphrase: Text = "",
-    share_with: Text = "",
-) -> Response:
+def doublelock(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, action: Text = "",
+               passphrase: Text = "", share_with: Text = "") -> Response:
     ops = svc.vault.doublelock
     actions: dict[str, tuple[Callable[[], Any], str]] = {
         "enable": (lambda: ops.enable(user.actor, secret_id), "dl-enabled"),

@@ -53,9 +53,8 @@ def _upload(form: FormData, key: str) -> FileInput | None:
     return None
 
 
-def template_values(
-    template: str, form: FormData, existing: list[str] = ()
-) -> tuple[dict[str, str], dict[str, FileInput]]:  # type: ignore[assignment]
+def template_values(template: str, form: FormData,
+                    existing: list[str] = ()) -> tuple[dict[str, str], dict[str, FileInput]]:  # type: ignore[assignment]
     """Field values and files from a secret form; empty inputs are left out (on edit: unchanged)."""
     fields: dict[str, str] = {}
     files: dict[str, FileInput] = {}
@@ -91,18 +90,9 @@ def _plain_values(template: str, form: FormData) -> dict[str, str]:
 
 
 # ---- the secret page -------------------------------------------------------------------------------
-def secret_view(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    secret_id: uuid.UUID,
-    *,
-    status: int = 200,
-    error: CertvaultError | None = None,
-    info: str | None = None,
-    revealed: list[FieldValue] | None = None,
-    withheld: list[str] | None = None,
-) -> Response:
+def secret_view(request: Request, svc: Services, user: WebUser, secret_id: uuid.UUID, *, status: int = 200,
+                error: CertvaultError | None = None, info: str | None = None,
+                revealed: list[FieldValue] | None = None, withheld: list[str] | None = None) -> Response:
     """The secret page (every check through the services); never cached, values may be on it."""
     actor = user.actor
     listing = svc.vault.secrets.get(actor, secret_id)
@@ -110,75 +100,37 @@ def secret_view(
     checkout = svc.vault.protection.active_checkout(secret)
     requests = [r for r in svc.vault.protection.list_requests(actor) if r.secret_id == secret.id]
     response = render(
-        templates(),
-        request,
-        "vault/secret.html",
-        user,
-        status_code=status,
-        error_message=error.message if error else None,
-        info_message=info,
-        secret=secret,
-        folder=folder,
-        level=listing.level,
-        level_name=NAMES[listing.level],
-        can_edit=listing.level >= EDIT,
-        is_owner=listing.level >= OWNER,
-        fields=svc.vault.secrets.field_list(secret),
-        checkout=checkout,
+        templates(), request, "vault/secret.html", user, status_code=status,
+        error_message=error.message if error else None, info_message=info,
+        secret=secret, folder=folder, level=listing.level, level_name=NAMES[listing.level],
+        can_edit=listing.level >= EDIT, is_owner=listing.level >= OWNER,
+        fields=svc.vault.secrets.field_list(secret), checkout=checkout,
         holds_it=checkout is not None and holds(checkout, actor),
-        state=svc.vault.reader.state(actor, secret, folder),
-        due=due_at(secret),
-        trail=svc.vault.trail(actor, secret.id, 50),
-        grants=svc.vault.folders.grants(actor, secret=secret.id),
-        requests=requests,
-        has_passphrase=svc.vault.doublelock.has_passphrase(actor.id),
-        revealed={v.slug: v for v in revealed or []},
-        withheld=withheld or [],
-        multiline=MULTILINE,
+        state=svc.vault.reader.state(actor, secret, folder), due=due_at(secret),
+        trail=svc.vault.trail(actor, secret.id, 50), grants=svc.vault.folders.grants(actor, secret=secret.id),
+        requests=requests, has_passphrase=svc.vault.doublelock.has_passphrase(actor.id),
+        revealed={v.slug: v for v in revealed or []}, withheld=withheld or [], multiline=MULTILINE,
     )
     response.headers.update(NO_STORE)
     return response  # type: ignore[no-any-return]
 
 
 @router.get("/vault/secrets/new")
-def new_secret_form(
-    request: Request, svc: ServicesDep, user: VaultPage, folder: uuid.UUID, template: str = "password"
-) -> Response:
+def new_secret_form(request: Request, svc: ServicesDep, user: VaultPage, folder: uuid.UUID,
+                    template: str = "password") -> Response:
     return _new_form(request, svc, user, folder, template)
 
 
-def _new_form(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    folder_id: uuid.UUID,
-    template: str,
-    status: int = 200,
-    error: CertvaultError | None = None,
-    entered: dict[str, str] | None = None,
-    name: str = "",
-) -> Response:
+def _new_form(request: Request, svc: Services, user: WebUser, folder_id: uuid.UUID, template: str,
+              status: int = 200, error: CertvaultError | None = None, entered: dict[str, str] | None = None,
+              name: str = "") -> Response:
     folder, level = svc.vault.folders.get(user.actor, folder_id)
     if template not in tpl.TEMPLATES:
         template = "password"
-    return render(
-        templates(),
-        request,
-        "vault/secret_form.html",
-        user,
-        status_code=status,
-        mode="new",
-        folder=folder,
-        folder_level=level,
-        template=template,
-        specs=tpl.template_fields(template),
-        labels=tpl.TEMPLATE_LABELS,
-        generic_rows=range(GENERIC_ROWS),
-        entered=entered or {},
-        secret_name=name,
-        multiline=MULTILINE,
-        error_message=error.message if error else None,
-    )
+    return render(templates(), request, "vault/secret_form.html", user, status_code=status, mode="new",
+                  folder=folder, folder_level=level, template=template, specs=tpl.template_fields(template),
+                  labels=tpl.TEMPLATE_LABELS, generic_rows=range(GENERIC_ROWS), entered=entered or {}, secret_name=name,
+                  multiline=MULTILINE, error_message=error.message if error else None)
 
 
 @router.post("/vault/secrets/new")
@@ -187,24 +139,14 @@ def create_secret(request: Request, svc: ServicesDep, user: Poster, form: FormDe
 
     def create() -> uuid.UUID:
         fields, files = template_values(template, form)
-        settings = {
-            "expires_at": optional_date(_text(form, "expires_at"), "the expiry date"),
-            "rotation_days": optional_int(_text(form, "rotation_days"), "the rotation period"),
-            "checkout_enabled": checkbox(_text(form, "checkout_enabled")) or None,
-            "checkout_minutes": optional_int(_text(form, "checkout_minutes"), "the check-out period"),
-            "require_approval": checkbox(_text(form, "require_approval")) or None,
-            "hide_password": checkbox(_text(form, "hide_password")) or None,
-        }
-        secret = svc.vault.secrets.create(
-            user.actor,
-            folder_id,
-            name,
-            template,
-            fields,
-            files,
-            generate_password=checkbox(_text(form, "generate_password")),
-            **settings,
-        )
+        settings = {"expires_at": optional_date(_text(form, "expires_at"), "the expiry date"),
+                    "rotation_days": optional_int(_text(form, "rotation_days"), "the rotation period"),
+                    "checkout_enabled": checkbox(_text(form, "checkout_enabled")) or None,
+                    "checkout_minutes": optional_int(_text(form, "checkout_minutes"), "the check-out period"),
+                    "require_approval": checkbox(_text(form, "require_approval")) or None,
+                    "hide_password": checkbox(_text(form, "hide_password")) or None}
+        secret = svc.vault.secrets.create(user.actor, folder_id, name, template, fields, files,
+                                          generate_password=checkbox(_text(form, "generate_password")), **settings)
         return secret.id
 
     secret_id, error = attempt(svc, create)
@@ -213,43 +155,26 @@ def create_secret(request: Request, svc: ServicesDep, user: Poster, form: FormDe
             target = uuid.UUID(folder_id)
         except ValueError:
             raise error from None
-        return _new_form(
-            request, svc, user, target, template, error.status_code, error, _plain_values(template, form), name
-        )
+        return _new_form(request, svc, user, target, template, error.status_code, error,
+                         _plain_values(template, form), name)
     return see_other(f"/vault/secrets/{secret_id}", "created")
 
 
 @router.get("/vault/secrets/{secret_id}")
-def secret_page(
-    secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: VaultPage, done: str | None = None
-) -> Response:
+def secret_page(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: VaultPage,
+                done: str | None = None) -> Response:
     return secret_view(request, svc, user, secret_id, info=done_message(done))
 
 
 @router.post("/vault/secrets/{secret_id}/reveal")
-def reveal(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    do: Annotated[str, Form()] = "view:",
-    passphrase: Annotated[str, Form()] = "",
-    auto_checkout: Annotated[str, Form()] = "",
-) -> Response:
+def reveal(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, do: Annotated[str, Form()] = "view:",
+           passphrase: Annotated[str, Form()] = "", auto_checkout: Annotated[str, Form()] = "") -> Response:
     """Show (purpose view) or copy (purpose copy) one field or all: audited, through every protection."""
     purpose, _, slug = do.partition(":")
     purpose = purpose if purpose in ("view", "copy") else "view"
-    read, error = attempt(
-        svc,
-        lambda: svc.vault.reader.read(
-            user.actor,
-            secret_id,
-            slug=slug or None,
-            purpose=purpose,
-            passphrase=passphrase or None,
-            auto_checkout=checkbox(auto_checkout),
-        ),
-    )
+    read, error = attempt(svc, lambda: svc.vault.reader.read(
+        user.actor, secret_id, slug=slug or None, purpose=purpose, passphrase=passphrase or None,
+        auto_checkout=checkbox(auto_checkout)))
     if "application/json" in request.headers.get("accept", ""):  # the Copy button's fetch
         if error is not None:
             return JSONResponse({"detail": error.message}, status_code=error.status_code, headers=NO_STORE)
@@ -259,73 +184,37 @@ def reveal(
     if error is not None:
         return secret_view(request, svc, user, secret_id, status=error.status_code, error=error)
     assert read is not None
-    return secret_view(
-        request,
-        svc,
-        user,
-        secret_id,
-        revealed=read.values,
-        withheld=read.withheld,
-        info="Copy the value below; the copy is in this secret's audit trail." if purpose == "copy" else None,
-    )
+    return secret_view(request, svc, user, secret_id, revealed=read.values, withheld=read.withheld,
+                       info="Copy the value below; the copy is in this secret's audit trail." if purpose == "copy"
+                       else None)
 
 
 @router.post("/vault/secrets/{secret_id}/download")
-def download(
-    secret_id: uuid.UUID,
-    request: Request,
-    svc: ServicesDep,
-    user: Poster,
-    slug: Annotated[str, Form()] = "",
-    passphrase: Annotated[str, Form()] = "",
-) -> Response:
-    read, error = attempt(
-        svc, lambda: svc.vault.reader.read(user.actor, secret_id, slug=slug, passphrase=passphrase or None)
-    )
+def download(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+             slug: Annotated[str, Form()] = "", passphrase: Annotated[str, Form()] = "") -> Response:
+    read, error = attempt(svc, lambda: svc.vault.reader.read(user.actor, secret_id, slug=slug,
+                                                             passphrase=passphrase or None))
     if error is not None:
         return secret_view(request, svc, user, secret_id, status=error.status_code, error=error)
     assert read is not None
     value = read.values[0]
     filename = (value.filename or slug).replace('"', "")
-    return Response(
-        value.data,
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
-    )
+    return Response(value.data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE})
 
 
 # ---- editing --------------------------------------------------------------------------------------
-def _edit_form(
-    request: Request,
-    svc: Services,
-    user: WebUser,
-    secret_id: uuid.UUID,
-    status: int = 200,
-    error: CertvaultError | None = None,
-) -> Response:
+def _edit_form(request: Request, svc: Services, user: WebUser, secret_id: uuid.UUID, status: int = 200,
+               error: CertvaultError | None = None) -> Response:
     listing = svc.vault.secrets.get(user.actor, secret_id)
     secret = listing.secret
     fields = svc.vault.secrets.field_list(secret)
-    return render(
-        templates(),
-        request,
-        "vault/secret_form.html",
-        user,
-        status_code=status,
-        mode="edit",
-        secret=secret,
-        folder=listing.folder,
-        template=secret.template,
-        specs=tpl.template_fields(secret.template),
-        existing=fields,
-        labels=tpl.TEMPLATE_LABELS,
-        generic_rows=range(3),
-        entered={},
-        secret_name=secret.name,
-        multiline=MULTILINE,
-        checkout=svc.vault.protection.active_checkout(secret),
-        error_message=error.message if error else None,
-    )
+    return render(templates(), request, "vault/secret_form.html", user, status_code=status, mode="edit",
+                  secret=secret, folder=listing.folder, template=secret.template,
+                  specs=tpl.template_fields(secret.template), existing=fields, labels=tpl.TEMPLATE_LABELS,
+                  generic_rows=range(3), entered={}, secret_name=secret.name, multiline=MULTILINE,
+                  checkout=svc.vault.protection.active_checkout(secret),
+                  error_message=error.message if error else None)
 
 
 @router.get("/vault/secrets/{secret_id}/edit")
@@ -339,15 +228,9 @@ def edit_secret(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: 
         listing = svc.vault.secrets.get(user.actor, secret_id)
         existing = [f.slug for f in svc.vault.secrets.field_list(listing.secret)]
         fields, files = template_values(listing.secret.template, form, existing)
-        svc.vault.secrets.update(
-            user.actor,
-            secret_id,
-            fields=fields,
-            files=files,
-            name=_text(form, "name") or None,
-            passphrase=_text(form, "passphrase") or None,
-            generate_password=checkbox(_text(form, "generate_password")),
-        )
+        svc.vault.secrets.update(user.actor, secret_id, fields=fields, files=files, name=_text(form, "name") or None,
+                                 passphrase=_text(form, "passphrase") or None,
+                                 generate_password=checkbox(_text(form, "generate_password")))
 
     _, error = attempt(svc, edit)
     if error is not None:
@@ -365,31 +248,20 @@ def history_page(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user:
 
 
 @router.post("/vault/secrets/{secret_id}/history")
-def history_unlocked(
-    secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, passphrase: Annotated[str, Form()] = ""
-) -> Response:
+def history_unlocked(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster,
+                     passphrase: Annotated[str, Form()] = "") -> Response:
     return _history(request, svc, user, secret_id, passphrase or None)
 
 
-def _history(
-    request: Request, svc: Services, user: WebUser, secret_id: uuid.UUID, passphrase: str | None, ask: bool = False
-) -> Response:
+def _history(request: Request, svc: Services, user: WebUser, secret_id: uuid.UUID, passphrase: str | None,
+             ask: bool = False) -> Response:
     listing = svc.vault.secrets.get(user.actor, secret_id)
-    entries, error = (
-        (None, None) if ask else attempt(svc, lambda: svc.vault.secrets.history(user.actor, secret_id, passphrase))
-    )
-    response = render(
-        templates(),
-        request,
-        "vault/history.html",
-        user,
-        status_code=error.status_code if error else 200,
-        secret=listing.secret,
-        folder=listing.folder,
-        entries=entries or [],
-        ask=ask or (error is not None and listing.secret.double_lock),
-        error_message=error.message if error else None,
-    )
+    entries, error = (None, None) if ask else attempt(
+        svc, lambda: svc.vault.secrets.history(user.actor, secret_id, passphrase))
+    response = render(templates(), request, "vault/history.html", user,
+                      status_code=error.status_code if error else 200, secret=listing.secret, folder=listing.folder,
+                      entries=entries or [], ask=ask or (error is not None and listing.secret.double_lock),
+                      error_message=error.message if error else None)
     response.headers.update(NO_STORE)
     return response  # type: ignore[no-any-return]
 

@@ -11,17 +11,17 @@ from alembic import op
 
 import certvault.db.base
 
-revision = "scanning_0002"
-down_revision = "scanning_0001"
+revision = 'scanning_0002'
+down_revision = 'scanning_0001'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("scan_endpoints", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("inventory_seen_at", certvault.db.base.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('scan_endpoints', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('inventory_seen_at', certvault.db.base.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("scan_endpoints", schema=None) as batch_op:
-        batch_op.drop_column("inventory_seen_at")
+    with op.batch_alter_table('scan_endpoints', schema=None) as batch_op:
+        batch_op.drop_column('inventory_seen_at')
