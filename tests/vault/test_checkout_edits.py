@@ -28,12 +28,19 @@ def test_edits_wait_for_the_holder_through_the_api(sqlite_app: App) -> None:
         settings = client.patch(path + "/settings", json={"hide_password": True}, headers=scene.as_("admin"))
         assert settings.status_code == 409 and "checked out by alice" in settings.json()["detail"]
         assert client.delete(path, headers=scene.as_("admin")).status_code == 409
+        # DoubleLock rewrites every secret value: it waits for the holder too.
+        assert client.put("/api/v1/vault/doublelock/passphrase", json={"passphrase": "Admin-lock-phrase-1"},
+                          headers=scene.as_("admin")).status_code == 200
+        locked = scene.post("admin", f"/secrets/{secret['id']}/doublelock")
+        assert locked.status_code == 409 and "checked out by alice" in locked.json()["detail"]
 
         after = scene.get("admin", f"/secrets/{secret['id']}").json()
         assert (after["name"], after["version"], after["protection"]["hide_password"]) == ("db-root", 1, False)
+        assert after["protection"]["double_lock"] is False
         trail = [(e["action"], e["user"], e["outcome"]) for e in scene.get("admin", f"/secrets/{secret['id']}/audit")
                  .json()]
         assert ("secret.edit", "bob", "denied") in trail and ("secret.settings", "vault-admin", "denied") in trail
+        assert ("secret.doublelock_enable", "vault-admin", "denied") in trail
 
         # Still held: bob waits; once alice checks it in, anyone with edit permission may change it again.
         assert client.patch(path, json={"fields": {"host": "db01"}}, headers=scene.as_("bob")).status_code == 409

@@ -13,6 +13,7 @@ from certvault.vault.access import OWNER, need
 from certvault.vault.core import VaultCore
 from certvault.vault.fieldstore import FieldStore, field_aad, history_aad
 from certvault.vault.models import DoubleLockGrant, DoubleLockKey, Secret, SecretHistory
+from certvault.vault.protection import ProtectionOps
 
 SERVICE_REFUSAL = ("secret {name} is protected by DoubleLock; service accounts cannot read double-locked "
                    "secrets (remove DoubleLock or use another secret)")
@@ -23,9 +24,10 @@ def _grant_aad(secret_id: uuid.UUID, user_id: uuid.UUID) -> str:
 
 
 class DoubleLockOps:
-    def __init__(self, core: VaultCore, store: FieldStore) -> None:
+    def __init__(self, core: VaultCore, store: FieldStore, protection: ProtectionOps) -> None:
         self._c = core
         self._store = store
+        self._protection = protection
 
     # ---- the user's own passphrase ----------------------------------------------------------
     def has_passphrase(self, user_id: uuid.UUID | None) -> bool:
@@ -79,6 +81,7 @@ class DoubleLockOps:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(secret_ref, for_update=True)
         need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._protection.refuse_if_held_by_other(actor, secret, "secret.doublelock_enable")  # values are rewritten
         if secret.double_lock:
             raise Conflict(f"secret {secret.name} is already double-locked")
         key_row = self._c.s.get(DoubleLockKey, actor.id) if actor.id else None
@@ -100,6 +103,7 @@ class DoubleLockOps:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(secret_ref, for_update=True)
         need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._protection.refuse_if_held_by_other(actor, secret, "secret.doublelock_disable")
         if not secret.double_lock:
             raise Conflict(f"secret {secret.name} is not double-locked")
         key = self.secret_key(actor, secret, passphrase, "secret.doublelock_disable")

@@ -52,7 +52,7 @@ class VaultService:
 
     @cached_property
     def doublelock(self) -> DoubleLockOps:
-        return DoubleLockOps(self.core, self.store)
+        return DoubleLockOps(self.core, self.store, self.protection)
 
     @cached_property
     def secrets(self) -> SecretOps:
