@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
+from starlette.routing import BaseRoute
 
 from certvault import __version__
 from certvault.api.deps import transactional_routes
@@ -106,6 +107,10 @@ def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
     async def _out_of_range(_request: Request, _exc: DataError) -> JSONResponse:
         return problem(400, "invalid_request", "a value is out of range for its field")
 
+    fast_routes: list[BaseRoute] = []
     for name in ROUTE_MODULES:
-        api.include_router(transactional_routes(importlib.import_module(name).router))
+        module = importlib.import_module(name)
+        api.include_router(transactional_routes(module.router))
+        fast_routes.extend(getattr(module, "FAST_ROUTES", ()))
+    api.router.routes[:0] = fast_routes  # matched before everything; they decline what they do not serve
     return api

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from certvault.api.deps import Offset, ServicesDep, require
+from certvault.api.deps import BearerFastRoute, Offset, ServicesDep, require
 from certvault.api.schemas import Message, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.container import Services
@@ -158,6 +158,22 @@ def secret_values(
     read = svc.vault.reader.read(actor, secret_id, passphrase=passphrase, auto_checkout=auto_checkout)
     out = s.SecretOut.of(read.secret, read.folder, read.level, checkout=read.checkout, state="None")
     return s.SecretValues(secret=out, fields=[s.FieldData.of(v) for v in read.values], withheld=read.withheld)
+
+
+def _plain_secret_values(svc: Services, actor: Actor, params: dict[str, str]) -> s.SecretValues:
+    return secret_values(uuid.UUID(params["secret_id"]), svc, actor)
+
+
+# The read integrations repeat: served by `secret_values` above, with the same checks, minus FastAPI's overhead.
+FAST_ROUTES = [
+    BearerFastRoute(
+        "/api/v1/vault/secrets/{secret_id}/values",
+        r"/api/v1/vault/secrets/(?P<secret_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/values",
+        Permission.VAULT_USE,
+        _plain_secret_values,
+        fallback_headers=frozenset({b"x-doublelock-passphrase"}),
+    )
+]
 
 
 @router.get("/secrets/{secret_id}/fields/{slug}")
