@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from certvault.tls.scanner import ScanOptions, ScanTarget, scan_target
-from tests.servers.tls.mail import start_dovecot, start_postgres_ssl
+from tests.servers.tls.mail import start_dovecot, start_postgres_ssl, start_slapd, start_vsftpd
 from tests.servers.tls.pki import Leaf, TestCA, self_signed
 from tests.servers.tls.servers import (
     NetNamespace,
@@ -122,6 +122,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
                                               str(plain.cert), str(plain.key))
         servers["imap"], servers["pop3"] = start_dovecot(workdir, good.cert, good.key)
         servers["postgres"] = start_postgres_ssl(workdir, plain.cert, plain.key)
+        servers["ftp"] = start_vsftpd(workdir, plain.cert, plain.key)
+        servers["ldap"] = start_slapd(workdir, plain.cert, plain.key)
         options = ScanOptions(ca_file=str(ca.cert), timeout=4.0)
         yield Matrix(ca, servers, options, {})
     finally:

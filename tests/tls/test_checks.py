@@ -141,7 +141,7 @@ def test_hsts(matrix) -> None:
     assert absent["checked"] and not absent["present"] and absent["max_age"] is None
 
 
-@pytest.mark.parametrize("service", ["smtp", "imap", "pop3", "postgres"])
+@pytest.mark.parametrize("service", ["smtp", "imap", "pop3", "postgres", "ftp", "ldap"])
 def test_starttls_services(matrix, service: str) -> None:
     result = matrix.scan(service, starttls=service)
     assert result["target"]["starttls"] == service

@@ -1,4 +1,5 @@
-"""STARTTLS services: Dovecot (IMAP + POP3) and PostgreSQL with ssl=on, on loopback ports."""
+"""STARTTLS services on loopback ports: Dovecot (IMAP + POP3), PostgreSQL with ssl=on, vsftpd (FTP AUTH TLS)
+and OpenLDAP slapd (LDAP StartTLS)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,56 @@ def start_postgres_ssl(workdir: Path, cert: Path, key: Path) -> Running:
                   "-c", f"ssl_key_file={root}/server.key", "-c", "fsync=off", "-c", "shared_buffers=16MB"],
                  log, user=user)
     return _wait_port(Running("postgres-ssl", "127.0.0.1", port, [proc]), log, "postgres ssl")
+
+
+VSFTPD_CONF = """listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port={port}
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root={dir}/empty
+local_enable=NO
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=NO
+force_anon_data_ssl=NO
+require_ssl_reuse=NO
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+ssl_tlsv1=YES
+ssl_sslv2=NO
+ssl_sslv3=NO
+pasv_enable=NO
+secure_chroot_dir={dir}/empty
+seccomp_sandbox=NO
+xferlog_enable=NO
+vsftpd_log_file={dir}/vsftpd.log
+"""
+
+
+def start_vsftpd(workdir: Path, cert: Path, key: Path) -> Running:
+    """vsftpd answering `AUTH TLS` on a plain FTP control port (no accounts: only the handshake matters)."""
+    root = workdir / "vsftpd"
+    (root / "empty").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = root / "vsftpd.conf"
+    conf.write_text(VSFTPD_CONF.format(dir=root, port=port, cert=cert, key=key))
+    log = root / "stdout.log"
+    proc = start([which("vsftpd", "/usr/sbin/vsftpd"), str(conf)], log)
+    return _wait_port(Running("vsftpd", "127.0.0.1", port, [proc]), log, "vsftpd")
+
+
+def start_slapd(workdir: Path, cert: Path, key: Path) -> Running:
+    """OpenLDAP's slapd with no database: it answers the StartTLS extended operation on a plain port."""
+    root = workdir / "slapd"
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "slapd.conf"
+    conf.write_text(f"pidfile {root}/slapd.pid\nargsfile {root}/slapd.args\n"
+                    f"TLSCertificateFile {cert}\nTLSCertificateKeyFile {key}\n")
+    port = free_port()
+    log = root / "stdout.log"
+    proc = start([which("slapd", "/usr/sbin/slapd"), "-f", str(conf), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"],
+                 log)
+    return _wait_port(Running("slapd", "127.0.0.1", port, [proc]), log, "slapd")
