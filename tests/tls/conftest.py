@@ -22,6 +22,7 @@ from tests.servers.tls.servers import (
     NetNamespace,
     NginxSite,
     Running,
+    dhparam,
     start_gnutls,
     start_http_files,
     start_nginx,
@@ -88,7 +89,7 @@ def _nginx_sites(leaves: dict[str, Leaf], ca: TestCA, staple_good: Path) -> list
 
 
 @pytest.fixture(scope="session")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+def matrix(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Matrix]:
     workdir = tmp_path_factory.mktemp("tls-matrix")
     started: list[Running] = []
     servers: dict[str, Running] = {}  # stopped in `finally` even when a later server fails to start
@@ -109,6 +110,10 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         legacy = ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"]
         servers["s_server-legacy"] = start_s_server(workdir, "legacy", plain.cert, plain.key, legacy)
         servers["s_server-reneg"] = start_s_server(workdir, "reneg", plain.cert, plain.key, ["-client_renegotiation"])
+        dh_cache = pytestconfig.cache.mkdir("tls-dhparam") if pytestconfig.cache else workdir
+        dh1024 = ["-dhparam", str(dhparam(dh_cache, 1024)),
+                  "-cipher", "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"]
+        servers["s_server-dh1024"] = start_s_server(workdir, "dh1024", plain.cert, plain.key, dh1024)
         servers["s_server-staple"] = start_s_server(workdir, "staple", leaves["revoked_staple"].cert,
                                                     leaves["revoked_staple"].key, ["-status_file", str(staple_revoked)])
         servers["gnutls-weak"] = start_gnutls(workdir, ns, "gnutls", plain.cert, plain.key,

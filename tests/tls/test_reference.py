@@ -108,3 +108,10 @@ def test_compression_simulator_is_flagged_by_testssl(matrix) -> None:
 def test_missing_fallback_scsv_simulator_is_flagged_by_testssl(matrix) -> None:
     finding = reference_finding(*_server(matrix, "sim-nofallback"), "-Z", "fallback_SCSV")
     assert "not supported" in finding["finding"].lower() or finding["severity"] in ("MEDIUM", "HIGH"), finding
+
+
+def test_dh_parameter_size_equals_nmap(matrix) -> None:
+    ip, port = _server(matrix, "s_server-dh1024")
+    output = nmap_script_output(ip, port, "ssl-dh-params")
+    assert "Modulus Length: 1024" in output, output
+    assert matrix.scan("s_server-dh1024")["key_exchange"]["bits"] == 1024

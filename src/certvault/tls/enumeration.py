@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from certvault.tls.ciphers import VERSION_CODES, CipherSuite, lookup, suites_for
 from certvault.tls.hello import HelloOptions, client_hello, sslv2_client_hello
+from certvault.tls.keyexchange import KeyExchange, key_exchange_of, until_key_exchange
 from certvault.tls.probe import Connector, ProbeError, until_server_hello
 from certvault.tls.records import ServerFlight, ServerHello, TLSParseError, parse_sslv2_server_hello
 
@@ -25,6 +26,7 @@ class ProtocolResult:
     server_order: bool | None = None
     first_hello: ServerHello | None = None
     compression_offered_back: bool = False
+    key_exchanges: list[KeyExchange] = field(default_factory=list)  # distinct ephemeral parameters seen
     error: str | None = None
 
 
@@ -46,7 +48,8 @@ async def enumerate_protocol(conn: Connector, protocol: str, sni: str | None) ->
     try:
         while candidates:
             bundle = candidates[:BUNDLE_SIZE]
-            flight = await conn.exchange(client_hello(protocol, bundle, opts), until_server_hello)
+            # a DHE/ECDHE pick is read on to its ServerKeyExchange (same flight): the parameters cost no connection
+            flight = await conn.exchange(client_hello(protocol, bundle, opts), until_key_exchange)
             picked = _accepted(flight, protocol, set(bundle))
             if picked is None:
                 if flight.alert is not None and flight.alert[1] in DEFINITE_NO and not result.supported:
@@ -58,6 +61,9 @@ async def enumerate_protocol(conn: Connector, protocol: str, sni: str | None) ->
             if flight.server_hello is not None and flight.server_hello.compression != 0:
                 result.compression_offered_back = True
             result.accepted.append(lookup(picked))
+            kex = key_exchange_of(flight)
+            if kex is not None and kex not in result.key_exchanges:
+                result.key_exchanges.append(kex)
             candidates.remove(picked)
         if len(result.accepted) >= 2 and protocol != "TLSv1.3":  # TLS 1.3 order is not reported: save a handshake
             result.server_order = await _server_enforces_order(conn, protocol, sni, result.accepted)

@@ -34,11 +34,22 @@ def _score(result: dict[str, Any]) -> tuple[int, list[str]]:
     cipher = (cipher_score(max(bits)) + cipher_score(min(bits))) / 2 if bits else 0
     cert = result.get("certificate") or {}
     kx = key_score(cert.get("key_type", "RSA"), int(cert.get("key_size", 2048))) if cert else 100
+    kx = min(kx, _ephemeral_score(result))  # the weaker of the certificate key and the DHE/ECDHE parameters
     reasons = []
     if 0 in (proto, kx, cipher):
         reasons.append("a category scored zero")
         return 0, reasons
     return round(0.3 * proto + 0.3 * kx + 0.4 * cipher), reasons
+
+
+def _ephemeral(result: dict[str, Any]) -> tuple[str | None, int | None]:
+    kex = result.get("key_exchange") or {}
+    return kex.get("kind"), (int(kex["bits"]) if kex.get("bits") else None)
+
+
+def _ephemeral_score(result: dict[str, Any]) -> int:
+    kind, bits = _ephemeral(result)
+    return 100 if kind is None or bits is None else key_score("EC" if kind == "ECDHE" else "DH", bits)
 
 
 def _caps(result: dict[str, Any]) -> list[tuple[str, str]]:
@@ -63,6 +74,9 @@ def _caps(result: dict[str, Any]) -> list[tuple[str, str]]:
     cap("F", "cipher below 112 bits", any(0 < int(c.get("bits", 0)) < 112 for c in suites))
     cap("F", "MD5 signature", "md5" in str(cert.get("signature_algorithm", "")).lower())
     cap("F", "insecure key", bool(cert) and key_score(cert.get("key_type", "RSA"), int(cert.get("key_size", 0))) <= 40)
+    kind, kex_bits = _ephemeral(result)
+    cap("F", f"DH parameters of {kex_bits} bits (Logjam)", kind == "DHE" and (kex_bits or 2048) < 1024)
+    cap("F", f"ECDHE curve of {kex_bits} bits", kind == "ECDHE" and _ephemeral_score(result) <= 40)
     cap("C", "POODLE (SSLv3 with CBC)", vulns.get("poodle_ssl") == "vulnerable")
     cap("C", "TLS compression (CRIME)", vulns.get("compression") == "vulnerable")
     cap("C", "TLS 1.2 not offered", not protos.get("TLSv1.2", False))
@@ -75,6 +89,7 @@ def _caps(result: dict[str, Any]) -> list[tuple[str, str]]:
                                                                               "POLY1305_SHA256", "CCM", "CCM_8"))
                                                         for c in suites))
     cap("B", "weak key", bool(cert.get("weak_key")))
+    cap("B", f"DH parameters of {kex_bits} bits", kind == "DHE" and 1024 <= (kex_bits or 2048) < 2048)
     return caps
 
 

@@ -64,6 +64,7 @@ class ServerFlight:
     alert: tuple[int, int] | None = None
     certificates: list[bytes] = field(default_factory=list)
     ocsp_staple: bytes | None = None
+    server_key_exchange: bytes | None = None  # the raw body; tls.keyexchange parses it (needs the suite)
     hello_done: bool = False
     heartbeat_reply: bytes = b""
     record_types: list[int] = field(default_factory=list)
@@ -127,6 +128,8 @@ class RecordReader:
             self.flight.certificates = parse_certificate_list(body)
         elif msg_type == HS_CERTIFICATE_STATUS and len(body) > 4 and body[0] == 1:
             self.flight.ocsp_staple = body[4:4 + int.from_bytes(body[1:4], "big")]
+        elif msg_type == HS_SERVER_KEY_EXCHANGE:
+            self.flight.server_key_exchange = body
         elif msg_type == HS_SERVER_HELLO_DONE:
             self.flight.hello_done = True
 

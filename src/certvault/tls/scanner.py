@@ -21,6 +21,7 @@ from certvault.tls.enumeration import ProtocolResult, enumerate_protocol
 from certvault.tls.grading import grade
 from certvault.tls.handshake import FullHandshake, fetch_chain_and_headers
 from certvault.tls.hsts import NON_HTTP_TLS_PORTS, parse_hsts
+from certvault.tls.keyexchange import NO_KEY_EXCHANGE, weakest
 from certvault.tls.probe import Connector, Endpoint, RateLimiter
 from certvault.tls.revocation import RevocationChecker
 from certvault.tls.starttls import choose_protocol
@@ -88,6 +89,7 @@ def empty_result(target: ScanTarget) -> dict[str, Any]:
         "server_cipher_order": None,
         "vulnerabilities": dict.fromkeys(VULNERABILITY_NAMES, "error"),
         "weak_ciphers": [],
+        "key_exchange": dict(NO_KEY_EXCHANGE),
         "certificate": None,
         "chain_pem": [],
         "hsts": {"present": False, "max_age": None, "include_subdomains": False, "preload": False,
@@ -189,6 +191,8 @@ def _fill_protocols(result: dict[str, Any], protocols: list[ProtocolResult]) -> 
                                                      "reasons": entry["reasons"], "protocols": []})
                 weak[str(entry["name"])]["protocols"].append(proto.protocol)
     result["weak_ciphers"] = list(weak.values())
+    kex = weakest([k for proto in protocols for k in proto.key_exchanges])
+    result["key_exchange"] = kex.as_dict() if kex else dict(NO_KEY_EXCHANGE)
     best = next((p for p in reversed(protocols) if p.supported and p.protocol != "TLSv1.3"), None)
     result["server_cipher_order"] = best.server_order if best else None
 

@@ -75,6 +75,17 @@ def start_s_server(workdir: Path, name: str, cert: Path, key: Path, extra: list[
     return _wait_port(Running(name, "127.0.0.1", port, [start(args, log)]), log, f"s_server {name}")
 
 
+def dhparam(cache_dir: Path, bits: int) -> Path:
+    """`openssl dhparam BITS`, generated once and kept in pytest's cache (a fresh prime takes seconds)."""
+    path = cache_dir / f"dh{bits}.pem"
+    if not path.exists():
+        partial = cache_dir / f"dh{bits}.{os.getpid()}.tmp"
+        subprocess.run([which("openssl"), "dhparam", "-out", str(partial), str(bits)], check=True,
+                       capture_output=True, timeout=120)
+        partial.replace(path)  # atomic: xdist workers racing here each write their own file
+    return path
+
+
 @dataclass
 class NginxSite:
     name: str
