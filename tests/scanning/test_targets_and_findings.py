@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from certvault.errors import InvalidInput
-from certvault.scanning.findings import changes, snapshot
+from certvault.scanning.findings import all_finding_names, changes, describe, snapshot
 from certvault.scanning.targets import expand, parse_ports, parse_target, parse_targets_text
 
 
@@ -117,3 +117,12 @@ def test_unreachable_results_do_not_fix_weaknesses() -> None:
     assert _kinds(weak, down, was_unreachable=True) == []
     # Back up and still vulnerable: compared with the last reachable result, only "reachable" is new.
     assert _kinds(weak, weak, was_unreachable=True) == [("reachable", None)]
+
+
+def test_weak_ephemeral_key_exchange_is_a_finding_and_its_fix_an_event() -> None:
+    modern = {**_result(), "key_exchange": {"kind": "ECDHE", "bits": 253, "group": "x25519", "weak": False}}
+    logjam = {**_result(grade="B"), "key_exchange": {"kind": "DHE", "bits": 1024, "group": None, "weak": True}}
+    assert "weak_key_exchange" in snapshot(logjam).findings and "weak_key_exchange" not in snapshot(modern).findings
+    assert _kinds(modern, logjam) == [("grade_changed", None), ("weakness_found", "weak_key_exchange")]
+    assert _kinds(logjam, modern) == [("grade_changed", None), ("weakness_fixed", "weak_key_exchange")]
+    assert "Logjam" in describe("weak_key_exchange") and "weak_key_exchange" in all_finding_names()

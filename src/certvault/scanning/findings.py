@@ -40,6 +40,7 @@ CERTIFICATE_LABELS = {
     "revoked": "certificate revoked",
 }
 WEAK_CIPHERS = "weak_ciphers"
+WEAK_KEY_EXCHANGE = "weak_key_exchange"
 
 EVENT_TYPES = ("weakness_found", "weakness_fixed", "certificate_changed", "grade_changed", "expiry_warning",
                "unreachable", "reachable")
@@ -54,13 +55,15 @@ def describe(finding: str) -> str:
         return CERTIFICATE_LABELS.get(name, name.replace("_", " "))
     if finding == WEAK_CIPHERS:
         return "weak cipher suites accepted"
+    if finding == WEAK_KEY_EXCHANGE:
+        return "weak ephemeral key exchange (DH under 2048 bits or a small curve; Logjam under 1024)"
     return VULNERABILITY_LABELS.get(finding, finding.replace("_", " "))
 
 
 def all_finding_names() -> list[str]:
     """Every finding the filter accepts, in display order."""
     return [*VULNERABILITY_LABELS, *(f"protocol:{p}" for p in LEGACY_PROTOCOLS),
-            *(f"certificate:{c}" for c in CERTIFICATE_LABELS), WEAK_CIPHERS]
+            *(f"certificate:{c}" for c in CERTIFICATE_LABELS), WEAK_CIPHERS, WEAK_KEY_EXCHANGE]
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ def _findings(result: dict[str, Any], protocols: tuple[str, ...], weak: dict[str
         found.add("certificate:revoked")
     if weak:
         found.add(WEAK_CIPHERS)
+    if (result.get("key_exchange") or {}).get("weak") is True:
+        found.add(WEAK_KEY_EXCHANGE)
     return found
 
 

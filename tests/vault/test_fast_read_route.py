@@ -1,0 +1,60 @@
+"""The direct route for `GET /api/v1/vault/secrets/{id}/values` (bearer token, no query string) answers
+exactly as the regular FastAPI route does (which a query string selects): same status, body and headers for
+a read, a bad token, a refused address, a missing permission and an unknown secret; each read audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from certvault.api.deps import BearerFastRoute
+from certvault.auth.rbac import Actor
+from certvault.container import App
+from certvault.server import create_server
+from tests.conftest import create_login
+from tests.vault.conftest import build_scene
+
+COMPARED_HEADERS = ("content-type", "cache-control", "content-security-policy", "strict-transport-security")
+
+
+def _both(client: TestClient, path: str, headers: dict[str, str]) -> tuple:
+    direct = client.get(path, headers=headers)
+    regular = client.get(path + "?via=fastapi", headers=headers)
+    return direct, regular
+
+
+def test_direct_and_regular_routes_answer_alike(sqlite_app: App, monkeypatch) -> None:
+    served: list[str] = []
+    original = BearerFastRoute._serve
+
+    def counting(self, app, token, ip, params):  # type: ignore[no-untyped-def]
+        served.append(params["secret_id"])
+        return original(self, app, token, ip, params)
+
+    monkeypatch.setattr(BearerFastRoute, "_serve", counting)
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        secret = scene.secret("Ops", "db-read")
+        path = f"/api/v1/vault/secrets/{secret['id']}/values"
+        fenced = create_login(sqlite_app, "user", "fenced", allowed_networks=["10.0.0.0/8"])
+        cases = {
+            "read": (path, scene.as_("alice"), 200),
+            "bad token": (path, {"Authorization": "Bearer cvt_not-a-token"}, 401),
+            "refused address": (path, fenced.headers, 403),
+            "no permission": (path, scene.as_("bob"), 403),  # bob's grant is on Ops/Linux only
+            "unknown secret": (f"/api/v1/vault/secrets/{uuid.uuid4()}/values", scene.as_("alice"), 404),
+        }
+        for name, (url, headers, status) in cases.items():
+            direct, regular = _both(client, url, headers)
+            assert (direct.status_code, regular.status_code) == (status, status), (name, direct.text, regular.text)
+            assert direct.json() == regular.json(), name
+            for header in COMPARED_HEADERS:
+                assert direct.headers.get(header) == regular.headers.get(header), (name, header)
+        values = {f["slug"]: f["value"] for f in client.get(path, headers=scene.as_("alice")).json()["fields"]}
+        assert values["password"] == "pw-db-read-Secret1"
+        assert len(served) == len(cases) + 1  # the direct route served every request without a query string
+    with sqlite_app.transaction() as svc:
+        trail = svc.vault.trail(Actor.system(), uuid.UUID(secret["id"]))
+    views = [e for e in trail if e.action == "secret.view" and e.actor_name == "alice"]
+    assert len(views) == 3  # two compared reads and the last one: every read is audited on both routes
