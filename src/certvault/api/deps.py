@@ -39,11 +39,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from certvault.audit.group import commit_audit_rows
 from certvault.auth.credentials import Credential
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
 from certvault.container import App, Services
-from certvault.db.session import end_transaction
+from certvault.db.session import NeedsTransaction, end_transaction, read_sessions
 from certvault.errors import Forbidden, Unauthenticated
 
 SESSION_COOKIE = "cv_session"
@@ -293,6 +294,42 @@ class BearerFastRoute(BaseRoute):
         await Response(body, media_type="application/json")(scope, receive, send)
 
     def _serve(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> bytes:
+        try:
+            return self._serve_reading(app, token, ip, params)
+        except NeedsTransaction:
+            return self._serve_in_transaction(app, token, ip, params)
+
+    def _serve_reading(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> bytes:
+        """The same steps on a read-only session, the audit rows group-committed (audit/group.py).
+
+        No write transaction is open while the request reads: on SQLite no writer lock, on PostgreSQL no
+        head-row lock, and the rows of concurrent requests share one commit. The answer is built only after
+        this request's rows are committed in the chain; if they are not, the request fails with nothing
+        read in it. Work that would write (check-out, approval, DoubleLock, or any flush) raises
+        NeedsTransaction before writing and is redone by `_serve_in_transaction`.
+        """
+        svc = app.services(read_sessions(app.read_engine)())
+        svc.audit.defer()
+        try:
+            try:
+                actor = bearer_actor(svc, token, ip)
+                require_permission(actor, self._permission)
+                result = self._work(svc, actor, params)
+            except NeedsTransaction:
+                raise
+            except BaseException as exc:
+                kept = svc.audit.pending if getattr(exc, "keep_changes", False) else None
+                svc.session.close()
+                if kept:  # a refusal's audit row, as end_transaction would keep it
+                    commit_audit_rows(app.engine, svc.audit.key, kept)
+                raise
+            svc.session.close()
+            commit_audit_rows(app.engine, svc.audit.key, svc.audit.pending or [])  # before anything is sent
+        finally:
+            svc.session.close()
+        return type(result).__pydantic_serializer__.to_json(result)
+
+    def _serve_in_transaction(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> bytes:
         svc = app.services(app.sessions())
         try:
             try:

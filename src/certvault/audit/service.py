@@ -94,10 +94,69 @@ class AuditQuery:
     offset: int = 0
 
 
+def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]]) -> None:
+    """Chain `rows` (built by `AuditLog.event_row`) after the head, in order, in `conn`'s transaction.
+
+    The one place rows join the chain: a single `record` and a group commit of many (audit/group.py)
+    both come here. Each row gets its seq, time, predecessor's hash and HMAC under the chain's lock.
+    """
+    head = conn.execute(_HEAD_FOR_UPDATE).first()
+    if head is None:  # the first append ever: no head row to lock yet
+        advisory_lock(conn, "certvault-audit")
+        head = conn.execute(_HEAD_FOR_UPDATE).first()
+    first_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    at = utcnow()
+    for offset, row in enumerate(rows, 1):
+        row["seq"], row["at"], row["prev_hash"] = first_seq + offset, at, prev_hash
+        row["hash"] = prev_hash = _mac(key, prev_hash.encode() + _canonical(row))
+    last = rows[-1]
+    moved = {"new_seq": last["seq"], "new_hash": last["hash"],
+             "new_mac": _mac(key, _head_text(last["seq"], last["hash"]))}
+    if head is not None and len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_AND_MOVE_HEAD, {**{f"ev_{name}": value for name, value in last.items()}, **moved})
+    elif head is not None:
+        conn.execute(_APPEND, rows)
+        conn.execute(_MOVE_HEAD, moved)
+    else:
+        conn.execute(_APPEND, rows)
+        conn.execute(_INSERT_HEAD, {"id": 1, "seq": last["seq"], "hash": last["hash"], "mac": moved["new_mac"]})
+
+
+def _mac(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def _head_text(seq: int, digest: str) -> bytes:
+    return f"head:{seq}:{digest}".encode()
+
+
 class AuditLog:
     def __init__(self, session: Session, key: bytes) -> None:
         self._session = session
         self._key = key
+        # Set to a list by `defer()`: rows are collected there instead of written (see audit/group.py).
+        self.pending: list[dict[str, Any]] | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self._key
+
+    def defer(self) -> None:
+        """Collect this session's audit rows instead of writing them; the caller must commit them
+        (audit/group.py) before acting on what they record."""
+        self.pending = []
+
+    @staticmethod
+    def event_row(actor: Actor, action: str, *, target_type: str | None = None, target_id: object | None = None,
+                  outcome: str = "success", details: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An event's own content; `append_rows` adds its place in the chain (seq, at, hashes)."""
+        return {
+            "seq": None, "id": uuid.uuid4(), "at": None, "actor_kind": actor.kind,
+            "actor_id": str(actor.id) if actor.id else None, "actor_name": actor.name, "ip": actor.ip,
+            "action": action, "outcome": outcome, "target_type": target_type,
+            "target_id": str(target_id) if target_id is not None else None,
+            "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": None, "hash": None,
+        }
 
     def record(
         self,
@@ -109,29 +168,12 @@ class AuditLog:
         outcome: str = "success",
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        conn = self._session.connection()
-        head = conn.execute(_HEAD_FOR_UPDATE).first()
-        if head is None:  # the first append ever: no head row to lock yet
-            self._lock_chain(conn)
-            head = conn.execute(_HEAD_FOR_UPDATE).first()
-        prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-        row: dict[str, Any] = {
-            "seq": prev_seq + 1, "id": uuid.uuid4(), "at": utcnow(), "actor_kind": actor.kind,
-            "actor_id": str(actor.id) if actor.id else None, "actor_name": actor.name, "ip": actor.ip,
-            "action": action, "outcome": outcome, "target_type": target_type,
-            "target_id": str(target_id) if target_id is not None else None,
-            "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": prev_hash,
-        }
-        row["hash"] = self._mac(prev_hash.encode() + _canonical(row))
-        moved = {"new_seq": row["seq"], "new_hash": row["hash"], "new_mac": self._head_mac(row["seq"], row["hash"])}
-        if head is not None and conn.dialect.name == "postgresql":
-            conn.execute(_APPEND_AND_MOVE_HEAD, {**{f"ev_{name}": value for name, value in row.items()}, **moved})
-        elif head is not None:
-            conn.execute(_APPEND, row)
-            conn.execute(_MOVE_HEAD, moved)
-        else:
-            conn.execute(_APPEND, row)
-            conn.execute(_INSERT_HEAD, {"id": 1, "seq": row["seq"], "hash": row["hash"], "mac": moved["new_mac"]})
+        row = self.event_row(actor, action, target_type=target_type, target_id=target_id, outcome=outcome,
+                             details=details)
+        if self.pending is not None:  # deferred: the caller commits it with others (see audit/group.py)
+            self.pending.append(row)
+            return AuditEvent(**row)
+        append_rows(self._session.connection(), self._key, [row])
         self._session.flush()  # as before: the caller's pending changes are written by the time it is audited
         return AuditEvent(**row)
 
@@ -212,11 +254,8 @@ class AuditLog:
             )
         return stmt
 
-    def _lock_chain(self, conn: Connection) -> None:
-        advisory_lock(conn, "certvault-audit")
-
     def _mac(self, data: bytes) -> str:
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+        return _mac(self._key, data)
 
     def _head_mac(self, seq: int, digest: str) -> str:
-        return self._mac(f"head:{seq}:{digest}".encode())
+        return _mac(self._key, _head_text(seq, digest))

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# In `session.info` of a session on the read engine (see read_sessions): it must not write.
+READ_ONLY = "certvault.read_only"
+
+
+class NeedsTransaction(Exception):  # noqa: N818 - a signal, not an error: the caller redoes the work in a transaction
+    """Raised when work started on a read-only session would write: redo it in a regular transaction."""
 
 
 def build_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -40,3 +49,26 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_read_factories: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+
+
+def read_sessions(read_engine: Engine) -> sessionmaker[Session]:
+    """Sessions on the read engine (build_read_engine: autocommit, no write lock, on SQLite `query_only`).
+
+    For work that only reads and audits (the audit rows go through audit/group.py): a session that
+    would flush a change raises NeedsTransaction before any SQL, so the caller redoes the work in a
+    regular transaction instead of writing piecemeal. Services that may write check `READ_ONLY`.
+    """
+    factory = _read_factories.get(read_engine)
+    if factory is None:
+        factory = sessionmaker(bind=read_engine, expire_on_commit=False, autoflush=True, info={READ_ONLY: True})
+        event.listen(factory, "before_flush", _refuse_writes)
+        _read_factories[read_engine] = factory
+    return factory
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise NeedsTransaction("a read-only session was about to write")

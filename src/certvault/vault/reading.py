@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from certvault.auth.rbac import Actor
+from certvault.db.session import READ_ONLY, NeedsTransaction
 from certvault.errors import NotFound
 from certvault.vault.access import OWNER, VIEW
 from certvault.vault.core import VaultCore
@@ -72,6 +73,8 @@ class Reader:
         if level < VIEW:
             raise self._c.deny(actor, action, secret, f"you have no permission on secret {secret.name}",
                                "CannotView")
+        if (secret.require_approval or secret.double_lock or secret.checkout_enabled) and self._c.s.info.get(READ_ONLY):
+            raise NeedsTransaction("approval, DoubleLock and check-out are decided in a write transaction")
         self._check_approval(actor, secret, level, action)
         dl_key = self._dlock.secret_key(actor, secret, passphrase, action) if secret.double_lock else None
         checkout = self._check_out_if_needed(actor, secret, action, auto_checkout or actor.kind == "service")

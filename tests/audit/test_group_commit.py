@@ -1,0 +1,164 @@
+"""Group commit of audit rows (audit/group.py) and the direct vault read route that uses it.
+
+Many concurrent appends and reads: every one audited, rows of several requests share a commit, the chain
+verifies. A failing commit gives no secret to anyone in its group, and a secret under check-out is still read
+in a regular transaction (the read-only path declines it)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from certvault.api.deps import BearerFastRoute
+from certvault.api.routes.vault import FAST_ROUTES
+from certvault.audit import group
+from certvault.audit.group import AuditCommitFailed, commit_audit_rows
+from certvault.audit.models import AuditEvent
+from certvault.audit.service import AuditLog
+from certvault.auth.rbac import Actor
+from certvault.container import App
+from certvault.server import create_server
+from certvault.vault.models import Secret
+from tests.vault.conftest import build_scene
+
+THREADS, EACH = 8, 12
+
+
+def _count(app: App, action: str) -> int:
+    with app.transaction() as svc:
+        return svc.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)) or 0
+
+
+def _sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    original = group._write
+
+    def counting(engine, key, rows):  # type: ignore[no-untyped-def]
+        sizes.append(len(rows))
+        original(engine, key, rows)
+
+    monkeypatch.setattr(group, "_write", counting)
+    return sizes
+
+
+def test_concurrent_group_commits_stay_chained(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes = _sizes(monkeypatch)
+    with app.transaction() as svc:
+        key = svc.audit.key
+        svc.audit.record(Actor.system("first"), "test.first")  # alongside ordinary appends
+    start = threading.Barrier(THREADS)
+    failures: list[BaseException] = []
+
+    def append(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(EACH):
+                rows = [AuditLog.event_row(Actor.system(f"g-{worker}"), "test.group", target_type="n", target_id=n)
+                        for _ in range(1 + n % 2)]
+                commit_audit_rows(app.engine, key, rows)
+                assert all(row["seq"] is not None for row in rows)
+                if n % 4 == 0:
+                    with app.transaction() as svc:
+                        svc.audit.record(Actor.system(f"r-{worker}"), "test.single")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with app.transaction() as svc:
+        result = svc.audit.verify()
+        seqs = list(svc.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
+    assert result.ok, result.problems
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert _count(app, "test.group") == THREADS * sum(1 + n % 2 for n in range(EACH))
+    assert _count(app, "test.single") == THREADS * len(range(0, EACH, 4))
+    assert sum(sizes) == _count(app, "test.group")
+
+
+def _reads(app: App, token: str, secret_id: str, count: int) -> tuple[list[bytes], list[BaseException]]:
+    route = FAST_ROUTES[0]
+    assert isinstance(route, BearerFastRoute)
+    bodies: list[bytes] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def read() -> None:
+        start.wait()
+        try:
+            bodies.append(route._serve(app, token, "127.0.0.1", {"secret_id": secret_id}))
+        except BaseException as exc:  # noqa: BLE001 - checked by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return bodies, errors
+
+
+def test_concurrent_direct_reads_are_each_audited_and_grouped(sqlite_app: App, monkeypatch) -> None:
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        secret = scene.secret("Ops", "db-group")
+        token = scene.as_("alice")["Authorization"].partition(" ")[2]
+        before = _count(sqlite_app, "secret.view")
+        sizes = _sizes(monkeypatch)
+        for _ in range(3):
+            bodies, errors = _reads(sqlite_app, token, secret["id"], 16)
+            assert errors == []
+            assert len(bodies) == 16 and all(b"pw-db-group-Secret1" in body for body in bodies)
+        assert _count(sqlite_app, "secret.view") == before + 48
+        assert sum(sizes) == 48 and max(sizes) > 1  # some requests shared a commit
+        # a refusal through the read-only path keeps its audit row, as the regular route does
+        refused = client.get(f"/api/v1/vault/secrets/{secret['id']}/values", headers=scene.as_("bob"))
+        assert refused.status_code == 403
+    with sqlite_app.transaction() as svc:
+        assert svc.audit.verify().ok
+        trail = svc.vault.trail(Actor.system(), uuid.UUID(secret["id"]))
+    assert any(e.action == "secret.view" and e.outcome == "denied" and e.actor_name == "bob" for e in trail)
+
+
+def test_a_failed_group_commit_gives_no_secret_to_anyone(sqlite_app: App, monkeypatch) -> None:
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        secret = scene.secret("Ops", "db-fail")
+        token = scene.as_("alice")["Authorization"].partition(" ")[2]
+        before = _count(sqlite_app, "secret.view")
+
+        def broken(conn, key, rows):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(group, "append_rows", broken)
+        bodies, errors = _reads(sqlite_app, token, secret["id"], 12)
+        assert bodies == [] and len(errors) == 12
+        assert all(isinstance(e, AuditCommitFailed) for e in errors)
+        answer = client.get(f"/api/v1/vault/secrets/{secret['id']}/values", headers=scene.as_("alice"))
+        assert answer.status_code == 503 and "pw-db-fail" not in answer.text
+        monkeypatch.undo()
+        assert _count(sqlite_app, "secret.view") == before  # nothing was committed, nothing was answered
+        ok = client.get(f"/api/v1/vault/secrets/{secret['id']}/values", headers=scene.as_("alice"))
+        assert ok.status_code == 200 and _count(sqlite_app, "secret.view") == before + 1
+    with sqlite_app.transaction() as svc:
+        assert svc.audit.verify().ok
+
+
+def test_a_checked_out_secret_is_read_in_a_transaction(sqlite_app: App, monkeypatch) -> None:
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        secret = scene.secret("Ops", "db-checkout")
+        with sqlite_app.transaction() as svc:
+            svc.session.get(Secret, uuid.UUID(secret["id"])).checkout_enabled = True  # type: ignore[union-attr]
+        path = f"/api/v1/vault/secrets/{secret['id']}/values"
+        sizes = _sizes(monkeypatch)
+        refused = client.get(path, headers=scene.as_("alice"))
+        assert refused.status_code == 409 and "requires check-out" in refused.json()["detail"], refused.text
+        assert sizes == []  # decided by the regular transaction, not the read-only path
