@@ -85,7 +85,8 @@ def run_backend(backend: str, workers_list: list[int], seconds: float) -> None:
             parts = inprocess.breakdown(app, secret_id, token)
         finally:
             app.close()
-        print(f"{backend:8} in-process, 1 at a time: read work (auth+read+audit+commit) {parts['work']:.2f} ms; "
+        print(f"{backend:8} in-process, 1 at a time: read work (auth+read+audit+commit) {parts['work']:.2f} ms "
+              f"in a transaction, {parts['direct']:.2f} ms direct (read-only session, group commit, JSON); "
               f"through ASGI without TLS: read {parts['asgi_read']:.2f} ms, health {parts['asgi_health']:.2f} ms",
               flush=True)
     finally:

@@ -1,7 +1,9 @@
 """Where a read's time goes, measured inside one process against the benchmark's own database.
 
-- `work`: what the API does for a read minus HTTP: token lookup (cached, on the read-only
-  connection), permission check, unsealing, audit append, commit.
+- `work`: what the API does for a read minus HTTP, in one write transaction (the regular route): token
+  lookup (cached, on the read-only connection), permission check, unsealing, audit append, commit.
+- `direct`: the direct route's work (`BearerFastRoute._serve`): the same on a read-only session, the audit
+  row group-committed (audit/group.py; one request at a time here, so groups of one), the JSON body.
 - `asgi_read` / `asgi_health`: the same request through the whole ASGI application (routing,
   dependencies, validation, JSON) called directly, without sockets or TLS.
 Over HTTPS, what remains is uvicorn, TLS and the trips between the event loop and worker threads.
@@ -17,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from certvault.api.deps import bearer_actor
+from certvault.api.deps import BearerFastRoute, bearer_actor
+from certvault.api.routes.vault import FAST_ROUTES
 from certvault.config import load_settings
 from certvault.container import App, build_app
 from certvault.db.session import end_transaction
@@ -42,7 +45,12 @@ def breakdown(app: App, secret_id: str, token: str, rounds: int = 400) -> dict[s
         finally:
             svc.session.close()
 
-    figures = {"work": _per_call(work, rounds)}
+    route = next(r for r in FAST_ROUTES if isinstance(r, BearerFastRoute))
+
+    def direct() -> None:
+        route._serve(app, token, "127.0.0.1", {"secret_id": secret_id})
+
+    figures = {"work": _per_call(work, rounds), "direct": _per_call(direct, rounds)}
     figures.update(asyncio.run(_asgi(app, secret_id, token, rounds)))
     return figures
 
