@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.servers.browser import browser_page, first_login
 from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
@@ -42,7 +43,8 @@ def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(li
         page.fill("[id='field.username']", "netadmin")
         page.fill("[id='field.host']", "10.0.0.1")
         page.click("button.generate")
-        page.wait_for_function("document.getElementById('field.password').value.length > 0")
+        # A locator assertion, not wait_for_function: the page's CSP forbids the eval the latter polls with.
+        expect(page.locator("[id='field.password']")).not_to_have_value("", timeout=10_000)
         generated = page.input_value("[id='field.password']")
         assert len(generated) == 24
         page.click("#secret-form button[type=submit]")
