@@ -110,7 +110,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
         legacy = ["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.2", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"]
         servers["s_server-legacy"] = start_s_server(workdir, "legacy", plain.cert, plain.key, legacy)
         servers["s_server-reneg"] = start_s_server(workdir, "reneg", plain.cert, plain.key, ["-client_renegotiation"])
-        dh_cache = pytestconfig.cache.mkdir("tls-dhparam") if pytestconfig.cache else workdir
+        cache = getattr(pytestconfig, "cache", None)  # absent under -p no:cacheprovider
+        dh_cache = cache.mkdir("tls-dhparam") if cache else workdir
         dh1024 = ["-dhparam", str(dhparam(dh_cache, 1024)),
                   "-cipher", "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"]
         servers["s_server-dh1024"] = start_s_server(workdir, "dh1024", plain.cert, plain.key, dh1024)
