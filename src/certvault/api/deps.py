@@ -33,6 +33,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.responses import Response
@@ -129,15 +130,20 @@ async def authenticated(request: Request, svc: ServicesDep) -> Actor:
     return actor
 
 
-def bearer_actor(svc: Services, token: str, ip: str | None) -> Actor:
+def bearer_actor(svc: Services, token: str, ip: str | None, reading: Connection | None = None) -> Actor:
     """Look the token up outside the request's transaction.
 
     What admission writes (a refused address's audit row, a token's use once a minute) commits in
     its own short transaction here, in this thread: a write transaction left open for the endpoint
     would hold SQLite's write lock while the request waits for the event loop and a thread.
+    `reading`: a connection of the read engine the caller already holds (the direct route's read-only
+    session), used instead of checking out another one.
     """
-    with svc.app.reading() as conn:
-        key, found = svc.auth.credentials.token(conn, token)
+    if reading is not None:
+        key, found = svc.auth.credentials.token(reading, token)
+    else:
+        with svc.app.reading() as conn:
+            key, found = svc.auth.credentials.token(conn, token)
     if svc.auth.admission_writes(found, ip):
         with svc.app.transaction() as own:
             return own.auth.admit_token(key, found, ip)
@@ -312,7 +318,7 @@ class BearerFastRoute(BaseRoute):
         svc.audit.defer()
         try:
             try:
-                actor = bearer_actor(svc, token, ip)
+                actor = bearer_actor(svc, token, ip, svc.session.connection())  # the read engine's, autocommit
                 require_permission(actor, self._permission)
                 result = self._work(svc, actor, params)
             except NeedsTransaction:

@@ -167,12 +167,14 @@ class AuditLog:
         target_id: object | None = None,
         outcome: str = "success",
         details: dict[str, Any] | None = None,
-    ) -> AuditEvent:
+    ) -> AuditEvent | None:
+        """Append an event in the session's transaction and return it; deferred (see `defer`), queue its row
+        and return None: it is not an event of the chain until the caller's group commit places it."""
         row = self.event_row(actor, action, target_type=target_type, target_id=target_id, outcome=outcome,
                              details=details)
         if self.pending is not None:  # deferred: the caller commits it with others (see audit/group.py)
             self.pending.append(row)
-            return AuditEvent(**row)
+            return None
         append_rows(self._session.connection(), self._key, [row])
         self._session.flush()  # as before: the caller's pending changes are written by the time it is audited
         return AuditEvent(**row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.auth.rbac import Actor, Permission, require
@@ -39,6 +39,30 @@ _GRANT_LEVELS = select(_perm.c.level).where(
     or_(and_(_perm.c.principal_type == "user", _perm.c.principal_id == bindparam("user")),
         and_(_perm.c.principal_type == "group", _perm.c.principal_id.in_(bindparam("groups", expanding=True)))),
 )
+# The same per shape (folders on the chain, groups of the caller) with one plain parameter per value: an
+# expanding IN is rewritten on every execution, a fixed shape is compiled once. Larger shapes use the above.
+_SHAPED: dict[tuple[int, int], Select[tuple[str]]] = {}
+_SHAPED_LIMIT = 8
+
+
+def _grant_levels(folders: int, groups: int) -> Select[tuple[str]]:
+    if folders > _SHAPED_LIMIT or groups > _SHAPED_LIMIT:
+        return _GRANT_LEVELS
+    found = _SHAPED.get((folders, groups))
+    if found is None:
+        uid = _perm.c.principal_id.type
+        who = and_(_perm.c.principal_type == "user", _perm.c.principal_id == bindparam("user"))
+        if groups:
+            in_groups = _perm.c.principal_id.in_([bindparam(f"g{i}", type_=uid) for i in range(groups)])
+            who = or_(who, and_(_perm.c.principal_type == "group", in_groups))
+        on = _perm.c.secret_id == bindparam("secret")
+        if folders:
+            fid = _perm.c.folder_id.type
+            on = or_(_perm.c.folder_id.in_([bindparam(f"f{i}", type_=fid) for i in range(folders)]), on)
+        found = _SHAPED[(folders, groups)] = select(_perm.c.level).where(on, who)
+    return found
+
+
 _LINEAGE = select(_folders.c.id, _folders.c.parent_id, _folders.c.inherit_permissions).where(
     _folders.c.id.in_(bindparam("ids", expanding=True)))
 
@@ -105,8 +129,11 @@ class AccessResolver:
         folder_ids = list(folder_ids)
         if (actor.id is None and not actor.group_ids) or (not folder_ids and secret_id is None):
             return NONE
-        levels = self._s.execute(_GRANT_LEVELS, {"folders": folder_ids, "secret": secret_id, "user": actor.id,
-                                                 "groups": list(actor.group_ids)}).scalars()
+        groups = list(actor.group_ids)
+        params: dict[str, object] = {"folders": folder_ids, "secret": secret_id, "user": actor.id, "groups": groups}
+        params.update((f"f{i}", value) for i, value in enumerate(folder_ids))
+        params.update((f"g{i}", value) for i, value in enumerate(groups))
+        levels = self._s.execute(_grant_levels(len(folder_ids), len(groups)), params).scalars()
         return max((RANK[level] for level in levels), default=NONE)
 
     def readable_folders(self, actor: Actor) -> dict[uuid.UUID, int] | None:
