@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from certvault.audit.group import commit_audit_rows
-from certvault.auth.credentials import Credential
+from certvault.auth.credentials import READ_VERSION, Credential
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
 from certvault.container import App, Services
@@ -130,17 +130,19 @@ async def authenticated(request: Request, svc: ServicesDep) -> Actor:
     return actor
 
 
-def bearer_actor(svc: Services, token: str, ip: str | None, reading: Connection | None = None) -> Actor:
+def bearer_actor(svc: Services, token: str, ip: str | None, reading: Connection | None = None,
+                 auth_version: int | None | object = READ_VERSION) -> Actor:
     """Look the token up outside the request's transaction.
 
     What admission writes (a refused address's audit row, a token's use once a minute) commits in
     its own short transaction here, in this thread: a write transaction left open for the endpoint
     would hold SQLite's write lock while the request waits for the event loop and a thread.
     `reading`: a connection of the read engine the caller already holds (the direct route's read-only
-    session), used instead of checking out another one.
+    session), used instead of checking out another one; `auth_version`: the auth version read on it in the
+    request's first statement (see `BearerFastRoute` `prefetch`).
     """
     if reading is not None:
-        key, found = svc.auth.credentials.token(reading, token)
+        key, found = svc.auth.credentials.token(reading, token, auth_version)
     else:
         with svc.app.reading() as conn:
             key, found = svc.auth.credentials.token(conn, token)
@@ -245,7 +247,9 @@ class BearerFastRoute(BaseRoute):
     permission, the endpoint's service call and the commit of its audit row, all before the response
     is sent. Anything else (cookies, query parameters, odd ids, other methods) does not match and
     falls through to the regular FastAPI route, which also documents the operation in OpenAPI.
-    Errors propagate to the application's exception handlers like any route's.
+    Errors propagate to the application's exception handlers like any route's. `prefetch` (optional) runs
+    first on the read-only session: it may read what `work` will need in the same statement as the auth
+    version and return that version (or READ_VERSION), saving a statement; it must not decide or reveal anything.
     """
 
     def __init__(
@@ -255,6 +259,7 @@ class BearerFastRoute(BaseRoute):
         permission: Permission,
         work: Callable[[Services, Actor, dict[str, str]], BaseModel],
         fallback_headers: frozenset[bytes] = frozenset(),
+        prefetch: Callable[[Services, dict[str, str]], int | None | object] | None = None,
     ) -> None:
         self.path_format = path_format
         self._prefix = path_format.partition("{")[0]
@@ -262,6 +267,7 @@ class BearerFastRoute(BaseRoute):
         self._permission = permission
         self._work = work
         self._fallback_headers = fallback_headers
+        self._prefetch = prefetch
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if (
@@ -318,7 +324,8 @@ class BearerFastRoute(BaseRoute):
         svc.audit.defer()
         try:
             try:
-                actor = bearer_actor(svc, token, ip, svc.session.connection())  # the read engine's, autocommit
+                version = self._prefetch(svc, params) if self._prefetch is not None else READ_VERSION
+                actor = bearer_actor(svc, token, ip, svc.session.connection(), version)  # read engine, autocommit
                 require_permission(actor, self._permission)
                 result = self._work(svc, actor, params)
             except NeedsTransaction:

@@ -46,6 +46,9 @@ _SESSION: Select[tuple[object, ...]] = (
     .select_from(_sessions.outerjoin(_users, _users.c.id == _sessions.c.user_id))
     .where(_sessions.c.token_hash == bindparam("digest"))
 )
+# The version as a column another statement can carry (read in that statement's snapshot).
+AUTH_VERSION = _VERSION.scalar_subquery().label("auth_version")
+READ_VERSION = object()  # `token(version=...)` default: read the version here
 _GROUPS = select(_members.c.group_id).where(_members.c.user_id == bindparam("user_id"))
 
 
@@ -139,9 +142,12 @@ class CredentialLookup:
     def __init__(self, cache: CredentialCache | None = None) -> None:
         self.cache = cache
 
-    def token(self, bind: Bind, plaintext: str) -> tuple[str, Credential | None]:
+    def token(self, bind: Bind, plaintext: str,
+              version: int | None | object = READ_VERSION) -> tuple[str, Credential | None]:
+        """`version`: the auth version the caller read itself (with `AUTH_VERSION` as a column of its first
+        statement, one statement less); by default it is read here, before the credential."""
         key = "token:" + digest(plaintext)
-        return key, self._lookup(bind, key, lambda: _load(bind, _TOKEN, key[6:], is_token=True))
+        return key, self._lookup(bind, key, lambda: _load(bind, _TOKEN, key[6:], is_token=True), version)
 
     def session(self, bind: Bind, plaintext: str) -> tuple[str, Credential | None]:
         key = "session:" + digest(plaintext)
@@ -151,12 +157,14 @@ class CredentialLookup:
         if self.cache is not None:
             self.cache.note_use(key, when)
 
-    def _lookup(self, bind: Bind, key: str, load: Callable[[], Credential | None]) -> Credential | None:
+    def _lookup(self, bind: Bind, key: str, load: Callable[[], Credential | None],
+                version: int | None | object = READ_VERSION) -> Credential | None:
         if self.cache is None:
             return load()
         # The version is read before the rows: a change committed in between bumps it past the stamp.
-        version = bind.execute(_VERSION).scalar()
-        if version is None:  # no counter row: nothing could be invalidated, so cache nothing
+        if version is READ_VERSION:
+            version = bind.execute(_VERSION).scalar()
+        if not isinstance(version, int):  # None: no counter row, nothing could be invalidated, so cache nothing
             return load()
         found = self.cache.get(key, version)
         if found is None:

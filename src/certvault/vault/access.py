@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.auth.rbac import Actor, Permission, require
+from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden
 from certvault.vault.models import Folder, Secret, VaultPermission
 
@@ -133,7 +134,9 @@ class AccessResolver:
         params: dict[str, object] = {"folders": folder_ids, "secret": secret_id, "user": actor.id, "groups": groups}
         params.update((f"f{i}", value) for i, value in enumerate(folder_ids))
         params.update((f"g{i}", value) for i, value in enumerate(groups))
-        levels = self._s.execute(_grant_levels(len(folder_ids), len(groups)), params).scalars()
+        # A read-only session has nothing to flush first: Core on its connection, without the ORM's execute.
+        bind = self._s.connection() if self._s.info.get(READ_ONLY) else self._s
+        levels = bind.execute(_grant_levels(len(folder_ids), len(groups)), params).scalars()
         return max((RANK[level] for level in levels), default=NONE)
 
     def readable_folders(self, actor: Actor) -> dict[uuid.UUID, int] | None:

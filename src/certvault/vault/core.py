@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 
+from certvault.auth.credentials import AUTH_VERSION, READ_VERSION
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.auth.service import AuthService
 from certvault.context import ServiceContext
@@ -51,6 +52,8 @@ _ROWS_WITH_FIELDS = {
                  .outerjoin(_fields, _fields.c.secret_id == _secrets.c.id))
     .where(column == bindparam("ref")).order_by(_fields.c.position)
     for key, column in ((_BY_ID, _secrets.c.id), (_BY_NUMBER, _secrets.c.number))}
+# The same with the auth version as a last column: the direct read route's first statement (api/deps.py).
+_ROWS_AND_AUTH_VERSION = {key: stmt.add_columns(AUTH_VERSION) for key, stmt in _ROWS_WITH_FIELDS.items()}
 _SPANS = [(start, start + len(table.c), [c.name for c in table.c]) for start, table in
           ((0, _secrets), (len(_secrets.c), _folders), (len(_secrets.c) + len(_folders.c), _fields))]
 
@@ -69,6 +72,7 @@ class VaultCore:
         self.ctx = ctx
         self.s = ctx.session
         self.access = AccessResolver(ctx.session)
+        self._prefetched: tuple[uuid.UUID | int, list[Any]] | None = None
 
     @cached_property
     def notifications(self) -> NotificationService:
@@ -127,7 +131,10 @@ class VaultCore:
         nothing is loaded into the session, and nothing read that way can be written."""
         stmt, key = self._secret_query(ref)
         if self.s.info.get(READ_ONLY):
-            found = self.s.execute(_ROWS_WITH_FIELDS[stmt], {"ref": key}).all()
+            if self._prefetched is not None and self._prefetched[0] == key:
+                found, self._prefetched = self._prefetched[1], None
+            else:
+                found = self.s.connection().execute(_ROWS_WITH_FIELDS[stmt], {"ref": key}).all()
             if not found or not found[0].s_active:
                 raise NotFound(f"secret {ref} not found")
             return _records(found)  # type: ignore[return-value]
@@ -135,6 +142,19 @@ class VaultCore:
         if not rows or not rows[0][0].active:
             raise NotFound(f"secret {ref} not found")
         return rows[0][0], rows[0][1], [row[2] for row in rows if row[2] is not None]
+
+    def prefetch_with_fields(self, secret_id: uuid.UUID) -> int | None | object:
+        """On a read-only session: read the rows `secret_with_fields(secret_id)` will use together with the auth
+        version, in one statement, and return that version for the token check (auth/credentials.py) that must
+        come first. Nothing is decided or returned from the rows until the caller is authenticated and the access
+        rules ran. READ_VERSION when the secret does not exist (the version is then read on its own)."""
+        if not self.s.info.get(READ_ONLY):
+            return READ_VERSION
+        rows = self.s.connection().execute(_ROWS_AND_AUTH_VERSION[_BY_ID], {"ref": secret_id}).all()
+        if not rows:
+            return READ_VERSION
+        self._prefetched = (secret_id, rows)
+        return rows[0].auth_version  # type: ignore[no-any-return]
 
     @staticmethod
     def _secret_query(ref: str | uuid.UUID | int) -> tuple[Select[Secret, Folder], uuid.UUID | int]:

@@ -164,6 +164,11 @@ def _plain_secret_values(svc: Services, actor: Actor, params: dict[str, str]) ->
     return secret_values(uuid.UUID(params["secret_id"]), svc, actor)
 
 
+def _prefetch_secret(svc: Services, params: dict[str, str]) -> int | None | object:
+    """The secret's rows and the auth version in one statement (used only once the token is admitted)."""
+    return svc.vault.core.prefetch_with_fields(uuid.UUID(params["secret_id"]))
+
+
 # The read integrations repeat: served by `secret_values` above, with the same checks, minus FastAPI's overhead.
 FAST_ROUTES = [
     BearerFastRoute(
@@ -172,6 +177,7 @@ FAST_ROUTES = [
         Permission.VAULT_USE,
         _plain_secret_values,
         fallback_headers=frozenset({b"x-doublelock-passphrase"}),
+        prefetch=_prefetch_secret,
     )
 ]
 
