@@ -6,7 +6,7 @@ in a regular transaction (the read-only path declines it)."""
 
 from __future__ import annotations
 
-import threading
+import functools
 import uuid
 
 import pytest
@@ -23,6 +23,7 @@ from certvault.auth.rbac import Actor
 from certvault.container import App
 from certvault.server import create_server
 from certvault.vault.models import Secret
+from tests.audit.chain import assert_chain_intact, run_together
 from tests.vault.conftest import build_scene
 
 THREADS, EACH = 8, 12
@@ -50,34 +51,19 @@ def test_concurrent_group_commits_stay_chained(app: App, monkeypatch: pytest.Mon
     with app.transaction() as svc:
         key = svc.audit.key
         svc.audit.record(Actor.system("first"), "test.first")  # alongside ordinary appends
-    start = threading.Barrier(THREADS)
-    failures: list[BaseException] = []
 
     def append(worker: int) -> None:
-        try:
-            start.wait()
-            for n in range(EACH):
-                rows = [AuditLog.event_row(Actor.system(f"g-{worker}"), "test.group", target_type="n", target_id=n)
-                        for _ in range(1 + n % 2)]
-                commit_audit_rows(app.engine, key, rows)
-                assert all(row["seq"] is not None for row in rows)
-                if n % 4 == 0:
-                    with app.transaction() as svc:
-                        svc.audit.record(Actor.system(f"r-{worker}"), "test.single")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
+        for n in range(EACH):
+            rows = [AuditLog.event_row(Actor.system(f"g-{worker}"), "test.group", target_type="n", target_id=n)
+                    for _ in range(1 + n % 2)]
+            commit_audit_rows(app.engine, key, rows)
+            assert all(row["seq"] is not None for row in rows)
+            if n % 4 == 0:
+                with app.transaction() as svc:
+                    svc.audit.record(Actor.system(f"r-{worker}"), "test.single")
 
-    threads = [threading.Thread(target=append, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    with app.transaction() as svc:
-        result = svc.audit.verify()
-        seqs = list(svc.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
-    assert result.ok, result.problems
-    assert seqs == list(range(1, len(seqs) + 1))
+    run_together(*(functools.partial(append, i) for i in range(THREADS)))
+    assert_chain_intact(app)
     assert _count(app, "test.group") == THREADS * sum(1 + n % 2 for n in range(EACH))
     assert _count(app, "test.single") == THREADS * len(range(0, EACH, 4))
     assert sum(sizes) == _count(app, "test.group")
@@ -88,20 +74,14 @@ def _reads(app: App, token: str, secret_id: str, count: int) -> tuple[list[bytes
     assert isinstance(route, BearerFastRoute)
     bodies: list[bytes] = []
     errors: list[BaseException] = []
-    start = threading.Barrier(count)
 
     def read() -> None:
-        start.wait()
         try:
             bodies.append(route._serve(app, token, "127.0.0.1", {"secret_id": secret_id}))
         except BaseException as exc:  # noqa: BLE001 - checked by the caller
             errors.append(exc)
 
-    threads = [threading.Thread(target=read) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*([read] * count))
     return bodies, errors
 
 

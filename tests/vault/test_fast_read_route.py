@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from certvault.api.deps import BearerFastRoute
@@ -18,21 +19,27 @@ from tests.vault.conftest import build_scene
 COMPARED_HEADERS = ("content-type", "cache-control", "content-security-policy", "strict-transport-security")
 
 
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The secret ids the direct route served (so a test knows the regular route did not answer instead)."""
+    ids: list[str] = []
+    original = BearerFastRoute._serve
+
+    def counting(self, app, token, ip, params):  # type: ignore[no-untyped-def]
+        ids.append(params["secret_id"])
+        return original(self, app, token, ip, params)
+
+    monkeypatch.setattr(BearerFastRoute, "_serve", counting)
+    return ids
+
+
 def _both(client: TestClient, path: str, headers: dict[str, str]) -> tuple:
     direct = client.get(path, headers=headers)
     regular = client.get(path + "?via=fastapi", headers=headers)
     return direct, regular
 
 
-def test_direct_and_regular_routes_answer_alike(sqlite_app: App, monkeypatch) -> None:
-    served: list[str] = []
-    original = BearerFastRoute._serve
-
-    def counting(self, app, token, ip, params):  # type: ignore[no-untyped-def]
-        served.append(params["secret_id"])
-        return original(self, app, token, ip, params)
-
-    monkeypatch.setattr(BearerFastRoute, "_serve", counting)
+def test_direct_and_regular_routes_answer_alike(sqlite_app: App, served: list[str]) -> None:
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
         scene = build_scene(sqlite_app, client)
         secret = scene.secret("Ops", "db-read")
@@ -60,17 +67,10 @@ def test_direct_and_regular_routes_answer_alike(sqlite_app: App, monkeypatch) ->
     assert len(views) == 3  # two compared reads and the last one: every read is audited on both routes
 
 
-def test_direct_route_sees_a_revocation_and_a_disabled_account_on_the_next_read(sqlite_app: App, monkeypatch) -> None:
+def test_direct_route_sees_a_revocation_and_a_disabled_account_on_the_next_read(sqlite_app: App,
+                                                                               served: list[str]) -> None:
     """The direct route reads the auth version in the same statement as the secret's rows (one statement less);
     the token cache must still drop a disabled account or a revoked token on the very next read."""
-    served: list[str] = []
-    original = BearerFastRoute._serve
-
-    def counting(self, app, token, ip, params):  # type: ignore[no-untyped-def]
-        served.append(params["secret_id"])
-        return original(self, app, token, ip, params)
-
-    monkeypatch.setattr(BearerFastRoute, "_serve", counting)
     admin = Actor.system("fast-route-test")
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
         scene = build_scene(sqlite_app, client)
