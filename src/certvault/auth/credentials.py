@@ -16,7 +16,7 @@ import ipaddress
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -56,6 +56,17 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+
+def address_allowed(ip: str | None, networks: Sequence[IpNetwork]) -> bool:
+    """An IP allow-list: empty allows everything; an unparseable address is refused."""
+    if not networks or ip is None:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
 @dataclass(frozen=True)
 class Account:
     """What authentication needs to know about a user, as of the version it was loaded at."""
@@ -74,14 +85,7 @@ class Account:
     group_ids: frozenset[uuid.UUID]
 
     def allows(self, ip: str | None) -> bool:
-        """The IP allow-list: empty allows everything; an unparseable address is refused."""
-        if not self.networks or ip is None:
-            return True
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        return address_allowed(ip, self.networks)
 
     def actor(self, ip: str | None, via: str) -> Actor:
         return Actor(name=self.username, role=Role(self.role), kind=self.kind, id=self.id, ip=ip,

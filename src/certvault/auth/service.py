@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from certvault.audit.service import AuditLog
 from certvault.auth import passwords
-from certvault.auth.credentials import CredentialLookup
+from certvault.auth.credentials import CredentialLookup, address_allowed
 from certvault.auth.models import Group, User
 from certvault.auth.rbac import Actor, Permission, Role, parse_role, require
 from certvault.auth.tokens import SESSION_PREFIX, TOKEN_PREFIX, CredentialOps, token_digest
@@ -40,13 +40,7 @@ def parse_networks(values: Iterable[str]) -> list[str]:
 
 
 def ip_allowed(user: User, ip: str | None) -> bool:
-    if not user.allowed_networks or ip is None:
-        return True
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(addr in ipaddress.ip_network(net) for net in user.allowed_networks)
+    return address_allowed(ip, [ipaddress.ip_network(net) for net in user.allowed_networks or ()])
 
 
 class AuthService(CredentialOps):
