@@ -56,7 +56,6 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-
 def address_allowed(ip: str | None, networks: Sequence[IpNetwork]) -> bool:
     """An IP allow-list: empty allows everything; an unparseable address is refused."""
     if not networks or ip is None:
