@@ -24,7 +24,7 @@ from certvault.container import App
 from certvault.server import create_server
 from certvault.vault.models import Secret
 from tests.audit.chain import assert_chain_intact, run_together
-from tests.vault.conftest import build_scene
+from tests.vault.conftest import VaultScene, build_scene
 
 THREADS, EACH = 8, 12
 
@@ -85,12 +85,15 @@ def _reads(app: App, token: str, secret_id: str, count: int) -> tuple[list[bytes
     return bodies, errors
 
 
+def _alice_and_a_secret(app: App, client: TestClient, name: str) -> tuple[VaultScene, dict, str, int]:
+    """The vault scene, a secret alice may read, her token, and how many reads were audited so far."""
+    scene = build_scene(app, client)
+    return scene, scene.secret("Ops", name), scene.users["alice"].token, _count(app, "secret.view")
+
+
 def test_concurrent_direct_reads_are_each_audited_and_grouped(sqlite_app: App, monkeypatch) -> None:
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
-        scene = build_scene(sqlite_app, client)
-        secret = scene.secret("Ops", "db-group")
-        token = scene.as_("alice")["Authorization"].partition(" ")[2]
-        before = _count(sqlite_app, "secret.view")
+        scene, secret, token, before = _alice_and_a_secret(sqlite_app, client, "db-group")
         sizes = _sizes(monkeypatch)
         for _ in range(3):
             bodies, errors = _reads(sqlite_app, token, secret["id"], 16)
@@ -109,10 +112,7 @@ def test_concurrent_direct_reads_are_each_audited_and_grouped(sqlite_app: App, m
 
 def test_a_failed_group_commit_gives_no_secret_to_anyone(sqlite_app: App, monkeypatch) -> None:
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
-        scene = build_scene(sqlite_app, client)
-        secret = scene.secret("Ops", "db-fail")
-        token = scene.as_("alice")["Authorization"].partition(" ")[2]
-        before = _count(sqlite_app, "secret.view")
+        scene, secret, token, before = _alice_and_a_secret(sqlite_app, client, "db-fail")
 
         def broken(conn, key, rows):  # type: ignore[no-untyped-def]
             raise RuntimeError("disk full")
