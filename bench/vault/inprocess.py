@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from certvault.api.deps import BearerFastRoute, bearer_actor
+from certvault.api.deps import bearer_actor
+from certvault.api.fast import BearerFastRoute
 from certvault.api.routes.vault import FAST_ROUTES
 from certvault.config import load_settings
 from certvault.container import App, build_app

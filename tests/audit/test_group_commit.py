@@ -6,14 +6,17 @@ in a regular transaction (the read-only path declines it)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import threading
+import time
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from certvault.api.deps import BearerFastRoute
+from certvault.api.fast import BearerFastRoute
 from certvault.api.routes.vault import FAST_ROUTES
 from certvault.audit import group
 from certvault.audit.group import AuditCommitFailed, commit_audit_rows
@@ -36,13 +39,13 @@ def _count(app: App, action: str) -> int:
 
 def _sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
-    original = group._write
+    original = group.GroupCommit._write
 
-    def counting(engine, key, rows):  # type: ignore[no-untyped-def]
+    def counting(self, rows, lock_wait=None):  # type: ignore[no-untyped-def]
         sizes.append(len(rows))
-        original(engine, key, rows)
+        return original(self, rows, lock_wait)
 
-    monkeypatch.setattr(group, "_write", counting)
+    monkeypatch.setattr(group.GroupCommit, "_write", counting)
     return sizes
 
 
@@ -85,6 +88,24 @@ def _reads(app: App, token: str, secret_id: str, count: int) -> tuple[list[bytes
     return bodies, errors
 
 
+def _loop_reads(app: App, token: str, secret_id: str, count: int) -> tuple[list[bytes], int]:
+    """`count` direct reads started together on one event loop; the bodies, and how often the loop ran a
+    5 ms tick meanwhile (it must never stall behind a writer)."""
+    route = FAST_ROUTES[0]
+    assert isinstance(route, BearerFastRoute)
+
+    async def main() -> tuple[list[bytes], int]:
+        ticks = 0
+        reading = asyncio.ensure_future(asyncio.gather(
+            *(route.answer(app, token, "127.0.0.1", {"secret_id": secret_id}) for _ in range(count))))
+        while not reading.done():
+            await asyncio.sleep(0.005)
+            ticks += 1
+        return list(reading.result()), ticks
+
+    return asyncio.run(main())
+
+
 def _alice_and_a_secret(app: App, client: TestClient, name: str) -> tuple[VaultScene, dict, str, int]:
     """The vault scene, a secret alice may read, her token, and how many reads were audited so far."""
     scene = build_scene(app, client)
@@ -108,6 +129,48 @@ def test_concurrent_direct_reads_are_each_audited_and_grouped(sqlite_app: App, m
         assert svc.audit.verify().ok
         trail = svc.vault.trail(Actor.system(), uuid.UUID(secret["id"]))
     assert any(e.action == "secret.view" and e.outcome == "denied" and e.actor_name == "bob" for e in trail)
+
+
+def test_reads_on_the_event_loop_share_one_commit(sqlite_app: App, monkeypatch) -> None:
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        _scene, secret, token, before = _alice_and_a_secret(sqlite_app, client, "db-loop")
+    _loop_reads(sqlite_app, token, secret["id"], 1)  # the token's first use is recorded in a transaction
+    sizes = _sizes(monkeypatch)
+    bodies, _ticks = _loop_reads(sqlite_app, token, secret["id"], 16)
+    assert len(bodies) == 16 and all(b"pw-db-loop-Secret1" in body for body in bodies)
+    assert sizes == [16]  # every read the loop served in one pass joined one group
+    assert _count(sqlite_app, "secret.view") == before + 17
+    assert_chain_intact(sqlite_app)
+
+
+def test_a_busy_writer_hands_the_loop_group_to_a_thread(sqlite_app: App, monkeypatch) -> None:
+    """Another transaction holds SQLite's writer lock for 300 ms: the loop's group waits in a thread, the event
+    loop keeps running meanwhile, and every read is answered only once its row is committed after that one."""
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        _scene, secret, token, before = _alice_and_a_secret(sqlite_app, client, "db-busy")
+    _loop_reads(sqlite_app, token, secret["id"], 1)
+    sizes = _sizes(monkeypatch)
+    holding = threading.Event()
+
+    def long_writer() -> None:
+        with sqlite_app.transaction() as svc:
+            svc.audit.record(Actor.system("long-writer"), "test.long_write")
+            holding.set()
+            time.sleep(0.3)
+
+    started = threading.Thread(target=long_writer)
+    started.start()
+    assert holding.wait(10)
+    bodies, ticks = _loop_reads(sqlite_app, token, secret["id"], 8)
+    started.join()
+    assert len(bodies) == 8 and all(b"pw-db-busy-Secret1" in body for body in bodies)
+    assert sizes == [8, 8]  # tried on the loop (lock busy), then written by a thread once the lock was free
+    assert ticks >= 10  # the loop went on ticking while the group waited for the lock
+    assert _count(sqlite_app, "secret.view") == before + 9
+    with sqlite_app.transaction() as svc:
+        last = list(svc.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(9)))
+    assert last == ["secret.view"] * 8 + ["test.long_write"]  # the reads were chained after the long write
+    assert_chain_intact(sqlite_app)
 
 
 def test_a_failed_group_commit_gives_no_secret_to_anyone(sqlite_app: App, monkeypatch) -> None:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from certvault.api.deps import BearerFastRoute
+from certvault.api.fast import BearerFastRoute
 from certvault.auth.rbac import Actor
 from certvault.container import App
 from certvault.server import create_server
@@ -23,13 +23,13 @@ COMPARED_HEADERS = ("content-type", "cache-control", "content-security-policy", 
 def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The secret ids the direct route served (so a test knows the regular route did not answer instead)."""
     ids: list[str] = []
-    original = BearerFastRoute._serve
+    original = BearerFastRoute._read
 
-    def counting(self, app, token, ip, params):  # type: ignore[no-untyped-def]
+    def counting(self, app, token, ip, params, **kwargs):  # type: ignore[no-untyped-def]
         ids.append(params["secret_id"])
-        return original(self, app, token, ip, params)
+        return original(self, app, token, ip, params, **kwargs)
 
-    monkeypatch.setattr(BearerFastRoute, "_serve", counting)
+    monkeypatch.setattr(BearerFastRoute, "_read", counting)
     return ids
 
 

@@ -1,17 +1,26 @@
 """Group commit: the audit rows of concurrent requests chained and committed in one transaction.
 
-A request that read a secret outside any write transaction (see api/deps.py, `BearerFastRoute`) hands its
-audit rows to `GroupCommit.commit` and waits there until they are durable in the chain; only then may it
-answer. Whoever finds the commit free leads: it takes every row queued so far (its own and those of requests
-that arrived while the previous group was being written), appends them with `append_rows` (the same code as a
-single `AuditLog.record`: head locked, rows chained, head moved) in one transaction, so one writer-lock hold,
-one commit and on PostgreSQL one head-row lock for N reads, and tells each request how its group fared. If
-that transaction fails, every request of the group gets `AuditCommitFailed` and must not answer with what it
-read. Across processes the chain's own lock (SQLite's writer lock, PostgreSQL's head row) serialises as before.
+A request that read a secret outside any write transaction (see api/fast.py) hands its audit rows to its
+process's `GroupCommit` and waits until they are durable in the chain; only then may it answer. The rows of
+every request waiting at that moment are appended with `append_rows` (the same code as a single
+`AuditLog.record`: head locked, rows chained, head moved) in one transaction: one writer-lock hold, one commit
+and on PostgreSQL one head-row lock for N reads. If that transaction fails, every request of the group gets
+`AuditCommitFailed` and must not answer with what it read. Across processes the chain's own lock (SQLite's
+writer lock, PostgreSQL's head row) serialises as before.
+
+Two ways to wait, one per kind of caller:
+- `commit` (a thread): whoever finds the commit free leads and writes everything queued so far, its own rows
+  and those of threads that arrived while the previous group was written.
+- `commit_async` (a coroutine on the event loop): the first request of a loop iteration schedules a flush for
+  the next one, so every request the loop served in between joins the group. The flush writes on the loop
+  itself when the writer lock comes within WRITER_WAIT (a write to SQLite takes well under a millisecond, and
+  a thread would fight the loop for the GIL at each of the transaction's statements, which made groups of one
+  and a tail of tens of milliseconds); when another writer holds the lock longer, the group goes to a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import weakref
@@ -20,7 +29,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certvault.audit.service import append_rows
+from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy
 from certvault.errors import CertvaultError
+
+Rows = list[dict[str, Any]]
+WRITER_WAIT = 0.002  # seconds the event loop may wait for the writer lock before handing its group to a thread
 
 
 class AuditCommitFailed(CertvaultError):
@@ -30,22 +43,29 @@ class AuditCommitFailed(CertvaultError):
     code = "audit_unavailable"
 
 
+def _raise_if_failed(error: BaseException | None) -> None:
+    if error is not None:
+        raise AuditCommitFailed("the audit record could not be committed; nothing was returned") from error
+
+
 class _Entry:
     __slots__ = ("done", "error", "rows")
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: Rows) -> None:
         self.rows = rows
         self.done = False
         self.error: BaseException | None = None
 
 
 class GroupCommit:
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine, key: bytes) -> None:
+        self._engine, self._key = engine, key
         self._queue_guard = threading.Lock()
         self._writing = threading.Lock()  # held by the leader while its group is written
         self._queue: list[_Entry] = []
+        self._loop_queue: list[tuple[Rows, asyncio.Future[BaseException | None]]] = []
 
-    def commit(self, engine: Engine, key: bytes, rows: list[dict[str, Any]]) -> None:
+    def commit(self, rows: Rows) -> None:
         """Return once `rows` are committed in the chain; raise AuditCommitFailed if they could not be."""
         if not rows:
             return
@@ -56,35 +76,72 @@ class GroupCommit:
             if not mine.done:  # not written by the previous leader: lead a group of everything queued
                 with self._queue_guard:
                     group, self._queue = self._queue, []
-                try:
-                    _write(engine, key, [row for entry in group for row in entry.rows])
-                except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
-                    for entry in group:
-                        entry.error, entry.done = exc, True
-                else:
-                    for entry in group:
-                        entry.done = True
-        if mine.error is not None:
-            raise AuditCommitFailed("the audit record could not be committed; nothing was returned") from mine.error
+                error = self._write([row for entry in group for row in entry.rows])
+                for entry in group:
+                    entry.error, entry.done = error, True
+        _raise_if_failed(mine.error)
+
+    async def commit_async(self, rows: Rows) -> None:
+        """`commit` for a coroutine on the event loop (see the module's docstring)."""
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BaseException | None] = loop.create_future()
+        if not self._loop_queue:
+            loop.call_soon(self._flush, loop)
+        self._loop_queue.append((rows, future))
+        _raise_if_failed(await future)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        group, self._loop_queue = self._loop_queue, []
+        rows = [row for entry_rows, _ in group for row in entry_rows]
+        try:
+            error = self._write(rows, lock_wait=WRITER_WAIT)
+        except WriterBusy:
+            handed = loop.run_in_executor(None, self._write, rows)
+            handed.add_done_callback(lambda written: _settle(group, written.result()))
+            return
+        _settle(group, error)
+
+    def _write(self, rows: Rows, lock_wait: float | None = None) -> BaseException | None:
+        """Append `rows` in one transaction; the error that stopped it, if any (WriterBusy is raised)."""
+        try:
+            with self._engine.connect() as conn:
+                if lock_wait is not None:
+                    conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
+                with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
+                    append_rows(conn, self._key, rows)
+        except WriterBusy:
+            if lock_wait is not None:
+                raise
+            return WriterBusy("the writer lock stayed taken")
+        except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
+            return exc
+        return None
 
 
-def _write(engine: Engine, key: bytes, rows: list[dict[str, Any]]) -> None:
-    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
-        append_rows(conn, key, rows)
+def _settle(group: list[tuple[Rows, asyncio.Future[BaseException | None]]], error: BaseException | None) -> None:
+    for _, future in group:
+        if not future.done():  # a request whose client went away was cancelled while it waited
+            future.set_result(error)
 
 
 _groups: weakref.WeakKeyDictionary[Engine, tuple[int, GroupCommit]] = weakref.WeakKeyDictionary()
 _groups_guard = threading.Lock()
 
 
-def commit_audit_rows(engine: Engine, key: bytes, rows: list[dict[str, Any]]) -> None:
-    """Commit `rows` to the chain through this process's group commit for `engine` (see above)."""
-    if not rows:
-        return
+def group_commit(engine: Engine, key: bytes) -> GroupCommit:
+    """This process's group commit for `engine` (a forked `serve --workers` child starts its own)."""
     found = _groups.get(engine)
-    if found is None or found[0] != os.getpid():  # a forked `serve --workers` child starts its own
+    if found is None or found[0] != os.getpid():
         with _groups_guard:
             found = _groups.get(engine)
             if found is None or found[0] != os.getpid():
-                found = _groups[engine] = (os.getpid(), GroupCommit())
-    found[1].commit(engine, key, rows)
+                found = _groups[engine] = (os.getpid(), GroupCommit(engine, key))
+    return found[1]
+
+
+def commit_audit_rows(engine: Engine, key: bytes, rows: Rows) -> None:
+    """Commit `rows` to the chain through this process's group commit for `engine` (see above)."""
+    if rows:
+        group_commit(engine, key).commit(rows)

@@ -160,6 +160,14 @@ def _writer_lock(database: str) -> WriterLock:
         return _WRITER_LOCKS.setdefault(database, WriterLock(database))
 
 
+class WriterBusy(sqlite3.OperationalError):
+    """The writer lock stayed taken for the whole wait (the execution option WRITER_LOCK_WAIT, else 30 s)."""
+
+
+# Execution option: seconds a transaction's BEGIN waits for the writer lock (a caller that must not wait long).
+WRITER_LOCK_WAIT = "certvault_writer_lock_wait"
+
+
 class _WriterLockedConnection(sqlite3.Connection):
     """Holds the database's writer lock from BEGIN IMMEDIATE until COMMIT or ROLLBACK.
 
@@ -170,9 +178,9 @@ class _WriterLockedConnection(sqlite3.Connection):
     writer_lock: WriterLock
     holds_lock = False
 
-    def take_writer_lock(self) -> None:
-        if not self.writer_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
-            raise sqlite3.OperationalError("database is locked (waited for another certvault transaction)")
+    def take_writer_lock(self, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        if not self.writer_lock.acquire(timeout=timeout):
+            raise WriterBusy("database is locked (waited for another certvault transaction)")
         self.holds_lock = True
 
     def release_writer_lock(self) -> None:
@@ -227,7 +235,7 @@ def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
         # IMMEDIATE takes the write lock up front, so a transaction that reads then writes
         # never fails with SQLITE_BUSY_SNAPSHOT halfway; writers of this process queue first.
         dbapi_conn = conn.connection.dbapi_connection
-        dbapi_conn.take_writer_lock()
+        dbapi_conn.take_writer_lock(conn.get_execution_options().get(WRITER_LOCK_WAIT, BUSY_TIMEOUT_SECONDS))
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from certvault.api.deps import BearerFastRoute, Offset, ServicesDep, require
+from certvault.api.deps import Offset, ServicesDep, require
+from certvault.api.fast import BearerFastRoute
 from certvault.api.schemas import Message, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.container import Services
