@@ -6,12 +6,10 @@ from fastapi import FastAPI
 
 from certvault.api.app import create_api
 from certvault.container import App
-from certvault.security_headers import SecurityHeaders
 from certvault.web.app import mount_web
 
 
 def create_server(app: App, *, embedded_worker: bool = False) -> FastAPI:
     api = create_api(app, embedded_worker=embedded_worker)
     mount_web(api, app)
-    api.add_middleware(SecurityHeaders)
     return api

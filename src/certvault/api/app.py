@@ -11,12 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
-from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from certvault import __version__
 from certvault.api.deps import transactional_routes
+from certvault.api.fast import BearerFastRoute, DirectRoutes
 from certvault.container import App
 from certvault.errors import CertvaultError
+from certvault.security_headers import SecurityHeaders
 
 log = logging.getLogger("certvault.api")
 
@@ -65,7 +67,18 @@ def problem(status: int, code: str, detail: str, title: str | None = None) -> JS
     )
 
 
-def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
+class CertvaultAPI(FastAPI):
+    """FastAPI with certvault's outer layers: security headers on every answer (errors included), then the
+    direct routes (api/fast.py) in front of FastAPI's middleware and routing."""
+
+    direct_routes: list[BearerFastRoute]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(DirectRoutes(super().build_middleware_stack(), self.direct_routes,
+                                            self.exception_handlers))
+
+
+def create_api(app: App, *, embedded_worker: bool = False) -> CertvaultAPI:
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         worker = None
@@ -78,7 +91,7 @@ def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
             if worker is not None:
                 worker.stop()
 
-    api = FastAPI(
+    api = CertvaultAPI(
         title="certvault",
         version=__version__,
         openapi_url="/api/openapi.json",
@@ -107,10 +120,9 @@ def create_api(app: App, *, embedded_worker: bool = False) -> FastAPI:
     async def _out_of_range(_request: Request, _exc: DataError) -> JSONResponse:
         return problem(400, "invalid_request", "a value is out of range for its field")
 
-    fast_routes: list[BaseRoute] = []
+    api.direct_routes = []
     for name in ROUTE_MODULES:
         module = importlib.import_module(name)
         api.include_router(transactional_routes(module.router))
-        fast_routes.extend(getattr(module, "FAST_ROUTES", ()))
-    api.router.routes[:0] = fast_routes  # matched before everything; they decline what they do not serve
+        api.direct_routes.extend(getattr(module, "FAST_ROUTES", ()))
     return api

@@ -5,15 +5,17 @@ FastAPI's dependency solving, validation and worker-thread trips cost more CPU t
 `fallback_headers`) with the same steps as the regular route: `bearer_actor` (token, account, IP allow-list,
 lockout), the role permission, the endpoint's service call, and the commit of its audit row before anything
 is sent. Anything else (cookies, query parameters, odd ids, other methods) does not match and falls through to
-the regular FastAPI route, which also documents the operation in OpenAPI. Errors propagate to the
-application's exception handlers like any route's.
+the regular FastAPI route, which also documents the operation in OpenAPI. `DirectRoutes` sits in front of
+FastAPI's middleware and routing; an error is answered by the application's exception handler for it.
 
 How a read runs:
 - on a read-only session (no write transaction: on SQLite no writer lock, on PostgreSQL no head-row lock), its
   audit rows collected and then group-committed (audit/group.py) with those of concurrent requests;
-- on SQLite, on the event loop itself: its statements read WAL pages from memory in microseconds, less than a
-  trip to a thread and back costs, and no thread convoy forms on the GIL; the request then awaits its group's
-  commit without holding anything. On PostgreSQL (network round trips) in one of a few threads;
+- on the event loop itself: a read is two statements (SQLite reads WAL pages from memory in microseconds,
+  PostgreSQL answers a prepared statement on loopback in a fraction of a millisecond), less than the trip to a
+  thread and back costs once threads convoy on the GIL: measured at 32 connections with 2 processes, threads
+  served 1,346 (SQLite) and 866 (PostgreSQL) reads/s, the loop 3,514 and 2,115. The request then awaits its
+  group's commit without holding anything;
 - work that would write (check-out, approval, DoubleLock, a token's use to record, any flush) raises
   NeedsTransaction before writing and is redone in a thread in a regular transaction.
 """
@@ -23,16 +25,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from starlette.datastructures import URLPath
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certvault.api.deps import bearer_actor
 from certvault.audit.group import group_commit
@@ -40,13 +41,11 @@ from certvault.auth.credentials import READ_VERSION
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
 from certvault.container import App, Services
-from certvault.db.engine import is_sqlite
 from certvault.db.session import NeedsTransaction, end_transaction, read_sessions
 
-# Threads per process for what does not run on the event loop. Few on purpose: requests beyond these wait in
-# the queue on the event loop instead of as threads holding database connections. Forty threads (anyio's
-# default) mostly convoyed on the GIL, SQLite's writer lock and PostgreSQL's audit-head row lock; measured at
-# 32 connections, 4 served the most reads with the lowest p99 (PostgreSQL: 40 threads p99 385 ms, 4: 115 ms).
+# Threads per process for the reads redone in a transaction. Few on purpose: requests beyond these wait in the
+# queue on the event loop instead of as threads holding database connections (forty threads mostly convoyed on
+# the GIL, SQLite's writer lock and PostgreSQL's audit-head row lock).
 FAST_ROUTE_THREADS = 4
 _fast_pools: dict[int, ThreadPoolExecutor] = {}
 
@@ -60,9 +59,9 @@ def _fast_threads() -> ThreadPoolExecutor:
 
 
 def _reads_on_loop(app: App) -> bool:
-    """SQLite with a separate read engine (a private in-memory database has none: its reads would take the
-    writer lock)."""
-    return is_sqlite(app.read_engine) and app.read_engine is not app.engine
+    """Whether the application has a read engine of its own (a private in-memory SQLite database has none: its
+    reads would take the writer lock)."""
+    return app.read_engine is not app.engine
 
 
 @dataclass
@@ -82,8 +81,45 @@ class _Read:
         return type(self.result).__pydantic_serializer__.to_json(self.result)
 
 
-class BearerFastRoute(BaseRoute):
-    """`prefetch` (optional) runs first on the read-only session: it may read what `work` will need in the same
+class DirectRoutes:
+    """ASGI layer in front of FastAPI's middleware stack: a request a `BearerFastRoute` serves goes straight to
+    it (an error it raises is answered by the application's exception handler for it, as in FastAPI); every
+    other request goes on to the stack."""
+
+    def __init__(self, app: ASGIApp, routes: list[BearerFastRoute],
+                 handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]]) -> None:
+        self.app, self.routes, self.handlers = app, routes, handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                params = route.match(scope)
+                if params is not None:
+                    response = await self._serve(route, scope, receive, params)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _serve(self, route: BearerFastRoute, scope: Scope, receive: Receive, params: dict[str, str]) -> Response:
+        client = scope.get("client")
+        try:
+            body = await route.answer(scope["app"].state.certvault, params.pop(_TOKEN), client[0] if client else None,
+                                      params)
+        except Exception as exc:
+            handler = next((self.handlers[cls] for cls in type(exc).__mro__ if cls in self.handlers), None)
+            if handler is None:
+                raise
+            return await handler(Request(scope, receive), exc)
+        return Response(body, media_type="application/json")
+
+
+_TOKEN = "\0token"  # where `match` hands over the bearer token with the path parameters
+
+
+class BearerFastRoute:
+    """The plain form of one GET operation whose regular route FastAPI serves (and documents in OpenAPI).
+
+    `prefetch` (optional) runs first on the read-only session: it may read what `work` will need in the same
     statement as the auth version and return that version (or READ_VERSION), saving a statement; it must not
     decide or reveal anything."""
 
@@ -104,19 +140,18 @@ class BearerFastRoute(BaseRoute):
         self._fallback_headers = fallback_headers
         self._prefetch = prefetch
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+    def match(self, scope: Scope) -> dict[str, str] | None:
+        """The path parameters and the token if this route serves the request as it is, else None."""
         if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
+            scope["method"] != "GET"
             or scope["query_string"]
             or scope.get("root_path")
             or not scope["path"].startswith(self._prefix)
         ):
-            return Match.NONE, {}
+            return None
         found = self._pattern.fullmatch(scope["path"])
-        if found is None or self._bearer(scope) is None:
-            return Match.NONE, {}
-        return Match.FULL, {"path_params": found.groupdict()}
+        token = self._bearer(scope) if found is not None else None
+        return None if token is None else {**found.groupdict(), _TOKEN: token}  # type: ignore[union-attr]
 
     def _bearer(self, scope: Scope) -> str | None:
         token = None
@@ -130,43 +165,26 @@ class BearerFastRoute(BaseRoute):
                 return None
         return token
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = self._bearer(scope)
-        assert token is not None  # matches() checked
-        client = scope.get("client")
-        body = await self.answer(scope["app"].state.certvault, token, client[0] if client else None,
-                                 scope["path_params"])
-        await Response(body, media_type="application/json")(scope, receive, send)
-
     async def answer(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> bytes:
         """The response body, once the request's audit rows are committed (raises what the route would)."""
         loop = asyncio.get_running_loop()
-        if not _reads_on_loop(app):
-            return await loop.run_in_executor(_fast_threads(), self._serve, app, token, ip, params)
         try:
-            read = self._read(app, token, ip, params, may_write=False)
+            if not _reads_on_loop(app):
+                raise NeedsTransaction("no read engine")
+            read = self._read(app, token, ip, params)
         except NeedsTransaction:
             return await loop.run_in_executor(_fast_threads(), self._serve_in_transaction, app, token, ip, params)
-        await group_commit(app.engine, read.key).commit_async(read.rows)
+        await group_commit(app.engine, read.key).commit(read.rows)
         return read.body()
 
-    def _serve(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> bytes:
-        """`answer` in a worker thread."""
-        try:
-            read = self._read(app, token, ip, params, may_write=True)
-        except NeedsTransaction:
-            return self._serve_in_transaction(app, token, ip, params)
-        group_commit(app.engine, read.key).commit(read.rows)
-        return read.body()
-
-    def _read(self, app: App, token: str, ip: str | None, params: dict[str, str], *, may_write: bool) -> _Read:
+    def _read(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> _Read:
         """The request's steps on a read-only session; raises NeedsTransaction before anything would be written."""
         svc = app.services(read_sessions(app.read_engine)())
         svc.audit.defer()
         read = _Read(svc.audit.key)
         try:
             version = self._prefetch(svc, params) if self._prefetch is not None else READ_VERSION
-            actor = bearer_actor(svc, token, ip, svc.session.connection(), version, may_write=may_write)
+            actor = bearer_actor(svc, token, ip, svc.session.connection(), version, may_write=False)
             require_permission(actor, self._permission)
             read.result = self._work(svc, actor, params)
             read.rows = svc.audit.pending or []
@@ -196,6 +214,3 @@ class BearerFastRoute(BaseRoute):
         finally:
             svc.session.close()
         return type(result).__pydantic_serializer__.to_json(result)
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        raise NoMatchFound(name, path_params)

@@ -8,14 +8,12 @@ and on PostgreSQL one head-row lock for N reads. If that transaction fails, ever
 `AuditCommitFailed` and must not answer with what it read. Across processes the chain's own lock (SQLite's
 writer lock, PostgreSQL's head row) serialises as before.
 
-Two ways to wait, one per kind of caller:
-- `commit` (a thread): whoever finds the commit free leads and writes everything queued so far, its own rows
-  and those of threads that arrived while the previous group was written.
-- `commit_async` (a coroutine on the event loop): the first request of a loop iteration schedules a flush for
-  the next one, so every request the loop served in between joins the group. The flush writes on the loop
-  itself when the writer lock comes within WRITER_WAIT (a write to SQLite takes well under a millisecond, and
-  a thread would fight the loop for the GIL at each of the transaction's statements, which made groups of one
-  and a tail of tens of milliseconds); when another writer holds the lock longer, the group goes to a thread.
+Requests wait on the event loop, holding no thread: the first request of a loop iteration schedules a flush
+for the next one, so every request the loop served in between joins the group. The flush writes on the loop
+itself when the chain's lock is free (SQLite's writer lock within WRITER_WAIT, PostgreSQL's head row at once):
+the write takes well under a millisecond, and a thread would fight the loop for the GIL at each of the
+transaction's statements, which made groups of one and a tail of tens of milliseconds. When another
+transaction holds the lock, the group waits for it in a thread while the loop goes on serving.
 """
 
 from __future__ import annotations
@@ -27,9 +25,10 @@ import weakref
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from certvault.audit.service import append_rows
-from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy
+from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, is_lock_busy
 from certvault.errors import CertvaultError
 
 Rows = list[dict[str, Any]]
@@ -48,52 +47,27 @@ def _raise_if_failed(error: BaseException | None) -> None:
         raise AuditCommitFailed("the audit record could not be committed; nothing was returned") from error
 
 
-class _Entry:
-    __slots__ = ("done", "error", "rows")
-
-    def __init__(self, rows: Rows) -> None:
-        self.rows = rows
-        self.done = False
-        self.error: BaseException | None = None
-
-
 class GroupCommit:
     def __init__(self, engine: Engine, key: bytes) -> None:
         self._engine, self._key = engine, key
-        self._queue_guard = threading.Lock()
-        self._writing = threading.Lock()  # held by the leader while its group is written
-        self._queue: list[_Entry] = []
-        self._loop_queue: list[tuple[Rows, asyncio.Future[BaseException | None]]] = []
+        # Requests waiting for the next flush, per event loop (one per process when serving; tests run more).
+        self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[Rows, asyncio.Future[BaseException | None]]]] = {}
 
-    def commit(self, rows: Rows) -> None:
+    async def commit(self, rows: Rows) -> None:
         """Return once `rows` are committed in the chain; raise AuditCommitFailed if they could not be."""
-        if not rows:
-            return
-        mine = _Entry(rows)
-        with self._queue_guard:
-            self._queue.append(mine)
-        with self._writing:
-            if not mine.done:  # not written by the previous leader: lead a group of everything queued
-                with self._queue_guard:
-                    group, self._queue = self._queue, []
-                error = self._write([row for entry in group for row in entry.rows])
-                for entry in group:
-                    entry.error, entry.done = error, True
-        _raise_if_failed(mine.error)
-
-    async def commit_async(self, rows: Rows) -> None:
-        """`commit` for a coroutine on the event loop (see the module's docstring)."""
         if not rows:
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BaseException | None] = loop.create_future()
-        if not self._loop_queue:
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = []
             loop.call_soon(self._flush, loop)
-        self._loop_queue.append((rows, future))
+        waiting.append((rows, future))
         _raise_if_failed(await future)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        group, self._loop_queue = self._loop_queue, []
+        group = self._waiting.pop(loop)
         rows = [row for entry_rows, _ in group for row in entry_rows]
         try:
             error = self._write(rows, lock_wait=WRITER_WAIT)
@@ -110,11 +84,11 @@ class GroupCommit:
                 if lock_wait is not None:
                     conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
                 with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
-                    append_rows(conn, self._key, rows)
-        except WriterBusy:
-            if lock_wait is not None:
-                raise
-            return WriterBusy("the writer lock stayed taken")
+                    append_rows(conn, self._key, rows, wait=lock_wait is None)
+        except (WriterBusy, OperationalError) as exc:
+            if lock_wait is not None and is_lock_busy(exc):
+                raise WriterBusy("another transaction holds the audit chain") from exc
+            return exc
         except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
             return exc
         return None
@@ -139,9 +113,3 @@ def group_commit(engine: Engine, key: bytes) -> GroupCommit:
             if found is None or found[0] != os.getpid():
                 found = _groups[engine] = (os.getpid(), GroupCommit(engine, key))
     return found[1]
-
-
-def commit_audit_rows(engine: Engine, key: bytes, rows: Rows) -> None:
-    """Commit `rows` to the chain through this process's group commit for `engine` (see above)."""
-    if rows:
-        group_commit(engine, key).commit(rows)

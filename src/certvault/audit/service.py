@@ -35,6 +35,8 @@ _CANONICAL = ("seq", "id", "at", "actor_kind", "actor_id", "actor_name", "ip", "
 _events, _head = cast(Table, AuditEvent.__table__), cast(Table, AuditHead.__table__)
 # FOR UPDATE: the head row is the chain's lock on PostgreSQL (SQLite omits the clause; its write lock serialises).
 _HEAD_FOR_UPDATE = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+# For a caller that must not wait behind another transaction's append (the event loop's group commit).
+_HEAD_FOR_UPDATE_NOWAIT = _HEAD_FOR_UPDATE.with_for_update(nowait=True)
 _HEAD = select(_head.c.seq, _head.c.hash, _head.c.mac).where(_head.c.id == 1)
 _APPEND = insert(_events)
 _INSERT_HEAD = insert(_head)
@@ -94,13 +96,14 @@ class AuditQuery:
     offset: int = 0
 
 
-def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]]) -> None:
+def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
     """Chain `rows` (built by `AuditLog.event_row`) after the head, in order, in `conn`'s transaction.
 
     The one place rows join the chain: a single `record` and a group commit of many (audit/group.py)
     both come here. Each row gets its seq, time, predecessor's hash and HMAC under the chain's lock.
+    `wait=False`: on PostgreSQL, fail at once (lock_not_available) if another transaction holds the head.
     """
-    head = conn.execute(_HEAD_FOR_UPDATE).first()
+    head = conn.execute(_HEAD_FOR_UPDATE if wait else _HEAD_FOR_UPDATE_NOWAIT).first()
     if head is None:  # the first append ever: no head row to lock yet
         advisory_lock(conn, "certvault-audit")
         head = conn.execute(_HEAD_FOR_UPDATE).first()

@@ -273,5 +273,13 @@ def build_read_engine(engine: Engine, *, pool_size: int = 10) -> Engine:
     return reader
 
 
+def is_lock_busy(exc: BaseException) -> bool:
+    """A lock another transaction holds: SQLite's writer lock past the wait, PostgreSQL's lock_not_available
+    (NOWAIT or lock_timeout)."""
+    if isinstance(exc, WriterBusy):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03"
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
