@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.audit.service import AuditLog
 from certvault.auth import versioning
-from certvault.auth.credentials import CredentialCache, CredentialLookup
+from certvault.auth.credentials import CredentialCache, CredentialLookup, VersionedCache
 from certvault.auth.service import AuthService
 from certvault.certificates.service import CertificateService
 from certvault.config import Settings
@@ -37,6 +37,7 @@ from certvault.notifications.service import NotificationService
 from certvault.pki.service import PkiService
 from certvault.scanning.service import ScanService
 from certvault.system.service import SystemSettings
+from certvault.vault.access import LEVELS_CACHE
 from certvault.vault.service import VaultService
 
 JOB_MODULES = (
@@ -115,6 +116,7 @@ class App:
         # Authenticated credentials are cached per process; every change bumps the auth version.
         versioning.install(sessions)
         self.credentials = CredentialLookup(CredentialCache())
+        self.extras[LEVELS_CACHE] = VersionedCache(100_000)  # vault access levels (vault/access.py)
         self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
 
     def services(self, session: Session) -> Services:

@@ -5,6 +5,7 @@ a read, a bad token, a refused address, a missing permission and an unknown secr
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -88,3 +89,38 @@ def test_direct_route_sees_a_revocation_and_a_disabled_account_on_the_next_read(
         answer = client.get(path, headers=scene.as_("alice"))
         assert answer.status_code == 401 and "revoked" in answer.json()["detail"], answer.text
         assert len(served) == 5  # every read went through the direct route
+
+
+def test_a_changed_access_rule_takes_effect_on_the_next_direct_read(sqlite_app: App, served: list[str]) -> None:
+    """The direct route reuses a secret's resolved level across requests (per process, at one auth version);
+    every change to what the level is resolved from must still decide the very next read."""
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        admin, linux = scene.as_("admin"), scene.folders["Ops/Linux"]
+        secret = scene.secret("Ops/Linux", "db-acl")  # alice inherits view from Ops
+        path = f"/api/v1/vault/secrets/{secret['id']}/values"
+
+        def alice_reads() -> int:
+            return client.get(path, headers=scene.as_("alice")).status_code
+
+        def changed(response: Any) -> None:
+            assert response.status_code == 200, response.text
+
+        assert [alice_reads(), alice_reads()] == [200, 200]  # the second with the level resolved by the first
+        changed(client.put(f"/api/v1/vault/folders/{linux}/inheritance", json={"inherit": False}, headers=admin))
+        assert alice_reads() == 403
+        changed(client.put(f"/api/v1/vault/folders/{linux}/inheritance", json={"inherit": True}, headers=admin))
+        assert alice_reads() == 200
+        changed(client.delete(f"/api/v1/vault/folders/{scene.folders['Ops']}/permissions/alice", headers=admin))
+        assert alice_reads() == 403
+        changed(scene.post("admin", f"/secrets/{secret['id']}/permissions", {"principal": "alice", "level": "view"}))
+        assert alice_reads() == 200  # a new grant counts at once too
+
+        scanned = scene.secret("Scan", "db-acl-scan")  # carol reads it through the group "scanners"
+        scan_path = f"/api/v1/vault/secrets/{scanned['id']}/values"
+        assert [client.get(scan_path, headers=scene.as_("carol")).status_code for _ in range(2)] == [200, 200]
+        group = next(g for g in client.get("/api/v1/groups", headers=admin).json() if g["name"] == "scanners")
+        carol = next(u for u in client.get("/api/v1/users", headers=admin).json() if u["username"] == "carol")
+        changed(client.delete(f"/api/v1/groups/{group['id']}/members/{carol['id']}", headers=admin))
+        assert client.get(scan_path, headers=scene.as_("carol")).status_code == 403
+        assert len(served) == 9  # all of these reads went through the direct route

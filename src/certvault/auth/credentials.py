@@ -16,9 +16,10 @@ import ipaddress
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -104,15 +105,17 @@ class Credential:
     account: Account | None
 
 
-class CredentialCache:
-    """Credentials by digest, each with the auth version it was loaded at; least recently used go first."""
+class VersionedCache:
+    """Values by key, each with the auth version it was computed at (hits only at that version); least recently
+    used go first. Processes share nothing: each re-reads the version, so a change made anywhere takes effect
+    on the next request everywhere."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[int, Credential]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
 
-    def get(self, key: str, version: int) -> Credential | None:
+    def get(self, key: Hashable, version: int) -> Any | None:
         with self._lock:
             hit = self._entries.get(key)
             if hit is None or hit[0] != version:
@@ -120,12 +123,20 @@ class CredentialCache:
             self._entries.move_to_end(key)
             return hit[1]
 
-    def put(self, key: str, version: int, credential: Credential) -> None:
+    def put(self, key: Hashable, version: int, value: Any) -> None:
         with self._lock:
-            self._entries[key] = (version, credential)
+            self._entries[key] = (version, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class CredentialCache(VersionedCache):
+    """Credentials by digest."""
 
     def note_use(self, key: str, when: datetime) -> None:
         """Remember a token's last use was recorded, so the next minute of requests writes nothing."""
@@ -133,10 +144,6 @@ class CredentialCache:
             hit = self._entries.get(key)
             if hit is not None:
                 self._entries[key] = (hit[0], replace(hit[1], last_used_at=when))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class CredentialLookup:

@@ -1,15 +1,17 @@
-"""Bump the auth version in the same transaction as any change that could invalidate a cached credential.
+"""Bump the auth version in the same transaction as any change that could invalidate a cached decision.
 
-Installed on the session factory, so it sees every change made through the ORM anywhere in
-certvault (AuthService, vault service accounts, tests) rather than relying on each call site:
-a changed or deleted user, group, membership, token or session bumps `auth_state.version`.
-New rows do not (nothing cached refers to them), nor do the bookkeeping columns below, which
-change on every login or token use and decide nothing. Raw SQL that bypasses the ORM must bump
-it itself (`bump(session)`).
+Installed on the session factory, so it sees every change made through the ORM anywhere in certvault
+(AuthService, the vault, tests) rather than relying on each call site. What is cached: credentials
+(auth/credentials.py) and vault access levels (vault/access.py), so a changed or deleted user, group,
+membership, token or session bumps `auth_state.version`, as does a change to what a vault level is resolved
+from (registered there with `watch`). New rows do not (nothing cached refers to them) unless a watch says so
+(a new membership or grant changes existing decisions), nor do the bookkeeping columns, which change on
+every login or token use and decide nothing. Raw SQL that bypasses the ORM must bump it itself (`bump(session)`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, event, inspect, update
@@ -17,12 +19,33 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from certvault.auth.models import ApiToken, AuthState, Group, GroupMember, User, WebSession
 
-WATCHED: tuple[type[Any], ...] = (User, Group, GroupMember, ApiToken, WebSession)
-# Columns that change as accounts are used and grant or refuse nothing.
-BOOKKEEPING: dict[type[Any], frozenset[str]] = {
-    User: frozenset({"last_login_at", "failed_logins", "updated_at"}),
-    ApiToken: frozenset({"last_used_at"}),
+
+@dataclass(frozen=True)
+class Watch:
+    """Which changes to a model's rows bump the version."""
+
+    columns: frozenset[str] | None = None  # only these; None: any column but `ignored`
+    ignored: frozenset[str] = frozenset()  # bookkeeping: changes as accounts are used, grants or refuses nothing
+    new_rows: bool = False  # whether a new row changes a decision already made
+
+    def changed(self, obj: Any) -> bool:
+        state = inspect(obj)
+        return any(attr.history.has_changes() for attr in state.attrs
+                   if (attr.key in self.columns if self.columns is not None else attr.key not in self.ignored))
+
+
+WATCHED: dict[type[Any], Watch] = {
+    User: Watch(ignored=frozenset({"last_login_at", "failed_logins", "updated_at"})),
+    Group: Watch(),
+    GroupMember: Watch(new_rows=True),
+    ApiToken: Watch(ignored=frozenset({"last_used_at"})),
+    WebSession: Watch(),
 }
+
+
+def watch(model: type[Any], how: Watch) -> None:
+    """Bump the version on these changes to `model`'s rows (for another package's cached decisions)."""
+    WATCHED[model] = how
 _state = cast(Table, AuthState.__table__)
 _BUMP = update(_state).where(_state.c.id == 1).values(version=_state.c.version + 1)
 _BUMPED = "certvault_auth_bumped"
@@ -46,16 +69,10 @@ def bump(session: Session) -> None:
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.info.get(_BUMPED):
         return
-    if any(isinstance(obj, WATCHED) for obj in session.deleted) or any(
-            isinstance(obj, GroupMember) for obj in session.new) or any(
-            isinstance(obj, WATCHED) and _meaningfully_changed(obj) for obj in session.dirty):
+    if any(type(obj) in WATCHED for obj in session.deleted) or any(
+            (how := WATCHED.get(type(obj))) is not None and how.new_rows for obj in session.new) or any(
+            (how := WATCHED.get(type(obj))) is not None and how.changed(obj) for obj in session.dirty):
         bump(session)
-
-
-def _meaningfully_changed(obj: Any) -> bool:
-    ignored = BOOKKEEPING.get(type(obj), frozenset())
-    state = inspect(obj)
-    return any(attr.key not in ignored and attr.history.has_changes() for attr in state.attrs)
 
 
 def _before_bulk_change(state: ORMExecuteState) -> None:

@@ -3,7 +3,11 @@
 A folder's effective grants are its own plus its parent's, up the chain until a folder that breaks
 inheritance. A secret's are its own plus its folder's, unless the secret breaks inheritance. A user's
 level is the highest grant made to them or to one of their groups. Vault administrators own everything
-(DoubleLock still applies to them). Resolution is cached per request (one AccessResolver per session).
+(DoubleLock still applies to them). Resolution is cached per request (one AccessResolver per session), and a
+secret's level also per process when the caller read the auth version in its first statement (the direct read
+route): every change to a grant, to a folder's place or inheritance, or to a secret's folder or inheritance
+bumps that version (auth/versioning.py), as group memberships already do, so the next read everywhere resolves
+anew.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from collections.abc import Iterable
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from certvault.auth.credentials import VersionedCache
 from certvault.auth.rbac import Actor, Permission, require
+from certvault.auth.versioning import Watch, watch
 from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden
 from certvault.vault.models import Folder, Secret, VaultPermission
@@ -68,6 +74,14 @@ _LINEAGE = select(_folders.c.id, _folders.c.parent_id, _folders.c.inherit_permis
     _folders.c.id.in_(bindparam("ids", expanding=True)))
 
 
+# What a level is resolved from, besides grants (all of whose changes count) and group memberships.
+watch(VaultPermission, Watch(new_rows=True))
+watch(Folder, Watch(columns=frozenset({"parent_id", "lineage", "inherit_permissions"})))
+watch(Secret, Watch(columns=frozenset({"folder_id", "inherit_permissions"})))
+
+LEVELS_CACHE = "vault.access_levels"  # the process's VersionedCache of secret levels, in App.extras
+
+
 def principals(actor: Actor) -> list[tuple[str, uuid.UUID]]:
     found = [("group", gid) for gid in actor.group_ids]
     if actor.id is not None:
@@ -80,10 +94,14 @@ def is_vault_admin(actor: Actor) -> bool:
 
 
 class AccessResolver:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, shared: VersionedCache | None = None) -> None:
         self._s = session
         self._chain: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._levels: dict[tuple[str, uuid.UUID, uuid.UUID | None], int] = {}
+        self._shared = shared
+        # Set by the caller that read the auth version in this request (VaultCore.prefetch_with_fields): secret
+        # levels resolved or reused at that version go through `shared`.
+        self.known_version: int | None = None
 
     def require_use(self, actor: Actor) -> None:
         require(actor, Permission.VAULT_USE)
@@ -121,9 +139,21 @@ class AccessResolver:
             return OWNER
         key = ("secret", secret.id, actor.id)
         if key not in self._levels:
-            folders = self.contributing_folders(folder) if secret.inherit_permissions else []
-            self._levels[key] = self._max_grant(actor, folder_ids=folders, secret_id=secret.id)
+            self._levels[key] = self._shared_level(actor, secret, folder)
         return self._levels[key]
+
+    def _shared_level(self, actor: Actor, secret: Secret, folder: Folder) -> int:
+        version, shared = self.known_version, self._shared
+        key = (actor.id, actor.group_ids, secret.id, secret.folder_id, secret.inherit_permissions, folder.lineage)
+        if version is not None and shared is not None:
+            level = shared.get(key, version)
+            if level is not None:
+                return int(level)
+        folders = self.contributing_folders(folder) if secret.inherit_permissions else []
+        level = self._max_grant(actor, folder_ids=folders, secret_id=secret.id)
+        if version is not None and shared is not None:
+            shared.put(key, version, level)
+        return level
 
     def _max_grant(self, actor: Actor, folder_ids: Iterable[uuid.UUID] = (),
                    secret_id: uuid.UUID | None = None) -> int:

@@ -17,7 +17,7 @@ from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden, NotFound
 from certvault.notifications.service import NotificationService
 from certvault.system.service import SystemSettings
-from certvault.vault.access import AccessResolver
+from certvault.vault.access import LEVELS_CACHE, AccessResolver
 from certvault.vault.models import Folder, Secret, SecretField
 
 WEB_SERVICES = "web_services.enabled"
@@ -71,7 +71,7 @@ class VaultCore:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.s = ctx.session
-        self.access = AccessResolver(ctx.session)
+        self.access = AccessResolver(ctx.session, ctx.extras.get(LEVELS_CACHE))
         self._prefetched: tuple[uuid.UUID | int, list[Any]] | None = None
 
     @cached_property
@@ -154,6 +154,7 @@ class VaultCore:
         if not rows:
             return READ_VERSION
         self._prefetched = (secret_id, rows)
+        self.access.known_version = rows[0].auth_version
         return rows[0].auth_version  # type: ignore[no-any-return]
 
     @staticmethod
