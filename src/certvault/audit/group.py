@@ -10,7 +10,7 @@ writer lock, PostgreSQL's head row) serialises as before.
 
 Requests wait on the event loop, holding no thread: the first request of a loop iteration schedules a flush
 for the next one, so every request the loop served in between joins the group. The flush writes on the loop
-itself when the chain's lock is free (SQLite's writer lock within WRITER_WAIT, PostgreSQL's head row at once):
+itself when the chain's lock is free (SQLite's writer lock or PostgreSQL's head row within WRITER_WAIT):
 the write takes well under a millisecond, and a thread would fight the loop for the GIL at each of the
 transaction's statements, which made groups of one and a tail of tens of milliseconds. When another
 transaction holds the lock, the group waits for it in a thread while the loop goes on serving.
@@ -25,14 +25,13 @@ import weakref
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from certvault.audit.service import append_rows
 from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, is_lock_busy
 from certvault.errors import CertvaultError
 
 Rows = list[dict[str, Any]]
-WRITER_WAIT = 0.002  # seconds the event loop may wait for the writer lock before handing its group to a thread
+WRITER_WAIT = 0.002  # seconds the event loop may wait for the chain's lock before handing its group to a thread
 
 
 class AuditCommitFailed(CertvaultError):
@@ -84,12 +83,10 @@ class GroupCommit:
                 if lock_wait is not None:
                     conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
                 with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
-                    append_rows(conn, self._key, rows, wait=lock_wait is None)
-        except (WriterBusy, OperationalError) as exc:
+                    append_rows(conn, self._key, rows, lock_wait=lock_wait)
+        except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
             if lock_wait is not None and is_lock_busy(exc):
                 raise WriterBusy("another transaction holds the audit chain") from exc
-            return exc
-        except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
             return exc
         return None
 

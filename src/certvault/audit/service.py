@@ -35,8 +35,6 @@ _CANONICAL = ("seq", "id", "at", "actor_kind", "actor_id", "actor_name", "ip", "
 _events, _head = cast(Table, AuditEvent.__table__), cast(Table, AuditHead.__table__)
 # FOR UPDATE: the head row is the chain's lock on PostgreSQL (SQLite omits the clause; its write lock serialises).
 _HEAD_FOR_UPDATE = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
-# For a caller that must not wait behind another transaction's append (the event loop's group commit).
-_HEAD_FOR_UPDATE_NOWAIT = _HEAD_FOR_UPDATE.with_for_update(nowait=True)
 _HEAD = select(_head.c.seq, _head.c.hash, _head.c.mac).where(_head.c.id == 1)
 _APPEND = insert(_events)
 _INSERT_HEAD = insert(_head)
@@ -96,18 +94,19 @@ class AuditQuery:
     offset: int = 0
 
 
-def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, wait: bool = True) -> None:
+def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, lock_wait: float | None = None) -> None:
     """Chain `rows` (built by `AuditLog.event_row`) after the head, in order, in `conn`'s transaction.
 
     The one place rows join the chain: a single `record` and a group commit of many (audit/group.py)
     both come here. Each row gets its seq, time, predecessor's hash and HMAC under the chain's lock.
-    `wait=False`: on PostgreSQL, fail at once (lock_not_available) if another transaction holds the head.
+    `lock_wait`: on PostgreSQL, seconds to wait for another transaction's hold on the head before failing with
+    lock_not_available (SQLite's writer lock, taken at BEGIN, has its own bound: db/engine.py).
     """
-    head = conn.execute(_HEAD_FOR_UPDATE if wait else _HEAD_FOR_UPDATE_NOWAIT).first()
+    head = _lock_head(conn, lock_wait)
     if head is None:  # the first append ever: no head row to lock yet
         advisory_lock(conn, "certvault-audit")
         head = conn.execute(_HEAD_FOR_UPDATE).first()
-    first_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    first_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS)
     at = utcnow()
     for offset, row in enumerate(rows, 1):
         row["seq"], row["at"], row["prev_hash"] = first_seq + offset, at, prev_hash
@@ -123,6 +122,30 @@ def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, wai
     else:
         conn.execute(_APPEND, rows)
         conn.execute(_INSERT_HEAD, {"id": 1, "seq": last["seq"], "hash": last["hash"], "mac": moved["new_mac"]})
+
+
+def _lock_head(conn: Connection, lock_wait: float | None) -> Any:
+    if lock_wait is None or conn.dialect.name != "postgresql":
+        return conn.execute(_HEAD_FOR_UPDATE).first()
+    # Sent with the statement, in one round trip (simple query protocol: no parameters); for this transaction only.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"SET LOCAL lock_timeout = '{max(1, round(lock_wait * 1000))}ms'; "
+                       f"{_literal_sql(conn, _HEAD_FOR_UPDATE)}")
+        cursor.nextset()
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+_LITERAL_SQL: dict[tuple[str, int], str] = {}
+
+
+def _literal_sql(conn: Connection, statement: Any) -> str:
+    key = (conn.dialect.name, id(statement))
+    if key not in _LITERAL_SQL:
+        _LITERAL_SQL[key] = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return _LITERAL_SQL[key]
 
 
 def _mac(key: bytes, data: bytes) -> str:

@@ -278,7 +278,7 @@ def is_lock_busy(exc: BaseException) -> bool:
     (NOWAIT or lock_timeout)."""
     if isinstance(exc, WriterBusy):
         return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03"
+    return "55P03" in (getattr(exc, "sqlstate", None), getattr(getattr(exc, "orig", None), "sqlstate", None))
 
 
 def is_sqlite(engine: Engine) -> bool:
