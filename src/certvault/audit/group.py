@@ -83,7 +83,13 @@ class GroupCommit:
                 if lock_wait is not None:
                     conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
                 with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
-                    append_rows(conn, self._key, rows, lock_wait=lock_wait)
+                    if conn.dialect.name != "postgresql":
+                        append_rows(conn, self._key, rows, lock_wait=lock_wait)
+                    else:  # two round trips: BEGIN + head lock, then the rows, the head's move and COMMIT
+                        dbapi = conn.connection.dbapi_connection
+                        with dbapi.pipeline():  # type: ignore[union-attr]
+                            append_rows(conn, self._key, rows, lock_wait=lock_wait)
+                            dbapi.commit()  # type: ignore[union-attr]
         except BaseException as exc:  # noqa: BLE001 - every request of the group learns it
             if lock_wait is not None and is_lock_busy(exc):
                 raise WriterBusy("another transaction holds the audit chain") from exc

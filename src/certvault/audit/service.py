@@ -10,6 +10,7 @@ head update; on PostgreSQL the last two are one), in the caller's transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -100,12 +101,13 @@ def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, loc
     The one place rows join the chain: a single `record` and a group commit of many (audit/group.py)
     both come here. Each row gets its seq, time, predecessor's hash and HMAC under the chain's lock.
     `lock_wait`: on PostgreSQL, seconds to wait for another transaction's hold on the head before failing with
-    lock_not_available (SQLite's writer lock, taken at BEGIN, has its own bound: db/engine.py).
+    lock_not_available (SQLite's writer lock, taken at BEGIN, has its own bound: db/engine.py); one statement
+    more, which costs no round trip in a pipeline (audit/group.py).
     """
     head = _lock_head(conn, lock_wait)
     if head is None:  # the first append ever: no head row to lock yet
         advisory_lock(conn, "certvault-audit")
-        head = conn.execute(_HEAD_FOR_UPDATE).first()
+        head = _lock_head(conn, lock_wait)
     first_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS)
     at = utcnow()
     for offset, row in enumerate(rows, 1):
@@ -125,27 +127,23 @@ def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, loc
 
 
 def _lock_head(conn: Connection, lock_wait: float | None) -> Any:
-    if lock_wait is None or conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql":
         return conn.execute(_HEAD_FOR_UPDATE).first()
-    # Sent with the statement, in one round trip (simple query protocol: no parameters); for this transaction only.
+    # On the driver's cursor: in a pipeline (audit/group.py), its fetch sends BEGIN, the timeout (for this
+    # transaction only) and the SELECT in one round trip, where SQLAlchemy would see a result not yet there.
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(f"SET LOCAL lock_timeout = '{max(1, round(lock_wait * 1000))}ms'; "
-                       f"{_literal_sql(conn, _HEAD_FOR_UPDATE)}")
-        cursor.nextset()
+        if lock_wait is not None:
+            cursor.execute(f"SET LOCAL lock_timeout = '{max(1, round(lock_wait * 1000))}ms'")
+        cursor.execute(_literal_sql(_HEAD_FOR_UPDATE, conn.dialect))
         return cursor.fetchone()
     finally:
         cursor.close()
 
 
-_LITERAL_SQL: dict[tuple[str, int], str] = {}
-
-
-def _literal_sql(conn: Connection, statement: Any) -> str:
-    key = (conn.dialect.name, id(statement))
-    if key not in _LITERAL_SQL:
-        _LITERAL_SQL[key] = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    return _LITERAL_SQL[key]
+@functools.cache
+def _literal_sql(statement: Any, dialect: Any) -> str:
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _mac(key: bytes, data: bytes) -> str:
