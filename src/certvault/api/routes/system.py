@@ -25,7 +25,8 @@ class Health(BaseModel):
 
 @router.get("/api/v1/health", response_model=Health)
 def health(svc: ServicesDep) -> Health:
-    svc.session.execute(text("SELECT 1"))
+    with svc.app.reading() as conn:  # a probe, not a transaction: no SQLite writer lock, no pooled write session
+        conn.execute(text("SELECT 1"))
     return Health(status="ok", version=__version__)
 
 
