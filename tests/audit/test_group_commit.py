@@ -25,6 +25,7 @@ from certvault.audit.models import AuditEvent
 from certvault.audit.service import AuditLog
 from certvault.auth.rbac import Actor
 from certvault.container import App
+from certvault.db import engine as engine_module
 from certvault.db.engine import WriterBusy
 from certvault.server import create_server
 from certvault.vault.models import Secret
@@ -201,3 +202,24 @@ def test_a_checked_out_secret_is_read_in_a_transaction(sqlite_app: App, monkeypa
         refused = client.get(path, headers=scene.as_("alice"))
         assert refused.status_code == 409 and "requires check-out" in refused.json()["detail"], refused.text
         assert writes.sizes == []  # decided by the regular transaction, not the read-only path
+
+
+def test_the_loop_leaves_sqlite_checkpoints_to_a_thread(sqlite_app: App, monkeypatch) -> None:
+    """A WAL checkpoint (an fsync) would stall every request on the loop: the loop's commits skip SQLite's
+    automatic one, and a passive checkpoint runs in a thread once the WAL is due."""
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        _scene, secret, token, _before = _alice_and_a_secret(sqlite_app, client, "db-wal")
+    ran_in: list[str] = []
+
+    def recording(engine):  # type: ignore[no-untyped-def]
+        ran_in.append(threading.current_thread().name)
+        engine_module.checkpoint(engine)
+
+    monkeypatch.setattr(group, "checkpoint", recording)
+    monkeypatch.setattr(engine_module, "CHECKPOINT_AFTER_BYTES", 0)  # every flush finds it due
+    bodies, errors, _ticks = _loop_reads(sqlite_app, token, secret["id"], 4)
+    assert errors == [] and len(bodies) == 4
+    assert ran_in and threading.main_thread().name not in ran_in  # the loop ran in the main thread here
+    with sqlite_app.engine.connect() as conn:  # the pooled connection got SQLite's default back
+        assert conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert_chain_intact(sqlite_app)

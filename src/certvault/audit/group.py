@@ -13,7 +13,8 @@ for the next one, so every request the loop served in between joins the group. T
 itself when the chain's lock is free (SQLite's writer lock or PostgreSQL's head row within WRITER_WAIT):
 the write takes well under a millisecond, and a thread would fight the loop for the GIL at each of the
 transaction's statements, which made groups of one and a tail of tens of milliseconds. When another
-transaction holds the lock, the group waits for it in a thread while the loop goes on serving.
+transaction holds the lock, the group waits for it in a thread while the loop goes on serving. SQLite's WAL
+checkpoint (an fsync, milliseconds) is left out of the loop's commits and run in a thread when due.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certvault.audit.service import append_rows
-from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, is_lock_busy
+from certvault.db.engine import (
+    WRITER_LOCK_WAIT,
+    WriterBusy,
+    checkpoint,
+    checkpoint_due,
+    checkpoint_elsewhere,
+    is_lock_busy,
+    is_sqlite,
+)
 from certvault.errors import CertvaultError
 
 Rows = list[dict[str, Any]]
@@ -49,6 +58,7 @@ def _raise_if_failed(error: BaseException | None) -> None:
 class GroupCommit:
     def __init__(self, engine: Engine, key: bytes) -> None:
         self._engine, self._key = engine, key
+        self._checkpointing = False
         # Requests waiting for the next flush, per event loop (one per process when serving; tests run more).
         self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[Rows, asyncio.Future[BaseException | None]]]] = {}
 
@@ -75,11 +85,17 @@ class GroupCommit:
             handed.add_done_callback(lambda written: _settle(group, written.result()))
             return
         _settle(group, error)
+        if is_sqlite(self._engine) and not self._checkpointing and checkpoint_due(self._engine):
+            self._checkpointing = True  # the loop's commits leave the checkpoint to a thread
+            loop.run_in_executor(None, checkpoint, self._engine).add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, _done: asyncio.Future[None]) -> None:
+        self._checkpointing = False
 
     def _write(self, rows: Rows, lock_wait: float | None = None) -> BaseException | None:
         """Append `rows` in one transaction; the error that stopped it, if any (WriterBusy is raised)."""
         try:
-            with self._engine.connect() as conn:
+            with self._engine.connect() as conn, checkpoint_elsewhere(conn):
                 if lock_wait is not None:
                     conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
                 with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)

@@ -8,9 +8,11 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
@@ -271,6 +273,44 @@ def build_read_engine(engine: Engine, *, pool_size: int = 10) -> Engine:
         cur.close()
 
     return reader
+
+
+# WAL bytes after which a writer that defers checkpoints (`checkpoint_elsewhere`) runs one in a thread; SQLite's
+# own automatic checkpoint comes at 1,000 pages (4 MB).
+CHECKPOINT_AFTER_BYTES = 4 * 1024 * 1024
+
+
+@contextmanager
+def checkpoint_elsewhere(conn: Connection) -> Iterator[None]:
+    """SQLite: commits on `conn` inside the block leave the WAL checkpoint (copying pages into the database and
+    an fsync: milliseconds) to `checkpoint_if_due`, for a caller on the event loop. Other databases: nothing."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection  # not through SQLAlchemy: that would begin a transaction
+    driver.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]  # per connection, no I/O
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA wal_autocheckpoint=1000")  # type: ignore[union-attr]
+
+
+def checkpoint_due(engine: Engine) -> bool:
+    """Whether the WAL outgrew CHECKPOINT_AFTER_BYTES (one stat call)."""
+    try:
+        return os.stat(f"{engine.url.database}-wal").st_size > CHECKPOINT_AFTER_BYTES
+    except OSError:
+        return False
+
+
+def checkpoint(engine: Engine) -> None:
+    """A PASSIVE checkpoint: copies what no reader still needs, never blocks readers or writers. Blocking I/O:
+    call it from a thread."""
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def is_lock_busy(exc: BaseException) -> bool:
