@@ -206,7 +206,7 @@ def test_a_checked_out_secret_is_read_in_a_transaction(sqlite_app: App, monkeypa
 
 def test_the_loop_leaves_sqlite_checkpoints_to_a_thread(sqlite_app: App, monkeypatch) -> None:
     """A WAL checkpoint (an fsync) would stall every request on the loop: the loop's commits skip SQLite's
-    automatic one, and a passive checkpoint runs in a thread once the WAL is due."""
+    automatic one, and a passive checkpoint runs in a thread once enough rows went in."""
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
         _scene, secret, token, _before = _alice_and_a_secret(sqlite_app, client, "db-wal")
     ran_in: list[str] = []
@@ -216,7 +216,7 @@ def test_the_loop_leaves_sqlite_checkpoints_to_a_thread(sqlite_app: App, monkeyp
         engine_module.checkpoint(engine)
 
     monkeypatch.setattr(group, "checkpoint", recording)
-    monkeypatch.setattr(engine_module, "CHECKPOINT_AFTER_BYTES", 0)  # every flush finds it due
+    monkeypatch.setattr(group, "CHECKPOINT_EVERY_ROWS", 1)  # every flush makes one due
     bodies, errors, _ticks = _loop_reads(sqlite_app, token, secret["id"], 4)
     assert errors == [] and len(bodies) == 4
     assert ran_in and threading.main_thread().name not in ran_in  # the loop ran in the main thread here

@@ -32,7 +32,6 @@ from certvault.db.engine import (
     WRITER_LOCK_WAIT,
     WriterBusy,
     checkpoint,
-    checkpoint_due,
     checkpoint_elsewhere,
     is_lock_busy,
     is_sqlite,
@@ -41,6 +40,9 @@ from certvault.errors import CertvaultError
 
 Rows = list[dict[str, Any]]
 WRITER_WAIT = 0.002  # seconds the event loop may wait for the chain's lock before handing its group to a thread
+# Rows the loop commits between two SQLite checkpoints it runs in a thread (~1 KB of WAL each; SQLite's own
+# automatic checkpoint comes every 1,000 pages, 4 MB).
+CHECKPOINT_EVERY_ROWS = 4000
 
 
 class AuditCommitFailed(CertvaultError):
@@ -59,6 +61,7 @@ class GroupCommit:
     def __init__(self, engine: Engine, key: bytes) -> None:
         self._engine, self._key = engine, key
         self._checkpointing = False
+        self._uncheckpointed = 0  # rows the loop committed since its last checkpoint
         # Requests waiting for the next flush, per event loop (one per process when serving; tests run more).
         self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[Rows, asyncio.Future[BaseException | None]]]] = {}
 
@@ -85,8 +88,9 @@ class GroupCommit:
             handed.add_done_callback(lambda written: _settle(group, written.result()))
             return
         _settle(group, error)
-        if is_sqlite(self._engine) and not self._checkpointing and checkpoint_due(self._engine):
-            self._checkpointing = True  # the loop's commits leave the checkpoint to a thread
+        self._uncheckpointed += len(rows)
+        if is_sqlite(self._engine) and not self._checkpointing and self._uncheckpointed >= CHECKPOINT_EVERY_ROWS:
+            self._checkpointing, self._uncheckpointed = True, 0  # the loop's commits leave it to a thread
             loop.run_in_executor(None, checkpoint, self._engine).add_done_callback(self._checkpointed)
 
     def _checkpointed(self, _done: asyncio.Future[None]) -> None:

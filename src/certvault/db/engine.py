@@ -275,15 +275,10 @@ def build_read_engine(engine: Engine, *, pool_size: int = 10) -> Engine:
     return reader
 
 
-# WAL bytes after which a writer that defers checkpoints (`checkpoint_elsewhere`) runs one in a thread; SQLite's
-# own automatic checkpoint comes at 1,000 pages (4 MB).
-CHECKPOINT_AFTER_BYTES = 4 * 1024 * 1024
-
-
 @contextmanager
 def checkpoint_elsewhere(conn: Connection) -> Iterator[None]:
     """SQLite: commits on `conn` inside the block leave the WAL checkpoint (copying pages into the database and
-    an fsync: milliseconds) to `checkpoint_if_due`, for a caller on the event loop. Other databases: nothing."""
+    an fsync: milliseconds) to `checkpoint`, for a caller on the event loop. Other databases: nothing."""
     if conn.dialect.name != "sqlite":
         yield
         return
@@ -293,14 +288,6 @@ def checkpoint_elsewhere(conn: Connection) -> Iterator[None]:
         yield
     finally:
         driver.execute("PRAGMA wal_autocheckpoint=1000")  # type: ignore[union-attr]
-
-
-def checkpoint_due(engine: Engine) -> bool:
-    """Whether the WAL outgrew CHECKPOINT_AFTER_BYTES (one stat call)."""
-    try:
-        return os.stat(f"{engine.url.database}-wal").st_size > CHECKPOINT_AFTER_BYTES
-    except OSError:
-        return False
 
 
 def checkpoint(engine: Engine) -> None:
