@@ -4,10 +4,10 @@ server process and with several (`serve --workers N`).
 
 wrk generates the load (C, one thread: it leaves the server nearly all of the machine). Reference run
 side by side: GET /api/v1/health on the same server (no auth, no audit, one query), so each figure
-also reads as "a vault read costs N health checks". Then an in-process breakdown says where a read's
-time goes. Prints figures; asserts nothing.
+also reads as "a vault read costs N health checks". Each figure is the median of --rounds interleaved
+runs. Then an in-process breakdown says where a read's time goes. Prints figures; asserts nothing.
 
-    python -m bench.vault [--seconds 5] [--backends sqlite,postgres] [--workers 1,2]
+    python -m bench.vault [--seconds 5] [--rounds 3] [--backends sqlite,postgres] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -43,16 +43,19 @@ def _restart(live: LiveServer, workers: int) -> None:
     live.start("--no-worker", "--workers", str(workers))
 
 
-def _measure(live: LiveServer, secret_id: str, token: str, seconds: float) -> dict[int, dict[str, wrk.Figures]]:
+def _measure(live: LiveServer, secret_id: str, token: str, seconds: float,
+             rounds: int) -> dict[int, dict[str, wrk.Figures]]:
+    """Each figure is the median of `rounds` interleaved runs (the shared machine's other load comes and goes)."""
     read_url = f"{live.url}/api/v1/vault/secrets/{secret_id}/values"
     wrk.run(read_url, 32, 1, token)  # warm-up: caches, pools, prepared statements
-    results: dict[int, dict[str, wrk.Figures]] = {}
-    for connections in CONNECTIONS:
-        read = wrk.run(read_url, connections, seconds, token)
-        time.sleep(1)  # what the server still had queued when wrk stopped must not count against the next run
-        results[connections] = {"read": read, "health": wrk.run(f"{live.url}/api/v1/health", connections, seconds / 2)}
-        time.sleep(1)
-    return results
+    runs: dict[int, dict[str, list[wrk.Figures]]] = {c: {"read": [], "health": []} for c in CONNECTIONS}
+    for _ in range(rounds):
+        for connections in CONNECTIONS:
+            runs[connections]["read"].append(wrk.run(read_url, connections, seconds, token))
+            time.sleep(1)  # what the server still had queued when wrk stopped must not count against the next run
+            runs[connections]["health"].append(wrk.run(f"{live.url}/api/v1/health", connections, seconds / 2))
+            time.sleep(1)
+    return {c: {kind: wrk.median(figures) for kind, figures in row.items()} for c, row in runs.items()}
 
 
 def _print_row(backend: str, workers: int, connections: int, row: dict[str, wrk.Figures]) -> None:
@@ -72,7 +75,7 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run_backend(backend: str, workers_list: list[int], seconds: float) -> None:
+def run_backend(backend: str, workers_list: list[int], seconds: float, rounds: int) -> None:
     pg, env = (None, {}) if backend == "sqlite" else _postgres_env()
     live = start_live_server(env, "--no-worker")
     try:
@@ -80,7 +83,7 @@ def run_backend(backend: str, workers_list: list[int], seconds: float) -> None:
         for index, workers in enumerate(workers_list):
             if index or workers != 1:
                 _restart(live, workers)
-            for connections, row in _measure(live, secret_id, token, seconds).items():
+            for connections, row in _measure(live, secret_id, token, seconds, rounds).items():
                 _print_row(backend, workers, connections, row)
         app = inprocess.open_app(live.data_dir, {**env, "CERTVAULT_SECURITY_PASSWORD_MIN_LENGTH": "8"})
         try:
@@ -102,12 +105,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")))
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--workers", default="1,2", help="server process counts to measure")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per figure (the median is shown)")
     args, _ = parser.parse_known_args()
     workers_list = [int(n) for n in args.workers.split(",")]
     print(f"vault reads (GET /api/v1/vault/secrets/ID/values, audited) vs health checks; wrk -t1 over HTTPS "
           f"keep-alive; {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; load average before: {_load()}")
     for backend in args.backends.split(","):
-        run_backend(backend, workers_list, args.seconds)
+        run_backend(backend, workers_list, args.seconds, args.rounds)
     print(f"load average after: {_load()}")
 
 

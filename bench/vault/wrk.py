@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
 from dataclasses import dataclass
 
@@ -28,6 +29,12 @@ def run(url: str, connections: int, seconds: float, token: str | None = None) ->
         args += ["-H", f"Authorization: Bearer {token}"]
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60)
     return parse(done.stdout + done.stderr)
+
+
+def median(runs: list[Figures]) -> Figures:
+    """Each figure's median over runs of the same measurement (errors: all of them)."""
+    return Figures(statistics.median(r.rps for r in runs), statistics.median(r.p50_ms for r in runs),
+                   statistics.median(r.p99_ms for r in runs), sum(r.errors for r in runs))
 
 
 def parse(out: str) -> Figures:
