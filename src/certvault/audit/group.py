@@ -59,7 +59,8 @@ def _raise_if_failed(error: BaseException | None) -> None:
 
 class GroupCommit:
     def __init__(self, engine: Engine, key: bytes) -> None:
-        self._engine, self._key = engine, key
+        # Weak: the registry below is keyed by the engine, and a value holding its key would never let go of it.
+        self._engine_ref, self._key = weakref.ref(engine), key
         self._checkpointing = False
         self._uncheckpointed = 0  # rows the loop committed since its last checkpoint
         # Requests waiting for the next flush, per event loop (one per process when serving; tests run more).
@@ -95,6 +96,12 @@ class GroupCommit:
 
     def _checkpointed(self, _done: asyncio.Future[None]) -> None:
         self._checkpointing = False
+
+    @property
+    def _engine(self) -> Engine:
+        engine = self._engine_ref()
+        assert engine is not None, "the engine of a group commit in use was garbage-collected"
+        return engine
 
     def _write(self, rows: Rows, lock_wait: float | None = None) -> BaseException | None:
         """Append `rows` in one transaction; the error that stopped it, if any (WriterBusy is raised)."""
