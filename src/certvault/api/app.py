@@ -39,31 +39,22 @@ ROUTE_MODULES = (
 )
 
 # Reachable without credentials. Everything else needs a token or a session.
-PUBLIC_PATHS = frozenset(
-    {
-        "/api/v1/health",
-        "/api/v1/auth/login",
-        "/api/openapi.json",
-        "/api/v1/ca/root.pem",
-        "/secretserver/oauth2/token",
-        "/secretserver/api/v1/healthcheck",
-    }
-)
+PUBLIC_PATHS = frozenset({
+    "/api/v1/health",
+    "/api/v1/auth/login",
+    "/api/openapi.json",
+    "/api/v1/ca/root.pem",
+    "/secretserver/oauth2/token",
+    "/secretserver/api/v1/healthcheck",
+})
 
 
 def problem(status: int, code: str, detail: str, title: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="certvault"'} if status == 401 else None
     return JSONResponse(
-        {
-            "type": f"urn:certvault:error:{code}",
-            "title": title or code.replace("_", " "),
-            "status": status,
-            "detail": detail,
-            "code": code,
-        },
-        status_code=status,
-        media_type="application/problem+json",
-        headers=headers,
+        {"type": f"urn:certvault:error:{code}", "title": title or code.replace("_", " "), "status": status,
+         "detail": detail, "code": code},
+        status_code=status, media_type="application/problem+json", headers=headers,
     )
 
 
@@ -92,12 +83,8 @@ def create_api(app: App, *, embedded_worker: bool = False) -> CertvaultAPI:
                 worker.stop()
 
     api = CertvaultAPI(
-        title="certvault",
-        version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
-        redoc_url=None,
-        lifespan=lifespan,
+        title="certvault", version=__version__, openapi_url="/api/openapi.json", docs_url="/api/docs",
+        redoc_url=None, lifespan=lifespan,
     )
     api.state.certvault = app
 

@@ -182,11 +182,8 @@ def transactional_routes(router: APIRouter) -> APIRouter:
     depends on it: `services` ends whatever is still open.
     """
     for route in router.routes:
-        if (
-            isinstance(route, APIRoute)
-            and not inspect.iscoroutinefunction(route.endpoint)
-            and not getattr(route.endpoint, "_commits_in_thread", False)
-        ):
+        if isinstance(route, APIRoute) and not inspect.iscoroutinefunction(route.endpoint) \
+                and not getattr(route.endpoint, "_commits_in_thread", False):
             route.endpoint = _committing(route.endpoint)
     return router
 

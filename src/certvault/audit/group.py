@@ -89,10 +89,11 @@ class GroupCommit:
             handed.add_done_callback(lambda written: _settle(group, written.result()))
             return
         _settle(group, error)
-        self._uncheckpointed += len(rows)
-        if is_sqlite(self._engine) and not self._checkpointing and self._uncheckpointed >= CHECKPOINT_EVERY_ROWS:
-            self._checkpointing, self._uncheckpointed = True, 0  # the loop's commits leave it to a thread
-            loop.run_in_executor(None, checkpoint, self._engine).add_done_callback(self._checkpointed)
+        if is_sqlite(self._engine):
+            self._uncheckpointed += len(rows)
+            if not self._checkpointing and self._uncheckpointed >= CHECKPOINT_EVERY_ROWS:
+                self._checkpointing, self._uncheckpointed = True, 0  # the loop's commits leave it to a thread
+                loop.run_in_executor(None, checkpoint, self._engine).add_done_callback(self._checkpointed)
 
     def _checkpointed(self, _done: asyncio.Future[None]) -> None:
         self._checkpointing = False
