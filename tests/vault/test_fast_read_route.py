@@ -4,15 +4,20 @@ a read, a bad token, a refused address, a missing permission and an unknown secr
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from certvault.api.fast import BearerFastRoute
+from certvault.api.routes.vault import FAST_ROUTES
 from certvault.auth.rbac import Actor
 from certvault.container import App
+from certvault.errors import Forbidden, NotFound
 from certvault.server import create_server
 from tests.conftest import create_login
 from tests.vault.conftest import build_scene
@@ -26,9 +31,9 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ids: list[str] = []
     original = BearerFastRoute._read
 
-    def counting(self, app, token, ip, params, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(self, app, token, ip, params, *args, **kwargs):  # type: ignore[no-untyped-def]
         ids.append(params["secret_id"])
-        return original(self, app, token, ip, params, **kwargs)
+        return original(self, app, token, ip, params, *args, **kwargs)
 
     monkeypatch.setattr(BearerFastRoute, "_read", counting)
     return ids
@@ -124,3 +129,44 @@ def test_a_changed_access_rule_takes_effect_on_the_next_direct_read(sqlite_app: 
         changed(client.delete(f"/api/v1/groups/{group['id']}/members/{carol['id']}", headers=admin))
         assert client.get(scan_path, headers=scene.as_("carol")).status_code == 403
         assert len(served) == 9  # all of these reads went through the direct route
+
+
+def test_the_reads_of_one_loop_pass_read_their_secrets_in_one_statement(sqlite_app: App, served: list[str]) -> None:
+    """Concurrent direct reads share one statement for their secrets' rows (with different secrets, one the
+    caller may not read and one that does not exist), and each still gets its own answer."""
+    with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
+        scene = build_scene(sqlite_app, client)
+        first, second = scene.secret("Ops", "db-ahead-1"), scene.secret("Ops", "db-ahead-2")
+        for who in ("alice", "bob"):  # their tokens' use is recorded now, so the reads below need not write
+            client.get(f"/api/v1/vault/secrets/{first['id']}/values", headers=scene.as_(who))
+    route = next(r for r in FAST_ROUTES if r.path_format == "/api/v1/vault/secrets/{secret_id}/values")
+    alice, bob = (scene.as_(who)["Authorization"].split()[1] for who in ("alice", "bob"))
+    unknown = str(uuid.uuid4())
+    calls = [(alice, first["id"]), (alice, second["id"]), (bob, first["id"]), (alice, unknown), (alice, first["id"])]
+    statements: list[tuple[str, Any]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    async def read_all() -> list[Any]:
+        return await asyncio.gather(*(route.answer(sqlite_app, token, "127.0.0.1", {"secret_id": secret_id})
+                                      for token, secret_id in calls), return_exceptions=True)
+
+    event.listen(sqlite_app.read_engine, "before_cursor_execute", note)
+    try:
+        answers = asyncio.run(read_all())
+    finally:
+        event.remove(sqlite_app.read_engine, "before_cursor_execute", note)
+    passwords = [{f["slug"]: f["value"] for f in json.loads(a)["fields"]}["password"] for a in answers[:2]]
+    assert passwords == ["pw-db-ahead-1-Secret1", "pw-db-ahead-2-Secret1"]
+    assert isinstance(answers[2], Forbidden) and isinstance(answers[3], NotFound), answers
+    assert json.loads(answers[4]) == json.loads(answers[0])
+    ahead, *alone = [(s, p) for s, p in statements if "FROM vault_secrets JOIN vault_folders" in s]
+    assert " IN (" in ahead[0] and len(ahead[1]) == 3 + 1, ahead  # three secrets (and the auth version's key)
+    # Only the secret that does not exist is looked up again on its own (nothing was read ahead for it).
+    assert [uuid.UUID(p[0]) for _, p in alone] == [uuid.UUID(unknown)], alone
+    assert served[-len(calls):] == [secret_id for _, secret_id in calls]
+    with sqlite_app.transaction() as svc:
+        trail = svc.vault.trail(Actor.system(), uuid.UUID(first["id"]))
+    views = sorted((e.actor_name, e.outcome) for e in trail if e.action == "secret.view")
+    assert views == [("alice", "success")] * 3 + [("bob", "denied")] * 2  # one of each before the pass, and its own

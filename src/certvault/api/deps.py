@@ -28,10 +28,9 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from certvault.auth.credentials import READ_VERSION, Credential
+from certvault.auth.credentials import READ_VERSION, Bind, Credential
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
 from certvault.container import App, Services
@@ -120,16 +119,16 @@ async def authenticated(request: Request, svc: ServicesDep) -> Actor:
     return actor
 
 
-def bearer_actor(svc: Services, token: str, ip: str | None, reading: Connection | None = None,
+def bearer_actor(svc: Services, token: str, ip: str | None, reading: Bind | None = None,
                  auth_version: int | None | object = READ_VERSION, *, may_write: bool = True) -> Actor:
     """Look the token up outside the request's transaction.
 
     What admission writes (a refused address's audit row, a token's use once a minute) commits in
     its own short transaction here, in this thread: a write transaction left open for the endpoint
     would hold SQLite's write lock while the request waits for the event loop and a thread.
-    `reading`: a connection of the read engine the caller already holds (the direct route's read-only
-    session), used instead of checking out another one; `auth_version`: the auth version read on it in the
-    request's first statement (see api/fast.py, `prefetch`); `may_write=False`: raise NeedsTransaction
+    `reading`: the read-only session (or a read connection) the caller already has (the direct route's),
+    used instead of checking out another connection; `auth_version`: the auth version the caller read with
+    its first statement (see api/fast.py, `Prefetch`); `may_write=False`: raise NeedsTransaction
     instead of writing (the caller is on the event loop and redoes the request in a thread).
     """
     if reading is not None:

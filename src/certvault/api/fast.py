@@ -25,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Connection, Engine
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -120,12 +121,55 @@ class DirectRoutes:
 _TOKEN = "\0token"  # where `match` hands over the bearer token with the path parameters
 
 
+@dataclass(frozen=True)
+class Prefetch:
+    """What a direct route reads ahead, for all the reads of one event-loop pass in one statement: the rows its
+    `work` will need and the auth version (the token check's first read). One round trip per pass instead of
+    one per read; on PostgreSQL the loop waits for each.
+
+    `key`: what a request asks for, from its path parameters; `fetch`: the rows for several keys at once (keys
+    with nothing are left out); `use`: hands a request's rows to its services and returns their auth version
+    (READ_VERSION when there are none). The rows must not decide or reveal anything by themselves: the request
+    is authenticated and its access rules run as without them."""
+
+    key: Callable[[dict[str, str]], Hashable]
+    fetch: Callable[[Connection, list[Any]], dict[Any, Any]]
+    use: Callable[[Services, Any, Any], int | None | object]
+
+
+class _ReadsAhead:
+    """The keys asked for during one loop pass, per loop and read engine, fetched at the start of the next."""
+
+    def __init__(self, prefetch: Prefetch) -> None:
+        self._prefetch = prefetch
+        self._waiting: dict[tuple[asyncio.AbstractEventLoop, Engine], list[tuple[Any, asyncio.Future[Any]]]] = {}
+
+    async def rows(self, engine: Engine, key: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.get((loop, engine))
+        if waiting is None:
+            waiting = self._waiting[(loop, engine)] = []
+            loop.call_soon(self._fetch, loop, engine)
+        future = loop.create_future()
+        waiting.append((key, future))
+        return await future
+
+    def _fetch(self, loop: asyncio.AbstractEventLoop, engine: Engine) -> None:
+        waiting = self._waiting.pop((loop, engine))
+        try:
+            with engine.connect() as conn:
+                found = self._prefetch.fetch(conn, list({key: None for key, _ in waiting}))
+        except Exception:  # noqa: BLE001 - each request then reads on its own, and meets the error itself
+            found = {}
+        for key, future in waiting:
+            if not future.done():  # a request whose client went away was cancelled while it waited
+                future.set_result(found.get(key))
+
+
 class BearerFastRoute:
     """The plain form of one GET operation whose regular route FastAPI serves (and documents in OpenAPI).
 
-    `prefetch` (optional) runs first on the read-only session: it may read what `work` will need in the same
-    statement as the auth version and return that version (or READ_VERSION), saving a statement; it must not
-    decide or reveal anything."""
+    `prefetch` (optional): what to read ahead for the reads of a loop pass, see `Prefetch`."""
 
     def __init__(
         self,
@@ -134,7 +178,7 @@ class BearerFastRoute:
         permission: Permission,
         work: Callable[[Services, Actor, dict[str, str]], BaseModel],
         fallback_headers: frozenset[bytes] = frozenset(),
-        prefetch: Callable[[Services, dict[str, str]], int | None | object] | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.path_format = path_format
         self._prefix = path_format.partition("{")[0]
@@ -143,6 +187,7 @@ class BearerFastRoute:
         self._work = work
         self._fallback_headers = fallback_headers
         self._prefetch = prefetch
+        self._ahead = _ReadsAhead(prefetch) if prefetch is not None else None
 
     def match(self, scope: Scope) -> dict[str, str] | None:
         """The path parameters and the token if this route serves the request as it is, else None."""
@@ -175,20 +220,26 @@ class BearerFastRoute:
         try:
             if not _reads_on_loop(app):
                 raise NeedsTransaction("no read engine")
-            read = self._read(app, token, ip, params)
+            ahead = None
+            if self._ahead is not None:
+                key = self._prefetch.key(params)  # type: ignore[union-attr]
+                ahead = (key, await self._ahead.rows(app.read_engine, key))
+            read = self._read(app, token, ip, params, ahead)
         except NeedsTransaction:
             return await loop.run_in_executor(_fast_threads(), self._serve_in_transaction, app, token, ip, params)
         await group_commit(app.engine, read.key).commit(read.rows)
         return read.body()
 
-    def _read(self, app: App, token: str, ip: str | None, params: dict[str, str]) -> _Read:
-        """The request's steps on a read-only session; raises NeedsTransaction before anything would be written."""
+    def _read(self, app: App, token: str, ip: str | None, params: dict[str, str],
+              ahead: tuple[Any, Any] | None = None) -> _Read:
+        """The request's steps on a read-only session; raises NeedsTransaction before anything would be written.
+        `ahead`: the key and the rows read ahead for it."""
         svc = app.services(read_sessions(app.read_engine)())
         svc.audit.defer()
         read = _Read(svc.audit.key)
         try:
-            version = self._prefetch(svc, params) if self._prefetch is not None else READ_VERSION
-            actor = bearer_actor(svc, token, ip, svc.session.connection(), version, may_write=False)
+            version = READ_VERSION if ahead is None else self._prefetch.use(svc, *ahead)  # type: ignore[union-attr]
+            actor = bearer_actor(svc, token, ip, svc.session, version, may_write=False)
             require_permission(actor, self._permission)
             read.result = self._work(svc, actor, params)
             read.rows = svc.audit.pending or []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from certvault.auth.credentials import AUTH_VERSION, READ_VERSION
 from certvault.auth.rbac import Actor, Permission, require
@@ -46,19 +47,19 @@ class Record:
 _secrets, _folders, _fields = Secret.__table__, Folder.__table__, SecretField.__table__
 _PARTS = (("s", _secrets), ("f", _folders), ("x", _fields))
 # The same read as _WITH_FIELDS as plain rows (Core): columns labelled "<part>_<column>", split by `_records`.
-_ROWS_WITH_FIELDS = {
-    key: select(*[column.label(f"{part}_{column.name}") for part, table in _PARTS for column in table.c])
-    .select_from(_secrets.join(_folders, _secrets.c.folder_id == _folders.c.id)
-                 .outerjoin(_fields, _fields.c.secret_id == _secrets.c.id))
-    .where(column == bindparam("ref")).order_by(_fields.c.position)
-    for key, column in ((_BY_ID, _secrets.c.id), (_BY_NUMBER, _secrets.c.number))}
-# The same with the auth version as a last column: the direct read route's first statement (api/deps.py).
-_ROWS_AND_AUTH_VERSION = {key: stmt.add_columns(AUTH_VERSION) for key, stmt in _ROWS_WITH_FIELDS.items()}
+_ROWS = (select(*[column.label(f"{part}_{column.name}") for part, table in _PARTS for column in table.c])
+         .select_from(_secrets.join(_folders, _secrets.c.folder_id == _folders.c.id)
+                      .outerjoin(_fields, _fields.c.secret_id == _secrets.c.id)).order_by(_fields.c.position))
+_ROWS_WITH_FIELDS = {key: _ROWS.where(column == bindparam("ref"))
+                     for key, column in ((_BY_ID, _secrets.c.id), (_BY_NUMBER, _secrets.c.number))}
+# The same for several secrets at once with the auth version as a last column: the statement the direct read
+# route runs ahead for all the reads of one event-loop pass (api/fast.py, `Prefetch`).
+_READS_AHEAD = _ROWS.where(_secrets.c.id.in_(bindparam("refs", expanding=True))).add_columns(AUTH_VERSION)
 _SPANS = [(start, start + len(table.c), [c.name for c in table.c]) for start, table in
           ((0, _secrets), (len(_secrets.c), _folders), (len(_secrets.c) + len(_folders.c), _fields))]
 
 
-def _records(rows: list[Any]) -> tuple[Record, Record, list[Record]]:
+def _records(rows: Sequence[Any]) -> tuple[Record, Record, list[Record]]:
     (s0, s1, s_names), (f0, f1, f_names), (x0, x1, x_names) = _SPANS
     first = rows[0]
     secret = Record(dict(zip(s_names, first[s0:s1], strict=True)))
@@ -131,6 +132,7 @@ class VaultCore:
         nothing is loaded into the session, and nothing read that way can be written."""
         stmt, key = self._secret_query(ref)
         if self.s.info.get(READ_ONLY):
+            found: Sequence[Any]
             if self._prefetched is not None and self._prefetched[0] == key:
                 found, self._prefetched = self._prefetched[1], None
             else:
@@ -143,15 +145,22 @@ class VaultCore:
             raise NotFound(f"secret {ref} not found")
         return rows[0][0], rows[0][1], [row[2] for row in rows if row[2] is not None]
 
-    def prefetch_with_fields(self, secret_id: uuid.UUID) -> int | None | object:
-        """On a read-only session: read the rows `secret_with_fields(secret_id)` will use together with the auth
-        version, in one statement, and return that version for the token check (auth/credentials.py) that must
-        come first. Nothing is decided or returned from the rows until the caller is authenticated and the access
-        rules ran. READ_VERSION when the secret does not exist (the version is then read on its own)."""
-        if not self.s.info.get(READ_ONLY):
-            return READ_VERSION
-        rows = self.s.connection().execute(_ROWS_AND_AUTH_VERSION[_BY_ID], {"ref": secret_id}).all()
-        if not rows:
+    @staticmethod
+    def rows_ahead(conn: Connection, secret_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+        """The rows `secret_with_fields` would read for each of `secret_ids`, with the auth version, in one
+        statement (the secrets that do not exist are left out)."""
+        found: dict[uuid.UUID, list[Any]] = {}
+        for row in conn.execute(_READS_AHEAD, {"refs": secret_ids}):
+            found.setdefault(row.s_id, []).append(row)
+        return found
+
+    def use_rows_ahead(self, secret_id: uuid.UUID, rows: list[Any] | None) -> int | None | object:
+        """On a read-only session: hand `secret_with_fields(secret_id)` the rows read ahead for it and return
+        their auth version for the token check (auth/credentials.py) that must come first. Nothing is decided
+        or returned from the rows until the caller is authenticated and the access rules ran. READ_VERSION
+        when there are none (the secret does not exist, or nothing was read ahead): then everything is read
+        on its own."""
+        if not rows or not self.s.info.get(READ_ONLY):
             return READ_VERSION
         self._prefetched = (secret_id, rows)
         self.access.known_version = rows[0].auth_version

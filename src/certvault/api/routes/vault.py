@@ -10,12 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from certvault.api.deps import Offset, ServicesDep, require
-from certvault.api.fast import BearerFastRoute
+from certvault.api.fast import BearerFastRoute, Prefetch
 from certvault.api.schemas import Message, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.container import Services
 from certvault.errors import InvalidInput
 from certvault.vault import schemas as s
+from certvault.vault.core import VaultCore
 from certvault.vault.secrets import FileInput
 
 router = APIRouter(prefix="/api/v1/vault", tags=["vault"])
@@ -165,9 +166,9 @@ def _plain_secret_values(svc: Services, actor: Actor, params: dict[str, str]) ->
     return secret_values(uuid.UUID(params["secret_id"]), svc, actor)
 
 
-def _prefetch_secret(svc: Services, params: dict[str, str]) -> int | None | object:
-    """The secret's rows and the auth version in one statement (used only once the token is admitted)."""
-    return svc.vault.core.prefetch_with_fields(uuid.UUID(params["secret_id"]))
+# The secrets' rows and the auth version, for all the reads of a loop pass in one statement.
+_READ_AHEAD = Prefetch(key=lambda params: uuid.UUID(params["secret_id"]), fetch=VaultCore.rows_ahead,
+                       use=lambda svc, secret_id, rows: svc.vault.core.use_rows_ahead(secret_id, rows))
 
 
 # The read integrations repeat: served by `secret_values` above, with the same checks, minus FastAPI's overhead.
@@ -178,7 +179,7 @@ FAST_ROUTES = [
         Permission.VAULT_USE,
         _plain_secret_values,
         fallback_headers=frozenset({b"x-doublelock-passphrase"}),
-        prefetch=_prefetch_secret,
+        prefetch=_READ_AHEAD,
     )
 ]
 
