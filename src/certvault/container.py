@@ -127,6 +127,12 @@ class App:
         with transaction(self.sessions) as session:
             yield self.services(session)
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether short reads may run on the event loop: the application has a read engine of its own (a
+        private in-memory SQLite database has none, and its one connection may be in use by a thread)."""
+        return self.read_engine is not self.engine
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection for short lookups outside the request's transaction (see build_read_engine)."""

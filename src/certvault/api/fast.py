@@ -59,12 +59,6 @@ def _fast_threads() -> ThreadPoolExecutor:
     return pool
 
 
-def _reads_on_loop(app: App) -> bool:
-    """Whether the application has a read engine of its own (a private in-memory SQLite database has none: its
-    reads would take the writer lock)."""
-    return app.read_engine is not app.engine
-
-
 def _json(model: BaseModel) -> bytes:
     return type(model).__pydantic_serializer__.to_json(model)
 
@@ -218,7 +212,7 @@ class BearerFastRoute:
         """The response body, once the request's audit rows are committed (raises what the route would)."""
         loop = asyncio.get_running_loop()
         try:
-            if not _reads_on_loop(app):
+            if not app.reads_on_loop:
                 raise NeedsTransaction("no read engine")
             ahead = None
             if self._ahead is not None:
