@@ -209,6 +209,7 @@ def test_the_loop_leaves_sqlite_checkpoints_to_a_thread(sqlite_app: App, monkeyp
     automatic one, and a passive checkpoint runs in a thread once enough rows went in."""
     with TestClient(create_server(sqlite_app), base_url="https://testserver") as client:
         _scene, secret, token, _before = _alice_and_a_secret(sqlite_app, client, "db-wal")
+        _loop_reads(sqlite_app, token, secret["id"], 1)  # the token's first use is recorded in a transaction
     ran_in: list[str] = []
 
     def recording(engine):  # type: ignore[no-untyped-def]
