@@ -11,11 +11,10 @@ FastAPI's middleware and routing; an error is answered by the application's exce
 How a read runs:
 - on a read-only session (no write transaction: on SQLite no writer lock, on PostgreSQL no head-row lock), its
   audit rows collected and then group-committed (audit/group.py) with those of concurrent requests;
-- on the event loop itself: a read is one statement (SQLite reads WAL pages from memory in microseconds,
-  PostgreSQL answers a prepared statement on loopback in a fraction of a millisecond), less than the trip to a
-  thread and back costs once threads convoy on the GIL: measured at 32 connections with 2 processes, threads
-  served 1,346 (SQLite) and 866 (PostgreSQL) reads/s, the loop 3,514 and 2,115. The request then awaits its
-  group's commit without holding anything;
+- on the event loop itself, less than the trip to a thread and back costs once threads convoy on the GIL
+  (measured at 32 connections with 2 processes, threads served 1,346 (SQLite) and 866 (PostgreSQL) reads/s, the
+  loop 3,514 and 2,115). The reads of one loop pass read their rows ahead in one statement (`Prefetch`); the
+  request then awaits its group's commit without holding anything;
 - work that would write (check-out, approval, DoubleLock, a token's use to record, any flush) raises
   NeedsTransaction before writing and is redone in a thread in a regular transaction.
 """
