@@ -42,6 +42,7 @@ from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
 from certvault.container import App, Services
 from certvault.db.session import NeedsTransaction, read_sessions
+from certvault.passes import PassBatch, Waiting, settle
 
 # Threads per process for the reads redone in a transaction. Few on purpose: requests beyond these wait in the
 # queue on the event loop instead of as threads holding database connections (forty threads mostly convoyed on
@@ -130,33 +131,18 @@ class Prefetch:
     use: Callable[[Services, Any, Any], int | None | object]
 
 
-class _ReadsAhead:
-    """The keys asked for during one loop pass, per loop and read engine, fetched at the start of the next."""
+def _reads_ahead(prefetch: Prefetch) -> PassBatch[Engine, Any, Any]:
+    """The keys asked for during one loop pass, per read engine, fetched in one statement at the next."""
 
-    def __init__(self, prefetch: Prefetch) -> None:
-        self._prefetch = prefetch
-        self._waiting: dict[tuple[asyncio.AbstractEventLoop, Engine], list[tuple[Any, asyncio.Future[Any]]]] = {}
-
-    async def rows(self, engine: Engine, key: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        waiting = self._waiting.get((loop, engine))
-        if waiting is None:
-            waiting = self._waiting[(loop, engine)] = []
-            loop.call_soon(self._fetch, loop, engine)
-        future = loop.create_future()
-        waiting.append((key, future))
-        return await future
-
-    def _fetch(self, loop: asyncio.AbstractEventLoop, engine: Engine) -> None:
-        waiting = self._waiting.pop((loop, engine))
+    def fetch(_loop: asyncio.AbstractEventLoop, engine: Engine, waiting: Waiting[Any, Any]) -> None:
         try:
             with engine.connect() as conn:
-                found = self._prefetch.fetch(conn, list({key: None for key, _ in waiting}))
+                found = prefetch.fetch(conn, list({key: None for key, _ in waiting}))
         except Exception:  # noqa: BLE001 - each request then reads on its own, and meets the error itself
             found = {}
-        for key, future in waiting:
-            if not future.done():  # a request whose client went away was cancelled while it waited
-                future.set_result(found.get(key))
+        settle(waiting, found.get)
+
+    return PassBatch(fetch)
 
 
 class BearerFastRoute:
@@ -180,7 +166,7 @@ class BearerFastRoute:
         self._work = work
         self._fallback_headers = fallback_headers
         self._prefetch = prefetch
-        self._ahead = _ReadsAhead(prefetch) if prefetch is not None else None
+        self._ahead = _reads_ahead(prefetch) if prefetch is not None else None
 
     def match(self, scope: Scope) -> dict[str, str] | None:
         """The path parameters and the token if this route serves the request as it is, else None."""
@@ -216,7 +202,7 @@ class BearerFastRoute:
             ahead = None
             if self._ahead is not None:
                 key = self._prefetch.key(params)  # type: ignore[union-attr]
-                ahead = (key, await self._ahead.rows(app.read_engine, key))
+                ahead = (key, await self._ahead.join(app.read_engine, key))
             read = self._read(app, token, ip, params, ahead)
         except NeedsTransaction:
             return await loop.run_in_executor(_fast_threads(), self._serve_in_transaction, app, token, ip, params)

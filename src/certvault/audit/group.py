@@ -9,7 +9,7 @@ and on PostgreSQL one head-row lock for N reads. If that transaction fails, ever
 writer lock, PostgreSQL's head row) serialises as before.
 
 Requests wait on the event loop, holding no thread: the first request of a loop iteration schedules a flush
-for the next one, so every request the loop served in between joins the group. The flush writes on the loop
+for the next one (passes.py), so every request the loop served in between joins the group. The flush writes on the loop
 itself when the chain's lock is free (SQLite's writer lock or PostgreSQL's head row within WRITER_WAIT):
 the write takes well under a millisecond, and a thread would fight the loop for the GIL at each of the
 transaction's statements, which made groups of one and a tail of tens of milliseconds. When another
@@ -37,6 +37,7 @@ from certvault.db.engine import (
     is_sqlite,
 )
 from certvault.errors import CertvaultError
+from certvault.passes import PassBatch, Waiting, settle
 
 Rows = list[dict[str, Any]]
 WRITER_WAIT = 0.002  # seconds the event loop may wait for the chain's lock before handing its group to a thread
@@ -63,32 +64,23 @@ class GroupCommit:
         self._engine_ref, self._key = weakref.ref(engine), key
         self._checkpointing = False
         self._uncheckpointed = 0  # rows the loop committed since its last checkpoint
-        # Requests waiting for the next flush, per event loop (one per process when serving; tests run more).
-        self._waiting: dict[asyncio.AbstractEventLoop, list[tuple[Rows, asyncio.Future[BaseException | None]]]] = {}
+        # Requests waiting for the next flush (passes.py: per event loop, one per process when serving).
+        self._passes: PassBatch[None, Rows, BaseException | None] = PassBatch(self._flush)
 
     async def commit(self, rows: Rows) -> None:
         """Return once `rows` are committed in the chain; raise AuditCommitFailed if they could not be."""
-        if not rows:
-            return
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[BaseException | None] = loop.create_future()
-        waiting = self._waiting.get(loop)
-        if waiting is None:
-            waiting = self._waiting[loop] = []
-            loop.call_soon(self._flush, loop)
-        waiting.append((rows, future))
-        _raise_if_failed(await future)
+        if rows:
+            _raise_if_failed(await self._passes.join(None, rows))
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        group = self._waiting.pop(loop)
+    def _flush(self, loop: asyncio.AbstractEventLoop, _key: None, group: Waiting[Rows, BaseException | None]) -> None:
         rows = [row for entry_rows, _ in group for row in entry_rows]
         try:
             error = self._write(rows, lock_wait=WRITER_WAIT)
         except WriterBusy:
             handed = loop.run_in_executor(None, self._write, rows)
-            handed.add_done_callback(lambda written: _settle(group, written.result()))
+            handed.add_done_callback(lambda written: settle(group, lambda _rows: written.result()))
             return
-        _settle(group, error)
+        settle(group, lambda _rows: error)
         if is_sqlite(self._engine):
             self._uncheckpointed += len(rows)
             if not self._checkpointing and self._uncheckpointed >= CHECKPOINT_EVERY_ROWS:
@@ -123,12 +115,6 @@ class GroupCommit:
                 raise WriterBusy("another transaction holds the audit chain") from exc
             return exc
         return None
-
-
-def _settle(group: list[tuple[Rows, asyncio.Future[BaseException | None]]], error: BaseException | None) -> None:
-    for _, future in group:
-        if not future.done():  # a request whose client went away was cancelled while it waited
-            future.set_result(error)
 
 
 _groups: weakref.WeakKeyDictionary[Engine, tuple[int, GroupCommit]] = weakref.WeakKeyDictionary()
