@@ -99,7 +99,7 @@ class AccessResolver:
         self._chain: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._levels: dict[tuple[str, uuid.UUID, uuid.UUID | None], int] = {}
         self._shared = shared
-        # Set by the caller that read the auth version in this request (VaultCore.prefetch_with_fields): secret
+        # Set by the caller that read the auth version in this request (VaultCore.use_rows_ahead): secret
         # levels resolved or reused at that version go through `shared`.
         self.known_version: int | None = None
 
