@@ -115,34 +115,34 @@ class DirectRoutes:
 _TOKEN = "\0token"  # where `match` hands over the bearer token with the path parameters
 
 
-@dataclass(frozen=True)
 class Prefetch:
-    """What a direct route reads ahead, for all the reads of one event-loop pass in one statement: the rows its
-    `work` will need and the auth version (the token check's first read). One round trip per pass instead of
-    one per read; on PostgreSQL the loop waits for each.
+    """What a direct route reads ahead, for all the reads of one event-loop pass in one statement (passes.py):
+    the rows its `work` will need and the auth version (the token check's first read). One round trip per pass
+    instead of one per read; on PostgreSQL the loop waits for each.
 
     `key`: what a request asks for, from its path parameters; `fetch`: the rows for several keys at once (keys
     with nothing are left out); `use`: hands a request's rows to its services and returns their auth version
     (READ_VERSION when there are none). The rows must not decide or reveal anything by themselves: the request
     is authenticated and its access rules run as without them."""
 
-    key: Callable[[dict[str, str]], Hashable]
-    fetch: Callable[[Connection, list[Any]], dict[Any, Any]]
-    use: Callable[[Services, Any, Any], int | None | object]
+    def __init__(self, key: Callable[[dict[str, str]], Hashable],
+                 fetch: Callable[[Connection, list[Any]], dict[Any, Any]],
+                 use: Callable[[Services, Any, Any], int | None | object]) -> None:
+        self.key, self._fetch, self.use = key, fetch, use
+        self._passes: PassBatch[Engine, Any, Any] = PassBatch(self._fetch_pass)
 
+    async def rows(self, engine: Engine, params: dict[str, str]) -> tuple[Any, Any]:
+        """The key `params` ask for and the rows read ahead for it in this pass (None when there are none)."""
+        key = self.key(params)
+        return key, await self._passes.join(engine, key)
 
-def _reads_ahead(prefetch: Prefetch) -> PassBatch[Engine, Any, Any]:
-    """The keys asked for during one loop pass, per read engine, fetched in one statement at the next."""
-
-    def fetch(_loop: asyncio.AbstractEventLoop, engine: Engine, waiting: Waiting[Any, Any]) -> None:
+    def _fetch_pass(self, _loop: asyncio.AbstractEventLoop, engine: Engine, waiting: Waiting[Any, Any]) -> None:
         try:
             with engine.connect() as conn:
-                found = prefetch.fetch(conn, list({key: None for key, _ in waiting}))
+                found = self._fetch(conn, list({key: None for key, _ in waiting}))
         except Exception:  # noqa: BLE001 - each request then reads on its own, and meets the error itself
             found = {}
         settle(waiting, found.get)
-
-    return PassBatch(fetch)
 
 
 class BearerFastRoute:
@@ -166,7 +166,6 @@ class BearerFastRoute:
         self._work = work
         self._fallback_headers = fallback_headers
         self._prefetch = prefetch
-        self._ahead = _reads_ahead(prefetch) if prefetch is not None else None
 
     def match(self, scope: Scope) -> dict[str, str] | None:
         """The path parameters and the token if this route serves the request as it is, else None."""
@@ -199,10 +198,7 @@ class BearerFastRoute:
         try:
             if not app.reads_on_loop:
                 raise NeedsTransaction("no read engine")
-            ahead = None
-            if self._ahead is not None:
-                key = self._prefetch.key(params)  # type: ignore[union-attr]
-                ahead = (key, await self._ahead.join(app.read_engine, key))
+            ahead = None if self._prefetch is None else await self._prefetch.rows(app.read_engine, params)
             read = self._read(app, token, ip, params, ahead)
         except NeedsTransaction:
             return await loop.run_in_executor(_fast_threads(), self._serve_in_transaction, app, token, ip, params)

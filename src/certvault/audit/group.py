@@ -9,8 +9,8 @@ and on PostgreSQL one head-row lock for N reads. If that transaction fails, ever
 writer lock, PostgreSQL's head row) serialises as before.
 
 Requests wait on the event loop, holding no thread: the first request of a loop iteration schedules a flush
-for the next one (passes.py), so every request the loop served in between joins the group. The flush writes on the loop
-itself when the chain's lock is free (SQLite's writer lock or PostgreSQL's head row within WRITER_WAIT):
+for the next one (passes.py), so every request the loop served in between joins the group. The flush writes
+on the loop itself when the chain's lock is free (SQLite's writer lock or PostgreSQL's head row within WRITER_WAIT):
 the write takes well under a millisecond, and a thread would fight the loop for the GIL at each of the
 transaction's statements, which made groups of one and a tail of tens of milliseconds. When another
 transaction holds the lock, the group waits for it in a thread while the loop goes on serving. SQLite's WAL
@@ -28,14 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certvault.audit.service import append_rows
-from certvault.db.engine import (
-    WRITER_LOCK_WAIT,
-    WriterBusy,
-    checkpoint,
-    checkpoint_elsewhere,
-    is_lock_busy,
-    is_sqlite,
-)
+from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, checkpoint, checkpoint_elsewhere, is_lock_busy, is_sqlite
 from certvault.errors import CertvaultError
 from certvault.passes import PassBatch, Waiting, settle
 
