@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,8 +12,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from certvault.errors import InvalidInput
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile defaults
-# A real hash to verify against when the user does not exist, so timing does not reveal it.
-_DUMMY = _HASHER.hash("certvault-no-such-user")
+
+
+@cache
+def _dummy() -> str:
+    """A real hash to verify against when the user does not exist, so timing does not reveal it. Made at the
+    first check of any password (whether the user exists or not), not at import."""
+    return _HASHER.hash("certvault-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -20,8 +26,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored: str | None, password: str) -> bool:
+    dummy = _dummy()
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
