@@ -2,11 +2,14 @@
 
 CertvaultError
  +-- InvalidInput      400  the caller sent something malformed (names the field or file)
+ |    +-- OverLimit    422  well-formed, but beyond a configured limit (names the setting)
  +-- Unauthenticated   401  no or bad credentials
  +-- Forbidden         403  authenticated but not allowed
+ |    +-- PasswordChangeRequired  403  the account must replace its password before anything else
  +-- NotFound          404
  +-- Conflict          409  state does not allow it (duplicate, checked out, ...)
  +-- TooLarge          413
+ +-- RateLimited       429  too many attempts from the caller; says when to try again
  +-- IntegrationError  502  a peer (CA, DNS provider, help desk) failed; message says which and why
 """
 
@@ -36,9 +39,18 @@ class Unauthenticated(CertvaultError):
     code = "unauthenticated"
 
 
+class OverLimit(InvalidInput):
+    status_code = 422
+    code = "over_limit"
+
+
 class Forbidden(CertvaultError):
     status_code = 403
     code = "forbidden"
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
 
 
 class NotFound(CertvaultError):
@@ -54,6 +66,11 @@ class Conflict(CertvaultError):
 class TooLarge(CertvaultError):
     status_code = 413
     code = "too_large"
+
+
+class RateLimited(CertvaultError):
+    status_code = 429
+    code = "rate_limited"
 
 
 class IntegrationError(CertvaultError):
