@@ -10,17 +10,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
 from certvault.auth.rbac import Actor
-from certvault.config import Settings, load_settings
-from certvault.container import App, Services, build_app
+
+if TYPE_CHECKING:  # the settings and the container load when a command first needs them
+    from certvault.config import Settings
+    from certvault.container import App, Services
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,6 +33,8 @@ class State:
     _app: App | None = field(default=None, repr=False)
 
     def settings(self, **overrides: Any) -> Settings:
+        from certvault.config import load_settings
+
         base: dict[str, Any] = {}
         if self.data_dir is not None:
             base["data_dir"] = str(self.data_dir)
@@ -43,6 +45,8 @@ class State:
 
     def app(self) -> App:
         if self._app is None:
+            from certvault.container import build_app
+
             self._app = build_app(self.settings())
         return self._app
 
@@ -69,6 +73,8 @@ def services(ctx: typer.Context) -> Iterator[Services]:
 
 
 def to_jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
@@ -92,6 +98,8 @@ def print_json_line(value: Any) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold")
     for column in columns:
         table.add_column(column)

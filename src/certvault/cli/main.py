@@ -1,29 +1,91 @@
-"""Entry point: global options, command registration, one-line errors."""
+"""Entry point: global options, command registration, one-line errors.
+
+Commands load lazily: `COMMANDS` names every command with its module and the line `--help` shows, so
+`certvault --help` imports no command module, and `certvault cert list` imports `cli.certificates`
+alone (which imports what its commands use). tests/cli/test_startup.py holds the lines to the
+commands' own help and the entry point to its imports.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_group
 
 from certvault.cli.common import State, err_console
 from certvault.errors import CertvaultError
 
-COMMAND_MODULES = (
-    "certvault.cli.system",
-    "certvault.cli.users",
-    "certvault.cli.ca",
-    "certvault.cli.certificates",
-    "certvault.cli.acme",
-    "certvault.cli.scans",
-    "certvault.cli.vault",
-)
+# name -> (module under certvault.cli, the line `certvault --help` shows), in the order it lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("system", "Create the data directory, master key, database, internal CA, first admin and TLS files."),
+    "run": ("system", "Initialise when needed, then serve HTTPS with the embedded worker (what `make run` does)."),
+    "serve": ("system", "Serve the API and web UI over HTTPS."),
+    "worker": ("system", "Run a job worker alone (scale-out: any number share one PostgreSQL)."),
+    "discover": ("certificates", "Fetch the certificates TLS servers present and add them to the inventory "
+                                 "(as unmanaged)."),
+    "hardening": ("vault", "The security hardening report; exits 1 when a check is bad."),
+    "config": ("system", "Show the effective configuration."),
+    "keys": ("system", "Master key operations."),
+    "audit": ("system", "Verify and search the audit log."),
+    "user": ("users", "Manage users."),
+    "group": ("users", "Manage groups."),
+    "token": ("users", "Manage API tokens."),
+    "ca": ("ca", "The internal CA (client certificates for mutual TLS)."),
+    "cert": ("certificates", "The certificate inventory."),
+    "acme": ("acme", "ACME certificates: accounts, requests, renewal, revocation."),
+    "dns-account": ("acme", "DNS accounts that answer dns-01 challenges."),
+    "scan": ("scans", "Scan TLS endpoints: `certvault scan TARGET[:PORT] [--json]` or `certvault scan --targets "
+                      "FILE`. TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history "
+                      "unless --no-store. Scan options (--sni, --ca-file, --starttls, --ports, --concurrency, "
+                      "--json, ...): certvault scan run --help"),
+    "folder": ("vault", "Vault folders and their permissions."),
+    "secret": ("vault", "Vault secrets."),
+    "service-account": ("vault", "Service accounts for scanners and scripts."),
+    "notify": ("vault", "Notification channels and subscriptions."),
+}
+
+
+@cache
+def module_commands(module: str) -> TyperGroup:
+    """The commands one module registers (each module's `register(app)`), imported on first use."""
+    commands = typer.Typer()
+    importlib.import_module(f"certvault.cli.{module}").register(commands)
+    return get_group(commands)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists `COMMANDS` from the table, loads a command when it runs or shows its own help."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = {name: TyperCommand(name, help=line) for name, (_, line) in COMMANDS.items()}
+        self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS or self._listing:
+            return self.commands.get(cmd_name)
+        return module_commands(COMMANDS[cmd_name][0]).get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True  # the listing shows the table's lines: no command module is imported
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="certvault", help="Certificate lifecycle manager with a secrets vault.", no_args_is_help=True,
-    pretty_exceptions_enable=False, add_completion=False,
+    pretty_exceptions_enable=False, add_completion=False, cls=LazyGroup,
 )
 
 
@@ -35,10 +97,6 @@ def _global(
     config: Path | None = typer.Option(None, "--config", envvar="CERTVAULT_CONFIG", help="TOML file"),
 ) -> None:
     ctx.obj = State(data_dir=data_dir, config=config)
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
 
 
 def main() -> None:
