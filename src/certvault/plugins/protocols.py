@@ -1,11 +1,32 @@
-"""The small protocols every integration implements. Imports nothing of the app but errors."""
+"""The small protocols every integration implements. Imports nothing of the app but errors.
+
+Every plugin class declares `name`, `title`, an `Options` pydantic model and `secret_fields`, and is
+built by the registry as `Plugin(options, secrets, http)`: validated options, a resolver for its
+secrets (held in the vault, opened when used) and the shared outbound HTTPS client factory, already
+bound to the account's trust, mutual-TLS, pacing and proxy settings.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+SecretResolver = Callable[[str], str]
+"""Gives a plugin one of its secrets by field name (sealed in storage, opened only when used)."""
+
+
+class HttpClientFactory(Protocol):
+    """The shared outbound client (timeouts, retries honouring Retry-After, pacing, size cap, trust, mTLS)."""
+
+    def __call__(self, *, base_url: str = "", headers: Mapping[str, str] | None = None,
+                 auth: Any = None) -> httpx.Client:
+        ...
+
 
 # ---- notifications -----------------------------------------------------------------------------
 
@@ -34,10 +55,6 @@ class Notifier(Protocol):
 
 
 # ---- DNS providers (dns-01) --------------------------------------------------------------------
-
-SecretResolver = Callable[[str], str]
-"""Gives a plugin one of its secrets by field name (sealed in storage, opened only when used)."""
-
 
 @dataclass(frozen=True)
 class NameServer:
@@ -79,4 +96,109 @@ class DNSProvider(Protocol):
 
     def visibility_servers(self, fqdn: str) -> list[NameServer]:
         """Where the record must be visible before the CA is told; [] = the zone's authoritative NS."""
+        ...
+
+
+# ---- help desks (tickets) ----------------------------------------------------------------------
+
+TICKET_STATES = ("open", "in_progress", "on_hold", "resolved", "canceled", "closed")
+"""A help desk's statuses mapped onto these; the last three are "done" and may need reopening."""
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    subject: str
+    body: str
+    correlation_key: str  # certvault's dedupe key, stored in the help desk's correlation field
+    priority: str = "high"
+
+
+@dataclass(frozen=True)
+class RemoteTicket:
+    number: str  # as people quote it: SDP id, ServiceNow INC0010001, Jira KEY-12
+    state: str  # one of TICKET_STATES
+    url: str = ""
+    remote_status: str = ""  # the help desk's own name for the state
+
+
+class HelpDesk(Protocol):
+    """Creates, finds, notes, reopens and resolves tickets in one help desk.
+
+    Every write is followed by a read-back: a status the help desk silently refused raises
+    IntegrationError. `reopen` raises Conflict when the ticket's state is final there (ServiceNow
+    Closed/Canceled), so the caller opens a new ticket that names the old one.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    secret_fields: ClassVar[tuple[str, ...]]
+
+    def check(self) -> str:
+        """One authenticated call; returns a one-line description of what answered."""
+        ...
+
+    def find(self, correlation_key: str) -> RemoteTicket | None:
+        ...
+
+    def create(self, draft: TicketDraft) -> RemoteTicket:
+        ...
+
+    def read(self, number: str) -> RemoteTicket:
+        ...
+
+    def add_note(self, number: str, text: str) -> None:
+        ...
+
+    def reopen(self, number: str, note: str) -> RemoteTicket:
+        ...
+
+    def resolve(self, number: str, note: str) -> RemoteTicket:
+        ...
+
+
+# ---- deploy targets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateBundle:
+    """What a deployment installs. `key_pem` is the only secret; it never reaches a log or an error."""
+
+    names: tuple[str, ...]
+    serial: str  # hex, as the served leaf is compared against it
+    cert_pem: bytes
+    chain_pem: bytes
+    key_pem: bytes = field(repr=False)
+
+    @property
+    def fullchain_pem(self) -> bytes:
+        return self.cert_pem + self.chain_pem
+
+
+@dataclass(frozen=True)
+class DeployReceipt:
+    """Enough to undo one deployment (backup paths, previous keystore alias, previous ARN...)."""
+
+    target: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class DeployTarget(Protocol):
+    """Installs a certificate where a server uses it, proves it, and undoes it when the proof fails."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    secret_fields: ClassVar[tuple[str, ...]]
+
+    def check(self) -> str:
+        ...
+
+    def deploy(self, bundle: CertificateBundle) -> DeployReceipt:
+        """Install atomically, keeping what it replaces; run the target's test and reload steps."""
+        ...
+
+    def verify(self, bundle: CertificateBundle) -> None:
+        """Raise IntegrationError naming what the server serves instead of `bundle`."""
+        ...
+
+    def rollback(self, receipt: DeployReceipt) -> None:
         ...
