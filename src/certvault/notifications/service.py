@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,9 @@ from sqlalchemy import or_, select
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
 from certvault.errors import Conflict, InvalidInput, NotFound
-from certvault.notifications.channels import build_notifier, validate_options
 from certvault.notifications.models import NotificationChannel, NotificationSubscription, OutboxMessage
 from certvault.plugins.protocols import Notification, Notifier
+from certvault.plugins.registry import PluginRegistry, default_registry
 
 DELIVER_JOB = "notifications.deliver"
 MAX_ATTEMPTS = 5
@@ -35,6 +36,23 @@ KNOWN_EVENTS = {
 _EVENT_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
 
 
+def _secret_map(registry: PluginRegistry, kind: str, secret: str | None) -> dict[str, str]:
+    """A channel row holds one sealed secret: the plugin's first secret field (password, signing key)."""
+    try:
+        fields = registry.get("notify", kind).secret_fields
+    except NotFound as exc:  # a request naming a kind that does not exist is bad input, as before
+        raise InvalidInput(exc.message) from None
+    if not secret:
+        return {}
+    if not fields:
+        raise InvalidInput(f"a {kind} channel takes no secret")
+    return {fields[0]: secret}
+
+
+def _resolver(secrets: dict[str, str]) -> Callable[[str], str]:
+    return lambda field: secrets.get(field, "")
+
+
 @dataclass(frozen=True)
 class Delivery:
     message_id: uuid.UUID
@@ -44,9 +62,10 @@ class Delivery:
 
 
 class NotificationService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, plugins: PluginRegistry | None = None) -> None:
         self._ctx = ctx
         self._s = ctx.session
+        self._plugins = plugins or default_registry()
 
     @property
     def ctx(self) -> ServiceContext:
@@ -61,7 +80,7 @@ class NotificationService:
             raise InvalidInput("channel name must be 1-150 characters")
         if self._s.scalar(select(NotificationChannel.id).where(NotificationChannel.name == name)):
             raise Conflict(f"a channel named {name!r} already exists")
-        parsed = validate_options(kind, options, secret or None)
+        parsed = self._plugins.validate("notify", kind, options, _secret_map(self._plugins, kind, secret))
         channel = NotificationChannel(id=uuid.uuid4(), name=name, kind=kind, created_by=actor.name,
                                       options=parsed.model_dump(mode="json", exclude_none=True))
         if secret:
@@ -109,7 +128,8 @@ class NotificationService:
         secret = None
         if channel.sealed_secret is not None:
             secret = self._ctx.sealer.open_text(channel.sealed_secret, aad=f"notification_channel:{channel.id}")
-        return build_notifier(channel.kind, dict(channel.options), secret)
+        secrets = _secret_map(self._plugins, channel.kind, secret)
+        return self._plugins.create("notify", channel.kind, dict(channel.options), _resolver(secrets))  # type: ignore[no-any-return]
 
     # ---- subscriptions -----------------------------------------------------------------------
     def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,

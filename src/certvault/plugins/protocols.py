@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import httpx
 
 SecretResolver = Callable[[str], str]
-"""Gives a plugin one of its secrets by field name (sealed in storage, opened only when used)."""
+"""Gives a plugin one of its secrets by field name (sealed in storage, opened only when used); "" for an
+optional secret that is not set."""
 
 
 class HttpClientFactory(Protocol):

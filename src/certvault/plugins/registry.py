@@ -1,8 +1,10 @@
 """Plugins by (kind, name): built-ins listed here, third-party ones from entry points.
 
 Adding a provider is one module and one line in BUILTIN. A plugin class declares `name`, `title`,
-`Options` (a pydantic model of its non-secret settings) and `secret_fields`; the registry validates
-options and secrets and builds the instance with a secret resolver, so plugins stay leaves.
+`Options` (a pydantic model of its non-secret settings) and `secret_fields` (of which
+`required_secrets`, by default all, must be given); an optional static `validate_secrets(options,
+secrets)` checks rules between them. The registry validates options and secrets and builds the
+instance with a secret resolver and the shared HTTP client factory, so plugins stay leaves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from certvault.errors import InvalidInput, NotFound
-from certvault.plugins.protocols import SecretResolver
+from certvault.plugins.protocols import HttpClientFactory, SecretResolver
 
 KINDS = ("dns", "notify", "ticketing", "deploy", "keystore")
 
@@ -24,13 +26,17 @@ BUILTIN: dict[str, dict[str, str]] = {
     "dns": {
         "rfc2136": "certvault.plugins.dns.rfc2136:Rfc2136Provider",
     },
-    "notify": {},
+    "notify": {
+        "email": "certvault.plugins.notify.email:EmailNotifier",
+        "syslog": "certvault.plugins.notify.syslog:SyslogNotifier",
+        "webhook": "certvault.plugins.notify.webhook:WebhookNotifier",
+    },
     "ticketing": {},
     "deploy": {},
     "keystore": {},
 }
 
-KIND_TITLES = {"dns": "DNS provider", "notify": "notifier", "ticketing": "help desk", "deploy": "deploy target",
+KIND_TITLES = {"dns": "DNS provider", "notify": "channel kind", "ticketing": "help desk", "deploy": "deploy target",
                "keystore": "keystore format"}
 
 
@@ -51,6 +57,10 @@ class PluginInfo:
     @property
     def secret_fields(self) -> tuple[str, ...]:
         return tuple(getattr(self.cls, "secret_fields", ()))
+
+    @property
+    def required_secrets(self) -> tuple[str, ...]:
+        return tuple(getattr(self.cls, "required_secrets", self.secret_fields))
 
 
 def _load(ref: str) -> type[Any]:
@@ -103,18 +113,26 @@ class PluginRegistry:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "options"
             raise InvalidInput(f"{info.title}: {where}: {first['msg']}") from None
-        missing = [f for f in info.secret_fields if not secrets.get(f)]
+        extra = sorted(set(secrets) - set(info.secret_fields))
+        if extra:
+            takes = ", ".join(info.secret_fields) or "none"
+            raise InvalidInput(f"{info.title}: unknown secret {', '.join(extra)} (it takes: {takes})")
+        missing = [f for f in info.required_secrets if not secrets.get(f)]
         if missing:
             raise InvalidInput(f"{info.title}: missing secret {', '.join(missing)}")
+        check = getattr(info.cls, "validate_secrets", None)
+        if check is not None:
+            check(model, secrets)
         return model
 
-    def create(self, kind: str, name: str, options: dict[str, Any], secrets: SecretResolver) -> Any:
+    def create(self, kind: str, name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> Any:
         info = self.get(kind, name)
         try:
             model = info.options_model.model_validate(options)
         except ValidationError as exc:
             raise InvalidInput(f"{info.title}: stored options are no longer valid ({exc.errors()[0]['msg']})") from None
-        return info.cls(model, secrets)
+        return info.cls(model, secrets, http)
 
 
 _DEFAULT: PluginRegistry | None = None

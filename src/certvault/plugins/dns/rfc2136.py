@@ -19,7 +19,7 @@ import dns.update
 from pydantic import BaseModel, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.plugins.protocols import NameServer, Propagation, SecretResolver
+from certvault.plugins.protocols import HttpClientFactory, NameServer, Propagation, SecretResolver
 
 ALGORITHMS = {
     "hmac-sha256": dns.tsig.HMAC_SHA256, "hmac-sha384": dns.tsig.HMAC_SHA384,
@@ -86,7 +86,8 @@ class Rfc2136Provider:
     secret_fields: ClassVar[tuple[str, ...]] = ("key_secret",)
     Options = Rfc2136Options
 
-    def __init__(self, options: Rfc2136Options, secrets: SecretResolver) -> None:
+    def __init__(self, options: Rfc2136Options, secrets: SecretResolver,
+                 _http: HttpClientFactory | None = None) -> None:
         self.options = options
         self.server = parse_server(options.server)
         secret = secrets("key_secret")

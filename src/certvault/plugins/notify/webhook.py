@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -17,8 +18,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.notifications.channels.email import tls_context
-from certvault.plugins.protocols import Notification
+from certvault.plugins.notify.email import tls_context
+from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
 
 SIGNATURE_HEADER = "X-Certvault-Signature"
 
@@ -46,14 +47,20 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookNotifier:
-    kind: ClassVar[str] = "webhook"
+    name: ClassVar[str] = "webhook"
+    title: ClassVar[str] = "Webhook (JSON, HMAC-signed)"
+    secret_fields: ClassVar[tuple[str, ...]] = ("signing_secret",)
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    Options = WebhookOptions
 
-    def __init__(self, options: WebhookOptions, secret: str | None) -> None:
+    def __init__(self, options: WebhookOptions, secrets: SecretResolver,
+                 _http: HttpClientFactory | None = None) -> None:
         self.options = options
-        self._secret = secret
+        self._secrets = secrets
 
     @staticmethod
-    def check_secret(options: WebhookOptions, secret: str | None) -> None:
+    def validate_secrets(_options: WebhookOptions, secrets: Mapping[str, str]) -> None:
+        secret = secrets.get("signing_secret")
         if secret is not None and len(secret) < 16:
             raise InvalidInput("webhook channel: the signing secret must be at least 16 characters")
 
@@ -68,8 +75,9 @@ class WebhookNotifier:
         timestamp = str(int(time.time()))
         headers = {**self.options.headers, "Content-Type": "application/json", "X-Certvault-Event": note.event,
                    "X-Certvault-Timestamp": timestamp, "User-Agent": "certvault-webhook"}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
+        secret = self._secrets("signing_secret")
+        if secret:
+            headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
         host = urlsplit(self.options.url).hostname
         try:
             response = httpx.post(self.options.url, content=body, headers=headers, timeout=self.options.timeout,

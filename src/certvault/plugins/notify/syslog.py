@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certvault import __version__
 from certvault.errors import IntegrationError
-from certvault.notifications.channels.email import tls_context
-from certvault.plugins.protocols import Notification
+from certvault.plugins.notify.email import tls_context
+from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
 
 PEN = 32473  # the RFC's example enterprise number; ours until one is registered
 SEVERITY = {"critical": 2, "warning": 4, "info": 6}
@@ -86,14 +86,16 @@ def rfc5424_line(note: Notification, options: SyslogOptions) -> bytes:
 
 
 class SyslogNotifier:
-    kind: ClassVar[str] = "syslog"
+    """Syslog has no credentials; TLS trust comes from ca_file."""
 
-    def __init__(self, options: SyslogOptions, _secret: str | None) -> None:
+    name: ClassVar[str] = "syslog"
+    title: ClassVar[str] = "Syslog (RFC 5424, UDP/TCP/TLS)"
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    Options = SyslogOptions
+
+    def __init__(self, options: SyslogOptions, _secrets: SecretResolver,
+                 _http: HttpClientFactory | None = None) -> None:
         self.options = options
-
-    @staticmethod
-    def check_secret(options: SyslogOptions, secret: str | None) -> None:
-        """Syslog has no credentials; TLS trust comes from ca_file."""
 
     def send(self, note: Notification) -> None:
         o = self.options

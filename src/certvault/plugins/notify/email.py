@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import ClassVar, Literal
@@ -11,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.plugins.protocols import Notification
+from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
 
 
 class EmailOptions(BaseModel):
@@ -42,15 +43,19 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 class EmailNotifier:
-    kind: ClassVar[str] = "email"
+    name: ClassVar[str] = "email"
+    title: ClassVar[str] = "Email (SMTP)"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    Options = EmailOptions
 
-    def __init__(self, options: EmailOptions, password: str | None) -> None:
+    def __init__(self, options: EmailOptions, secrets: SecretResolver, _http: HttpClientFactory | None = None) -> None:
         self.options = options
-        self._password = password
+        self._secrets = secrets
 
     @staticmethod
-    def check_secret(options: EmailOptions, secret: str | None) -> None:
-        if options.username and not secret:
+    def validate_secrets(options: EmailOptions, secrets: Mapping[str, str]) -> None:
+        if options.username and not secrets.get("password"):
             raise InvalidInput("email channel: a password is needed when a username is set")
         if options.username and options.security == "none":
             raise InvalidInput("email channel: refusing to send an SMTP password without TLS; "
@@ -75,7 +80,7 @@ class EmailNotifier:
         try:
             with self._connect() as smtp:
                 if o.username:
-                    smtp.login(o.username, self._password or "")
+                    smtp.login(o.username, self._secrets("password"))
                 smtp.send_message(self.message(note))
         except (smtplib.SMTPException, OSError) as exc:
             raise IntegrationError(f"email via {o.host}:{o.port} failed: {_describe(exc)}") from None

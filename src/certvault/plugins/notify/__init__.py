@@ -1,0 +1,1 @@
+"""Notification channels (email, syslog, webhook): one module per channel kind."""
