@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,26 +19,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from certvault.audit.service import AuditLog
 from certvault.auth import versioning
 from certvault.auth.credentials import CredentialCache, CredentialLookup, VersionedCache
-from certvault.auth.service import AuthService
-from certvault.certificates.service import CertificateService
-from certvault.config import Settings
 from certvault.context import ServiceContext
 from certvault.db import migrate
 from certvault.db.engine import build_engine, build_read_engine
 from certvault.db.locks import advisory_lock
 from certvault.db.session import build_sessionmaker, transaction
-from certvault.issuance.service import IssuanceService
-from certvault.jobs import queue
-from certvault.jobs.runner import Handler, Worker, WorkerConfig
-from certvault.jobs.schedules import PeriodicJob
 from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
-from certvault.notifications.service import NotificationService
-from certvault.pki.service import PkiService
-from certvault.scanning.service import ScanService
-from certvault.system.service import SystemSettings
 from certvault.vault.access import LEVELS_CACHE
-from certvault.vault.service import VaultService
+
+if TYPE_CHECKING:  # a service, the job handlers and the worker are imported when first used
+    from certvault.auth.service import AuthService
+    from certvault.certificates.service import CertificateService
+    from certvault.config import Settings
+    from certvault.issuance.service import IssuanceService
+    from certvault.jobs.runner import Handler, Worker
+    from certvault.jobs.schedules import PeriodicJob
+    from certvault.notifications.service import NotificationService
+    from certvault.pki.service import PkiService
+    from certvault.scanning.service import ScanService
+    from certvault.system.service import SystemSettings
+    from certvault.vault.service import VaultService
 
 JOB_MODULES = (
     "certvault.jobs.jobs",
@@ -63,15 +64,21 @@ class Services:
 
     @cached_property
     def auth(self) -> AuthService:
+        from certvault.auth.service import AuthService
+
         return AuthService(self.session, self.audit, self.sealer, self.settings.security,
                            credentials=self.app.credentials)
 
     @cached_property
     def system(self) -> SystemSettings:
+        from certvault.system.service import SystemSettings
+
         return SystemSettings(self.session, self.audit)
 
     @cached_property
     def pki(self) -> PkiService:
+        from certvault.pki.service import PkiService
+
         def into_inventory(actor: Any, bundle: Any) -> None:  # issued certificates join the inventory
             self.certificates.store_issued(actor, chain_pem=bundle.cert_pem + bundle.chain_pem,
                                            key_pem=bundle.key_pem(), source="internal-ca")
@@ -80,22 +87,32 @@ class Services:
 
     @cached_property
     def certificates(self) -> CertificateService:
+        from certvault.certificates.service import CertificateService
+
         return CertificateService(self.ctx)
 
     @cached_property
     def issuance(self) -> IssuanceService:
+        from certvault.issuance.service import IssuanceService
+
         return IssuanceService(self.ctx)
 
     @cached_property
     def scanning(self) -> ScanService:
+        from certvault.scanning.service import ScanService
+
         return ScanService(self.ctx, inventory=self.certificates)
 
     @cached_property
     def vault(self) -> VaultService:
+        from certvault.vault.service import VaultService
+
         return VaultService(self.ctx, self.notifications)
 
     @cached_property
     def notifications(self) -> NotificationService:
+        from certvault.notifications.service import NotificationService
+
         return NotificationService(self.ctx)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
@@ -110,7 +127,6 @@ class App:
         self.sessions = sessions
         self.keyring = keyring
         self.extras: dict[str, Any] = {}
-        self.handlers, self.schedules = collect_jobs(settings.worker.job_modules)
         self._workers: list[Worker] = []
         event.listen(sessions, "after_commit", self._after_commit)
         # Authenticated credentials are cached per process; every change bumps the auth version.
@@ -118,6 +134,19 @@ class App:
         self.credentials = CredentialLookup(CredentialCache())
         self.extras[LEVELS_CACHE] = VersionedCache(100_000)  # vault access levels (vault/access.py)
         self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
+
+    @cached_property
+    def _jobs(self) -> tuple[dict[str, Handler], list[PeriodicJob]]:
+        return collect_jobs(self.settings.worker.job_modules)
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """Every job name's handler (the job modules are imported on first use: a worker's, not a command's)."""
+        return self._jobs[0]
+
+    @property
+    def schedules(self) -> list[PeriodicJob]:
+        return self._jobs[1]
 
     def services(self, session: Session) -> Services:
         return Services(self, session)
@@ -140,6 +169,8 @@ class App:
             yield conn
 
     def worker(self, **overrides: Any) -> Worker:
+        from certvault.jobs.runner import Worker, WorkerConfig
+
         w = self.settings.worker
         config = WorkerConfig(
             concurrency=overrides.get("concurrency", w.concurrency),
@@ -151,6 +182,8 @@ class App:
         return worker
 
     def install_schedules(self) -> None:
+        from certvault.jobs import queue
+
         with self.transaction() as svc:
             advisory_lock(svc.session, "certvault-schedules")
             for spec in self.schedules:

@@ -2,12 +2,13 @@
 
 `is_current` answers without Alembic (a command on an up-to-date database never imports it): the
 heads are the revisions of versions/ that no other revision names as its `down_revision`, read
-from the files' assignments; tests/db/test_migrate.py holds them to Alembic's own answer.
+from the files' assignment lines; tests/db/test_migrate.py holds them to Alembic's own answer.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,24 +45,17 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "heads")
 
 
+# `revision = "x"` / `down_revision: str | None = None` at the start of a line, as Alembic's template writes them
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
 def _assignments(path: Path) -> dict[str, object]:
-    """The module-level `name = literal` (or `name: type = literal`) assignments of a version file."""
-    found: dict[str, object] = {}
-    for node in ast.parse(path.read_text(), str(path)).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-            found[target.id] = ast.literal_eval(value)
-    return found
+    """A version file's `revision` and `down_revision` (one revision, a tuple of them, or None)."""
+    return {name: ast.literal_eval(value) for name, value in _ASSIGNMENT.findall(path.read_text())}
 
 
 def heads() -> set[str]:
-    """The revisions no other revision builds on (`down_revision` is one revision, a tuple of them, or None):
-    what `upgrade` reaches."""
+    """The revisions no other revision builds on: what `upgrade` reaches."""
     revisions: set[str] = set()
     built_on: set[str] = set()
     for path in VERSIONS.glob("*.py"):
