@@ -2,11 +2,14 @@
 
 PEM (bundles of certificates, keys and PKCS#7 blocks), DER, PKCS#7 (DER), PKCS#12 and JKS/JCEKS
 are recognised by their content, not their file name. Every failure is an InvalidInput whose
-message starts with the file's label and says what is wrong.
+message starts with the file's label and says what is wrong. The key-derivation work a file asks for
+(PKCS#12 MACs and bags, encrypted keys, JCEKS keys) is read and capped before any is done (crypto/pbe.py).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 
@@ -15,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
-from certvault.crypto import jks_codec
+from certvault.crypto import der, jks_codec, pbe
+from certvault.crypto import pkcs12 as pkcs12_work
 from certvault.errors import InvalidInput, TooLarge
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -43,12 +47,13 @@ def read_bundle(data: bytes, label: str, password: str | None = None) -> Bundle:
     if not data.strip():
         raise InvalidInput(f"{label}: file is empty")
     secret = password.encode() if password else None
+    budget = pbe.Budget(label)
     if data[:4] in jks_codec.MAGICS:
-        bundle = _guarded(label, "JKS keystore", lambda: _read_jks(data, label, password))
+        bundle = _guarded(label, "JKS keystore", lambda: _read_jks(data, label, password, budget))
     elif b"-----BEGIN " in data:
-        bundle = _read_pem(data, label, secret)
+        bundle = _read_pem(data, label, secret, budget)
     else:
-        bundle = _read_der(data, label, secret)
+        bundle = _read_der(data, label, secret, budget)
     if not bundle.certificates and not bundle.keys:
         raise InvalidInput(f"{label}: contains no certificate")
     return bundle
@@ -69,18 +74,21 @@ def _short(exc: Exception) -> str:
     return text[:160]
 
 
-def _read_jks(data: bytes, label: str, password: str | None) -> Bundle:
+def _read_jks(data: bytes, label: str, password: str | None, budget: pbe.Budget) -> Bundle:
     if not password:
         raise InvalidInput(f"{label}: is a JKS keystore; give its password (--password)")
-    store = jks_codec.load(data, password, label)
+    store = jks_codec.load(data, password, label, budget)
     return Bundle("jks", store.certificates, store.keys)
 
 
-def _read_pem(data: bytes, label: str, password: bytes | None) -> Bundle:
+def _read_pem(data: bytes, label: str, password: bytes | None, budget: pbe.Budget) -> Bundle:
     bundle = Bundle("pem")
     blocks = list(_PEM_BLOCK.finditer(data))
     if not blocks:
         raise InvalidInput(f"{label}: has a PEM header but no complete PEM block")
+    for match in blocks:  # all of the file's key derivations are charged before the first runs
+        if match.group(1) == b"ENCRYPTED PRIVATE KEY":
+            _charge_pkcs8(match.group(2), label, budget)
     saw_request = False
     for index, match in enumerate(blocks, 1):
         kind, text = match.group(1), match.group(0)
@@ -105,6 +113,15 @@ def _pem_certificate(text: bytes, label: str, index: int) -> x509.Certificate:
         return x509.load_pem_x509_certificate(text)
     except Exception as exc:  # noqa: BLE001
         raise InvalidInput(f"{label}: PEM certificate #{index} is corrupt ({_short(exc)})") from None
+
+
+def _charge_pkcs8(body: bytes, label: str, budget: pbe.Budget) -> None:
+    """An encrypted PKCS#8 key (EncryptedPrivateKeyInfo): charge the derivation it names before it is read."""
+    try:
+        info = der.parse(base64.b64decode(body))
+        budget.algorithm(info.child(0, der.SEQUENCE), "encrypted private key")
+    except (binascii.Error, der.DerError) as exc:
+        raise InvalidInput(f"{label}: the encrypted private key is corrupt ({_short(exc)})") from None
 
 
 def _pem_key(text: bytes, label: str, password: bytes | None) -> PrivateKeyTypes:
@@ -137,23 +154,26 @@ def _der_body(data: bytes) -> bytes:
     return data[offset:]
 
 
-def _read_der(data: bytes, label: str, password: bytes | None) -> Bundle:
+def _read_der(data: bytes, label: str, password: bytes | None, budget: pbe.Budget) -> Bundle:
     body = _der_body(data)
     if not body:
         raise InvalidInput(f"{label}: not a certificate file (not PEM, DER, PKCS#7, PKCS#12 or JKS)")
     if body.startswith(_OID_SIGNED_DATA):
         return Bundle("pkcs7", _guarded_pkcs7(label, lambda: pkcs7.load_der_pkcs7_certificates(data)))
     if body.startswith(b"\x02\x01\x03") and _OID_DATA in body[:32]:
-        return _read_pkcs12(data, label, password)
+        return _read_pkcs12(data, label, password, budget)
     try:
         return Bundle("der", [x509.load_der_x509_certificate(data)])
     except Exception as exc:  # noqa: BLE001
         raise InvalidInput(f"{label}: not a readable certificate ({_short(exc)})") from None
 
 
-def _read_pkcs12(data: bytes, label: str, password: bytes | None) -> Bundle:
+def _read_pkcs12(data: bytes, label: str, password: bytes | None, budget: pbe.Budget) -> Bundle:
     try:
+        pkcs12_work.check_work(data, (password or b"").decode(), budget)
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+    except InvalidInput:
+        raise
     except Exception as exc:  # noqa: BLE001
         if password is None:
             raise InvalidInput(f"{label}: is a PKCS#12 keystore; give its password (--password)") from None
