@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,11 +128,17 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def submit_login_form(client: TestClient, username: str, password: str, next_url: str = "/", **fields: str) -> Any:
+    """Log in through the web form as a browser does: open the page (it sets the login token), then post it."""
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"username": username, "password": password, "next": next_url,
+                                       "csrf_token": token, **fields}, follow_redirects=False)
+
+
 def web_login(client: TestClient, login: Login, landing: str = "/") -> str:
     """Log `login` into the web UI (dropping any earlier session); returns the CSRF token of `landing`."""
     client.cookies.clear()
-    answer = client.post("/login", data={"username": login.username, "password": login.password, "next": landing},
-                         follow_redirects=False)
+    answer = submit_login_form(client, login.username, login.password, landing)
     assert answer.status_code == 303 and answer.headers["location"] == landing, answer.text
     return csrf_of(client.get(landing).text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from certvault.container import App
-from tests.conftest import csrf_of
+from tests.conftest import csrf_of, submit_login_form
 
 
 def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App, sqlite_client: TestClient) -> None:
@@ -14,10 +14,9 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
     assert password
     page = sqlite_client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
-    wrong = sqlite_client.post("/login", data={"username": "admin", "password": "bad", "next": "/"})
+    wrong = submit_login_form(sqlite_client, "admin", "bad")
     assert wrong.status_code == 401 and "invalid username or password" in wrong.text
-    ok = sqlite_client.post("/login", data={"username": "admin", "password": password, "next": "/"},
-                            follow_redirects=False)
+    ok = submit_login_form(sqlite_client, "admin", password)
     assert ok.status_code == 303 and ok.headers["location"] == "/account/password"
     forced = sqlite_client.get("/", follow_redirects=False)
     assert forced.status_code == 303 and forced.headers["location"].endswith("/account/password")
@@ -39,6 +38,5 @@ def test_open_redirects_are_refused(sqlite_app: App, sqlite_client: TestClient) 
     with sqlite_app.transaction() as svc:
         svc.auth.create_user(__import__("certvault.auth.rbac", fromlist=["Actor"]).Actor.system(), "erin", "user",
                              password="Erin-pass-123")
-    response = sqlite_client.post("/login", data={"username": "erin", "password": "Erin-pass-123",
-                                                  "next": "//evil.example/"}, follow_redirects=False)
+    response = submit_login_form(sqlite_client, "erin", "Erin-pass-123", "//evil.example/")
     assert response.status_code == 303 and response.headers["location"] == "/"

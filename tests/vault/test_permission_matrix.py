@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certvault.container import App
-from tests.conftest import api_client
+from tests.conftest import api_client, submit_login_form
 from tests.vault.conftest import VaultScene, build_scene
 
 
@@ -123,8 +123,7 @@ def test_auditors_cannot_use_the_vault(scene: VaultScene, sqlite_app: App) -> No
 
 def test_vault_pages_show_readable_secrets_and_the_trail(scene: VaultScene) -> None:
     client = scene.client
-    login = client.post("/login", data={"username": "carol", "password": scene.users["carol"].password},
-                        follow_redirects=False)
+    login = submit_login_form(client, "carol", scene.users["carol"].password)
     assert login.status_code == 303
     page = client.get("/vault")
     assert page.status_code == 200 and "scan" in page.text and "ops-linux" not in page.text

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from certvault.api.deps import SESSION_COOKIE, ServicesDep, client_ip
 from certvault.errors import CertvaultError, Unauthenticated
+from certvault.web import login_form
 from certvault.web.deps import CurrentWebUser, WebUser, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +25,16 @@ def _safe_next(value: str | None) -> str:
     return value if value and value.startswith("/") and not value.startswith("//") else "/"
 
 
+def _login_form(request: Request, status: int = 200, **context: Any) -> Response:
+    """The login page, its form carrying the browser's login token (web/login_form.py)."""
+    token = login_form.token_for(request)
+    page = render(_templates(), request, "login.html", None, status_code=status, csrf_token=token, **context)
+    return login_form.keep(page, token)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
-    return render(_templates(), request, "login.html", None, next_url=_safe_next(next))
+    return _login_form(request, next_url=_safe_next(next))
 
 
 @router.post("/login")
@@ -37,21 +45,22 @@ def login_submit(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
     totp: Annotated[str | None, Form()] = None,
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        login_form.check(request, csrf_token, svc.settings.server.hostnames)
         actor = svc.auth.login(username, password, client_ip(request), totp or None)
     except Unauthenticated as exc:
         needs_totp = exc.details.get("reason") == "totp_required"
-        return render(_templates(), request, "login.html", None, status_code=401, next_url=_safe_next(next),
-                      username=username, totp_required=needs_totp,
-                      error_message=None if needs_totp else exc.message)
+        return _login_form(request, 401, next_url=_safe_next(next), username=username, totp_required=needs_totp,
+                           error_message=None if needs_totp else exc.message)
     except CertvaultError as exc:
-        return render(_templates(), request, "login.html", None, status_code=exc.status_code,
-                      next_url=_safe_next(next), username=username, error_message=exc.message)
+        return _login_form(request, exc.status_code, next_url=_safe_next(next), username=username,
+                           error_message=exc.message)
     token, _web = svc.auth.create_session(actor)
     user = svc.auth.user_for(actor)
     target = "/account/password" if user.must_change_password else _safe_next(next)
-    response = RedirectResponse(target, status_code=303)
+    response = login_form.forget(RedirectResponse(target, status_code=303))
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="strict",
                         max_age=svc.settings.security.session_minutes * 60, path="/")
     return response
