@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jks
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -26,6 +25,8 @@ class Keystore:
 
 
 def load(data: bytes, password: str, label: str, budget: pbe.Budget | None = None) -> Keystore:
+    import jks  # pyjks, with its ASN.1 and cipher modules, loads only when a keystore is read or written
+
     budget = budget or pbe.Budget(label)
     try:  # pyjks decrypts keys (JCEKS: any number of rounds) before it checks the password, unless told not to
         store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
@@ -54,6 +55,8 @@ def _charge(encrypted: bytes, budget: pbe.Budget) -> None:
 def export(alias: str, key: PrivateKeyTypes | None, cert: x509.Certificate, chain: list[x509.Certificate],
            password: str) -> bytes:
     """A JKS keystore: a private-key entry with its chain, or trusted-certificate entries."""
+    import jks
+
     if not password:
         raise InvalidInput("a JKS export needs a password")
     ders = [c.public_bytes(serialization.Encoding.DER) for c in [cert, *chain]]
