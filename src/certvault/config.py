@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from certvault.errors import InvalidInput
 
@@ -39,6 +39,10 @@ class ServerSettings(_Section):
     hostnames: list[str] = ["localhost"]  # names on the server's own certificate
     # Only behind a TLS-terminating proxy that the operator trusts; never the default.
     allow_plain_http: bool = False
+    # Request bodies are refused (413) past these sizes before anything parses them (api/limits.py):
+    # every route, and the routes that take files (certificate import, vault secrets with files).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class SecuritySettings(_Section):

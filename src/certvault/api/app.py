@@ -6,6 +6,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp
 from certvault import __version__
 from certvault.api.deps import transactional_routes
 from certvault.api.fast import BearerFastRoute, DirectRoutes
+from certvault.api.limits import BodyLimit, Limits
 from certvault.container import App
 from certvault.errors import CertvaultError
 from certvault.security_headers import SecurityHeaders
@@ -49,24 +51,28 @@ PUBLIC_PATHS = frozenset({
 })
 
 
-def problem(status: int, code: str, detail: str, title: str | None = None) -> JSONResponse:
+def problem(status: int, code: str, detail: str, title: str | None = None, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem document; `extra`: members of its own (the per-file results of an import)."""
     headers = {"WWW-Authenticate": 'Bearer realm="certvault"'} if status == 401 else None
     return JSONResponse(
         {"type": f"urn:certvault:error:{code}", "title": title or code.replace("_", " "), "status": status,
-         "detail": detail, "code": code},
+         "detail": detail, "code": code, **extra},
         status_code=status, media_type="application/problem+json", headers=headers,
     )
 
 
 class CertvaultAPI(FastAPI):
-    """FastAPI with certvault's outer layers: security headers on every answer (errors included), then the
-    direct routes (api/fast.py) in front of FastAPI's middleware and routing."""
+    """FastAPI with certvault's outer layers: security headers on every answer (errors included), the request
+    body limits (api/limits.py), then the direct routes (api/fast.py) in front of FastAPI's middleware and
+    routing."""
 
     direct_routes: list[BearerFastRoute]
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(DirectRoutes(super().build_middleware_stack(), self.direct_routes,
-                                            self.exception_handlers))
+        server = self.state.certvault.settings.server
+        limits = Limits.of(server.max_body_bytes, server.max_upload_bytes, self.routes)
+        return SecurityHeaders(BodyLimit(DirectRoutes(super().build_middleware_stack(), self.direct_routes,
+                                                      self.exception_handlers), limits, self.exception_handlers))
 
 
 def create_api(app: App, *, embedded_worker: bool = False) -> CertvaultAPI:

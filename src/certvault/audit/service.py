@@ -27,8 +27,12 @@ from certvault.audit.models import AuditEvent, AuditHead
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.db.base import utcnow
 from certvault.db.locks import advisory_lock
+from certvault.safe_text import bounded
 
 GENESIS = "0" * 64
+# What one row may hold, whoever sent it (a failed login stores the name an anonymous caller typed): longer
+# strings are cut with a marker saying how much (safe_text.bounded), control characters escaped.
+NAME_CHARS, DETAIL_CHARS, LIST_ITEMS = 255, 1024, 200
 _SENSITIVE = ("password", "secret", "token", "private", "passphrase", "hmac", "key_pem")
 _CANONICAL = ("seq", "id", "at", "actor_kind", "actor_id", "actor_name", "ip", "action", "outcome", "target_type",
               "target_id", "details")
@@ -57,6 +61,24 @@ def redact(details: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def bound_details(value: Any, depth: int = 0) -> Any:
+    """`details` with every string bounded (keys too), lists cut to LIST_ITEMS and nesting to 8 levels."""
+    if isinstance(value, str):
+        return bounded(value, DETAIL_CHARS)
+    if depth >= 8 and isinstance(value, dict | list):
+        return bounded(json.dumps(value, default=str), DETAIL_CHARS)
+    if isinstance(value, dict):
+        return {bounded(str(k), NAME_CHARS): bound_details(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        kept = [bound_details(v, depth + 1) for v in value[:LIST_ITEMS]]
+        return kept + [f"…[{len(value) - LIST_ITEMS:,} more]"] if len(value) > LIST_ITEMS else kept
+    return value
+
+
+def _short(value: object | None, limit: int) -> str | None:
+    return None if value is None else bounded(str(value), limit)
 
 
 def _canonical(row: dict[str, Any]) -> bytes:
@@ -176,10 +198,11 @@ class AuditLog:
         """An event's own content; `append_rows` adds its place in the chain (seq, at, hashes)."""
         return {
             "seq": None, "id": uuid.uuid4(), "at": None, "actor_kind": actor.kind,
-            "actor_id": str(actor.id) if actor.id else None, "actor_name": actor.name, "ip": actor.ip,
-            "action": action, "outcome": outcome, "target_type": target_type,
-            "target_id": str(target_id) if target_id is not None else None,
-            "details": json.loads(json.dumps(redact(details or {}), default=str)), "prev_hash": None, "hash": None,
+            "actor_id": _short(actor.id or None, 64), "actor_name": bounded(actor.name or "", NAME_CHARS),
+            "ip": _short(actor.ip, 64), "action": bounded(action, 64), "outcome": bounded(outcome, 16),
+            "target_type": _short(target_type, 64), "target_id": _short(target_id, NAME_CHARS),
+            "details": bound_details(json.loads(json.dumps(redact(details or {}), default=str))),
+            "prev_hash": None, "hash": None,
         }
 
     def record(

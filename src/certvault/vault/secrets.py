@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from certvault.auth.rbac import Actor
 from certvault.errors import Conflict, InvalidInput
+from certvault.filenames import clean_filename
 from certvault.vault import passwords, templates
 from certvault.vault.access import EDIT, OWNER, VIEW, need
 from certvault.vault.core import VaultCore
@@ -100,7 +101,7 @@ class SecretOps:
             templates.check_value(spec, content, is_file=True)
             if slug in values:
                 raise InvalidInput(f"field {slug} was given both as a value and as a file")
-            values[slug] = (content, filename.rsplit("/", 1)[-1][:255] or slug)
+            values[slug] = (content, clean_filename(filename, slug))
         return values
 
     @staticmethod

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response
 
 from certvault.api.deps import ServicesDep, require
 from certvault.auth.rbac import Actor, Permission
+from certvault.filenames import content_disposition
 from certvault.pki.schemas import ClientCertRequest, IssuedOut, RevokeRequest
 
 router = APIRouter(prefix="/api/v1/ca", tags=["internal CA"])
@@ -28,7 +29,7 @@ def issue_client_certificate(body: ClientCertRequest, svc: ServicesDep,
                              actor: Actor = Depends(require(Permission.CA_ISSUE))) -> Response:
     bundle = svc.pki.issue_client(actor, body.common_name, body.dns_names, body.days, body.key)
     return Response(bundle.pkcs12(body.password), status_code=201, media_type="application/x-pkcs12",
-                    headers={"Content-Disposition": f'attachment; filename="{bundle.record.serial}.p12"',
+                    headers={"Content-Disposition": content_disposition(f"{bundle.record.serial}.p12"),
                              "X-Certificate-Serial": bundle.record.serial})
 
 

@@ -6,8 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
+from certvault.api.app import problem
 from certvault.api.deps import Offset, ServicesDep, require
+from certvault.api.limits import upload_body
 from certvault.auth.rbac import Actor, Permission
 from certvault.certificates import views
 from certvault.certificates.importing import FileResult
@@ -28,6 +31,7 @@ from certvault.certificates.search import CertificateQuery
 from certvault.crypto.csr import CsrSpec
 from certvault.crypto.readers import MAX_BYTES
 from certvault.errors import CertvaultError, NotFound
+from certvault.filenames import content_disposition
 
 router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 
@@ -63,14 +67,17 @@ def endpoints(svc: ServicesDep, actor: Reader) -> list[EndpointOut]:
     return [EndpointOut(**e.__dict__) for e in svc.certificates.endpoints(actor)]
 
 
-@router.post("/import", response_model=ImportReportOut)
+@router.post("/import", response_model=ImportReportOut, responses={422: {
+    "description": "No file was imported: a problem document whose `files` are the per-file results"}})
+@upload_body
 async def import_files(
     svc: ServicesDep, actor: Writer,
     files: Annotated[list[UploadFile], File(description="PEM, DER, PKCS#7, PKCS#12 or JKS files")],
     password: Annotated[str | None, Form()] = None,
     tags: Annotated[str | None, Form(description="comma-separated")] = None,
-) -> ImportReportOut:
-    """Import each uploaded file on its own: a bad file is reported, the good ones are stored."""
+) -> ImportReportOut | JSONResponse:
+    """Import each uploaded file on its own: a bad file is reported, the good ones are stored (200); when every
+    file was refused, 422 with the same per-file results."""
     tag_list = [t for t in (tags or "").replace(",", " ").split() if t]
     results = []
     for upload in files:
@@ -81,7 +88,11 @@ async def import_files(
                                                         tags=tag_list))
         except CertvaultError as exc:
             results.append(FileResult(label, False, error=exc.message))
-    return views.import_report(results)
+    report = views.import_report(results)
+    if report.failed and not report.imported:
+        return problem(422, "import_failed", "no file was imported: " + "; ".join(f.error or f.file for f in results),
+                       **report.model_dump(mode="json"))
+    return report
 
 
 @router.post("/csr", response_model=CsrOut, status_code=201)
@@ -120,7 +131,7 @@ def export_certificate(entry_id: uuid.UUID, body: ExportIn, svc: ServicesDep,
     result = svc.certificates.export(actor, entry_id, fmt=body.format, with_key=body.with_key,
                                      with_chain=body.with_chain, password=body.password, version_id=body.version_id)
     return Response(result.content, media_type=result.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
+                    headers={"Content-Disposition": content_disposition(result.filename)})
 
 
 @router.get("/{entry_id}/key", response_class=Response, responses={200: {"content": {"application/x-pem-file": {}}}})

@@ -19,6 +19,7 @@ from certvault.api.deps import ServicesDep, client_ip
 from certvault.auth.rbac import Actor
 from certvault.container import Services
 from certvault.errors import CertvaultError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from certvault.filenames import content_disposition
 from certvault.vault.fieldstore import FieldValue
 from certvault.vault.models import CheckOut, Folder, Secret, SecretField
 from certvault.vault.templates import TEMPLATE_IDS, TEMPLATE_LABELS
@@ -218,7 +219,7 @@ def get_field(secret_id: SecretId, slug: str, svc: ServicesDep, actor: SSActor,
     value = read.values[0]
     if value.is_file:
         return Response(value.data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'})
+                        headers={"Content-Disposition": content_disposition(value.filename, slug)})
     return JSONResponse(value.text)
 
 

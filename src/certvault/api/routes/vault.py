@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from certvault.api.deps import Offset, ServicesDep, require
 from certvault.api.fast import BearerFastRoute, Prefetch
+from certvault.api.limits import upload_body
 from certvault.api.schemas import Message, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.container import Services
 from certvault.errors import InvalidInput
+from certvault.filenames import content_disposition
 from certvault.vault import schemas as s
 from certvault.vault.core import VaultCore
 from certvault.vault.secrets import FileInput
@@ -103,6 +105,7 @@ def search_secrets(
 
 
 @router.post("/secrets", response_model=s.SecretOut, status_code=201)
+@upload_body
 def create_secret(body: s.SecretCreate, svc: ServicesDep, actor: VaultUser) -> s.SecretOut:
     settings = body.model_dump(
         include={
@@ -133,6 +136,7 @@ def get_secret(secret_id: uuid.UUID, svc: ServicesDep, actor: VaultUser) -> s.Se
 
 
 @router.patch("/secrets/{secret_id}", response_model=s.SecretOut)
+@upload_body
 def update_secret(secret_id: uuid.UUID, body: s.SecretUpdate, svc: ServicesDep, actor: VaultUser) -> s.SecretOut:
     svc.vault.secrets.update(
         actor,
@@ -200,7 +204,7 @@ def secret_field(
         return Response(
             value.data,
             media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{value.filename or slug}"'},
+            headers={"Content-Disposition": content_disposition(value.filename, slug)},
         )
     return Response(value.data, media_type="text/plain; charset=utf-8")
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from certvault.api.deps import Offset, ServicesDep
+from certvault.api.limits import upload_body
 from certvault.auth.rbac import Permission
 from certvault.certificates import views
 from certvault.certificates.importing import FileResult
@@ -17,6 +18,7 @@ from certvault.certificates.schemas import EntryOut
 from certvault.certificates.search import CertificateQuery
 from certvault.crypto.readers import MAX_BYTES
 from certvault.errors import CertvaultError
+from certvault.filenames import content_disposition
 from certvault.web.deps import WebUser, check_csrf, page, render
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +73,7 @@ def import_page(request: Request,
 
 
 @router.post("/certificates/import")
+@upload_body
 async def import_submit(
     request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(check_csrf)],
     files: Annotated[list[UploadFile], File()], password: Annotated[str, Form()] = "",
@@ -88,8 +91,10 @@ async def import_submit(
         except CertvaultError as exc:
             results.append(FileResult(label, False, error=exc.message))
     report = views.import_report(results)
-    status = 200 if report.imported and not report.failed else 400
-    message = None if results else "choose at least one file"
+    status = 200 if report.imported and not report.failed else 422 if report.failed and not report.imported else 400
+    message = ("choose at least one file" if not results else
+               "Nothing was imported: no file could be read. The reason for each file is listed below; "
+               "fix them (or the password) and import again." if status == 422 else None)
     return _page(request, "certificates/import.html", user, status_code=status, report=report,
                   error_message=message)
 
@@ -118,7 +123,7 @@ def export_submit(
     except CertvaultError as exc:
         return _detail(request, svc, user, entry_id, status=exc.status_code, error_message=exc.message)
     return Response(result.content, media_type=result.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
+                    headers={"Content-Disposition": content_disposition(result.filename)})
 
 
 @router.post("/certificates/{entry_id}/update")

@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from certvault.api.deps import ServicesDep
+from certvault.api.limits import upload_body
 from certvault.container import Services
 from certvault.errors import CertvaultError, InvalidInput
+from certvault.filenames import content_disposition
 from certvault.vault import templates as tpl
 from certvault.vault.access import EDIT, NAMES, OWNER
 from certvault.vault.fieldstore import FieldValue
@@ -134,6 +136,7 @@ def _new_form(request: Request, svc: Services, user: WebUser, folder_id: uuid.UU
 
 
 @router.post("/vault/secrets/new")
+@upload_body
 def create_secret(request: Request, svc: ServicesDep, user: Poster, form: FormDep) -> Response:
     folder_id, template, name = _text(form, "folder"), _text(form, "template"), _text(form, "name")
 
@@ -198,9 +201,8 @@ def download(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Pos
         return secret_view(request, svc, user, secret_id, status=error.status_code, error=error)
     assert read is not None
     value = read.values[0]
-    filename = (value.filename or slug).replace('"', "")
     return Response(value.data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE})
+                    headers={"Content-Disposition": content_disposition(value.filename, slug), **NO_STORE})
 
 
 # ---- editing --------------------------------------------------------------------------------------
@@ -223,6 +225,7 @@ def edit_form(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Va
 
 
 @router.post("/vault/secrets/{secret_id}/edit")
+@upload_body
 def edit_secret(secret_id: uuid.UUID, request: Request, svc: ServicesDep, user: Poster, form: FormDep) -> Response:
     def edit() -> None:
         listing = svc.vault.secrets.get(user.actor, secret_id)
