@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -209,8 +209,21 @@ class _WriterLockedConnection(sqlite3.Connection):
             self.release_writer_lock()
 
 
+def _private_files(database: str) -> None:
+    """Make the database file (created empty if missing), its -wal and -shm files and the writer lock readable
+    by the owner only. SQLite creates -wal and -shm with the database file's mode, so from then on they are too."""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return
+    with suppress(FileExistsError, FileNotFoundError):  # no directory: SQLite says so in its own words
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    for path in (database, f"{database}-wal", f"{database}-shm", f"{database}-writer"):
+        with suppress(FileNotFoundError, PermissionError):  # PermissionError: someone else's file, left as it is
+            os.chmod(path, 0o600)
+
+
 def _sqlite_engine(url: str, echo: bool, pool_size: int) -> Engine:
     database = make_url(url).database or ""
+    _private_files(database)
     lock = _writer_lock(database)
     factory = type("WriterLockedConnection", (_WriterLockedConnection,), {"writer_lock": lock})
     engine = create_engine(
