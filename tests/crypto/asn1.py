@@ -73,3 +73,22 @@ def pbes2_encrypt(plain: bytes, password: bytes, iterations: int) -> tuple[bytes
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     padded = padder.update(plain) + padder.finalize()
     return pbes2(iterations, salt, iv), encryptor.update(padded) + encryptor.finalize()
+
+
+def pbmac1(authenticated: bytes, password: bytes, iterations: int) -> bytes:
+    """RFC 9579 MacData: HMAC-SHA256 keyed by PBKDF2-HMAC-SHA256 over the authenticated safe's content."""
+    import hmac
+
+    salt = os.urandom(16)
+    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
+    hmac_sha256 = seq(oid("1.2.840.113549.2.9"), b"\x05\x00")
+    kdf = seq(oid("1.2.840.113549.1.5.12"), seq(octets(salt), integer(iterations), integer(32), hmac_sha256))
+    algorithm = seq(oid("1.2.840.113549.1.5.14"), seq(kdf, hmac_sha256))
+    digest = hmac.new(key, authenticated, "sha256").digest()
+    return seq(seq(algorithm, octets(digest)), octets(b"NOT USED"), integer(1))
+
+
+def value(element: bytes) -> bytes:
+    """The contents of one encoded element (definite length)."""
+    first = element[1]
+    return element[2 + (first & 0x7F if first & 0x80 else 0):]

@@ -20,7 +20,7 @@ from certvault.crypto.pbe import MAX_ITERATIONS, MAX_TOTAL
 from certvault.crypto.readers import read_bundle
 from certvault.errors import InvalidInput
 from tests.certificates.factory import make_ca, make_leaf
-from tests.crypto.asn1 import elements, explicit, integer, octets, oid, pbes2, pbes2_encrypt, seq, tlv
+from tests.crypto.asn1 import elements, explicit, integer, octets, oid, pbes2, pbes2_encrypt, pbmac1, seq, tlv, value
 
 CA = make_ca()
 LEAF = make_leaf(CA, "www.example.com")
@@ -137,6 +137,22 @@ def test_real_keystores_still_import(tmp_path: Path, options: tuple[str, ...]) -
         read_bundle(data, "real.p12", "wrong")
     with pytest.raises(InvalidInput, match=r"^real.p12: is a PKCS#12 keystore; give its password"):
         read_bundle(data, "real.p12")
+
+
+def test_pbmac1_and_ber_keystores_are_read(tmp_path: Path) -> None:
+    """RFC 9579's PBMAC1 (OpenSSL 3.4+), and BER's indefinite lengths and chunked strings (older tools)."""
+    version, auth_safe, _mac = elements(openssl_p12(tmp_path))
+    _data, wrapped = elements(auth_safe)
+    signed = value(elements(wrapped)[0])  # the authenticated safe, what the MAC covers
+    assert len(read_bundle(seq(version, auth_safe, pbmac1(signed, b"pw", 2048)), "pbmac1.p12", "pw").keys) == 1
+    with pytest.raises(InvalidInput, match=r"^x.p12: wrong password for the PKCS#12 keystore"):
+        read_bundle(seq(version, auth_safe, pbmac1(signed, b"other", 2048)), "x.p12", "pw")
+    refused(seq(version, auth_safe, pbmac1(signed, b"pw", 1_000_001)), "pw",
+            r"^evil.p12: PKCS#12 MAC PBKDF2 iteration count 1,000,001 exceeds the maximum 1,000,000$")
+    chunked = tlv(0x24, b"".join(octets(signed[i:i + 100]) for i in range(0, len(signed), 100)))
+    eoc = b"\x00\x00"
+    ber = b"\x30\x80" + version + b"\x30\x80" + oid(DATA) + b"\xa0\x80" + chunked + eoc + eoc + eoc
+    assert len(read_bundle(ber, "ber.p12", "pw").keys) == 1  # (no MAC: opened with the password all the same)
 
 
 def test_java_pkcs12_and_an_empty_password_still_import(tmp_path: Path) -> None:

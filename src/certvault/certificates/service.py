@@ -71,6 +71,18 @@ class CertificateService:
                                    details=audit_details(result))
         return result
 
+    def import_files(self, actor: Actor, files: list[tuple[str, bytes]], *, password: str | None = None,
+                     tags: list[str] | None = None) -> list[FileResult]:
+        """Import uploaded (name, bytes) pairs, each on its own: a bad file is reported, the good ones stored.
+        CPU work (keystores) and database work: the web edges call it in a worker thread."""
+        results = []
+        for label, data in files:
+            try:
+                results.append(self.import_data(actor, data, label, password=password, tags=tags))
+            except CertvaultError as exc:
+                results.append(FileResult(label, False, error=exc.message))
+        return results
+
     def import_path(self, actor: Actor, path: Path, *, password: str | None = None,
                     tags: list[str] | None = None) -> list[FileResult]:
         """Import a file or every file under a directory, each file on its own: a bad file is

@@ -19,8 +19,11 @@ class DerError(ValueError):
 
 @dataclass
 class Node:
+    """One element. Views into the parsed bytes, not copies: nesting costs no memory."""
+
     tag: int  # the identifier octet: class, constructed bit and tag number
-    content: bytes = b""  # for definite lengths
+    content: memoryview = memoryview(b"")  # for definite lengths
+    raw: memoryview = memoryview(b"")  # the whole element, header included
     depth: int = 0
     parts: list[Node] | None = field(default=None, repr=False)  # for indefinite lengths: already read
 
@@ -46,7 +49,10 @@ class Node:
         """An OCTET STRING's value, a constructed (BER) one's chunks joined."""
         if self.constructed:
             return b"".join(part.octets() for part in self.children)
-        return self.content
+        return bytes(self.content)
+
+    def encoded(self) -> bytes:
+        return bytes(self.raw)
 
     def integer(self) -> int:
         if self.tag != INTEGER or not self.content:
@@ -62,19 +68,22 @@ class Node:
             if not byte & 0x80:
                 arcs.append(value)
                 value = 0
+        if not arcs or self.content[-1] & 0x80:
+            raise DerError("truncated OBJECT IDENTIFIER")
         first = min(arcs[0] // 40, 2)
         return ".".join(str(arc) for arc in [first, arcs[0] - 40 * first, *arcs[1:]])
 
 
-def parse(data: bytes, depth: int = 0) -> Node:
+def parse(data: bytes | memoryview, depth: int = 0) -> Node:
     """The single element `data` holds (trailing bytes are an error)."""
+    data = memoryview(data)
     node, end = _read(data, 0, depth)
     if end != len(data):
         raise DerError("trailing bytes after the element")
     return node
 
 
-def _read_all(data: bytes, depth: int) -> list[Node]:
+def _read_all(data: memoryview, depth: int) -> list[Node]:
     nodes, pos = [], 0
     while pos < len(data):
         node, pos = _read(data, pos, depth)
@@ -82,17 +91,17 @@ def _read_all(data: bytes, depth: int) -> list[Node]:
     return nodes
 
 
-def _read(data: bytes, pos: int, depth: int) -> tuple[Node, int]:
+def _read(data: memoryview, pos: int, depth: int) -> tuple[Node, int]:
     if depth > MAX_DEPTH:
         raise DerError("elements nested too deeply")
     if pos + 2 > len(data):
         raise DerError("truncated element")
-    tag, first = data[pos], data[pos + 1]
+    start, tag, first = pos, data[pos], data[pos + 1]
     if tag & 0x1F == 0x1F:
         raise DerError("high tag numbers are not supported")
     pos += 2
     if first == 0x80:
-        return _read_indefinite(data, pos, tag, depth)
+        return _read_indefinite(data, start, tag, depth)
     length = first
     if first & 0x80:
         size = first & 0x7F
@@ -102,14 +111,14 @@ def _read(data: bytes, pos: int, depth: int) -> tuple[Node, int]:
         pos += size
     if pos + length > len(data):
         raise DerError("truncated element")
-    return Node(tag, data[pos:pos + length], depth), pos + length
+    return Node(tag, data[pos:pos + length], data[start:pos + length], depth), pos + length
 
 
-def _read_indefinite(data: bytes, pos: int, tag: int, depth: int) -> tuple[Node, int]:
+def _read_indefinite(data: memoryview, start: int, tag: int, depth: int) -> tuple[Node, int]:
     if not tag & 0x20:
         raise DerError("indefinite length on a primitive element")
-    parts = []
-    while data[pos:pos + 2] != b"\x00\x00":
+    parts, pos = [], start + 2
+    while bytes(data[pos:pos + 2]) != b"\x00\x00":
         part, pos = _read(data, pos, depth + 1)
         parts.append(part)
-    return Node(tag, b"", depth, parts), pos + 2
+    return Node(tag, memoryview(b""), data[start:pos + 2], depth, parts), pos + 2

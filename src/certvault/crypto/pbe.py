@@ -6,12 +6,14 @@ JCEKS' MD5 rounds), and a library that trusts it spends that work before it can 
 MAX_TOTAL, before any is run. Real keystores ask for far less: OpenSSL writes 2,048, Java's PKCS#12
 10,000 (older Java 50,000 for keys and 100,000 for the MAC), JCEKS 200,000; Java itself refuses
 counts over 5,000,000. `decrypt` opens the encrypted parts of a PKCS#12 file, whose bags may name
-derivations of their own (crypto/pkcs12.py looks at them before the library does).
+derivations of their own (crypto/pkcs12.py looks at them before the library does), and encrypted
+PKCS#8 keys (with the GIL released while it derives, which cryptography's PEM loader does not).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
 from cryptography.hazmat.primitives import hashes, padding
@@ -35,7 +37,10 @@ PKCS12_PBE = {  # pbeWithSHAAnd...: (cipher, key bytes)
     "1.2.840.113549.1.12.1.3": ("3des", 24), "1.2.840.113549.1.12.1.4": ("3des", 16),
     "1.2.840.113549.1.12.1.5": ("rc2", 16), "1.2.840.113549.1.12.1.6": ("rc2", 5),
 }
-PRFS = {"1.2.840.113549.2.7": hashes.SHA1, "1.2.840.113549.2.8": hashes.SHA224, "1.2.840.113549.2.9": hashes.SHA256,
+DIGESTS = {"1.3.14.3.2.26": "sha1", "2.16.840.1.101.3.4.2.4": "sha224", "2.16.840.1.101.3.4.2.1": "sha256",
+           "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512", "1.2.840.113549.2.5": "md5"}
+PRFS: dict[str, type[hashes.SHA1 | hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "1.2.840.113549.2.7": hashes.SHA1, "1.2.840.113549.2.8": hashes.SHA224, "1.2.840.113549.2.9": hashes.SHA256,
         "1.2.840.113549.2.10": hashes.SHA384, "1.2.840.113549.2.11": hashes.SHA512}
 CIPHERS = {"2.16.840.1.101.3.4.1.2": ("aes", 16), "2.16.840.1.101.3.4.1.22": ("aes", 24),
            "2.16.840.1.101.3.4.1.42": ("aes", 32), "1.2.840.113549.3.7": ("3des", 24)}
@@ -49,9 +54,11 @@ class Budget:
         self.spent = 0
 
     def spend(self, what: str, count: int, cap: int = MAX_ITERATIONS) -> None:
+        if count < 1:
+            raise InvalidInput(f"{self.label}: {what} {count:,} is not a positive number")
         if count > cap:
             raise InvalidInput(f"{self.label}: {what} {count:,} exceeds the maximum {cap:,}")
-        self.spent += max(count, 0)
+        self.spent += count
         if self.spent > MAX_TOTAL:
             raise InvalidInput(f"{self.label}: the file asks for more than {MAX_TOTAL:,} key-derivation iterations "
                                "in all")
@@ -77,15 +84,16 @@ class Budget:
             raise InvalidInput(f"{self.label}: {what} uses an unknown key derivation ({oid})")
 
 
-def decrypt(alg: Node, data: bytes, password: str) -> bytes:
-    """Decrypt `data` as a PKCS#12 encryptedData names it (PBES2 or a PKCS#12 PBE); ValueError when the
-    password is wrong or the data is corrupt."""
+def decrypt(alg: Node, data: bytes, password: str, secret: bytes | None = None) -> bytes:
+    """Decrypt `data` with the scheme `alg` names (PBES2 or a PKCS#12 PBE, whose password is the BMPString
+    `secret` when given): DerError for another scheme, ValueError when the password is wrong or the data is
+    corrupt."""
     oid = alg.child(0).oid()
     if oid in PKCS12_PBE:
         kind, size = PKCS12_PBE[oid]
         salt, count = alg.child(1).child(0, OCTET_STRING).octets(), alg.child(1).child(1).integer()
-        secret = password.encode("utf-16-be") + b"\x00\x00"
-        key, iv = _pkcs12_kdf(secret, salt, count, 1, size), _pkcs12_kdf(secret, salt, count, 2, 8)
+        secret = bmp_candidates(password)[0] if secret is None else secret
+        key, iv = pkcs12_kdf("sha1", secret, salt, count, 1, size), pkcs12_kdf("sha1", secret, salt, count, 2, 8)
         return _run(kind, key, None if kind == "rc4" else iv, data)
     if oid == PBES2:
         kdf, scheme = alg.child(1).child(0), alg.child(1).child(1)
@@ -97,6 +105,27 @@ def decrypt(alg: Node, data: bytes, password: str) -> bytes:
     raise DerError(f"unsupported encryption {oid}")
 
 
+def pbmac1(alg: Node, password: bytes, message: bytes) -> bytes:
+    """RFC 9579's PBMAC1: an HMAC keyed by PBKDF2."""
+    kdf, scheme = alg.child(1).child(0), alg.child(1).child(1)
+    size = kdf.child(1).child(2).integer()  # keyLength is required here
+    digest = PRFS.get(scheme.child(0).oid())
+    if digest is None:
+        raise DerError("unsupported PBMAC1 HMAC")
+    return hmac.new(_derive(kdf, password, size), message, digest().name).digest()
+
+
+def bmp_candidates(password: str) -> list[bytes]:
+    """The BMPString forms OpenSSL tries for a PKCS#12 password: UTF-16, for an empty one also no bytes at all,
+    and each UTF-8 byte as a character (how OpenSSL 1.0 wrote non-ASCII passwords)."""
+    found = [password.encode("utf-16-be") + b"\x00\x00"]
+    if not password:
+        found.append(b"")
+    if not password.isascii():
+        found.append(password.encode().decode("latin-1").encode("utf-16-be") + b"\x00\x00")
+    return found
+
+
 def _derive(kdf: Node, secret: bytes, size: int) -> bytes:
     oid, params = kdf.child(0).oid(), kdf.child(1)
     salt = params.child(0, OCTET_STRING).octets()
@@ -105,24 +134,26 @@ def _derive(kdf: Node, secret: bytes, size: int) -> bytes:
         return Scrypt(salt=salt, length=size, n=n, r=r, p=p).derive(secret)
     if oid != PBKDF2:
         raise DerError(f"unsupported key derivation {oid}")
-    prf: type[hashes.HashAlgorithm] | None = hashes.SHA1
+    prf = PRFS["1.2.840.113549.2.7"]  # hmacWithSHA1
     for extra in params.children[2:]:  # keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT SHA-1
         if extra.constructed:
-            prf = PRFS.get(extra.child(0).oid())
-    if prf is None:
-        raise DerError("unsupported PBKDF2 PRF")
+            if extra.child(0).oid() not in PRFS:
+                raise DerError("unsupported PBKDF2 PRF")
+            prf = PRFS[extra.child(0).oid()]
     return PBKDF2HMAC(prf(), size, salt, params.child(1).integer()).derive(secret)
 
 
-def _pkcs12_kdf(secret: bytes, salt: bytes, count: int, purpose: int, size: int) -> bytes:
-    """RFC 7292 appendix B.2 with SHA-1: `purpose` 1 makes a key, 2 an IV."""
-    v = 64  # SHA-1's block size
+def pkcs12_kdf(hash_name: str, secret: bytes, salt: bytes, count: int, purpose: int, size: int) -> bytes:
+    """RFC 7292 appendix B.2: `purpose` 1 makes a key, 2 an IV, 3 a MAC key. In Python, so other threads run
+    between the rounds."""
+    new = getattr(hashlib, hash_name)
+    v = new().block_size
     i = bytearray(_fill(salt, v) + _fill(secret, v))
     out = b""
     while len(out) < size:
         a = bytes([purpose]) * v + bytes(i)
         for _ in range(count):
-            a = hashlib.sha1(a).digest()  # noqa: S324 - the algorithm the file was written with
+            a = new(a).digest()
         out += a
         b = int.from_bytes(_fill(a, v)[:v], "big")
         for start in range(0, len(i), v):
@@ -149,6 +180,8 @@ def _run(kind: str, key: bytes, iv: bytes | None, data: bytes) -> bytes:
     if kind == "rc4":
         decryptor = Cipher(ARC4(key), None).decryptor()
         return decryptor.update(data) + decryptor.finalize()
+    if kind == "3des" and len(key) == 16:
+        key += key[:8]  # two-key 3DES as three keys: K1 K2 K1
     block: algorithms.AES | TripleDES = algorithms.AES(key) if kind == "aes" else TripleDES(key)
     decryptor = Cipher(block, modes.CBC(iv or b"")).decryptor()
     return _unpad(decryptor.update(data) + decryptor.finalize(), block.block_size)

@@ -3,7 +3,7 @@
 PEM (bundles of certificates, keys and PKCS#7 blocks), DER, PKCS#7 (DER), PKCS#12 and JKS/JCEKS
 are recognised by their content, not their file name. Every failure is an InvalidInput whose
 message starts with the file's label and says what is wrong. The key-derivation work a file asks for
-(PKCS#12 MACs and bags, encrypted keys, JCEKS keys) is read and capped before any is done (crypto/pbe.py).
+(PKCS#12 MACs and bags, encrypted keys, JCEKS keys) is read and capped before it is done (crypto/pbe.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 from certvault.crypto import der, jks_codec, pbe
 from certvault.crypto import pkcs12 as pkcs12_work
@@ -86,14 +86,16 @@ def _read_pem(data: bytes, label: str, password: bytes | None, budget: pbe.Budge
     blocks = list(_PEM_BLOCK.finditer(data))
     if not blocks:
         raise InvalidInput(f"{label}: has a PEM header but no complete PEM block")
-    for match in blocks:  # all of the file's key derivations are charged before the first runs
-        if match.group(1) == b"ENCRYPTED PRIVATE KEY":
-            _charge_pkcs8(match.group(2), label, budget)
+    # All of the file's key derivations are charged before the first runs.
+    encrypted = {index: _charge_pkcs8(match.group(2), label, budget) for index, match in enumerate(blocks, 1)
+                 if match.group(1) == b"ENCRYPTED PRIVATE KEY"}
     saw_request = False
     for index, match in enumerate(blocks, 1):
         kind, text = match.group(1), match.group(0)
         if kind in _CERT_LABELS:
             bundle.certificates.append(_pem_certificate(text, label, index))
+        elif index in encrypted and password:
+            bundle.keys.append(_pkcs8_key(encrypted[index], text, label, password))
         elif kind in _KEY_LABELS:
             bundle.keys.append(_pem_key(text, label, password))
         elif kind in _PKCS7_LABELS:
@@ -115,13 +117,29 @@ def _pem_certificate(text: bytes, label: str, index: int) -> x509.Certificate:
         raise InvalidInput(f"{label}: PEM certificate #{index} is corrupt ({_short(exc)})") from None
 
 
-def _charge_pkcs8(body: bytes, label: str, budget: pbe.Budget) -> None:
+def _charge_pkcs8(body: bytes, label: str, budget: pbe.Budget) -> der.Node:
     """An encrypted PKCS#8 key (EncryptedPrivateKeyInfo): charge the derivation it names before it is read."""
     try:
         info = der.parse(base64.b64decode(body))
         budget.algorithm(info.child(0, der.SEQUENCE), "encrypted private key")
+        return info
     except (binascii.Error, der.DerError) as exc:
         raise InvalidInput(f"{label}: the encrypted private key is corrupt ({_short(exc)})") from None
+
+
+def _pkcs8_key(info: der.Node, text: bytes, label: str, password: bytes) -> PrivateKeyTypes:
+    """Decrypted here, where the key derivation lets other threads run (cryptography's PEM loader holds the
+    GIL while it derives: the event loop would stall); schemes `pbe` does not know go to the library."""
+    try:
+        plain = pbe.decrypt(info.child(0), info.child(1, der.OCTET_STRING).octets(), password.decode())
+    except der.DerError:
+        return _pem_key(text, label, password)
+    except ValueError:
+        raise InvalidInput(f"{label}: wrong password for the private key (or the key is corrupt)") from None
+    try:
+        return serialization.load_der_private_key(plain, password=None)
+    except Exception:  # noqa: BLE001
+        raise InvalidInput(f"{label}: wrong password for the private key (or the key is corrupt)") from None
 
 
 def _pem_key(text: bytes, label: str, password: bytes | None) -> PrivateKeyTypes:
@@ -170,8 +188,7 @@ def _read_der(data: bytes, label: str, password: bytes | None, budget: pbe.Budge
 
 def _read_pkcs12(data: bytes, label: str, password: bytes | None, budget: pbe.Budget) -> Bundle:
     try:
-        pkcs12_work.check_work(data, (password or b"").decode(), budget)
-        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+        contents = pkcs12_work.read(data, (password or b"").decode(), budget)
     except InvalidInput:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -180,5 +197,4 @@ def _read_pkcs12(data: bytes, label: str, password: bytes | None, budget: pbe.Bu
         if "password" in str(exc).lower():
             raise InvalidInput(f"{label}: wrong password for the PKCS#12 keystore (or it is corrupt)") from None
         raise InvalidInput(f"{label}: not a readable PKCS#12 keystore ({_short(exc)})") from None
-    certs = ([cert] if cert is not None else []) + list(extra)
-    return Bundle("pkcs12", certs, [key] if key is not None else [])
+    return Bundle("pkcs12", contents.certificates, contents.keys)

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from certvault.api.app import problem
 from certvault.api.deps import Offset, ServicesDep, require
 from certvault.api.limits import upload_body
 from certvault.auth.rbac import Actor, Permission
 from certvault.certificates import views
-from certvault.certificates.importing import FileResult
 from certvault.certificates.schemas import (
     CsrIn,
     CsrOut,
@@ -30,7 +30,7 @@ from certvault.certificates.schemas import (
 from certvault.certificates.search import CertificateQuery
 from certvault.crypto.csr import CsrSpec
 from certvault.crypto.readers import MAX_BYTES
-from certvault.errors import CertvaultError, NotFound
+from certvault.errors import NotFound
 from certvault.filenames import content_disposition
 
 router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
@@ -79,15 +79,10 @@ async def import_files(
     """Import each uploaded file on its own: a bad file is reported, the good ones are stored (200); when every
     file was refused, 422 with the same per-file results."""
     tag_list = [t for t in (tags or "").replace(",", " ").split() if t]
-    results = []
-    for upload in files:
-        label = upload.filename or "upload"
-        data = await upload.read(MAX_BYTES + 1)
-        try:
-            results.append(svc.certificates.import_data(actor, data, label, password=password or None,
-                                                        tags=tag_list))
-        except CertvaultError as exc:
-            results.append(FileResult(label, False, error=exc.message))
+    uploads = [(upload.filename or "upload", await upload.read(MAX_BYTES + 1)) for upload in files]
+    # Keystore parsing and storing are CPU and database work: in a worker thread, never on the event loop.
+    results = await run_in_threadpool(svc.certificates.import_files, actor, uploads, password=password or None,
+                                      tags=tag_list)
     report = views.import_report(results)
     if report.failed and not report.imported:
         return problem(422, "import_failed", "no file was imported: " + "; ".join(f.error or f.file for f in results),

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from certvault.api.deps import Offset, ServicesDep
 from certvault.api.limits import upload_body
 from certvault.auth.rbac import Permission
 from certvault.certificates import views
-from certvault.certificates.importing import FileResult
 from certvault.certificates.schemas import EntryOut
 from certvault.certificates.search import CertificateQuery
 from certvault.crypto.readers import MAX_BYTES
@@ -79,17 +79,11 @@ async def import_submit(
     files: Annotated[list[UploadFile], File()], password: Annotated[str, Form()] = "",
     tags: Annotated[str, Form()] = "",
 ) -> Response:
-    results = []
-    for upload in files:
-        label = upload.filename or "upload"
-        if not upload.filename and not upload.size:
-            continue
-        try:
-            data = await upload.read(MAX_BYTES + 1)
-            results.append(svc.certificates.import_data(user.actor, data, label, password=password or None,
-                                                        tags=tags.replace(",", " ").split()))
-        except CertvaultError as exc:
-            results.append(FileResult(label, False, error=exc.message))
+    uploads = [(upload.filename or "upload", await upload.read(MAX_BYTES + 1)) for upload in files
+               if upload.filename or upload.size]
+    # Keystore parsing and storing are CPU and database work: in a worker thread, never on the event loop.
+    results = await run_in_threadpool(svc.certificates.import_files, user.actor, uploads,
+                                      password=password or None, tags=tags.replace(",", " ").split())
     report = views.import_report(results)
     status = 200 if report.imported and not report.failed else 422 if report.failed and not report.imported else 400
     message = ("choose at least one file" if not results else
