@@ -6,8 +6,7 @@ transaction per request/command/job with `app.transaction()`.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
@@ -24,6 +23,7 @@ from certvault.db import migrate
 from certvault.db.engine import build_engine, build_read_engine
 from certvault.db.locks import advisory_lock
 from certvault.db.session import build_sessionmaker, transaction
+from certvault.jobs.catalog import JobHandlers, collect
 from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
 from certvault.vault.access import LEVELS_CACHE
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.certificates.service import CertificateService
     from certvault.config import Settings
     from certvault.issuance.service import IssuanceService
-    from certvault.jobs.runner import Handler, Worker
+    from certvault.jobs.runner import Worker
     from certvault.jobs.schedules import PeriodicJob
     from certvault.notifications.service import NotificationService
     from certvault.pki.service import PkiService
@@ -41,14 +41,15 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.system.service import SystemSettings
     from certvault.vault.service import VaultService
 
-JOB_MODULES = (
-    "certvault.jobs.jobs",
-    "certvault.certificates.jobs",
-    "certvault.issuance.jobs",
-    "certvault.scanning.jobs",
-    "certvault.vault.jobs",
-    "certvault.notifications.jobs",
-)
+# Each domain's job module by the prefix of its jobs' names: a worker imports one when it first meets one of its jobs.
+JOB_MODULES = {
+    "jobs.": "certvault.jobs.jobs",
+    "certificates.": "certvault.certificates.jobs",
+    "acme.": "certvault.issuance.jobs",
+    "scanning.": "certvault.scanning.jobs",
+    "vault.": "certvault.vault.jobs",
+    "notifications.": "certvault.notifications.jobs",
+}
 
 
 class Services:
@@ -136,17 +137,14 @@ class App:
         self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
 
     @cached_property
-    def _jobs(self) -> tuple[dict[str, Handler], list[PeriodicJob]]:
-        return collect_jobs(self.settings.worker.job_modules)
+    def handlers(self) -> JobHandlers:
+        """Every job name's handler: a domain's job module is imported when a worker first meets one of its jobs;
+        site-specific modules from settings (their names have no known prefix) up front."""
+        return JobHandlers(JOB_MODULES, collect(self.settings.worker.job_modules)[0])
 
-    @property
-    def handlers(self) -> dict[str, Handler]:
-        """Every job name's handler (the job modules are imported on first use: a worker's, not a command's)."""
-        return self._jobs[0]
-
-    @property
+    @cached_property
     def schedules(self) -> list[PeriodicJob]:
-        return self._jobs[1]
+        return collect([*JOB_MODULES.values(), *self.settings.worker.job_modules])[1]
 
     def services(self, session: Session) -> Services:
         return Services(self, session)
@@ -199,17 +197,6 @@ class App:
         if session.info.pop("jobs_enqueued", False):
             for worker in self._workers:
                 worker.wake()
-
-
-def collect_jobs(extra_modules: Sequence[str] = ()) -> tuple[dict[str, Handler], list[PeriodicJob]]:
-    """Handlers and schedules of every domain, plus site-specific job modules from settings."""
-    handlers: dict[str, Handler] = {}
-    schedules: list[PeriodicJob] = []
-    for name in (*JOB_MODULES, *extra_modules):
-        module = importlib.import_module(name)
-        handlers.update(module.HANDLERS)
-        schedules.extend(module.SCHEDULES)
-    return handlers, schedules
 
 
 def build_app(settings: Settings, *, run_migrations: bool = True) -> App:

@@ -12,7 +12,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,13 +101,13 @@ class Worker:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        handlers: Mapping[str, Handler],
+        handlers: MutableMapping[str, Handler],
         bind_services: Callable[[Session], Any],
         config: WorkerConfig | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.sessions = sessions
-        self.handlers = dict(handlers)
+        self.handlers = handlers  # not copied: the app's JobHandlers imports a job module when first needed
         self.bind_services = bind_services
         self.config = config or WorkerConfig()
         self.id = worker_id or new_worker_id()
