@@ -27,6 +27,7 @@ from certvault.audit.models import AuditEvent, AuditHead
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.db.base import utcnow
 from certvault.db.locks import advisory_lock
+from certvault.db.search import contains, starts_with
 from certvault.safe_text import bounded
 
 GENESIS = "0" * 64
@@ -282,7 +283,7 @@ class AuditLog:
 
     def _filtered(self, stmt: Select[Any], q: AuditQuery) -> Select[Any]:
         if q.action:
-            stmt = stmt.where(AuditEvent.action.startswith(q.action))
+            stmt = stmt.where(starts_with(AuditEvent.action, q.action))
         if q.actor:
             stmt = stmt.where(AuditEvent.actor_name == q.actor)
         if q.target_type:
@@ -296,11 +297,8 @@ class AuditLog:
         if q.until:
             stmt = stmt.where(AuditEvent.at < _aware(q.until))
         if q.text:
-            like = f"%{q.text}%"
-            stmt = stmt.where(
-                AuditEvent.action.like(like) | AuditEvent.actor_name.like(like)
-                | AuditEvent.target_id.like(like)
-            )
+            stmt = stmt.where(contains(AuditEvent.action, q.text) | contains(AuditEvent.actor_name, q.text)
+                              | contains(AuditEvent.target_id, q.text))
         return stmt
 
     def _mac(self, data: bytes) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.certificates.models import CertificateEntry, CertificateName, CertificateTag
+from certvault.db.search import LIKE_ESCAPE, contains, like_pattern
 from certvault.errors import InvalidInput
 
 SORTS = ("expiry", "-expiry", "name", "-created")
@@ -59,17 +60,13 @@ def _name_condition(text: str) -> Any:
         # the wildcard itself ("moc.elpmaxe.*") and one-label names sort inside this range
         prefix = name[2:][::-1] + "."
         return and_(CertificateName.name_rev >= prefix, CertificateName.name_rev < prefix[:-1] + "/",
-                    ~CertificateName.name_rev.like(_escape(prefix) + "%.%", escape="\\"))
+                    ~CertificateName.name_rev.like(like_pattern(prefix, before="", after="%.%"), escape=LIKE_ESCAPE))
     if "." not in name:  # a substring of the name is the reversed substring of name_rev
-        return CertificateName.name_rev.like(f"%{_escape(name[::-1])}%", escape="\\")
+        return contains(CertificateName.name_rev, name[::-1])
     candidates = [name[::-1], ("*." + name.split(".", 1)[1])[::-1]]
     prefix = name[::-1] + "."
     below = and_(CertificateName.name_rev >= prefix, CertificateName.name_rev < prefix[:-1] + "/")
     return or_(CertificateName.name_rev.in_(candidates), below)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _key_condition(key_type: str) -> Any:
@@ -94,7 +91,7 @@ def filtered(stmt: Select[Any], q: CertificateQuery, now: datetime) -> Select[An
         stmt = stmt.where(CertificateEntry.id.in_(
             select(CertificateTag.entry_id).where(CertificateTag.tag == q.tag.strip().lower())))
     if q.issuer:
-        stmt = stmt.where(func.lower(CertificateEntry.issuer_cn).like(f"%{_escape(q.issuer.lower())}%", escape="\\"))
+        stmt = stmt.where(contains(CertificateEntry.issuer_cn, q.issuer, ignore_case=True))
     if q.key_type:
         stmt = stmt.where(_key_condition(q.key_type))
     stmt = _time_filters(stmt, q, now)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from certvault.db.search import contains
 from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.findings import EVENT_TYPES, all_finding_names
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
@@ -75,8 +76,8 @@ class ScanQueries:
         if query.expiring_within_days is not None:
             stmt = stmt.where(ScanEndpoint.cert_not_after <= now + timedelta(days=query.expiring_within_days))
         if query.host:
-            pattern = f"%{check_text(query.host.strip().lower(), 'host')}%"
-            stmt = stmt.where(or_(ScanEndpoint.host.like(pattern), ScanEndpoint.ip.like(pattern)))
+            host = check_text(query.host.strip().lower(), "host")
+            stmt = stmt.where(or_(contains(ScanEndpoint.host, host), contains(ScanEndpoint.ip, host)))
         if query.status:
             if query.status not in ("ok", "unreachable"):
                 raise InvalidInput("status: choose ok or unreachable")

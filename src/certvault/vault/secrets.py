@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from certvault.auth.rbac import Actor
+from certvault.db.search import contains
 from certvault.errors import Conflict, InvalidInput
 from certvault.filenames import clean_filename
 from certvault.vault import passwords, templates
@@ -199,7 +200,7 @@ class SecretOps:
         stmt = (select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
                 .where(Secret.active.is_(True)).order_by(Folder.path, Secret.name))
         if text:
-            stmt = stmt.where(Secret.name.ilike(f"%{text.strip()}%"))
+            stmt = stmt.where(contains(Secret.name, text.strip(), ignore_case=True))
         if folder is not None:
             stmt = stmt.where(Secret.folder_id == self._c.folder(folder).id)
         readable = self._c.access.readable_folders(actor)
