@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID
 
 from certvault.auth.rbac import Actor
 from certvault.config import Settings
@@ -89,9 +87,9 @@ def _server_cert_ok(cert_path: Path, key_path: Path, password: str, wanted: list
         return False
     if not keys.public_matches(key, cert.public_key()):
         return False
-    sans = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     present = {str(n) for n in sans.get_values_for_type(x509.DNSName)} | {
-        str(ipaddress.ip_address(n)) for n in sans.get_values_for_type(x509.IPAddress)
+        str(n) for n in sans.get_values_for_type(x509.IPAddress)
     }
     return set(wanted) <= present
 

@@ -47,7 +47,7 @@ def _failed_with_nothing_stored(app: App, order_id: uuid.UUID) -> OrderOut:
         order = svc.issuance.requests.get(ADMIN, order_id)
         out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
         assert (out.status, out.certificate_id, out.serial) == ("failed", None, None), out
-        assert svc.issuance.renewals.list(ADMIN) == []
+        assert svc.issuance.renewals.list_managed(ADMIN) == []
         assert svc.certificates.counts_by_state() == {}
     return out
 

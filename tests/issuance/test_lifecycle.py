@@ -139,4 +139,4 @@ def test_bad_requests_are_refused_before_the_ca(acme_app: App, pebble: servers.P
             with acme_app.transaction() as svc:
                 svc.issuance.requests.request(ADMIN, spec)
     with acme_app.transaction() as svc:
-        assert svc.issuance.requests.list(ADMIN)[1] == 0
+        assert svc.issuance.requests.list_requests(ADMIN)[1] == 0

@@ -200,7 +200,7 @@ class ChallTestSrvDNS:
         management_url: str
         dns_server: str
 
-    def __init__(self, options: Any, secrets: Any) -> None:
+    def __init__(self, options: Any, secrets: Any, _http: Any = None) -> None:
         self.options = options
 
     def present(self, fqdn: str, value: str) -> None:

@@ -221,7 +221,7 @@ class AcmeClient:
     def list_orders(self, max_pages: int = 50) -> list[str]:
         """URLs of this account's orders, following `Link: rel=next` pages."""
         account = self.fetch_account()
-        url, urls = account.orders_url, []
+        url, urls = account.orders_url, list[str]()
         for _ in range(max_pages):
             if not url:
                 break

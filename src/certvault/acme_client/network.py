@@ -102,7 +102,8 @@ class ResilientNetwork(acme_client.ClientNetwork):
             response = self.transport.request(method, url, data=kwargs.get("data"), headers=kwargs["headers"],
                                               timeout=kwargs["timeout"])
         else:
-            response = self.session.request(method, url, *args, verify=self.verify_ssl, **kwargs)
+            kwargs["verify"] = self.verify_ssl
+            response = self.session.request(method, url, *args, **kwargs)
         if "Accept" not in kwargs["headers"]:
             response.encoding = "utf-8"  # ACME JSON is UTF-8; spare requests guessing it
         if _log.isEnabledFor(logging.DEBUG):

@@ -16,6 +16,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -44,7 +45,7 @@ class _OneWrite:
 
     _gathering: list[bytes] | None = None
 
-    def send(self, data: bytes) -> None:  # type: ignore[override]
+    def send(self, data: Any) -> None:  # http.client's own signature: bytes, a file or an iterable
         if self._gathering is not None:
             self._gathering.append(bytes(data))
         else:

@@ -137,7 +137,7 @@ def _context() -> SSL.Context:
     return context
 
 
-def _handshake(sock: socket.socket, sni: str | None, deadline: float) -> list:  # type: ignore[type-arg]
+def _handshake(sock: socket.socket, sni: str | None, deadline: float) -> list:
     sock.setblocking(False)
     conn = SSL.Connection(_context(), sock)
     if sni and not _is_ip(sni):

@@ -29,7 +29,7 @@ def recorded_defaults(ctx: Any, entry_id: uuid.UUID) -> tuple[str, str | None] |
         module, _, attr = ref.partition(":")
         found = getattr(importlib.import_module(module), attr)(ctx, entry_id)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     return None
 
 

@@ -189,8 +189,8 @@ class CertificateService:
         """Store what a discovery run fetched (entry id per result, None where it failed); one audit row."""
         require(actor, Permission.DISCOVERY_RUN)
         fetched = [(index, item) for index, item in enumerate(results) if item.chain_pem and item.ip]
-        observations = [sightings.Observation(item.chain_pem, item.target.host, item.ip, item.target.port,
-                                              item.target.sni) for _, item in fetched]  # type: ignore[arg-type]
+        observations = [sightings.Observation(item.chain_pem or b"", item.target.host, item.ip or "",
+                                              item.target.port, item.target.sni) for _, item in fetched]
         ids: list[uuid.UUID | None] = [None] * len(results)
         for (index, _), seen in zip(fetched, self._sightings.record(observations), strict=True):
             ids[index] = seen.entry_id

@@ -19,6 +19,7 @@ from certvault.certificates.models import CertificateVersion, Sighting
 from certvault.certificates.store import CHUNK, InventoryStore, Leaf, new_id
 from certvault.context import ServiceContext
 from certvault.crypto import readers, x509info
+from certvault.db.base import table_of
 from certvault.errors import CertvaultError, InvalidInput
 
 
@@ -54,7 +55,7 @@ class _Parsed:
 
 _VERSION_IDS = select(CertificateVersion.fingerprint_sha256, CertificateVersion.id).where(
     CertificateVersion.fingerprint_sha256.in_(bindparam("values", expanding=True)))
-_SIGHTINGS = Sighting.__table__
+_SIGHTINGS = table_of(Sighting)
 
 
 def parse(observation: Observation) -> _Parsed:

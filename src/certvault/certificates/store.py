@@ -24,6 +24,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from sqlalchemy import JSON, Uuid, bindparam, delete, insert, select, text, update
+from sqlalchemy.sql.elements import BindParameter
 
 from certvault.certificates.models import (
     CertificateEntry,
@@ -106,7 +107,7 @@ def name_rows(entry_id: uuid.UUID, names: Iterable[str]) -> list[dict[str, Any]]
 
 # Lookups built once with expanding IN parameters: a statement object keeps its compiled form, so a
 # lookup costs its SQL, not its construction (most of a single certificate's storage otherwise).
-_VALUES = bindparam("values", expanding=True)
+_VALUES: BindParameter[Any] = bindparam("values", expanding=True)
 _EXISTING = {column.key: select(column).where(column.in_(_VALUES))
              for column in (PrivateKeyRecord.spki_sha256, IssuerCertificate.fingerprint_sha256)}
 _KNOWN_VERSIONS = select(CertificateVersion.fingerprint_sha256, CertificateVersion.entry_id).where(

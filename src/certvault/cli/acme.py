@@ -80,7 +80,7 @@ def account_recover(
 def account_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List ACME accounts."""
     with services(ctx) as svc:
-        rows = [AccountOut.of(a) for a in svc.issuance.accounts.list(cli_actor())]
+        rows = [AccountOut.of(a) for a in svc.issuance.accounts.list_accounts(cli_actor())]
     if as_json:
         print_json(rows)
         return
@@ -224,7 +224,7 @@ def orders(ctx: typer.Context, status_filter: str | None = typer.Option(None, "-
            as_json: bool = typer.Option(False, "--json")) -> None:
     """List orders (newest first)."""
     with services(ctx) as svc:
-        rows, _total = svc.issuance.requests.list(cli_actor(), status_filter, limit=200)
+        rows, _total = svc.issuance.requests.list_requests(cli_actor(), status_filter, limit=200)
         out = [OrderOut.of(o) for o in rows]
     if as_json:
         print_json(out)
@@ -288,7 +288,7 @@ def delete(ctx: typer.Context, cert_id: str, yes: bool = typer.Option(False, "--
 def renewals(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Managed certificates and when each renews."""
     with services(ctx) as svc:
-        rows = [ManagedOut.of(m) for m in svc.issuance.renewals.list(cli_actor())]
+        rows = [ManagedOut.of(m) for m in svc.issuance.renewals.list_managed(cli_actor())]
     if as_json:
         print_json(rows)
         return
@@ -385,7 +385,7 @@ def dns_add_rfc2136(
 def dns_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List DNS accounts (never their secrets)."""
     with services(ctx) as svc:
-        rows = [DnsAccountOut.of(a) for a in svc.issuance.dns_accounts.list(cli_actor())]
+        rows = [DnsAccountOut.of(a) for a in svc.issuance.dns_accounts.list_accounts(cli_actor())]
     if as_json:
         print_json(rows)
         return

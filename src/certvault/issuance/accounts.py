@@ -54,7 +54,7 @@ class AccountService:
         self._s = ctx.session
 
     # ---- reading -------------------------------------------------------------------------------
-    def list(self, actor: Actor) -> list[AcmeAccount]:
+    def list_accounts(self, actor: Actor) -> list[AcmeAccount]:
         require(actor, Permission.ACME_READ)
         return list(self._s.scalars(select(AcmeAccount).order_by(AcmeAccount.created_at)))
 
@@ -113,7 +113,7 @@ class AccountService:
         key_algorithm = f"{algorithm.lower()}{size}"
         if key_algorithm not in ACCOUNT_KEYS:
             raise InvalidInput(f"an account key must be EC P-256/P-384 or RSA 2048-4096, not {algorithm} {size}")
-        client = AcmeClient(client_config(self._ctx, url, bundle, timeout_seconds), key)  # type: ignore[arg-type]
+        client = AcmeClient(client_config(self._ctx, url, bundle, timeout_seconds), key)
         try:
             acct = client.find_existing()
             info = client.directory_info()
@@ -208,7 +208,7 @@ class AccountService:
             raise Conflict(f"account {account.name} is {account.status} at the CA and cannot be used")
         return account
 
-    def _client(self, account: AcmeAccount):  # type: ignore[no-untyped-def]
+    def _client(self, account: AcmeAccount):
         from certvault.issuance.clients import account_client
 
         return account_client(self._ctx, account)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +28,12 @@ class ClientPool:
         self._lock = threading.Lock()
 
     @contextmanager
-    def checkout(self, key: tuple[str, ...], build: type[AcmeClient] | object) -> Iterator[AcmeClient]:
+    def checkout(self, key: tuple[str, ...], build: Callable[[], AcmeClient]) -> Iterator[AcmeClient]:
         with self._lock:
             idle = self._idle.get(key)
             client = idle.pop() if idle else None
         if client is None:
-            client = build()  # type: ignore[operator]
+            client = build()
         yield client
         with self._lock:
             self._idle.setdefault(key, []).append(client)
@@ -45,7 +45,7 @@ class ClientPool:
 
 
 def pool(ctx: ServiceContext) -> ClientPool:
-    return ctx.extras.setdefault("acme.client_pool", ClientPool())  # type: ignore[no-any-return]
+    return ctx.extras.setdefault("acme.client_pool", ClientPool())
 
 
 def ca_bundle_path(ctx: ServiceContext, pem: str | None) -> str | None:

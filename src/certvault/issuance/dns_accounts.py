@@ -17,7 +17,7 @@ from certvault.plugins.registry import PluginRegistry, default_registry
 
 
 def registry(ctx: ServiceContext) -> PluginRegistry:
-    return ctx.extras.get("plugins") or default_registry()  # type: ignore[no-any-return]
+    return ctx.extras.get("plugins") or default_registry()
 
 
 def open_dns_secrets(ctx: ServiceContext, account: DnsAccount) -> dict[str, str]:
@@ -33,7 +33,7 @@ def build_provider(ctx: ServiceContext, account: DnsAccount) -> DNSProvider:
             raise InvalidInput(f"DNS account {account.name} has no secret {field}")
         return secrets[field]
 
-    return registry(ctx).create("dns", account.provider, dict(account.options), resolve)  # type: ignore[no-any-return]
+    return registry(ctx).create("dns", account.provider, dict(account.options), resolve)
 
 
 class DnsAccountService:
@@ -52,7 +52,7 @@ class DnsAccountService:
                         "options": sorted(schema.get("properties", {})), "required": schema.get("required", [])})
         return out
 
-    def list(self, actor: Actor) -> list[DnsAccount]:
+    def list_accounts(self, actor: Actor) -> list[DnsAccount]:
         require(actor, Permission.ACME_READ)
         return list(self._s.scalars(select(DnsAccount).order_by(DnsAccount.name)))
 

@@ -23,7 +23,7 @@ def dns_provider(ctx: ServiceContext, ref: DnsRef) -> DNSProvider:
     if provider is None:
         provider = registry(ctx).create("dns", ref.provider, ref.options, ref.secrets.__getitem__)
         providers[key] = provider
-    return provider  # type: ignore[no-any-return]
+    return provider
 
 
 def pending(view: OrderView) -> list[AuthzView]:

@@ -98,7 +98,7 @@ def http01_visible(identifier: str, port: int, token: str, expected: str,
 
 def _resolve(name: str, resolvers: list[NameServer]) -> list[str]:
     if not resolvers:
-        return sorted({info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)})
     found: list[str] = []
     for rdtype in (dns.rdatatype.AAAA, dns.rdatatype.A):
         response = _query(name, rdtype, resolvers[0], recursive=True)

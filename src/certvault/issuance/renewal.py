@@ -103,7 +103,7 @@ class RenewalService:
             managed.next_check_at = self._ctx.now() + timedelta(hours=1)  # try again, not in a tight loop
 
     # ---- reading and settings ------------------------------------------------------------------
-    def list(self, actor: Actor) -> list[ManagedCertificate]:
+    def list_managed(self, actor: Actor) -> list[ManagedCertificate]:
         require(actor, Permission.ACME_READ)
         return list(self._s.scalars(select(ManagedCertificate).order_by(ManagedCertificate.renew_at)))
 
@@ -255,7 +255,7 @@ class RenewalService:
                            http_mode=http_mode, webroot=webroot, key=key, renew_days_before=renew_days_before)
         template = RequestService(self._ctx)._validated_template(spec)
         managed = ManagedCertificate(id=uuid.uuid4(), certificate_entry_id=entry.id, created_by=actor.name,
-                                     renew_days_before=renew_days_before, **template)  # type: ignore[arg-type]
+                                     renew_days_before=renew_days_before, **template)
         self._s.add(managed)
         self._set_certificate(managed, leaf, self._ctx.now())
         self._s.flush()

@@ -163,7 +163,7 @@ class RequestService:
             raise InvalidInput("renew days before expiry must be between 1 and 365")
 
     # ---- reading -------------------------------------------------------------------------------
-    def list(self, actor: Actor, status: str | None = None, limit: int = 50, offset: int = 0
+    def list_requests(self, actor: Actor, status: str | None = None, limit: int = 50, offset: int = 0
              ) -> tuple[list[AcmeOrder], int]:
         require(actor, Permission.ACME_READ)
         stmt = select(AcmeOrder)

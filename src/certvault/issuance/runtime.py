@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from certvault.db.base import table_of
 from certvault.system.models import Setting
 
 PREFIX = "acme."
@@ -27,7 +28,7 @@ class AcmeRuntime:
     verify_grace: float = 120.0  # seconds "verify" keeps re-checking a manual response before asking again
 
 
-_SETTINGS = Setting.__table__
+_SETTINGS = table_of(Setting)
 _LOAD = select(_SETTINGS.c.key, _SETTINGS.c.value).where(
     _SETTINGS.c.key.in_([PREFIX + f.name for f in fields(AcmeRuntime)]))  # built once: read per engine step
 

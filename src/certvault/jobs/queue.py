@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from certvault.db.base import utcnow
+from certvault.db.base import table_of, utcnow
 from certvault.jobs import wakeup
 from certvault.jobs.models import ACTIVE, Job, Schedule
 
@@ -65,7 +65,7 @@ def enqueue(
     return job
 
 
-_JOBS = Job.__table__
+_JOBS = table_of(Job)
 
 
 def _due(now: Any) -> Any:

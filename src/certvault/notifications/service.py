@@ -129,7 +129,7 @@ class NotificationService:
         if channel.sealed_secret is not None:
             secret = self._ctx.sealer.open_text(channel.sealed_secret, aad=f"notification_channel:{channel.id}")
         secrets = _secret_map(self._plugins, channel.kind, secret)
-        return self._plugins.create("notify", channel.kind, dict(channel.options), _resolver(secrets))  # type: ignore[no-any-return]
+        return self._plugins.create("notify", channel.kind, dict(channel.options), _resolver(secrets))
 
     # ---- subscriptions -----------------------------------------------------------------------
     def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,

@@ -52,7 +52,8 @@ class PluginInfo:
 
     @property
     def options_model(self) -> type[BaseModel]:
-        return getattr(self.cls, "Options")  # noqa: B009 - every plugin class declares it
+        model: type[BaseModel] = self.cls.Options  # every plugin class declares it
+        return model
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

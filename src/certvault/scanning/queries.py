@@ -61,7 +61,7 @@ class ScanQueries:
             raise InvalidInput(f"sort: choose one of {', '.join(SORTS)}")
         rows = self._session.scalars(stmt.order_by(*SORTS[query.sort], ScanEndpoint.id)
                                      .limit(query.limit).offset(query.offset))
-        return list(rows), total
+        return list(rows), total  # type: ignore[arg-type]  # SQLAlchemy types scalars() of a Select[tuple[T]] so
 
     def _filtered(self, stmt: Select[tuple[ScanEndpoint]], query: EndpointQuery,
                   now: datetime) -> Select[tuple[ScanEndpoint]]:

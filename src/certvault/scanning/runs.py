@@ -71,7 +71,7 @@ class RunBook:
             raise NotFound(f"scan run {run_id} not found")
         return run
 
-    def list(self, limit: int, offset: int, status: str | None = None) -> tuple[list[ScanRun], int]:
+    def page(self, limit: int, offset: int, status: str | None = None) -> tuple[list[ScanRun], int]:
         stmt = select(ScanRun)
         if status:
             if status not in RUN_STATES:

@@ -104,7 +104,7 @@ class ScheduleBook:
             raise NotFound(f"scan schedule {ref} not found")
         return schedule
 
-    def list(self) -> list[ScanSchedule]:
+    def all(self) -> list[ScanSchedule]:
         return list(self._session.scalars(select(ScanSchedule).order_by(ScanSchedule.name)))
 
     def update(self, ref: uuid.UUID | str, data: ScheduleUpdate) -> tuple[ScanSchedule, list[str]]:

@@ -53,7 +53,7 @@ class TargetSpec(BaseModel):
         try:
             return check_sni(value)
         except InvalidInput:
-            raise InvalidInput(f"sni: {value[:100]!r} is not a DNS name") from None
+            raise InvalidInput(f"sni: {(value or '')[:100]!r} is not a DNS name") from None
 
     @field_validator("starttls")
     @classmethod

@@ -157,7 +157,7 @@ class ScanService:
     def list_runs(self, actor: Actor, limit: int = 50, offset: int = 0,
                   status: str | None = None) -> tuple[list[ScanRun], int]:
         require(actor, Permission.SCANS_READ)
-        return self._runs.list(limit, offset, status)
+        return self._runs.page(limit, offset, status)
 
     def run_view(self, run: ScanRun) -> dict[str, Any]:
         """The run with its description and progress fraction (for RunOut)."""
@@ -248,7 +248,7 @@ class ScanService:
 
     def list_schedules(self, actor: Actor) -> list[ScanSchedule]:
         require(actor, Permission.SCANS_READ)
-        return self._schedules.list()
+        return self._schedules.all()
 
     def get_schedule(self, actor: Actor, ref: uuid.UUID | str) -> ScanSchedule:
         require(actor, Permission.SCANS_READ)

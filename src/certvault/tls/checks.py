@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 from certvault.tls.ciphers import VERSION_CODES, CipherSuite, suites_for
 from certvault.tls.enumeration import ProtocolResult
@@ -59,7 +60,7 @@ def derived_verdicts(by_name: dict[str, ProtocolResult]) -> dict[str, str]:
     return verdicts
 
 
-def _legacy_hello(by_name: dict[str, ProtocolResult], sni: str | None, **flags: bool) -> tuple[str, bytes]:
+def _legacy_hello(by_name: dict[str, ProtocolResult], sni: str | None, **flags: Any) -> tuple[str, bytes]:
     """A hello at the best pre-1.3 version offering suites known to work (TLS 1.2 + all when none do)."""
     legacy = best_legacy(by_name)
     protocol = legacy.protocol if legacy else "TLSv1.2"

@@ -10,10 +10,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
 
 from certvault.tls.probe import Connector
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.serialization import Encoding
 
 OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION = 0x00040000
 CIPHERS_EVERYTHING = b"ALL:COMPLEMENTOFALL:@SECLEVEL=0"
@@ -202,7 +206,7 @@ async def client_renegotiation_accepted(conn: Connector, sni: str | None, max_ve
 
 
 @cache
-def _der() -> object:
+def _der() -> Encoding:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return Encoding.DER

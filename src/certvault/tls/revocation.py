@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from certvault.tls.certs import TrustAnchors
 
@@ -32,8 +32,10 @@ def _verify_signature(signer: x509.Certificate, signature: bytes, data: bytes,
             key.verify(signature, data, padding.PKCS1v15(), algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
             key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(signature, data)
         else:
-            key.verify(signature, data)  # type: ignore[call-arg]
+            return False
         return True
     except Exception:  # noqa: BLE001 - any failure means "not signed by this key"
         return False
@@ -89,7 +91,7 @@ def _signed_by_issuer_key(response: ocsp.OCSPResponse, issuer: x509.Certificate)
 def _is_delegated_responder(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-        usage = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except Exception:  # noqa: BLE001
         return False
     return x509.ExtendedKeyUsageOID.OCSP_SIGNING in usage
@@ -99,13 +101,13 @@ def _urls(leaf: x509.Certificate) -> tuple[list[str], list[str]]:
     ocsp_urls: list[str] = []
     crl_urls: list[str] = []
     try:
-        aia = leaf.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         ocsp_urls = [d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP
                      and isinstance(d.access_location, x509.UniformResourceIdentifier)]
     except x509.ExtensionNotFound:
         pass
     try:
-        dps = leaf.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+        dps = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
         for point in dps:
             crl_urls += [n.value for n in point.full_name or [] if isinstance(n, x509.UniformResourceIdentifier)]
     except x509.ExtensionNotFound:
@@ -202,9 +204,9 @@ class RevocationChecker:
                 expires = crl.next_update_utc.timestamp() if crl.next_update_utc else time.time()
                 cached = _Cached(crl, min(expires, time.time() + CACHE_FALLBACK_SECONDS))
                 self._crl[key] = cached
-        crl = cached.value
-        assert isinstance(crl, x509.CertificateRevocationList)
-        return REVOKED if crl.get_revoked_certificate_by_serial_number(leaf.serial_number) else GOOD
+        stored = cached.value
+        assert isinstance(stored, x509.CertificateRevocationList)
+        return REVOKED if stored.get_revoked_certificate_by_serial_number(leaf.serial_number) else GOOD
 
     async def _download_crl(self, client: httpx.AsyncClient, url: str, issuer: x509.Certificate,
                             problems: list[str]) -> x509.CertificateRevocationList | None:

@@ -39,7 +39,7 @@ def directories(actor: Actor = Depends(require(READ))) -> list[dict[str, str]]:
 # ---- accounts ------------------------------------------------------------------------------------
 @router.get("/accounts", response_model=list[AccountOut])
 def list_accounts(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> list[AccountOut]:
-    return [AccountOut.of(a) for a in svc.issuance.accounts.list(actor)]
+    return [AccountOut.of(a) for a in svc.issuance.accounts.list_accounts(actor)]
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
@@ -92,7 +92,7 @@ def dns_providers(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> li
 
 @router.get("/dns-accounts", response_model=list[DnsAccountOut])
 def list_dns_accounts(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> list[DnsAccountOut]:
-    return [DnsAccountOut.of(a) for a in svc.issuance.dns_accounts.list(actor)]
+    return [DnsAccountOut.of(a) for a in svc.issuance.dns_accounts.list_accounts(actor)]
 
 
 @router.post("/dns-accounts", response_model=DnsAccountOut, status_code=201)
@@ -112,7 +112,7 @@ def delete_dns_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = D
 def list_orders(svc: ServicesDep, actor: Actor = Depends(require(READ)), status: str | None = None,
                 limit: int = Query(default=50, ge=1, le=500),
                 offset: Offset = 0) -> list[OrderOut]:
-    rows, _total = svc.issuance.requests.list(actor, status, limit, offset)
+    rows, _total = svc.issuance.requests.list_requests(actor, status, limit, offset)
     return [OrderOut.of(o) for o in rows]
 
 
@@ -141,7 +141,7 @@ def new_challenge(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(
 # ---- managed certificates ------------------------------------------------------------------------
 @router.get("/renewals", response_model=list[ManagedOut])
 def list_renewals(svc: ServicesDep, actor: Actor = Depends(require(READ))) -> list[ManagedOut]:
-    return [ManagedOut.of(m) for m in svc.issuance.renewals.list(actor)]
+    return [ManagedOut.of(m) for m in svc.issuance.renewals.list_managed(actor)]
 
 
 @router.get("/renewals/fleet")

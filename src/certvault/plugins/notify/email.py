@@ -101,5 +101,6 @@ class EmailNotifier:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"server answered {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        text = exc.smtp_error if isinstance(exc.smtp_error, str) else exc.smtp_error.decode(errors="replace")
+        return f"server answered {exc.smtp_code} {text}"
     return str(exc) or type(exc).__name__

@@ -39,7 +39,7 @@ def _lines(text: str) -> list[str]:
 
 @router.get("/acme")
 def overview(request: Request, svc: ServicesDep, user: Reader, status: str | None = None) -> Response:
-    rows, total = svc.issuance.requests.list(user.actor, status or None, limit=100)
+    rows, total = svc.issuance.requests.list_requests(user.actor, status or None, limit=100)
     fleet = svc.issuance.renewals.fleet(user.actor, 8)
     return render(_templates(), request, "acme/overview.html", user, orders=[OrderOut.of(o) for o in rows],
                   total=total, fleet=fleet, status=status or "")
@@ -49,8 +49,9 @@ def _form_page(request: Request, svc: Services, user: WebUser, template: str, er
                **context: Any) -> Response:
     """A form page with the accounts to choose from; after a refusal, the reason and the right status."""
     return render(_templates(), request, template, user, status_code=error.status_code if error else 200,
-                  error_message=error.message if error else None, accounts=svc.issuance.accounts.list(user.actor),
-                  dns_accounts=svc.issuance.dns_accounts.list(user.actor), **context)
+                  error_message=error.message if error else None,
+                  accounts=svc.issuance.accounts.list_accounts(user.actor),
+                  dns_accounts=svc.issuance.dns_accounts.list_accounts(user.actor), **context)
 
 
 @router.get("/acme/request")
@@ -152,7 +153,8 @@ def dns_delete(request: Request, account_id: uuid.UUID, svc: ServicesDep, user: 
 # ---- renewals, revocation, delete ----------------------------------------------------------------
 @router.get("/acme/renewals")
 def renewals_page(request: Request, svc: ServicesDep, user: Reader) -> Response:
-    return render(_templates(), request, "acme/renewals.html", user, managed=svc.issuance.renewals.list(user.actor),
+    return render(_templates(), request, "acme/renewals.html", user,
+                  managed=svc.issuance.renewals.list_managed(user.actor),
                   fleet=svc.issuance.renewals.fleet(user.actor, 12))
 
 
