@@ -1,9 +1,9 @@
 """Request body limits, enforced before anything parses a body, on every route (API, web UI, direct routes).
 
 `BodyLimit` sits in front of the direct routes and FastAPI's stack. A declared Content-Length past the limit
-is answered 413 without reading a byte; a body without one (chunked) is counted as it arrives, and the 413
-goes out the moment the count passes the limit: the route then sees the client gone, and nothing it says
-after that is sent. The answer comes from the application's handler for `TooLarge` (problem details; an
+is answered 413 without reading a byte; a body without one (chunked, or HTTP/2) is counted as it arrives,
+and the 413 goes out the moment the count passes the limit: the route then sees the client gone, and nothing
+it says after that is sent. The answer comes from the application's handler for `TooLarge` (problem details; an
 error page for a browser) and closes the connection, so the rest of the upload is not read.
 
 Every route accepts `server.max_body_bytes`; a route that takes files is marked `@upload_body` and accepts
@@ -73,6 +73,9 @@ class BodyLimit:
             return
         limits = self.limits
         declared, chunked = _declared_length(scope["headers"])
+        if declared is None and not chunked and scope.get("http_version") in ("1.0", "1.1"):
+            await self.app(scope, receive, send)  # HTTP/1 without either header: the request has no body
+            return
         if declared is not None and not chunked:
             limit = limits.for_size(scope, declared)
             if declared > limit:
