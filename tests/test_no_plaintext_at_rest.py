@@ -40,7 +40,7 @@ def test_dump_contains_no_plaintext_secret(app: App) -> None:
     login = create_login(app, "operator")
     with app.transaction() as svc:
         actor = svc.auth.login(login.username, login.password, None)
-        totp_secret, _ = svc.auth.totp_begin(actor)
+        totp_secret, _ = svc.auth.totp_begin(actor, login.password)
         svc.auth.totp_confirm(actor, pyotp.TOTP(totp_secret).now())
         bundle = svc.pki.issue_client(Actor.system(), "dump-check", ["dump-check.example"], 30, "ec256")
         client_key = bundle.key_pem()

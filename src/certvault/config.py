@@ -46,10 +46,18 @@ class ServerSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    lockout_threshold: int = 5
-    lockout_minutes: int = 15
+    # Failed logins (auth/throttle.py): `lockout_threshold` failures from one address lock that address out
+    # of that account for `lockout_minutes`; the account itself locks once `lockout_addresses` addresses are
+    # locked out of it. `address_failure_limit` failures from one address, whatever the accounts, refuse
+    # every login from it (429) for `address_block_minutes`. Issued tokens and sessions keep working.
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    lockout_addresses: int = Field(default=3, ge=1)
+    address_failure_limit: int = Field(default=20, ge=1)
+    address_block_minutes: int = Field(default=15, ge=1)
     session_minutes: int = 480
-    token_default_days: int = 90
+    token_default_days: int = Field(default=90, ge=1)
+    token_max_days: int = Field(default=90, ge=0)  # 0: no maximum (never-expiring tokens allowed)
     password_min_length: int = 12
 
 

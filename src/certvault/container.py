@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
 # Each domain's job module by the prefix of its jobs' names: a worker imports one when it first meets one of its jobs.
 JOB_MODULES = {
     "jobs.": "certvault.jobs.jobs",
+    "auth.": "certvault.auth.jobs",
     "certificates.": "certvault.certificates.jobs",
     "acme.": "certvault.issuance.jobs",
     "scanning.": "certvault.scanning.jobs",
@@ -66,9 +67,10 @@ class Services:
     @cached_property
     def auth(self) -> AuthService:
         from certvault.auth.service import AuthService
+        from certvault.vault.core import WEB_SERVICES
 
         return AuthService(self.session, self.audit, self.sealer, self.settings.security,
-                           credentials=self.app.credentials)
+                           credentials=self.app.credentials, web_services=lambda: bool(self.system.get(WEB_SERVICES)))
 
     @cached_property
     def system(self) -> SystemSettings:

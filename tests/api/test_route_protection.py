@@ -99,11 +99,11 @@ def test_every_permission_gated_route_refuses_underprivileged_roles(walker: Any)
 def test_every_non_public_route_declares_how_it_is_protected(walker: Any) -> None:
     """A route is public, gated by a role permission, or explicitly for any authenticated caller."""
     client, _ = walker
-    from certvault.api.deps import authenticated
+    from certvault.api.deps import authenticated, authenticated_for_password_change
 
     def uses_auth(dependant: Any) -> bool:
-        return any(d.call is authenticated or isinstance(d.call, _PermissionGate) or uses_auth(d)
-                   for d in dependant.dependencies)
+        return any(d.call in (authenticated, authenticated_for_password_change) or isinstance(d.call, _PermissionGate)
+                   or uses_auth(d) for d in dependant.dependencies)
 
     unprotected = [f"{m} {p}" for m, p, r in _routes(client)
                    if p not in PUBLIC_PATHS and not uses_auth(r.dependant) and not getattr(r, "custom_auth", False)]

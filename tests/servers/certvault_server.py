@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 from tests.servers.process import free_port, start, stop, wait_until
 
 BIN = Path(sys.executable).parent
+ADMIN_PASSWORD = "Live-admin-pass-1"
 
 
 def certvault_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None,
@@ -78,11 +80,35 @@ class LiveServer:
         return certvault_cli(self.data_dir, *args, env=self.env, check=check)
 
     def token(self, user: str = "admin") -> str:
+        if user == "admin":
+            self.replace_admin_password()
         return str(json.loads(self.cli("token", "create", "--user", user, "--json").stdout)["token"])
+
+    def replace_admin_password(self, new: str = ADMIN_PASSWORD) -> None:
+        """Replace the printed one-time password, as the operator does at the first login: until then the
+        admin account (its tokens too) can do nothing but change it."""
+        if self.admin_password in (None, new):
+            return
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.ssl_context()),
+                                             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        login = _post_json(opener, self.url + "/api/v1/auth/login",
+                           {"username": "admin", "password": self.admin_password})
+        _post_json(opener, self.url + "/api/v1/users/me/password",
+                   {"current_password": self.admin_password, "new_password": new},
+                   {"X-CSRF-Token": login["csrf_token"]})
+        self.admin_password = new
 
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc)
+
+
+def _post_json(opener: urllib.request.OpenerDirector, url: str, body: dict[str, str],
+               headers: dict[str, str] | None = None) -> dict[str, str]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    with opener.open(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
 
 
 def start_live_server(env: dict[str, str] | None = None, *extra: str) -> LiveServer:

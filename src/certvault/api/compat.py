@@ -57,9 +57,9 @@ def web_services_actor(request: Request, svc: Services, token: str | None) -> Ac
         raise Unauthenticated("authentication required: send a token")
     try:
         actor = svc.auth.authenticate_token(token.strip(), client_ip(request))
-    except Forbidden:
-        # A refused address is audited; alert about it now rather than at the next watcher tick.
-        svc.ctx.enqueue(WATCH_JOB, {}, dedup_key="notify-watch-audit-now")
+    except Forbidden as exc:
+        if exc.keep_changes:  # a refused address is audited; alert about it now, not at the watcher's next tick
+            svc.ctx.enqueue(WATCH_JOB, {}, dedup_key="notify-watch-audit-now")
         raise
     require(actor, Permission.VAULT_USE)
     request.state.actor = actor

@@ -101,14 +101,26 @@ def client_ip(request: Request) -> str | None:
 
 
 async def authenticated(request: Request, svc: ServicesDep) -> Actor:
-    """Bearer token (API clients) or session cookie + CSRF header (the browser)."""
+    """Bearer token (API clients) or session cookie + CSRF header (the browser).
+
+    An account whose password must change is refused here (403), whatever the route: only the routes that
+    take `PasswordChangeActor` (change my password, log out) admit it."""
+    return await _authenticate(request, svc, pending_ok=False)
+
+
+async def authenticated_for_password_change(request: Request, svc: ServicesDep) -> Actor:
+    """As `authenticated`, but also admits an account whose password must change."""
+    return await _authenticate(request, svc, pending_ok=True)
+
+
+async def _authenticate(request: Request, svc: Services, *, pending_ok: bool) -> Actor:
     ip = client_ip(request)
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
-        actor = await run_in_threadpool(bearer_actor, svc, credentials.strip(), ip)
+        actor = await run_in_threadpool(bearer_actor, svc, credentials.strip(), ip, pending_ok=pending_ok)
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        actor, found = await run_in_threadpool(session_actor, svc, cookie, ip)
+        actor, found = await run_in_threadpool(session_actor, svc, cookie, ip, pending_ok=pending_ok)
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent, found.csrf_token or ""):
@@ -119,8 +131,17 @@ async def authenticated(request: Request, svc: ServicesDep) -> Actor:
     return actor
 
 
+def presented_credential(request: Request) -> str | None:
+    """The bearer token or session cookie this request authenticated with (as `authenticated` picks it)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
 def bearer_actor(svc: Services, token: str, ip: str | None, reading: Bind | None = None,
-                 auth_version: int | None | object = READ_VERSION, *, may_write: bool = True) -> Actor:
+                 auth_version: int | None | object = READ_VERSION, *, may_write: bool = True,
+                 pending_ok: bool = False) -> Actor:
     """Look the token up outside the request's transaction.
 
     What admission writes (a refused address's audit row, a token's use once a minute) commits in
@@ -129,7 +150,8 @@ def bearer_actor(svc: Services, token: str, ip: str | None, reading: Bind | None
     `reading`: the read-only session (or a read connection) the caller already has (the direct route's),
     used instead of checking out another connection; `auth_version`: the auth version the caller read with
     its first statement (see api/fast.py, `Prefetch`); `may_write=False`: raise NeedsTransaction
-    instead of writing (the caller is on the event loop and redoes the request in a thread).
+    instead of writing (the caller is on the event loop and redoes the request in a thread); `pending_ok`:
+    admit an account whose password must change (AuthService.admit_token).
     """
     if reading is not None:
         key, found = svc.auth.credentials.token(reading, token, auth_version)
@@ -140,20 +162,21 @@ def bearer_actor(svc: Services, token: str, ip: str | None, reading: Bind | None
         if not may_write:
             raise NeedsTransaction("admitting this token writes")
         with svc.app.transaction() as own:
-            return own.auth.admit_token(key, found, ip)
-    return svc.auth.admit_token(key, found, ip)
+            return own.auth.admit_token(key, found, ip, pending_ok=pending_ok)
+    return svc.auth.admit_token(key, found, ip, pending_ok=pending_ok)
 
 
-def session_actor(svc: Services, cookie: str, ip: str | None) -> tuple[Actor, Credential]:
+def session_actor(svc: Services, cookie: str, ip: str | None, *, pending_ok: bool = False) -> tuple[Actor, Credential]:
     with svc.app.reading() as conn:
         _key, found = svc.auth.credentials.session(conn, cookie)
     if svc.auth.admission_writes(found, ip):
         with svc.app.transaction() as own:
-            return own.auth.admit_session(found, ip)
-    return svc.auth.admit_session(found, ip)
+            return own.auth.admit_session(found, ip, pending_ok=pending_ok)
+    return svc.auth.admit_session(found, ip, pending_ok=pending_ok)
 
 
 CurrentActor = Annotated[Actor, Depends(authenticated)]
+PasswordChangeActor = Annotated[Actor, Depends(authenticated_for_password_change)]
 
 
 class _PermissionGate:

@@ -25,6 +25,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; replaces totp_secret once confirmed
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last accepted code's time step
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -78,6 +80,20 @@ class WebSession(UUIDPrimaryKey, Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailures(Base):
+    """Failed logins counted for one key: a source address (`address:<ip>`) or an account from one address
+    (`account:<user id>:<ip>`, with `user_id`). See auth/throttle.py."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ip: Mapped[str] = mapped_column(String(64), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    window_ends: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)  # then forgotten
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuthState(Base):

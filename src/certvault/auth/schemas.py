@@ -53,6 +53,11 @@ class UserUpdate(BaseModel):
 class PasswordChange(BaseModel):
     current_password: str
     new_password: str
+    revoke_tokens: bool = Field(default=False, description="also revoke your API tokens (but the one sending this)")
+
+
+class PasswordReset(BaseModel):
+    one_time_password: str = Field(description="shown once; the user must replace it at the next login")
 
 
 class GroupOut(_Out):
@@ -109,5 +114,15 @@ class TotpBegin(BaseModel):
     provisioning_uri: str
 
 
+class TotpStart(BaseModel):
+    password: str = Field(description="your current password")
+    code: str | None = Field(default=None, description="a current code, when two-factor authentication is on")
+
+
 class TotpConfirm(BaseModel):
     code: str
+
+
+class TotpDisable(BaseModel):
+    password: str = Field(description="your current password")
+    code: str = Field(description="a current code from your authenticator")

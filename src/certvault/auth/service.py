@@ -1,4 +1,4 @@
-"""Users, groups, logins (password, TOTP, lockout, IP rules), API tokens and browser sessions."""
+"""Users, groups, passwords; logins (auth/login.py), TOTP (auth/totp.py), tokens and sessions (auth/tokens.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from certvault.audit.service import AuditLog
 from certvault.auth import passwords
-from certvault.auth.credentials import CredentialLookup, address_allowed
+from certvault.auth.credentials import CredentialLookup
+from certvault.auth.login import LoginOps, ip_allowed
 from certvault.auth.models import Group, User
 from certvault.auth.rbac import Actor, Permission, Role, parse_role, require
 from certvault.auth.tokens import SESSION_PREFIX, TOKEN_PREFIX, CredentialOps, token_digest
+from certvault.auth.totp import TotpOps
 from certvault.config import SecuritySettings
 from certvault.db.base import utcnow
-from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from certvault.keyring.service import Sealer
 
 # ASCII only: usernames compare case-insensitively, and SQLite's lower() folds ASCII alone.
@@ -39,12 +40,8 @@ def parse_networks(values: Iterable[str]) -> list[str]:
     return networks
 
 
-def ip_allowed(user: User, ip: str | None) -> bool:
-    return address_allowed(ip, [ipaddress.ip_network(net) for net in user.allowed_networks or ()])
-
-
-class AuthService(CredentialOps):
-    """Users, groups, password and TOTP logins; tokens and sessions come from CredentialOps."""
+class AuthService(LoginOps, TotpOps, CredentialOps):
+    """Users, groups and passwords; logins, TOTP, tokens and sessions come from the mixins."""
 
     def __init__(
         self,
@@ -54,6 +51,7 @@ class AuthService(CredentialOps):
         settings: SecuritySettings,
         now: Callable[[], datetime] = utcnow,
         credentials: CredentialLookup | None = None,
+        web_services: Callable[[], bool] = lambda: True,
     ) -> None:
         self._s = session
         self._audit = audit
@@ -61,6 +59,7 @@ class AuthService(CredentialOps):
         self._settings = settings
         self._now = now
         self.credentials = credentials or CredentialLookup()  # uncached unless the App shares its cache
+        self._web_services = web_services  # whether the web-services APIs (and service-account logins) are on
 
     # ---- users -------------------------------------------------------------------------------
     def has_users(self) -> bool:
@@ -163,19 +162,28 @@ class AuthService(CredentialOps):
         require(actor, Permission.USERS_MANAGE)
         user = self._find_user(ref)
         user.failed_logins, user.locked_until = 0, None
+        self.throttle.forget_account(user.id)
         self._audit.record(actor, "user.unlock", target_type="user", target_id=user.id)
         return user
 
     def reset_password(self, actor: Actor, ref: str | uuid.UUID) -> str:
+        """A one-time password to hand over: every session of the user ends, and until it is replaced the
+        account can do nothing but change it (tokens included)."""
         require(actor, Permission.USERS_MANAGE)
         user = self._find_user(ref)
+        ending = self.live_sessions(user)  # counted before the user changes: a query flushes them
         password = passwords.generate_password()
         user.password_hash = passwords.hash_password(password)
         user.must_change_password = user.kind == "user"
-        self._audit.record(actor, "user.password_reset", target_type="user", target_id=user.id)
+        self._audit.record(actor, "user.password_reset", target_type="user", target_id=user.id,
+                           details={"sessions_ended": ending})
+        self.end_sessions(user)
         return password
 
-    def change_password(self, actor: Actor, current: str, new: str) -> None:
+    def change_password(self, actor: Actor, current: str, new: str, *, keep: str | None = None,
+                        revoke_tokens: bool = False) -> None:
+        """Change your own password. Your other sessions end (`keep`: the session cookie or token this
+        request came with, which stays); `revoke_tokens` revokes your API tokens too (but `keep`)."""
         user = self._find_user(actor.id or actor.name)
         if not passwords.verify_password(user.password_hash, current):
             self._audit.record(actor, "user.password_change", target_type="user", target_id=user.id,
@@ -184,9 +192,15 @@ class AuthService(CredentialOps):
         passwords.check_policy(new, self._settings.password_min_length)
         if new == current:
             raise InvalidInput("the new password must differ from the current one")
+        ending = {"sessions_ended": self.live_sessions(user, keep)}  # before the user changes (see reset_password)
+        if revoke_tokens:  # not named "...token...": the audit log masks the values of such keys
+            ending["api_credentials_revoked"] = self.live_tokens(user, keep)
         user.password_hash = passwords.hash_password(new)
         user.must_change_password = False
-        self._audit.record(actor, "user.password_change", target_type="user", target_id=user.id)
+        self._audit.record(actor, "user.password_change", target_type="user", target_id=user.id, details=ending)
+        self.end_sessions(user, keep)
+        if revoke_tokens:
+            self.revoke_tokens(user, keep)
 
     def _find_user(self, ref: str | uuid.UUID) -> User:
         user: User | None = None
@@ -258,83 +272,9 @@ class AuthService(CredentialOps):
                            details={"user": user.username})
         return group
 
-    # ---- login -------------------------------------------------------------------------------
-    def login(self, username: str, password: str, ip: str | None, totp_code: str | None = None) -> Actor:
-        """Check a password login; failures are audited and counted even though they raise."""
-        user = self._s.scalar(select(User).where(User.username == username))
-        now = self._now()
-        who = Actor(name=username, role=Role.USER, kind=user.kind if user else "user",
-                    id=user.id if user else None, ip=ip, via="login")
-        if user is None or not user.is_active:
-            passwords.verify_password(None, password)
-            return self._fail(who, "unknown or disabled account")
-        if user.locked_until and user.locked_until > now:
-            return self._fail(who, "account locked", target=user)
-        if not ip_allowed(user, ip):
-            self._audit.record(who, "auth.login", target_type="user", target_id=user.id, outcome="denied",
-                               details={"reason": "source address not allowed"})
-            raise Forbidden(f"logins for {username} are not allowed from {ip}", keep_changes=True)
-        if not passwords.verify_password(user.password_hash, password):
-            return self._count_failure(user, who, "wrong password")
-        if user.totp_enabled:
-            if not totp_code:
-                raise Unauthenticated("a TOTP code is required for this account", reason="totp_required")
-            if not self._totp_ok(user, totp_code):
-                return self._count_failure(user, who, "wrong TOTP code")
-        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-        if user.password_hash and passwords.needs_rehash(user.password_hash):
-            user.password_hash = passwords.hash_password(password)
-        actor = self.actor_for(user, ip, via="login")
-        self._audit.record(actor, "auth.login", target_type="user", target_id=user.id)
-        return actor
-
-    def _count_failure(self, user: User, who: Actor, reason: str) -> Actor:
-        user.failed_logins += 1
-        if user.failed_logins >= self._settings.lockout_threshold:
-            user.locked_until = self._now() + timedelta(minutes=self._settings.lockout_minutes)
-            user.failed_logins = 0
-            self._audit.record(who, "auth.lockout", target_type="user", target_id=user.id, outcome="failure",
-                               details={"minutes": self._settings.lockout_minutes, "reason": reason})
-        return self._fail(who, reason, target=user)
-
-    def _fail(self, who: Actor, reason: str, target: User | None = None) -> Actor:
-        self._audit.record(who, "auth.login", target_type="user",
-                           target_id=target.id if target else None, outcome="failure",
-                           details={"reason": reason})
-        raise Unauthenticated("invalid username or password", keep_changes=True)
-
     def actor_for(self, user: User, ip: str | None, via: str) -> Actor:
         return Actor(name=user.username, role=Role(user.role), kind=user.kind, id=user.id, ip=ip,
                      group_ids=frozenset(g.id for g in user.groups), via=via)
 
     def user_for(self, actor: Actor) -> User:
         return self._find_user(actor.id or actor.name)
-
-    # ---- TOTP --------------------------------------------------------------------------------
-    def totp_begin(self, actor: Actor) -> tuple[str, str]:
-        user = self.user_for(actor)
-        secret = pyotp.random_base32()
-        user.totp_secret = self._sealer.seal(secret, aad=f"totp:{user.id}")
-        user.totp_enabled = False
-        uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="certvault")
-        return secret, uri
-
-    def totp_confirm(self, actor: Actor, code: str) -> None:
-        user = self.user_for(actor)
-        if user.totp_secret is None or not self._totp_ok(user, code):
-            raise InvalidInput("the TOTP code does not match; check the device clock and try again")
-        user.totp_enabled = True
-        self._audit.record(actor, "user.totp_enable", target_type="user", target_id=user.id)
-
-    def totp_disable(self, actor: Actor, ref: str | uuid.UUID) -> None:
-        user = self._find_user(ref)
-        if user.id != actor.id:
-            require(actor, Permission.USERS_MANAGE)
-        user.totp_enabled, user.totp_secret = False, None
-        self._audit.record(actor, "user.totp_disable", target_type="user", target_id=user.id)
-
-    def _totp_ok(self, user: User, code: str) -> bool:
-        if user.totp_secret is None:
-            return False
-        secret = self._sealer.open_text(user.totp_secret, aad=f"totp:{user.id}")
-        return pyotp.TOTP(secret).verify(code.strip(), valid_window=1)

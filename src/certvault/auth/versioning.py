@@ -35,7 +35,7 @@ class Watch:
 
 
 WATCHED: dict[type[Any], Watch] = {
-    User: Watch(ignored=frozenset({"last_login_at", "failed_logins", "updated_at"})),
+    User: Watch(ignored=frozenset({"last_login_at", "failed_logins", "updated_at", "totp_last_step", "totp_pending"})),
     Group: Watch(),
     GroupMember: Watch(new_rows=True),
     ApiToken: Watch(ignored=frozenset({"last_used_at"})),

@@ -39,7 +39,8 @@ async def web_user(request: Request, svc: ServicesDep) -> WebUser:
     if not cookie:
         raise LoginRequired(_here(request))
     try:
-        actor, found = await run_in_threadpool(session_actor, svc, cookie, client_ip(request))
+        # Admitted while a password change is pending, to be sent to the change-password page below.
+        actor, found = await run_in_threadpool(session_actor, svc, cookie, client_ip(request), pending_ok=True)
     except Unauthenticated:
         raise LoginRequired(_here(request)) from None
     request.state.actor = actor

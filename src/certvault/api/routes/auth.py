@@ -6,7 +6,15 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from certvault.api.deps import SESSION_COOKIE, CurrentActor, ServicesDep, client_ip, require
+from certvault.api.deps import (
+    SESSION_COOKIE,
+    CurrentActor,
+    PasswordChangeActor,
+    ServicesDep,
+    client_ip,
+    presented_credential,
+    require,
+)
 from certvault.api.schemas import Message
 from certvault.auth.models import Group
 from certvault.auth.rbac import Actor, Permission
@@ -17,11 +25,14 @@ from certvault.auth.schemas import (
     LoginOut,
     MemberAdd,
     PasswordChange,
+    PasswordReset,
     TokenCreate,
     TokenCreated,
     TokenOut,
     TotpBegin,
     TotpConfirm,
+    TotpDisable,
+    TotpStart,
     UserCreate,
     UserCreated,
     UserOut,
@@ -43,7 +54,7 @@ def login(body: LoginIn, request: Request, response: Response, svc: ServicesDep)
 
 
 @router.post("/auth/logout", response_model=Message)
-def logout(request: Request, response: Response, svc: ServicesDep, actor: CurrentActor) -> Message:
+def logout(request: Request, response: Response, svc: ServicesDep, actor: PasswordChangeActor) -> Message:
     if cookie := request.cookies.get(SESSION_COOKIE):
         svc.auth.end_session(cookie)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -57,14 +68,17 @@ def me(svc: ServicesDep, actor: CurrentActor) -> UserOut:
 
 
 @router.post("/users/me/password", response_model=Message)
-def change_password(body: PasswordChange, svc: ServicesDep, actor: CurrentActor) -> Message:
-    svc.auth.change_password(actor, body.current_password, body.new_password)
+def change_password(body: PasswordChange, request: Request, svc: ServicesDep, actor: PasswordChangeActor) -> Message:
+    """Your other sessions end; with `revoke_tokens` your API tokens are revoked too (but the one sending this)."""
+    svc.auth.change_password(actor, body.current_password, body.new_password, keep=presented_credential(request),
+                             revoke_tokens=body.revoke_tokens)
     return Message(message="password changed")
 
 
 @router.post("/users/me/totp", response_model=TotpBegin)
-def totp_begin(svc: ServicesDep, actor: CurrentActor) -> TotpBegin:
-    secret, uri = svc.auth.totp_begin(actor)
+def totp_begin(body: TotpStart, svc: ServicesDep, actor: CurrentActor) -> TotpBegin:
+    """Start (or redo) enrolment: the current password, and a current code while TOTP is on."""
+    secret, uri = svc.auth.totp_begin(actor, body.password, body.code)
     return TotpBegin(secret=secret, provisioning_uri=uri)
 
 
@@ -72,6 +86,26 @@ def totp_begin(svc: ServicesDep, actor: CurrentActor) -> TotpBegin:
 def totp_confirm(body: TotpConfirm, svc: ServicesDep, actor: CurrentActor) -> Message:
     svc.auth.totp_confirm(actor, body.code)
     return Message(message="two-factor authentication enabled")
+
+
+@router.post("/users/me/totp/disable", response_model=Message)
+def totp_disable(body: TotpDisable, svc: ServicesDep, actor: CurrentActor) -> Message:
+    svc.auth.totp_disable(actor, body.password, body.code)
+    return Message(message="two-factor authentication disabled")
+
+
+@router.delete("/users/{user_id}/totp", response_model=UserOut)
+def totp_reset(user_id: uuid.UUID, svc: ServicesDep,
+               actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> UserOut:
+    """Turn someone's two-factor authentication off (a lost device)."""
+    return UserOut.model_validate(svc.auth.totp_reset(actor, user_id))
+
+
+@router.post("/users/{user_id}/password-reset", response_model=PasswordReset)
+def reset_password(user_id: uuid.UUID, svc: ServicesDep,
+                   actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> PasswordReset:
+    """A one-time password for the user; every session of theirs ends."""
+    return PasswordReset(one_time_password=svc.auth.reset_password(actor, user_id))
 
 
 @router.get("/users", response_model=list[UserOut])

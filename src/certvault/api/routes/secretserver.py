@@ -18,7 +18,8 @@ from certvault.api.compat import CompatRoute, alert_soon, web_services_actor
 from certvault.api.deps import ServicesDep, client_ip
 from certvault.auth.rbac import Actor
 from certvault.container import Services
-from certvault.errors import CertvaultError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from certvault.db.session import end_transaction
+from certvault.errors import CertvaultError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from certvault.filenames import content_disposition
 from certvault.vault.fieldstore import FieldValue
 from certvault.vault.models import CheckOut, Folder, Secret, SecretField
@@ -140,23 +141,22 @@ def oauth2_token(request: Request, svc: ServicesDep, grant_type: Annotated[str, 
         if grant_type != "password":
             raise InvalidInput(f"unsupported grant_type {grant_type!r}; use password")
         actor = svc.auth.login(username, password, client_ip(request))
+        token, _row = svc.auth.issue_oauth_token(actor, TOKEN_SECONDS)
     except CertvaultError as exc:
-        if exc.keep_changes:
-            alert_soon(svc)
-            svc.session.commit()  # keep the audited failure (and the alert job) though we answer an error
-        status = 403 if isinstance(exc, Forbidden) and not exc.keep_changes else 400
-        code = "access_denied" if status == 403 else "invalid_grant"
-        return JSONResponse({"error": code, "error_description": exc.message, "message": exc.message},
-                            status_code=status)
-    token, row = svc.auth.create_token(actor, actor.id, name="secretserver-oauth", days=1, kind="oauth")
-    row.expires_at = svc.ctx.now().replace(microsecond=0) + _seconds(TOKEN_SECONDS)
+        return _oauth_error(svc, exc)
     return TokenOut(access_token=token, token_type="bearer", expires_in=TOKEN_SECONDS)
 
 
-def _seconds(value: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
+def _oauth_error(svc: Services, exc: CertvaultError) -> JSONResponse:
+    """The OAuth error shape (RFC 6749 §5.2, plus Secret Server's `message`). What the refusal recorded (an
+    audited failure) is kept, as for a raised error, and the alert watcher runs now."""
+    if exc.keep_changes:
+        alert_soon(svc)
+    end_transaction(svc.session, exc)
+    status = exc.status_code if isinstance(exc, Forbidden | RateLimited) else 400
+    code = {403: "access_denied", 429: "slow_down"}.get(status, "invalid_grant")
+    return JSONResponse({"error": code, "error_description": exc.message, "message": exc.message},
+                        status_code=status)
 
 
 @router.get("/api/v1/secrets")

@@ -88,9 +88,12 @@ def password_submit(
     user: Annotated[WebUser, Depends(check_csrf)],
     current_password: Annotated[str, Form()],
     new_password: Annotated[str, Form()],
+    revoke_tokens: Annotated[str, Form()] = "",
 ) -> Response:
+    """Your other sessions end (this one stays); the checkbox revokes your API tokens too."""
     try:
-        svc.auth.change_password(user.actor, current_password, new_password)
+        svc.auth.change_password(user.actor, current_password, new_password,
+                                 keep=request.cookies.get(SESSION_COOKIE), revoke_tokens=bool(revoke_tokens))
     except CertvaultError as exc:
         return render(_templates(), request, "change_password.html", user, status_code=exc.status_code,
                       error_message=exc.message)
