@@ -3,9 +3,10 @@
 A lookup used to cost three ORM queries per request (token, user, the user's groups). Each process
 now keeps what it loaded, stamped with the auth version (`auth_state.version`), and every lookup
 first reads that counter: one primary-key query. Every transaction that changes a user, a group's
-members, a token or a session bumps the counter (auth/versioning.py), so revocation, disabling,
-lockout, IP allow-lists, roles and group changes take effect on the next request in every process.
-Expiry and the end of a lockout are compared with the clock on every request, not cached.
+members, a token or a session bumps the counter (auth/versioning.py), so revocation, disabling, a
+password change becoming due, IP allow-lists, roles and group changes take effect on the next request in
+every process. Expiry is compared with the clock on every request, not cached. (A lockout stops logins,
+not credentials already issued: admission does not look at it.)
 Only SHA-256 digests of credentials are kept in memory, never a token or a cookie.
 """
 

@@ -127,4 +127,5 @@ class Hardening:
     def _lockout(self) -> Check:
         sec = self._c.ctx.settings.security
         return Check("lockout_policy", "ok" if sec.lockout_threshold <= 10 else "warn",
-                     f"accounts lock for {sec.lockout_minutes} min after {sec.lockout_threshold} failed logins")
+                     f"an address is locked out of an account for {sec.lockout_minutes} min after "
+                     f"{sec.lockout_threshold} failed logins, the account once {sec.lockout_addresses} addresses are")
