@@ -4,7 +4,9 @@ and a lockout stops logins only: tokens already issued keep answering. The locko
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -146,3 +148,27 @@ def test_counters_are_forgotten_after_their_window_by_an_hourly_job(app: App) ->
         assert svc.auth.throttle.purge_expired() == 0  # still counting
         assert AuthService(svc.session, svc.audit, svc.sealer, sec, now=lambda: later).throttle.purge_expired() == 2
     assert PURGE_JOB in {schedule.job_name for schedule in app.schedules}
+
+
+def test_concurrent_failures_are_all_counted_and_lock_once(app: App) -> None:
+    """Failures racing from one address for one account (and a login from elsewhere meanwhile) are counted
+    one by one: the lock comes exactly once, nothing deadlocks, the owner's login goes through."""
+    login = create_login(app, "user")
+    attempts = app.settings.security.lockout_threshold + 3
+    barrier = threading.Barrier(attempts + 1)
+
+    def attempt(password: str, ip: str) -> str:
+        barrier.wait()
+        try:
+            with app.transaction() as svc:
+                svc.auth.login(login.username, password, ip)
+        except Unauthenticated:
+            return "refused"
+        return "in"
+
+    with ThreadPoolExecutor(attempts + 1) as pool:
+        results = list(pool.map(attempt, ["wrong"] * attempts + [login.password],
+                                [ATTACKER] * attempts + [SCANNER_HOST]))
+    assert results == ["refused"] * attempts + ["in"]
+    assert [(e.ip, e.details["scope"]) for e in _audit(app, "auth.lockout")] == [(ATTACKER, "address")]
+    assert len([e for e in _audit(app, "auth.login") if e.outcome == "failure"]) == attempts

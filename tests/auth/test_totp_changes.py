@@ -4,13 +4,16 @@ is accepted once."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
 from fastapi.testclient import TestClient
 
 from certvault.container import App
+from certvault.errors import Unauthenticated
 from tests.conftest import Login, create_login
 
 
@@ -99,3 +102,25 @@ def test_a_new_secret_waits_for_its_confirmation_and_an_admin_reset_is_audited(a
     assert _login(client, user).status_code == 200
     rows = client.get("/api/v1/audit", params={"action": "user.totp_reset"}, headers=admin.headers).json()["items"]
     assert [(r["actor_name"], r["target_id"]) for r in rows] == [(admin.username, me["id"])]
+
+
+
+def test_one_code_sent_twice_at_once_logs_in_once(app: App) -> None:
+    login = create_login(app, "user")
+    with app.transaction() as svc:
+        actor = svc.auth.login(login.username, login.password, None)
+        secret, _uri = svc.auth.totp_begin(actor, login.password)
+        svc.auth.totp_confirm(actor, _code(secret, -1))
+    code, barrier = _code(secret), threading.Barrier(2)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            with app.transaction() as svc:
+                svc.auth.login(login.username, login.password, "192.0.2.1", code)
+        except Unauthenticated:
+            return "refused"
+        return "in"
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(attempt, range(2))) == ["in", "refused"]

@@ -2,9 +2,9 @@
 
 FastAPI's dependency solving, validation and worker-thread trips cost more CPU than such a read itself. A
 `BearerFastRoute` serves the plain form of one request (bearer token, canonical path, no query string, none of
-`fallback_headers`) with the same steps as the regular route: `bearer_actor` (token, account, IP allow-list,
-lockout), the role permission, the endpoint's service call, and the commit of its audit row before anything
-is sent. Anything else (cookies, query parameters, odd ids, other methods) does not match and falls through to
+`fallback_headers`) with the same steps as the regular route: `bearer_actor` (token, account, IP allow-list, a
+password change due), the role permission, the endpoint's service call, and the commit of its audit row before
+anything is sent. Anything else (cookies, query parameters, odd ids, other methods) does not match and falls through to
 the regular FastAPI route, which also documents the operation in OpenAPI. `DirectRoutes` sits in front of
 FastAPI's middleware and routing; an error is answered by the application's exception handler for it.
 
