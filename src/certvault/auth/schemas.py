@@ -7,8 +7,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from certvault.names import Label, ShortLabel, ShortName
-
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -31,10 +29,10 @@ class UserOut(_Out):
 
 
 class UserCreate(BaseModel):
-    username: ShortName
+    username: str = Field(min_length=1, max_length=150)
     role: str = "user"
     email: str | None = None
-    display_name: Label = ""
+    display_name: str = ""
     password: str | None = Field(default=None, description="omit to generate a one-time password")
     allowed_networks: list[str] = []
 
@@ -47,7 +45,7 @@ class UserCreated(BaseModel):
 class UserUpdate(BaseModel):
     role: str | None = None
     email: str | None = None
-    display_name: Label | None = None
+    display_name: str | None = None
     is_active: bool | None = None
     allowed_networks: list[str] | None = None
 
@@ -70,19 +68,19 @@ class GroupOut(_Out):
 
 
 class GroupCreate(BaseModel):
-    name: ShortName
-    description: Label = ""
+    name: str = Field(min_length=1, max_length=150)
+    description: str = ""
 
 
 class MemberAdd(BaseModel):
-    user: ShortName = Field(description="username or user id")
+    user: str = Field(description="username or user id")
 
 
 class TokenCreate(BaseModel):
-    name: ShortLabel = ""
+    name: str = ""
     days: int | None = Field(default=None, ge=0, le=3650, description=(
         "lifetime; at most security.token_max_days (422 beyond it); 0 = never expires, only without a maximum"))
-    user: ShortName | None = Field(default=None, description="administrators may create tokens for others")
+    user: str | None = Field(default=None, description="administrators may create tokens for others")
 
 
 class TokenOut(_Out):
