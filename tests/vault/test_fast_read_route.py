@@ -17,7 +17,7 @@ from certvault.api.fast import BearerFastRoute
 from certvault.api.routes.vault import FAST_ROUTES
 from certvault.auth.rbac import Actor
 from certvault.container import App
-from certvault.errors import Forbidden, NotFound
+from certvault.errors import NotFound
 from certvault.server import create_server
 from tests.conftest import create_login
 from tests.vault.conftest import build_scene
@@ -55,7 +55,7 @@ def test_direct_and_regular_routes_answer_alike(sqlite_app: App, served: list[st
             "read": (path, scene.as_("alice"), 200),
             "bad token": (path, {"Authorization": "Bearer cvt_not-a-token"}, 401),
             "refused address": (path, fenced.headers, 403),
-            "no permission": (path, scene.as_("bob"), 403),  # bob's grant is on Ops/Linux only
+            "no permission": (path, scene.as_("bob"), 404),  # bob's grant is on Ops/Linux only: not his to see
             "unknown secret": (f"/api/v1/vault/secrets/{uuid.uuid4()}/values", scene.as_("alice"), 404),
         }
         for name, (url, headers, status) in cases.items():
@@ -113,11 +113,11 @@ def test_a_changed_access_rule_takes_effect_on_the_next_direct_read(sqlite_app: 
 
         assert [alice_reads(), alice_reads()] == [200, 200]  # the second with the level resolved by the first
         changed(client.put(f"/api/v1/vault/folders/{linux}/inheritance", json={"inherit": False}, headers=admin))
-        assert alice_reads() == 403
+        assert alice_reads() == 404  # no longer hers: answered like a secret that does not exist
         changed(client.put(f"/api/v1/vault/folders/{linux}/inheritance", json={"inherit": True}, headers=admin))
         assert alice_reads() == 200
         changed(client.delete(f"/api/v1/vault/folders/{scene.folders['Ops']}/permissions/alice", headers=admin))
-        assert alice_reads() == 403
+        assert alice_reads() == 404
         changed(scene.post("admin", f"/secrets/{secret['id']}/permissions", {"principal": "alice", "level": "view"}))
         assert alice_reads() == 200  # a new grant counts at once too
 
@@ -127,7 +127,7 @@ def test_a_changed_access_rule_takes_effect_on_the_next_direct_read(sqlite_app: 
         group = next(g for g in client.get("/api/v1/groups", headers=admin).json() if g["name"] == "scanners")
         carol = next(u for u in client.get("/api/v1/users", headers=admin).json() if u["username"] == "carol")
         changed(client.delete(f"/api/v1/groups/{group['id']}/members/{carol['id']}", headers=admin))
-        assert client.get(scan_path, headers=scene.as_("carol")).status_code == 403
+        assert client.get(scan_path, headers=scene.as_("carol")).status_code == 404  # no longer hers to see
         assert len(served) == 9  # all of these reads went through the direct route
 
 
@@ -159,7 +159,7 @@ def test_the_reads_of_one_loop_pass_read_their_secrets_in_one_statement(sqlite_a
         event.remove(sqlite_app.read_engine, "before_cursor_execute", note)
     passwords = [{f["slug"]: f["value"] for f in json.loads(a)["fields"]}["password"] for a in answers[:2]]
     assert passwords == ["pw-db-ahead-1-Secret1", "pw-db-ahead-2-Secret1"]
-    assert isinstance(answers[2], Forbidden) and isinstance(answers[3], NotFound), answers
+    assert isinstance(answers[2], NotFound) and isinstance(answers[3], NotFound), answers  # not bob's; unknown
     assert json.loads(answers[4]) == json.loads(answers[0])
     ahead, *alone = [(s, p) for s, p in statements if "FROM vault_secrets JOIN vault_folders" in s]
     assert " IN (" in ahead[0] and len(ahead[1]) == 3 + 1, ahead  # three secrets (and the auth version's key)

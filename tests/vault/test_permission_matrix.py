@@ -43,16 +43,16 @@ MATRIX = [
     # direct folder grant, and inheritance into subfolders
     ("alice", "ops", 200, "password"),
     ("alice", "ops-linux", 200, "password"),
-    ("bob", "ops", 403, "no permission"),
+    ("bob", "ops", 404, "not found among the secrets you can access"),
     ("bob", "ops-linux", 200, "password"),
     # a folder that breaks inheritance: parents' grants stop there
-    ("alice", "ops-linux-private", 403, "no permission"),
-    ("bob", "ops-linux-private", 403, "no permission"),
+    ("alice", "ops-linux-private", 404, "not found among the secrets you can access"),
+    ("bob", "ops-linux-private", 404, "not found among the secrets you can access"),
     ("dave", "ops-linux-private", 200, "password"),
-    ("dave", "ops-linux", 403, "no permission"),
+    ("dave", "ops-linux", 404, "not found among the secrets you can access"),
     # group membership
     ("carol", "scan", 200, "password"),
-    ("alice", "scan", 403, "no permission"),
+    ("alice", "scan", 404, "not found among the secrets you can access"),
     # protection: approval (view/edit need an approved request; owners do not)
     ("alice", "approval", 403, "requires approval"),
     ("bob", "approval", 403, "requires approval"),
@@ -88,7 +88,7 @@ def test_listing_shows_only_readable_secrets(scene: VaultScene, user: str, visib
     assert {i["name"] for i in scene.get(user, "/secrets").json()["items"]} == visible
 
 
-@pytest.mark.parametrize(("user", "status"), [("alice", 403), ("bob", 200), ("dave", 403)])
+@pytest.mark.parametrize(("user", "status"), [("alice", 403), ("bob", 200), ("dave", 404)])
 def test_editing_needs_edit_permission(scene: VaultScene, user: str, status: int) -> None:
     response = scene.client.patch(f"/api/v1/vault/secrets/{_id(scene, 'ops-linux')}",
                                   json={"fields": {"host": f"db-{user}"}}, headers=scene.as_(user))

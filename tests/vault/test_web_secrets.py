@@ -152,7 +152,7 @@ def test_permissions_through_the_pages(scene: VaultScene) -> None:
     assert client.post(f"/vault/secrets/{secret_id}/settings", data={
         "csrf_token": csrf, "checkout_minutes": "30"}, follow_redirects=False).status_code == 303  # inheritance off
     web_login(client, scene.users["alice"], "/vault")
-    assert client.get(f"/vault/secrets/{secret_id}").status_code == 403
+    assert client.get(f"/vault/secrets/{secret_id}").status_code == 404  # no longer hers to see
     web_login(client, scene.users["carol"], "/vault")  # the secret's own grant stays
     assert client.get(f"/vault/secrets/{secret_id}").status_code == 200
 

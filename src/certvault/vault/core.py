@@ -1,4 +1,9 @@
-"""What every vault operation shares: lookups, numbering, the access resolver, audit helpers."""
+"""What every vault operation shares: lookups, numbering, the access resolver, audit helpers.
+
+A secret or folder the caller cannot view answers exactly like one that does not exist (404, the caller's
+own reference, no name), so ids cannot be walked to learn names; the audit row records the refusal.
+Beyond view, a missing level is a 403 that may name the secret: the caller can see it anyway.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,19 @@ from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden, NotFound
 from certvault.notifications.service import NotificationService
 from certvault.system.service import SystemSettings
-from certvault.vault.access import LEVELS_CACHE, AccessResolver
+from certvault.vault.access import LEVELS_CACHE, NAMES, VIEW, AccessResolver
 from certvault.vault.models import Folder, Secret, SecretField
 
 WEB_SERVICES = "web_services.enabled"
+
+
+def secret_not_found(ref: object) -> NotFound:
+    """The one answer for a secret that does not exist and for one the caller cannot view."""
+    return NotFound(f"secret {ref} not found among the secrets you can access")
+
+
+def folder_not_found(ref: object) -> NotFound:
+    return NotFound(f"folder {ref} not found among the folders you can access")
 
 # A secret with its folder, by id or by number; built once (building a statement costs more than running it).
 _WITH_FOLDER = select(Secret, Folder).join(Folder, Secret.folder_id == Folder.id)
@@ -113,7 +127,7 @@ class VaultCore:
             except ValueError:
                 found = self.s.scalar(select(Folder).where(Folder.path == normalize_path(text)))
         if found is None:
-            raise NotFound(f"folder {ref} not found")
+            raise folder_not_found(ref)
         return found
 
     def secret_with_folder(self, ref: str | uuid.UUID | int, *, for_update: bool = False) -> tuple[Secret, Folder]:
@@ -122,7 +136,7 @@ class VaultCore:
             stmt = _LOCKED[stmt]
         row = self.s.execute(stmt, {"ref": key}).first()
         if row is None or not row[0].active:
-            raise NotFound(f"secret {ref} not found")
+            raise secret_not_found(ref)
         return row[0], row[1]
 
     def secret_with_fields(self, ref: str | uuid.UUID | int) -> tuple[Secret, Folder, list[SecretField]]:
@@ -138,11 +152,11 @@ class VaultCore:
             else:
                 found = self.s.connection().execute(_ROWS_WITH_FIELDS[stmt], {"ref": key}).all()
             if not found or not found[0].s_active:
-                raise NotFound(f"secret {ref} not found")
+                raise secret_not_found(ref)
             return _records(found)  # type: ignore[return-value]
         rows = self.s.execute(_WITH_FIELDS[stmt], {"ref": key}).all()
         if not rows or not rows[0][0].active:
-            raise NotFound(f"secret {ref} not found")
+            raise secret_not_found(ref)
         return rows[0][0], rows[0][1], [row[2] for row in rows if row[2] is not None]
 
     @staticmethod
@@ -176,7 +190,7 @@ class VaultCore:
         try:
             return _BY_ID, uuid.UUID(text)
         except ValueError:
-            raise NotFound(f"secret {ref} not found") from None
+            raise secret_not_found(ref) from None
 
     def secret_by_path(self, path: str) -> tuple[Secret, Folder]:
         folder_path, _, name = normalize_path(path).rpartition("/")
@@ -184,7 +198,7 @@ class VaultCore:
                 .where(Folder.path == folder_path, Secret.name == name, Secret.active.is_(True)))
         row = self.s.execute(stmt).first()
         if row is None:
-            raise NotFound(f"secret {path} not found")
+            raise secret_not_found(path)
         return row[0], row[1]
 
     def next_number(self, model: type[Folder] | type[Secret]) -> int:
@@ -205,6 +219,32 @@ class VaultCore:
                 details.setdefault("path", folder.path)
             self.ctx.audit.record(actor, action, target_type="vault_folder" if folder else None, target_id=target,
                                   outcome=outcome, details=details)
+
+    def require_secret(self, actor: Actor, secret: Secret, folder: Folder, wanted: int, ref: object,
+                       action: str) -> int:
+        """The caller's level on the secret, when at least `wanted`; hidden (below view) or refused, audited."""
+        level = self.access.secret_level(actor, secret, folder)
+        if level < VIEW:
+            raise self.conceal(actor, action, secret, ref)
+        if level < wanted:
+            raise self.deny(actor, action, secret, f"you need {NAMES[wanted]} permission on secret {secret.name}",
+                            "CannotView")
+        return level
+
+    def require_folder(self, actor: Actor, folder: Folder, wanted: int, ref: object, action: str) -> int:
+        level = self.access.folder_level(actor, folder)
+        if level < VIEW:
+            self.audit(actor, action, folder=folder, outcome="denied", reason="no permission on the folder")
+            raise NotFound(folder_not_found(ref).message, keep_changes=True)
+        if level < wanted:
+            raise Forbidden(f"you need {NAMES[wanted]} permission on folder {folder.path}")
+        return level
+
+    def conceal(self, actor: Actor, action: str, secret: Secret, ref: object) -> NotFound:
+        """Audit a refused attempt on a secret the caller cannot view; return the error to raise, worded as
+        for a secret that does not exist."""
+        self.audit(actor, action, secret, outcome="denied", reason="no permission on the secret", state="CannotView")
+        return NotFound(secret_not_found(ref).message, keep_changes=True)
 
     def deny(self, actor: Actor, action: str, secret: Secret, message: str, state: str,
              error: type[Forbidden] = Forbidden) -> Forbidden:

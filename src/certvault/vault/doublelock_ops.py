@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from certvault.auth.rbac import Actor
 from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from certvault.vault import doublelock
-from certvault.vault.access import OWNER, need
+from certvault.vault.access import OWNER
 from certvault.vault.core import VaultCore
 from certvault.vault.fieldstore import FieldStore, field_aad, history_aad
 from certvault.vault.models import DoubleLockGrant, DoubleLockKey, Secret, SecretHistory
@@ -80,7 +80,7 @@ class DoubleLockOps:
     def enable(self, actor: Actor, secret_ref: str | uuid.UUID) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(secret_ref, for_update=True)
-        need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, OWNER, secret_ref, "vault.doublelock_enable")
         self._protection.refuse_if_held_by_other(actor, secret, "secret.doublelock_enable")  # values are rewritten
         if secret.double_lock:
             raise Conflict(f"secret {secret.name} is already double-locked")
@@ -102,7 +102,7 @@ class DoubleLockOps:
     def disable(self, actor: Actor, secret_ref: str | uuid.UUID, passphrase: str) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(secret_ref, for_update=True)
-        need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, OWNER, secret_ref, "vault.doublelock_disable")
         self._protection.refuse_if_held_by_other(actor, secret, "secret.doublelock_disable")
         if not secret.double_lock:
             raise Conflict(f"secret {secret.name} is not double-locked")
@@ -120,7 +120,7 @@ class DoubleLockOps:
         """Give another person the secret key; they need their own passphrase (and a vault permission)."""
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(secret_ref)
-        need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, OWNER, secret_ref, "vault.doublelock_share")
         if not secret.double_lock:
             raise Conflict(f"secret {secret.name} is not double-locked")
         key = self.secret_key(actor, secret, passphrase, "secret.doublelock_share")

@@ -53,7 +53,7 @@ class FolderOps:
         if parent_folder is None:
             need(OWNER if is_vault_admin(actor) else 0, OWNER, "the vault root (administrators create top folders)")
         else:
-            need(self._c.access.folder_level(actor, parent_folder), OWNER, f"folder {parent_folder.path}")
+            self._c.require_folder(actor, parent_folder, OWNER, parent, "vault.folder_create")
         path = f"{parent_folder.path}/{name}" if parent_folder else name
         if self._c.s.scalar(select(Folder.id).where(Folder.path == path)):
             raise Conflict(f"folder {path} already exists")
@@ -76,10 +76,7 @@ class FolderOps:
     def get(self, actor: Actor, ref: str | uuid.UUID) -> tuple[Folder, str]:
         self._c.gate(actor)
         folder = self._c.folder(ref)
-        level = self._c.access.folder_level(actor, folder)
-        if level < VIEW:
-            raise NotFound(f"folder {ref} not found")
-        return folder, NAMES[level]
+        return folder, NAMES[self._c.require_folder(actor, folder, VIEW, ref, "vault.folder_view")]
 
     def children(self, folder: Folder) -> list[Folder]:
         return list(self._c.s.scalars(select(Folder).where(Folder.parent_id == folder.id).order_by(Folder.name)))
@@ -87,7 +84,7 @@ class FolderOps:
     def set_inheritance(self, actor: Actor, ref: str | uuid.UUID, inherit: bool) -> Folder:
         self._c.gate(actor)
         folder = self._c.folder(ref)
-        need(self._c.access.folder_level(actor, folder), OWNER, f"folder {folder.path}")
+        self._c.require_folder(actor, folder, OWNER, ref, "vault.folder_inheritance")
         folder.inherit_permissions = inherit
         self._c.audit(actor, "vault.folder_inheritance", folder=folder, inherit=inherit)
         return folder
@@ -135,13 +132,13 @@ class FolderOps:
         self._c.gate(actor)
         if secret is not None:
             sec, fold = self._c.secret_with_folder(secret)
-            need(self._c.access.secret_level(actor, sec, fold), VIEW, f"secret {sec.name}")
+            self._c.require_secret(actor, sec, fold, VIEW, secret, "vault.grants")
             rows = self._grant_rows(VaultPermission.secret_id == sec.id, None)
             if sec.inherit_permissions:
                 rows += self._folder_grants(fold, from_secret=True)
             return rows
         fold = self._c.folder(folder or "")
-        need(self._c.access.folder_level(actor, fold), VIEW, f"folder {fold.path}")
+        self._c.require_folder(actor, fold, VIEW, folder, "vault.grants")
         return self._folder_grants(fold)
 
     def _folder_grants(self, folder: Folder, from_secret: bool = False) -> list[GrantInfo]:
@@ -172,10 +169,10 @@ class FolderOps:
             raise InvalidInput("give exactly one of a folder or a secret")
         if folder is not None:
             target = self._c.folder(folder)
-            need(self._c.access.folder_level(actor, target), OWNER, f"folder {target.path}")
+            self._c.require_folder(actor, target, OWNER, folder, "vault.grant")
             return target, None
         sec, fold = self._c.secret_with_folder(secret)  # type: ignore[arg-type]
-        need(self._c.access.secret_level(actor, sec, fold), OWNER, f"secret {sec.name}")
+        self._c.require_secret(actor, sec, fold, OWNER, secret, "vault.grant")
         return None, sec
 
     def resolve_principal(self, ref: str, kind: str | None = None) -> tuple[str, uuid.UUID, str]:

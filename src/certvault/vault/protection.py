@@ -49,7 +49,7 @@ class ProtectionOps:
         if unknown:
             raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
-        need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, OWNER, ref, "secret.settings")
         self.refuse_if_held_by_other(actor, secret, "secret.settings")
         if "checkout_minutes" in changes:
             _minutes(int(changes["checkout_minutes"]), "the check-out period")
@@ -87,10 +87,7 @@ class ProtectionOps:
                   automatic: bool = False) -> CheckOut:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
-        level = self._c.access.secret_level(actor, secret, folder)
-        if level < VIEW:
-            raise self._c.deny(actor, "secret.checkout", secret, f"you need view permission on secret {secret.name}",
-                               "CannotView")
+        self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.checkout")
         return self.check_out_loaded(actor, secret, minutes, automatic=automatic)
 
     def check_out_loaded(self, actor: Actor, secret: Secret, minutes: int | None = None, *,
@@ -118,8 +115,7 @@ class ProtectionOps:
     def check_in(self, actor: Actor, ref: str | uuid.UUID, *, force: bool = False) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
-        level = self._c.access.secret_level(actor, secret, folder)
-        need(level, VIEW, f"secret {secret.name}")
+        level = self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.checkin")
         current = self.active_checkout(secret)
         if current is None:
             raise Conflict(f"secret {secret.name} is not checked out")
@@ -154,10 +150,16 @@ class ProtectionOps:
             AccessRequest.status == "approved", AccessRequest.expires_at > self._c.ctx.now())
         return self._c.s.scalars(stmt).first()
 
+    def require_approval(self, actor: Actor, secret: Secret, level: int, action: str) -> None:
+        """Reading a secret that requires approval, and changing it, need an approved request (owners do not)."""
+        if secret.require_approval and level < OWNER and self.active_approval(actor, secret) is None:
+            raise self._c.deny(actor, action, secret, f"secret {secret.name} requires approval for access; "
+                               "request access with a reason and wait for an approver", "RequiresApproval")
+
     def request_access(self, actor: Actor, ref: str | uuid.UUID, reason: str, minutes: int = 60) -> AccessRequest:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref)
-        need(self._c.access.secret_level(actor, secret, folder), VIEW, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.access_request")
         if not secret.require_approval:
             raise Conflict(f"secret {secret.name} does not require approval")
         if actor.id is None:
@@ -183,6 +185,9 @@ class ProtectionOps:
         if request is None:
             raise NotFound(f"access request {request_id} not found")
         secret, folder = self._c.secret_with_folder(request.secret_id)
+        if self._c.access.secret_level(actor, secret, folder) < VIEW and request.requester_id != actor.id:
+            self._c.audit(actor, "secret.access_decision", secret, outcome="denied", reason="no permission")
+            raise NotFound(f"access request {request_id} not found", keep_changes=True)
         need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name} (approvers own it)")
         if request.requester_id == actor.id:
             raise Forbidden("you cannot approve your own request")

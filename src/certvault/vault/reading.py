@@ -69,13 +69,10 @@ class Reader:
         else:
             secret, folder, fields = self._c.secret_with_fields(ref or "")
         action = ACTIONS[purpose] if slug is None else ACTIONS[purpose] + "_field"
-        level = self._c.access.secret_level(actor, secret, folder)
-        if level < VIEW:
-            raise self._c.deny(actor, action, secret, f"you have no permission on secret {secret.name}",
-                               "CannotView")
+        level = self._c.require_secret(actor, secret, folder, VIEW, path if path is not None else ref, action)
         if (secret.require_approval or secret.double_lock or secret.checkout_enabled) and self._c.s.info.get(READ_ONLY):
             raise NeedsTransaction("approval, DoubleLock and check-out are decided in a write transaction")
-        self._check_approval(actor, secret, level, action)
+        self._protection.require_approval(actor, secret, level, action)
         dl_key = self._dlock.secret_key(actor, secret, passphrase, action) if secret.double_lock else None
         checkout = self._check_out_if_needed(actor, secret, action, auto_checkout or actor.kind == "service")
         if secret.checkout_enabled:
@@ -84,11 +81,6 @@ class Reader:
         self._c.audit(actor, action, secret, fields=[v.slug for v in values], withheld=withheld or None,
                       via=actor.via, folder=folder.path)
         return SecretRead(secret, folder, level, values, withheld, checkout)
-
-    def _check_approval(self, actor: Actor, secret: Secret, level: int, action: str) -> None:
-        if secret.require_approval and level < OWNER and self._protection.active_approval(actor, secret) is None:
-            raise self._c.deny(actor, action, secret, f"secret {secret.name} requires approval for access; "
-                               "request access with a reason and wait for an approver", "RequiresApproval")
 
     def _check_out_if_needed(self, actor: Actor, secret: Secret, action: str, automatic: bool) -> CheckOut | None:
         if not secret.checkout_enabled:

@@ -14,7 +14,7 @@ from certvault.db.search import contains
 from certvault.errors import Conflict, InvalidInput
 from certvault.filenames import clean_filename
 from certvault.vault import passwords, templates
-from certvault.vault.access import EDIT, OWNER, VIEW, need
+from certvault.vault.access import EDIT, OWNER, VIEW
 from certvault.vault.core import VaultCore
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore
@@ -58,7 +58,7 @@ class SecretOps:
                generate_password: bool = False, system: bool = False, **settings: object) -> Secret:
         self._c.gate(actor)
         folder = self._c.folder(folder_ref)
-        need(self._c.access.folder_level(actor, folder), EDIT, f"folder {folder.path}")
+        self._c.require_folder(actor, folder, EDIT, folder_ref, "secret.create")
         name = check_name(name, "secret")
         templates.template_fields(template)
         if self._c.s.scalar(select(Secret.id).where(Secret.folder_id == folder.id, Secret.name == name,
@@ -125,10 +125,8 @@ class SecretOps:
                passphrase: str | None = None, generate_password: bool = False) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
-        level = self._c.access.secret_level(actor, secret, folder)
-        if level < EDIT:
-            raise self._c.deny(actor, "secret.edit", secret, f"you need edit permission on secret {secret.name}",
-                               "CannotView")
+        level = self._c.require_secret(actor, secret, folder, EDIT, ref, "secret.edit")
+        self._protection.require_approval(actor, secret, level, "secret.edit")  # changes need what reads need
         self._protection.refuse_if_held_by_other(actor, secret, "secret.edit")
         values = self._collect(secret.template, fields or {}, files or {})
         if generate_password:
@@ -174,7 +172,7 @@ class SecretOps:
     def deactivate(self, actor: Actor, ref: str | uuid.UUID) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
-        need(self._c.access.secret_level(actor, secret, folder), OWNER, f"secret {secret.name}")
+        self._c.require_secret(actor, secret, folder, OWNER, ref, "secret.delete")
         self._protection.refuse_if_held_by_other(actor, secret, "secret.delete")
         secret.active = False
         self._c.audit(actor, "secret.delete", secret)
@@ -184,10 +182,7 @@ class SecretOps:
     def get(self, actor: Actor, ref: str | uuid.UUID | int) -> SecretListing:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref)
-        level = self._c.access.secret_level(actor, secret, folder)
-        if level < VIEW:
-            raise self._c.deny(actor, "secret.metadata", secret, f"you have no permission on secret {secret.name}",
-                               "CannotView")
+        level = self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.metadata")
         return SecretListing(secret, folder, level)
 
     def field_list(self, secret: Secret) -> list[SecretField]:
@@ -222,7 +217,7 @@ class SecretOps:
     def history(self, actor: Actor, ref: str | uuid.UUID, passphrase: str | None = None) -> list[HistoryEntry]:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref)
-        if self._c.access.secret_level(actor, secret, folder) < OWNER:
+        if self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.history") < OWNER:
             raise self._c.deny(actor, "secret.history", secret, "only owners can see earlier values of "
                                f"secret {secret.name}", "CannotView")
         dl_key = self._dlock.secret_key(actor, secret, passphrase, "secret.history") if secret.double_lock else None

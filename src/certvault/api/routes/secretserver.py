@@ -273,7 +273,7 @@ def lookup_folders(svc: ServicesDep, actor: SSActor,
     if search_text:
         items = [f for f in items if search_text.lower() in f.name.lower()]
     if parent_id is not None:
-        parent = svc.vault.core.folder(parent_id)
+        parent, _level = svc.vault.folders.get(actor, str(parent_id))  # one the caller cannot see is not found
         items = [f for f in items if (f.parent_id == parent.id if direct else f.path.startswith(parent.path + "/"))]
     records = [{"id": f.number, "value": f.name} for f in items[: take or 100]]
     return {"records": records, "total": len(items), "take": take, "skip": 0, "success": True}
