@@ -129,12 +129,12 @@ def test_hostile_input_is_a_clear_400_not_a_server_error(sqlite_app: App, sqlite
         ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ca_pem": "-----BEGIN CERTIFICATE-----\x00"}},
          "ca_pem"),
         ("post", "/api/v1/scans/runs", {"json": {"hosts": ["a.test"], "ports": [-5]}}, "port"),
-        ("get", "/api/v1/scans/endpoints", {"params": {"host": "x\x00"}}, "printable"),
+        ("get", "/api/v1/scans/endpoints", {"params": {"host": "x\x00"}}, "host: contains a control character"),
         ("get", "/api/v1/scans/endpoints", {"params": {"sort": "nonsense"}}, "sort"),
         ("get", "/api/v1/scans/runs", {"params": {"status": "x\x00"}}, "status"),
         ("get", "/api/v1/scans/events", {"params": {"type": "boom"}}, "type"),
         ("post", "/api/v1/scans/schedules", {"json": {"name": "n\x00", "frequency": "daily", "time": "01:00",
-                                                      "targets": {"hosts": ["a.test"]}}}, "printable"),
+                                                      "targets": {"hosts": ["a.test"]}}}, "control character"),
     ]
     for method, path, kwargs, message in cases:
         response = getattr(sqlite_client, method)(path, headers=operator.headers, **kwargs)

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from certvault.names import Label, ShortLabel, ShortName
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -29,10 +31,10 @@ class UserOut(_Out):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=150)
+    username: ShortName
     role: str = "user"
     email: str | None = None
-    display_name: str = ""
+    display_name: Label = ""
     password: str | None = Field(default=None, description="omit to generate a one-time password")
     allowed_networks: list[str] = []
 
@@ -45,7 +47,7 @@ class UserCreated(BaseModel):
 class UserUpdate(BaseModel):
     role: str | None = None
     email: str | None = None
-    display_name: str | None = None
+    display_name: Label | None = None
     is_active: bool | None = None
     allowed_networks: list[str] | None = None
 
@@ -68,19 +70,19 @@ class GroupOut(_Out):
 
 
 class GroupCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=150)
-    description: str = ""
+    name: ShortName
+    description: Label = ""
 
 
 class MemberAdd(BaseModel):
-    user: str = Field(description="username or user id")
+    user: ShortName = Field(description="username or user id")
 
 
 class TokenCreate(BaseModel):
-    name: str = ""
+    name: ShortLabel = ""
     days: int | None = Field(default=None, ge=0, le=3650, description=(
         "lifetime; at most security.token_max_days (422 beyond it); 0 = never expires, only without a maximum"))
-    user: str | None = Field(default=None, description="administrators may create tokens for others")
+    user: ShortName | None = Field(default=None, description="administrators may create tokens for others")
 
 
 class TokenOut(_Out):

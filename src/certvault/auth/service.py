@@ -23,6 +23,7 @@ from certvault.config import SecuritySettings
 from certvault.db.base import utcnow
 from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from certvault.keyring.service import Sealer
+from certvault.names import MAX_SHORT_NAME, check_name
 
 # ASCII only: usernames compare case-insensitively, and SQLite's lower() folds ASCII alone.
 USERNAME = re.compile(r"[A-Za-z0-9._@+-]{1,150}")
@@ -94,6 +95,7 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
         username = username.strip()
         if not USERNAME.fullmatch(username):
             raise InvalidInput("username must be 1-150 characters: ASCII letters, digits and . _ @ + -")
+        check_name(display_name, "display name", 255, min_length=0)
         if self._s.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
             raise Conflict(f"user {username!r} already exists")
         generated = None
@@ -148,7 +150,7 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
         if email is not None:
             changes["email"] = user.email = email
         if display_name is not None:
-            changes["display_name"] = user.display_name = display_name
+            changes["display_name"] = user.display_name = check_name(display_name, "display name", 255, min_length=0)
         if is_active is not None:
             if not is_active and user.role == Role.ADMINISTRATOR:
                 self._ensure_other_admin(user)
@@ -227,9 +229,8 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
     # ---- groups ------------------------------------------------------------------------------
     def create_group(self, actor: Actor, name: str, description: str = "") -> Group:
         require(actor, Permission.USERS_MANAGE)
-        name = name.strip()
-        if not name:
-            raise InvalidInput("group name is empty")
+        name = check_name(name.strip(), "group name", MAX_SHORT_NAME)
+        check_name(description, "description", 255, min_length=0)
         if self._s.scalar(select(Group.id).where(Group.name == name)):
             raise Conflict(f"group {name!r} already exists")
         group = Group(name=name, description=description)

@@ -23,6 +23,7 @@ from certvault.auth.models import ApiToken, User, WebSession
 from certvault.auth.rbac import Actor, Permission, Role, require
 from certvault.config import SecuritySettings
 from certvault.errors import Forbidden, InvalidInput, NotFound, OverLimit, PasswordChangeRequired, Unauthenticated
+from certvault.names import MAX_SHORT_NAME, check_name
 
 TOKEN_PREFIX = "cvt_"
 SESSION_PREFIX = "cvs_"
@@ -73,6 +74,7 @@ class CredentialOps:
         days: int | None = None, kind: str = "api",
     ) -> tuple[str, ApiToken]:
         """An API token for yourself or (administrators) another account, within the lifetime policy."""
+        check_name(name, "token name", MAX_SHORT_NAME, min_length=0)
         user = self._find_user(user_ref) if user_ref else self.user_for(actor)
         if user.id != actor.id:
             require(actor, Permission.USERS_MANAGE)

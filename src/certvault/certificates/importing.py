@@ -16,6 +16,7 @@ from certvault.certificates.store import Leaf, StoreOutcome
 from certvault.crypto import x509info
 from certvault.crypto.readers import MAX_BYTES, Bundle
 from certvault.errors import InvalidInput, TooLarge
+from certvault.names import check_name
 
 MAX_TAGS = 32
 
@@ -120,6 +121,7 @@ def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
             continue
         if len(value) > 64 or any(ch.isspace() for ch in value):
             raise InvalidInput(f"tag {tag!r} must be one word of at most 64 characters")
+        check_name(value, "tag", 64)
         out.append(value)
     if len(out) > MAX_TAGS:
         raise InvalidInput(f"at most {MAX_TAGS} tags per certificate")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from certvault.certificates.importing import FileResult
+from certvault.names import Label, Tag
 
 
 def _days_left(not_after: datetime | None) -> int | None:
@@ -120,8 +121,8 @@ class CsrIn(BaseModel):
     locality: str | None = None
     state: str | None = None
     country: str | None = None
-    tags: list[str] = []
-    owner: str | None = None
+    tags: list[Tag] = []
+    owner: Label | None = None
 
 
 class CsrOut(BaseModel):
@@ -140,8 +141,8 @@ class ExportIn(BaseModel):
 
 
 class UpdateIn(BaseModel):
-    tags: list[str] | None = None
-    owner: str | None = None
+    tags: list[Tag] | None = None
+    owner: Label | None = None
     managed: bool | None = Field(default=None, description="true adopts a discovered certificate")
 
 

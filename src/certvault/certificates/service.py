@@ -31,6 +31,7 @@ from certvault.certificates.store import InventoryStore, StoreOutcome, name_rows
 from certvault.context import ServiceContext
 from certvault.crypto import csr, keys, readers, x509info
 from certvault.errors import CertvaultError, InvalidInput, NotFound
+from certvault.names import check_name
 
 _MANAGED_NAMES = (select(CertificateName.name).distinct()
                   .join(CertificateEntry, CertificateEntry.id == CertificateName.entry_id)
@@ -325,6 +326,8 @@ class CertificateService:
         """Generate a key (stored sealed) and a CSR in a pending entry; return the entry and CSR PEM."""
         require(actor, Permission.CERTIFICATES_WRITE)
         tag_values = clean_tags(tags)
+        if owner is not None:
+            owner = check_name(owner.strip(), "owner", 255, min_length=0) or None
         request, key = csr.build(spec)
         csr_pem = csr.to_pem(request)
         spki = x509info.spki_sha256(key.public_key())
@@ -358,7 +361,7 @@ class CertificateService:
             self._set_tags(entry_id, values)
             changes["tags"] = list(values)
         if owner is not None:
-            entry.owner = owner.strip()[:255] or None
+            entry.owner = check_name(owner.strip(), "owner", 255, min_length=0) or None
             changes["owner"] = entry.owner
         if managed is not None:
             entry.managed = managed

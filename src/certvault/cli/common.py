@@ -17,13 +17,29 @@ import typer
 from rich.console import Console
 
 from certvault.auth.rbac import Actor
+from certvault.safe_text import escape_controls
 
 if TYPE_CHECKING:  # the settings and the container load when a command first needs them
     from certvault.config import Settings
     from certvault.container import App, Services
 
-console = Console()
-err_console = Console(stderr=True)
+
+def shown(text: str) -> str:
+    """`text` for a terminal: control, bidi and invisible characters written as escapes (\\x1b, \\u202e), so a
+    stored name cannot move the cursor, recolour or reorder what is printed. The line breaks of the command's own
+    multi-line messages stay."""
+    return "\n".join(escape_controls(line) for line in text.split("\n"))
+
+
+class SafeConsole(Console):
+    """Every string printed goes through `shown` (markup the command wrote still applies)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(shown(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 
 
 @dataclass
@@ -98,13 +114,15 @@ def print_json_line(value: Any) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    """Cells are plain text: control characters escaped (a cell is one line), no markup."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, header_style="bold")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else escape_controls(str(v))) for v in row])
     console.print(table)
 
 

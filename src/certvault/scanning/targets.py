@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from certvault.errors import InvalidInput
+from certvault.names import problem
 from certvault.tls.scanner import ScanTarget, resolve_targets
 
 DEFAULT_PORT = 443
@@ -118,9 +119,12 @@ def check_sni(value: str | None) -> str | None:
 
 
 def check_text(value: str, what: str, limit: int = 255) -> str:
-    """Free text that goes into the database: printable, bounded."""
-    if len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidInput(f"{what}: use at most {limit} printable characters")
+    """Free text that goes into the database: bounded, without control or invisible characters (names.py)."""
+    if len(value) > limit:
+        raise InvalidInput(f"{what}: use at most {limit} characters")
+    found = problem(value)
+    if found is not None:
+        raise InvalidInput(f"{what}: {found}")
     return value
 
 

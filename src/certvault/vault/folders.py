@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from certvault import names
 from certvault.auth.models import Group, User
 from certvault.auth.rbac import Actor
 from certvault.errors import Conflict, InvalidInput, NotFound
@@ -34,9 +35,7 @@ class GrantInfo:
 
 
 def check_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput(f"{what} name must be 1-200 characters")
+    name = names.check_name(name.strip(), f"{what} name")
     if FORBIDDEN_IN_NAMES & set(name):
         raise InvalidInput(f"{what} name {name!r} may not contain '/' or '\\'")
     return name

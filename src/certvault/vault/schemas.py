@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from certvault.names import Label, Name, ShortName
 from certvault.vault.access import NAMES
 from certvault.vault.fieldstore import FieldValue
 from certvault.vault.folders import FolderListing, GrantInfo
@@ -36,12 +37,12 @@ class FolderOut(BaseModel):
 
 
 class FolderCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     parent: str | None = None
 
 
 class GrantIn(BaseModel):
-    principal: str = Field(min_length=1, description="user or group name or id; 'group:NAME' to be explicit")
+    principal: Name = Field(description="user or group name or id; 'group:NAME' to be explicit")
     level: str = Field(pattern="^(view|edit|owner)$")
 
 
@@ -148,8 +149,8 @@ class SecretValues(BaseModel):
 
 class SecretCreate(BaseModel):
     folder: str = Field(description="folder id, number or path")
-    name: str = Field(min_length=1, max_length=200)
-    template: str
+    name: Name
+    template: Name
     fields: dict[str, str] = Field(default_factory=dict)
     files: dict[str, FileIn] = Field(default_factory=dict)
     generate_password: bool = False
@@ -167,7 +168,7 @@ class FileIn(BaseModel):
 
 
 class SecretUpdate(BaseModel):
-    name: str | None = None
+    name: Name | None = None
     fields: dict[str, str] = Field(default_factory=dict)
     files: dict[str, FileIn] = Field(default_factory=dict)
     generate_password: bool = False
@@ -242,7 +243,7 @@ class PassphraseIn(BaseModel):
 
 
 class ShareIn(BaseModel):
-    user: str
+    user: ShortName
     doublelock_passphrase: str
 
 
@@ -269,12 +270,12 @@ class AuditOut(BaseModel):
 
 
 class ServiceAccountCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=150)
-    folders: list[str] = Field(min_length=1)
+    name: ShortName
+    folders: list[Name] = Field(min_length=1)
     allowed_networks: list[str] = Field(default_factory=list)
-    description: str = ""
+    description: Label = ""
     view_hidden: bool = False
-    alert_channels: list[str] = Field(default_factory=list)
+    alert_channels: list[ShortName] = Field(default_factory=list)
 
 
 class ServiceAccountOut(BaseModel):
