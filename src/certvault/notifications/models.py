@@ -1,4 +1,4 @@
-"""Notification channels (secrets sealed), event subscriptions, the outbox and the audit cursor."""
+"""Event subscriptions, the outbox and the audit cursor (channels are integration accounts of kind notify)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from certvault.db.base import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
-
-
-class NotificationChannel(UUIDPrimaryKey, Timestamps, Base):
-    """Where alerts go: kind email | syslog | webhook, options as data, its secret sealed."""
-
-    __tablename__ = "notification_channels"
-
-    name: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    options: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
-    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # aad notification_channel:<id>
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    created_by: Mapped[str] = mapped_column(String(150), default="")
+from certvault.db.base import Base, JSONType, UTCDateTime, UUIDPrimaryKey, utcnow
 
 
 class NotificationSubscription(UUIDPrimaryKey, Base):
@@ -31,7 +18,7 @@ class NotificationSubscription(UUIDPrimaryKey, Base):
     __tablename__ = "notification_subscriptions"
     __table_args__ = (Index("ix_notification_subscriptions_event", "event"),)
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"),
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("integration_accounts.id", ondelete="CASCADE"),
                                                   index=True)
     event: Mapped[str] = mapped_column(String(100), nullable=False)
     subject: Mapped[str | None] = mapped_column(String(255))  # e.g. one service account's name
@@ -44,7 +31,7 @@ class OutboxMessage(UUIDPrimaryKey, Base):
 
     __tablename__ = "notification_outbox"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"),
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("integration_accounts.id", ondelete="CASCADE"),
                                                   index=True)
     event: Mapped[str] = mapped_column(String(100), nullable=False)
     title: Mapped[str] = mapped_column(String(500), nullable=False)

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import or_, select
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
-from certvault.errors import Conflict, InvalidInput, NotFound
-from certvault.notifications.models import NotificationChannel, NotificationSubscription, OutboxMessage
+from certvault.errors import InvalidInput, NotFound
+from certvault.integrations.models import IntegrationAccount
+from certvault.integrations.service import IntegrationService
+from certvault.notifications.models import NotificationSubscription, OutboxMessage
 from certvault.plugins.protocols import Notification, Notifier
 from certvault.plugins.registry import PluginRegistry, default_registry
 
+CHANNEL = "notify"
 DELIVER_JOB = "notifications.deliver"
 MAX_ATTEMPTS = 5
 KNOWN_EVENTS = {
@@ -49,10 +52,6 @@ def _secret_map(registry: PluginRegistry, kind: str, secret: str | None) -> dict
     return {fields[0]: secret}
 
 
-def _resolver(secrets: dict[str, str]) -> Callable[[str], str]:
-    return lambda field: secrets.get(field, "")
-
-
 @dataclass(frozen=True)
 class Delivery:
     message_id: uuid.UUID
@@ -71,65 +70,31 @@ class NotificationService:
     def ctx(self) -> ServiceContext:
         return self._ctx
 
-    # ---- channels ----------------------------------------------------------------------------
+    # ---- channels (integration accounts of kind "notify") ---------------------------------------
+    @cached_property
+    def _accounts(self) -> IntegrationService:
+        from certvault.vault.service import VaultService
+
+        return IntegrationService(self._ctx, VaultService(self._ctx, self), self._plugins)
+
     def create_channel(self, actor: Actor, name: str, kind: str, options: dict[str, Any],
-                       secret: str | None = None) -> NotificationChannel:
-        require(actor, Permission.SETTINGS_MANAGE)
-        name = name.strip()
-        if not name or len(name) > 150:
-            raise InvalidInput("channel name must be 1-150 characters")
-        if self._s.scalar(select(NotificationChannel.id).where(NotificationChannel.name == name)):
-            raise Conflict(f"a channel named {name!r} already exists")
-        parsed = self._plugins.validate("notify", kind, options, _secret_map(self._plugins, kind, secret))
-        channel = NotificationChannel(id=uuid.uuid4(), name=name, kind=kind, created_by=actor.name,
-                                      options=parsed.model_dump(mode="json", exclude_none=True))
-        if secret:
-            channel.sealed_secret = self._ctx.sealer.seal(secret, aad=f"notification_channel:{channel.id}")
-        self._s.add(channel)
-        self._s.flush()
-        self._ctx.audit.record(actor, "notification.channel_create", target_type="notification_channel",
-                               target_id=channel.id, details={"name": name, "kind": kind,
-                                                              "options": channel.options})
-        return channel
+                       secret: str | None = None) -> IntegrationAccount:
+        return self._accounts.add(actor, CHANNEL, kind, name, options, _secret_map(self._plugins, kind, secret))
 
-    def list_channels(self, actor: Actor) -> list[NotificationChannel]:
-        require(actor, Permission.SETTINGS_MANAGE)
-        return list(self._s.scalars(select(NotificationChannel).order_by(NotificationChannel.name)))
+    def list_channels(self, actor: Actor) -> list[IntegrationAccount]:
+        return self._accounts.list_accounts(actor, CHANNEL)
 
-    def get_channel(self, actor: Actor, ref: str | uuid.UUID) -> NotificationChannel:
-        require(actor, Permission.SETTINGS_MANAGE)
-        return self._find_channel(ref)
+    def get_channel(self, actor: Actor, ref: str | uuid.UUID) -> IntegrationAccount:
+        return self._accounts.get(actor, CHANNEL, ref)
 
-    def set_channel_enabled(self, actor: Actor, ref: str | uuid.UUID, enabled: bool) -> NotificationChannel:
-        channel = self.get_channel(actor, ref)
-        channel.enabled = enabled
-        self._ctx.audit.record(actor, "notification.channel_update", target_type="notification_channel",
-                               target_id=channel.id, details={"enabled": enabled})
-        return channel
+    def set_channel_enabled(self, actor: Actor, ref: str | uuid.UUID, enabled: bool) -> IntegrationAccount:
+        return self._accounts.set_enabled(actor, CHANNEL, ref, enabled)
 
     def delete_channel(self, actor: Actor, ref: str | uuid.UUID) -> None:
-        channel = self.get_channel(actor, ref)
-        self._ctx.audit.record(actor, "notification.channel_delete", target_type="notification_channel",
-                               target_id=channel.id, details={"name": channel.name})
-        self._s.delete(channel)
+        self._accounts.delete(actor, CHANNEL, ref)
 
-    def _find_channel(self, ref: str | uuid.UUID) -> NotificationChannel:
-        channel: NotificationChannel | None = None
-        try:
-            channel = self._s.get(NotificationChannel, uuid.UUID(str(ref)))
-        except ValueError:
-            pass
-        channel = channel or self._s.scalar(select(NotificationChannel).where(NotificationChannel.name == str(ref)))
-        if channel is None:
-            raise NotFound(f"notification channel {ref} not found")
-        return channel
-
-    def notifier_for(self, channel: NotificationChannel) -> Notifier:
-        secret = None
-        if channel.sealed_secret is not None:
-            secret = self._ctx.sealer.open_text(channel.sealed_secret, aad=f"notification_channel:{channel.id}")
-        secrets = _secret_map(self._plugins, channel.kind, secret)
-        return self._plugins.create("notify", channel.kind, dict(channel.options), _resolver(secrets))
+    def notifier_for(self, channel: IntegrationAccount) -> Notifier:
+        return self._accounts.build(channel, "deliver")  # type: ignore[no-any-return]
 
     # ---- subscriptions -----------------------------------------------------------------------
     def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,
@@ -171,8 +136,9 @@ class NotificationService:
         """Queue `event` for every subscribed, enabled channel (in the caller's transaction)."""
         prefixes = [event] + [".".join(event.split(".")[:i]) + ".*" for i in range(1, event.count(".") + 1)]
         stmt = (
-            select(NotificationSubscription.channel_id).join(NotificationChannel)
-            .where(NotificationChannel.enabled.is_(True), NotificationSubscription.event.in_([*prefixes, "*"]),
+            select(NotificationSubscription.channel_id)
+            .join(IntegrationAccount, IntegrationAccount.id == NotificationSubscription.channel_id)
+            .where(IntegrationAccount.enabled.is_(True), NotificationSubscription.event.in_([*prefixes, "*"]),
                    or_(NotificationSubscription.subject.is_(None), NotificationSubscription.subject == subject))
             .distinct()
         )
@@ -217,7 +183,7 @@ class NotificationService:
         message = self._s.get(OutboxMessage, message_id)
         if message is None or message.status != "pending":
             return None
-        channel = self._s.get(NotificationChannel, message.channel_id)
+        channel = self._s.get(IntegrationAccount, message.channel_id)
         if channel is None:
             return None
         note = Notification(event=message.event, title=message.title, body=message.body, severity=message.severity,

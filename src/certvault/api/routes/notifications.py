@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from certvault.api.deps import ServicesDep, require
 from certvault.api.schemas import Message
 from certvault.auth.rbac import Actor, Permission
-from certvault.notifications.models import NotificationChannel, NotificationSubscription, OutboxMessage
+from certvault.integrations.models import IntegrationAccount
+from certvault.notifications.models import NotificationSubscription, OutboxMessage
 from certvault.notifications.service import KNOWN_EVENTS
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -35,8 +36,8 @@ class ChannelOut(BaseModel):
     enabled: bool
 
     @classmethod
-    def of(cls, c: NotificationChannel) -> ChannelOut:
-        return cls(id=c.id, name=c.name, kind=c.kind, options=c.options, has_secret=c.sealed_secret is not None,
+    def of(cls, c: IntegrationAccount) -> ChannelOut:
+        return cls(id=c.id, name=c.name, kind=c.plugin, options=c.options, has_secret=bool(c.secret_refs),
                    enabled=c.enabled)
 
 
