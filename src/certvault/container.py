@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.auth.service import AuthService
     from certvault.certificates.service import CertificateService
     from certvault.config import Settings
+    from certvault.integrations.service import IntegrationService
     from certvault.issuance.service import IssuanceService
     from certvault.jobs.runner import Worker
     from certvault.jobs.schedules import PeriodicJob
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
 # Each domain's job module by the prefix of its jobs' names: a worker imports one when it first meets one of its jobs.
 JOB_MODULES = {
     "jobs.": "certvault.jobs.jobs",
+    "events.": "certvault.events.jobs",
     "auth.": "certvault.auth.jobs",
     "certificates.": "certvault.certificates.jobs",
     "acme.": "certvault.issuance.jobs",
@@ -111,6 +113,13 @@ class Services:
         from certvault.vault.service import VaultService
 
         return VaultService(self.ctx, self.notifications)
+
+    @cached_property
+    def integrations(self) -> IntegrationService:
+        from certvault.integrations.service import IntegrationService
+        from certvault.issuance.dns_accounts import registry
+
+        return IntegrationService(self.ctx, self.vault, registry(self.ctx))
 
     @cached_property
     def notifications(self) -> NotificationService:
@@ -207,7 +216,7 @@ def build_app(settings: Settings, *, run_migrations: bool = True) -> App:
     master_file.ensure(settings.master_key_path)
     engine = build_engine(settings.database_url, pool_size=settings.db.pool_size, echo=settings.db.echo)
     if run_migrations and not migrate.is_current(engine):
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, settings)
     sessions = build_sessionmaker(engine)
     keyring = Keyring(settings.master_key_path, sessions)
     keyring.prepare()

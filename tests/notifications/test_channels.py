@@ -14,7 +14,8 @@ import pytest
 from certvault.auth.rbac import Actor
 from certvault.container import App
 from certvault.errors import InvalidInput
-from certvault.notifications.models import NotificationChannel, OutboxMessage
+from certvault.integrations.models import IntegrationAccount
+from certvault.notifications.models import OutboxMessage
 from tests.servers.smtp import SmtpServer
 from tests.servers.syslog_listener import SyslogListener
 from tests.servers.test_ca import LoopbackTLS, make_loopback_tls
@@ -152,7 +153,7 @@ def test_bad_channel_options_are_refused_and_nothing_is_stored(sqlite_app: App, 
     with pytest.raises(InvalidInput, match=problem), sqlite_app.transaction() as svc:
         svc.notifications.create_channel(ADMIN, "bad", kind, options, secret)
     with sqlite_app.transaction() as svc:
-        assert svc.session.query(NotificationChannel).count() == 0
+        assert svc.session.query(IntegrationAccount).count() == 0
 
 
 def test_channel_secrets_are_sealed_at_rest(sqlite_app: App, tmp_path: Path) -> None:

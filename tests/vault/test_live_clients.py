@@ -49,10 +49,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     live = start_live_server()
     try:
         live.cli("folder", "add", "Scan credentials")
-        live.cli("notify", "channel", "add", "secops-mail", "--kind", "email", "--option", "host=127.0.0.1",
-                 "--option", f"port={smtp.port}", "--option", f"username={smtp.username}",
-                 "--option", "sender=certvault@example.test", "--option", 'recipients=["secops@example.test"]',
-                 "--option", f"ca_file={tls.ca_file}", "--secret", smtp.password)
+        live.cli("notify", "channel", "add", "email", "secops-mail", "--host", "127.0.0.1",
+                 "--port", str(smtp.port), "--username", smtp.username, "--sender", "certvault@example.test",
+                 "--recipients", "secops@example.test", "--ca-file", str(tls.ca_file), "--password", smtp.password)
         account = _cli_json(live, "service-account", "add", "qualys", "--folder", "Scan credentials",
                             "--allow-ip", "127.0.0.1/32", "--alert-channel", "secops-mail")
         # Added after the account: readable through the folder grant, no extra step.

@@ -38,6 +38,7 @@ ROUTE_MODULES = (
     "certvault.api.routes.acme",
     "certvault.api.routes.scans",
     "certvault.api.routes.notifications",
+    "certvault.api.routes.integrations",
 )
 
 # Reachable without credentials. Everything else needs a token or a session.

@@ -1,4 +1,4 @@
-"""`certvault acme ...` (accounts, requests, status, verify, renew, revoke) and `certvault dns-account ...`."""
+"""`certvault acme ...`: accounts, requests, status, verify, renew, revoke (`dns-account` is cli/dns_accounts.py)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ import typer
 
 from certvault.cli.common import cli_actor, console, fail, print_json, print_table, services, state
 from certvault.issuance.requests import RequestSpec
-from certvault.issuance.schemas import AccountOut, DnsAccountOut, ManagedOut, OrderOut
+from certvault.issuance.schemas import AccountOut, ManagedOut, OrderOut
 
 acme_app = typer.Typer(help="ACME certificates: accounts, requests, renewal, revocation.", no_args_is_help=True)
 account_app = typer.Typer(help="ACME accounts (administrators).", no_args_is_help=True)
-dns_app = typer.Typer(help="DNS accounts that answer dns-01 challenges.", no_args_is_help=True)
-dns_add_app = typer.Typer(help="Add a DNS account.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(acme_app, name="acme")
     acme_app.add_typer(account_app, name="account")
-    app.add_typer(dns_app, name="dns-account")
-    dns_app.add_typer(dns_add_app, name="add")
 
 
 def _read(path: Path | None, what: str) -> str | None:
@@ -360,41 +356,3 @@ def settings(ctx: typer.Context,
     print_json(current) if as_json else print_table(["setting", "value"], [[k, v] for k, v in current.items()])
 
 
-# ---- DNS accounts --------------------------------------------------------------------------------
-@dns_add_app.command("rfc2136")
-def dns_add_rfc2136(
-    ctx: typer.Context,
-    server: str = typer.Option(..., "--server", help="primary DNS server HOST:PORT"),
-    key_name: str = typer.Option(..., "--key-name"),
-    key_secret: str = typer.Option(..., "--key-secret", help="base64 TSIG secret"),
-    algorithm: str = typer.Option("hmac-sha256", "--algorithm"),
-    zone: str | None = typer.Option(None, "--zone"),
-    name: str | None = typer.Option(None, "--name"),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Add an RFC 2136 (nsupdate + TSIG) DNS account."""
-    options = {"server": server, "key_name": key_name, "algorithm": algorithm, "zone": zone}
-    with services(ctx) as svc:
-        account = svc.issuance.dns_accounts.add(cli_actor(), "rfc2136", name or f"rfc2136 {server}", options,
-                                                {"key_secret": key_secret})
-        out = DnsAccountOut.of(account)
-    print_json(out) if as_json else console.print(f"DNS account {out.id} ({out.name}) added", highlight=False)
-
-
-@dns_app.command("list")
-def dns_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-    """List DNS accounts (never their secrets)."""
-    with services(ctx) as svc:
-        rows = [DnsAccountOut.of(a) for a in svc.issuance.dns_accounts.list_accounts(cli_actor())]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(["id", "name", "provider", "options"], [[a.id, a.name, a.provider, a.options] for a in rows])
-
-
-@dns_app.command("delete")
-def dns_delete(ctx: typer.Context, account_id: str) -> None:
-    """Delete a DNS account that no order or certificate uses."""
-    with services(ctx) as svc:
-        svc.issuance.dns_accounts.delete(cli_actor(), account_id)
-    console.print(f"DNS account {account_id} deleted", highlight=False)

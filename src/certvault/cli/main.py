@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ca": ("ca", "The internal CA (client certificates for mutual TLS)."),
     "cert": ("certificates", "The certificate inventory."),
     "acme": ("acme", "ACME certificates: accounts, requests, renewal, revocation."),
-    "dns-account": ("acme", "DNS accounts that answer dns-01 challenges."),
+    "dns-account": ("dns_accounts", "DNS accounts that answer dns-01 challenges."),
     "scan": ("scans", "Scan TLS endpoints: `certvault scan TARGET[:PORT] [--json]` or `certvault scan --targets "
                       "FILE`. TARGET is a name, an IP, [IPv6]:port or a CIDR range. Results are stored with history "
                       "unless --no-store. Scan options (--sni, --ca-file, --starttls, --ports, --concurrency, "
@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "folder": ("vault", "Vault folders and their permissions."),
     "secret": ("vault", "Vault secrets."),
     "service-account": ("vault", "Service accounts for scanners and scripts."),
-    "notify": ("vault", "Notification channels and subscriptions."),
+    "notify": ("notify", "Notification channels and subscriptions."),
 }
 
 

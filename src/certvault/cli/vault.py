@@ -1,29 +1,24 @@
-"""folder, secret, service-account, hardening and notify commands (local data directory)."""
+"""folder, secret, service-account and hardening commands (local data directory)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from certvault.cli.common import cli_actor, console, fail, print_json, print_table, services
+from certvault.cli.common import cli_actor, console, print_json, print_table, services
 from certvault.errors import InvalidInput
 from certvault.vault import schemas as s
 
 folder_app = typer.Typer(help="Vault folders and their permissions.", no_args_is_help=True)
 secret_app = typer.Typer(help="Vault secrets.", no_args_is_help=True)
 account_app = typer.Typer(help="Service accounts for scanners and scripts.", no_args_is_help=True)
-notify_app = typer.Typer(help="Notification channels and subscriptions.", no_args_is_help=True)
-channel_app = typer.Typer(help="Notification channels (email, syslog, webhook).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(folder_app, name="folder")
     app.add_typer(secret_app, name="secret")
     app.add_typer(account_app, name="service-account")
-    app.add_typer(notify_app, name="notify")
-    notify_app.add_typer(channel_app, name="channel")
     app.command("hardening")(hardening)
 
 
@@ -260,77 +255,3 @@ def hardening(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"))
 
 
 # ---- notifications -------------------------------------------------------------------------------
-@channel_app.command("add")
-def channel_add(ctx: typer.Context, name: str, kind: str = typer.Option(..., "--kind", help="email|syslog|webhook"),
-                option: list[str] = typer.Option([], "--option", help="KEY=VALUE; JSON values allowed"),
-                secret: str | None = typer.Option(None, "--secret", envvar="CERTVAULT_CHANNEL_SECRET",
-                                                  help="SMTP password or webhook signing key"),
-                event: list[str] = typer.Option([], "--event", help="subscribe to this event (repeatable)"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
-    """Add a channel, e.g. --kind email --option host=smtp.example.com --option recipients='["a@x"]'."""
-    options = {}
-    for key, raw in _pairs(option, "--option").items():
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
-    with services(ctx) as svc:
-        channel = svc.notifications.create_channel(cli_actor(), name, kind, options, secret)
-        for name_ in event:
-            svc.notifications.subscribe(cli_actor(), channel.id, name_)
-        out = {"id": channel.id, "name": channel.name, "kind": channel.kind, "options": channel.options,
-               "events": event}
-    print_json(out) if as_json else console.print(f"channel {name} ({kind}) added", highlight=False)
-
-
-@channel_app.command("list")
-def channel_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-    """List channels and the events each receives."""
-    with services(ctx) as svc:
-        subs = svc.notifications.list_subscriptions(cli_actor())
-        rows = [{"id": c.id, "name": c.name, "kind": c.kind, "enabled": c.enabled, "options": c.options,
-                 "events": sorted(f"{x.event}{'@' + x.subject if x.subject else ''}" for x in subs
-                                  if x.channel_id == c.id)}
-                for c in svc.notifications.list_channels(cli_actor())]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(["name", "kind", "enabled", "events"], [[r["name"], r["kind"], r["enabled"], ", ".join(r["events"])]
-                                                          for r in rows])
-
-
-@channel_app.command("test")
-def channel_test(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Send a test message now and report whether the channel accepted it."""
-    actor = cli_actor()
-    with services(ctx) as svc:
-        message = svc.notifications.send_test(actor, name)
-        delivery = svc.notifications.prepare_delivery(message.id)
-    assert delivery is not None
-    error = None
-    try:
-        delivery.notifier.send(delivery.notification)
-    except Exception as exc:  # report any failure as the channel's answer
-        error = getattr(exc, "message", str(exc))
-    with services(ctx) as svc:
-        if error is None:
-            svc.notifications.mark_sent(message.id)
-        else:
-            svc.notifications.record_failure(message.id, error, final=True)
-    if as_json:
-        print_json({"channel": name, "delivered": error is None, "error": error})
-    elif error is None:
-        console.print(f"test message delivered through {name}", highlight=False)
-    if error is not None:
-        fail(f"channel {name}: {error}") if not as_json else None
-        raise typer.Exit(1)
-
-
-@notify_app.command("subscribe")
-def notify_subscribe(ctx: typer.Context, channel: str, event: str,
-                     subject: str | None = typer.Option(None, "--subject", help="only for this account/secret"),
-                     ) -> None:
-    """Send an event (e.g. service_account.locked, secret.*, *) to a channel."""
-    with services(ctx) as svc:
-        svc.notifications.subscribe(cli_actor(), channel, event, subject)
-    console.print(f"{event} goes to {channel}", highlight=False)

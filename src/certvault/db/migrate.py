@@ -34,14 +34,16 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Upgrade to every head; processes starting together on one database take turns."""
+def upgrade(engine: Engine, settings: object = None) -> None:
+    """Upgrade to every head; processes starting together on one database take turns. Data migrations
+    that re-seal secrets read the master key through `settings` (attributes["settings"])."""
     from alembic import command
 
     cfg = alembic_config()
     with engine.begin() as conn:
         advisory_lock(conn, "certvault-migrate")
         cfg.attributes["connection"] = conn
+        cfg.attributes["settings"] = settings
         command.upgrade(cfg, "heads")
 
 

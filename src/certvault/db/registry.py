@@ -17,12 +17,14 @@ MODEL_MODULES = (
     "certvault.auth.models",
     "certvault.system.models",
     "certvault.jobs.models",
+    "certvault.events.models",
     "certvault.pki.models",
     "certvault.certificates.models",
     "certvault.issuance.models",
     "certvault.scanning.models",
     "certvault.vault.models",
     "certvault.notifications.models",
+    "certvault.integrations.models",
 )
 
 

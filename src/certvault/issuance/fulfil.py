@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 from certvault.context import ServiceContext
 from certvault.issuance import http01, propagation
-from certvault.issuance.dns_accounts import registry
+from certvault.issuance.dns_accounts import integrations
 from certvault.issuance.snapshot import AuthzView, DnsRef, OrderView
 from certvault.plugins.protocols import DNSProvider
 
@@ -17,11 +17,15 @@ log = logging.getLogger("certvault.issuance")
 
 
 def dns_provider(ctx: ServiceContext, ref: DnsRef) -> DNSProvider:
+    """Built once per process and account, and again when its options or a vault secret it uses change
+    (the secret's version is part of the key): rotating a key in the vault reaches the next order."""
     providers = ctx.extras.setdefault("acme.dns_providers", {})
-    key = (ref.id, repr(sorted(ref.options.items())), repr(sorted(ref.secrets.items())))
-    provider = providers.get(key)
+    accounts = integrations(ctx)
+    account = accounts.find("dns", ref.id)
+    key = (ref.id, repr(sorted(ref.options.items())), accounts.secret_versions(account))
+    provider: DNSProvider | None = providers.get(key)
     if provider is None:
-        provider = registry(ctx).create("dns", ref.provider, ref.options, ref.secrets.__getitem__)
+        provider = accounts.build(account, "dns-01", audited=False)  # engine steps only read
         providers[key] = provider
     return provider
 

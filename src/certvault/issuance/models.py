@@ -56,18 +56,6 @@ class AcmeAccount(UUIDPrimaryKey, Timestamps, Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class DnsAccount(UUIDPrimaryKey, Timestamps, Base):
-    """Credentials and options of one DNS service (a plugin by name) for dns-01."""
-
-    __tablename__ = "acme_dns_accounts"
-
-    name: Mapped[str] = mapped_column(String(150), nullable=False, unique=True)
-    provider: Mapped[str] = mapped_column(String(50), nullable=False)
-    options: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
-    secrets_sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    created_by: Mapped[str] = mapped_column(String(150), nullable=False)
-
-
 class RequestSettings:
     """What to order and how to prove control: shared by orders and managed certificates."""
 
@@ -91,7 +79,7 @@ class ManagedCertificate(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
     certificate_entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, unique=True)
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_accounts.id", ondelete="SET NULL"))
     dns_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("acme_dns_accounts.id", ondelete="RESTRICT"))
+        ForeignKey("integration_accounts.id", ondelete="RESTRICT"))
     reuse_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # key for "reuse"/"imported" policies
     auto_renew: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     renew_days_before: Mapped[int | None] = mapped_column(Integer)
@@ -125,7 +113,7 @@ class AcmeOrder(UUIDPrimaryKey, Timestamps, RequestSettings, Base):
 
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_accounts.id", ondelete="SET NULL"))
     dns_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("acme_dns_accounts.id", ondelete="SET NULL"))
+        ForeignKey("integration_accounts.id", ondelete="SET NULL"))
     managed_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("acme_managed.id", ondelete="SET NULL"),
                                                          index=True)
     purpose: Mapped[str] = mapped_column(String(16), nullable=False, default="issue")  # issue | renew

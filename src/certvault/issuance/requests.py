@@ -11,6 +11,7 @@ from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
 from certvault.crypto import keys
 from certvault.errors import Conflict, InvalidInput, NotFound
+from certvault.integrations.models import IntegrationAccount
 from certvault.issuance import http01
 from certvault.issuance.engine import enqueue_advance
 from certvault.issuance.models import (
@@ -21,7 +22,6 @@ from certvault.issuance.models import (
     AcmeAccount,
     AcmeAuthorization,
     AcmeOrder,
-    DnsAccount,
 )
 from certvault.issuance.names import validate_names
 
@@ -119,13 +119,16 @@ class RequestService:
             raise Conflict(f"ACME account {account.name} is {account.status} and cannot order certificates")
         return account
 
-    def _fulfilment(self, spec: RequestSpec) -> tuple[DnsAccount | None, str]:
+    def _fulfilment(self, spec: RequestSpec) -> tuple[IntegrationAccount | None, str]:
         if spec.challenge == "dns-01":
             if not spec.dns_account_id:
                 return None, "manual"
             from certvault.issuance.dns_accounts import DnsAccountService
 
-            return DnsAccountService(self._ctx).load(spec.dns_account_id), "dns"
+            account = DnsAccountService(self._ctx).load(spec.dns_account_id)
+            if not account.enabled:
+                raise Conflict(f"DNS account {account.name} is disabled; enable it or choose another")
+            return account, "dns"
         if spec.dns_account_id:
             raise InvalidInput("a DNS account only applies to dns-01 challenges")
         if spec.http_mode not in HTTP_MODES:

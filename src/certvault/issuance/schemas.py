@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from certvault.issuance.models import AcmeAccount, AcmeAuthorization, AcmeOrder, DnsAccount, ManagedCertificate
+from certvault.integrations.models import IntegrationAccount
+from certvault.issuance.models import AcmeAccount, AcmeAuthorization, AcmeOrder, ManagedCertificate
 from certvault.issuance.requests import user_status
 
 
@@ -38,17 +39,20 @@ class AccountOut(BaseModel):
 
 
 class DnsAccountOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     name: str
     provider: str
+    enabled: bool
     options: dict[str, Any]
+    secret_fields: list[str]  # which secrets are set (held in the vault); never their values
     created_at: datetime
     created_by: str
 
     @classmethod
-    def of(cls, account: DnsAccount) -> DnsAccountOut:
-        return cls.model_validate(account)
+    def of(cls, account: IntegrationAccount) -> DnsAccountOut:
+        return cls(id=account.id, name=account.name, provider=account.plugin, enabled=account.enabled,
+                   options=account.options, secret_fields=sorted(account.secret_refs),
+                   created_at=account.created_at, created_by=account.created_by)
 
 
 class ChallengeOut(BaseModel):

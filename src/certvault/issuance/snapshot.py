@@ -15,9 +15,9 @@ from sqlalchemy import bindparam, func, select
 
 from certvault.context import ServiceContext
 from certvault.db.base import table_of
+from certvault.integrations.models import IntegrationAccount
 from certvault.issuance.clients import AccountRef
-from certvault.issuance.dns_accounts import open_dns_secrets
-from certvault.issuance.models import IN_FLIGHT, AcmeAccount, AcmeAuthorization, AcmeOrder, DnsAccount
+from certvault.issuance.models import IN_FLIGHT, AcmeAccount, AcmeAuthorization, AcmeOrder
 from certvault.issuance.runtime import AcmeRuntime, load_runtime
 
 
@@ -44,7 +44,7 @@ class DnsRef:
     name: str
     provider: str
     options: dict[str, Any]
-    secrets: dict[str, str]
+    secret_refs: dict[str, Any]  # opened only when the provider is built (fulfil.dns_provider)
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _by_id(model: Any) -> Any:
 
 
 # Built once (see _update): loading an order is the engine's most frequent read.
-_ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(DnsAccount)
+_ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(IntegrationAccount)
 _AUTHZS = select(AcmeAuthorization.__table__).where(
     AcmeAuthorization.__table__.c.order_id == bindparam("id")).order_by(AcmeAuthorization.__table__.c.position)
 _IN_FLIGHT_ACCOUNT = select(func.count()).select_from(AcmeOrder.__table__).where(
@@ -129,7 +129,7 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
         certificate_url=order.certificate_url, new_order_sent_at=order.new_order_sent_at, ca_status=order.ca_status,
         polls=order.polls, waiting_since=order.waiting_since, verify_requested_at=order.verify_requested_at,
         account=AccountRef.of(ctx, account) if account is not None else None,
-        dns=DnsRef(dns.id, dns.name, dns.provider, dict(dns.options), open_dns_secrets(ctx, dns)) if dns else None,
+        dns=DnsRef(dns.id, dns.name, dns.plugin, dict(dns.options), dict(dns.secret_refs)) if dns else None,
         runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs])
     if account is not None and order.state == "created":
         view.max_in_flight_account = account.max_in_flight

@@ -25,7 +25,8 @@ class HttpClientFactory(Protocol):
     """The shared outbound client (timeouts, retries honouring Retry-After, pacing, size cap, trust, mTLS)."""
 
     def __call__(self, *, base_url: str = "", headers: Mapping[str, str] | None = None,
-                 auth: Any = None) -> httpx.Client:
+                 auth: Any = None, ca_bundle: str | None = None) -> httpx.Client:
+        """`ca_bundle` (PEM) is trusted in place of the system store when the account sets no trust."""
         ...
 
 

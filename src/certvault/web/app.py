@@ -25,6 +25,7 @@ WEB_MODULES = (
     "certvault.web.routes.acme",
     "certvault.web.routes.scans",
     "certvault.web.routes.vault",
+    "certvault.web.routes.integrations",
 )
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))

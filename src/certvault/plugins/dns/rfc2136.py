@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import ClassVar
 
 import dns.exception
@@ -91,16 +92,33 @@ class Rfc2136Provider:
         self.options = options
         self.server = parse_server(options.server)
         secret = secrets("key_secret")
-        try:
-            base64.b64decode(secret, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput("the TSIG key secret must be base64 (as tsig-keygen prints it)") from None
+        self.validate_secrets(options, {"key_secret": secret})
         self._keyname = dns.name.from_text(options.key_name)
         self._keyring = dns.tsigkeyring.from_text({options.key_name: secret})
         self._algorithm = ALGORITHMS[options.algorithm]
         self._zones: dict[str, dns.name.Name] = {}
 
+    @staticmethod
+    def validate_secrets(_options: Rfc2136Options, secrets: Mapping[str, str]) -> None:
+        try:
+            base64.b64decode(secrets.get("key_secret", ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("the TSIG key secret must be base64 (as tsig-keygen prints it)") from None
+
     # ---- protocol ------------------------------------------------------------------------------
+    def check(self) -> str:
+        """A TSIG-signed SOA query: the server answering it proves the address and the key."""
+        zone = dns.name.from_text(self.options.zone or ".")
+        query = dns.message.make_query(zone, dns.rdatatype.SOA)
+        query.use_tsig(self._keyring, self._keyname, algorithm=self._algorithm)
+        response = self._query(query, f"checking the key with an SOA query for {zone.to_text(True) or '.'}")
+        authoritative = bool(response.flags & dns.flags.AA) and any(
+            r.rdtype == dns.rdatatype.SOA and r.name == zone for r in response.answer)
+        where = (f"authoritative for {self.options.zone}" if authoritative else
+                 f"not authoritative for {self.options.zone}" if self.options.zone else "zones are found per name")
+        return (f"DNS server {self.server} accepted TSIG key {self.options.key_name} "
+                f"({dns.rcode.to_text(response.rcode())}); {where}")
+
     def present(self, fqdn: str, value: str) -> None:
         zone, relative = self._split(fqdn)
         update = self._update(zone)

@@ -11,6 +11,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -18,7 +19,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.plugins.notify.email import tls_context
 from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
 
 SIGNATURE_HEADER = "X-Certvault-Signature"
@@ -54,15 +54,25 @@ class WebhookNotifier:
     Options = WebhookOptions
 
     def __init__(self, options: WebhookOptions, secrets: SecretResolver,
-                 _http: HttpClientFactory | None = None) -> None:
+                 http: HttpClientFactory | None = None) -> None:
         self.options = options
         self._secrets = secrets
+        self._http = http
 
     @staticmethod
     def validate_secrets(_options: WebhookOptions, secrets: Mapping[str, str]) -> None:
         secret = secrets.get("signing_secret")
         if secret is not None and len(secret) < 16:
             raise InvalidInput("webhook channel: the signing secret must be at least 16 characters")
+
+    def _ca_bundle(self) -> str | None:
+        if not self.options.ca_file:
+            return None
+        try:
+            return Path(self.options.ca_file).read_text()
+        except OSError as exc:
+            raise IntegrationError(f"webhook channel: cannot read ca_file {self.options.ca_file}: "
+                                   f"{exc.strerror}") from None
 
     def payload(self, note: Notification) -> bytes:
         return json.dumps({
@@ -79,10 +89,13 @@ class WebhookNotifier:
         if secret:
             headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
         host = urlsplit(self.options.url).hostname
+        if self._http is None:
+            raise IntegrationError("webhook channel built without the outbound HTTPS client")
         try:
-            response = httpx.post(self.options.url, content=body, headers=headers, timeout=self.options.timeout,
-                                  verify=tls_context(self.options.ca_file), follow_redirects=False)
+            with self._http(ca_bundle=self._ca_bundle()) as client:
+                response = client.post(self.options.url, content=body, headers=headers,
+                                       timeout=httpx.Timeout(self.options.timeout))
         except httpx.HTTPError as exc:
-            raise IntegrationError(f"webhook to {host} failed: {exc}") from None
+            raise IntegrationError(f"webhook to {host} failed: {type(exc).__name__}") from None
         if response.status_code >= 300:
             raise IntegrationError(f"webhook to {host} answered HTTP {response.status_code}")
