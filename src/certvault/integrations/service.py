@@ -20,7 +20,6 @@ from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
 from certvault.plugins.protocols import HttpClientFactory, SecretResolver
 from certvault.plugins.registry import PluginInfo, PluginRegistry
-from certvault.vault.models import Secret
 
 if TYPE_CHECKING:
     from certvault.vault.service import VaultService
@@ -181,16 +180,9 @@ class IntegrationService:
 
         return resolve
 
-    def secret_versions(self, account: IntegrationAccount) -> tuple[int, ...]:
-        """Changes whenever a referenced vault secret changes: the key of cached plugin instances."""
-        ids = sorted({uuid.UUID(r["secret"]) for r in account.secret_refs.values()})
-        if not ids:
-            return ()
-        return tuple(self._s.scalars(select(Secret.version).where(Secret.id.in_(ids)).order_by(Secret.id)))
-
     def read_secrets(self, account: IntegrationAccount) -> dict[str, str]:
         """The values, read without writing (no audit row): for a read-only step such as the ACME
-        engine's, which caches the built plugin per secret version (`secret_versions`)."""
+        engine's snapshot, which caches the built plugin per secret version (issuance/dns_providers.py)."""
         out: dict[str, str] = {}
         for field, ref in account.secret_refs.items():
             stored = {f.slug: f for f in self._vault.store.fields(uuid.UUID(ref["secret"]))}

@@ -8,8 +8,7 @@ import uuid
 from collections.abc import Collection
 
 from certvault.context import ServiceContext
-from certvault.issuance import http01, propagation
-from certvault.issuance.dns_accounts import integrations
+from certvault.issuance import dns_providers, http01, propagation
 from certvault.issuance.snapshot import AuthzView, DnsRef, OrderView
 from certvault.plugins.protocols import DNSProvider
 
@@ -17,17 +16,7 @@ log = logging.getLogger("certvault.issuance")
 
 
 def dns_provider(ctx: ServiceContext, ref: DnsRef) -> DNSProvider:
-    """Built once per process and account, and again when its options or a vault secret it uses change
-    (the secret's version is part of the key): rotating a key in the vault reaches the next order."""
-    providers = ctx.extras.setdefault("acme.dns_providers", {})
-    accounts = integrations(ctx)
-    account = accounts.find("dns", ref.id)
-    key = (ref.id, repr(sorted(ref.options.items())), accounts.secret_versions(account))
-    provider: DNSProvider | None = providers.get(key)
-    if provider is None:
-        provider = accounts.build(account, "dns-01", audited=False)  # engine steps only read
-        providers[key] = provider
-    return provider
+    return dns_providers.provider(ctx, ref)
 
 
 def pending(view: OrderView) -> list[AuthzView]:

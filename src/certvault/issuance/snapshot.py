@@ -19,6 +19,7 @@ from certvault.integrations.models import IntegrationAccount
 from certvault.issuance.clients import AccountRef
 from certvault.issuance.models import IN_FLIGHT, AcmeAccount, AcmeAuthorization, AcmeOrder
 from certvault.issuance.runtime import AcmeRuntime, load_runtime
+from certvault.vault.models import Secret
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class DnsRef:
     name: str
     provider: str
     options: dict[str, Any]
-    secret_refs: dict[str, Any]  # opened only when the provider is built (fulfil.dns_provider)
+    secret_refs: dict[str, Any]  # opened only when the provider is built (issuance/dns_providers.py)
+    secret_versions: tuple[int, ...] = ()
 
 
 @dataclass
@@ -100,6 +102,8 @@ def _by_id(model: Any) -> Any:
 
 # Built once (see _update): loading an order is the engine's most frequent read.
 _ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(IntegrationAccount)
+_VERSIONS = select(table_of(Secret).c.version).where(
+    table_of(Secret).c.id.in_(bindparam("ids", expanding=True))).order_by(table_of(Secret).c.id)
 _AUTHZS = select(AcmeAuthorization.__table__).where(
     AcmeAuthorization.__table__.c.order_id == bindparam("id")).order_by(AcmeAuthorization.__table__.c.position)
 _IN_FLIGHT_ACCOUNT = select(func.count()).select_from(AcmeOrder.__table__).where(
@@ -108,6 +112,16 @@ _IN_FLIGHT_CA = (select(func.count()).select_from(AcmeOrder.__table__)
                  .join(AcmeAccount.__table__, AcmeAccount.__table__.c.id == AcmeOrder.__table__.c.account_id)
                  .where(AcmeAccount.__table__.c.directory_url == bindparam("directory_url"),
                         AcmeOrder.__table__.c.state.in_(IN_FLIGHT)))
+
+
+def _dns_ref(ctx: ServiceContext, row: Any) -> DnsRef:
+    from certvault.issuance import dns_providers
+
+    ids = sorted({uuid.UUID(r["secret"]) for r in row.secret_refs.values()})
+    versions = tuple(ctx.session.execute(_VERSIONS, {"ids": ids}).scalars()) if ids else ()
+    ref = DnsRef(row.id, row.name, row.plugin, dict(row.options), dict(row.secret_refs), versions)
+    dns_providers.warm(ctx, ref)  # the network steps after this snapshot use no transaction
+    return ref
 
 
 def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
@@ -129,7 +143,7 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
         certificate_url=order.certificate_url, new_order_sent_at=order.new_order_sent_at, ca_status=order.ca_status,
         polls=order.polls, waiting_since=order.waiting_since, verify_requested_at=order.verify_requested_at,
         account=AccountRef.of(ctx, account) if account is not None else None,
-        dns=DnsRef(dns.id, dns.name, dns.plugin, dict(dns.options), dict(dns.secret_refs)) if dns else None,
+        dns=_dns_ref(ctx, dns) if dns else None,
         runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs])
     if account is not None and order.state == "created":
         view.max_in_flight_account = account.max_in_flight
