@@ -55,8 +55,12 @@ def test_cli_adds_tests_and_updates_the_plugin_from_its_options(live: LiveServer
     live.cli("notify", "channel", "test", "cli-echo")
     assert _lines(out)[-1]["title"] == "Test message from certvault"
     assert _lines(out)[-1]["token_sha256"] == hashlib.sha256(b"tok-two").hexdigest()  # rotated in the vault
-    secrets = live.cli("secret", "list", "--json").stdout
-    assert "cli-echo (echo)" in secrets and "tok-two" not in secrets
+    listed = json.loads(live.cli("secret", "list", "--json").stdout)
+    (held,) = [s for s in listed["items"] if s["name"] == "cli-echo (echo)"]  # named after its account
+    assert "tok-two" not in json.dumps(listed)
+    live.cli("secret", "update", str(held["id"]), "--field", "token=tok-three")  # rotated in the vault itself
+    live.cli("notify", "channel", "test", "cli-echo")
+    assert _lines(out)[-1]["token_sha256"] == hashlib.sha256(b"tok-three").hexdigest()
 
 
 def test_rest_api_describes_validates_and_tests_the_plugin(live: LiveServer, tmp_path: Path) -> None:
