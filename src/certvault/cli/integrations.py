@@ -52,7 +52,7 @@ def _cli_type(annotation: Any) -> Any:
         return annotation
     if get_origin(annotation) in (list, tuple, set):
         inner = _unwrap((get_args(annotation) or (str,))[0])
-        return list[inner if inner in (int, float, str) else str]  # type: ignore[valid-type]
+        return {int: list[int], float: list[float]}.get(inner, list[str])
     if _is_dict(annotation):
         return list[str]
     if get_origin(annotation) is Literal:

@@ -46,7 +46,7 @@ def field_views(info: Any) -> list[dict[str, Any]]:
         widget = ("choice" if "enum" in prop or any("enum" in p for p in prop.get("anyOf", [])) else
                   "yesno" if "boolean" in types else "lines" if "array" in types else "pairs" if "object" in types
                   else "number" if types & {"integer", "number"} else "text")
-        choices = prop.get("enum") or next((p["enum"] for p in prop.get("anyOf", []) if "enum" in p), [])
+        choices: list[Any] = prop.get("enum") or next((p["enum"] for p in prop.get("anyOf", []) if "enum" in p), [])
         views.append({"name": name, "label": prop.get("title", name), "widget": widget, "choices": choices,
                       "required": name in required, "default": prop.get("default"),
                       "help": prop.get("description", "")})

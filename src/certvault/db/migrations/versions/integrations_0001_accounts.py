@@ -44,7 +44,8 @@ def upgrade() -> None:
     )
     from certvault.integrations.legacy import move_legacy_accounts
 
-    move_legacy_accounts(op.get_bind(), op.get_context().config.attributes.get("settings"))
+    config = op.get_context().config
+    move_legacy_accounts(op.get_bind(), config.attributes.get("settings") if config is not None else None)
     for table, column, old, ondelete in _REPOINT:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(f'fk_{table}_{column}_{old}', type_='foreignkey')
