@@ -158,7 +158,7 @@ def _run_database(
             workers = WorkerProcesses(app, args.workers, slots, finished, work / f"workers-{kind}").start()
             engine = f"{args.workers} worker processes x {slots} slots"
         else:
-            app.extras["acme.subscribers"] = [finished.subscriber()]
+            finished.watch(app.sessions)
             in_process = app.worker(concurrency=slots)
             in_process.start_background()
             engine = f"the benchmark process ({slots} slots)"

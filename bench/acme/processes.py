@@ -8,12 +8,15 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.container import App
+from certvault.events.models import DomainEvent
 from certvault.issuance import events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +61,34 @@ class Finished:
         with self.lock:
             return self.waiting.setdefault(order_id, threading.Event())
 
-    def subscriber(self) -> Any:
-        """For an engine in this process: an ACME event subscriber that reports after the commit."""
-        def report(ctx: Any, acme_event: events.AcmeEvent) -> None:
-            if acme_event.order_id is None or acme_event.kind not in (events.ISSUED, events.RENEWED, events.FAILED):
-                return
-            order_id, failed = acme_event.order_id, acme_event.kind == events.FAILED
-            event.listen(ctx.session, "after_commit", lambda _s: self.done(order_id, failed), once=True)
+    def watch(self, sessions: sessionmaker[Session]) -> None:
+        """For an engine in this process: report each order whose final event committed."""
+        watch_orders(sessions, lambda kind, order_id: self.done(order_id, kind == events.FAILED))
 
-        return report
+
+FINAL = (events.ISSUED, events.RENEWED, events.FAILED)
+
+
+def watch_orders(sessions: sessionmaker[Session], report: Callable[[str, uuid.UUID], None]) -> None:
+    """Call report(event type, order id) once a transaction that appended an order's final event commits.
+    It only looks at what the engine's sessions flush (the domain-event rows): no query, no extra job."""
+
+    @event.listens_for(sessions, "after_flush")
+    def _seen(session: Session, _context: Any) -> None:
+        for obj in session.new:
+            if isinstance(obj, DomainEvent) and obj.type in FINAL and obj.payload.get("order"):
+                session.info.setdefault("bench.finished", []).append((obj.type, uuid.UUID(obj.payload["order"])))
+
+    @event.listens_for(sessions, "after_commit")
+    def _report(session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint: the transaction may still roll back
+            return
+        for kind, order_id in session.info.pop("bench.finished", []):
+            report(kind, order_id)
+
+    @event.listens_for(sessions, "after_soft_rollback")
+    def _forget(session: Session, _previous: Any) -> None:
+        session.info.pop("bench.finished", None)
 
 
 class WorkerProcesses:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from certvault.audit.service import AuditLog
 from certvault.config import Settings
 from certvault.db.base import utcnow
+from certvault.events.outbox import EventOutbox
 from certvault.jobs import queue
 from certvault.jobs.models import Job
 from certvault.keyring.service import Keyring, Sealer
@@ -30,6 +32,11 @@ class ServiceContext:
         job = queue.enqueue(self.session, name, payload, **options)
         self.session.info["jobs_enqueued"] = True
         return job
+
+    @cached_property
+    def events(self) -> EventOutbox:
+        """The domain-event outbox, appending in this transaction (events/outbox.py)."""
+        return EventOutbox(self.session)
 
     def now(self) -> datetime:
         return utcnow()

@@ -19,7 +19,6 @@ from certvault.auth.service import AuthService
 from certvault.container import App
 from certvault.db.base import utcnow
 from certvault.errors import Unauthenticated
-from certvault.notifications.audit_events import watch_audit
 from certvault.server import create_server
 from tests.conftest import create_login, csrf_of
 
@@ -85,7 +84,8 @@ def test_wrong_passwords_from_one_address_leave_the_scanner_working(app: App, at
         ("scanner", "service", ATTACKER, "address")]
     with app.transaction() as svc:
         assert svc.auth.get_user(ADMIN, "scanner").locked_until is None
-        watch_audit(svc.notifications)
+    app.worker().run_until_idle()  # the notifications consumer reads the lockout event
+    with app.transaction() as svc:
         alerts = [m.event for m in svc.notifications.list_outbox(ADMIN)]
     assert "service_account.locked" in alerts
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from certvault.audit.service import AuditQuery
 from certvault.container import App
+from certvault.events.models import DomainEvent
 from certvault.issuance import events
 from certvault.issuance.requests import RequestSpec
 from tests.issuance.conftest import ADMIN, dns_account, metric_values, name, run_orders
@@ -47,6 +49,12 @@ def _issue(app: App, ca: FakeAcmeCA, dns: servers.ChallTestSrv) -> tuple[uuid.UU
         return order.certificate_entry_id, managed.ari_cert_id
 
 
+def _events(app: App, type: str) -> list[DomainEvent]:
+    """The ACME events in the domain-event outbox."""
+    with app.sessions() as session:
+        return list(session.scalars(select(DomainEvent).where(DomainEvent.type == type).order_by(DomainEvent.id)))
+
+
 def _scan(app: App) -> None:
     """What the periodic job does every 5 minutes: start due renewals, ask ARI where a check is due."""
     with app.transaction() as svc:
@@ -56,8 +64,6 @@ def _scan(app: App) -> None:
 
 def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
         acme_app: App, challtestsrv: servers.ChallTestSrv, fake_ca: FakeAcmeCA) -> None:
-    seen: list[events.AcmeEvent] = []
-    acme_app.extras["acme.subscribers"] = [lambda ctx, event: seen.append(event)]
     entry_id, cert_id = _issue(acme_app, fake_ca, challtestsrv)
     now = datetime.now(UTC)
     fake_ca.windows[cert_id] = (now - timedelta(days=2), now - timedelta(days=1))
@@ -73,8 +79,8 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
         assert [row["certificate_id"] for row in fleet["ari_urgent"]] == [entry_id]
         alerts, _ = svc.audit.search(ADMIN, AuditQuery(action="acme.ari.renew_now"))
         assert [a.target_id for a in alerts] == [str(entry_id)]
-    urgent = [e for e in seen if e.kind == events.ARI_RENEW_NOW]
-    assert len(urgent) == 1 and urgent[0].details["explanation_url"] == fake_ca.explanation_url
+    urgent = _events(acme_app, events.ARI_RENEW_NOW)
+    assert len(urgent) == 1 and urgent[0].payload["explanation_url"] == fake_ca.explanation_url
     ca_label = '{ca="' + fake_ca.base.removeprefix("https://") + '"}'
     assert metric_values(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 1.0}
     assert metric_values(acme_app, "certvault_acme_renewals_due") == {f"certvault_acme_renewals_due{ca_label}": 1.0}
@@ -89,7 +95,7 @@ def test_window_in_the_past_alerts_renew_now_and_the_renewal_carries_replaces(
         managed = svc.issuance.renewals.for_certificate(ADMIN, entry_id)
         assert managed.ari_cert_id != cert_id and not managed.ari_urgent
         assert len(svc.certificates.get(ADMIN, entry_id).versions) == 2
-    assert [e.kind for e in seen].count(events.RENEWED) == 1
+    assert [e.payload["certificate"] for e in _events(acme_app, events.RENEWED)] == [str(entry_id)]
     assert metric_values(acme_app, "certvault_acme_ari_renew_now") == {f"certvault_acme_ari_renew_now{ca_label}": 0.0}
 
 

@@ -75,7 +75,7 @@ def test_scan_through_the_api_and_browse_the_results(
     metrics = sqlite_client.get("/metrics", headers=auditor.headers).text
     assert 'certvault_scan_endpoints{grade="F"} 1.0' in metrics
     assert 'certvault_scan_findings{finding="protocol:TLSv1.0"} 1.0' in metrics
-    assert "certvault_scan_events_pending" in metrics
+    assert 'certvault_events_pending{consumer="notifications"} 0.0' in metrics  # the worker read the changes
 
     with sqlite_app.transaction() as svc:
         rows, _ = svc.audit.search(Actor.system(), AuditQuery(action="scan.start", limit=10))

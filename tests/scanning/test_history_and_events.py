@@ -4,13 +4,15 @@ the endpoint goes down and comes back. Real `openssl s_server` endpoints, SQLite
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from certvault.audit.service import AuditQuery
 from certvault.auth.rbac import Actor
 from certvault.container import App
+from certvault.events.models import DomainEvent, EventDelivery
 from certvault.jobs.models import Schedule
 from certvault.scanning.models import ScanResult
 from certvault.scanning.queries import EndpointQuery
@@ -122,18 +124,18 @@ def test_unreachable_endpoint_gives_a_result_with_errors_and_events(
     assert total == 1 and rows[0].id == endpoint.id
 
 
-def test_events_are_an_outbox_consumed_once(app: App, admin: Actor, tls_servers: TlsServers) -> None:
+def test_changes_go_to_the_domain_event_outbox_and_are_read_once(app: App, admin: Actor,
+                                                                 tls_servers: TlsServers) -> None:
     port = tls_servers.closed_port("127.0.0.4")
-    scan_and_wait(app, admin, hosts=[f"127.0.0.4:{port}"])
+    scan_and_wait(app, admin, hosts=[f"127.0.0.4:{port}"])  # the worker also runs the consumers' jobs
+    scan_and_wait(app, admin, hosts=[f"127.0.0.4:{port}"])  # still down: no second event
     with app.transaction() as svc:
-        pending = svc.scanning.pending_events(admin)
-        assert [e.type for e in pending] == ["unreachable"]
-        assert svc.scanning.mark_events_consumed(admin, [e.id for e in pending], "ticketing") == 1
-    with app.transaction() as svc:
-        assert svc.scanning.pending_events(admin) == []
-        assert svc.scanning.mark_events_consumed(admin, [pending[0].id], "again") == 0
-        [event], _ = svc.scanning.list_events(admin, type="unreachable")
-    assert event.consumed_by == "ticketing" and event.consumed_at is not None
+        [event] = svc.session.scalars(select(DomainEvent).where(DomainEvent.type.like("scan.%"))).all()
+        assert (event.type, event.subject, event.payload["ip"]) == ("scan.endpoint_unreachable",
+                                                                     f"127.0.0.4:{port}", "127.0.0.4")
+        assert svc.session.scalars(select(EventDelivery)).all() == []  # every consumer read it
+        [history], _ = svc.scanning.list_events(admin, type="unreachable")  # the endpoint's history keeps it
+    assert history.endpoint_id == uuid.UUID(event.payload["endpoint"])
 
 
 def test_old_history_is_purged_but_each_endpoint_keeps_its_latest(

@@ -42,6 +42,7 @@ def test_approval_workflow_request_approve_read_then_window_ends(app: App) -> No
         assert ("secret.access_request", "bob", "success") in trail
         assert ("secret.access_approved", "vault-admin", "success") in trail
         assert ("secret.view", "bob", "success") in trail
+        app.worker().run_until_idle()  # the notifications consumer reads the events into the channel outbox
         outbox = [m["event"] for m in client.get("/api/v1/notifications/outbox", headers=scene.admin.headers).json()]
         assert sorted(outbox) == ["approval.decided", "approval.requested"]
 

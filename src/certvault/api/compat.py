@@ -16,8 +16,7 @@ from fastapi.routing import APIRoute
 from certvault.api.deps import client_ip
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.container import Services
-from certvault.errors import CertvaultError, Forbidden, Unauthenticated
-from certvault.notifications.audit_events import WATCH_JOB
+from certvault.errors import CertvaultError, Unauthenticated
 
 ErrorRenderer = Callable[[CertvaultError], Response]
 
@@ -55,16 +54,7 @@ def web_services_actor(request: Request, svc: Services, token: str | None) -> Ac
     svc.vault.core.require_web_services()
     if not token:
         raise Unauthenticated("authentication required: send a token")
-    try:
-        actor = svc.auth.authenticate_token(token.strip(), client_ip(request))
-    except Forbidden as exc:
-        if exc.keep_changes:  # a refused address is audited; alert about it now, not at the watcher's next tick
-            svc.ctx.enqueue(WATCH_JOB, {}, dedup_key="notify-watch-audit-now")
-        raise
+    actor = svc.auth.authenticate_token(token.strip(), client_ip(request))
     require(actor, Permission.VAULT_USE)
     request.state.actor = actor
     return actor
-
-
-def alert_soon(svc: Services) -> None:
-    svc.ctx.enqueue(WATCH_JOB, {}, dedup_key="notify-watch-audit-now")

@@ -17,6 +17,7 @@ Provider = Callable[[Services], Iterable[Metric]]
 # "module:function" providers from the domains, resolved lazily.
 PROVIDERS: tuple[str, ...] = (
     "certvault.api.metrics:job_metrics",
+    "certvault.events.metrics:event_metrics",
     "certvault.certificates.metrics:certificate_metrics",
     "certvault.scanning.metrics:scan_metrics",
     "certvault.issuance.metrics:acme_metrics",

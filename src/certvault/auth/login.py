@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certvault.audit.service import AuditLog
-from certvault.auth import passwords
+from certvault.auth import events, passwords
 from certvault.auth.credentials import address_allowed
 from certvault.auth.models import User
 from certvault.auth.rbac import Actor, Role
@@ -87,6 +87,7 @@ class LoginOps:
         if user.kind == "service" and not self._web_services():
             self._audit.record(who, "auth.login", target_type="user", target_id=user.id, outcome="denied",
                                details={"reason": "web services are disabled"})
+            events.login_failed(self._s, who, "web services are disabled")
             raise Forbidden("web services are disabled; an administrator can enable them "
                             "(setting web_services.enabled)", keep_changes=True)
 
@@ -105,6 +106,7 @@ class LoginOps:
         failure = self.throttle.fail(user.id if user and count_account else None, who.ip)
         self._audit.record(who, "auth.login", target_type="user", target_id=user.id if user else None,
                            outcome=outcome, details={"reason": reason})
+        events.login_failed(self._s, who, reason)
         if user is not None:
             user.failed_logins += 1
             if failure.account_address_locked:
@@ -117,9 +119,10 @@ class LoginOps:
         raise Unauthenticated(FAILED, keep_changes=True)
 
     def _lockout(self, who: Actor, user: User, scope: str, reason: str) -> None:
-        """Audited as `auth.lockout`, which the alert watcher turns into the lockout alert."""
+        """Audited as `auth.lockout`, and published as the lockout event the alert channels subscribe to."""
         self._audit.record(who, "auth.lockout", target_type="user", target_id=user.id, outcome="failure",
                            details={"scope": scope, "minutes": self._settings.lockout_minutes, "reason": reason})
+        events.locked_out(self._s, who, reason)
 
     def _lock_account(self, user: User) -> bool:
         """Lock the whole account once enough addresses are locked out of it; True when this did it."""

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from certvault.audit.service import AuditLog
+from certvault.auth import events
 from certvault.auth.credentials import Account, Credential, CredentialLookup, digest
 from certvault.auth.models import ApiToken, User, WebSession
 from certvault.auth.rbac import Actor, Permission, Role, require
@@ -179,6 +180,7 @@ class CredentialOps:
             who = Actor(name=account.username, role=Role(account.role), kind=account.kind, id=account.id, ip=ip)
             self._audit.record(who, "auth.ip_denied", target_type="user", target_id=account.id,
                                outcome="denied")
+            events.login_failed(self._s, who, "source address not allowed")
             raise Forbidden(f"requests for {account.username} are not allowed from {ip}", keep_changes=True)
         if account.must_change_password and not pending_ok:
             raise PasswordChangeRequired(PENDING_MESSAGE)

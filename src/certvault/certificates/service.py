@@ -17,6 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.certificates import chains, discovery, export, importing, reports, search, sightings
+from certvault.certificates.events import import_summary
 from certvault.certificates.importing import FileResult, Prepared, audit_details, clean_tags, file_result
 from certvault.certificates.models import (
     CertificateEntry,
@@ -70,6 +71,9 @@ class CertificateService:
             self._ctx.audit.record(actor, "certificate.import", target_type="certificate",
                                    target_id=result.entry_ids[0] if result.entry_ids else None,
                                    details=audit_details(result))
+            if result.certificates > result.unchanged:  # one event per file, however many certificates
+                self._ctx.events.publish("certificate.imported", title=f"Certificates imported from {label}",
+                                         body=import_summary(result), subject=label, payload=audit_details(result))
         return result
 
     def import_files(self, actor: Actor, files: list[tuple[str, bytes]], *, password: str | None = None,

@@ -223,9 +223,8 @@ class OrderEngine:
                                                      "requested_by": order.created_by if order else None})
         if order is not None and order.managed_id is not None:
             svc.issuance.renewals.note_failure(order.managed_id, message)
-        events.publish(ctx, events.AcmeEvent(
-            kind=events.FAILED, names=tuple(view.names), ca_name=view.account.ca_name if view.account else "",
-            order_id=view.id, message=message))
+        events.publish(ctx, events.FAILED, view.names, view.account.ca_name if view.account else "",
+                       order_id=view.id, message=message, error_type=outcome.changes.get("error_type"))
 
 
 def cleanup_order(job: Any, order_id: uuid.UUID) -> None:

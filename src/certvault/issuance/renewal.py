@@ -225,11 +225,10 @@ class RenewalService:
             self._ctx.audit.record(Actor.system("acme-ari"), "acme.ari.renew_now", target_type="certificate",
                                    target_id=managed.certificate_entry_id,
                                    details={"window_start": window.start, "explanation": window.explanation_url})
-            events.publish(self._ctx, events.AcmeEvent(
-                kind=events.ARI_RENEW_NOW, names=tuple(managed.names), ca_name=self._ca_name(managed),
-                certificate_entry_id=managed.certificate_entry_id, serial=managed.serial, not_after=managed.not_after,
-                message="the CA asks for this certificate to be renewed now", details={
-                    "explanation_url": window.explanation_url}))
+            events.publish(self._ctx, events.ARI_RENEW_NOW, managed.names, self._ca_name(managed),
+                           certificate_id=managed.certificate_entry_id, serial=managed.serial,
+                           not_after=managed.not_after, message="the CA asks for this certificate to be renewed now",
+                           explanation_url=window.explanation_url)
 
     def _ca_name(self, managed: ManagedCertificate) -> str:
         account = self._s.get(AcmeAccount, managed.account_id) if managed.account_id else None

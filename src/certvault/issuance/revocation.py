@@ -64,10 +64,9 @@ class RevocationService:
                                target_id=managed.certificate_entry_id,
                                details={"serial": managed.serial, "reason": reason, "reason_name": REASONS[reason],
                                         "by": by, "names": managed.names[:20]})
-        events.publish(self._ctx, events.AcmeEvent(
-            kind=events.REVOKED, names=tuple(managed.names), ca_name=account.ca_name,
-            certificate_entry_id=managed.certificate_entry_id, serial=managed.serial, not_after=managed.not_after,
-            message=f"revoked ({REASONS[reason]})"))
+        events.publish(self._ctx, events.REVOKED, managed.names, account.ca_name,
+                       certificate_id=managed.certificate_entry_id, serial=managed.serial,
+                       not_after=managed.not_after, message=f"revoked ({REASONS[reason]})", reason=REASONS[reason])
         return managed
 
     def delete(self, actor: Actor, cert_id: uuid.UUID | str) -> None:

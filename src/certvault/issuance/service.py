@@ -75,8 +75,7 @@ class IssuanceService:
                                target_type="certificate", target_id=entry_id,
                                details={"order": str(order.id), "serial": order.serial, "names": order.names[:20],
                                         "requested_by": order.created_by, "not_after": order.not_after})
-        events.publish(self._ctx, events.AcmeEvent(
-            kind=events.RENEWED if renewed else events.ISSUED, names=tuple(order.names),
-            ca_name=account.ca_name if account else "", order_id=order.id, certificate_entry_id=entry_id,
-            serial=order.serial, not_after=order.not_after))
+        events.publish(self._ctx, events.RENEWED if renewed else events.ISSUED, order.names,
+                       account.ca_name if account else "", order_id=order.id, certificate_id=entry_id,
+                       serial=order.serial, not_after=order.not_after)
         return entry_id

@@ -1,16 +1,14 @@
-"""Deliver outbox messages (with retries) and turn new audit rows into events."""
+"""Deliver outbox messages (with retries)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from certvault.errors import IntegrationError
 from certvault.jobs.queue import backoff
 from certvault.jobs.runner import Handler, JobContext, PermanentFailure, RetryLater
 from certvault.jobs.schedules import PeriodicJob
-from certvault.notifications.audit_events import WATCH_JOB, watch_audit
 from certvault.notifications.service import DELIVER_JOB
 
 
@@ -32,9 +30,5 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     ctx.services.notifications.mark_sent(message_id)
 
 
-def watch(ctx: JobContext, payload: dict[str, Any]) -> None:
-    watch_audit(ctx.services.notifications)
-
-
-HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver, WATCH_JOB: watch}
-SCHEDULES: list[PeriodicJob] = [PeriodicJob("notifications.watch_audit", WATCH_JOB, timedelta(seconds=10))]
+HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver}
+SCHEDULES: list[PeriodicJob] = []

@@ -1,4 +1,4 @@
-"""Event subscriptions, the outbox and the audit cursor (channels are integration accounts of kind notify)."""
+"""Event subscriptions and the outbox (channels are integration accounts of kind notify)."""
 
 from __future__ import annotations
 
@@ -44,11 +44,3 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-
-class AuditCursor(Base):
-    """How far the audit watcher has turned audit rows into events (one row per watcher)."""
-
-    __tablename__ = "notification_audit_cursor"
-
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    last_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -1,12 +1,12 @@
-"""Channels, subscriptions and the outbox. Other domains call `publish()` inside their transaction.
+"""Channels, subscriptions and the outbox. Domains append events to the domain-event outbox (events/);
+the notifications consumer (consumer.py) calls `publish()` for each one in its job's transaction.
 
 A published event becomes one outbox row per subscribed channel plus a delivery job, both in the
-caller's transaction: an alert exists if and only if the change that caused it commits.
+caller's transaction: an alert exists if and only if the transaction that read the event commits.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
 from certvault.errors import InvalidInput, NotFound
+from certvault.events.catalogue import check_pattern
 from certvault.integrations.models import IntegrationAccount
 from certvault.integrations.service import IntegrationService
 from certvault.notifications.models import NotificationSubscription, OutboxMessage
@@ -26,17 +27,6 @@ from certvault.plugins.registry import PluginRegistry, default_registry
 CHANNEL = "notify"
 DELIVER_JOB = "notifications.deliver"
 MAX_ATTEMPTS = 5
-KNOWN_EVENTS = {
-    "service_account.login_failed": "a service account failed to log in (wrong password, address not allowed)",
-    "service_account.locked": "a service account was locked out after repeated failures",
-    "user.locked": "a user was locked out after repeated failures",
-    "secret.expiring": "a vault secret reaches its expiry or rotation date soon",
-    "secret.overdue": "a vault secret is past its expiry or rotation date",
-    "approval.requested": "someone asked for access to a secret that requires approval",
-    "approval.decided": "an access request was approved or denied",
-    "notification.test": "a test message sent from the channel list",
-}
-_EVENT_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
 
 
 def _secret_map(registry: PluginRegistry, kind: str, secret: str | None) -> dict[str, str]:
@@ -100,9 +90,7 @@ class NotificationService:
     def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,
                   subject: str | None = None) -> NotificationSubscription:
         channel = self.get_channel(actor, channel_ref)
-        event = event.strip()
-        if not _EVENT_PATTERN.match(event):
-            raise InvalidInput(f"{event!r} is not an event name (e.g. service_account.locked, secret.*, *)")
+        event = check_pattern(event)  # a known event (events/catalogue.py), `prefix.*` or `*`
         existing = self._s.scalar(select(NotificationSubscription).where(
             NotificationSubscription.channel_id == channel.id, NotificationSubscription.event == event,
             NotificationSubscription.subject.is_(None) if subject is None

@@ -8,11 +8,11 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding
+from certvault.scanning.models import ScanEndpoint, ScanFinding
 
 
 def scan_metrics(svc: Any) -> Iterable[Metric]:
-    """Endpoints by latest grade, endpoints per finding, and change events not yet consumed."""
+    """Endpoints by latest grade and endpoints per finding (unread events: events/metrics.py)."""
     session = svc.session
     grades = GaugeMetricFamily("certvault_scan_endpoints", "Scanned TLS endpoints by latest grade", labels=["grade"])
     for grade, count in session.execute(select(ScanEndpoint.grade, func.count()).group_by(ScanEndpoint.grade)):
@@ -23,5 +23,3 @@ def scan_metrics(svc: Any) -> Iterable[Metric]:
     for name, count in session.execute(select(ScanFinding.name, func.count()).group_by(ScanFinding.name)):
         findings.add_metric([name], count)
     yield findings
-    pending = session.scalar(select(func.count()).select_from(ScanEvent).where(ScanEvent.consumed_at.is_(None)))
-    yield GaugeMetricFamily("certvault_scan_events_pending", "Scan change events not yet consumed", value=pending or 0)

@@ -1,5 +1,5 @@
-"""Tables of the scanning domain: endpoints with their latest state, result history, change events
-(an outbox for notifications and ticketing), runs split into batch jobs, and schedules."""
+"""Tables of the scanning domain: endpoints with their latest state, result history, change history,
+runs split into batch jobs, and schedules."""
 
 from __future__ import annotations
 
@@ -107,10 +107,10 @@ class ScanResult(UUIDPrimaryKey, Base):
 
 
 class ScanEvent(UUIDPrimaryKey, Base):
-    """A change between consecutive results of an endpoint. An outbox: consumers set consumed_at."""
+    """A change between consecutive results of an endpoint: its change history, shown with the endpoint.
+    Consumers (notifications, tickets) read the same changes as domain events (scanning/events.py)."""
 
     __tablename__ = "scan_events"
-    __table_args__ = (Index("ix_scan_events_pending", "consumed_at", "created_at"),)
 
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("scan_endpoints.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -120,9 +120,7 @@ class ScanEvent(UUIDPrimaryKey, Base):
     before: Mapped[Any] = mapped_column(JSONType)
     after: Mapped[Any] = mapped_column(JSONType)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    consumed_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
 class ScanSchedule(UUIDPrimaryKey, Base):

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, delete, func, or_, select, update
+from sqlalchemy import Select, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.db.search import contains
@@ -115,7 +115,7 @@ class ScanQueries:
         return row
 
     def events(self, *, endpoint_id: uuid.UUID | None = None, type: str | None = None,
-               pending_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
+               limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
         stmt = select(ScanEvent)
         if endpoint_id is not None:
             stmt = stmt.where(ScanEvent.endpoint_id == endpoint_id)
@@ -123,29 +123,10 @@ class ScanQueries:
             if type not in EVENT_TYPES:
                 raise InvalidInput(f"type: choose one of {', '.join(EVENT_TYPES)}")
             stmt = stmt.where(ScanEvent.type == type)
-        if pending_only:
-            stmt = stmt.where(ScanEvent.consumed_at.is_(None))
         total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self._session.scalars(stmt.order_by(ScanEvent.created_at.desc(), ScanEvent.id)
                                      .limit(limit).offset(offset))
         return list(rows), total
-
-    def pending_events(self, limit: int) -> list[ScanEvent]:
-        """Oldest unconsumed events first, locked so two consumers never take the same one."""
-        stmt = (select(ScanEvent).where(ScanEvent.consumed_at.is_(None))
-                .order_by(ScanEvent.created_at, ScanEvent.id).limit(limit))
-        if self._session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return list(self._session.scalars(stmt))
-
-    def mark_consumed(self, event_ids: list[uuid.UUID], consumer: str, now: datetime) -> int:
-        if not event_ids:
-            return 0
-        result = self._session.execute(
-            update(ScanEvent).where(ScanEvent.id.in_(event_ids), ScanEvent.consumed_at.is_(None))
-            .values(consumed_at=now, consumed_by=consumer[:100]).execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def purge_results(self, older_than: datetime, limit: int) -> int:
         """Delete old history rows, never an endpoint's latest or latest reachable result."""

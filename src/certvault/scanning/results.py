@@ -1,5 +1,6 @@
 """Storing results: the endpoint row (latest state denormalised), the history row, the current findings,
-change events against the previous reachable result, and the served chain in the inventory."""
+change events against the previous reachable result (history rows, and domain events for the consumers),
+and the served chain in the inventory."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from certvault.auth.rbac import Actor
 from certvault.certificates.sightings import Observation, Seen
 from certvault.db.base import utcnow
 from certvault.errors import CertvaultError
+from certvault.events.outbox import EventOutbox
+from certvault.scanning.events import publish_changes
 from certvault.scanning.findings import Change, Snapshot, changes, parse_not_after, snapshot
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
 
@@ -41,9 +44,11 @@ def endpoint_identity(result: dict[str, Any]) -> tuple[str, str, int, str | None
 
 
 class ResultRecorder:
-    def __init__(self, session: Session, record_seen_many: RecordSeenMany | None) -> None:
+    def __init__(self, session: Session, record_seen_many: RecordSeenMany | None,
+                 outbox: EventOutbox | None = None) -> None:
         self._session = session
         self._record_seen_many = record_seen_many
+        self._outbox = outbox  # the changes also go to the domain-event outbox (scanning/events.py)
         self._endpoints: dict[tuple[str, str, int, str], ScanEndpoint] = {}
         self._previous: dict[uuid.UUID, dict[str, Any]] = {}
         self._seen: list[Observation] = []  # chains for the inventory, recorded once per batch
@@ -73,6 +78,8 @@ class ResultRecorder:
         self._session.add(row)
         self._session.flush()  # no ORM relationships order the inserts: the result goes before its events
         events = [self._event(endpoint, row, change) for change in changes(previous, current, was_unreachable)]
+        if events and self._outbox is not None:
+            publish_changes(self._outbox, endpoint, row.id, events)
         if current.reachable and result.get("chain_pem") and self._inventory_is_stale(endpoint, current, row):
             self._queue_for_inventory(result)  # recorded by flush_inventory (a refused chain is not retried)
             endpoint.inventory_seen_at = row.scanned_at

@@ -152,7 +152,6 @@ class EventOut(BaseModel):
     after: Any
     details: dict[str, Any]
     created_at: datetime
-    consumed_at: datetime | None
 
 
 class WeakCipherOut(BaseModel):

@@ -129,7 +129,7 @@ class ScanService:
                       *, batch_done: bool = False) -> list[ScanResult]:
         """Store results (history, findings, change events, inventory) and count them on the run."""
         require(actor, Permission.SCANS_RUN)
-        recorder = ResultRecorder(self._ctx.session, self._record_seen(actor))
+        recorder = ResultRecorder(self._ctx.session, self._record_seen(actor), self._ctx.events)
         rows = recorder.store_many(actor, list(results), run_id)
         if run_id is not None:
             failed = sum(1 for row in rows if not row.reachable)
@@ -221,21 +221,11 @@ class ScanService:
         require(actor, Permission.SCANS_READ)
         return self._queries.grade_counts()
 
-    # ---- events (an outbox for notifications and ticketing) ---------------------------------------
+    # ---- change history (consumers read the same changes from the domain-event outbox) -------------
     def list_events(self, actor: Actor, *, endpoint_id: uuid.UUID | None = None, type: str | None = None,
-                    pending_only: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
+                    limit: int = 50, offset: int = 0) -> tuple[list[ScanEvent], int]:
         require(actor, Permission.SCANS_READ)
-        return self._queries.events(endpoint_id=endpoint_id, type=type, pending_only=pending_only,
-                                    limit=limit, offset=offset)
-
-    def pending_events(self, actor: Actor, limit: int = 100) -> list[ScanEvent]:
-        """Unconsumed events, oldest first; mark them with mark_events_consumed in the same transaction."""
-        require(actor, Permission.SCANS_READ)
-        return self._queries.pending_events(limit)
-
-    def mark_events_consumed(self, actor: Actor, event_ids: list[uuid.UUID], consumer: str) -> int:
-        require(actor, Permission.SCANS_RUN)
-        return self._queries.mark_consumed(event_ids, consumer, self._ctx.now())
+        return self._queries.events(endpoint_id=endpoint_id, type=type, limit=limit, offset=offset)
 
     # ---- schedules -------------------------------------------------------------------------------
     def create_schedule(self, actor: Actor, data: ScheduleIn) -> ScanSchedule:

@@ -67,10 +67,10 @@ class Lifecycle:
             what = "expiry" if item.secret.expires_at == item.due else "rotation"
             title = (f"Secret {item.path} is overdue for {what}" if overdue
                      else f"Secret {item.path} is due for {what} in {days} days")
-            self._c.notifications.publish(
-                "secret.overdue" if overdue else "secret.expiring", title,
-                f"{title} ({item.due:%Y-%m-%d %H:%M} UTC).", severity="warning" if not overdue else "critical",
-                subject=item.secret.name, details={"secret": item.path, "due": item.due.isoformat(), "kind": what})
+            self._c.ctx.events.publish(
+                "secret.overdue" if overdue else "secret.expiring", title=title,
+                body=f"{title} ({item.due:%Y-%m-%d %H:%M} UTC).", severity="warning" if not overdue else "critical",
+                subject=item.secret.name, payload={"secret": item.path, "due": item.due.isoformat(), "kind": what})
             item.secret.reminded_for = item.due
             sent += 1
         return sent

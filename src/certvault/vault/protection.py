@@ -172,11 +172,11 @@ class ProtectionOps:
         self._c.s.add(request)
         self._c.s.flush()
         self._c.audit(actor, "secret.access_request", secret, request=str(request.id), minutes=minutes)
-        self._c.notifications.publish(
-            "approval.requested", f"{actor.name} asks for access to {secret.name}",
-            f"{actor.name} asks for {minutes} minutes of access to secret {folder.path}/{secret.name}. "
+        self._c.ctx.events.publish(
+            "approval.requested", title=f"{actor.name} asks for access to {secret.name}",
+            body=f"{actor.name} asks for {minutes} minutes of access to secret {folder.path}/{secret.name}. "
             f"Reason: {reason}", severity="warning", subject=secret.name,
-            details={"secret": f"{folder.path}/{secret.name}", "account": actor.name, "request": request.id})
+            payload={"secret": f"{folder.path}/{secret.name}", "account": actor.name, "request": request.id})
         return request
 
     def decide(self, actor: Actor, request_id: uuid.UUID, approve: bool, comment: str = "") -> AccessRequest:
@@ -200,11 +200,11 @@ class ProtectionOps:
             request.expires_at = now + timedelta(minutes=request.minutes)
         self._c.audit(actor, "secret.access_" + request.status, secret, request=str(request.id),
                       requester=request.requester_name)
-        self._c.notifications.publish(
-            "approval.decided", f"Access to {secret.name} {request.status} for {request.requester_name}",
-            f"{actor.name} {request.status} the request of {request.requester_name}."
+        self._c.ctx.events.publish(
+            "approval.decided", title=f"Access to {secret.name} {request.status} for {request.requester_name}",
+            body=f"{actor.name} {request.status} the request of {request.requester_name}."
             + (f" Comment: {comment}" if comment else ""), subject=secret.name,
-            details={"secret": f"{folder.path}/{secret.name}", "account": request.requester_name,
+            payload={"secret": f"{folder.path}/{secret.name}", "account": request.requester_name,
                      "request": request.id})
         return request
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 from certvault.api.deps import ServicesDep, require
 from certvault.api.schemas import Message
 from certvault.auth.rbac import Actor, Permission
+from certvault.events.catalogue import known
 from certvault.integrations.models import IntegrationAccount
 from certvault.notifications.models import NotificationSubscription, OutboxMessage
-from certvault.notifications.service import KNOWN_EVENTS
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 Admin = Depends(require(Permission.SETTINGS_MANAGE))
@@ -81,7 +81,7 @@ class OutboxOut(BaseModel):
 
 @router.get("/events", response_model=dict[str, str])
 def known_events(actor: Actor = Admin) -> dict[str, str]:
-    return KNOWN_EVENTS
+    return known()
 
 
 @router.get("/channels", response_model=list[ChannelOut])

@@ -105,10 +105,9 @@ def get_result(result_id: uuid.UUID, svc: ServicesDep, actor: Actor = Reader) ->
 # ---- events --------------------------------------------------------------------------------------
 @router.get("/events", response_model=Page[EventOut])
 def list_events(svc: ServicesDep, actor: Actor = Reader, type: str | None = None,
-                endpoint_id: uuid.UUID | None = None, pending: bool = False,
+                endpoint_id: uuid.UUID | None = None,
                 limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> Page[EventOut]:
-    rows, total = svc.scanning.list_events(actor, endpoint_id=endpoint_id, type=type, pending_only=pending,
-                                           limit=limit, offset=offset)
+    rows, total = svc.scanning.list_events(actor, endpoint_id=endpoint_id, type=type, limit=limit, offset=offset)
     return Page(items=[EventOut.model_validate(e) for e in rows], total=total, limit=limit, offset=offset)
 
 

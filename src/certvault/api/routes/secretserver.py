@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Resp
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from certvault.api.compat import CompatRoute, alert_soon, web_services_actor
+from certvault.api.compat import CompatRoute, web_services_actor
 from certvault.api.deps import ServicesDep, client_ip
 from certvault.auth.rbac import Actor
 from certvault.container import Services
@@ -149,9 +149,7 @@ def oauth2_token(request: Request, svc: ServicesDep, grant_type: Annotated[str, 
 
 def _oauth_error(svc: Services, exc: CertvaultError) -> JSONResponse:
     """The OAuth error shape (RFC 6749 §5.2, plus Secret Server's `message`). What the refusal recorded (an
-    audited failure) is kept, as for a raised error, and the alert watcher runs now."""
-    if exc.keep_changes:
-        alert_soon(svc)
+    audited failure and its alert event) is kept, as for a raised error."""
     end_transaction(svc.session, exc)
     status = exc.status_code if isinstance(exc, Forbidden | RateLimited) else 400
     code = {403: "access_denied", 429: "slow_down"}.get(status, "invalid_grant")

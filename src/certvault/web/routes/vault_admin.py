@@ -14,7 +14,7 @@ from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
 from certvault.container import Services
 from certvault.errors import CertvaultError, InvalidInput, NotFound
-from certvault.notifications.service import KNOWN_EVENTS
+from certvault.events.catalogue import known
 from certvault.web.deps import WebUser, page, render
 from certvault.web.routes.vault_common import (
     NO_STORE,
@@ -137,7 +137,7 @@ def _notifications(request: Request, svc: Services, user: WebUser, error: Certva
     subscriptions = [(s, names.get(s.channel_id, "?")) for s in svc.notifications.list_subscriptions(user.actor)]
     outbox = [(m, names.get(m.channel_id, "?")) for m in svc.notifications.list_outbox(user.actor, 20)]
     return render(templates(), request, "vault/notifications.html", user, channels=channels,
-                  subscriptions=subscriptions, outbox=outbox, events=KNOWN_EVENTS, info_message=info,
+                  subscriptions=subscriptions, outbox=outbox, events=known(), info_message=info,
                   **_error(error))
 
 
