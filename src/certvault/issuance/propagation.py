@@ -13,7 +13,6 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
-import httpx
 
 from certvault.plugins.protocols import NameServer
 
@@ -80,6 +79,8 @@ def txt_visible(fqdn: str, value: str, servers: list[NameServer]) -> tuple[bool,
 def http01_visible(identifier: str, port: int, token: str, expected: str,
                    resolvers: list[NameServer]) -> tuple[bool, str]:
     """GET http://<name>:<port>/.well-known/acme-challenge/<token> the way the CA will."""
+    import httpx  # with its command-line part (click, pygments): 30 ms that a dns-01 order does not need
+
     try:
         addresses = [identifier] if _is_ip(identifier) else _resolve(identifier, resolvers)
     except (dns.exception.DNSException, OSError) as exc:
