@@ -1,8 +1,7 @@
 """Run Alembic migrations programmatically. Each domain owns a branch; we upgrade to all heads.
 
-`is_current` answers without Alembic (a command on an up-to-date database never imports it): the
-heads are the revisions of versions/ that no other revision names as its `down_revision`, read
-from the files' assignment lines; tests/db/test_migrate.py holds them to Alembic's own answer.
+`is_current` answers without Alembic (a command on an up-to-date database never imports it), from
+the revisions' assignment lines in versions/; tests/db/test_migrate.py holds it to Alembic's answers.
 """
 
 from __future__ import annotations
@@ -47,31 +46,37 @@ def upgrade(engine: Engine, settings: object = None) -> None:
         command.upgrade(cfg, "heads")
 
 
-# `revision = "x"` / `down_revision: str | None = None` at the start of a line, as Alembic's template writes them
-_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+# `revision = "x"`, `down_revision: str | None = None`, `depends_on = ("a", "b")`, as Alembic writes them
+_ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
-def _assignments(path: Path) -> dict[str, object]:
-    """A version file's `revision` and `down_revision` (one revision, a tuple of them, or None)."""
-    return {name: ast.literal_eval(value) for name, value in _ASSIGNMENT.findall(path.read_text())}
+def _names(value: object) -> set[str]:
+    return {value} if isinstance(value, str) else set(value) if isinstance(value, tuple | list) else set()
 
 
-def heads() -> set[str]:
-    """The revisions no other revision builds on: what `upgrade` reaches."""
-    revisions: set[str] = set()
-    built_on: set[str] = set()
+def graph() -> dict[str, set[str]]:
+    """Every revision in versions/ and the revisions it builds on (its `down_revision` and `depends_on`)."""
+    found: dict[str, set[str]] = {}
     for path in VERSIONS.glob("*.py"):
-        found = _assignments(path)
-        revisions.add(str(found["revision"]))
-        down = found.get("down_revision")
-        built_on.update([down] if isinstance(down, str) else down if isinstance(down, tuple | list) else [])
-    return revisions - built_on
+        values = {name: ast.literal_eval(value) for name, value in _ASSIGNMENT.findall(path.read_text())}
+        found[str(values["revision"])] = _names(values.get("down_revision")) | _names(values.get("depends_on"))
+    return found
 
 
 def is_current(engine: Engine) -> bool:
+    """Whether `upgrade` has nothing to do: the stored versions and all they build on are every revision. (Alembic
+    stores the tips only: a revision that another one depends on leaves the table when that one is applied.)"""
     with engine.connect() as conn:
         try:
-            stored = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+            stored = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
         except DatabaseError:  # no version table yet: a new database
             return False
-    return stored == heads()
+    revisions, applied = graph(), set()
+    while stored:
+        revision = stored.pop()
+        if revision not in applied:
+            if revision not in revisions:  # a newer release's: let Alembic say so
+                return False
+            applied.add(revision)
+            stored.extend(revisions[revision])
+    return applied == set(revisions)
