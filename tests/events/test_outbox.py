@@ -41,6 +41,7 @@ def test_a_committed_event_is_read_once_and_a_rolled_back_one_never(app: App, mo
 
 
 def test_two_workers_read_every_event_exactly_once(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "BATCH", 2)  # many small batches: both workers run consume jobs side by side
     with registered(monkeypatch, app, "first"):
         published = publish(app, 10)  # some waiting before the workers start, more while they run
         workers = [app.worker(concurrency=4, poll_interval=0.02, worker_id=f"w{n}") for n in (1, 2)]

@@ -4,8 +4,9 @@ Exactly once: a consume job locks a batch of the consumer's delivery rows (skipp
 holds), calls the consumer for each event, and deletes the rows, all in the job's own transaction, which
 also marks the job done (jobs/queue.py). If the job fails or loses its lease, all of it rolls back and the
 rows are read again; a row can be deleted only once, so no event is read twice.
-Gap-free: every publishing transaction enqueues its own consume job (events/outbox.py), claimed after it
-commits. The sweep re-wakes consumers whose rows were left behind (a job that gave up, a lost lease).
+Gap-free: every publishing transaction has a consume job claimed after it commits (its own, or on SQLite an
+active one it joins; events/outbox.py). The sweep re-wakes consumers whose rows were left behind (a job that
+gave up, a lost lease).
 """
 
 from __future__ import annotations
