@@ -77,6 +77,8 @@ def test_admin_creates_a_folder_and_a_secret_then_reveals_and_copies(scene: Vaul
     trail = _trail(scene, secret_id)
     assert ("secret.view_field", "vault-admin", "success") in trail
     assert ("secret.copy_field", "vault-admin", "success") in trail
+    details = {e["action"]: e["details"] for e in scene.get("admin", f"/secrets/{secret_id}/audit").json()}
+    assert details["secret.create"]["folder"] == details["secret.view_field"]["folder"] == "Web"  # its path
     assert "secret.copy_field" in client.get(f"/vault/secrets/{secret_id}").text  # the page's own trail
 
 

@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from certvault.errors import InvalidInput
 
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
 }
 
@@ -35,5 +35,5 @@ def build_csr(key: PrivateKeyTypes, names: list[str], signature: str = "sha256")
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else [])
     builder = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(
         x509.SubjectAlternativeName(general), critical=False)
-    csr = builder.sign(key, HASHES[signature]())  # type: ignore[arg-type]
+    csr = builder.sign(key, HASHES[signature]())
     return csr.public_bytes(serialization.Encoding.DER)

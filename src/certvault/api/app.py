@@ -101,7 +101,7 @@ def create_api(app: App, *, embedded_worker: bool = False) -> CertvaultAPI:
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return problem(422, "invalid_request", f"{where}: {first.get('msg')}" if where else first["msg"])
 

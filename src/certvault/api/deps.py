@@ -43,7 +43,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_app(request: Request) -> App:
-    return request.app.state.certvault  # type: ignore[no-any-return]
+    return request.app.state.certvault
 
 
 async def _request_session(request: Request) -> AsyncIterator[Services]:

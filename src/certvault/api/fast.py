@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certvault.api.deps import bearer_actor
+from certvault.api.limits import Handlers, handle
 from certvault.audit.group import group_commit
 from certvault.auth.credentials import READ_VERSION
 from certvault.auth.rbac import Actor, Permission
@@ -85,8 +86,7 @@ class DirectRoutes:
     it (an error it raises is answered by the application's exception handler for it, as in FastAPI); every
     other request goes on to the stack."""
 
-    def __init__(self, app: ASGIApp, routes: list[BearerFastRoute],
-                 handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]]) -> None:
+    def __init__(self, app: ASGIApp, routes: list[BearerFastRoute], handlers: Handlers) -> None:
         self.app, self.routes, self.handlers = app, routes, handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,7 +108,7 @@ class DirectRoutes:
             handler = next((self.handlers[cls] for cls in type(exc).__mro__ if cls in self.handlers), None)
             if handler is None:
                 raise
-            return await handler(Request(scope, receive), exc)
+            return await handle(handler, Request(scope, receive), exc)
         return Response(body, media_type="application/json")
 
 

@@ -27,13 +27,20 @@ from certvault.errors import TooLarge
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UPLOAD_MARK = "_certvault_upload_body"
-Handlers = dict[Any, Callable[[Request, Exception], Awaitable[Response]]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
+Handlers = dict[Any, Handler]  # FastAPI's exception handlers: plain or async functions
 
 
 def upload_body(endpoint: F) -> F:
     """Mark a route that takes files: its body may be up to `server.max_upload_bytes` (put under @router.post)."""
     setattr(endpoint, _UPLOAD_MARK, True)
     return endpoint
+
+
+async def handle(handler: Handler, request: Request, exc: Exception) -> Response:
+    """The response of an application exception handler to `exc`."""
+    response = handler(request, exc)
+    return response if isinstance(response, Response) else await response
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class Limits:
 
     @classmethod
     def of(cls, body: int, upload: int, routes: Iterable[Any]) -> Limits:
-        marked = tuple((frozenset(ctx.original_route.methods), compile_path(ctx.path_format)[0])
+        marked = tuple((frozenset(ctx.original_route.methods or ()), compile_path(ctx.path_format)[0])
                        for ctx in iter_route_contexts(list(routes))
                        if isinstance(ctx.original_route, APIRoute) and ctx.path_format
                        and getattr(ctx.original_route.endpoint, _UPLOAD_MARK, False))
@@ -89,7 +96,7 @@ class BodyLimit:
         error = TooLarge(f"the request body is larger than {limit:,} bytes, the most this route accepts "
                          f"(setting {limits.setting(limit)})")
         handler = next(self.handlers[cls] for cls in type(error).__mro__ if cls in self.handlers)
-        response = await handler(Request(scope, receive), error)
+        response = await handle(handler, Request(scope, receive), error)
         response.headers["connection"] = "close"  # the rest of the upload is not read
         await response(scope, receive, send)
 

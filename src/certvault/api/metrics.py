@@ -50,5 +50,5 @@ class _Collector:
 
 def render_metrics(svc: Services) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(svc))  # type: ignore[arg-type]
+    registry.register(_Collector(svc))
     return generate_latest(registry)

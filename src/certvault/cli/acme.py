@@ -340,11 +340,11 @@ def settings(ctx: typer.Context,
     from certvault.issuance.runtime import load_runtime
     from certvault.plugins.dns.rfc2136 import parse_server
 
-    for value in (*resolver, *dns_check_server):
+    for server in (*resolver, *dns_check_server):
         try:
-            parse_server(value)
+            parse_server(server)
         except ValueError as exc:
-            fail(f"{value!r} is not HOST:PORT ({exc})")
+            fail(f"{server!r} is not HOST:PORT ({exc})")
     changes = {"acme.http01_port": http01_port, "acme.http01_addresses": http01_address or None,
                "acme.resolvers": resolver or None, "acme.dns_check_servers": dns_check_server or None,
                "acme.max_in_flight_per_ca": max_in_flight_per_ca, "acme.unavailable_grace": unavailable_grace}

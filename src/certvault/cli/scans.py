@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
@@ -46,7 +45,7 @@ STORE_EVERY = 100  # results per transaction while scanning from the CLI
 class ScanGroup(TyperGroup):
     """Route `scan TARGET ...` and `scan --targets F` to the hidden scanning command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's Context, or typer's own copy of it
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = [SCAN_COMMAND, *args]
         return super().parse_args(ctx, args)
@@ -225,20 +224,19 @@ def history(
     with open_services(ctx) as svc:
         actor = cli_actor()
         endpoints = svc.scanning.find_endpoints(actor, host, port)
-        data = [{"endpoint": EndpointOut.model_validate(e),
-                 "results": [ResultSummary.model_validate(r) for r in svc.scanning.history(actor, e.id, limit)]}
+        data = [(EndpointOut.model_validate(e),
+                 [ResultSummary.model_validate(r) for r in svc.scanning.history(actor, e.id, limit)])
                 for e in endpoints]
     if as_json:
-        print_json(data)
+        print_json([{"endpoint": e, "results": results} for e, results in data])
         return
     if not data:
         fail(f"no scan results for {target}")
-    for item in data:
-        e = item["endpoint"]
+    for e, results in data:
         rows = [[r.scanned_at.strftime("%Y-%m-%d %H:%M:%S"), r.grade or ("-" if r.reachable else "unreachable"),
                  ", ".join(f.split(":")[-1] for f in r.findings) or "-", (r.cert_fingerprint or "")[:16],
                  r.duration_ms]
-                for r in item["results"]]
+                for r in results]
         print_table(["scanned (UTC)", "grade", "findings", "certificate", "ms"], rows,
                     title=f"{e.host}:{e.port} at {e.ip or 'unresolved'}" + (f" SNI {e.sni}" if e.sni else ""))
 

@@ -56,7 +56,7 @@ def folder_add(ctx: typer.Context, name: str, parent: str | None = typer.Option(
 def folder_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List folders."""
     with services(ctx) as svc:
-        folders = [s.FolderOut.listing(item) for item in svc.vault.folders.list(cli_actor())]
+        folders = [s.FolderOut.listing(item) for item in svc.vault.folders.list_folders(cli_actor())]
     if as_json:
         print_json(folders)
         return
@@ -224,14 +224,15 @@ def account_add(ctx: typer.Context, name: str, folder: list[str] = typer.Option(
 def account_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List service accounts with their folders and address rules."""
     with services(ctx) as svc:
-        rows = [{"name": i.user.username, "folders": i.folders, "allowed_networks": i.user.allowed_networks,
-                 "locked_until": i.user.locked_until} for i in svc.vault.accounts.list(cli_actor())]
+        rows = [(i.user.username, i.folders, i.user.allowed_networks, i.user.locked_until)
+                for i in svc.vault.accounts.list_accounts(cli_actor())]
     if as_json:
-        print_json(rows)
+        print_json([{"name": name, "folders": folders, "allowed_networks": networks, "locked_until": locked}
+                    for name, folders, networks, locked in rows])
         return
     print_table(["name", "folders", "allowed from", "locked until"],
-                [[r["name"], ", ".join(r["folders"]), ", ".join(r["allowed_networks"]) or "any", r["locked_until"]]
-                 for r in rows])
+                [[name, ", ".join(folders), ", ".join(networks) or "any", locked]
+                 for name, folders, networks, locked in rows])
 
 
 # ---- hardening -----------------------------------------------------------------------------------

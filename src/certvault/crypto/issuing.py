@@ -15,7 +15,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from certvault.crypto.keys import SigningKey
 from certvault.crypto.names import dns_name
 
-HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import Select, and_, bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from certvault.auth.credentials import VersionedCache
 from certvault.auth.rbac import Actor, Permission, require
@@ -48,11 +48,11 @@ _GRANT_LEVELS = select(_perm.c.level).where(
 )
 # The same per shape (folders on the chain, groups of the caller) with one plain parameter per value: an
 # expanding IN is rewritten on every execution, a fixed shape is compiled once. Larger shapes use the above.
-_SHAPED: dict[tuple[int, int], Select[tuple[str]]] = {}
+_SHAPED: dict[tuple[int, int], Select[str]] = {}
 _SHAPED_LIMIT = 8
 
 
-def _grant_levels(folders: int, groups: int) -> Select[tuple[str]]:
+def _grant_levels(folders: int, groups: int) -> Select[str]:
     if folders > _SHAPED_LIMIT or groups > _SHAPED_LIMIT:
         return _GRANT_LEVELS
     found = _SHAPED.get((folders, groups))
@@ -199,14 +199,15 @@ class AccessResolver:
             result[folder_id] = max(result.get(folder_id, NONE), RANK[lv])
         return result
 
-    def _principal_grants(self, actor: Actor, column: object) -> list[tuple[uuid.UUID, str]]:
+    def _principal_grants(self, actor: Actor,
+                          column: InstrumentedAttribute[uuid.UUID | None]) -> list[tuple[uuid.UUID, str]]:
         who = principals(actor)
         if not who:
             return []
         match = or_(*[(VaultPermission.principal_type == kind) & (VaultPermission.principal_id == pid)
                       for kind, pid in who])
-        rows = self._s.execute(select(column, VaultPermission.level).where(match, column.isnot(None)))  # type: ignore[attr-defined]
-        return [(r[0], r[1]) for r in rows]
+        rows = self._s.execute(select(column, VaultPermission.level).where(match, column.isnot(None)))
+        return [(r[0], r[1]) for r in rows if r[0] is not None]
 
 
 def need(level: int, wanted: int, what: str) -> None:

@@ -55,7 +55,7 @@ class ServiceAccountOps:
                                           "allowed_networks": user.allowed_networks, "view_hidden": view_hidden})
         return user, password
 
-    def list(self, actor: Actor) -> list[ServiceAccountInfo]:
+    def list_accounts(self, actor: Actor) -> list[ServiceAccountInfo]:
         require(actor, Permission.USERS_READ)
         users = self._c.s.scalars(select(User).where(User.kind == "service").order_by(User.username))
         return [self.info(u) for u in users]

@@ -178,7 +178,7 @@ class VaultCore:
             return READ_VERSION
         self._prefetched = (secret_id, rows)
         self.access.known_version = rows[0].auth_version
-        return rows[0].auth_version  # type: ignore[no-any-return]
+        return rows[0].auth_version
 
     @staticmethod
     def _secret_query(ref: str | uuid.UUID | int) -> tuple[Select[Secret, Folder], uuid.UUID | int]:
@@ -211,6 +211,8 @@ class VaultCore:
               folder: Folder | None = None, **details: Any) -> None:
         if secret is not None:
             details.setdefault("name", secret.name)
+            if folder is not None:
+                details.setdefault("folder", folder.path)
             self.ctx.audit.record(actor, action, target_type="secret", target_id=secret.id, outcome=outcome,
                                   details=details)
         else:

@@ -92,9 +92,9 @@ class DoubleLockOps:
             if field.is_secret:
                 self._store.write(field, self._store.read(field, None), key)
         self._rewrap_history(secret, None, key)
-        self._c.s.add(DoubleLockGrant(secret_id=secret.id, user_id=actor.id, granted_by=actor.name,
+        self._c.s.add(DoubleLockGrant(secret_id=secret.id, user_id=key_row.user_id, granted_by=actor.name,
                                       wrapped_key=doublelock.wrap_for(key_row.public_key, key,
-                                                                      _grant_aad(secret.id, actor.id))))
+                                                                      _grant_aad(secret.id, key_row.user_id))))
         secret.double_lock = True
         self._c.audit(actor, "secret.doublelock_enable", secret)
         return secret

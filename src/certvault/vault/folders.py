@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from certvault import names
 from certvault.auth.models import Group, User
@@ -16,6 +18,7 @@ from certvault.vault.core import VaultCore
 from certvault.vault.models import Folder, Secret, VaultPermission
 
 FORBIDDEN_IN_NAMES = set("/\\")
+_Principal = TypeVar("_Principal", User, Group)
 
 
 @dataclass
@@ -64,7 +67,7 @@ class FolderOps:
         self._c.audit(actor, "vault.folder_create", folder=folder)
         return folder
 
-    def list(self, actor: Actor) -> list[FolderListing]:
+    def list_folders(self, actor: Actor) -> list[FolderListing]:
         self._c.gate(actor)
         readable = self._c.access.readable_folders(actor)
         folders = self._c.s.scalars(select(Folder).order_by(Folder.path))
@@ -149,17 +152,17 @@ class FolderOps:
             rows += self._grant_rows(VaultPermission.folder_id == fid, source)
         return rows
 
-    def _grant_rows(self, condition: object, inherited_from: str | None) -> list[GrantInfo]:
+    def _grant_rows(self, condition: ColumnElement[bool], inherited_from: str | None) -> list[GrantInfo]:
         result = []
-        for row in self._c.s.scalars(select(VaultPermission).where(condition)):  # type: ignore[arg-type]
+        for row in self._c.s.scalars(select(VaultPermission).where(condition)):
             result.append(GrantInfo(row.id, row.principal_type, self._principal_name(row), row.principal_id,
                                     row.level, inherited_from))
         return result
 
     def _principal_name(self, row: VaultPermission) -> str:
-        model = User if row.principal_type == "user" else Group
-        name = self._c.s.scalar(select(model.username if model is User else Group.name)  # type: ignore[attr-defined]
-                                .where(model.id == row.principal_id))
+        is_user = row.principal_type == "user"
+        name_column, id_column = (User.username, User.id) if is_user else (Group.name, Group.id)
+        name = self._c.s.scalar(select(name_column).where(id_column == row.principal_id))
         return str(name or row.principal_id)
 
     def _target(self, actor: Actor, folder: str | uuid.UUID | None,
@@ -182,20 +185,23 @@ class FolderOps:
         if kind not in (None, "user", "group"):
             raise InvalidInput("principal type must be user or group")
         for candidate in ("user", "group") if kind is None else (kind,):
-            model = User if candidate == "user" else Group
-            name_column = User.username if candidate == "user" else Group.name
-            try:
-                found = self._c.s.get(model, uuid.UUID(ref))
-            except ValueError:
-                found = self._c.s.scalar(select(model).where(name_column == ref))
+            found = (self._principal(User, User.username, ref) if candidate == "user"
+                     else self._principal(Group, Group.name, ref))
             if found is not None:
                 return candidate, found.id, ref
         raise NotFound(f"no user or group named {ref!r}")
 
+    def _principal(self, model: type[_Principal], name_column: InstrumentedAttribute[str],
+                   ref: str) -> _Principal | None:
+        try:
+            return self._c.s.get(model, uuid.UUID(ref))
+        except ValueError:
+            return self._c.s.scalar(select(model).where(name_column == ref))
+
     def _audit_grant(self, actor: Actor, action: str, folder: Folder | None, secret: Secret | None,
                      kind: str, display: str, level: str) -> None:
-        details = {"principal": f"{kind}:{display}", "level": level}
+        principal = f"{kind}:{display}"
         if secret is not None:
-            self._c.audit(actor, action, secret, **details)
+            self._c.audit(actor, action, secret, principal=principal, level=level)
         else:
-            self._c.audit(actor, action, folder=folder, **details)
+            self._c.audit(actor, action, folder=folder, principal=principal, level=level)

@@ -83,7 +83,7 @@ class ProtectionOps:
                                "until they check it in, the check-out ends or an owner forces the check-in",
                                "RequiresCheckout", error=CheckOutConflict)
 
-    def check_out(self, actor: Actor, ref: str | uuid.UUID, minutes: int | None = None, *,
+    def check_out(self, actor: Actor, ref: str | uuid.UUID | int, minutes: int | None = None, *,
                   automatic: bool = False) -> CheckOut:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
@@ -112,7 +112,7 @@ class ProtectionOps:
                       until=checkout.expires_at.isoformat())
         return checkout
 
-    def check_in(self, actor: Actor, ref: str | uuid.UUID, *, force: bool = False) -> Secret:
+    def check_in(self, actor: Actor, ref: str | uuid.UUID | int, *, force: bool = False) -> Secret:
         self._c.gate(actor)
         secret, folder = self._c.secret_with_folder(ref, for_update=True)
         level = self._c.require_secret(actor, secret, folder, VIEW, ref, "secret.checkin")

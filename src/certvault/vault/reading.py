@@ -79,7 +79,7 @@ class Reader:
             fields = None  # read again once the check-out (and on PostgreSQL its row lock) is ours
         values, withheld = self._values(actor, secret, slug, dl_key, show_hidden, action, fields)
         self._c.audit(actor, action, secret, fields=[v.slug for v in values], withheld=withheld or None,
-                      via=actor.via, folder=folder.path)
+                      via=actor.via, folder=folder)
         return SecretRead(secret, folder, level, values, withheld, checkout)
 
     def _check_out_if_needed(self, actor: Actor, secret: Secret, action: str, automatic: bool) -> CheckOut | None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 
 from certvault.auth.rbac import Actor
 from certvault.db.search import contains
@@ -84,7 +84,7 @@ class SecretOps:
             self._c.s.add(VaultPermission(secret_id=secret.id, principal_type="user", principal_id=actor.id,
                                           level="owner", granted_by=actor.name))
         self._c.s.flush()
-        self._c.audit(actor, "secret.create", secret, folder=folder.path, template=template,
+        self._c.audit(actor, "secret.create", secret, folder=folder, template=template,
                       fields=sorted(values))
         return secret
 
@@ -188,7 +188,7 @@ class SecretOps:
     def field_list(self, secret: Secret) -> list[SecretField]:
         return self._store.fields(secret.id)
 
-    def search(self, actor: Actor, text: str | None = None, folder: str | uuid.UUID | None = None,
+    def search(self, actor: Actor, text: str | None = None, folder: str | uuid.UUID | int | None = None,
                limit: int = 100, offset: int = 0) -> tuple[list[SecretListing], int]:
         """Secrets the caller can at least view, by name (and folder), newest names first."""
         self._c.gate(actor)
@@ -208,8 +208,8 @@ class SecretOps:
             rows = [SecretListing(s, f, OWNER) for s, f in self._c.s.execute(stmt)]
         else:
             direct = self._c.access.direct_secret_grants(actor)
-            stmt = stmt.where(or_(Secret.folder_id.in_(list(readable)) if readable else False,
-                                  Secret.id.in_(list(direct)) if direct else False))
+            stmt = stmt.where(or_(Secret.folder_id.in_(list(readable)) if readable else false(),
+                                  Secret.id.in_(list(direct)) if direct else false()))
             rows = []
             for secret, fold in self._c.s.execute(stmt):
                 inherited = readable.get(fold.id, 0) if secret.inherit_permissions else 0

@@ -29,6 +29,7 @@ from certvault.vault.fieldstore import FieldStore
 from certvault.vault.folders import FolderOps
 from certvault.vault.hardening import Hardening
 from certvault.vault.lifecycle import Lifecycle
+from certvault.vault.models import Folder
 from certvault.vault.protection import ProtectionOps
 from certvault.vault.reading import Reader
 from certvault.vault.secrets import SecretOps
@@ -107,15 +108,16 @@ class VaultService:
             raise NotFound(f"secret {secret_id} has no field {slug!r}")
         return read.values[0].text
 
-    def _ensure_folder_path(self, actor: Actor, folder_path: str):  # type: ignore[no-untyped-def]
+    def _ensure_folder_path(self, actor: Actor, folder_path: str) -> Folder:
         parts = normalize_path(folder_path).split("/")
         if not parts or not parts[0]:
             raise NotFound("a folder path is needed, e.g. 'Integrations/DNS'")
-        parent = None
+        parent: Folder | None = None
         for depth in range(len(parts)):
             path = "/".join(parts[: depth + 1])
             try:
                 parent = self.core.folder(path)
             except NotFound:
                 parent = self.folders.create(actor, parts[depth], parent.id if parent else None)
+        assert parent is not None  # parts is not empty
         return parent

@@ -50,7 +50,7 @@ def mount_web(api: FastAPI, app: App) -> None:
                 request, "error.html", {"user": None, "error": exc, "csrf_token": ""},
                 status_code=exc.status_code,
             )
-        return await previous(request, exc)  # type: ignore[no-any-return]
+        return await previous(request, exc)
 
 
 def _wants_html(request: Request) -> bool:

@@ -267,7 +267,7 @@ def lookup_folders(svc: ServicesDep, actor: SSActor,
                    parent_id: Annotated[int | None, Query(alias="filter.parentFolderId", ge=-1, le=MAX_ID)] = None,
                    direct: Annotated[bool, Query(alias="filter.limitToDirectDescendents")] = False,
                    take: int = Query(default=100, ge=0, le=1000)) -> dict[str, Any]:
-    items = [i.folder for i in svc.vault.folders.list(actor)]
+    items = [i.folder for i in svc.vault.folders.list_folders(actor)]
     if search_text:
         items = [f for f in items if search_text.lower() in f.name.lower()]
     if parent_id is not None:
@@ -281,9 +281,10 @@ def lookup_folders(svc: ServicesDep, actor: SSActor,
 def get_folder(folder_id: FolderId, svc: ServicesDep, actor: SSActor,
                folder_path: Annotated[str | None, Query(alias="folderPath")] = None,
                get_all_children: Annotated[bool, Query(alias="getAllChildren")] = False) -> dict[str, Any]:
-    if folder_id == 0 and not folder_path:
+    ref = folder_path if folder_id == 0 else str(folder_id)
+    if not ref:
         raise NotFound("folder 0 not found (give folderPath to look a folder up by path)")
-    folder, _level = svc.vault.folders.get(actor, folder_path if folder_id == 0 else str(folder_id))
+    folder, _level = svc.vault.folders.get(actor, ref)
     parent = svc.vault.core.folder(folder.parent_id) if folder.parent_id else None
     body = _folder(folder, parent.number if parent else -1)
     if get_all_children:

@@ -52,7 +52,7 @@ def _secret_out(svc: Services, actor: Actor, ref: str | uuid.UUID) -> s.SecretOu
 # ---- folders -----------------------------------------------------------------------------------
 @router.get("/folders", response_model=list[s.FolderOut])
 def list_folders(svc: ServicesDep, actor: VaultUser) -> list[s.FolderOut]:
-    return [s.FolderOut.listing(item) for item in svc.vault.folders.list(actor)]
+    return [s.FolderOut.listing(item) for item in svc.vault.folders.list_folders(actor)]
 
 
 @router.post("/folders", response_model=s.FolderOut, status_code=201)
@@ -372,7 +372,7 @@ def list_service_accounts(
     svc: ServicesDep,
     actor: Actor = Depends(require(Permission.USERS_READ)),
 ) -> list[s.ServiceAccountOut]:
-    return [_account(info) for info in svc.vault.accounts.list(actor)]
+    return [_account(info) for info in svc.vault.accounts.list_accounts(actor)]
 
 
 @router.post("/service-accounts", response_model=s.ServiceAccountCreated, status_code=201)

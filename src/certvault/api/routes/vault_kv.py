@@ -96,7 +96,7 @@ def read_secret(mount: str, path: str, svc: ServicesDep, actor: KVActor,
 def _list(svc: Services, actor: Actor, path: str) -> dict[str, Any]:
     prefix = normalize_path(path)
     keys: set[str] = set()
-    for item in svc.vault.folders.list(actor):
+    for item in svc.vault.folders.list_folders(actor):
         folder_path = item.folder.path
         if prefix and not folder_path.startswith(prefix + "/"):
             continue

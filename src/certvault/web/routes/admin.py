@@ -37,7 +37,7 @@ def create_user(
     username: Annotated[str, Form()], role: Annotated[str, Form()],
     email: Annotated[str, Form()] = "", allowed_networks: Annotated[str, Form()] = "",
 ) -> Response:
-    context = {"roles": [r.value for r in Role]}
+    context: dict[str, object] = {"roles": [r.value for r in Role]}
     try:
         created, password = svc.auth.create_user(
             user.actor, username, role, email=email or None,

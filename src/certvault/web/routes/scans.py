@@ -143,7 +143,7 @@ def create_schedule(
                           inventory=bool(inventory))
         if not name.strip():
             raise InvalidInput("name: a schedule needs a name")
-        data = ScheduleIn(name=name.strip(), frequency=frequency, time=time,  # type: ignore[arg-type]
+        data = ScheduleIn(name=name.strip(), frequency=frequency, time=time,
                           weekday=weekday or None, targets=spec)
         schedule = svc.scanning.create_schedule(user.actor, data)
     except CertvaultError as exc:

@@ -31,7 +31,7 @@ def folder_tree(listing: list[FolderListing]) -> list[dict[str, Any]]:
 def _browse(request: Request, svc: Services, user: WebUser, folder_id: uuid.UUID | None = None, q: str = "",
             status: int = 200, error: CertvaultError | None = None, info: str | None = None) -> Response:
     actor = user.actor
-    listing = svc.vault.folders.list(actor)
+    listing = svc.vault.folders.list_folders(actor)
     readable = {item.folder.id for item in listing}
     context: dict[str, Any] = {"tree": folder_tree(listing), "q": q, "labels": TEMPLATE_LABELS, "folder": None,
                                "grants": [], "level": "none"}

@@ -43,7 +43,7 @@ def _error(error: CertvaultError | None) -> dict[str, Any]:
 # ---- the approvers' queue ---------------------------------------------------------------------------
 def _requests(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None,
               info: str | None = None) -> Response:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in svc.vault.protection.list_requests(user.actor):
         try:
             secret, folder = svc.vault.core.secret_with_folder(item.secret_id)
@@ -102,10 +102,10 @@ def _accounts(request: Request, svc: Services, user: WebUser, error: CertvaultEr
               created: dict[str, Any] | None = None) -> Response:
     channels = svc.notifications.list_channels(user.actor) if user.can(Permission.SETTINGS_MANAGE) else []
     response = render(templates(), request, "vault/service_accounts.html", user, created=created,
-                      accounts=svc.vault.accounts.list(user.actor), folders=svc.vault.folders.list(user.actor),
-                      channels=channels, **_error(error))
+                      accounts=svc.vault.accounts.list_accounts(user.actor),
+                      folders=svc.vault.folders.list_folders(user.actor), channels=channels, **_error(error))
     response.headers.update(NO_STORE)
-    return response  # type: ignore[no-any-return]
+    return response
 
 
 @router.get("/vault/service-accounts")

@@ -114,7 +114,7 @@ def secret_view(request: Request, svc: Services, user: WebUser, secret_id: uuid.
         revealed={v.slug: v for v in revealed or []}, withheld=withheld or [], multiline=MULTILINE,
     )
     response.headers.update(NO_STORE)
-    return response  # type: ignore[no-any-return]
+    return response
 
 
 @router.get("/vault/secrets/new")
@@ -142,14 +142,15 @@ def create_secret(request: Request, svc: ServicesDep, user: Poster, form: FormDe
 
     def create() -> uuid.UUID:
         fields, files = template_values(template, form)
-        settings = {"expires_at": optional_date(_text(form, "expires_at"), "the expiry date"),
-                    "rotation_days": optional_int(_text(form, "rotation_days"), "the rotation period"),
-                    "checkout_enabled": checkbox(_text(form, "checkout_enabled")) or None,
-                    "checkout_minutes": optional_int(_text(form, "checkout_minutes"), "the check-out period"),
-                    "require_approval": checkbox(_text(form, "require_approval")) or None,
-                    "hide_password": checkbox(_text(form, "hide_password")) or None}
-        secret = svc.vault.secrets.create(user.actor, folder_id, name, template, fields, files,
-                                          generate_password=checkbox(_text(form, "generate_password")), **settings)
+        secret = svc.vault.secrets.create(
+            user.actor, folder_id, name, template, fields, files,
+            expires_at=optional_date(_text(form, "expires_at"), "the expiry date"),
+            rotation_days=optional_int(_text(form, "rotation_days"), "the rotation period"),
+            checkout_enabled=checkbox(_text(form, "checkout_enabled")) or None,
+            checkout_minutes=optional_int(_text(form, "checkout_minutes"), "the check-out period"),
+            require_approval=checkbox(_text(form, "require_approval")) or None,
+            hide_password=checkbox(_text(form, "hide_password")) or None,
+            generate_password=checkbox(_text(form, "generate_password")))
         return secret.id
 
     secret_id, error = attempt(svc, create)
@@ -266,7 +267,7 @@ def _history(request: Request, svc: Services, user: WebUser, secret_id: uuid.UUI
                       entries=entries or [], ask=ask or (error is not None and listing.secret.double_lock),
                       error_message=error.message if error else None)
     response.headers.update(NO_STORE)
-    return response  # type: ignore[no-any-return]
+    return response
 
 
 @router.post("/vault/password/generate")
