@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from certvault.container import App, build_app
-from tests.conftest import make_settings
-from tests.servers.certvault_server import BIN, certvault_cli
+from tests.conftest import create_login, make_settings
+from tests.servers.certvault_server import BIN
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port, start, stop, wait_until
 
@@ -95,9 +95,8 @@ def test_two_servers_and_two_workers_share_one_postgres(cluster: tuple[App, dict
         assert in_flight > 0  # the kill landed mid-job
 
         # Both API servers keep answering while the remaining worker drains the queue.
+        token = create_login(app, "auditor").token  # one account, one database: valid on both servers
         for directory, port, _ in servers:
-            token = json.loads(certvault_cli(directory, "token", "create", "--user", "admin", "--json",
-                                             env=env).stdout)["token"]
             summary = _get_json(directory, port, "/api/v1/jobs/summary", token)
             assert set(summary["counts"]) <= {"queued", "running", "done", "failed"}
 
