@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from certvault.audit.service import AuditLog
 from certvault.auth import versioning
 from certvault.auth.credentials import CredentialCache, CredentialLookup, VersionedCache
-from certvault.context import ServiceContext
+from certvault.context import ProcessState, ServiceContext
 from certvault.db import migrate
 from certvault.db.engine import build_engine, build_read_engine
 from certvault.db.locks import advisory_lock
@@ -26,7 +26,6 @@ from certvault.db.session import build_sessionmaker, transaction
 from certvault.jobs.catalog import JobHandlers, collect
 from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
-from certvault.vault.access import LEVELS_CACHE
 
 if TYPE_CHECKING:  # a service, the job handlers and the worker are imported when first used
     from certvault.auth.service import AuthService
@@ -64,7 +63,7 @@ class Services:
         self.settings = app.settings
         self.sealer = Sealer(app.keyring, session)
         self.audit = AuditLog(session, app.keyring.purpose_key("audit"))
-        self.ctx = ServiceContext(session, app.settings, app.keyring, self.sealer, self.audit, app.extras)
+        self.ctx = ServiceContext(session, app.settings, app.keyring, self.sealer, self.audit, app.process)
 
     @cached_property
     def auth(self) -> AuthService:
@@ -138,13 +137,13 @@ class App:
         self.engine = engine
         self.sessions = sessions
         self.keyring = keyring
-        self.extras: dict[str, Any] = {}
+        self.process = ProcessState()
         self._workers: list[Worker] = []
         event.listen(sessions, "after_commit", self._after_commit)
         # Authenticated credentials are cached per process; every change bumps the auth version.
         versioning.install(sessions)
         self.credentials = CredentialLookup(CredentialCache())
-        self.extras[LEVELS_CACHE] = VersionedCache(100_000)  # vault access levels (vault/access.py)
+        self.process.access_levels = VersionedCache(100_000)
         self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
 
     @cached_property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,22 @@ from certvault.events.outbox import EventOutbox
 from certvault.jobs import queue
 from certvault.jobs.models import Job
 from certvault.keyring.service import Keyring, Sealer
+from certvault.plugins.registry import PluginRegistry, default_registry
+
+if TYPE_CHECKING:
+    from certvault.auth.credentials import VersionedCache
+    from certvault.issuance.clients import ClientPool
+    from certvault.plugins.protocols import DNSProvider
+
+
+@dataclass
+class ProcessState:
+    """What one process keeps across transactions: the plugin registry, caches and pools."""
+
+    plugins: PluginRegistry = field(default_factory=default_registry)
+    access_levels: VersionedCache | None = None  # vault access levels per auth version (vault/access.py)
+    acme_clients: ClientPool | None = None  # ACME clients per account (issuance/clients.py)
+    dns_providers: dict[tuple[Any, ...], DNSProvider] = field(default_factory=dict)  # issuance/dns_providers.py
 
 
 @dataclass
@@ -25,7 +41,7 @@ class ServiceContext:
     keyring: Keyring
     sealer: Sealer
     audit: AuditLog
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. plugin registry, HTTP clients
+    process: ProcessState = field(default_factory=ProcessState)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Job | None:
         """Enqueue a job in this transaction: it exists if and only if the caller commits."""

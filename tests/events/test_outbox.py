@@ -177,3 +177,30 @@ def test_old_events_are_purged_once_read_and_kept_while_unread(app: App, monkeyp
             assert list(session.scalars(select(DomainEvent.id))) == [unread]
         app.worker().run_until_idle()
         assert reads(app, "first") == [read, unread]
+
+
+def test_a_joiner_committing_after_the_jobs_last_read_waits_for_the_sweep_on_postgres_only(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_lock_batch, late = delivery._lock_batch, []
+    publisher = threading.Thread(target=lambda: late.extend(publish(app, 1)))
+
+    def last_read_then_publish(session: Any, name: str, limit: int) -> list[Any]:
+        rows = real_lock_batch(session, name, limit)
+        if not rows and not publisher.is_alive() and not late:  # the job's last read found nothing
+            publisher.start()  # PostgreSQL: it joins the running job and commits; SQLite: it waits for the job
+            publisher.join(timeout=1.0)
+        return rows
+
+    with registered(monkeypatch, app, "first"):
+        [early] = publish(app)
+        monkeypatch.setattr(delivery, "_lock_batch", last_read_then_publish)
+        worker = app.worker()
+        worker.run_until_idle()
+        publisher.join(timeout=30)
+        worker.run_until_idle()
+        postgres = app.engine.dialect.name == "postgresql"
+        assert reads(app, "first") == ([early] if postgres else [early, *late])
+        with app.transaction() as svc:
+            svc.enqueue("events.sweep", {})  # what the schedule does every 10 s
+        worker.run_until_idle()
+        assert reads(app, "first") == [early, *late]

@@ -32,7 +32,7 @@ def pebble() -> servers.Pebble:
 def wire(app: App, ca: servers.Pebble, dns: servers.ChallTestSrv) -> App:
     registry = PluginRegistry()
     registry.register("dns", "challtestsrv", servers.ChallTestSrvDNS)
-    app.extras["plugins"] = registry
+    app.process.plugins = registry
     with app.transaction() as svc:
         for key, value in {"acme.resolvers": [dns.dns], "acme.http01_port": ca.http_port,
                            "acme.http01_addresses": ["127.0.0.1", "::1"]}.items():

@@ -18,12 +18,6 @@ def advisory_lock(bind: Session | Connection, name: str) -> None:
         bind.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
-def writes_serialized(session: Session) -> bool:
-    """Whether the database runs one writing transaction at a time (SQLite: BEGIN IMMEDIATE holds the write
-    lock until COMMIT), so no transaction can commit between another one's read and its commit."""
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def skip_locked(session: Session, stmt: Select[Any]) -> Select[Any]:
     """Lock the selected rows, skipping rows another transaction holds (PostgreSQL `FOR UPDATE SKIP LOCKED`).
     SQLite needs nothing: the transaction already holds the database write lock."""

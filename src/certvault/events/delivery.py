@@ -4,9 +4,12 @@ Exactly once: a consume job locks a batch of the consumer's delivery rows (skipp
 holds), calls the consumer for each event, and deletes the rows, all in the job's own transaction, which
 also marks the job done (jobs/queue.py). If the job fails or loses its lease, all of it rolls back and the
 rows are read again; a row can be deleted only once, so no event is read twice.
-Gap-free: every publishing transaction has a consume job claimed after it commits (its own, or on SQLite an
-active one it joins; events/outbox.py). The sweep re-wakes consumers whose rows were left behind (a job that
-gave up, a lost lease).
+Nothing is skipped: rows wait until they are read (there is no cursor over ids that PostgreSQL commits out
+of order). Wake-ups: a publishing transaction enqueues the consumer's job, or joins its queued or running
+one (one dedup key per consumer), and a job reads until a read finds nothing. On SQLite one writing
+transaction runs at a time, so a job that was joined reads after the joiner commits: immediate. On
+PostgreSQL a joiner that commits after the job's last read waits for the next publish or the sweep (every
+10 s); so does a row whose job gave up or lost its lease.
 """
 
 from __future__ import annotations
@@ -35,32 +38,37 @@ def _due(now: datetime) -> Any:
 
 
 def consume(services: Any, name: str) -> int:
-    """Read up to BATCH events for consumer `name` in the caller's (the job's) transaction; returns how many."""
+    """Read up to BATCH events for consumer `name` in the caller's (the job's) transaction; returns how many
+    rows it took (read or failed)."""
     consumer = CONSUMERS.get(name)
     if consumer is None:  # listed by a newer release: its rows wait for a process that knows it
         log.warning("no consumer named %r in this release; its events stay pending", name)
         return 0
-    rows = _lock_batch(services.session, name)
-    read, retry_at = _read(services, consumer.resolve(), rows)
-    if len(rows) == BATCH:
-        services.ctx.enqueue(CONSUME_JOB, {"consumer": name})  # more are waiting
+    function, taken, retries = consumer.resolve(), 0, []
+    while rows := _lock_batch(services.session, name, BATCH - taken):  # again: rows committed meanwhile
+        taken += len(rows)
+        retries.append(_read(services, function, rows))
+        if taken >= BATCH:  # more may be waiting: a follow-up job (this one still holds the dedup key)
+            services.ctx.enqueue(CONSUME_JOB, {"consumer": name})
+            break
+    retry_at = min((when for when in retries if when is not None), default=None)
     if retry_at is not None:
         services.ctx.enqueue(CONSUME_JOB, {"consumer": name}, run_at=retry_at)
-    return read
+    return taken
 
 
-def _lock_batch(session: Any, name: str) -> list[EventDelivery]:
+def _lock_batch(session: Any, name: str, limit: int) -> list[EventDelivery]:
     stmt = (select(EventDelivery).where(EventDelivery.consumer == name, _due(utcnow()))
-            .order_by(EventDelivery.event_id).limit(BATCH))
+            .order_by(EventDelivery.event_id).limit(limit))
     return list(session.scalars(skip_locked(session, stmt)))
 
 
-def _read(services: Any, function: ConsumerFunction, rows: list[EventDelivery]) -> tuple[int, datetime | None]:
-    """Call the consumer per event; delete the rows it read. Returns (read, when to retry the failed ones)."""
+def _read(services: Any, function: ConsumerFunction, rows: list[EventDelivery]) -> datetime | None:
+    """Call the consumer per event; delete the rows it read. Returns when to retry the ones that failed."""
     session, now = services.session, utcnow()
     ids = [row.event_id for row in rows]
     events = {e.id: e for e in session.scalars(select(DomainEvent).where(DomainEvent.id.in_(ids)))}
-    read, retries = 0, []
+    retries = []
     for row in rows:
         try:
             with session.begin_nested():  # one event's failure undoes its own effects only
@@ -69,8 +77,7 @@ def _read(services: Any, function: ConsumerFunction, rows: list[EventDelivery]) 
             retries.append(_record_failure(row, exc, now))
             continue
         session.delete(row)
-        read += 1
-    return read, min((when for when in retries if when is not None), default=None)
+    return min((when for when in retries if when is not None), default=None)
 
 
 def _record_failure(row: EventDelivery, exc: Exception, now: datetime) -> datetime | None:
@@ -86,7 +93,7 @@ def _record_failure(row: EventDelivery, exc: Exception, now: datetime) -> dateti
 
 
 def sweep(services: Any) -> list[str]:
-    """Enqueue a consume job for every known consumer with due rows (run every minute; its dedup key keeps
+    """Enqueue a consume job for every known consumer with due rows (run every 10 s; the dedup key keeps
     one such job per consumer)."""
     session, now = services.session, utcnow()
     names = [n for n in session.scalars(select(EventDelivery.consumer).where(_due(now)).distinct()) if n in CONSUMERS]

@@ -26,5 +26,5 @@ def purge(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 HANDLERS: dict[str, Handler] = {CONSUME_JOB: consume_events, SWEEP_JOB: sweep, PURGE_JOB: purge}
-SCHEDULES = [PeriodicJob(SWEEP_JOB, SWEEP_JOB, timedelta(minutes=1)),
+SCHEDULES = [PeriodicJob(SWEEP_JOB, SWEEP_JOB, timedelta(seconds=10)),
              PeriodicJob(PURGE_JOB, PURGE_JOB, timedelta(hours=6))]

@@ -13,7 +13,6 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from certvault.db.base import utcnow
-from certvault.db.locks import writes_serialized
 from certvault.events.catalogue import known, require_known
 from certvault.events.consumers import interested
 from certvault.events.models import DomainEvent, EventDelivery
@@ -47,12 +46,8 @@ class EventOutbox:
         return event
 
     def _wake(self, consumer: str) -> None:
-        """A consume job for this transaction's rows, enqueued with them: claimed only after they commit.
-
-        Where one writing transaction runs at a time (SQLite), a queued or running consume job of this
-        consumer reads after this transaction commits (its reading transaction cannot overlap this one), so
-        this transaction joins it by dedup key. Where transactions overlap (PostgreSQL), this one could commit
-        after that job read; it gets a job of its own instead, so no wake-up is ever lost."""
+        """A consume job for this transaction's rows, enqueued with them, or the consumer's active one joined
+        by dedup key (see events/delivery.py for why that job reads them)."""
         root = self._s.get_transaction()
         held = self._s.info.get(_WOKEN)
         if held is None or held[0] is not root:
@@ -61,6 +56,6 @@ class EventOutbox:
         job = woken.get(consumer)
         if job is not None and inspect(job).persistent:  # not undone by a rolled-back savepoint
             return
-        key = f"{CONSUME_JOB}:{consumer}" if writes_serialized(self._s) else None
-        woken[consumer] = queue.enqueue(self._s, CONSUME_JOB, {"consumer": consumer}, dedup_key=key)
+        woken[consumer] = queue.enqueue(self._s, CONSUME_JOB, {"consumer": consumer},
+                                        dedup_key=f"{CONSUME_JOB}:{consumer}")
         self._s.info["jobs_enqueued"] = True  # as ServiceContext.enqueue: this process's workers wake on commit

@@ -45,7 +45,9 @@ class ClientPool:
 
 
 def pool(ctx: ServiceContext) -> ClientPool:
-    return ctx.extras.setdefault("acme.client_pool", ClientPool())
+    if ctx.process.acme_clients is None:
+        ctx.process.acme_clients = ClientPool()
+    return ctx.process.acme_clients
 
 
 def ca_bundle_path(ctx: ServiceContext, pem: str | None) -> str | None:

@@ -14,15 +14,14 @@ from certvault.errors import Conflict
 from certvault.integrations.models import IntegrationAccount
 from certvault.integrations.service import IntegrationService
 from certvault.issuance.models import AcmeOrder, ManagedCertificate
-from certvault.plugins.registry import PluginRegistry, default_registry
+from certvault.plugins.registry import PluginRegistry
 from certvault.vault.service import VaultService
 
 KIND = "dns"
 
 
 def registry(ctx: ServiceContext) -> PluginRegistry:
-    found: PluginRegistry | None = ctx.extras.get("plugins")
-    return found or default_registry()
+    return ctx.process.plugins
 
 
 def integrations(ctx: ServiceContext) -> IntegrationService:

@@ -15,8 +15,7 @@ from certvault.plugins.protocols import DNSProvider
 
 
 def _cache(ctx: ServiceContext) -> dict[tuple[Any, ...], DNSProvider]:
-    found: dict[tuple[Any, ...], DNSProvider] = ctx.extras.setdefault("acme.dns_providers", {})
-    return found
+    return ctx.process.dns_providers
 
 
 def key_of(ref: Any) -> tuple[Any, ...]:

@@ -76,13 +76,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fault(ctx: ServiceContext, point: str) -> None:
-    """Test-only hook (installed by crash tests in app.extras): e.g. kill -9 before a commit."""
-    hook = ctx.extras.get("acme.fault_hook")
-    if hook is not None:
-        hook(point)
-
-
 class OrderEngine:
     """Runs in a job. `steps` opens short committed transactions; no transaction spans network I/O.
 
@@ -111,7 +104,6 @@ class OrderEngine:
         started, slept = time.monotonic(), 0.0
         for _ in range(MAX_TRANSITIONS):
             outcome = self._run_step(ctx, view, resumed)
-            _fault(ctx, f"{view.state}->{outcome.state}")
             resumed = False
             if outcome.state == FAILED:
                 outcome.authz.update(fulfil.remove(ctx, view, skip=outcome.authz.keys()))
@@ -149,7 +141,6 @@ class OrderEngine:
         outcome = steps.key_and_mark(view, _now())
         if outcome is None:
             return view
-        _fault(ctx, f"{view.state}->{outcome.state}")
         if not commit_outcome(ctx, view, outcome):
             return None
         return advance_view(view, outcome)

@@ -79,7 +79,6 @@ watch(VaultPermission, Watch(new_rows=True))
 watch(Folder, Watch(columns=frozenset({"parent_id", "lineage", "inherit_permissions"})))
 watch(Secret, Watch(columns=frozenset({"folder_id", "inherit_permissions"})))
 
-LEVELS_CACHE = "vault.access_levels"  # the process's VersionedCache of secret levels, in App.extras
 
 
 def principals(actor: Actor) -> list[tuple[str, uuid.UUID]]:

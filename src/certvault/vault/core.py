@@ -23,7 +23,7 @@ from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden, NotFound
 from certvault.notifications.service import NotificationService
 from certvault.system.service import SystemSettings
-from certvault.vault.access import LEVELS_CACHE, NAMES, VIEW, AccessResolver
+from certvault.vault.access import NAMES, VIEW, AccessResolver
 from certvault.vault.models import Folder, Secret, SecretField
 
 WEB_SERVICES = "web_services.enabled"
@@ -86,7 +86,7 @@ class VaultCore:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.s = ctx.session
-        self.access = AccessResolver(ctx.session, ctx.extras.get(LEVELS_CACHE))
+        self.access = AccessResolver(ctx.session, ctx.process.access_levels)
         self._prefetched: tuple[uuid.UUID | int, list[Any]] | None = None
 
     @cached_property
