@@ -194,9 +194,7 @@ class IntegrationService:
 
     def http_for(self, account: IntegrationAccount) -> HttpClientFactory:
         """The shared outbound client, bound to this account's connection settings and pacing bucket."""
-        from certvault.outbound import ClientOptions
-
-        return BoundClients(f"{account.kind}:{account.id}", ClientOptions.model_validate(account.connection))
+        return BoundClients(f"{account.kind}:{account.id}", dict(account.connection))
 
     def build(self, account: IntegrationAccount, purpose: str = "use",
               http: HttpClientFactory | None = None, *, audited: bool = True) -> Any:
@@ -226,15 +224,18 @@ class IntegrationService:
 
 
 class BoundClients:
-    """HttpClientFactory for one account: every client shares the process's pool of pacing buckets."""
+    """HttpClientFactory for one account: every client shares the process's pool of pacing buckets. The
+    outbound package (httpx) loads when a plugin first asks for a client; an rfc2136 account never does."""
 
-    def __init__(self, account_key: str, options: Any) -> None:
+    def __init__(self, account_key: str, connection: Mapping[str, Any]) -> None:
         self._key = account_key
-        self._options = options
+        self._connection = connection
 
     def __call__(self, *, base_url: str = "", headers: Mapping[str, str] | None = None, auth: Any = None,
                  ca_bundle: str | None = None) -> Any:
-        options = self._options
+        from certvault.outbound import ClientOptions
+
+        options = ClientOptions.model_validate(self._connection)
         if base_url:
             options = options.model_copy(update={"base_url": base_url})
         if ca_bundle and options.trust == "system":  # the plugin names its own CA (e.g. a webhook's ca_file)
