@@ -33,8 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from certvault.auth.credentials import READ_VERSION, Bind, Credential
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
-from certvault.container import App, Services
-from certvault.db.session import NeedsTransaction, end_transaction
+from certvault.container import App, NeedsTransaction, Services, end_transaction
 from certvault.errors import Forbidden, Unauthenticated
 
 SESSION_COOKIE = "cv_session"

@@ -41,8 +41,7 @@ from certvault.audit.group import group_commit
 from certvault.auth.credentials import READ_VERSION
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.rbac import require as require_permission
-from certvault.container import App, Services
-from certvault.db.session import NeedsTransaction, read_sessions
+from certvault.container import App, NeedsTransaction, Services, read_sessions
 from certvault.passes import PassBatch, Waiting, settle
 
 # Threads per process for the reads redone in a transaction. Few on purpose: requests beyond these wait in the

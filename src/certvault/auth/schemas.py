@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +68,11 @@ class GroupOut(_Out):
     name: str
     description: str
     members: list[str] = []
+
+    @classmethod
+    def of(cls, group: Any) -> GroupOut:
+        return cls(id=group.id, name=group.name, description=group.description,
+                   members=sorted(m.username for m in group.members))
 
 
 class GroupCreate(BaseModel):

@@ -16,7 +16,6 @@ from certvault.api.deps import (
     require,
 )
 from certvault.api.schemas import Message
-from certvault.auth.models import Group
 from certvault.auth.rbac import Actor, Permission
 from certvault.auth.schemas import (
     GroupCreate,
@@ -144,30 +143,25 @@ def unlock_user(user_id: uuid.UUID, svc: ServicesDep,
 
 @router.get("/groups", response_model=list[GroupOut])
 def list_groups(svc: ServicesDep, actor: Actor = Depends(require(Permission.USERS_READ))) -> list[GroupOut]:
-    return [_group(g) for g in svc.auth.list_groups(actor)]
+    return [GroupOut.of(g) for g in svc.auth.list_groups(actor)]
 
 
 @router.post("/groups", response_model=GroupOut, status_code=201)
 def create_group(body: GroupCreate, svc: ServicesDep,
                  actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
-    return _group(svc.auth.create_group(actor, body.name, body.description))
+    return GroupOut.of(svc.auth.create_group(actor, body.name, body.description))
 
 
 @router.post("/groups/{group_id}/members", response_model=GroupOut)
 def add_member(group_id: uuid.UUID, body: MemberAdd, svc: ServicesDep,
                actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
-    return _group(svc.auth.add_member(actor, group_id, body.user))
+    return GroupOut.of(svc.auth.add_member(actor, group_id, body.user))
 
 
 @router.delete("/groups/{group_id}/members/{user_id}", response_model=GroupOut)
 def remove_member(group_id: uuid.UUID, user_id: uuid.UUID, svc: ServicesDep,
                   actor: Actor = Depends(require(Permission.USERS_MANAGE))) -> GroupOut:
-    return _group(svc.auth.remove_member(actor, group_id, user_id))
-
-
-def _group(group: Group) -> GroupOut:
-    return GroupOut(id=group.id, name=group.name, description=group.description,
-                    members=sorted(m.username for m in group.members))
+    return GroupOut.of(svc.auth.remove_member(actor, group_id, user_id))
 
 
 @router.get("/tokens", response_model=list[TokenOut])

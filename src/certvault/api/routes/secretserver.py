@@ -7,7 +7,6 @@ work unchanged: integer ids, `items[]` with slugs, check-out/check-in, `secretSt
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response
@@ -17,16 +16,12 @@ from pydantic import BaseModel
 from certvault.api.compat import CompatRoute, web_services_actor
 from certvault.api.deps import ServicesDep, client_ip
 from certvault.auth.rbac import Actor
-from certvault.container import Services
-from certvault.db.session import end_transaction
+from certvault.container import Services, end_transaction
 from certvault.errors import CertvaultError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from certvault.filenames import content_disposition
-from certvault.vault.fieldstore import FieldValue
-from certvault.vault.models import CheckOut, Folder, Secret, SecretField
-from certvault.vault.templates import TEMPLATE_IDS, TEMPLATE_LABELS
+from certvault.vault.secretserver_shapes import field_item, folder_item, secret_summary, stamp
 
 TOKEN_SECONDS = 1200
-FILE_PLACEHOLDER = "*** Not Valid For Display ***"
 ERROR_CODES = {
     "CannotView": "API_AccessDenied", "RequiresApproval": "API_RequiresApproval",
     "RequiresDoubleLockPassword": "API_DoubleLockPasswordRequired", "CreateDoubleLockPassword":
@@ -73,48 +68,11 @@ def ss_actor(request: Request, svc: ServicesDep,
 SSActor = Annotated[Actor, Depends(ss_actor)]
 
 
-def _stamp(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S") if value else "0001-01-01T00:00:00"
-
-
-def _secret_summary(svc: Services, secret: Secret, folder: Folder, checkout: CheckOut | None) -> dict[str, Any]:
-    minutes_left = 0
-    if checkout is not None:
-        minutes_left = max(0, int((checkout.expires_at - svc.ctx.now()).total_seconds() // 60))
-    return {
-        "id": secret.number, "name": secret.name, "secretTemplateId": TEMPLATE_IDS[secret.template],
-        "secretTemplateName": TEMPLATE_LABELS[secret.template], "folderId": folder.number,
-        "folderPath": "\\" + folder.path.replace("/", "\\"), "siteId": 1, "active": secret.active,
-        "isRestricted": secret.require_approval or secret.checkout_enabled or secret.double_lock,
-        "isOutOfSync": False, "checkOutEnabled": secret.checkout_enabled, "checkedOut": checkout is not None,
-        "checkOutMinutesRemaining": minutes_left,
-        "checkOutIntervalMinutes": secret.checkout_minutes if secret.checkout_enabled else -1,
-        "checkOutUserId": -1, "checkOutUserDisplayName": checkout.username if checkout else "",
-        "requiresApprovalForAccess": secret.require_approval, "requiresApproval": secret.require_approval,
-        "requiresComment": False, "isDoubleLock": secret.double_lock, "doubleLockEnabled": secret.double_lock,
-        "doubleLockId": 1 if secret.double_lock else -1, "hidePassword": secret.hide_password,
-        "accessRequestWorkflowMapId": -1, "autoChangeEnabled": False, "lastHeartBeatStatus": "Pending",
-        "lastHeartBeatCheck": _stamp(secret.updated_at), "lastPasswordChangeAttempt": _stamp(secret.rotated_at),
-        "createDate": _stamp(secret.created_at), "responseCodes": [],
-    }
-
-
-def _item(index: int, field: SecretField | FieldValue, value: FieldValue | None) -> dict[str, Any]:
-    is_file = field.is_file
-    item_value = FILE_PLACEHOLDER if is_file else (value.text if value is not None else "")
-    return {
-        "itemId": index + 1, "fieldId": index + 1, "fieldName": field.name, "slug": field.slug,
-        "fieldDescription": "", "itemValue": item_value, "isPassword": field.is_secret and not is_file,
-        "isFile": is_file, "isNotes": field.slug == "notes", "fileAttachmentId": index + 1 if is_file else None,
-        "filename": field.filename if is_file else None,
-    }
-
-
 def _full_secret(svc: Services, actor: Actor, ref: int | None, path: str | None, auto_checkout: bool,
                  passphrase: str | None = None) -> dict[str, Any]:
     read = svc.vault.reader.read(actor, ref, path=path, passphrase=passphrase, auto_checkout=auto_checkout)
-    body = _secret_summary(svc, read.secret, read.folder, read.checkout)
-    body["items"] = [_item(i, v, v) for i, v in enumerate(read.values)]
+    body = secret_summary(svc.ctx.now(), read.secret, read.folder, read.checkout)
+    body["items"] = [field_item(i, v, v) for i, v in enumerate(read.values)]
     return body
 
 
@@ -163,7 +121,8 @@ def search_secrets(svc: ServicesDep, actor: SSActor,
                    folder_id: Annotated[int | None, Query(alias="filter.folderId", ge=-1, le=MAX_ID)] = None,
                    take: int = Query(default=100, ge=0, le=1000), skip: Skip = 0) -> dict[str, Any]:
     rows, total = svc.vault.secrets.search(actor, search_text, folder_id, take or 100, skip)
-    records = [_secret_summary(svc, r.secret, r.folder, svc.vault.protection.active_checkout(r.secret)) for r in rows]
+    now = svc.ctx.now()
+    records = [secret_summary(now, r.secret, r.folder, svc.vault.protection.active_checkout(r.secret)) for r in rows]
     return {"records": records, "total": total, "skip": skip, "take": take, "hasNext": skip + len(rows) < total,
             "hasPrev": skip > 0, "success": True}
 
@@ -240,27 +199,20 @@ def check_out(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str
 def check_in(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     secret = svc.vault.protection.check_in(actor, secret_id)
     listing = svc.vault.secrets.get(actor, secret.id)
-    return _secret_summary(svc, listing.secret, listing.folder, None)
+    return secret_summary(svc.ctx.now(), listing.secret, listing.folder, None)
 
 
 @router.get("/api/v1/secrets/{secret_id}/audits")
 def secret_audits(secret_id: SecretId, svc: ServicesDep, actor: SSActor) -> dict[str, Any]:
     listing = svc.vault.secrets.get(actor, secret_id)
     events = svc.vault.trail(actor, listing.secret.id)
-    records = [{"secretAuditId": e.seq, "action": e.action.split(".", 1)[-1].upper(), "dateRecorded": _stamp(e.at),
+    records = [{"secretAuditId": e.seq, "action": e.action.split(".", 1)[-1].upper(), "dateRecorded": stamp(e.at),
                 "byUserDisplayName": e.actor_name, "ipAddress": e.ip or "", "notes": e.outcome,
                 "secretId": listing.secret.number} for e in events]
     return {"records": records, "total": len(records), "skip": 0, "take": len(records), "success": True}
 
 
 # ---- folders ---------------------------------------------------------------------------------------
-def _folder(folder: Folder, parent_number: int) -> dict[str, Any]:
-    return {"id": folder.number, "folderName": folder.name, "folderPath": "\\" + folder.path.replace("/", "\\"),
-            "parentFolderId": parent_number, "folderTypeId": 1, "secretPolicyId": -1,
-            "inheritPermissions": folder.inherit_permissions, "inheritSecretPolicy": False, "childFolders": None,
-            "secretTemplates": None}
-
-
 @router.get("/api/v1/folders/lookup")
 def lookup_folders(svc: ServicesDep, actor: SSActor,
                    search_text: Annotated[str | None, Query(alias="filter.searchText")] = None,
@@ -286,8 +238,8 @@ def get_folder(folder_id: FolderId, svc: ServicesDep, actor: SSActor,
         raise NotFound("folder 0 not found (give folderPath to look a folder up by path)")
     folder, _level = svc.vault.folders.get(actor, ref)
     parent = svc.vault.core.folder(folder.parent_id) if folder.parent_id else None
-    body = _folder(folder, parent.number if parent else -1)
+    body = folder_item(folder, parent.number if parent else -1)
     if get_all_children:
-        body["childFolders"] = [_folder(child, folder.number) for child in svc.vault.folders.children(folder)]
+        body["childFolders"] = [folder_item(child, folder.number) for child in svc.vault.folders.children(folder)]
     return body
 
