@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
+from certvault.crypto.names import is_ip_address
 from certvault.errors import InvalidInput
 
 MAX_TARGETS = 65_536
@@ -70,7 +71,7 @@ def expand(specs: Iterable[str], cidrs: Iterable[str], ports: list[int], sni: st
             raise InvalidInput(f"target {raw!r} is not host[:port]") from None
         if not host or any(ch.isspace() for ch in host):
             raise InvalidInput(f"target {raw!r} is not host[:port]")
-        is_ip = _is_ip(host)
+        is_ip = is_ip_address(host)
         for p in parse_ports([port]) if port else ports:
             targets.append(Target(None if is_ip else host, host, p, sni or (None if is_ip else host)))
         _check_size(targets)
@@ -89,14 +90,6 @@ def expand(specs: Iterable[str], cidrs: Iterable[str], ports: list[int], sni: st
 def _check_size(targets: list[Target]) -> None:
     if len(targets) > MAX_TARGETS:
         raise InvalidInput(f"more than {MAX_TARGETS} targets; split the list")
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 def fetch(target: Target, timeout: float = 5.0) -> Fetched:
@@ -140,7 +133,7 @@ def _context() -> SSL.Context:
 def _handshake(sock: socket.socket, sni: str | None, deadline: float) -> list:
     sock.setblocking(False)
     conn = SSL.Connection(_context(), sock)
-    if sni and not _is_ip(sni):
+    if sni and not is_ip_address(sni):
         conn.set_tlsext_host_name(sni.encode("idna"))
     conn.set_connect_state()
     try:

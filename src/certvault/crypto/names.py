@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from certvault.errors import InvalidInput
@@ -22,3 +23,12 @@ def dns_name(value: str) -> str:
     if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
         raise InvalidInput(f"{value!r} is not a valid DNS name")
     return ("*." if wildcard else "") + ascii_name
+
+
+def is_ip_address(text: str) -> bool:
+    """An IPv4 or IPv6 address (not a name)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import dns.exception
@@ -14,6 +13,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from certvault.crypto.names import is_ip_address
 from certvault.plugins.protocols import NameServer
 
 TIMEOUT = 5.0
@@ -29,19 +29,11 @@ def _query(name: str, rdtype: dns.rdatatype.RdataType, server: NameServer, recur
     query = dns.message.make_query(name, rdtype)
     if not recursive:
         query.flags &= ~dns.flags.RD
-    host = server.host if _is_ip(server.host) else socket.gethostbyname(server.host)
+    host = server.host if is_ip_address(server.host) else socket.gethostbyname(server.host)
     response = dns.query.udp(query, host, timeout=TIMEOUT, port=server.port)
     if response.flags & dns.flags.TC:
         response = dns.query.tcp(query, host, timeout=TIMEOUT, port=server.port)
     return response
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False
 
 
 def authoritative_servers(fqdn: str, resolvers: list[NameServer]) -> list[NameServer]:
@@ -82,7 +74,7 @@ def http01_visible(identifier: str, port: int, token: str, expected: str,
     import httpx  # with its command-line part (click, pygments): 30 ms that a dns-01 order does not need
 
     try:
-        addresses = [identifier] if _is_ip(identifier) else _resolve(identifier, resolvers)
+        addresses = [identifier] if is_ip_address(identifier) else _resolve(identifier, resolvers)
     except (dns.exception.DNSException, OSError) as exc:
         return False, f"{identifier} does not resolve ({type(exc).__name__})"
     for address in addresses[:2]:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from certvault.crypto.names import is_ip_address
 from certvault.tls import checks
 from certvault.tls.certs import analyse_chain, chain_to_pem, load_anchors, utcnow
 from certvault.tls.ciphers import PROTOCOLS, cipher_entry
@@ -51,24 +52,16 @@ class ScanOptions:
     rate_per_ip: float | None = None    # new connections per second per IP
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False
-
-
 def effective_sni(target: ScanTarget) -> str | None:
     if target.sni:
         return target.sni
-    return None if _is_ip(target.host) else target.host
+    return None if is_ip_address(target.host) else target.host
 
 
 async def resolve_targets(host: str, port: int, sni: str | None = None,
                           starttls: str | None = None) -> list[ScanTarget]:
     """One target per A and AAAA address of `host` (an IP literal gives itself)."""
-    if _is_ip(host):
+    if is_ip_address(host):
         return [ScanTarget(host, str(ipaddress.ip_address(host)), port, sni, starttls)]
     loop = asyncio.get_running_loop()
     try:
