@@ -21,6 +21,7 @@ from certvault.auth.tokens import SESSION_PREFIX, TOKEN_PREFIX, CredentialOps, t
 from certvault.auth.totp import TotpOps
 from certvault.config import SecuritySettings
 from certvault.db.base import utcnow
+from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from certvault.keyring.service import Sealer
 from certvault.names import MAX_SHORT_NAME, check_name
@@ -205,13 +206,7 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
             self.revoke_tokens(user, keep)
 
     def _find_user(self, ref: str | uuid.UUID) -> User:
-        user: User | None = None
-        try:
-            user = self._s.get(User, uuid.UUID(str(ref)))
-        except ValueError:
-            pass
-        if user is None:
-            user = self._s.scalar(select(User).where(User.username == str(ref)))
+        user = by_id_or_name(self._s, User, ref, User.username)
         if user is None:
             raise NotFound(f"user {ref} not found")
         return user
@@ -245,12 +240,7 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
         return list(self._s.scalars(select(Group).order_by(Group.name)))
 
     def get_group(self, ref: str | uuid.UUID) -> Group:
-        group: Group | None = None
-        try:
-            group = self._s.get(Group, uuid.UUID(str(ref)))
-        except ValueError:
-            pass
-        group = group or self._s.scalar(select(Group).where(Group.name == str(ref)))
+        group = by_id_or_name(self._s, Group, ref, Group.name)
         if group is None:
             raise NotFound(f"group {ref} not found")
         return group

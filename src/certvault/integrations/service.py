@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
+from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
 from certvault.plugins.protocols import HttpClientFactory, SecretResolver
@@ -70,14 +71,8 @@ class IntegrationService:
 
     def find(self, kind: str, ref: uuid.UUID | str) -> IntegrationAccount:
         """By id or by name: the one lookup every edge uses."""
-        account: IntegrationAccount | None = None
-        try:
-            account = self._s.get(IntegrationAccount, ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref)))
-        except ValueError:
-            pass
-        if account is None:
-            account = self._s.scalar(select(IntegrationAccount).where(
-                IntegrationAccount.kind == kind, IntegrationAccount.name == str(ref)))
+        account = by_id_or_name(self._s, IntegrationAccount, ref, IntegrationAccount.name,
+                                IntegrationAccount.kind == kind)
         if account is None or account.kind != kind:
             raise NotFound(f"no {KIND_TITLES[kind]} {ref}")
         return account

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from certvault.context import ServiceContext
+from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.scanning.models import ScanRun, ScanSchedule
 from certvault.scanning.runs import RunBook
@@ -95,11 +96,7 @@ class ScheduleBook:
         return schedule
 
     def get(self, ref: uuid.UUID | str) -> ScanSchedule:
-        schedule = None
-        try:
-            schedule = self._session.get(ScanSchedule, uuid.UUID(str(ref)))
-        except ValueError:
-            schedule = self._session.scalar(select(ScanSchedule).where(ScanSchedule.name == str(ref)))
+        schedule = by_id_or_name(self._session, ScanSchedule, ref, ScanSchedule.name)
         if schedule is None:
             raise NotFound(f"scan schedule {ref} not found")
         return schedule
