@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import pkcs12
+from jks import sun_crypto
 
+from certvault.crypto import pbe
 from certvault.crypto.pbe import MAX_ITERATIONS, MAX_TOTAL
 from certvault.crypto.readers import read_bundle
 from certvault.errors import InvalidInput
@@ -25,14 +28,41 @@ from tests.crypto.asn1 import elements, explicit, integer, octets, oid, pbes2, p
 CA = make_ca()
 LEAF = make_leaf(CA, "www.example.com")
 DATA, ENCRYPTED_DATA, SHROUDED_KEY_BAG = "1.2.840.113549.1.7.1", "1.2.840.113549.1.7.6", "1.2.840.113549.1.12.10.1.2"
-QUICK = 0.5  # seconds: refused before any derivation runs
+SPENT: list[int] = []  # the work of every key derivation that actually ran (iterations, or scrypt's N·r·p)
+
+
+@pytest.fixture(autouse=True)
+def derivations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each derivation certvault (or pyjks for it) runs, so a test sees that the refused one never did."""
+    SPENT.clear()
+
+    pbkdf2 = pbe.PBKDF2HMAC
+
+    def counted_pbkdf2(algorithm: Any, length: int, salt: bytes, iterations: int) -> Any:
+        SPENT.append(iterations)
+        return pbkdf2(algorithm, length, salt, iterations)
+
+    def scrypt(*, salt: bytes, length: int, n: int, r: int, p: int) -> object:
+        SPENT.append(n * r * p)
+        return Scrypt(salt=salt, length=length, n=n, r=r, p=p)
+
+    def counted(function: Any, position: int) -> Any:
+        def run(*args: Any) -> Any:
+            SPENT.append(args[position])
+            return function(*args)
+        return run
+
+    monkeypatch.setattr(pbe, "PBKDF2HMAC", counted_pbkdf2)
+    monkeypatch.setattr(pbe, "Scrypt", scrypt)
+    monkeypatch.setattr(pbe, "pkcs12_kdf", counted(pbe.pkcs12_kdf, 3))
+    monkeypatch.setattr(sun_crypto, "jce_pbe_decrypt", counted(sun_crypto.jce_pbe_decrypt, 3))
+    return SPENT
 
 
 def refused(data: bytes, password: str, match: str) -> None:
-    started = time.monotonic()
     with pytest.raises(InvalidInput, match=match):
         read_bundle(data, "evil.p12", password)
-    assert time.monotonic() - started < QUICK
+    assert all(work <= MAX_ITERATIONS for work in SPENT), SPENT  # the capped derivation never started
 
 
 def openssl_p12(tmp_path: Path, *options: str) -> bytes:
@@ -113,10 +143,9 @@ def test_jceks_key_rounds_are_capped_before_pyjks_spends_them(tmp_path: Path) ->
                     "-srckeystore", str(p12), "-srcstoretype", "PKCS12", "-srcstorepass", "changeit",
                     "-destkeystore", str(store), "-deststoretype", "JCEKS", "-deststorepass", "changeit"],
                    check=True, capture_output=True, timeout=120)
-    started = time.monotonic()
     with pytest.raises(InvalidInput, match=r"^evil.jceks: JCEKS key iteration count 2,000,000 exceeds the max"):
         read_bundle(store.read_bytes(), "evil.jceks", "changeit")
-    assert time.monotonic() - started < QUICK
+    assert SPENT == []  # pyjks never started on the key
     with pytest.raises(InvalidInput, match=r"wrong password for the JKS keystore"):  # no key work without it
         read_bundle(store.read_bytes(), "evil.jceks", "not-the-password")
 

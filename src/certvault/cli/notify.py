@@ -18,7 +18,7 @@ def _subscribe_events(svc: Any, channel: Any, values: dict[str, Any]) -> None:
 def send_test(ctx: typer.Context, name: str, as_json: bool) -> None:
     """Send a test message now and report whether the channel accepted it."""
     with services(ctx) as svc:
-        message = svc.notifications.send_test(cli_actor(), name)
+        message = svc.notifications.send_test(cli_actor(), name, by_job=False)
         delivery = svc.notifications.prepare_delivery(message.id)
     assert delivery is not None
     error = None

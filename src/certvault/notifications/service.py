@@ -137,22 +137,25 @@ class NotificationService:
         return messages
 
     def _queue(self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str,
-               details: dict[str, str]) -> OutboxMessage:
+               details: dict[str, str], *, deliver: bool = True) -> OutboxMessage:
         message = OutboxMessage(id=uuid.uuid4(), channel_id=channel_id, event=event, title=title[:500], body=body,
                                 severity=severity, details=details)
         self._s.add(message)
         self._s.flush()
-        self._ctx.enqueue(DELIVER_JOB, {"message_id": str(message.id)}, dedup_key=f"notify:{message.id}",
-                          max_attempts=MAX_ATTEMPTS)
+        if deliver:
+            self._ctx.enqueue(DELIVER_JOB, {"message_id": str(message.id)}, dedup_key=f"notify:{message.id}",
+                              max_attempts=MAX_ATTEMPTS)
         return message
 
-    def send_test(self, actor: Actor, channel_ref: str | uuid.UUID) -> OutboxMessage:
+    def send_test(self, actor: Actor, channel_ref: str | uuid.UUID, *, by_job: bool = True) -> OutboxMessage:
+        """A test message in the outbox; `by_job=False` when the caller delivers it itself and records the
+        outcome (the CLI's `test`), so a worker does not send it a second time."""
         channel = self.get_channel(actor, channel_ref)
         self._ctx.audit.record(actor, "notification.test", target_type="notification_channel",
                                target_id=channel.id)
         return self._queue(channel.id, "notification.test", "Test message from certvault",
                            f"{actor.name} sent this test message to channel {channel.name}.", "info",
-                           {"channel": channel.name})
+                           {"channel": channel.name}, deliver=by_job)
 
     def list_outbox(self, actor: Actor, limit: int = 100) -> list[OutboxMessage]:
         require(actor, Permission.SETTINGS_MANAGE)
