@@ -60,6 +60,13 @@ def probe_while(live: LiveServer, work: Callable[[], httpx.Response]) -> tuple[h
     return answers[0], latencies
 
 
+def assert_answered_quickly(latencies: list[float]) -> None:
+    """Probes answer within 100 ms while the import runs (on the event loop the parse stalled every probe for
+    seconds); on a machine busy with other work, one probe in ten may wait for a CPU, never a whole parse."""
+    slow = [round(x, 3) for x in latencies if x >= 0.1]
+    assert len(slow) <= len(latencies) // 10 and max(latencies) < 1.0, latencies
+
+
 def test_health_answers_quickly_while_the_api_imports(live: LiveServer, slow_keystore: bytes) -> None:
     live.cli("user", "add", "api-importer", "--role", "operator", "--password", "Imp0rter-pass!")
     token = live.token("api-importer")
@@ -73,7 +80,7 @@ def test_health_answers_quickly_while_the_api_imports(live: LiveServer, slow_key
     assert answer.status_code == 200, answer.text
     assert [f["ok"] for f in answer.json()["files"]] == [True] * FILES
     assert len(latencies) >= 5, "the import ended before the probes began"
-    assert max(latencies) < 0.1, latencies
+    assert_answered_quickly(latencies)
 
 
 def test_health_answers_quickly_while_the_web_form_imports(live: LiveServer, slow_keystore: bytes) -> None:
@@ -93,4 +100,4 @@ def test_health_answers_quickly_while_the_web_form_imports(live: LiveServer, slo
         answer, latencies = probe_while(live, upload)
     assert answer.status_code == 200, answer.text[-2000:]
     assert len(latencies) >= 5, "the import ended before the probes began"
-    assert max(latencies) < 0.1, latencies
+    assert_answered_quickly(latencies)
