@@ -102,7 +102,9 @@ async def add(request: Request, kind: str, plugin: str, svc: ServicesDep, user: 
         options, secrets = parse_form(info, form)
         account = svc.integrations.add(user.actor, kind, plugin, name, options, secrets)
     except CertvaultError as exc:
-        return _page(request, svc, user, _kind(kind), exc.status_code, error_plugin=plugin, form_error=exc.message)
+        values = {k: str(v) for k, v in form.items() if not k.startswith("secret.") and k != "csrf_token"}
+        return _page(request, svc, user, _kind(kind), exc.status_code, error_plugin=plugin, form_error=exc.message,
+                     values=values)
     return RedirectResponse(f"/integrations/{kind}?added={account.name}", status_code=303)
 
 
