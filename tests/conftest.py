@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from certvault.auth.rbac import Actor
 from certvault.config import Settings, load_settings
 from certvault.container import App, build_app
+from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
 from tests.servers.postgres import PostgresServer
 
 TEST_OVERRIDES = {"security": {"password_min_length": 8}}
@@ -159,3 +160,12 @@ def client(app: App) -> Iterator[TestClient]:
 def sqlite_client(sqlite_app: App) -> Iterator[TestClient]:
     with api_client(sqlite_app) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    """A real `certvault serve` (and its data directory) for the module's tests."""
+    server = start_live_server()
+    yield server
+    remove_live_server(server)
+

@@ -6,18 +6,10 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
+from tests.servers.certvault_server import LiveServer
 
 
 def _get(server: LiveServer, path: str, token: str | None = None) -> tuple[int, bytes]:

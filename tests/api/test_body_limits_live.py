@@ -10,19 +10,9 @@ import json
 import socket
 import sqlite3
 import ssl
-from collections.abc import Iterator
 from contextlib import closing
 
-import pytest
-
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
+from tests.servers.certvault_server import LiveServer
 
 
 def _connect(live: LiveServer) -> ssl.SSLSocket:

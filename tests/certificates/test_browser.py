@@ -3,23 +3,13 @@ import of a certificate file, and the certificate in the list and on its page.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.certificates.factory import make_ca, make_leaf
 from tests.servers.browser import browser_page, first_login
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.certvault_server import LiveServer
 
 NEW_PASSWORD = "Browser-pass-2026!"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
 
 
 def test_admin_imports_a_certificate_and_sees_it(live: LiveServer, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -19,17 +19,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from certvault.crypto.pbe import MAX_ITERATIONS
 from tests.certificates.factory import make_ca, make_leaf
 from tests.conftest import csrf_of
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.certvault_server import LiveServer
 
 pytestmark = pytest.mark.slow
 FILES = 4
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
 
 
 @pytest.fixture(scope="module")

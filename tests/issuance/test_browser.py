@@ -8,7 +8,6 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,9 @@ import pytest
 from tests.servers import pebble as servers
 from tests.servers.bind9 import Bind9, bind9
 from tests.servers.browser import browser_page, first_login
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.certvault_server import LiveServer
 
 NEW_PASSWORD = "Acme-browser-2026!"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.scanning.tls import ScanCA, TlsServers
 from tests.servers.browser import browser_page, first_login
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.certvault_server import LiveServer
 
 NEW_PASSWORD = "Scanner-pass-2026!"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
 
 
 def test_scan_now_from_the_browser(live: LiveServer, test_ca: ScanCA, tls_servers: TlsServers,

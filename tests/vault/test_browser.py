@@ -4,23 +4,14 @@ with the generator, reveal the password, and find the view in the secret's own a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.servers.browser import browser_page, first_login
-from tests.servers.certvault_server import LiveServer, remove_live_server, start_live_server
+from tests.servers.certvault_server import LiveServer
 
 NEW_PASSWORD = "Vault-browser-2026!"
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    server = start_live_server()
-    yield server
-    remove_live_server(server)
 
 
 def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(live: LiveServer,
