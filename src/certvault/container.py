@@ -22,7 +22,10 @@ from certvault.context import ProcessState, ServiceContext
 from certvault.db import migrate
 from certvault.db.engine import build_engine, build_read_engine
 from certvault.db.locks import advisory_lock
-from certvault.db.session import NeedsTransaction, build_sessionmaker, end_transaction, read_sessions, transaction
+from certvault.db.session import NeedsTransaction as NeedsTransaction  # re-exported: edges reach the db only here
+from certvault.db.session import build_sessionmaker, transaction
+from certvault.db.session import end_transaction as end_transaction
+from certvault.db.session import read_sessions as read_sessions
 from certvault.jobs.catalog import JobHandlers, collect
 from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
@@ -41,8 +44,6 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.system.service import SystemSettings
     from certvault.vault.service import VaultService
 
-# The unit-of-work helpers the edges use: they reach the database only through the container.
-EDGE_TRANSACTIONS = (NeedsTransaction, end_transaction, read_sessions)
 
 # Each domain's job module by the prefix of its jobs' names: a worker imports one when it first meets one of its jobs.
 JOB_MODULES = {

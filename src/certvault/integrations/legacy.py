@@ -24,7 +24,7 @@ _DNS = table("acme_dns_accounts", *(column(n, t) for n, t in _COMMON), column("p
 _CHANNELS = table("notification_channels", *(column(n, t) for n, t in _COMMON), column("kind", String),
                   column("enabled", Boolean), column("sealed_secret", LargeBinary))
 
-_MAIL_SECRET = {"email": "password", "webhook": "signing_secret"}  # what a channel's one secret was
+_CHANNEL_SECRET = {"email": "password", "webhook": "signing_secret"}  # what a channel's one secret was
 
 
 def _rows(connection: Connection, legacy: TableClause) -> list[dict[str, Any]]:
@@ -59,7 +59,7 @@ def move_legacy_accounts(connection: Connection, settings: Any) -> int:
         session.add(account)
         session.flush()
         if row["sealed_secret"] and mover is not None:
-            field = _MAIL_SECRET.get(row["kind"], "secret")
+            field = _CHANNEL_SECRET.get(row["kind"], "secret")
             mover.move(account, {field: mover.open(row["sealed_secret"], f"notification_channel:{row['id']}")})
     session.commit()  # releases the savepoint into the migration's transaction
     session.close()

@@ -19,6 +19,7 @@ from certvault.context import ServiceContext
 from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
+from certvault.names import MAX_SHORT_NAME, check_name
 from certvault.plugins.protocols import HttpClientFactory, SecretResolver
 from certvault.plugins.registry import PluginInfo, PluginRegistry
 
@@ -81,9 +82,7 @@ class IntegrationService:
     def add(self, actor: Actor, kind: str, plugin: str, name: str, options: Mapping[str, Any],
             secrets: Mapping[str, str]) -> IntegrationAccount:
         self._manage(actor, kind)
-        name = (name or "").strip()
-        if not name or len(name) > 150 or not name.isprintable():
-            raise InvalidInput(f"a {KIND_TITLES[kind]} needs a name of 1-150 printable characters")
+        name = check_name((name or "").strip(), f"{KIND_TITLES[kind]} name", MAX_SHORT_NAME)
         given, values = _given(options), _given(secrets)
         model = self.plugins.validate(kind, plugin, given, values)
         if self._s.scalar(select(IntegrationAccount.id).where(IntegrationAccount.kind == kind,
@@ -107,7 +106,8 @@ class IntegrationService:
         account = self.find(kind, ref)
         changed = _given(secrets)
         merged_options = {**account.options, **_given(options)}
-        current = {f: self.resolver(account, "update")(f) for f in account.secret_refs if f not in changed}
+        resolve = self.resolver(account, "update")
+        current = {f: resolve(f) for f in account.secret_refs if f not in changed}
         model = self.plugins.validate(kind, account.plugin, merged_options, {**_given(current), **changed})
         account.options = model.model_dump(mode="json", exclude_defaults=True)
         if changed:
