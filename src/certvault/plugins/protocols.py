@@ -100,6 +100,17 @@ class DNSProvider(Protocol):
         """Where the record must be visible before the CA is told; [] = the zone's authoritative NS."""
         ...
 
+    def check(self) -> str:
+        """One authenticated call that changes nothing; a one-line description of what answered."""
+        ...
+
+    def zones(self) -> list[str]:
+        """The zones these credentials can edit (lower case, no trailing dot), cached per account for minutes.
+
+        "Test connection" lists them and certvault picks, per name, the enabled account whose zone is the
+        longest suffix of it. [] means the provider cannot list zones (RFC 2136 without a zone, hook)."""
+        ...
+
 
 # ---- help desks (tickets) ----------------------------------------------------------------------
 
