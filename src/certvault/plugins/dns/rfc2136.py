@@ -119,6 +119,10 @@ class Rfc2136Provider:
         return (f"DNS server {self.server} accepted TSIG key {self.options.key_name} "
                 f"({dns.rcode.to_text(response.rcode())}); {where}")
 
+    def zones(self) -> list[str]:
+        """The configured zone; [] when zones are found per name with an SOA walk."""
+        return [self.options.zone.lower().rstrip(".")] if self.options.zone else []
+
     def present(self, fqdn: str, value: str) -> None:
         zone, relative = self._split(fqdn)
         update = self._update(zone)
