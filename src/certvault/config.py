@@ -37,12 +37,19 @@ class ServerSettings(_Section):
     port: int = 8443
     embedded_worker: bool = True
     hostnames: list[str] = ["localhost"]  # names on the server's own certificate
+    # Where people reach certvault (written into help-desk tickets); default https://<first hostname>:<port>
+    public_url: str | None = None
     # Only behind a TLS-terminating proxy that the operator trusts; never the default.
     allow_plain_http: bool = False
     # Request bodies are refused (413) past these sizes before anything parses them (api/limits.py):
     # every route, and the routes that take files (certificate import, vault secrets with files).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    @property
+    def effective_public_url(self) -> str:
+        host = self.hostnames[0] if self.hostnames else "localhost"
+        return (self.public_url or f"https://{host}:{self.port}").rstrip("/")
 
 
 class SecuritySettings(_Section):
@@ -77,6 +84,12 @@ class LoggingSettings(_Section):
     level: str = "INFO"
 
 
+class AgentSettings(_Section):
+    cert_seconds: int = Field(default=30 * 86400, ge=60, le=825 * 86400)  # agent client certificates' lifetime
+    token_max_seconds: int = Field(default=7 * 86400, ge=60)  # longest life of an enrolment token
+    poll_wait_seconds: float = Field(default=25.0, gt=0, le=60)  # how long a job poll waits for work
+
+
 class Settings(_Section):
     data_dir: Path = Path("data")
     config_file: Path | None = None
@@ -86,6 +99,7 @@ class Settings(_Section):
     keys: KeySettings = KeySettings()
     worker: WorkerSettings = WorkerSettings()
     logging: LoggingSettings = LoggingSettings()
+    agents: AgentSettings = AgentSettings()
 
     @field_validator("data_dir")
     @classmethod
