@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from certvault.errors import IntegrationError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -181,6 +183,7 @@ class CertificateBundle:
     cert_pem: bytes
     chain_pem: bytes
     key_pem: bytes = field(repr=False)
+    certificate_id: str = ""  # the inventory entry: lets a target find what it installed before (an ACM ARN)
 
     @property
     def fullchain_pem(self) -> bytes:
@@ -195,8 +198,28 @@ class DeployReceipt:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
+class DeployFailed(IntegrationError):
+    """deploy() failed; `rolled_back` says the target already put back what it had replaced."""
+
+    def __init__(self, message: str, *, rolled_back: bool) -> None:
+        super().__init__(message)
+        self.rolled_back = rolled_back
+
+
+class VerificationFailed(IntegrationError):
+    """verify() found another certificate served; `served_serial` is its serial (hex), "" when none answered."""
+
+    def __init__(self, message: str, *, served_serial: str = "") -> None:
+        super().__init__(message)
+        self.served_serial = served_serial
+
+
 class DeployTarget(Protocol):
-    """Installs a certificate where a server uses it, proves it, and undoes it when the proof fails."""
+    """Installs a certificate where a server uses it, proves it, and undoes it when the proof fails.
+
+    Every step may run again after a crash (the deploy job resumes from the last recorded step), so
+    deploy() keeps the first backup it made for a serial and rollback() restores from a copy.
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -214,4 +237,20 @@ class DeployTarget(Protocol):
         ...
 
     def rollback(self, receipt: DeployReceipt) -> None:
+        ...
+
+
+class Http01Target(Protocol):
+    """A deploy target that can also answer http-01 challenges (SSH with a webroot, the agent)."""
+
+    def answers_http01(self) -> bool:
+        """Whether it is configured to (a webroot is set)."""
+        ...
+
+    def place_http01(self, token: str, key_authorization: str) -> None:
+        """Write <webroot>/.well-known/acme-challenge/<token> (mode 0644); safe to repeat."""
+        ...
+
+    def remove_http01(self, token: str) -> None:
+        """Remove it; succeed when it is already gone."""
         ...
