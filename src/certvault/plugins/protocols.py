@@ -46,6 +46,17 @@ class Notification:
     occurred_at: datetime
     details: Mapping[str, str] = field(default_factory=dict)
     message_id: str = ""
+    html: str | None = None  # digests: an HTML part beside the text body (email)
+    attachments: tuple[Attachment, ...] = ()  # email only (a digest's CSV, an e-mailed certificate)
+    recipients: tuple[str, ...] = ()  # email: these instead of the channel's own recipients
+    items: tuple[Mapping[str, str], ...] = ()  # the rows a digest collates (webhook json, CEF)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. text/csv, application/x-pkcs12
+    data: bytes
 
 
 class Notifier(Protocol):
