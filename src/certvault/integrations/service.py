@@ -20,7 +20,7 @@ from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
 from certvault.names import MAX_SHORT_NAME, check_name
-from certvault.plugins.protocols import HttpClientFactory, SecretResolver
+from certvault.plugins.protocols import DeployTarget, DNSProvider, HelpDesk, HttpClientFactory, Notifier, SecretResolver
 from certvault.plugins.registry import PluginInfo, PluginRegistry
 
 if TYPE_CHECKING:
@@ -188,21 +188,49 @@ class IntegrationService:
         return out
 
     def http_for(self, account: IntegrationAccount) -> HttpClientFactory:
-        """The shared outbound client, bound to this account's connection settings and pacing bucket."""
-        return BoundClients(f"{account.kind}:{account.id}", dict(account.connection))
+        """The shared outbound client, bound to this account's connection settings and pacing bucket; the
+        plugin's `connection_defaults` (e.g. a provider's documented rate limit) fill what the account leaves unset."""
+        defaults = getattr(self.plugins.get(account.kind, account.plugin).cls, "connection_defaults", {})
+        return BoundClients(f"{account.kind}:{account.id}", {**defaults, **account.connection})
 
-    def build(self, account: IntegrationAccount, purpose: str = "use",
-              http: HttpClientFactory | None = None, *, audited: bool = True) -> Any:
-        """The plugin, with every secret it refers to opened now, in the caller's transaction (a
-        plugin often runs after that transaction ended, e.g. a delivery sent outside it). Each opening
-        is audited unless `audited` is False (read-only callers)."""
+    def _opened(self, account: IntegrationAccount, purpose: str, audited: bool) -> SecretResolver:
+        """Every secret the account refers to, opened now in the caller's transaction (a plugin often runs
+        after that transaction ended, e.g. a delivery sent outside it). Each opening is audited unless
+        `audited` is False (read-only callers)."""
         if audited:
             resolve = self.resolver(account, purpose)
             opened = {field: resolve(field) for field in account.secret_refs}
         else:
             opened = self.read_secrets(account)
-        return self.plugins.create(account.kind, account.plugin, dict(account.options),
-                                   lambda field: opened.get(field, ""), http or self.http_for(account))
+        return lambda field: opened.get(field, "")
+
+    def _args(self, account: IntegrationAccount, kind: str, purpose: str, http: HttpClientFactory | None,
+              audited: bool) -> tuple[str, dict[str, Any], SecretResolver, HttpClientFactory]:
+        if account.kind != kind:
+            raise InvalidInput(f"{account.name} is a {KIND_TITLES[account.kind]}, not a {KIND_TITLES[kind]}")
+        return account.plugin, dict(account.options), self._opened(account, purpose, audited), \
+            http or self.http_for(account)
+
+    def build(self, account: IntegrationAccount, purpose: str = "use",
+              http: HttpClientFactory | None = None, *, audited: bool = True) -> object:
+        """The plugin of any kind (see the typed builders below for a known kind)."""
+        return self.plugins.create(account.kind, *self._args(account, account.kind, purpose, http, audited))
+
+    def dns_provider(self, account: IntegrationAccount, purpose: str = "dns-01",
+                     http: HttpClientFactory | None = None, *, audited: bool = True) -> DNSProvider:
+        return self.plugins.create("dns", *self._args(account, "dns", purpose, http, audited))
+
+    def notifier(self, account: IntegrationAccount, purpose: str = "deliver",
+                 http: HttpClientFactory | None = None, *, audited: bool = True) -> Notifier:
+        return self.plugins.create("notify", *self._args(account, "notify", purpose, http, audited))
+
+    def help_desk(self, account: IntegrationAccount, purpose: str = "tickets",
+                  http: HttpClientFactory | None = None, *, audited: bool = True) -> HelpDesk:
+        return self.plugins.create("ticketing", *self._args(account, "ticketing", purpose, http, audited))
+
+    def deploy_target(self, account: IntegrationAccount, purpose: str = "deploy",
+                      http: HttpClientFactory | None = None, *, audited: bool = True) -> DeployTarget:
+        return self.plugins.create("deploy", *self._args(account, "deploy", purpose, http, audited))
 
     def check(self, actor: Actor, kind: str, ref: uuid.UUID | str) -> str:
         """Test connection: one harmless call that proves the options and credentials work."""

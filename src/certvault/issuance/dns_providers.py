@@ -30,7 +30,7 @@ def warm(ctx: ServiceContext, ref: Any) -> None:
         # the snapshot already read the account's row: a detached copy saves reading it again
         account = IntegrationAccount(id=ref.id, kind="dns", plugin=ref.provider, name=ref.name,
                                      options=ref.options, secret_refs=ref.secret_refs, connection={})
-        _cache(ctx)[key_of(ref)] = integrations(ctx).build(account, "dns-01", audited=False)
+        _cache(ctx)[key_of(ref)] = integrations(ctx).dns_provider(account, "dns-01", audited=False)
 
 
 def provider(ctx: ServiceContext, ref: Any) -> DNSProvider:

@@ -17,13 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.db.base import utcnow
 from certvault.jobs import queue, wakeup
 from certvault.jobs.queue import ClaimedJob, LeaseLost
+
+if TYPE_CHECKING:  # the type only: the worker gets the container's binder at run time
+    from certvault.container import Services
 
 log = logging.getLogger("certvault.jobs")
 
@@ -40,17 +43,17 @@ class JobContext:
         self.worker_id = worker.id
         self._worker = worker
         self._session: Session | None = None
-        self._services: Any = None
+        self._services: Services | None = None
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         if self._services is None:
             self._session = self._worker.sessions()
             self._services = self._worker.bind_services(self._session)
         return self._services
 
     @contextmanager
-    def step(self) -> Iterator[Any]:
+    def step(self) -> Iterator[Services]:
         """A separate short transaction, committed on exit (reads, or idempotent progress)."""
         with self._worker.sessions.begin() as session:
             yield self._worker.bind_services(session)
@@ -102,7 +105,7 @@ class Worker:
         self,
         sessions: sessionmaker[Session],
         handlers: MutableMapping[str, Handler],
-        bind_services: Callable[[Session], Any],
+        bind_services: Callable[[Session], Services],
         config: WorkerConfig | None = None,
         worker_id: str | None = None,
     ) -> None:

@@ -84,7 +84,7 @@ class NotificationService:
         self._accounts.delete(actor, CHANNEL, ref)
 
     def notifier_for(self, channel: IntegrationAccount) -> Notifier:
-        return self._accounts.build(channel, "deliver")
+        return self._accounts.notifier(channel, "deliver")
 
     # ---- subscriptions -----------------------------------------------------------------------
     def subscribe(self, actor: Actor, channel_ref: str | uuid.UUID, event: str,

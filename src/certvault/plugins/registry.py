@@ -13,12 +13,12 @@ import importlib
 import threading
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
 from certvault.errors import InvalidInput, NotFound
-from certvault.plugins.protocols import HttpClientFactory, SecretResolver
+from certvault.plugins.protocols import DeployTarget, DNSProvider, HelpDesk, HttpClientFactory, Notifier, SecretResolver
 
 KINDS = ("dns", "notify", "ticketing", "deploy", "keystore")
 
@@ -126,8 +126,29 @@ class PluginRegistry:
             check(model, secrets)
         return model
 
+    @overload
+    def create(self, kind: Literal["dns"], name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> DNSProvider: ...
+
+    @overload
+    def create(self, kind: Literal["notify"], name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> Notifier: ...
+
+    @overload
+    def create(self, kind: Literal["ticketing"], name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> HelpDesk: ...
+
+    @overload
+    def create(self, kind: Literal["deploy"], name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> DeployTarget: ...
+
+    @overload
     def create(self, kind: str, name: str, options: dict[str, Any], secrets: SecretResolver,
-               http: HttpClientFactory | None = None) -> Any:
+               http: HttpClientFactory | None = None) -> object: ...
+
+    def create(self, kind: str, name: str, options: dict[str, Any], secrets: SecretResolver,
+               http: HttpClientFactory | None = None) -> object:
+        """The plugin built from stored options: typed by its kind's protocol when the kind is a literal."""
         info = self.get(kind, name)
         try:
             model = info.options_model.model_validate(options)
