@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dns.message
+import dns.name
 import dns.query
+import dns.rcode
 import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
 
 from tests.servers.pebble import shared
 from tests.servers.process import free_port, start, stop, wait_until, which
@@ -34,6 +38,7 @@ class Bind9:
     secret: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    record_types: str = "TXT"  # what the key may update (tests that delegate with a CNAME add "CNAME")
 
     @property
     def address(self) -> str:
@@ -47,7 +52,7 @@ class Bind9:
             (self.workdir / f"db.{zone}").write_text(ZONE_TEMPLATE.format(zone=zone))
             zones += (f'zone "{zone}" {{ type primary; file "{self.workdir}/db.{zone}"; '
                       f'journal "{self.workdir}/db.{zone}.jnl"; '
-                      f'update-policy {{ grant {self.key_name} zonesub TXT; }}; }};\n')
+                      f'update-policy {{ grant {self.key_name} zonesub {self.record_types}; }}; }};\n')
         conf = self.workdir / "named.conf"
         conf.write_text(
             f'key "{self.key_name}" {{ algorithm {self.algorithm}; secret "{self.secret}"; }};\n'
@@ -78,10 +83,32 @@ class Bind9:
         response = dns.query.tcp(query, "127.0.0.1", timeout=2, port=self.port)
         return [b"".join(r.strings).decode() for rrset in response.answer for r in rrset]
 
+    def replace(self, name: str, rdtype: str, values: list[str]) -> None:
+        """Make the set at `name` exactly `values` (none: removed), as a fake provider writing through does."""
+        replace_rrset(self.address, self.key_name, self.secret, self.zones, name, rdtype, values)
+
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc)
             self.proc = None
+
+
+def replace_rrset(address: str, key_name: str, secret: str, zones: tuple[str, ...] | list[str], name: str,
+                  rdtype: str, values: list[str]) -> None:
+    """One TSIG-signed RFC 2136 update replacing the whole set (TXT values are given unquoted)."""
+    fqdn = dns.name.from_text(name)
+    zone = max((dns.name.from_text(z) for z in zones if fqdn.is_subdomain(dns.name.from_text(z))),
+               key=lambda z: len(z.labels))
+    update = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text({key_name: secret}),
+                                      keyalgorithm="hmac-sha256")
+    relative = fqdn.relativize(zone)
+    update.delete(relative, rdtype)
+    for value in values:
+        update.add(relative, 60, rdtype, '"' + value.replace('"', '\\"') + '"' if rdtype == "TXT" else value)
+    host, _, port = address.rpartition(":")
+    response = dns.query.tcp(update, host, timeout=5, port=int(port))
+    if response.rcode() != dns.rcode.NOERROR:
+        raise RuntimeError(f"BIND refused the update of {name}: {dns.rcode.to_text(response.rcode())}")
 
 
 def bind9() -> Bind9:
