@@ -19,8 +19,11 @@ from certvault.errors import Forbidden, Unauthenticated
 
 
 class LoginRequired(Exception):
-    def __init__(self, next_url: str) -> None:
+    """Send the browser to the login page (then back to `next_url`), or with `direct` straight to `next_url`."""
+
+    def __init__(self, next_url: str, *, direct: bool = False) -> None:
         self.next_url = next_url
+        self.direct = direct
 
 
 @dataclass
@@ -46,8 +49,9 @@ async def web_user(request: Request, svc: ServicesDep) -> WebUser:
     request.state.actor = actor
     assert found.account is not None and found.csrf_token is not None  # admitted sessions have both
     if found.account.must_change_password and request.url.path not in ("/account/password", "/logout"):
-        raise LoginRequired("/account/password")
-    return WebUser(actor, found.account, found.csrf_token)
+        raise LoginRequired("/account/password", direct=True)
+    request.state.web_user = user = WebUser(actor, found.account, found.csrf_token)
+    return user
 
 
 CurrentWebUser = Annotated[WebUser, Depends(web_user)]

@@ -1,37 +1,146 @@
-"""Jinja filters: dates, relative days, sizes."""
+"""Jinja filters: one way to show a moment ("2026-12-07 06:43 UTC", in 5 days), human state names, sizes.
+
+`when` is the one date filter; `date` and `datetime` are its old names, kept for the templates that use them.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
+
+# Confirmations a page shows after a redirect with ?done=<key> (a fixed list: the URL cannot put words on a page).
+DONE_MESSAGES = {
+    "password": "Your password was changed.",
+    "tags": "Tags saved.",
+    "owner": "Owner saved.",
+    "account": "ACME account saved.",
+    "user-created": "User created.",
+    "user-saved": "User saved.",
+    "user-deleted": "User deleted.",
+    "user-unlocked": "User unlocked.",
+    "user-disabled": "User disabled.",
+    "user-enabled": "User enabled.",
+    "totp-reset": "Two-factor authentication turned off for the user.",
+    "group-created": "Group created.",
+    "member-added": "Member added.",
+    "member-removed": "Member removed.",
+    "totp-on": "Two-factor authentication is on.",
+    "totp-off": "Two-factor authentication is off.",
+    "token-revoked": "Token revoked.",
+    "setting": "Setting saved.",
+    "revoked": "Certificate revoked.",
+    "cancelled": "Order cancelled.",
+    "saved": "Saved.",
+    "deleted": "Deleted.",
+}
+
+# State names from the services and their plugins, in words; anything else is split and capitalised.
+STATE_NAMES = {
+    "authorizations_pending": "Waiting for domain validation",
+    "pending": "Pending",
+    "ready": "Ready to finalise",
+    "processing": "Being issued",
+    "valid": "Issued",
+    "invalid": "Failed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "queued": "Queued",
+    "running": "Running",
+    "done": "Done",
+    "succeeded": "Succeeded",
+    "RequiresCheckout": "Requires checkout",
+    "CheckedOut": "Checked out",
+    "RequiresApproval": "Requires approval",
+}
 
 
-def _date(value: datetime | None, fmt: str = "%Y-%m-%d") -> str:
-    return value.astimezone(UTC).strftime(fmt) if value else "—"
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _datetime(value: datetime | None) -> str:
-    return _date(value, "%Y-%m-%d %H:%M UTC")
+def relative(value: datetime | None, now: datetime | None = None) -> str:
+    """'in 5 days', '3 hours ago', 'just now'."""
+    if value is None:
+        return ""
+    seconds = (_utc(value) - (now or datetime.now(UTC))).total_seconds()
+    future, span = seconds >= 0, abs(seconds)
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if span >= size * (1 if unit != "month" else 2) or unit == "minute":
+            count = int(span // size)
+            if count == 0:
+                return "just now"
+            words = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {words}" if future else f"{words} ago"
+    return "just now"  # pragma: no cover - the loop always returns
+
+
+def when(value: datetime | date | str | None, relative_too: bool = True) -> Markup:
+    """The one date display: <time datetime=...>2026-12-07 06:43 UTC</time> and the relative time."""
+    if value is None or value == "":
+        return Markup("—")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return Markup(escape(value))
+    if not isinstance(value, datetime):
+        return Markup('<time datetime="{0}">{0}</time>').format(value.isoformat())
+    moment = _utc(value)
+    text = Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M UTC"))
+    if relative_too:
+        text += Markup(' <span class="rel">({})</span>').format(relative(moment))
+    return text
+
+
+def plain_when(value: datetime | None) -> str:
+    """For CSV and attributes: '2026-12-07 06:43 UTC'."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 def _days_left(value: datetime | None) -> str:
     if value is None:
         return "—"
-    days = (value - datetime.now(UTC)).days
+    days = (_utc(value) - datetime.now(UTC)).days
     return f"expired {-days} d ago" if days < 0 else f"{days} d"
 
 
 def _expiry_class(value: datetime | None) -> str:
     if value is None:
         return ""
-    days = (value - datetime.now(UTC)).days
+    days = (_utc(value) - datetime.now(UTC)).days
     return "bad" if days < 0 else "warn" if days <= 30 else "ok"
+
+
+def human(value: object) -> str:
+    """A state or kind name in words: 'authorizations_pending' -> 'Waiting for domain validation'."""
+    if value is None:
+        return "—"
+    raw = str(getattr(value, "value", value))
+    if raw in STATE_NAMES:
+        return STATE_NAMES[raw]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", raw).replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:].lower() if words else "—"
+
+
+def size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if amount < 1024 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{value} B"  # pragma: no cover
 
 
 def install_filters(env: Environment) -> None:
     filters: dict[str, Any] = {
-        "date": _date, "datetime": _datetime, "days_left": _days_left, "expiry_class": _expiry_class,
+        "when": when, "date": when, "datetime": when, "plain_when": plain_when, "relative": relative,
+        "days_left": _days_left, "expiry_class": _expiry_class, "human": human, "size": size,
     }
     env.filters.update(filters)
+    env.globals["done_messages"] = DONE_MESSAGES
