@@ -10,16 +10,16 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
+from certvault.plugins.dns.hosted import ZONES, HostedOptions, fingerprint, longest_zone, record_lock
 from certvault.plugins.protocols import HttpClientFactory, NameServer, Propagation, SecretResolver
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 RATE = 5.0  # requests per second per account
-ZONE_CACHE_SECONDS = 300.0
 PLAIN = {  # AWS error codes -> what a person should check
     "InvalidClientTokenId": "the access key id is not known to AWS",
     "SignatureDoesNotMatch": "the secret access key is wrong",
@@ -33,21 +33,14 @@ PLAIN = {  # AWS error codes -> what a person should check
 }
 
 
-class Route53Options(BaseModel):
+class Route53Options(HostedOptions):
     access_key_id: str | None = Field(default=None, max_length=128,
                                       description="AWS access key id (default: the AWS credential chain)")
     region: str = Field(default="us-east-1", max_length=32, pattern=r"^[a-z0-9-]+$")
     hosted_zone_id: str | None = Field(default=None, max_length=64, description="use only this hosted zone")
-    endpoint: str | None = Field(default=None, max_length=500, description="API URL (tests, VPC endpoints)")
-    ttl: int = Field(default=60, ge=1, le=86400)
-    propagation_timeout: float = Field(default=180.0, gt=0, le=3600)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/") if value else None
+    ttl: int = Field(default=60, ge=1, le=86400, description="TTL of the TXT records, seconds")
+    propagation_timeout: float = Field(default=180.0, gt=0, le=3600,
+                                       description="seconds to wait for INSYNC and for every name server")
 
     @field_validator("hosted_zone_id")
     @classmethod
@@ -87,8 +80,8 @@ class Route53Provider:
         self._secret = secrets("secret_access_key")
         self.validate_secrets(options, {"secret_access_key": self._secret})
         self._client: BaseClient | None = None
-        self._zones: tuple[float, dict[str, str]] | None = None  # (fetched at, zone name -> id)
-        self._lock = threading.Lock()
+        self.account_key = fingerprint(self.name, options.endpoint, options.region, options.access_key_id,
+                                       options.hosted_zone_id, self._secret)
         self.pacer = Pacer(RATE)
 
     @staticmethod
@@ -115,7 +108,7 @@ class Route53Provider:
         self._write(fqdn, lambda values: [v for v in values if v != value])
 
     def propagation(self) -> Propagation:
-        return Propagation(timeout=self.options.propagation_timeout, interval=2.0)
+        return Propagation(timeout=self.options.propagation_timeout, interval=self.options.polling_interval)
 
     def visibility_servers(self, fqdn: str) -> list[NameServer]:
         return []  # the zone's authoritative name servers
@@ -125,7 +118,7 @@ class Route53Provider:
         """Read the TXT set, apply `merge` to its values, write it back whole. Returns the change id."""
         name = fqdn.lower().rstrip(".") + "."
         zone_id = self._zone_id(name)
-        with self._lock:  # one read-merge-write at a time per account in this process
+        with record_lock(f"{self.account_key}:{name}"):  # one read-merge-write at a time per name
             current, ttl = self._read(zone_id, name)
             wanted = merge(current)
             if wanted == current:
@@ -160,23 +153,23 @@ class Route53Provider:
             if time.monotonic() > deadline:
                 raise IntegrationError(f"Route 53: the change of {fqdn} was not INSYNC after "
                                        f"{self.options.propagation_timeout:g} s")
-            time.sleep(2.0)
+            time.sleep(self.options.polling_interval)
 
     # ---- zones ---------------------------------------------------------------------------------
     def _zone_id(self, name: str) -> str:
-        zones = self._zone_map()
-        labels = name.rstrip(".").split(".")
-        for i in range(len(labels) - 1):
-            zone_id = zones.get(".".join(labels[i:]))
-            if zone_id:
-                return zone_id
+        zone = longest_zone(name, self._zone_map())
+        if zone is None and ZONES.age(self.account_key) > ZONES.refresh_after:  # a zone added since?
+            zone = longest_zone(name, self._zone_map(fresh=True))
+        if zone is not None:
+            return zone.id
         where = f"hosted zone {self.options.hosted_zone_id}" if self.options.hosted_zone_id else "any hosted zone"
         raise IntegrationError(f"Route 53: {name.rstrip('.')} is not in {where} these credentials can see")
 
     def _zone_map(self, fresh: bool = False) -> dict[str, str]:
-        cached = self._zones
-        if cached is not None and not fresh and time.monotonic() - cached[0] < ZONE_CACHE_SECONDS:
-            return cached[1]
+        """Zone name -> hosted zone id, cached per account for minutes (hosted.ZONES)."""
+        return ZONES.get(self.account_key, self._load_zones, fresh=fresh)
+
+    def _load_zones(self) -> dict[str, str]:
         zones: dict[str, str] = {}
         if self.options.hosted_zone_id:
             answer = self._call("reading the hosted zone", "get_hosted_zone", Id=self.options.hosted_zone_id)
@@ -192,7 +185,6 @@ class Route53Provider:
                 marker = page.get("NextMarker") if page.get("IsTruncated") else None
                 if not marker:
                     break
-        self._zones = (time.monotonic(), zones)
         return zones
 
     # ---- calls ---------------------------------------------------------------------------------
