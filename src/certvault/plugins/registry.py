@@ -25,6 +25,10 @@ KINDS = ("dns", "notify", "ticketing", "deploy", "keystore")
 BUILTIN: dict[str, dict[str, str]] = {
     "dns": {
         "rfc2136": "certvault.plugins.dns.rfc2136:Rfc2136Provider",
+        "route53": "certvault.plugins.dns.route53:Route53Provider",
+        "acme-dns": "certvault.plugins.dns.acme_dns:AcmeDnsProvider",
+        "hook": "certvault.plugins.dns.hook:HookProvider",
+        "cloudflare": "certvault.plugins.dns.cloudflare:CloudflareProvider",
     },
     "notify": {
         "email": "certvault.plugins.notify.email:EmailNotifier",

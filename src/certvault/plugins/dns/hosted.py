@@ -240,6 +240,10 @@ class HostedProvider:
         """The provider's own words from an error body (subclasses parse their format)."""
         return ""
 
+    def error_status(self, response: httpx.Response) -> int:
+        """The status to word the error by (a provider answering 403 to bad credentials says 401 here)."""
+        return response.status_code
+
     # ---- protocol --------------------------------------------------------------------------------
     def present(self, fqdn: str, value: str) -> None:
         self._add(self.zone_of(fqdn), normal(fqdn), value)
@@ -301,7 +305,7 @@ class HostedProvider:
             raise IntegrationError(self.scrub(f"{self.title}: {exc.message} (while {doing})")) from None
         if response.is_success or response.status_code in ok:
             return response
-        raise self._error(response.status_code, doing, self.error_detail(response),
+        raise self._error(self.error_status(response), doing, self.error_detail(response),
                           _retry_after(response.headers.get("retry-after", "")))
 
     def _error(self, status: int, doing: str, detail: str, retry_after: float | None,
