@@ -36,7 +36,12 @@ BUILTIN: dict[str, dict[str, str]] = {
         "webhook": "certvault.plugins.notify.webhook:WebhookNotifier",
     },
     "ticketing": {},
-    "deploy": {},
+    "deploy": {
+        "ssh": "certvault.plugins.deploy.ssh:SshTarget",
+        "local": "certvault.plugins.deploy.local:LocalTarget",
+        "acm": "certvault.plugins.deploy.acm:AcmTarget",
+        "webhook": "certvault.plugins.deploy.webhook:WebhookTarget",
+    },
     "keystore": {},
 }
 

@@ -1,0 +1,132 @@
+"""A webhook: one JSON POST with the PEMs (and the key unless left out), signed with HMAC-SHA256, through the
+shared outbound client (timeouts, retries, proxy, trust and the account's client certificate for mutual TLS).
+
+Headers as for notification webhooks: X-Certvault-Event (certificate.deploy or certificate.rollback),
+X-Certvault-Timestamp and X-Certvault-Signature: sha256=HEX(HMAC(secret, "<timestamp>.<body>")).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from certvault.errors import IntegrationError, InvalidInput
+from certvault.plugins.deploy import endpoints
+from certvault.plugins.protocols import (
+    CertificateBundle,
+    DeployFailed,
+    DeployReceipt,
+    HttpClientFactory,
+    SecretResolver,
+)
+
+SIGNATURE_HEADER = "X-Certvault-Signature"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class WebhookDeployOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2048, description="https:// URL that receives the certificate")
+    ca_file: str | None = Field(default=None, description="PEM file of the CA that signed the receiver's certificate")
+    include_key: bool = Field(default=True, description="send the private key (key_pem)")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    verify: list[str] = Field(default_factory=list, description="HOST:PORT[/SNI] that must serve the certificate")
+    verify_timeout: float = Field(default=60.0, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// URL with a host")
+        return value
+
+    @field_validator("verify")
+    @classmethod
+    def _verify(cls, values: list[str]) -> list[str]:
+        return endpoints.check_list(values[:50])
+
+
+class WebhookTarget:
+    name: ClassVar[str] = "webhook"
+    title: ClassVar[str] = "Webhook (JSON with the PEMs, HMAC-signed)"
+    secret_fields: ClassVar[tuple[str, ...]] = ("signing_secret",)
+    Options = WebhookDeployOptions
+
+    def __init__(self, options: WebhookDeployOptions, secrets: SecretResolver,
+                 http: HttpClientFactory | None = None) -> None:
+        self.options = options
+        self._secrets = secrets
+        self._http = http
+        self.label = f"webhook {urlsplit(options.url).hostname}"
+
+    @staticmethod
+    def validate_secrets(_options: WebhookDeployOptions, secrets: Mapping[str, str]) -> None:
+        if len(secrets.get("signing_secret", "")) < 16:
+            raise InvalidInput("webhook deploy target: the signing secret must be at least 16 characters")
+
+    def _post(self, event: str, document: dict[str, object]) -> int:
+        body = json.dumps({"event": event, **document}, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", "X-Certvault-Event": event, "X-Certvault-Timestamp": timestamp,
+                   SIGNATURE_HEADER: signature(self._secrets("signing_secret"), timestamp, body),
+                   "User-Agent": "certvault-deploy"}
+        if self._http is None:
+            raise IntegrationError(f"{self.label}: built without the outbound HTTPS client")
+        import httpx
+
+        try:
+            with self._http(ca_bundle=self._ca_bundle()) as client:
+                response = client.post(self.options.url, content=body, headers=headers,
+                                       timeout=httpx.Timeout(self.options.timeout))
+        except httpx.HTTPError as exc:
+            raise IntegrationError(f"{self.label} failed: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise IntegrationError(f"{self.label} answered HTTP {response.status_code}")
+        return int(response.status_code)
+
+    def _ca_bundle(self) -> str | None:
+        if not self.options.ca_file:
+            return None
+        try:
+            return Path(self.options.ca_file).read_text()
+        except OSError as exc:
+            raise IntegrationError(f"{self.label}: cannot read ca_file {self.options.ca_file}: "
+                                   f"{exc.strerror}") from None
+
+    def check(self) -> str:
+        status = self._post("certificate.test", {})
+        return f"{self.label} accepted a signed test call (HTTP {status})"
+
+    def deploy(self, bundle: CertificateBundle) -> DeployReceipt:
+        document: dict[str, object] = {
+            "certificate": bundle.certificate_id, "names": list(bundle.names), "serial": bundle.serial,
+            "cert_pem": bundle.cert_pem.decode(), "chain_pem": bundle.chain_pem.decode(),
+            "fullchain_pem": bundle.fullchain_pem.decode()}
+        if self.options.include_key:
+            document["key_pem"] = bundle.key_pem.decode()
+        try:
+            status = self._post("certificate.deploy", document)
+        except IntegrationError as exc:
+            raise DeployFailed(exc.message, rolled_back=False) from None
+        return DeployReceipt(target=self.label, details={"serial": bundle.serial, "status": str(status),
+                                                         "certificate": bundle.certificate_id})
+
+    def verify(self, bundle: CertificateBundle) -> None:
+        endpoints.verify_until(bundle, self.options.verify, self.options.verify_timeout)
+
+    def rollback(self, receipt: DeployReceipt) -> None:
+        self._post("certificate.rollback", {"certificate": receipt.details.get("certificate", ""),
+                                            "serial": receipt.details.get("serial", "")})
