@@ -31,6 +31,7 @@ from certvault.keyring import master as master_file
 from certvault.keyring.service import Keyring, Sealer
 
 if TYPE_CHECKING:  # a service, the job handlers and the worker are imported when first used
+    from certvault.agents.service import AgentService
     from certvault.auth.service import AuthService
     from certvault.certificates.service import CertificateService
     from certvault.config import Settings
@@ -67,7 +68,8 @@ class Services:
         self.settings = app.settings
         self.sealer = Sealer(app.keyring, session)
         self.audit = AuditLog(session, app.keyring.purpose_key("audit"))
-        self.ctx = ServiceContext(session, app.settings, app.keyring, self.sealer, self.audit, app.process)
+        self.ctx = ServiceContext(session, app.settings, app.keyring, self.sealer, self.audit, app.process,
+                                  integrations=lambda: self.integrations)
 
     @cached_property
     def auth(self) -> AuthService:
@@ -94,6 +96,12 @@ class Services:
         return PkiService(self.session, self.sealer, self.audit, on_issued=into_inventory)
 
     @cached_property
+    def agents(self) -> AgentService:
+        from certvault.agents.service import AgentService
+
+        return AgentService(self.ctx, self.pki, self.certificates)
+
+    @cached_property
     def certificates(self) -> CertificateService:
         from certvault.certificates.service import CertificateService
 
@@ -103,7 +111,7 @@ class Services:
     def issuance(self) -> IssuanceService:
         from certvault.issuance.service import IssuanceService
 
-        return IssuanceService(self.ctx)
+        return IssuanceService(self.ctx, certificates=lambda: self.certificates)
 
     @cached_property
     def scanning(self) -> ScanService:
@@ -113,22 +121,23 @@ class Services:
 
     @cached_property
     def vault(self) -> VaultService:
+        from certvault.vault.core import VaultPeers
         from certvault.vault.service import VaultService
 
-        return VaultService(self.ctx, self.notifications)
+        return VaultService(self.ctx, VaultPeers(auth=lambda: self.auth, notifications=lambda: self.notifications,
+                                                 system=lambda: self.system))
 
     @cached_property
     def integrations(self) -> IntegrationService:
         from certvault.integrations.service import IntegrationService
-        from certvault.issuance.dns_accounts import registry
 
-        return IntegrationService(self.ctx, self.vault, registry(self.ctx))
+        return IntegrationService(self.ctx, self.vault, self.app.process.plugins)
 
     @cached_property
     def notifications(self) -> NotificationService:
         from certvault.notifications.service import NotificationService
 
-        return NotificationService(self.ctx)
+        return NotificationService(self.ctx, accounts=lambda: self.integrations)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
         return self.ctx.enqueue(name, payload, **options)

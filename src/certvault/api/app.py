@@ -39,6 +39,7 @@ ROUTE_MODULES = (
     "certvault.api.routes.scans",
     "certvault.api.routes.notifications",
     "certvault.api.routes.integrations",
+    "certvault.api.routes.agents",
 )
 
 # Reachable without credentials. Everything else needs a token or a session.
@@ -49,6 +50,8 @@ PUBLIC_PATHS = frozenset({
     "/api/v1/ca/root.pem",
     "/secretserver/oauth2/token",
     "/secretserver/api/v1/healthcheck",
+    "/api/v1/agent/enroll",  # authenticated by its one-time enrolment token
+    "/api/v1/agent/package",  # the agent package, public like the CA root
 })
 
 

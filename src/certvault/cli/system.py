@@ -85,9 +85,12 @@ def serve(
 
 def _serve(result: Any, host: str, port: int, embedded_worker: bool, *, workers: int = 1,
            access_log: bool = False) -> None:
+    import functools
+
     import uvicorn
 
     from certvault.api.list_verb import http_protocol
+    from certvault.api.peer_cert import client_ca_bundle, with_peer_certificates
     from certvault.server import create_server
 
     settings = result.app.settings
@@ -95,7 +98,8 @@ def _serve(result: Any, host: str, port: int, embedded_worker: bool, *, workers:
     tls: dict[str, Any] = {}
     if not settings.server.allow_plain_http:
         tls = {"ssl_certfile": str(result.server_cert), "ssl_keyfile": str(result.server_key),
-               "ssl_keyfile_password": result.server_key_password, "ssl_context_factory": _tls_context}
+               "ssl_keyfile_password": result.server_key_password,
+               "ssl_context_factory": functools.partial(_tls_context, client_cas=client_ca_bundle(result.app))}
     scheme = "http" if settings.server.allow_plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
     console.print(f"certvault serving on {scheme}://{shown}:{port}/ "
@@ -105,7 +109,7 @@ def _serve(result: Any, host: str, port: int, embedded_worker: bool, *, workers:
     def config(app: Any) -> uvicorn.Config:
         return uvicorn.Config(app, host=host, port=port, log_level=settings.logging.level.lower(),
                               access_log=access_log, proxy_headers=False, server_header=False,
-                              http=http_protocol(), **tls)
+                              http=with_peer_certificates(http_protocol()), **tls)
 
     if workers == 1:
         server = uvicorn.Server(config(create_server(result.app, embedded_worker=embedded_worker)))
@@ -138,10 +142,13 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _tls_context(_config: Any, default_context: Any) -> ssl.SSLContext:
+def _tls_context(_config: Any, default_context: Any, client_cas: str = "") -> ssl.SSLContext:
+    """TLS 1.2 and up; client certificates of the internal CA are asked for, never required (agents send one)."""
+    from certvault.api.peer_cert import accept_client_certificates
+
     context: ssl.SSLContext = default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    return accept_client_certificates(context, client_cas) if client_cas else context
 
 
 def worker(

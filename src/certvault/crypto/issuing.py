@@ -41,13 +41,16 @@ def name(common_name: str, organization: str | None = "certvault") -> x509.Name:
     return x509.Name(attrs)
 
 
-def general_names(values: list[str]) -> list[x509.GeneralName]:
+def general_names(values: list[str], keep_case: bool = False) -> list[x509.GeneralName]:
+    """`keep_case`: a valid ASCII name stays as given (client certificates: mTLS servers match `itAuth` exactly)."""
     result: list[x509.GeneralName] = []
     for value in values:
         try:
             result.append(x509.IPAddress(ipaddress.ip_address(value)))
         except ValueError:
-            result.append(x509.DNSName(dns_name(value)))
+            checked = dns_name(value)
+            given = value.strip().rstrip(".")
+            result.append(x509.DNSName(given if keep_case and given.lower() == checked else checked))
     return result
 
 
@@ -62,7 +65,9 @@ def sign(
     sans: list[str] | None = None,
     hash_name: str = "sha256",
     issuer_cert: x509.Certificate | None = None,
+    not_after: datetime | None = None,
 ) -> x509.Certificate:
+    """`not_after` (optional) replaces `days` for lifetimes shorter than a day (agent certificates in tests)."""
     now = datetime.now(UTC)
     builder = (
         x509.CertificateBuilder()
@@ -71,7 +76,7 @@ def sign(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
+        .not_valid_after(not_after or now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=profile.is_ca, path_length=profile.path_length), True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
     )
@@ -86,7 +91,7 @@ def sign(
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), False)
     if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(general_names(sans)), False)
+        builder = builder.add_extension(x509.SubjectAlternativeName(general_names(sans, profile.client)), False)
     return builder.sign(issuer_key, HASHES[hash_name]())
 
 

@@ -25,6 +25,9 @@ MODEL_MODULES = (
     "certvault.vault.models",
     "certvault.notifications.models",
     "certvault.integrations.models",
+    "certvault.deploy.models",
+    "certvault.agents.models",
+    "certvault.tickets.models",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -43,6 +43,21 @@ class IssuedBundle:
 
     def pkcs12(self, password: str) -> bytes:
         return pkcs12.export(self.record.common_name, self.key, self.certificate, self.chain, password)
+
+
+@dataclass
+class SignedCsr:
+    certificate: x509.Certificate
+    chain: list[x509.Certificate]
+    record: CaIssued
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def chain_pem(self) -> bytes:
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
 
 class PkiService:
@@ -127,6 +142,34 @@ class PkiService:
             raise InvalidInput("the common name is longer than 64 bytes")
         return self._issue(actor, issuing.CLIENT, "client", common_name.strip(), dns_names or [], days,
                            key_spec)
+
+    def sign_client_csr(self, actor: Actor, csr_pem: bytes, name: str, lifetime: timedelta) -> SignedCsr:
+        """A client certificate for a key held elsewhere (a certvault agent): CN and SAN DNS are `name`, kept
+        exactly as given; the CSR proves the key and nothing more (its subject and extensions are ignored)."""
+        require(actor, Permission.CA_ISSUE)
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError:
+            raise InvalidInput("the certificate signing request is not a PEM CSR") from None
+        if not csr.is_signature_valid:
+            raise InvalidInput("the certificate signing request's signature does not verify")
+        if not timedelta(minutes=1) <= lifetime <= timedelta(days=MAX_LEAF_DAYS):
+            raise InvalidInput(f"lifetime must be between one minute and {MAX_LEAF_DAYS} days")
+        ca = self.ensure_ca()
+        chain = self.chain()
+        cert = issuing.sign(subject=issuing.name(name), public_key=csr.public_key(), issuer=chain[0].subject,
+                            issuer_key=self._key(ca), profile=issuing.CLIENT, days=1, sans=[name],
+                            issuer_cert=chain[0], not_after=datetime.now(UTC) + lifetime)
+        record = CaIssued(authority_id=ca.id, serial=format(cert.serial_number, "x"), profile="client",
+                          common_name=name, sans=[name], not_after=cert.not_valid_after_utc,
+                          cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+                          issued_by=actor.name, details={"csr": True})
+        self._s.add(record)
+        self._s.flush()
+        self._audit.record(actor, "ca.issue", target_type="ca_certificate", target_id=record.id,
+                           details={"profile": "client", "cn": name, "sans": [name], "serial": record.serial,
+                                    "csr": True})
+        return SignedCsr(cert, chain, record)
 
     def _issue(self, actor: Actor, profile: issuing.Profile, kind: str, cn: str, sans: list[str],
                days: int, key_spec: str) -> IssuedBundle:
