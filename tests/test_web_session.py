@@ -26,9 +26,10 @@ def test_first_admin_logs_in_changes_password_and_sees_dashboard(sqlite_app: App
     assert no_csrf.status_code == 403
     changed = sqlite_client.post("/account/password", follow_redirects=False, data={
         "csrf_token": csrf_of(form.text), "current_password": password, "new_password": "Brand-new-pass-1"})
-    assert changed.status_code == 303 and changed.headers["location"] == "/"
-    dashboard = sqlite_client.get("/")
+    assert changed.status_code == 303 and changed.headers["location"] == "/?done=password"
+    dashboard = sqlite_client.get("/?done=password")
     assert dashboard.status_code == 200 and "Dashboard" in dashboard.text and "admin" in dashboard.text
+    assert "Your password was changed." in dashboard.text
     logout = sqlite_client.post("/logout", data={"csrf_token": csrf_of(dashboard.text)}, follow_redirects=False)
     assert logout.status_code == 303
     assert sqlite_client.get("/", follow_redirects=False).status_code == 303

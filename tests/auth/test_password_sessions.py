@@ -106,7 +106,7 @@ def test_the_web_form_ends_other_sessions_and_its_checkbox_revokes_tokens(app: A
     changed = here.post("/account/password", follow_redirects=False, data={
         "csrf_token": csrf_of(page.text), "current_password": login.password, "new_password": NEW,
         "revoke_tokens": "1"})
-    assert changed.status_code == 303 and changed.headers["location"] == "/"
+    assert changed.status_code == 303 and changed.headers["location"] == "/account?done=password"
     assert here.get("/", follow_redirects=False).status_code == 200
     gone = there.get("/", follow_redirects=False)
     assert gone.status_code == 303 and gone.headers["location"].startswith("/login")

@@ -15,9 +15,12 @@ from markupsafe import Markup, escape
 # Confirmations a page shows after a redirect with ?done=<key> (a fixed list: the URL cannot put words on a page).
 DONE_MESSAGES = {
     "password": "Your password was changed.",
-    "tags": "Tags saved.",
-    "owner": "Owner saved.",
+    "tags": "Tags and owner saved.",
+    "adopted": "certvault now manages this certificate.",
     "account": "ACME account saved.",
+    "account-registered": "ACME account registered.",
+    "account-deactivated": "ACME account deactivated at the CA.",
+    "account-deleted": "ACME account deleted from certvault.",
     "user-created": "User created.",
     "user-saved": "User saved.",
     "user-deleted": "User deleted.",

@@ -84,6 +84,14 @@ def order_page(request: Request, order_id: uuid.UUID, svc: ServicesDep, user: Re
     return render(_templates(), request, "acme/order.html", user, order=out)
 
 
+@router.get("/acme/orders/{order_id}/live")
+def order_live(request: Request, order_id: uuid.UUID, svc: ServicesDep, user: Reader) -> Response:
+    """The changing part of the order page, for its htmx refresh."""
+    order = svc.issuance.requests.get(user.actor, order_id)
+    out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
+    return render(_templates(), request, "acme/_order_live.html", user, order=out)
+
+
 @router.post("/acme/orders/{order_id}/{action}")
 def order_action(request: Request, order_id: uuid.UUID, action: str, svc: ServicesDep, user: Poster) -> Response:
     actions = {"verify": svc.issuance.requests.verify, "new-challenge": svc.issuance.requests.new_challenge}
@@ -111,7 +119,7 @@ def accounts_register(request: Request, svc: ServicesDep, user: Poster, director
     except CertvaultError as exc:  # shown again with what was typed (never the EAB HMAC key)
         typed = {"directory": directory, "email": email, "eab_kid": eab_kid, "ca_bundle_pem": ca_bundle_pem}
         return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS, form=typed)
-    return _see_other("/acme/accounts")
+    return _see_other("/acme/accounts?done=account-registered")
 
 
 @router.post("/acme/accounts/{account_id}/{action}")
@@ -128,7 +136,8 @@ def account_action(request: Request, account_id: uuid.UUID, action: str, svc: Se
             svc.issuance.accounts.delete(user.actor, account_id)
     except CertvaultError as exc:
         return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS)
-    return _see_other("/acme/accounts")
+    done = {"update": "account", "deactivate": "account-deactivated", "delete": "account-deleted"}.get(action, "saved")
+    return _see_other(f"/acme/accounts?done={done}")
 
 
 @router.post("/acme/dns-accounts")
@@ -141,7 +150,8 @@ def dns_add(request: Request, svc: ServicesDep, user: Poster, name: Annotated[st
                                       {"key_secret": key_secret})
     except CertvaultError as exc:
         return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS)
-    return _see_other("/acme/accounts")
+    done = {"update": "account", "deactivate": "account-deactivated", "delete": "account-deleted"}.get(action, "saved")
+    return _see_other(f"/acme/accounts?done={done}")
 
 
 @router.post("/acme/dns-accounts/{account_id}/delete")

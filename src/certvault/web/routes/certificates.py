@@ -132,4 +132,4 @@ def update_submit(
             svc.certificates.update(user.actor, entry_id, tags=tags.replace(",", " ").split(), owner=owner)
     except CertvaultError as exc:
         return _detail(request, svc, user, entry_id, status=exc.status_code, error_message=exc.message)
-    return RedirectResponse(f"/certificates/{entry_id}", status_code=303)
+    return RedirectResponse(f"/certificates/{entry_id}?done={'adopted' if adopt else 'tags'}", status_code=303)

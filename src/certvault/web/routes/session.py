@@ -91,10 +91,12 @@ def password_submit(
     revoke_tokens: Annotated[str, Form()] = "",
 ) -> Response:
     """Your other sessions end (this one stays); the checkbox revokes your API tokens too."""
+    forced = user.user.must_change_password
     try:
         svc.auth.change_password(user.actor, current_password, new_password,
                                  keep=request.cookies.get(SESSION_COOKIE), revoke_tokens=bool(revoke_tokens))
     except CertvaultError as exc:
+        field = "current" if "current password" in exc.message else "new"
         return render(_templates(), request, "change_password.html", user, status_code=exc.status_code,
-                      error_message=exc.message)
-    return RedirectResponse("/", status_code=303)
+                      field_errors={field: exc.message})
+    return RedirectResponse("/?done=password" if forced else "/account?done=password", status_code=303)
