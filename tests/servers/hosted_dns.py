@@ -7,6 +7,7 @@
   `snapshot()` (every record of every zone, to prove a cleanup left the rest as it was);
 - injected failures: `fail(status, times=1, retry_after=None, method=None, path=None)` answers the
   next `times` matching requests with that status (and Retry-After) before the real handling;
+  `served` counts what was answered so, `clear_failures()` drops what is left;
 - an optional documented rate limit `limit=(requests, seconds)`: over it the fake answers 429 with
   Retry-After, as the real API does;
 - call counting: `calls` (monotonic time, method, path) for every request, `count(method, path_part)`
@@ -97,6 +98,7 @@ class FakeDNSAPI:
         self.calls: list[tuple[float, str, str]] = []
         self.lock = threading.RLock()
         self._failures: list[_Failure] = []
+        self.served: dict[int, int] = {}  # injected or rate-limit statuses answered, by status
         self._times: list[float] = []  # for the rate limit
         self._ids = itertools.count(1)
         fake = self
@@ -203,6 +205,10 @@ class FakeDNSAPI:
         with self.lock:
             self._failures.append(_Failure(status, times, retry_after, method, path, body))
 
+    def clear_failures(self) -> None:
+        with self.lock:
+            self._failures.clear()
+
     def count(self, method: str | None = None, path_part: str = "") -> int:
         return sum(1 for _t, m, p in list(self.calls) if (method is None or m == method) and path_part in p)
 
@@ -234,6 +240,7 @@ class FakeDNSAPI:
             if failure.times > 0 and failure.method in (None, request.method) and (
                     failure.path is None or failure.path in request.path):
                 failure.times -= 1
+                self.served[failure.status] = self.served.get(failure.status, 0) + 1
                 headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
                 return Reply(failure.status, failure.body if failure.body is not None else self.error_body(
                     failure.status), headers)
@@ -244,6 +251,7 @@ class FakeDNSAPI:
         self._times = [t for t in self._times if t > now - window]
         if len(self._times) >= requests:
             wait = max(1, int(self._times[0] + window - now + 1))
+            self.served[429] = self.served.get(429, 0) + 1
             return Reply(429, self.error_body(429), {"Retry-After": str(wait)})
         self._times.append(now)
         return None
