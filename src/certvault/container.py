@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.pki.service import PkiService
     from certvault.scanning.service import ScanService
     from certvault.system.service import SystemSettings
+    from certvault.tickets.service import TicketService
     from certvault.vault.service import VaultService
 
 
@@ -56,6 +57,7 @@ JOB_MODULES = {
     "scanning.": "certvault.scanning.jobs",
     "vault.": "certvault.vault.jobs",
     "notifications.": "certvault.notifications.jobs",
+    "tickets.": "certvault.tickets.jobs",
 }
 
 
@@ -132,6 +134,12 @@ class Services:
         from certvault.integrations.service import IntegrationService
 
         return IntegrationService(self.ctx, self.vault, self.app.process.plugins)
+
+    @cached_property
+    def tickets(self) -> TicketService:
+        from certvault.tickets.service import TicketService
+
+        return TicketService(self.ctx, self.integrations, self.vault, self.certificates)
 
     @cached_property
     def notifications(self) -> NotificationService:

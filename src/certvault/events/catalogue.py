@@ -20,6 +20,7 @@ EVENT_MODULES = (
     "certvault.scanning.events",
     "certvault.vault.events",
     "certvault.notifications.events",
+    "certvault.tickets.events",
 )
 _PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
 

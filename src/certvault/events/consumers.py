@@ -37,6 +37,8 @@ class Consumer:
 
 CONSUMERS: dict[str, Consumer] = {
     "notifications": Consumer("notifications", "certvault.notifications.consumer:notify"),
+    "tickets": Consumer("tickets", "certvault.tickets.consumer:on_event",
+                        ("scan.weakness_found", "scan.weakness_cleared", "scan.certificate_changed", "certificate.*")),
 }
 
 

@@ -1,0 +1,1 @@
+"""Help-desk tickets for expiring and vulnerable certificates (docs/tickets.md)."""

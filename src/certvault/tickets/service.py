@@ -1,0 +1,406 @@
+"""Help desks (their ticket options, mTLS identity and trust) and the local ticket records.
+
+The rules themselves run in tickets/sync.py, which calls the transaction-sized steps below: `plan` reads what
+the rules apply to, `claim` takes a lease on the records it will change at the help desk (under a database
+lock, so two syncs never work on one record), `store` writes what the help desk answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from certvault.auth.rbac import Actor, Permission, require
+from certvault.context import ServiceContext
+from certvault.db.base import utcnow
+from certvault.db.locks import advisory_lock
+from certvault.errors import InvalidInput, NotFound
+from certvault.integrations.models import IntegrationAccount
+from certvault.tickets import sources
+from certvault.tickets.connection import CallCounter, HelpDeskClients
+from certvault.tickets.models import HelpDeskSettings, TicketRecord
+from certvault.tickets.texts import correlation_key
+
+if TYPE_CHECKING:
+    from certvault.certificates.service import CertificateService
+    from certvault.integrations.service import IntegrationService
+    from certvault.vault.service import VaultService
+
+KIND = "ticketing"
+MAX_ATTEMPTS = 5  # a change that failed this many times is `failed` (and ticket.sync_failed is published)
+MAX_KEYSTORE_BYTES = 256 * 1024
+SYSTEM = Actor.system("certvault:tickets", via="job")
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A record as the sync plans with it (detached from its session)."""
+
+    kind: str
+    key: str
+    number: str | None
+    status: str | None
+    remote_status: str | None
+    scan_result_id: uuid.UUID | None
+    serial: str
+    entry_id: uuid.UUID | None
+    resolved: bool
+    previous: tuple[str, ...]
+    sync_state: str
+
+    @classmethod
+    def of(cls, r: TicketRecord) -> RecordView:
+        return cls(r.kind, r.key, r.number, r.status, r.remote_status, r.scan_result_id, r.serial, r.entry_id,
+                   r.resolved_by_certvault, tuple(r.previous_numbers or ()), r.sync_state)
+
+
+@dataclass
+class Plan:
+    """Everything one sync of one help desk applies the rules to."""
+
+    account_id: uuid.UUID
+    name: str
+    plugin: str
+    settings: dict[str, bool]
+    records: dict[tuple[str, str], RecordView]
+    expiring: list[sources.ExpiringCertificate] = field(default_factory=list)
+    vulnerable: list[sources.ScannedEndpoint] = field(default_factory=list)
+    clean: list[sources.ScannedEndpoint] = field(default_factory=list)
+    renewed: dict[str, sources.CurrentVersion] = field(default_factory=dict)  # expiry key -> the new version
+
+
+@dataclass(frozen=True)
+class Claim:
+    kind: str
+    key: str
+    action: str  # create | reopen | note | resolve
+    details: dict[str, Any]  # what a new record is about (ip, serial, domain, common_name, entry/endpoint ids)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the help desk said about one claimed record."""
+
+    kind: str
+    key: str
+    action: str
+    number: str | None = None
+    status: str | None = None
+    remote_status: str | None = None
+    url: str | None = None
+    replaced: str | None = None  # the old number a new ticket replaces
+    scan_result_id: uuid.UUID | None = None
+    resolved: bool = False
+    error: str | None = None
+    retryable: bool = False  # the help desk was unreachable or overloaded: stays pending
+
+
+def _defaults(account_id: uuid.UUID) -> HelpDeskSettings:
+    return HelpDeskSettings(account_id=account_id, expiry_tickets=True, vulnerability_tickets=True,
+                            resolve_on_renewal=True, client_identity={}, trusted_cert_pem=None)
+
+
+class TicketService:
+    def __init__(self, ctx: ServiceContext, integrations: IntegrationService, vault: VaultService,
+                 certificates: CertificateService) -> None:
+        self._ctx = ctx
+        self._s = ctx.session
+        self._integrations = integrations
+        self._vault = vault
+        self._certificates = certificates
+
+    # ---- help desks ------------------------------------------------------------------------------
+    def account(self, ref: uuid.UUID | str) -> IntegrationAccount:
+        return self._integrations.find(KIND, ref)
+
+    def settings_of(self, account_id: uuid.UUID) -> HelpDeskSettings:
+        return self._s.get(HelpDeskSettings, account_id) or _defaults(account_id)
+
+    def helpdesks(self, actor: Actor) -> list[tuple[IntegrationAccount, HelpDeskSettings]]:
+        return [(a, self.settings_of(a.id)) for a in self._integrations.list_accounts(actor, KIND)]
+
+    def configure(self, actor: Actor, ref: uuid.UUID | str, *, expiry_tickets: bool | None = None,
+                  vulnerability_tickets: bool | None = None, resolve_on_renewal: bool | None = None,
+                  keystore: bytes | None = None, keystore_password: str | None = None,
+                  client_cert: str | None = None, trusted_cert: bytes | str | None = None,
+                  clear_identity: bool = False, clear_trust: bool = False) -> HelpDeskSettings:
+        """Ticket options and mutual TLS of one help desk. A keystore is opened now: a wrong password, no
+        private key, a chain not matching the key or an expired certificate is refused and nothing changes."""
+        require(actor, Permission.SETTINGS_MANAGE)
+        account = self.account(ref)
+        if keystore is not None and client_cert:
+            raise InvalidInput("give either a client keystore or --client-cert, not both")
+        row = self._s.get(HelpDeskSettings, account.id)
+        if row is None:
+            row = _defaults(account.id)
+            self._s.add(row)
+        for name, value in (("expiry_tickets", expiry_tickets), ("vulnerability_tickets", vulnerability_tickets),
+                            ("resolve_on_renewal", resolve_on_renewal)):
+            if value is not None:
+                setattr(row, name, value)
+        if clear_identity:
+            row.client_identity = {}
+        if keystore is not None:
+            row.client_identity = self._store_keystore(account, keystore, keystore_password or "")
+        elif client_cert:
+            row.client_identity = self._internal_identity(actor, client_cert)
+        if clear_trust:
+            row.trusted_cert_pem = None
+        if trusted_cert is not None:
+            row.trusted_cert_pem = _trusted_pem(trusted_cert)
+        self._s.flush()
+        self._ctx.audit.record(actor, "helpdesk.configure", target_type="integration", target_id=account.id,
+                               details={"name": account.name, **describe_settings(row)})
+        return row
+
+    def _store_keystore(self, account: IntegrationAccount, data: bytes, password: str) -> dict[str, Any]:
+        from certvault.outbound import ClientIdentity
+
+        if len(data) > MAX_KEYSTORE_BYTES:
+            raise InvalidInput(f"client keystore: larger than {MAX_KEYSTORE_BYTES // 1024} KiB")
+        identity = ClientIdentity.from_keystore(data, password, "client keystore")
+        identity.check_validity()
+        fields = {"keystore": base64.b64encode(data).decode(), "keystore_password": password}
+        secret = self._vault.create_system_secret(
+            Actor.system("certvault:tickets:keystore"), folder_path="certvault/Integrations/Help desks",
+            name=f"{account.name} client keystore {uuid.uuid4().hex[:8]}", template="generic", fields=fields)
+        return {"source": "keystore", "secret": str(secret), **_identity_facts(identity)}
+
+    def _internal_identity(self, actor: Actor, ref: str) -> dict[str, Any]:
+        from certvault.pki.models import CaIssued
+
+        stmt = select(CaIssued).where(CaIssued.profile == "client")
+        try:
+            stmt = stmt.where(CaIssued.id == uuid.UUID(ref))
+        except ValueError:
+            stmt = stmt.where(CaIssued.serial == ref.strip().lower())
+        issued = self._s.scalar(stmt)
+        if issued is None or issued.certificate_id is None:
+            raise NotFound(f"no client certificate {ref} issued by the internal CA with its key in the inventory")
+        identity = self._identity({"source": "internal_ca", "entry_id": str(issued.certificate_id)}, actor)
+        identity.check_validity()
+        return {"source": "internal_ca", "entry_id": str(issued.certificate_id), **_identity_facts(identity)}
+
+    def _identity(self, spec: dict[str, Any], actor: Actor = SYSTEM) -> Any:
+        from certvault.outbound import ClientIdentity
+
+        if spec.get("source") == "keystore":
+            secret = uuid.UUID(spec["secret"])
+            data = base64.b64decode(self._vault.resolve_field(secret, "keystore", purpose="ticketing:mtls"))
+            password = self._vault.resolve_field(secret, "keystore_password", purpose="ticketing:mtls")
+            return ClientIdentity.from_keystore(data, password, "client keystore")
+        if spec.get("source") == "internal_ca":
+            entry_id = uuid.UUID(spec["entry_id"])
+            entry = self._certificates.get(actor, entry_id)
+            version = next(v for v in entry.versions if v.id == entry.current_version_id)
+            key = self._certificates.current_key_pem(actor, entry_id)
+            if key is None:
+                raise InvalidInput("the internal CA's client certificate has no private key in the inventory")
+            from cryptography import x509
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            pem = x509.load_der_x509_certificate(version.der).public_bytes(Encoding.PEM)
+            chain = b"".join(c.public_bytes(Encoding.PEM) for c in self._certificates.chain(actor, version))
+            return ClientIdentity.from_pem(pem + chain, key, label="internal CA client certificate")
+        return None
+
+    def helpdesk(self, account: IntegrationAccount, purpose: str = "sync", counter: CallCounter | None = None,
+                 *, audited: bool = True) -> Any:
+        """The HelpDesk plugin, bound to this help desk's mTLS identity and trusted certificate."""
+        settings = self.settings_of(account.id)
+        http = HelpDeskClients(f"{KIND}:{account.id}", dict(account.connection),
+                               self._identity(dict(settings.client_identity)), settings.trusted_cert_pem, counter)
+        return self._integrations.build(account, purpose, http, audited=audited)
+
+    def check(self, actor: Actor, ref: uuid.UUID | str) -> str:
+        """Test connection: one authenticated call through the configured mTLS and trust settings."""
+        require(actor, Permission.SETTINGS_MANAGE)
+        account = self.account(ref)
+        result = str(self.helpdesk(account, "test").check())
+        self._ctx.audit.record(actor, "integration.test", target_type="integration", target_id=account.id,
+                               details={"kind": KIND, "name": account.name, "result": result})
+        return result
+
+    # ---- records ---------------------------------------------------------------------------------
+    def records(self, actor: Actor, helpdesk: str | None = None, limit: int = 1000,
+                offset: int = 0) -> list[tuple[TicketRecord, IntegrationAccount]]:
+        require(actor, Permission.REPORTS_READ)
+        stmt = (select(TicketRecord, IntegrationAccount).join(IntegrationAccount,
+                                                              IntegrationAccount.id == TicketRecord.account_id)
+                .order_by(IntegrationAccount.name, TicketRecord.kind, TicketRecord.key)
+                .limit(max(1, min(limit, 10_000))).offset(max(0, offset)))
+        if helpdesk:
+            stmt = stmt.where(TicketRecord.account_id == self.account(helpdesk).id)
+        return [(r, a) for r, a in self._s.execute(stmt).tuples()]
+
+    def enabled_helpdesks(self) -> list[uuid.UUID]:
+        stmt = select(IntegrationAccount.id).where(IntegrationAccount.kind == KIND,
+                                                   IntegrationAccount.enabled.is_(True)).order_by(IntegrationAccount.name)
+        return list(self._s.scalars(stmt))
+
+    # ---- the sync's steps (tickets/sync.py) -------------------------------------------------------
+    def plan(self, account_id: uuid.UUID, within_days: int) -> Plan:
+        account = self._s.get(IntegrationAccount, account_id)
+        if account is None:
+            raise NotFound(f"no help desk {account_id}")
+        settings = self.settings_of(account_id)
+        rows = self._s.scalars(select(TicketRecord).where(TicketRecord.account_id == account_id))
+        plan = Plan(account_id, account.name, account.plugin,
+                    {"expiry_tickets": settings.expiry_tickets, "vulnerability_tickets": settings.vulnerability_tickets,
+                     "resolve_on_renewal": settings.resolve_on_renewal},
+                    {(r.kind, r.key): RecordView.of(r) for r in rows})
+        now = utcnow()
+        if settings.expiry_tickets:
+            plan.expiring = sources.expiring(self._s, now, within_days)
+        if settings.resolve_on_renewal:
+            open_expiry = {r.entry_id: r for r in plan.records.values()
+                           if r.kind == "expiry" and r.number and not r.resolved and r.entry_id}
+            current = sources.current_versions(self._s, open_expiry)
+            plan.renewed = {r.key: current[e] for e, r in open_expiry.items()
+                            if e in current and current[e].serial != r.serial.upper()}
+        if settings.vulnerability_tickets:
+            for endpoint in sources.endpoints(self._s):
+                (plan.vulnerable if endpoint.vulnerable else plan.clean).append(endpoint)
+        return plan
+
+    def vulnerability_facts(self, endpoint: sources.ScannedEndpoint) -> Any:
+        return sources.vulnerability_facts(self._s, endpoint)
+
+    def claim(self, account_id: uuid.UUID, claims: Sequence[Claim], owner: str,
+              lease: timedelta) -> tuple[list[Claim], list[Claim]]:
+        """Lease the records these changes touch (new records are inserted as pending creates). Returns the
+        claims taken and those another sync holds. Under a lock per help desk: one claim at a time."""
+        advisory_lock(self._s, f"tickets:{account_id}")
+        now = utcnow()
+        existing = self._by_key(account_id, [(c.kind, c.key) for c in claims])
+        taken, busy = [], []
+        for claim in claims:
+            row = existing.get((claim.kind, claim.key))
+            if row is not None and row.lease_until is not None and row.lease_until > now and row.lease_owner != owner:
+                busy.append(claim)
+                continue
+            if row is None:
+                row = TicketRecord(id=uuid.uuid4(), account_id=account_id, kind=claim.kind, key=claim.key,
+                                   correlation_key=correlation_key(claim.kind, claim.key), previous_numbers=[],
+                                   sync_state="pending", attempts=0, resolved_by_certvault=False,
+                                   **_record_fields(claim.details))
+                self._s.add(row)
+            elif claim.action == "create" and row.number and row.lease_owner not in (None, owner):
+                busy.append(claim)  # another sync created it after this one planned
+                continue
+            row.pending_action, row.lease_owner, row.lease_until = claim.action, owner, now + lease
+            taken.append(claim)
+        self._s.flush()
+        return taken, busy
+
+    def store(self, account_id: uuid.UUID, answers: Iterable[Answer], owner: str,
+              details: dict[tuple[str, str], dict[str, Any]]) -> None:
+        answers = list(answers)
+        rows = self._by_key(account_id, [(a.kind, a.key) for a in answers])
+        now = utcnow()
+        for answer in answers:
+            row = rows.get((answer.kind, answer.key))
+            if row is None or (row.lease_owner not in (None, owner)):
+                continue  # deleted meanwhile, or another sync took the lease over after ours ran out
+            row.lease_owner = row.lease_until = None
+            if answer.error is None:
+                self._stored(row, answer, details.get((answer.kind, answer.key), {}), now)
+            else:
+                self._failed(row, answer)
+
+    def _stored(self, row: TicketRecord, answer: Answer, details: dict[str, Any], now: datetime) -> None:
+        if answer.replaced and answer.replaced not in (row.previous_numbers or []):
+            row.previous_numbers = [*(row.previous_numbers or []), answer.replaced]
+        row.number = answer.number or row.number
+        row.status, row.remote_status = answer.status or row.status, answer.remote_status or row.remote_status
+        row.url = answer.url or row.url
+        if answer.scan_result_id is not None:
+            row.scan_result_id = answer.scan_result_id
+        for name, value in _record_fields(details).items():
+            setattr(row, name, value)
+        row.resolved_by_certvault = answer.resolved
+        row.sync_state, row.pending_action, row.error, row.attempts = "ok", None, None, 0
+        row.last_synced_at = now
+
+    def _failed(self, row: TicketRecord, answer: Answer) -> None:
+        row.attempts = (row.attempts or 0) + 1
+        row.error = (answer.error or "")[:2000]
+        was = row.sync_state
+        row.sync_state = "failed" if (row.attempts >= MAX_ATTEMPTS or not answer.retryable) else "pending"
+        if row.sync_state == "failed" and was != "failed":
+            account = self._s.get(IntegrationAccount, row.account_id)
+            name = account.name if account else str(row.account_id)
+            self._ctx.events.publish(
+                "ticket.sync_failed", title=f"Ticket sync failed: {name} {row.kind} {row.key}",
+                body=f"{row.pending_action or 'change'} of the {row.kind} ticket for {row.key} in help desk {name} "
+                     f"failed {row.attempts} time(s): {row.error}", severity="warning", subject=name,
+                payload={"helpdesk": name, "kind": row.kind, "key": row.key, "number": row.number,
+                         "action": row.pending_action, "error": row.error, "attempts": row.attempts})
+
+    def touch(self, account_id: uuid.UUID, seen: dict[tuple[str, str], tuple[str, str, bool]]) -> None:
+        """Records whose ticket needed nothing: the status as read, last synced now, errors cleared.
+        One UPDATE per group of records, so a sync with nothing to change stays cheap."""
+        now = utcnow()
+        groups: dict[tuple[str, str, bool, str], list[str]] = {}
+        for (kind, key), (status, remote, resolved) in seen.items():
+            groups.setdefault((status, remote, resolved, kind), []).append(key)
+        for (status, remote, resolved, kind), keys in groups.items():
+            for start in range(0, len(keys), 500):
+                self._s.execute(update(TicketRecord).where(
+                    TicketRecord.account_id == account_id, TicketRecord.kind == kind,
+                    TicketRecord.key.in_(keys[start:start + 500]), TicketRecord.lease_owner.is_(None)).values(
+                    status=status, remote_status=remote, resolved_by_certvault=resolved, last_synced_at=now,
+                    sync_state="ok", error=None, attempts=0, pending_action=None))
+
+    def _by_key(self, account_id: uuid.UUID, keys: list[tuple[str, str]]) -> dict[tuple[str, str], TicketRecord]:
+        out: dict[tuple[str, str], TicketRecord] = {}
+        for kind in {k for k, _ in keys}:
+            names = [key for k, key in keys if k == kind]
+            for start in range(0, len(names), 500):
+                stmt = select(TicketRecord).where(TicketRecord.account_id == account_id, TicketRecord.kind == kind,
+                                                  TicketRecord.key.in_(names[start:start + 500]))
+                out.update({(r.kind, r.key): r for r in self._s.scalars(stmt)})
+        return out
+
+
+def _record_fields(details: dict[str, Any]) -> dict[str, Any]:
+    names = ("common_name", "domain", "ip", "serial", "entry_id", "endpoint_id")
+    return {n: details[n] for n in names if details.get(n) is not None}
+
+
+def _identity_facts(identity: Any) -> dict[str, Any]:
+    return {"subject": identity.subject, "not_after": identity.certificate.not_valid_after_utc.isoformat(),
+            "fingerprint": identity.fingerprint}
+
+
+def _trusted_pem(value: bytes | str) -> str:
+    from certvault.outbound.options import as_pem_certificates
+
+    try:
+        return as_pem_certificates(value)
+    except ValueError as exc:
+        raise InvalidInput(f"trusted certificate: {exc}") from None
+
+
+def describe_settings(row: HelpDeskSettings) -> dict[str, Any]:
+    """The settings as shown and audited: never the keystore or its password."""
+    identity = dict(row.client_identity or {})
+    return {"expiry_tickets": row.expiry_tickets, "vulnerability_tickets": row.vulnerability_tickets,
+            "resolve_on_renewal": row.resolve_on_renewal,
+            "client_identity": {k: identity[k] for k in ("source", "subject", "not_after", "fingerprint")
+                                if k in identity} or None,
+            "trusted_certificate": _trusted_subject(row.trusted_cert_pem)}
+
+
+def _trusted_subject(pem: str | None) -> str | None:
+    if not pem:
+        return None
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificates(pem.encode())[0].subject.rfc4514_string()
