@@ -172,6 +172,10 @@ class HelpDesk(Protocol):
     def read(self, number: str) -> RemoteTicket:
         ...
 
+    def read_many(self, numbers: list[str]) -> dict[str, RemoteTicket]:
+        """Statuses of many tickets, one query per up to 100; a number the help desk no longer has is left out."""
+        ...
+
     def add_note(self, number: str, text: str) -> None:
         ...
 
