@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.auth.service import AuthService
     from certvault.certificates.service import CertificateService
     from certvault.config import Settings
+    from certvault.deploy.service import DeployService
     from certvault.integrations.service import IntegrationService
     from certvault.issuance.service import IssuanceService
     from certvault.jobs.runner import Worker
@@ -58,6 +59,7 @@ JOB_MODULES = {
     "vault.": "certvault.vault.jobs",
     "notifications.": "certvault.notifications.jobs",
     "tickets.": "certvault.tickets.jobs",
+    "deploy.": "certvault.deploy.jobs",
 }
 
 
@@ -140,6 +142,12 @@ class Services:
         from certvault.tickets.service import TicketService
 
         return TicketService(self.ctx, self.integrations, self.vault, self.certificates)
+
+    @cached_property
+    def deploy(self) -> DeployService:
+        from certvault.deploy.service import DeployService
+
+        return DeployService(self.ctx, self.integrations, self.certificates)
 
     @cached_property
     def notifications(self) -> NotificationService:

@@ -21,6 +21,7 @@ EVENT_MODULES = (
     "certvault.vault.events",
     "certvault.notifications.events",
     "certvault.tickets.events",
+    "certvault.deploy.events",
 )
 _PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$")
 

@@ -39,6 +39,7 @@ CONSUMERS: dict[str, Consumer] = {
     "notifications": Consumer("notifications", "certvault.notifications.consumer:notify"),
     "tickets": Consumer("tickets", "certvault.tickets.consumer:on_event",
                         ("scan.weakness_found", "scan.weakness_cleared", "scan.certificate_changed", "certificate.*")),
+    "deploy": Consumer("deploy", "certvault.deploy.consumer:on_event", ("certificate.issued", "certificate.renewed")),
 }
 
 

@@ -1,0 +1,1 @@
+"""Deployment of certificates to the servers that use them: mappings, deployments as resumable jobs, verification."""
