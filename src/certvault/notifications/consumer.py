@@ -1,5 +1,7 @@
 """The notifications consumer of domain events (events/consumers.py): each event becomes one outbox message
-per subscribed, enabled channel, in the consume job's transaction (NotificationService.publish does the fan-out)."""
+per subscribed, enabled channel, in the consume job's transaction (NotificationService.publish does the fan-out).
+New weaknesses are also kept for vulnerability policies, and a renewal is also mailed to the ACME account's
+contact."""
 
 from __future__ import annotations
 
@@ -20,5 +22,10 @@ def _details(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def notify(services: Any, event: DomainEvent) -> None:
-    services.notifications.publish(event.type, event.title, event.body, severity=event.severity,
-                                   subject=event.subject, details=_details(event.payload))
+    notifications = services.notifications
+    notifications.publish(event.type, event.title, event.body, severity=event.severity,
+                          subject=event.subject, details=_details(event.payload))
+    if event.type == "scan.weakness_found":  # vulnerability policies collate these after the scan
+        notifications.record_finding(event.payload)
+    elif event.type == "certificate.renewed":  # the ACME account's contact hears of it too
+        notifications.tell_account_holder(event.title, event.body, event.payload)

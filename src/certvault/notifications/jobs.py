@@ -1,8 +1,9 @@
-"""Deliver outbox messages (with retries)."""
+"""Deliver outbox messages (with retries); run due notification policies (checked every minute)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from certvault.errors import IntegrationError
@@ -30,5 +31,18 @@ def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     ctx.services.notifications.mark_sent(message_id)
 
 
-HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver}
-SCHEDULES: list[PeriodicJob] = []
+POLICIES_JOB = "notifications.policies"
+
+
+def run_due_policies(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Each due policy in its own transaction; a claimed slot commits with the run's outbox messages."""
+    with ctx.step() as svc:
+        due = svc.notifications.due_policies()
+        svc.notifications.purge_findings()
+    for policy_id in due:
+        with ctx.step() as svc:
+            svc.notifications.run_due(policy_id)
+
+
+HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver, POLICIES_JOB: run_due_policies}
+SCHEDULES: list[PeriodicJob] = [PeriodicJob(POLICIES_JOB, POLICIES_JOB, timedelta(minutes=1))]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certvault.db.base import Base, JSONType, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -43,4 +43,48 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # digests and e-mailed certificates: an HTML part, attachments ({filename, content_type, data (base64)}),
+    # recipients in place of the channel's own, and the collated rows (webhook json, CEF)
+    html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, str]] | None] = mapped_column(JSONType)
+    recipients: Mapped[list[str] | None] = mapped_column(JSONType)
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
+
+
+class NotificationPolicy(UUIDPrimaryKey, Base):
+    """What to collate (expiry window or scan weaknesses), when (schedule in a timezone) and to which channels.
+
+    No channels means every enabled email channel (the administrators' mail), as the default policy does."""
+
+    __tablename__ = "notification_policies"
+
+    name: Mapped[str] = mapped_column(String(150), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # expiry | vulnerability | report
+    within_days: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    schedule: Mapped[str] = mapped_column(String(64), nullable=False, default="daily 08:00")
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    channel_ids: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    scope: Mapped[str] = mapped_column(String(8), nullable=False, default="new")  # vulnerability: new | all
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    scan_mark: Mapped[datetime | None] = mapped_column(UTCDateTime)  # vulnerability: scans up to here are told
+    created_by: Mapped[str] = mapped_column(String(150), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ScanFindingNotice(UUIDPrimaryKey, Base):
+    """A new weakness read from the event outbox (scan.weakness_found), waiting for vulnerability digests."""
+
+    __tablename__ = "notification_scan_findings"
+
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    endpoint_id: Mapped[str] = mapped_column(String(36), nullable=False, default="")
+    host: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    ip: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    port: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    findings: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)

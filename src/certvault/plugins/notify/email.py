@@ -65,7 +65,7 @@ class EmailNotifier:
         msg = EmailMessage()
         msg["Subject"] = f"[certvault] {note.title}"
         msg["From"] = self.options.sender
-        msg["To"] = ", ".join(self.options.recipients)
+        msg["To"] = ", ".join(note.recipients or self.options.recipients)
         msg["Date"] = formatdate(note.occurred_at.timestamp(), usegmt=True)
         msg["Message-ID"] = make_msgid(idstring=note.message_id or None, domain="certvault")
         msg["X-Certvault-Event"] = note.event
@@ -73,6 +73,12 @@ class EmailNotifier:
                  f"Time: {note.occurred_at.isoformat()}"]
         lines += [f"{key}: {value}" for key, value in note.details.items()]
         msg.set_content("\n".join(lines) + "\n")
+        if note.html:
+            msg.add_alternative(note.html, subtype="html")
+        for attachment in note.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=attachment.filename)
         return msg
 
     def send(self, note: Notification) -> None:

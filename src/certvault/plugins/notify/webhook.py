@@ -1,5 +1,8 @@
 """Webhook: a JSON POST signed with HMAC-SHA256 so the receiver can check it came from certvault.
 
+`format`: `json` (certvault's own shape, below), `slack` (an incoming-webhook message: text plus blocks) or
+`teams` (a Microsoft Teams workflow message carrying an Adaptive Card).
+
 Headers: X-Certvault-Event, X-Certvault-Timestamp (unix seconds) and
 X-Certvault-Signature: sha256=HEX(HMAC(secret, "<timestamp>.<body>")).
 """
@@ -12,7 +15,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +31,7 @@ class WebhookOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str
+    format: Literal["json", "slack", "teams"] = "json"
     ca_file: str | None = None
     timeout: float = Field(default=10.0, gt=0, le=120)
     headers: dict[str, str] = Field(default_factory=dict)
@@ -44,6 +48,44 @@ class WebhookOptions(BaseModel):
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
+
+
+def json_message(note: Notification) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": note.message_id, "event": note.event, "title": note.title, "body": note.body,
+        "severity": note.severity, "occurred_at": note.occurred_at.isoformat(), "details": dict(note.details)}
+    if note.items:
+        message["items"] = [dict(item) for item in note.items]
+    return message
+
+
+def slack_message(note: Notification) -> dict[str, Any]:
+    """Slack incoming webhook: `text` (notifications, fallback) and Block Kit blocks."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": note.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": (note.body or note.title)[:3000]}},
+    ]
+    facts = [f"*{key}*: {value}" for key, value in note.details.items()][:10]
+    if facts:
+        blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in facts]})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"{note.event} · {note.severity} · {note.occurred_at.isoformat()}"}]})
+    return {"text": note.title, "blocks": blocks}
+
+
+def teams_message(note: Notification) -> dict[str, Any]:
+    """Microsoft Teams (Workflows "post to a channel when a webhook request is received"): an Adaptive Card."""
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": note.title, "weight": "Bolder", "size": "Medium", "wrap": True},
+        {"type": "TextBlock", "text": note.body or note.title, "wrap": True},
+    ]
+    facts = [{"title": key, "value": str(value)} for key, value in note.details.items()]
+    if facts:
+        body.append({"type": "FactSet", "facts": facts})
+    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "version": "1.4", "body": body}
+    return {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
 
 
 class WebhookNotifier:
@@ -75,10 +117,8 @@ class WebhookNotifier:
                                    f"{exc.strerror}") from None
 
     def payload(self, note: Notification) -> bytes:
-        return json.dumps({
-            "id": note.message_id, "event": note.event, "title": note.title, "body": note.body,
-            "severity": note.severity, "occurred_at": note.occurred_at.isoformat(), "details": dict(note.details),
-        }, separators=(",", ":")).encode()
+        shape = {"slack": slack_message, "teams": teams_message}.get(self.options.format, json_message)
+        return json.dumps(shape(note), separators=(",", ":")).encode()
 
     def send(self, note: Notification) -> None:
         body = self.payload(note)
