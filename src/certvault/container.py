@@ -153,7 +153,7 @@ class Services:
     def notifications(self) -> NotificationService:
         from certvault.notifications.service import NotificationService
 
-        return NotificationService(self.ctx, accounts=lambda: self.integrations)
+        return NotificationService(self.ctx, accounts=lambda: self.integrations, inventory=lambda: self.certificates)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
         return self.ctx.enqueue(name, payload, **options)

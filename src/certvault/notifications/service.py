@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select
 
@@ -36,6 +36,9 @@ from certvault.notifications.models import (
 from certvault.notifications.policies import PolicySpec
 from certvault.plugins.protocols import Attachment, Notification, Notifier
 from certvault.plugins.registry import PluginRegistry, default_registry
+
+if TYPE_CHECKING:
+    from certvault.certificates.service import CertificateService
 
 CHANNEL = "notify"
 DELIVER_JOB = "notifications.deliver"
@@ -66,11 +69,13 @@ class Delivery:
 
 class NotificationService:
     def __init__(self, ctx: ServiceContext, accounts: Callable[[], IntegrationService],
-                 plugins: PluginRegistry | None = None) -> None:
+                 plugins: PluginRegistry | None = None, *,
+                 inventory: Callable[[], CertificateService] | None = None) -> None:
         self._ctx = ctx
         self._s = ctx.session
         self._plugins = plugins or default_registry()
         self._account_service = accounts  # the container's, built on first use (it needs the vault, which needs us)
+        self._inventory = inventory  # the container's certificate service (e-mailing a certificate)
 
     @property
     def ctx(self) -> ServiceContext:
@@ -422,3 +427,56 @@ class NotificationService:
         details = {k: str(payload[k]) for k in ("serial", "not_after", "ca") if payload.get(k)}
         return self._queue(channel.id, "certificate.renewed", title, body, "info", details,
                            recipients=[account.email])
+
+    # ---- e-mailing a certificate from the inventory ------------------------------------------------------------
+    def email_certificate(self, actor: Actor, entry_id: uuid.UUID, to: str, *, fmt: str = "pem",
+                          with_key: bool = False, password: str | None = None,
+                          channel: str | None = None) -> dict[str, Any]:
+        """Send a certificate (PEM, or PKCS#12) through an email channel, now. A private key only ever leaves
+        inside a password-protected PKCS#12. Audited (the export, and the e-mail with its recipient)."""
+        to = _address(to)
+        if fmt not in ("pem", "pkcs12"):
+            raise InvalidInput(f"format {fmt!r}: use pem or pkcs12")
+        if with_key and (fmt != "pkcs12" or not password):
+            raise InvalidInput("a private key only leaves inside a password-protected PKCS#12: "
+                               "use --format pkcs12 --password P")
+        if self._inventory is None:
+            raise RuntimeError("NotificationService built without the inventory")
+        account = self._mail_channel(actor, channel)
+        exported = self._inventory().export(actor, entry_id, fmt=fmt, with_key=with_key, with_chain=True,
+                                            password=password if fmt == "pkcs12" else None)
+        name = exported.filename
+        note = Notification(
+            event="certificate.emailed", title=f"Certificate {name.rsplit('.', 1)[0]}",
+            body=f"{actor.name} sent you the certificate {name} from certvault"
+                 f"{' with its private key (the PKCS#12 password reaches you separately)' if with_key else ''}.",
+            severity="info", occurred_at=self._ctx.now(), recipients=(to,),
+            attachments=(Attachment(name, exported.media_type, exported.content),), message_id=str(uuid.uuid4()))
+        self.notifier_for(account).send(note)
+        details = {"to": to, "format": fmt, "with_key": with_key, "channel": account.name, "file": name}
+        self._ctx.audit.record(actor, "certificate.email", target_type="certificate", target_id=entry_id,
+                               details=details)
+        return {"certificate": str(entry_id), **details}
+
+    def _mail_channel(self, actor: Actor, ref: str | None) -> IntegrationAccount:
+        if ref is not None:
+            account = self.get_channel(actor, ref)
+            if account.plugin != "email" or not account.enabled:
+                raise InvalidInput(f"channel {account.name} is not an enabled email channel")
+            return account
+        require(actor, Permission.CERTIFICATES_EXPORT)
+        found = self._s.scalars(select(IntegrationAccount).where(
+            IntegrationAccount.kind == CHANNEL, IntegrationAccount.plugin == "email",
+            IntegrationAccount.enabled.is_(True)).order_by(IntegrationAccount.name)).first()
+        if found is None:
+            raise InvalidInput("no enabled email channel: add one with `certvault notify channel add email ...`")
+        return found
+
+
+def _address(value: str) -> str:
+    """One plain address (no display name, no header-breaking characters)."""
+    value = value.strip()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or len(value) > 254 or any(c in value for c in ' ,;<>"\r\n\t'):
+        raise InvalidInput(f"{value[:80]!r} is not an email address")
+    return value
