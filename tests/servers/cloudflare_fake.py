@@ -136,7 +136,7 @@ class CloudflareFake(FakeDNSAPI):
             return _fail(400, 9021, "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.")
         if any(r.name == name and r.type == rtype and r.value == content for r in self.zones[zone]):
             return _fail(400, 81058, "An identical record already exists.")
-        record = self.add_record(name, str(content), str(rtype), ttl)
+        record = self.add_record(name, str(content), str(rtype), ttl, zone=zone)
         return _ok(_shape(record, zone))
 
 

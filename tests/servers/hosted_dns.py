@@ -159,35 +159,49 @@ class FakeDNSAPI:
                 return ".".join(labels[start:])
         return None
 
-    def add_record(self, fqdn: str, value: str, type: str = "TXT", ttl: int = 300) -> Record:  # noqa: A002
+    def add_record(self, fqdn: str, value: str, type: str = "TXT", ttl: int = 300,  # noqa: A002
+                   zone: str | None = None, quiet: bool = False) -> Record:
+        """Into `zone` (default: the longest zone holding the name); `quiet` skips the write-through."""
         fqdn = fqdn.lower().rstrip(".")
-        zone = self.zone_of(fqdn)
+        zone = zone or self.zone_of(fqdn)
         assert zone is not None, f"no zone for {fqdn}"
         record = Record(fqdn, value, type, ttl, id=self.new_id())
         with self.lock:
             self.zones[zone].append(record)
-            self.changed(fqdn, type)
+            if not quiet:
+                self.changed(fqdn, type)
         return record
 
     def new_id(self) -> str:
         return f"{next(self._ids):06d}{uuid.uuid4().hex[:26]}"
 
-    def records(self, fqdn: str, type: str = "TXT") -> list[Record]:  # noqa: A002
+    def records(self, fqdn: str, type: str = "TXT", zone: str | None = None) -> list[Record]:  # noqa: A002
         fqdn = fqdn.lower().rstrip(".")
-        zone = self.zone_of(fqdn)
+        zone = zone or self.zone_of(fqdn)
         return [r for r in self.zones.get(zone or "", []) if r.name == fqdn and r.type == type]
 
     def txt(self, fqdn: str) -> list[str]:
-        return [r.value for r in self.records(fqdn)]
+        """The TXT values of `fqdn` in every zone (as a resolver would see them, zones not overlapping)."""
+        fqdn = fqdn.lower().rstrip(".")
+        return [r.value for rs in list(self.zones.values()) for r in rs if r.name == fqdn and r.type == "TXT"]
+
+    def replace_set(self, zone: str, fqdn: str, values: list[str], ttl: int) -> None:
+        """Make the TXT set of `fqdn` in `zone` exactly `values` (replace semantics), one write-through."""
+        with self.lock:
+            self.zones[zone] = [r for r in self.zones[zone] if not (r.name == fqdn and r.type == "TXT")]
+            for value in values:
+                self.add_record(fqdn, value, "TXT", ttl, zone=zone, quiet=True)
+            self.changed(fqdn, "TXT")
 
     def snapshot(self) -> dict[str, list[tuple[str, str, str]]]:
         with self.lock:
             return {z: sorted((r.name, r.type, r.value) for r in rs) for z, rs in self.zones.items()}
 
     def remove(self, record: Record) -> None:
-        zone = self.zone_of(record.name)
         with self.lock:
-            self.zones[zone or ""].remove(record)
+            for records in self.zones.values():
+                if record in records:
+                    records.remove(record)
             self.changed(record.name, record.type)
 
     def changed(self, fqdn: str, type: str) -> None:  # noqa: A002

@@ -29,6 +29,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "acme-dns": "certvault.plugins.dns.acme_dns:AcmeDnsProvider",
         "hook": "certvault.plugins.dns.hook:HookProvider",
         "cloudflare": "certvault.plugins.dns.cloudflare:CloudflareProvider",
+        "godaddy": "certvault.plugins.dns.godaddy:GoDaddyProvider",
     },
     "notify": {
         "email": "certvault.plugins.notify.email:EmailNotifier",

@@ -14,6 +14,7 @@ from certvault.integrations.service import BoundClients
 from certvault.plugins.protocols import DNSProvider, HttpClientFactory
 from certvault.plugins.registry import default_registry
 from tests.servers.cloudflare_fake import CloudflareFake
+from tests.servers.godaddy_fake import GoDaddyFake
 from tests.servers.hosted_dns import FakeDNSAPI
 from tests.servers.test_ca import LoopbackTLS
 
@@ -144,3 +145,11 @@ def cloudflare_global_key(tls: LoopbackTLS) -> Harness:
     return FakeHarness("cloudflare", "Cloudflare", {"endpoint": fake.url, "email": "dns@example.com"},
                        {"api_key": key}, {"api_key": uuid.uuid4().hex}, tls, fake=fake,
                        is_zone_list=lambda m, p: m == "GET" and p.strip("/") == "zones")
+
+
+def godaddy(tls: LoopbackTLS) -> Harness:
+    key, secret = "gd-" + uuid.uuid4().hex[:12], uuid.uuid4().hex
+    fake = _with_zones(GoDaddyFake(tls, keys={key: secret}))
+    return FakeHarness("godaddy", "GoDaddy", {"endpoint": fake.url}, {"api_key": key, "api_secret": secret},
+                       {"api_key": key, "api_secret": uuid.uuid4().hex}, tls, fake=fake,
+                       is_zone_list=lambda m, p: m == "GET" and p.strip("/") == "v1/domains")

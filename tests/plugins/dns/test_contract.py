@@ -29,6 +29,7 @@ class Case:
 PROVIDERS: dict[str, Case] = {
     "cloudflare": Case(harness.cloudflare),
     "cloudflare-global-key": Case(harness.cloudflare_global_key),
+    "godaddy": Case(harness.godaddy),
 }
 EVERY = sorted(PROVIDERS)
 HTTP = [name for name in EVERY if PROVIDERS[name].http_api]

@@ -63,8 +63,7 @@ class CloudflareProvider(HostedProvider):
         zones: dict[str, str] = {}
         page, pages = 1, 1
         while page <= pages:
-            body = self.call("listing zones", lambda c, p=page: c.get(  # type: ignore[misc]
-                "zones", params={"page": p, "per_page": PAGE})).json()
+            body = self.call("listing zones", "GET", "zones", params={"page": page, "per_page": PAGE}).json()
             zones.update({z["name"]: z["id"] for z in body.get("result") or []})
             pages = int((body.get("result_info") or {}).get("total_pages") or 1)
             page += 1
@@ -72,20 +71,19 @@ class CloudflareProvider(HostedProvider):
 
     def _add(self, zone: Zone, fqdn: str, value: str) -> None:
         record = {"type": "TXT", "name": fqdn, "content": value, "ttl": self.options.ttl}
-        response = self.call(f"adding the TXT record {fqdn}",
-                             lambda c: c.post(f"zones/{zone.id}/dns_records", json=record), ok=(400,))
+        response = self.call(f"adding the TXT record {fqdn}", "POST", f"zones/{zone.id}/dns_records", json=record,
+                             ok=(400,))
         if response.status_code == 400 and DUPLICATE not in _codes(response):
             raise self._error(400, f"adding the TXT record {fqdn}", self.error_detail(response), None)
 
     def _remove(self, zone: Zone, fqdn: str, value: str) -> None:
         for record_id in self._records(zone, fqdn, value):
-            self.call(f"removing the TXT record {fqdn}",
-                      lambda c, r=record_id: c.delete(f"zones/{zone.id}/dns_records/{r}"),  # type: ignore[misc]
+            self.call(f"removing the TXT record {fqdn}", "DELETE", f"zones/{zone.id}/dns_records/{record_id}",
                       ok=(404,))
 
     def _records(self, zone: Zone, fqdn: str, value: str) -> list[str]:
-        body = self.call(f"reading the TXT records of {fqdn}", lambda c: c.get(
-            f"zones/{zone.id}/dns_records", params={"type": "TXT", "name": fqdn, "per_page": 100})).json()
+        body = self.call(f"reading the TXT records of {fqdn}", "GET", f"zones/{zone.id}/dns_records",
+                         params={"type": "TXT", "name": fqdn, "per_page": 100}).json()
         return [r["id"] for r in body.get("result") or [] if _unquoted(r.get("content", "")) == value]
 
     # ---- errors ------------------------------------------------------------------------------------

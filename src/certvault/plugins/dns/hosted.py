@@ -15,7 +15,7 @@ API (a plugin subclasses `HostedProvider` and its options subclass `HostedOption
   `_remove(zone, fqdn, value)` and `check()`; the base gives `present`, `cleanup`, `zones`,
   `propagation`, `visibility_servers` ([] = the zone's authoritative servers), `client()` (one
   shared httpx client per provider instance, made by the `http` factory with `endpoint`),
-  `zone_of(fqdn)`, `call(doing, send)` (one request; HTTP errors become plain words) and
+  `zone_of(fqdn)`, `call(doing, method, url, ok=(), **httpx_kwargs)` (one request; HTTP errors become plain words) and
   `scrub(text)` (every secret value of the account masked).
 - `Zone(name, id)` and `relative(fqdn, zone)`: "" for the apex, else the labels below the zone.
 - `ZONES`, a `ZoneCache`: zone lists per account fingerprint (a hash of the plugin, endpoint and
@@ -291,11 +291,11 @@ class HostedProvider:
                 self._client = self._http(base_url=self.endpoint + "/", headers=self.headers())
             return self._client
 
-    def call(self, doing: str, send: Callable[[httpx.Client], httpx.Response],
-             ok: Sequence[int] = ()) -> httpx.Response:
-        """One request; a non-2xx status not in `ok` becomes `api_error`, secrets masked."""
+    def call(self, doing: str, method: str, url: str, *, ok: Sequence[int] = (), **kwargs: Any) -> httpx.Response:
+        """One request (`url` relative to the endpoint; httpx's keyword arguments); a non-2xx status not in
+        `ok` becomes `api_error`, secrets masked."""
         try:
-            response = send(self.client())
+            response = self.client().request(method, url, **kwargs)
         except IntegrationError as exc:  # the outbound client's errors (retries exhausted, timeouts, TLS)
             status = exc.details.get("status")
             if isinstance(status, int):
