@@ -237,7 +237,7 @@ class TicketService:
                 .limit(max(1, min(limit, 10_000))).offset(max(0, offset)))
         if helpdesk:
             stmt = stmt.where(TicketRecord.account_id == self.account(helpdesk).id)
-        return [(r, a) for r, a in self._s.execute(stmt).tuples()]
+        return [(r, a) for r, a in self._s.execute(stmt).all()]
 
     def enabled_helpdesks(self) -> list[uuid.UUID]:
         stmt = select(IntegrationAccount.id).where(IntegrationAccount.kind == KIND,
