@@ -161,6 +161,27 @@ def export_certificate(
     console.print(f"{result.filename.rsplit('.', 1)[-1]} written to {out}", highlight=False)
 
 
+@cert_app.command("email")
+def email_certificate(
+    ctx: typer.Context, entry_id: str,
+    to: str = typer.Option(..., "--to", help="recipient address"),
+    fmt: str = typer.Option("pem", "--format", help="pem | pkcs12"),
+    with_key: bool = typer.Option(False, "--with-key", help="include the private key (PKCS#12 with --password only)"),
+    password: str | None = typer.Option(None, "--password", envvar="CERTVAULT_CERT_PASSWORD",
+                                        help="protects the PKCS#12 file"),
+    channel: str | None = typer.Option(None, "--channel", help="email channel (default: the first enabled one)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """E-mail a certificate (and chain); a private key only leaves inside a password-protected PKCS#12."""
+    with services(ctx) as svc:
+        result = svc.notifications.email_certificate(cli_actor(), _entry_id(entry_id), to, fmt=fmt,
+                                                     with_key=with_key, password=password, channel=channel)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"{result['file']} sent to {to} through {result['channel']}", highlight=False)
+
+
 @cert_app.command("csr")
 def create_csr(
     ctx: typer.Context,
