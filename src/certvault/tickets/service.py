@@ -227,6 +227,15 @@ class TicketService:
                                details={"kind": KIND, "name": account.name, "result": result})
         return result
 
+    def authorize_sync(self, actor: Actor) -> None:
+        require(actor, Permission.SETTINGS_MANAGE)
+
+    def request_sync(self, actor: Actor) -> None:
+        """Queue a sync now (the help desks are called by the job, outside this transaction)."""
+        require(actor, Permission.SETTINGS_MANAGE)
+        self._ctx.enqueue("tickets.sync", {}, dedup_key="tickets.sync")
+        self._ctx.audit.record(actor, "tickets.sync_requested", target_type="tickets", target_id=None, details={})
+
     # ---- records ---------------------------------------------------------------------------------
     def records(self, actor: Actor, helpdesk: str | None = None, limit: int = 1000,
                 offset: int = 0) -> list[tuple[TicketRecord, IntegrationAccount]]:

@@ -120,6 +120,9 @@ class HelpDeskRun:
             self.report.retry = True
         finally:
             self.report.api_calls += self.counter.calls
+            close = getattr(self.desk, "close", None)
+            if close is not None:
+                close()
 
     # ---- 1. plan ---------------------------------------------------------------------------------
     def _plan(self) -> Plan:
