@@ -29,6 +29,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "acme-dns": "certvault.plugins.dns.acme_dns:AcmeDnsProvider",
         "hook": "certvault.plugins.dns.hook:HookProvider",
         "cloudflare": "certvault.plugins.dns.cloudflare:CloudflareProvider",
+        "azure": "certvault.plugins.dns.azure:AzureProvider",
         "godaddy": "certvault.plugins.dns.godaddy:GoDaddyProvider",
     },
     "notify": {
@@ -36,7 +37,11 @@ BUILTIN: dict[str, dict[str, str]] = {
         "syslog": "certvault.plugins.notify.syslog:SyslogNotifier",
         "webhook": "certvault.plugins.notify.webhook:WebhookNotifier",
     },
-    "ticketing": {},
+    "ticketing": {
+        "servicenow": "certvault.plugins.ticketing.servicenow:ServiceNowHelpDesk",
+        "servicedeskplus": "certvault.plugins.ticketing.servicedeskplus:ServiceDeskPlusHelpDesk",
+        "jira": "certvault.plugins.ticketing.jira:JiraHelpDesk",
+    },
     "deploy": {
         "ssh": "certvault.plugins.deploy.ssh:SshTarget",
         "local": "certvault.plugins.deploy.local:LocalTarget",
