@@ -39,15 +39,17 @@ def peer_certificate(scope: Any) -> bytes | None:
 
 def with_peer_certificates(protocol: Any) -> Any:
     """uvicorn's `http=` setting (a protocol class or "h11"/"httptools") whose requests carry the TLS extension."""
-    if isinstance(protocol, str):
-        if protocol == "h11":
-            from uvicorn.protocols.http.h11_impl import H11Protocol as base
-        else:
-            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
-    else:
-        base = protocol
+    base: Any = protocol
+    if protocol == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class PeerCertificateProtocol(base):  # type: ignore[misc,valid-type]
+        base = H11Protocol
+    elif isinstance(protocol, str):
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+
+    class PeerCertificateProtocol(base):
         """Both uvicorn protocols assign `self.scope` once per request: the setter adds the extension."""
 
         _peer: dict[str, Any] | None = None
