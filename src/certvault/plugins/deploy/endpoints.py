@@ -6,9 +6,11 @@ deployed, so a self-signed or private-CA deployment is checked the same way as a
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -77,10 +79,8 @@ def served_chain(endpoint: Endpoint, timeout: float = 10.0) -> list[x509.Certifi
         if endpoint.sni:
             conn.set_tlsext_host_name(endpoint.sni.encode("idna"))
         conn.set_connect_state()
-        sock.settimeout(timeout)
-        conn.do_handshake()
+        _handshake(conn, sock, time.monotonic() + timeout)
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
-        conn.shutdown()
     except (SSL.Error, OSError) as exc:
         raise VerificationFailed(f"{endpoint}: TLS handshake failed ({type(exc).__name__})") from None
     finally:
@@ -88,6 +88,21 @@ def served_chain(endpoint: Endpoint, timeout: float = 10.0) -> list[x509.Certifi
     if not chain:
         raise VerificationFailed(f"{endpoint}: no certificate was presented")
     return list(chain)
+
+
+def _handshake(conn: Any, sock: socket.socket, deadline: float) -> None:
+    """The socket has a timeout, so OpenSSL sees it non-blocking: wait for it until the deadline."""
+    from OpenSSL import SSL
+
+    while True:
+        try:
+            conn.do_handshake()
+            return
+        except (SSL.WantReadError, SSL.WantWriteError):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no TLS handshake within the timeout") from None
+            select.select([sock], [], [], min(remaining, 1.0))
 
 
 def serial_hex(cert: x509.Certificate) -> str:
