@@ -1,12 +1,14 @@
-"""`certvault notify ...`: channels (generated from the notify plugins, cli/integrations.py) and subscriptions."""
+"""`certvault notify ...`: channels (generated from the notify plugins, cli/integrations.py), subscriptions,
+policies (expiry / vulnerability digests on a schedule), the expiry report and the outbox."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from certvault.cli.common import cli_actor, console, fail, print_json, services
+from certvault.cli.common import cli_actor, console, fail, print_json, print_table, services
 from certvault.cli.integrations import AccountKind, account_app
 
 
@@ -50,7 +52,174 @@ def register(app: typer.Typer) -> None:
     notify_app.add_typer(account_app(CHANNELS, "Notification channels (email, syslog, webhook, ...)."),
                          name="channel")
     notify_app.command("subscribe")(subscribe)
+    policy_app = typer.Typer(help="Notification policies: expiry and vulnerability digests.", no_args_is_help=True)
+    policy_app.command("add")(policy_add)
+    policy_app.command("list")(policy_list)
+    policy_app.command("run")(policy_run)
+    policy_app.command("enable")(policy_enable)
+    policy_app.command("disable")(policy_disable)
+    policy_app.command("delete")(policy_delete)
+    notify_app.add_typer(policy_app, name="policy")
+    report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+    report_app.command("expiry")(report_expiry)
+    notify_app.add_typer(report_app, name="report")
+    notify_app.command("outbox")(outbox)
+    notify_app.command("retry")(retry)
     app.add_typer(notify_app, name="notify")
+
+
+# ---- policies --------------------------------------------------------------------------------------------
+def _policy_out(svc: Any, policy: Any) -> Any:
+    from certvault.notifications.schemas import PolicyOut
+
+    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+
+
+def _filters(tags: list[str] | None, issuers: list[str] | None, owners: list[str] | None,
+             origin: str | None) -> dict[str, Any]:
+    found = {"tags": tags, "issuers": issuers, "owners": owners, "origin": origin}
+    return {k: v for k, v in found.items() if v}
+
+
+TAGS = typer.Option(None, "--tag", help="only certificates with this tag (repeat: any of them)")
+ISSUERS = typer.Option(None, "--issuer", help="only certificates whose issuer contains this (repeat)")
+OWNERS = typer.Option(None, "--owner", help="only certificates whose owner contains this (repeat)")
+ORIGIN = typer.Option(None, "--origin", help="managed | discovered (default: both)")
+JSON = typer.Option(False, "--json", help="print only JSON")
+
+
+def policy_add(
+    ctx: typer.Context, name: str,
+    kind: str = typer.Option("expiry", "--kind", help="expiry | vulnerability | report"),
+    within_days: int = typer.Option(30, "--within-days", help="the expiry window, in days"),
+    schedule: str = typer.Option("daily 08:00", "--schedule", help='"daily 08:00" or "weekly mon,thu 07:30"'),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA name, e.g. Europe/Berlin"),
+    channel: list[str] | None = typer.Option(None, "--channel", help="send to this channel (repeat); "
+                                                                    "none: every email channel"),
+    scope: str = typer.Option("new", "--scope", help="vulnerability: new (since the last run) | all"),
+    tag: list[str] | None = TAGS, issuer: list[str] | None = ISSUERS, owner: list[str] | None = OWNERS,
+    origin: str | None = ORIGIN, as_json: bool = JSON,
+) -> None:
+    """Add a policy: collate certificates in a window (or weak endpoints after scans) into one digest per channel."""
+    from certvault.notifications.policies import PolicySpec
+
+    spec = PolicySpec(name, kind, within_days, schedule, timezone, _filters(tag, issuer, owner, origin), scope)
+    with services(ctx) as svc:
+        out = _policy_out(svc, svc.notifications.add_policy(cli_actor(), spec, channel or []))
+    if as_json:
+        print_json(out)
+        return
+    when = "after each scan" if out.kind == "vulnerability" else f"{out.schedule} {out.timezone}"
+    to = ", ".join(out.channels) or "every email channel"
+    console.print(f"policy {out.name} added ({out.kind}, {when}, to {to})", highlight=False)
+
+
+def policy_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """The policies, their schedules, channels and last results."""
+    with services(ctx) as svc:
+        rows = [_policy_out(svc, p) for p in svc.notifications.list_policies(cli_actor())]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(("Name", "Kind", "Window", "Schedule", "Channels", "Enabled", "Next run", "Last result"),
+                [(p.name, p.kind, f"{p.within_days} d", "after scans" if p.kind == "vulnerability"
+                  else f"{p.schedule} {p.timezone}", ", ".join(p.channels) or "every email channel",
+                  "yes" if p.enabled else "no", p.next_run_at.isoformat() if p.next_run_at else "",
+                  ", ".join(f"{k}={v}" for k, v in p.last_result.items() if k in ("certificates", "endpoints")))
+                 for p in rows])
+
+
+def policy_run(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
+    """Run a policy now: its digests go to the outbox (and out, when a worker or the server runs)."""
+    with services(ctx) as svc:
+        result = svc.notifications.run_policy(cli_actor(), name)
+    if as_json:
+        print_json(result)
+        return
+    found = result.get("certificates", result.get("endpoints", 0))
+    console.print(f"policy {name}: {found} found, {len(result['messages'])} digests queued "
+                  f"({', '.join(result['channels']) or 'no channel'})", highlight=False)
+
+
+def _set_enabled(ctx: typer.Context, name: str, enabled: bool) -> None:
+    with services(ctx) as svc:
+        svc.notifications.update_policy(cli_actor(), name, {"enabled": enabled})
+    console.print(f"policy {name} {'enabled' if enabled else 'disabled'}", highlight=False)
+
+
+def policy_enable(ctx: typer.Context, name: str) -> None:
+    """Enable a policy."""
+    _set_enabled(ctx, name, True)
+
+
+def policy_disable(ctx: typer.Context, name: str) -> None:
+    """Disable a policy (the default one too)."""
+    _set_enabled(ctx, name, False)
+
+
+def policy_delete(ctx: typer.Context, name: str) -> None:
+    """Delete a policy (the default one can only be disabled)."""
+    with services(ctx) as svc:
+        svc.notifications.delete_policy(cli_actor(), name)
+    console.print(f"policy {name} deleted", highlight=False)
+
+
+# ---- report and outbox ---------------------------------------------------------------------------------------
+def report_expiry(
+    ctx: typer.Context,
+    within_days: int = typer.Option(30, "--within-days", help="the expiry window, in days"),
+    csv: Path = typer.Option(..., "--csv", help="write the report here as CSV"),
+    tag: list[str] | None = TAGS, issuer: list[str] | None = ISSUERS, owner: list[str] | None = OWNERS,
+    origin: str | None = ORIGIN, as_json: bool = JSON,
+) -> None:
+    """Certificates expiring within the window (and expired ones), as CSV."""
+    with services(ctx) as svc:
+        data = svc.notifications.expiry_report_csv(cli_actor(), within_days, _filters(tag, issuer, owner, origin))
+    csv.write_bytes(data)
+    rows = max(data.count(b"\r\n") - 1, 0)
+    if as_json:
+        print_json({"file": str(csv), "certificates": rows, "within_days": within_days})
+    else:
+        console.print(f"{rows} certificates written to {csv}", highlight=False)
+
+
+def outbox(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="pending | failed | sent (default: pending and failed)"),
+    limit: int = typer.Option(100, "--limit", min=1, max=500),
+    as_json: bool = JSON,
+) -> None:
+    """Messages waiting for a channel (pending, retried with backoff) or given up on (failed)."""
+    from certvault.notifications.schemas import OutboxOut
+
+    with services(ctx) as svc:
+        names = {c.id: c.name for c in svc.notifications.list_channels(cli_actor())}
+        states = [status] if status else ["pending", "failed"]
+        rows = [OutboxOut.of(m, names.get(m.channel_id)) for s in states
+                for m in svc.notifications.list_outbox(cli_actor(), limit, status=s)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(("Id", "Channel", "Event", "Title", "Status", "Attempts", "Last error", "Created"),
+                [(m.id, m.channel, m.event, m.title, m.status, m.attempts, m.last_error or "", m.created_at.isoformat())
+                 for m in rows])
+
+
+def retry(ctx: typer.Context, message_id: str, as_json: bool = JSON) -> None:
+    """Send a failed outbox message again (it goes back to pending)."""
+    import uuid
+
+    try:
+        ref = uuid.UUID(message_id)
+    except ValueError:
+        fail(f"{message_id!r} is not a message id (see `certvault notify outbox`)")
+    with services(ctx) as svc:
+        message = svc.notifications.retry_message(cli_actor(), ref)
+        out = {"id": str(message.id), "status": message.status}
+    if as_json:
+        print_json(out)
+    else:
+        console.print(f"message {message_id} is pending again", highlight=False)
 
 
 def subscribe(ctx: typer.Context, channel: str, event: str,

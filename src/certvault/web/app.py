@@ -29,11 +29,16 @@ WEB_MODULES = (
     "certvault.web.routes.session",
     "certvault.web.routes.dashboard",
     "certvault.web.routes.admin",
+    "certvault.web.routes.users",
+    "certvault.web.routes.account",
+    "certvault.web.routes.settings",
+    "certvault.web.routes.ca",
     "certvault.web.routes.certificates",
     "certvault.web.routes.acme",
     "certvault.web.routes.scans",
     "certvault.web.routes.vault",
     "certvault.web.routes.integrations",
+    "certvault.web.routes.notifications",
 )
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))

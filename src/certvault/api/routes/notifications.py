@@ -1,10 +1,13 @@
-"""Notification channels (email, syslog, webhook), event subscriptions and the delivery outbox."""
+"""Notification channels (email, syslog, webhook), event subscriptions, policies, the expiry report and the
+delivery outbox."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from certvault.api.deps import ServicesDep, require
 from certvault.api.schemas import Message
@@ -15,6 +18,9 @@ from certvault.notifications.schemas import (
     ChannelOut,
     ChannelPatch,
     OutboxOut,
+    PolicyIn,
+    PolicyOut,
+    PolicyPatch,
     SubscriptionIn,
     SubscriptionOut,
 )
@@ -72,5 +78,65 @@ def unsubscribe(subscription_id: uuid.UUID, svc: ServicesDep, actor: Actor = Adm
 
 
 @router.get("/outbox", response_model=list[OutboxOut])
-def outbox(svc: ServicesDep, actor: Actor = Admin, limit: int = Query(default=100, ge=1, le=1000)) -> list[OutboxOut]:
-    return [OutboxOut.of(m) for m in svc.notifications.list_outbox(actor, limit)]
+def outbox(svc: ServicesDep, actor: Actor = Admin, limit: int = Query(default=100, ge=1, le=1000),
+           status: str | None = Query(default=None, description="pending | failed | sent")) -> list[OutboxOut]:
+    names = {c.id: c.name for c in svc.notifications.list_channels(actor)}
+    return [OutboxOut.of(m, names.get(m.channel_id)) for m in svc.notifications.list_outbox(actor, limit, status)]
+
+
+@router.post("/outbox/{message_id}/retry", response_model=OutboxOut)
+def retry(message_id: uuid.UUID, svc: ServicesDep, actor: Actor = Admin) -> OutboxOut:
+    """A failed message back to pending, with a fresh delivery job."""
+    return OutboxOut.of(svc.notifications.retry_message(actor, message_id))
+
+
+# ---- policies -----------------------------------------------------------------------------------------------
+@router.get("/policies", response_model=list[PolicyOut])
+def list_policies(svc: ServicesDep, actor: Actor = Admin) -> list[PolicyOut]:
+    notify = svc.notifications
+    return [PolicyOut.of(p, notify.channel_names(p)) for p in notify.list_policies(actor)]
+
+
+@router.post("/policies", response_model=PolicyOut, status_code=201)
+def add_policy(body: PolicyIn, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
+    policy = svc.notifications.add_policy(actor, body.spec(), body.channels)
+    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+
+
+@router.get("/policies/{ref}", response_model=PolicyOut)
+def get_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
+    policy = svc.notifications.get_policy(actor, ref)
+    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+
+
+@router.patch("/policies/{ref}", response_model=PolicyOut)
+def update_policy(ref: str, body: PolicyPatch, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
+    policy = svc.notifications.update_policy(actor, ref, body.changes(), body.channels)
+    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+
+
+@router.delete("/policies/{ref}", response_model=Message)
+def delete_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> Message:
+    svc.notifications.delete_policy(actor, ref)
+    return Message(message="policy deleted")
+
+
+@router.post("/policies/{ref}/run", response_model=dict[str, Any])
+def run_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> dict[str, Any]:
+    """Run now: one digest per channel goes to the outbox; the result names them."""
+    return svc.notifications.run_policy(actor, ref)
+
+
+# ---- reports --------------------------------------------------------------------------------------------------
+@router.get("/reports/expiry.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "the expiry report"}})
+def expiry_report(svc: ServicesDep, actor: Actor = Depends(require(Permission.CERTIFICATES_READ)),
+                  within_days: int = Query(default=30, ge=1, le=3650),
+                  tag: list[str] = Query(default=[], max_length=50),
+                  issuer: list[str] = Query(default=[], max_length=50),
+                  owner: list[str] = Query(default=[], max_length=50),
+                  origin: str | None = Query(default=None, description="managed | discovered")) -> Response:
+    filters = {k: v for k, v in {"tags": tag, "issuers": issuer, "owners": owner, "origin": origin}.items() if v}
+    data = svc.notifications.expiry_report_csv(actor, within_days, filters)
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="certvault-expiry-{within_days}d.csv"'})
