@@ -13,6 +13,7 @@ from typing import Any
 from certvault.integrations.service import BoundClients
 from certvault.plugins.protocols import DNSProvider, HttpClientFactory
 from certvault.plugins.registry import default_registry
+from tests.servers.azure_dns_fake import AzureDnsFake
 from tests.servers.cloudflare_fake import CloudflareFake
 from tests.servers.godaddy_fake import GoDaddyFake
 from tests.servers.hosted_dns import FakeDNSAPI
@@ -153,3 +154,14 @@ def godaddy(tls: LoopbackTLS) -> Harness:
     return FakeHarness("godaddy", "GoDaddy", {"endpoint": fake.url}, {"api_key": key, "api_secret": secret},
                        {"api_key": key, "api_secret": uuid.uuid4().hex}, tls, fake=fake,
                        is_zone_list=lambda m, p: m == "GET" and p.strip("/") == "v1/domains")
+
+
+def azure(tls: LoopbackTLS) -> Harness:
+    tenant, client, secret = str(uuid.uuid4()), str(uuid.uuid4()), "az~" + uuid.uuid4().hex
+    fake = _with_zones(AzureDnsFake(tls, apps={(tenant, client): secret}, subscription=str(uuid.uuid4()),
+                                    resource_group="dns-rg", page_size=3))
+    options = {"endpoint": fake.url, "authority_url": fake.authority_url, "subscription_id": fake.subscription,
+               "tenant_id": tenant, "client_id": client, "resource_group": "dns-rg"}
+    return FakeHarness("azure", "Azure DNS", options, {"client_secret": secret},
+                       {"client_secret": "az~" + uuid.uuid4().hex}, tls, fake=fake,
+                       is_zone_list=lambda m, p: m == "GET" and p.lower().endswith("/dnszones"))

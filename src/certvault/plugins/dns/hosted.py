@@ -4,6 +4,7 @@ third-party libraries (httpx only through the `http` factory, so building a plug
 
 API (a plugin subclasses `HostedProvider` and its options subclass `HostedOptions`):
 
+- `api_url(value)`: the rule for an API base URL option (`endpoint`, Azure's `authority_url`).
 - `HostedOptions`: `endpoint` (API base URL; None = the provider's production URL; production code
   reaches a test server by this URL alone), `propagation_timeout` and `polling_interval` (seconds),
   `ttl`. A plugin overrides the defaults and adds its own fields.
@@ -69,12 +70,17 @@ class HostedOptions(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an https:// URL with a host")
-        return value.strip().rstrip("/")
+        return api_url(value)
+
+
+def api_url(value: str | None) -> str | None:
+    """An API base URL option: None when empty, else an http(s) URL with a host, without a trailing slash."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host")
+    return value.strip().rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -291,11 +297,12 @@ class HostedProvider:
                 self._client = self._http(base_url=self.endpoint + "/", headers=self.headers())
             return self._client
 
-    def call(self, doing: str, method: str, url: str, *, ok: Sequence[int] = (), **kwargs: Any) -> httpx.Response:
-        """One request (`url` relative to the endpoint; httpx's keyword arguments); a non-2xx status not in
-        `ok` becomes `api_error`, secrets masked."""
+    def call(self, doing: str, method: str, url: str, *, ok: Sequence[int] = (), client: httpx.Client | None = None,
+             **kwargs: Any) -> httpx.Response:
+        """One request (`url` relative to the endpoint, or to `client`'s base URL; httpx's keyword arguments);
+        a non-2xx status not in `ok` becomes `api_error`, secrets masked."""
         try:
-            response = self.client().request(method, url, **kwargs)
+            response = (client or self.client()).request(method, url, **kwargs)
         except IntegrationError as exc:  # the outbound client's errors (retries exhausted, timeouts, TLS)
             status = exc.details.get("status")
             if isinstance(status, int):
