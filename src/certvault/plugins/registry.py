@@ -30,6 +30,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "hook": "certvault.plugins.dns.hook:HookProvider",
         "cloudflare": "certvault.plugins.dns.cloudflare:CloudflareProvider",
         "azure": "certvault.plugins.dns.azure:AzureProvider",
+        "cloudns": "certvault.plugins.dns.cloudns:ClouDNSProvider",
         "godaddy": "certvault.plugins.dns.godaddy:GoDaddyProvider",
     },
     "notify": {
@@ -47,6 +48,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "local": "certvault.plugins.deploy.local:LocalTarget",
         "acm": "certvault.plugins.deploy.acm:AcmTarget",
         "webhook": "certvault.plugins.deploy.webhook:WebhookTarget",
+        "agent": "certvault.plugins.deploy.agent:AgentTarget",
     },
     "keystore": {},
 }

@@ -15,6 +15,7 @@ from certvault.plugins.protocols import DNSProvider, HttpClientFactory
 from certvault.plugins.registry import default_registry
 from tests.servers.azure_dns_fake import AzureDnsFake
 from tests.servers.cloudflare_fake import CloudflareFake
+from tests.servers.cloudns_fake import ClouDNSFake
 from tests.servers.godaddy_fake import GoDaddyFake
 from tests.servers.hosted_dns import FakeDNSAPI
 from tests.servers.test_ca import LoopbackTLS
@@ -165,3 +166,11 @@ def azure(tls: LoopbackTLS) -> Harness:
     return FakeHarness("azure", "Azure DNS", options, {"client_secret": secret},
                        {"client_secret": "az~" + uuid.uuid4().hex}, tls, fake=fake,
                        is_zone_list=lambda m, p: m == "GET" and p.lower().endswith("/dnszones"))
+
+
+def cloudns(tls: LoopbackTLS) -> Harness:
+    auth_id, password = "4" + str(uuid.uuid4().int)[:5], "cd-" + uuid.uuid4().hex
+    fake = _with_zones(ClouDNSFake(tls, auth_ids={auth_id: password}, sync_polls=2))
+    return FakeHarness("cloudns", "ClouDNS", {"endpoint": fake.url, "auth_id": auth_id, "polling_interval": 0.05},
+                       {"auth_password": password}, {"auth_password": "cd-" + uuid.uuid4().hex}, tls, fake=fake,
+                       is_zone_list=lambda m, p: p.strip("/") == "dns/list-zones.json")

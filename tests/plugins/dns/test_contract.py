@@ -14,8 +14,7 @@ import pytest
 
 from certvault.errors import CertvaultError, IntegrationError
 from certvault.plugins.dns.hosted import ZONES as ZONE_CACHE
-from tests.plugins.dns import harness
-from tests.plugins.dns import harness_route53
+from tests.plugins.dns import harness, harness_route53
 from tests.plugins.dns.harness import Harness
 from tests.servers.test_ca import LoopbackTLS, make_loopback_tls
 
@@ -31,6 +30,7 @@ PROVIDERS: dict[str, Case] = {
     "azure": Case(harness.azure),
     "cloudflare": Case(harness.cloudflare),
     "cloudflare-global-key": Case(harness.cloudflare_global_key),
+    "cloudns": Case(harness.cloudns),
     "godaddy": Case(harness.godaddy),
     "route53": Case(harness_route53.route53, http_api=False),  # moto: failures are tested in test_route53.py
 }
