@@ -39,7 +39,9 @@ ROUTE_MODULES = (
     "certvault.api.routes.scans",
     "certvault.api.routes.notifications",
     "certvault.api.routes.integrations",
+    "certvault.api.routes.tickets",
     "certvault.api.routes.agents",
+    "certvault.api.routes.deploy",
 )
 
 # Reachable without credentials. Everything else needs a token or a session.
