@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from certvault.errors import InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_FORM = re.compile(r"^(daily|weekly ([a-z]{3}(?:,[a-z]{3})*)) ([0-2][0-9]):([0-5][0-9])$")
+_FORM = re.compile(r"^(daily|weekly ([a-z]{1,12}(?:,[a-z]{1,12}){0,6})) ([0-2][0-9]):([0-5][0-9])$")
 
 
 @dataclass(frozen=True)
