@@ -161,6 +161,21 @@ class AuthService(LoginOps, TotpOps, CredentialOps):
         self._audit.record(actor, "user.update", target_type="user", target_id=user.id, details=changes)
         return user
 
+    def delete_user(self, actor: Actor, ref: str | uuid.UUID) -> str:
+        """Delete an account; its sessions, tokens, memberships and vault grants go with it (the audit log keeps
+        its name). Not your own account, nor the last active administrator."""
+        require(actor, Permission.USERS_MANAGE)
+        user = self._find_user(ref)
+        if str(user.id) == str(actor.id):
+            raise Conflict("you cannot delete your own account")
+        if user.role == Role.ADMINISTRATOR and user.is_active:
+            self._ensure_other_admin(user)
+        self._audit.record(actor, "user.delete", target_type="user", target_id=user.id,
+                           details={"username": user.username, "role": user.role})
+        self._s.delete(user)
+        self._s.flush()
+        return user.username
+
     def unlock(self, actor: Actor, ref: str | uuid.UUID) -> User:
         require(actor, Permission.USERS_MANAGE)
         user = self._find_user(ref)

@@ -38,6 +38,7 @@ WEB_MODULES = (
     "certvault.web.routes.scans",
     "certvault.web.routes.vault",
     "certvault.web.routes.integrations",
+    "certvault.web.routes.tickets",
     "certvault.web.routes.notifications",
 )
 

@@ -89,7 +89,7 @@ def when(value: datetime | date | str | None, relative_too: bool = True) -> Mark
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return Markup(escape(value))
+            return escape(value)
     if not isinstance(value, datetime):
         return Markup('<time datetime="{0}">{0}</time>').format(value.isoformat())
     moment = _utc(value)

@@ -150,14 +150,13 @@ def dns_add(request: Request, svc: ServicesDep, user: Poster, name: Annotated[st
                                       {"key_secret": key_secret})
     except CertvaultError as exc:
         return _form_page(request, svc, user, "acme/accounts.html", exc, presets=PRESETS)
-    done = {"update": "account", "deactivate": "account-deactivated", "delete": "account-deleted"}.get(action, "saved")
-    return _see_other(f"/acme/accounts?done={done}")
+    return _see_other("/acme/accounts?done=saved")
 
 
 @router.post("/acme/dns-accounts/{account_id}/delete")
 def dns_delete(request: Request, account_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
     svc.issuance.dns_accounts.delete(user.actor, account_id)
-    return _see_other("/acme/accounts")
+    return _see_other("/acme/accounts?done=deleted")
 
 
 # ---- renewals, revocation, delete ----------------------------------------------------------------

@@ -1,18 +1,17 @@
-"""Administration pages: users, groups, audit log."""
+"""The audit log page (users and groups: web/routes/users.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from certvault.api.deps import Offset, ServicesDep
 from certvault.audit.service import AuditQuery
-from certvault.auth.rbac import Permission, Role
-from certvault.errors import CertvaultError
-from certvault.web.deps import WebUser, check_csrf, page, render
+from certvault.auth.rbac import Permission
+from certvault.web.deps import WebUser, page, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -22,34 +21,6 @@ def _templates():
     from certvault.web.app import templates
 
     return templates
-
-
-@router.get("/admin/users")
-def users_page(request: Request, svc: ServicesDep,
-               user: Annotated[WebUser, Depends(page(Permission.USERS_READ))]) -> Response:
-    return render(_templates(), request, "admin/users.html", user, users=svc.auth.list_users(user.actor),
-                  groups=svc.auth.list_groups(user.actor), roles=[r.value for r in Role])
-
-
-@router.post("/admin/users")
-def create_user(
-    request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(check_csrf)],
-    username: Annotated[str, Form()], role: Annotated[str, Form()],
-    email: Annotated[str, Form()] = "", allowed_networks: Annotated[str, Form()] = "",
-) -> Response:
-    context: dict[str, object] = {"roles": [r.value for r in Role]}
-    try:
-        created, password = svc.auth.create_user(
-            user.actor, username, role, email=email or None,
-            allowed_networks=[n for n in allowed_networks.replace(",", " ").split() if n],
-        )
-        context["info_message"] = f"User {created.username} created. One-time password: {password}"
-        status = 201
-    except CertvaultError as exc:
-        context["error_message"] = exc.message
-        status = exc.status_code
-    return render(_templates(), request, "admin/users.html", user, status_code=status,
-                  users=svc.auth.list_users(user.actor), groups=svc.auth.list_groups(user.actor), **context)
 
 
 @router.get("/audit")
