@@ -17,7 +17,8 @@ calls: `/rest/api/{2,3}/serverInfo` (deploymentType Cloud), `myself`, `field`, `
 Atlassian Document Format (a plain string is refused with 400), v2 as plain strings; status moves only
 through `GET/POST issue/{key}/transitions` (ids looked up at run time; the POST answers 204, takes
 `fields` and `update.comment`); `search/jql` (GET or POST) answers `{"issues", "isLast", "nextPageToken"}`
-without `total`, while the old `search` answers 410 on Cloud; JQL with `=`, `!=`, `~`, `in`, `not in`,
+without `total`, while the old `search` answers 410 on Cloud (`cloud=False`: a Data Center without
+`search/jql`, 404 there, and `search` served); JQL with `=`, `!=`, `~`, `in`, `not in`,
 `AND`, `OR`, parentheses and `ORDER BY`; an unknown field, or a `key in (...)` naming an issue that does
 not exist, is a 400; errors are `{"errorMessages": [...], "errors": {field: message}}`; labels may not
 hold spaces; priority by name.
@@ -291,11 +292,13 @@ class JiraFake(FakeHelpDesk):
                 return _errors(404, "No project could be found with key '" + parts[1] + "'.")
             return Reply(200, {"id": "10000", "key": self.project, "name": "Security", "self": f"{self.url}/x"})
         if parts in (["search", "jql"], ["search"]):
+            if parts == ["search", "jql"] and not self.cloud:
+                return _errors(404, "null for uri: " + request.path)
             if parts == ["search"] and self.cloud:
                 return _errors(410, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
                                     "API. A full migration guideline is available at https://developer.atlassian.com"
                                     "/changelog/#CHANGE-2046")
-            return self._search(request, version)
+            return self._search(request, version, classic=parts == ["search"])
         if parts == ["issue"] and method == "POST":
             return self._create(request, version)
         if parts[0] == "issue" and len(parts) >= 2:
@@ -461,7 +464,7 @@ class JiraFake(FakeHelpDesk):
         return {"id": issue["id"], "key": issue["key"], "self": f"{self.url}/rest/api/{version}/issue/{issue['id']}",
                 "fields": fields}
 
-    def _search(self, request: Request, version: int) -> Reply:
+    def _search(self, request: Request, version: int, classic: bool = False) -> Reply:
         if request.method == "POST":
             body = _json(request)
             if not isinstance(body, dict):
@@ -483,9 +486,15 @@ class JiraFake(FakeHelpDesk):
             return _errors(400, "maxResults must be a number.")
         found = [i for i in sorted(self.issues.values(), key=lambda i: -int(i["id"])) if match(i)]
         start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+        if classic:  # Server / Data Center: startAt paging and a total
+            start = int(request.arg("startAt", "0") or 0) if request.method == "GET" else \
+                int((_json(request) or {}).get("startAt") or 0)
         page = found[start:start + limit]
         more = start + limit < len(found)
-        out: dict[str, Any] = {"issues": [self.render(i, version, wanted) for i in page], "isLast": not more}
+        shown = [self.render(i, version, wanted) for i in page]
+        if classic:
+            return Reply(200, {"startAt": start, "maxResults": limit, "total": len(found), "issues": shown})
+        out: dict[str, Any] = {"issues": shown, "isLast": not more}
         if more:
             out["nextPageToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
         return Reply(200, out)

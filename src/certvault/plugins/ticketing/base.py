@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
 from certvault.plugins.protocols import TICKET_STATES, HttpClientFactory, SecretResolver
@@ -29,7 +29,7 @@ class HelpDeskOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str
+    url: str = Field(description="the help desk's base URL as its administrators know it (https://...)")
 
     @field_validator("url")
     @classmethod

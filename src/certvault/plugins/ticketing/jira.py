@@ -13,7 +13,7 @@ names), otherwise by status category. Every transition is read back.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import Field, field_validator
@@ -43,11 +43,13 @@ _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 
 
 class JiraOptions(HelpDeskOptions):
-    email: str = Field(min_length=3, max_length=200)
-    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")
-    api_version: Literal[2, 3] = 3  # 3: Jira Cloud (ADF); 2: Server / Data Center (plain text)
-    issue_type: str = Field(default="Task", min_length=1, max_length=100)
-    status_map: dict[str, str] = Field(default_factory=dict)
+    email: str = Field(min_length=3, max_length=200, description="the account's email (with --api-token)")
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$", description="project key, e.g. SEC")
+    api_version: int = Field(default=3, ge=2, le=3,
+                             description="3: Jira Cloud (Atlassian Document Format); 2: Server / Data Center")
+    issue_type: str = Field(default="Task", min_length=1, max_length=100, description="issue type of new issues")
+    status_map: dict[str, str] = Field(default_factory=dict, description=(
+        "more status names: NAME=open|in_progress|on_hold|resolved|canceled|closed"))
 
     @field_validator("status_map")
     @classmethod

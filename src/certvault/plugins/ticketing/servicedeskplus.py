@@ -37,13 +37,17 @@ REFUSED_EDIT = {4002, 4009}  # forbidden / non-editable: a Closed request under 
 
 
 class ServiceDeskPlusOptions(HelpDeskOptions):
-    correlation_udf: str | None = Field(default=None, pattern=r"^udf_[a-z]+\d+$")  # e.g. udf_char1
-    requester: str | None = Field(default=None, max_length=200)  # email (with @) or name; default: the key's user
-    group: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=200)
-    open_status: str = Field(default="Open", min_length=1, max_length=100)
-    resolved_status: str = Field(default="Resolved", min_length=1, max_length=100)
-    status_map: dict[str, str] = Field(default_factory=dict)  # more SDP status names -> certvault states
+    correlation_udf: str | None = Field(default=None, pattern=r"^udf_[a-z]+\d+$", description=(
+        "UDF holding certvault's correlation key, e.g. udf_char1 (default: a [certvault:KEY] subject tag)"))
+    requester: str | None = Field(default=None, max_length=200,
+                                  description="requester email or name (default: the technician key's user)")
+    group: str | None = Field(default=None, max_length=200, description="group of new requests")
+    category: str | None = Field(default=None, max_length=200, description="category of new requests")
+    open_status: str = Field(default="Open", min_length=1, max_length=100, description="status set on reopen")
+    resolved_status: str = Field(default="Resolved", min_length=1, max_length=100,
+                                 description="status set on resolve")
+    status_map: dict[str, str] = Field(default_factory=dict, description=(
+        "more status names: NAME=open|in_progress|on_hold|resolved|canceled|closed"))
 
     @field_validator("status_map")
     @classmethod

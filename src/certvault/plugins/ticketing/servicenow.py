@@ -28,11 +28,14 @@ MAX_SHORT_DESCRIPTION = 160
 
 
 class ServiceNowOptions(HelpDeskOptions):
-    username: str | None = Field(default=None, max_length=200)  # Basic auth, with the password secret
-    client_id: str | None = Field(default=None, max_length=200)  # OAuth client credentials, with client_secret
-    close_code: str = Field(default="Solution provided", max_length=80)
-    note_field: Literal["work_notes", "comments"] = "work_notes"
-    assignment_group: str | None = Field(default=None, max_length=200)  # sys_id or name
+    username: str | None = Field(default=None, max_length=200, description="user name for Basic auth (with --password)")
+    client_id: str | None = Field(default=None, max_length=200,
+                                  description="OAuth client id (with --client-secret) instead of a user name")
+    close_code: str = Field(default="Solution provided", max_length=80, description="close_code set on resolve")
+    note_field: Literal["work_notes", "comments"] = Field(default="work_notes",
+                                                          description="journal that takes certvault's notes")
+    assignment_group: str | None = Field(default=None, max_length=200,
+                                         description="assignment group (name or sys_id) of new incidents")
 
 
 class ServiceNowHelpDesk(HelpDeskPlugin):
