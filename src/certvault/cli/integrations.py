@@ -22,6 +22,8 @@ from typer.main import get_command
 from certvault.cli.common import cli_actor, console, print_json, print_table, services
 
 AfterAdd = Callable[[Any, Any, dict[str, Any]], None]  # (services, account, extra parameter values)
+# (services, plugin, name, options, secrets, extra parameter values) -> the account added
+Adder = Callable[[Any, str, str, dict[str, Any], dict[str, str], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class AccountKind:
     noun: str  # "DNS account", "channel"
     name_argument: bool  # NAME is an argument (channels) or --name with a default (DNS accounts)
     extra: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (annotation, typer.Option)
+    plugin_extra: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)  # one plugin's own flags
+    adder: Adder | None = None  # in place of svc.integrations.add (e.g. to register first)
     after_add: AfterAdd | None = None
     test: Callable[[typer.Context, str, bool], None] | None = None  # in place of the plugin's check()
 
@@ -78,7 +82,10 @@ def plugin_parameters(info: Any, *, for_update: bool) -> list[inspect.Parameter]
                                         annotation=kind if required else kind | None))
     for name in info.secret_fields:
         env = f"CERTVAULT_SECRET_{name.upper()}"
-        option = typer.Option(None, _flag(name), envvar=env, help=f"stored in the vault (or set {env})")
+        text = f"stored in the vault (or set {env})"
+        if name in getattr(info.cls, "file_secrets", ()):  # e.g. an SSH private key: the flag names its file
+            text = f"FILE whose content is stored in the vault (or set {env} to the content)"
+        option = typer.Option(None, _flag(name), envvar=env, help=text)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=str | None))
     return params
 
@@ -91,7 +98,22 @@ def collect(info: Any, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str
         if value is None or value == []:
             continue
         options[name] = dict(_pair(v) for v in value) if _is_dict(_unwrap(spec.annotation)) else value
-    return options, {f: values[f] for f in info.secret_fields if values.get(f)}
+    files = getattr(info.cls, "file_secrets", ())
+    return options, {f: _file_content(f, values[f]) if f in files else values[f]
+                     for f in info.secret_fields if values.get(f)}
+
+
+def _file_content(name: str, value: str) -> str:
+    """A FILE-valued secret: the file's content (a value already holding a PEM or OpenSSH key is kept)."""
+    if "-----BEGIN" in value or "\n" in value:
+        return value
+    from pathlib import Path
+
+    try:
+        return Path(value).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {value}: {getattr(exc, 'strerror', None) or exc}",
+                                 param_hint=_flag(name)) from None
 
 
 def _pair(item: str) -> tuple[str, Any]:
@@ -129,7 +151,10 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
         options, secrets = collect(info, values)
         name = values.get("account_name") or " ".join([plugin, *[str(v) for v in options.values()][:1]])
         with services(ctx) as svc:
-            account = svc.integrations.add(cli_actor(), spec.kind, plugin, name, options, secrets)
+            if spec.adder is not None:
+                account = spec.adder(svc, plugin, name, options, secrets, values)
+            else:
+                account = svc.integrations.add(cli_actor(), spec.kind, plugin, name, options, secrets)
             if spec.after_add is not None:
                 spec.after_add(svc, account, values)
             _show(account, as_json, "added", spec.noun)
@@ -140,7 +165,7 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
         "account_name", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
         default=typer.Option(None, "--name", help=f"default: {plugin} and its first option"))
     extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a, default=d)
-             for n, (a, d) in spec.extra.items()]
+             for n, (a, d) in {**spec.extra, **spec.plugin_extra.get(plugin, {})}.items()]
     add.__doc__ = f"Add a {spec.noun}: {info.title}."
     return _command(add, [CTX, name_param, *plugin_parameters(info, for_update=False), *extra, JSON])
 

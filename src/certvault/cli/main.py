@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "secret": ("vault", "Vault secrets."),
     "service-account": ("vault", "Service accounts for scanners and scripts."),
     "notify": ("notify", "Notification channels and subscriptions."),
+    "deploy": ("deploy", "Deploy certificates to the servers that use them, verify, roll back."),
     "helpdesk": ("tickets", "Help desks (ServiceNow, ServiceDesk Plus, Jira) that get tickets, with mutual TLS."),
     "tickets": ("tickets", "Help-desk tickets for expiring and vulnerable certificates: sync and list."),
     "agent": ("agents", "certvault agents on end servers: enrolment tokens, status, revocation."),

@@ -68,13 +68,13 @@ class FileTargetOptions(BaseModel):
     keystore_path: str | None = Field(default=None, description="the PKCS#12 or JKS keystore (--format)")
     format: Literal["pem", "pkcs12", "jks"] | None = Field(default=None, description="pem, or a keystore at "
                                                                                      "keystore_path (or cert_path)")
-    owner: str | None = Field(default=None, max_length=64, description="USER[:GROUP] of the written files")
+    owner: str | None = Field(default=None, max_length=64, description="USER or USER:GROUP of the written files")
     mode: str = Field(default="0640", description="octal file mode of the written files")
     test_command: str | None = Field(default=None, max_length=MAX_COMMAND, description="run after writing; "
                                      "a failure restores the previous files")
     reload_command: str | None = Field(default=None, max_length=MAX_COMMAND, description="run after the test")
     webroot: str | None = Field(default=None, description="document root: answers http-01 challenges")
-    verify: list[str] = Field(default_factory=list, description="HOST:PORT[/SNI] that must serve the certificate")
+    verify: list[str] = Field(default_factory=list, description="HOST:PORT or HOST:PORT/SNI that must serve it")
     verify_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds to wait for the new certificate")
 
     @field_validator(*PATH_FIELDS, "webroot")

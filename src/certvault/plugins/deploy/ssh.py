@@ -55,7 +55,8 @@ class SshOptions(FileTargetOptions):
     user: str = Field(min_length=1, max_length=64, description="the login name")
     known_host: str | None = Field(default=None, max_length=4096, description="the server's known_hosts line")
     host_key_fingerprint: str | None = Field(default=None, description="SHA256:... of the server's host key")
-    jump_host: str | None = Field(default=None, max_length=300, description="[USER@]HOST[:PORT] to connect through")
+    jump_host: str | None = Field(default=None, max_length=300,
+                                  description="HOST, USER@HOST or USER@HOST:PORT to connect through")
     jump_known_host: str | None = Field(default=None, max_length=4096, description="the jump host's known_hosts line")
     jump_host_key_fingerprint: str | None = Field(default=None, description="SHA256:... of the jump host's key")
     timeout: float = Field(default=30.0, gt=0, le=600, description="seconds for connecting and for each command")

@@ -42,7 +42,7 @@ class WebhookDeployOptions(BaseModel):
     ca_file: str | None = Field(default=None, description="PEM file of the CA that signed the receiver's certificate")
     include_key: bool = Field(default=True, description="send the private key (key_pem)")
     timeout: float = Field(default=30.0, gt=0, le=600)
-    verify: list[str] = Field(default_factory=list, description="HOST:PORT[/SNI] that must serve the certificate")
+    verify: list[str] = Field(default_factory=list, description="HOST:PORT or HOST:PORT/SNI that must serve it")
     verify_timeout: float = Field(default=60.0, gt=0, le=600)
 
     @field_validator("url")
