@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -20,6 +21,7 @@ from certvault.plugins.registry import PluginRegistry, default_registry
 
 if TYPE_CHECKING:
     from certvault.auth.credentials import VersionedCache
+    from certvault.integrations.service import IntegrationService
     from certvault.issuance.clients import ClientPool
     from certvault.plugins.protocols import DNSProvider
 
@@ -34,6 +36,10 @@ class ProcessState:
     dns_providers: dict[tuple[Any, ...], DNSProvider] = field(default_factory=dict)  # issuance/dns_providers.py
 
 
+def _unwired() -> IntegrationService:
+    raise RuntimeError("integration accounts are wired by the container (container.Services)")
+
+
 @dataclass
 class ServiceContext:
     session: Session
@@ -42,6 +48,9 @@ class ServiceContext:
     sealer: Sealer
     audit: AuditLog
     process: ProcessState = field(default_factory=ProcessState)
+    # The container's integration accounts (DNS accounts, channels, help desks, deploy targets), built on
+    # first use: domains that keep accounts of a kind reach them here, with their vault-held secrets.
+    integrations: Callable[[], IntegrationService] = _unwired
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Job | None:
         """Enqueue a job in this transaction: it exists if and only if the caller commits."""

@@ -94,6 +94,14 @@ class _Mover:
     def move(self, account: Any, values: dict[str, str]) -> None:
         from certvault.integrations.service import IntegrationService
         from certvault.plugins.registry import default_registry
+        from certvault.system.service import SystemSettings
+        from certvault.vault.core import VaultPeers
         from certvault.vault.service import VaultService
 
-        IntegrationService(self._ctx, VaultService(self._ctx), default_registry()).store_secrets(account, values)
+        def unused() -> Any:  # storing a system secret reads settings and nothing else of other domains
+            raise RuntimeError("the data move uses the vault's system secrets only")
+
+        # The migration is a composition root of its own: the app's container does not exist yet.
+        settings = SystemSettings(self._ctx.session, self._ctx.audit)
+        vault = VaultService(self._ctx, VaultPeers(auth=unused, notifications=unused, system=lambda: settings))
+        IntegrationService(self._ctx, vault, default_registry()).store_secrets(account, values)

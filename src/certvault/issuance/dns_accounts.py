@@ -15,7 +15,6 @@ from certvault.integrations.models import IntegrationAccount
 from certvault.integrations.service import IntegrationService
 from certvault.issuance.models import AcmeOrder, ManagedCertificate
 from certvault.plugins.registry import PluginRegistry
-from certvault.vault.service import VaultService
 
 KIND = "dns"
 
@@ -25,7 +24,7 @@ def registry(ctx: ServiceContext) -> PluginRegistry:
 
 
 def integrations(ctx: ServiceContext) -> IntegrationService:
-    return IntegrationService(ctx, VaultService(ctx), registry(ctx))
+    return ctx.integrations()
 
 
 class DnsAccountService:

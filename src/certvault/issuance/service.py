@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -19,21 +20,20 @@ from certvault.issuance.renewal import RenewalService
 from certvault.issuance.requests import RequestService
 from certvault.issuance.revocation import RevocationService
 
+if TYPE_CHECKING:
+    from certvault.certificates.service import CertificateService
+
 ENGINE_ACTOR = Actor.system("acme-engine", via="job")
 
 
 class IssuanceService:
-    def __init__(self, ctx: ServiceContext, certificates: Any = None) -> None:
+    def __init__(self, ctx: ServiceContext, certificates: Callable[[], CertificateService]) -> None:
         self._ctx = ctx
-        self._certificates_given = certificates
+        self._certificates = certificates  # the container's, built when an order first stores a certificate
 
     @cached_property
-    def certificates(self) -> Any:
-        if self._certificates_given is not None:
-            return self._certificates_given
-        from certvault.certificates.service import CertificateService
-
-        return CertificateService(self._ctx)
+    def certificates(self) -> CertificateService:
+        return self._certificates()
 
     @cached_property
     def accounts(self) -> AccountService:

@@ -8,23 +8,26 @@ Beyond view, a missing level is a 403 that may name the secret: the caller can s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
 from certvault.auth.credentials import AUTH_VERSION, READ_VERSION
 from certvault.auth.rbac import Actor, Permission, require
-from certvault.auth.service import AuthService
 from certvault.context import ServiceContext
 from certvault.db.locks import advisory_lock
 from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden, NotFound
-from certvault.notifications.service import NotificationService
-from certvault.system.service import SystemSettings
 from certvault.vault.access import NAMES, VIEW, AccessResolver
 from certvault.vault.models import Folder, Secret, SecretField
+
+if TYPE_CHECKING:
+    from certvault.auth.service import AuthService
+    from certvault.notifications.service import NotificationService
+    from certvault.system.service import SystemSettings
 
 WEB_SERVICES = "web_services.enabled"
 
@@ -82,24 +85,34 @@ def _records(rows: Sequence[Any]) -> tuple[Record, Record, list[Record]]:
     return secret, folder, fields
 
 
+@dataclass(frozen=True)
+class VaultPeers:
+    """What the vault uses of other domains, passed in by the container; each is built on first use."""
+
+    auth: Callable[[], AuthService]
+    notifications: Callable[[], NotificationService]
+    system: Callable[[], SystemSettings]
+
+
 class VaultCore:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, peers: VaultPeers) -> None:
         self.ctx = ctx
         self.s = ctx.session
         self.access = AccessResolver(ctx.session, ctx.process.access_levels)
+        self._peers = peers
         self._prefetched: tuple[uuid.UUID | int, list[Any]] | None = None
 
     @cached_property
     def notifications(self) -> NotificationService:
-        return NotificationService(self.ctx)
+        return self._peers.notifications()
 
     @cached_property
     def auth(self) -> AuthService:
-        return AuthService(self.ctx.session, self.ctx.audit, self.ctx.sealer, self.ctx.settings.security)
+        return self._peers.auth()
 
     @cached_property
     def system(self) -> SystemSettings:
-        return SystemSettings(self.ctx.session, self.ctx.audit)
+        return self._peers.system()
 
     # ---- gates -------------------------------------------------------------------------------
     def gate(self, actor: Actor) -> None:

@@ -19,11 +19,10 @@ from certvault.audit.models import AuditEvent
 from certvault.auth.rbac import Actor
 from certvault.context import ServiceContext
 from certvault.errors import Forbidden, NotFound
-from certvault.notifications.service import NotificationService
 from certvault.vault import passwords
 from certvault.vault.access import VIEW
 from certvault.vault.accounts import ServiceAccountOps
-from certvault.vault.core import VaultCore, normalize_path
+from certvault.vault.core import VaultCore, VaultPeers, normalize_path
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore
 from certvault.vault.folders import FolderOps
@@ -38,10 +37,8 @@ SYSTEM_ACTOR = "certvault"
 
 
 class VaultService:
-    def __init__(self, ctx: ServiceContext, notifications: NotificationService | None = None) -> None:
-        self.core = VaultCore(ctx)
-        if notifications is not None:
-            self.core.notifications = notifications  # share the caller's instance
+    def __init__(self, ctx: ServiceContext, peers: VaultPeers) -> None:
+        self.core = VaultCore(ctx, peers)
 
     @cached_property
     def store(self) -> FieldStore:
