@@ -17,11 +17,12 @@ from tests.tickets.seed import ADMIN, certificate, import_certificate
 from tests.tickets.test_rules import sync
 
 
-def _desk(app: App) -> str:
+def _desk(app: App) -> double.Store:
     app.process.plugins.register("ticketing", "double", double.DoubleDesk)
+    name = uuid.uuid4().hex
     with app.transaction() as svc:
-        svc.integrations.add(ADMIN, "ticketing", "double", "desk", {"store": uuid.uuid4().hex}, {"token": "t"})
-    return "desk"
+        svc.integrations.add(ADMIN, "ticketing", "double", "desk", {"store": name}, {"token": "t"})
+    return double.STORES.setdefault(name, double.Store())
 
 
 def test_ticket_list_and_sync_permissions(app: App, client: TestClient) -> None:
