@@ -167,6 +167,9 @@ class App:
         self.sessions = sessions
         self.keyring = keyring
         self.process = ProcessState()
+        from certvault.agents.channel import bind as bind_agent_jobs  # the `agent` deploy target's job channel
+
+        bind_agent_jobs(self.process.plugins, self.transaction)
         self._workers: list[Worker] = []
         event.listen(sessions, "after_commit", self._after_commit)
         # Authenticated credentials are cached per process; every change bumps the auth version.

@@ -69,7 +69,8 @@ def enroll(folder: AgentDir, server: str, token: str, ca_file: Path) -> str:
         shutil.copyfile(ca_file, folder.ca_file)
     folder.save_identity(key, answer["cert_pem"], answer["chain_pem"])
     folder.save_config(server, answer["agent"])
-    folder.update_state(enrolled_at=identity.utcnow().isoformat(), serial=answer["serial"])
+    now = identity.utcnow().isoformat()
+    folder.update_state(enrolled_at=now, received_at=now, serial=answer["serial"])
     return str(answer["agent"])
 
 
@@ -106,7 +107,7 @@ class Runner:
 
     # ---- polling -------------------------------------------------------------------------------
     def poll_once(self) -> bool:
-        due = identity.renewal_due(self.folder.certificate())
+        due = self.folder.renew_after()
         wait = max(0.0, min(self.poll_wait, (due - identity.utcnow()).total_seconds()))
         try:
             response = self.client.get("/api/v1/agent/jobs", params={"wait": round(wait, 1)})
@@ -153,8 +154,7 @@ class Runner:
 
     # ---- rotation ------------------------------------------------------------------------------
     def renew_if_due(self) -> bool:
-        cert = self.folder.certificate()
-        if identity.utcnow() < identity.renewal_due(cert):
+        if identity.utcnow() < self.folder.renew_after():
             return False
         key = identity.new_key()
         try:
@@ -173,6 +173,6 @@ class Runner:
         old, self.client = self.client, self._client()
         old.close()
         self.rotations += 1
-        self.folder.update_state(serial=answer["serial"], rotations=self.rotations,
-                                 rotated_at=identity.utcnow().isoformat())
+        now = identity.utcnow().isoformat()
+        self.folder.update_state(serial=answer["serial"], rotations=self.rotations, rotated_at=now, received_at=now)
         return True

@@ -85,6 +85,10 @@ class AgentDir:
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificates(self.identity.read_bytes())[0]
 
+    def renew_after(self) -> datetime:
+        received = self.state().get("received_at")
+        return renewal_due(self.certificate(), datetime.fromisoformat(received) if received else None)
+
     def state(self) -> dict[str, Any]:
         try:
             data: dict[str, Any] = json.loads((self.path / STATE).read_text())
@@ -96,9 +100,12 @@ class AgentDir:
         write_private(self.path / STATE, json.dumps({**self.state(), **values}, indent=2, default=str).encode())
 
 
-def renewal_due(cert: x509.Certificate, now: datetime | None = None) -> datetime:
-    """When the certificate should be replaced: two thirds into its lifetime."""
+def renewal_due(cert: x509.Certificate, received: datetime | None = None) -> datetime:
+    """When the certificate should be replaced: two thirds into its lifetime, counted from when it was received
+    when that is later than its notBefore (the CA back-dates notBefore a few minutes for clock skew)."""
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if received is not None and start < received < end:
+        start = received
     return start + (end - start) * RENEW_AT
 
 

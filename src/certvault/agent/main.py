@@ -101,7 +101,7 @@ def _status(args: argparse.Namespace) -> int:
         cert = folder.certificate()
         data.update(folder.config())
         data.update({"serial": format(cert.serial_number, "x"), "not_after": cert.not_valid_after_utc.isoformat(),
-                     "renew_after": identity.renewal_due(cert).isoformat()})
+                     "renew_after": folder.renew_after().isoformat()})
     data.update(folder.state())
     if args.as_json:
         print(json.dumps(data, indent=2, default=str))

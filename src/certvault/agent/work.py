@@ -2,11 +2,12 @@
 (at-least-once delivery) finds its work done or does it again with the same outcome.
 
 - http01.place / http01.remove: the challenge file under `webroot`/.well-known/acme-challenge/.
-- deploy: certificate, key, chain and full chain written atomically (temp name + rename) with a backup of
-  what they replace (named after the job, so a repeat keeps the original), then the test command, then
-  the reload command; a failed test restores the backups and reloads again. On Windows, `iis_site`
-  imports a PFX into Cert:\\LocalMachine\\My and binds it to the site through PowerShell.
-- rollback: puts back what a deploy replaced (its receipt), then reloads.
+- deploy: the files certvault planned (PEMs, combined PEM, keystore; sent sealed) written atomically (temp
+  name + rename) after a backup of what each replaces (named after the serial, so a repeat keeps the
+  original), then the test command, then the reload command; a failure restores the backups and reloads
+  again. On Windows, `iis_site` imports a PFX into Cert:\\LocalMachine\\My and binds it to the site through
+  PowerShell.
+- rollback: puts back what a deploy replaced (its receipt), then tests and reloads.
 - tls.check: the leaf and chain a local TLS endpoint serves.
 - inventory.report: certificates (never keys) in local files and, on Windows, the machine's stores.
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -28,7 +30,7 @@ from certvault.agent import windows
 
 PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-FILE_ROLES = ("cert_path", "key_path", "chain_path", "fullchain_path")
+ABSENT = "absent"
 COMMAND_TIMEOUT = 120
 MAX_FILES = 2000
 
@@ -70,65 +72,67 @@ def http01_remove(_job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 # ---- deploy and rollback ----------------------------------------------------------------------
 def deploy(job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-    contents = _contents(payload)
+    """Write the planned files (sent sealed, in `secret`) with a backup of each; test, reload; undo on failure.
+    The receipt maps "file:<path>" to its backup ("absent" when the path held nothing)."""
+    secret = json.loads(str(payload.get("secret") or "{}"))
     if payload.get("iis_site"):
-        return _deploy_iis(job_id, payload)
-    backups: dict[str, str] = {}
+        return _deploy_iis(job_id, {**payload, **secret})
+    files = [(str(f["path"]), base64.b64decode(f["content"])) for f in secret.get("files", [])]
+    if not files or any(not os.path.isabs(path) for path, _ in files):
+        raise JobFailed("the deployment names no file to write, or a path that is not absolute")
+    serial = re.sub(r"[^0-9a-fA-F]", "", str(payload.get("serial") or job_id))[:64] or "job"
     mode = int(str(payload.get("mode") or "0640"), 8)
-    for role, data in contents.items():
-        path = Path(str(payload[role]))
-        backups[str(path)] = _backup(path, job_id)
-        _atomic_write(path, data, 0o600 if role == "key_path" else mode, payload.get("owner"))
-    failure = _command(payload.get("test_command"), "test")
-    if failure:
-        _restore(backups)
-        _command(payload.get("reload_command"), "reload")
-        raise JobFailed(f"{failure}; the previous files were restored")
-    failure = _command(payload.get("reload_command"), "reload")
-    if failure:
-        raise JobFailed(failure)
-    return {"backups": backups}
+    receipt: dict[str, str] = {"serial": serial}
+    for path, _ in files:  # every backup before any write
+        receipt[f"file:{path}"] = _backup(Path(path), serial)
+    for path, content in files:
+        _atomic_write(Path(path), content, mode, payload.get("owner"))
+    for label in ("test_command", "reload_command"):
+        failure = _command(payload.get(label), label.split("_")[0])
+        if failure:
+            _restore(receipt)
+            _command(payload.get("reload_command"), "reload")
+            raise JobFailed(f"{failure}; the previous files were restored and reloaded")
+    return {"receipt": receipt}
 
 
 def rollback(_job_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-    backups = {str(k): str(v) for k, v in dict(payload.get("backups") or {}).items()}
-    _restore(backups)
-    failure = _command(payload.get("reload_command"), "reload")
-    if failure:
-        raise JobFailed(failure)
-    return {"restored": sorted(backups)}
+    receipt = {str(k): str(v) for k, v in dict(payload.get("receipt") or {}).items()}
+    _restore(receipt)
+    for label in ("test_command", "reload_command"):
+        failure = _command(payload.get(label), label.split("_")[0])
+        if failure:
+            raise JobFailed(f"the previous files were restored but {failure}")
+    return {"restored": sorted(k[5:] for k in receipt if k.startswith("file:"))}
 
 
-def _contents(payload: dict[str, Any]) -> dict[str, bytes]:
-    cert, chain = str(payload.get("cert_pem", "")).encode(), str(payload.get("chain_pem", "")).encode()
-    key = str(payload.get("key_pem", "")).encode()
-    data = {"cert_path": cert, "key_path": key, "chain_path": chain, "fullchain_path": cert + chain}
-    wanted = {role: data[role] for role in FILE_ROLES if payload.get(role)}
-    if not payload.get("iis_site") and not wanted:
-        raise JobFailed("the deployment names no file to write (cert_path, key_path, chain_path, fullchain_path)")
-    if any(not os.path.isabs(str(payload[role])) for role in wanted):
-        raise JobFailed("deployment paths must be absolute")
-    return wanted
-
-
-def _backup(path: Path, job_id: str) -> str:
-    """Copy what `path` holds now (once per job: a repeated job keeps the first copy); "" when it held nothing."""
-    backup = path.with_name(f"{path.name}.certvault-backup-{job_id}")
+def _backup(path: Path, serial: str) -> str:
+    """Copy what `path` holds now, once per serial (a repeated job keeps the first copy: the original)."""
+    backup = path.with_name(f"{path.name}.certvault-backup-{serial}")
+    absent = path.with_name(f"{backup.name}.{ABSENT}")
     if backup.exists():
         return str(backup)
+    if absent.exists():
+        return ABSENT
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        return ""
+        absent.write_bytes(b"")
+        return ABSENT
     shutil.copy2(path, backup)
     return str(backup)
 
 
-def _restore(backups: dict[str, str]) -> None:
-    for target, backup in backups.items():
-        if backup and Path(backup).exists():
-            shutil.copy2(backup, Path(target).with_name(f".{Path(target).name}.restore"))
-            os.replace(Path(target).with_name(f".{Path(target).name}.restore"), target)
-        elif not backup:
-            Path(target).unlink(missing_ok=True)
+def _restore(receipt: dict[str, str]) -> None:
+    for key, backup in receipt.items():
+        if not key.startswith("file:"):
+            continue
+        target = Path(key[5:])
+        if backup == ABSENT:
+            target.unlink(missing_ok=True)
+        elif Path(backup).exists():
+            temp = target.with_name(f".{target.name}.certvault-tmp")
+            shutil.copy2(backup, temp)
+            os.replace(temp, target)
 
 
 def _atomic_write(path: Path, data: bytes, mode: int, owner: Any = None) -> None:

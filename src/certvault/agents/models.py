@@ -62,7 +62,7 @@ class AgentJob(UUIDPrimaryKey, Base):
     agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # a private key to deploy, sealed (AAD: the id)
+    secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # files with a key, sealed (AAD: the id)
     dedup_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|leased|done|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

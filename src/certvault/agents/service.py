@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from certvault.agents.models import Agent, AgentCertificate, AgentJob, EnrolmentToken
 from certvault.auth.rbac import Actor, Permission, Role, require
 from certvault.context import ServiceContext
-from certvault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from certvault.errors import Conflict, IntegrationError, InvalidInput, NotFound, Unauthenticated
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
@@ -226,6 +226,16 @@ class AgentService:
                                details={"serials": [c.serial for c in certs]})
         return agent
 
+    def describe(self, name: str) -> str:
+        """One line for a deploy target's connection test."""
+        agent = self._by_name(name)
+        if agent is None or agent.enrolled_at is None:
+            raise IntegrationError(f"no enrolled agent named {name}")
+        if agent.revoked_at is not None:
+            raise IntegrationError(f"agent {name} is revoked")
+        seen = agent.last_seen_at.strftime("%Y-%m-%d %H:%M:%S UTC") if agent.last_seen_at else "never"
+        return f"agent {name} is enrolled; last seen {seen} from {agent.last_address or 'unknown'}"
+
     def _by_name(self, name: str) -> Agent | None:
         return self._s.scalar(select(Agent).where(Agent.name == name))
 
@@ -272,7 +282,7 @@ class AgentService:
             job.state, job.available_at, job.attempts = "leased", now + LEASE, job.attempts + 1
             payload = dict(job.payload)
             if job.secret_sealed is not None:
-                payload["key_pem"] = self._ctx.sealer.open_text(job.secret_sealed, aad=f"agent-job:{job.id}")
+                payload["secret"] = self._ctx.sealer.open_text(job.secret_sealed, aad=f"agent-job:{job.id}")
             leased.append(LeasedJob(job.id, job.kind, payload, job.attempts))
         return leased
 

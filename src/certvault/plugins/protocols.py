@@ -255,6 +255,21 @@ class DeployTarget(Protocol):
         ...
 
 
+class AgentJobs(Protocol):
+    """Work for a certvault agent on an end server (agents/channel.py behind it): the `agent` deploy target
+    queues a job and waits for the agent's result. Jobs are at-least-once; every kind is idempotent."""
+
+    def run(self, agent: str, kind: str, payload: Mapping[str, Any], *, secret: bytes | None = None,
+            timeout: float = 300.0, dedup_key: str | None = None) -> Mapping[str, Any]:
+        """Queue one job (`secret` is sealed at rest) and wait for its result; IntegrationError names the agent
+        and its reason when the job fails or does not finish in time."""
+        ...
+
+    def describe(self, agent: str) -> str:
+        """One line on the agent (enrolled, last seen); IntegrationError when it is unknown or revoked."""
+        ...
+
+
 class Http01Target(Protocol):
     """A deploy target that can also answer http-01 challenges (SSH with a webroot, the agent)."""
 
