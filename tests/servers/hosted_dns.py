@@ -3,7 +3,8 @@
 `FakeDNSAPI(tls, *, write_through=None, limit=None)` is a stateful HTTPS server on 127.0.0.1 with:
 
 - a record store: `zones` (name -> list of `Record(id, name, type, value, ttl)`), seeded with
-  `add_zone(name)` and `add_record(fqdn, value, type="TXT")`; read back with `txt(fqdn)` and
+  `add_zone(name)` and `add_record(fqdn, value, type="TXT")`; read back with `txt(fqdn)`,
+  `in_zone_values(zone, fqdn)` and
   `snapshot()` (every record of every zone, to prove a cleanup left the rest as it was);
 - injected failures: `fail(status, times=1, retry_after=None, method=None, path=None)` answers the
   next `times` matching requests with that status (and Retry-After) before the real handling;
@@ -192,6 +193,10 @@ class FakeDNSAPI:
             for value in values:
                 self.add_record(fqdn, value, "TXT", ttl, zone=zone, quiet=True)
             self.changed(fqdn, "TXT")
+
+    def in_zone_values(self, zone: str, fqdn: str) -> list[str]:
+        """TXT values of `fqdn` held in exactly `zone` (which zone a provider wrote to)."""
+        return [r.value for r in self.zones.get(zone, []) if r.name == fqdn and r.type == "TXT"]
 
     def snapshot(self) -> dict[str, list[tuple[str, str, str]]]:
         with self.lock:
