@@ -67,10 +67,10 @@ def test_request_watch_and_revoke_from_the_browser(live: LiveServer, stack: tupl
         page.click("form[action='/acme/request'] button[type=submit]")
         page.wait_for_url("**/acme/orders/*")
         deadline = time.monotonic() + 60
-        while "available" not in page.inner_text(".panel .badge") and time.monotonic() < deadline:
+        while "issued" not in page.inner_text(".panel .badge") and time.monotonic() < deadline:
             time.sleep(0.3)
             page.reload()
-        assert page.inner_text(".panel .badge") == "available", page.inner_text("main")
+        assert page.inner_text(".panel .badge") == "Certificate issued", page.inner_text("main")
         challenges = page.inner_text("main table")
         assert apex in challenges and f"*.{apex}" in challenges
         assert "keystore pkcs12" in page.inner_text("main")
