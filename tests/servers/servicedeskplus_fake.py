@@ -200,14 +200,14 @@ class ServiceDeskPlusFake(FakeHelpDesk):
             notes = self.note_rows.get(rid, [])
             return Reply(200, {"notes": notes, "list_info": {"has_more_rows": False, "row_count": len(notes)},
                                "response_status": [_OK]})
-        if record["status"]["name"] == "Closed" and self.closed_final and method != "GET":
+        if record["status"]["internal_name"] == "Closed" and self.closed_final and method != "GET":
             return failed(403, 4002, "Closed requests cannot be edited")
         if action is None and method == "PUT":
             return self._update(record, data.get("request") or {})
         if action == "notes" and method == "POST":
             return self._note(record, data)
         if action == "_close" and method == "PUT":
-            self._set_status(record, self.statuses["Closed"])
+            self._set_status(record, self._internal("Closed"))
             record["closure_info"] = (data.get("request") or {}).get("closure_info") or {}
             return Reply(200, {"response_status": _OK, "messages": [
                 {"status_code": 2000, "type": "success", "message": "Request(s) closed successfully."}]})
@@ -282,12 +282,17 @@ class ServiceDeskPlusFake(FakeHelpDesk):
         record["last_updated_time"] = _time()
         return None
 
+    def _internal(self, internal_name: str) -> dict[str, Any]:
+        return next(s for s in self.statuses.values() if s["internal_name"] == internal_name)
+
     def _set_status(self, record: dict[str, Any], status: dict[str, Any]) -> None:
-        before = record["status"]["name"] if record.get("status") else ""
-        if before in ("Resolved", "Closed", "Canceled") and status["name"] not in ("Resolved", "Closed", "Canceled"):
+        """By internal name (what survives an admin renaming a status): leaving a done one is a reopen."""
+        done = ("Resolved", "Closed", "Canceled")
+        before = record["status"]["internal_name"] if record.get("status") else ""
+        if before in done and status["internal_name"] not in done:
             record["is_reopened"] = True
         record["status"] = dict(status)
-        if status["name"] == "Resolved":
+        if status["internal_name"] == "Resolved":
             record["resolved_time"] = _time()
 
     def _create(self, fields: dict[str, Any]) -> Reply:

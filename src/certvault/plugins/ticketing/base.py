@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.plugins.protocols import TICKET_STATES, HttpClientFactory, SecretResolver
+from certvault.plugins.protocols import TICKET_STATES, HttpClientFactory, RemoteTicket, SecretResolver
 
 BATCH = 100  # tickets per batched status read
 MAX_KEY = 200
@@ -67,6 +67,14 @@ def batches(numbers: list[str], size: int = BATCH) -> Iterator[list[str]]:
     unique = list(dict.fromkeys(n for n in numbers if n))
     for start in range(0, len(unique), size):
         yield unique[start:start + size]
+
+
+def first_open(tickets: list[RemoteTicket]) -> RemoteTicket | None:
+    """Of the tickets carrying one key (newest first), one not Closed/Canceled when there is one: after a
+    final ticket certvault opens a new one with the same key, and that is the one to track."""
+    live = [t for t in tickets if t.state not in ("closed", "canceled")]
+    ranked = live or tickets
+    return ranked[0] if ranked else None
 
 
 def short(text: str, limit: int = 200) -> str:

@@ -25,6 +25,7 @@ from certvault.plugins.ticketing.base import (
     HelpDeskPlugin,
     batches,
     check_key,
+    first_open,
     normalise,
     state_map,
 )
@@ -129,7 +130,7 @@ class JiraHelpDesk(HelpDeskPlugin):
         jql = f"project = {_jql_string(self.options.project)} AND labels = {_jql_string(label)} ORDER BY created DESC"
         found = [i for i in self.search(jql, 10, "the correlation search")
                  if label in ((i.get("fields") or {}).get("labels") or [])]
-        return self._ticket(found[0]) if found else None
+        return first_open([self._ticket(i) for i in found])
 
     def read(self, number: str) -> RemoteTicket:
         return self._ticket(self.call("GET", f"issue/{_key(number)}", f"reading {number}",

@@ -25,6 +25,7 @@ from certvault.plugins.ticketing.base import (
     HelpDeskPlugin,
     batches,
     check_key,
+    first_open,
     normalise,
     short,
     state_map,
@@ -118,7 +119,7 @@ class ServiceDeskPlusHelpDesk(HelpDeskPlugin):
             criteria = {"field": "subject", "condition": "contains", "value": self._tag(key)}
             found = [r for r in self._list(criteria, 10, "the correlation search")
                      if str(r.get("subject", "")).rstrip().endswith(self._tag(key))]
-        return self._ticket(found[0]) if found else None
+        return first_open([self._ticket(r) for r in found])
 
     def read(self, number: str) -> RemoteTicket:
         return self._ticket(self.call("GET", f"{API}/{_id(number)}", f"reading {number}").get("request") or {})

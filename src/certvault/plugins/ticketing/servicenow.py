@@ -18,7 +18,7 @@ from pydantic import Field
 
 from certvault.errors import Conflict, IntegrationError, InvalidInput, NotFound
 from certvault.plugins.protocols import HttpClientFactory, RemoteTicket, SecretResolver, TicketDraft
-from certvault.plugins.ticketing.base import HelpDeskOptions, HelpDeskPlugin, batches, check_key
+from certvault.plugins.ticketing.base import HelpDeskOptions, HelpDeskPlugin, batches, check_key, first_open
 
 TABLE = "/api/now/v2/table/incident"
 FIELDS = "sys_id,number,state,correlation_id,active"
@@ -110,9 +110,10 @@ class ServiceNowHelpDesk(HelpDeskPlugin):
 
     def find(self, correlation_key: str) -> RemoteTicket | None:
         key = check_key(correlation_key)
-        found = self._query(f"correlation_id={key}^ORDERBYDESCsys_created_on", "the correlation search", 10)
-        mine = [r for r in found if r.get("correlation_id") == key]  # an ignored query term matches everything
-        return self._ticket(mine[0]) if mine else None
+        found = self._query(f"correlation_id={key}^ORDERBYDESCsys_created_on^ORDERBYDESCnumber",
+                            "the correlation search", 10)
+        # an ignored query term (a misspelt field) would match every incident: keep exact matches only
+        return first_open([self._ticket(r) for r in found if r.get("correlation_id") == key])
 
     def read(self, number: str) -> RemoteTicket:
         found = [r for r in self._query(f"number={_number(number)}", f"reading {number}", 1)
