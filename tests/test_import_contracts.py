@@ -22,7 +22,9 @@ PLANTED = {
     "Services never import the edges": ("issuance/planted.py", "import certvault.api.app"),
     "Edges import no models and no db: they call services through the container": (
         "web/routes/planted.py", "import certvault.vault.models"),
-    "Edges sit above services": ("container.py", None),  # the container importing the CLI, appended below
+    # a library reaching up into a domain service (the container importing the CLI is appended below)
+    "Layers: edges > container > domains > shared services > libraries": (
+        "db/planted.py", "import certvault.vault.service"),
 }
 
 
@@ -38,6 +40,13 @@ def tree(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     return copy
+
+
+def test_imports_that_name_types_only_are_not_dependencies(tree: Path) -> None:
+    """A `TYPE_CHECKING` import (how JobContext.services is typed as the container's Services) runs nothing."""
+    (tree / "src" / "certvault" / "db" / "planted.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import certvault.container\n")
+    assert _lint(tree).returncode == 0
 
 
 def test_a_clean_copy_keeps_every_contract(tree: Path) -> None:
@@ -59,5 +68,5 @@ def test_one_planted_violation_of_each_contract_breaks_it(tree: Path) -> None:
     for name in PLANTED:
         assert re.search(rf"{re.escape(name)} BROKEN", result.stdout), (name, result.stdout[-3000:])
     for planted in ("certvault.crypto.planted", "certvault.plugins.notify.planted", "certvault.issuance.planted",
-                    "certvault.web.routes.planted", "certvault.container"):
+                    "certvault.web.routes.planted", "certvault.db.planted", "certvault.container"):
         assert planted in result.stdout

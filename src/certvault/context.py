@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from certvault.audit.service import AuditLog
 from certvault.config import Settings
 from certvault.db.base import utcnow
 from certvault.events.outbox import EventOutbox
@@ -20,6 +19,7 @@ from certvault.keyring.service import Keyring, Sealer
 from certvault.plugins.registry import PluginRegistry, default_registry
 
 if TYPE_CHECKING:
+    from certvault.audit.service import AuditLog
     from certvault.auth.credentials import VersionedCache
     from certvault.integrations.service import IntegrationService
     from certvault.issuance.clients import ClientPool
