@@ -39,6 +39,7 @@ class Bind9:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     record_types: str = "TXT"  # what the key may update (tests that delegate with a CNAME add "CNAME")
+    chase_cnames: bool = False  # answer with the target of a CNAME into another of its zones (as a resolver)
 
     @property
     def address(self) -> str:
@@ -57,7 +58,7 @@ class Bind9:
         conf.write_text(
             f'key "{self.key_name}" {{ algorithm {self.algorithm}; secret "{self.secret}"; }};\n'
             f'options {{ directory "{self.workdir}"; pid-file "{self.workdir}/named.pid"; '
-            f'listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; '
+            f'listen-on port {self.port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; {self._recursion()} '
             f'dnssec-validation no; allow-transfer {{ none; }}; notify no; }};\n'
             f'controls {{ }};\n{zones}')
         subprocess.run([which("named-checkconf", "/usr/sbin/named-checkconf"), str(conf)], check=True,
@@ -69,6 +70,12 @@ class Bind9:
         self.proc = start(args, log)
         wait_until(self._answers, 20, "named", self.proc, log)
         return self
+
+    def _recursion(self) -> str:
+        if not self.chase_cnames:
+            return "recursion no;"
+        # loopback may recurse, so BIND follows a CNAME into its other zones; nothing is forwarded
+        return "recursion yes; allow-recursion { 127.0.0.1; };"
 
     def _answers(self) -> bool:
         try:

@@ -156,6 +156,10 @@ def _show(out: OrderOut, as_json: bool) -> None:
         console.print(f"[red]error:[/] {out.error}", highlight=False)
     if out.last_check and out.status != "available":
         console.print(f"last check: {out.last_check}", highlight=False)
+    for ch in out.challenges:
+        if ch.dns_account_id:
+            via = f" (CNAME to {ch.dns_target})" if ch.dns_target and ch.dns_target != ch.dns_name else ""
+            console.print(f"  {ch.identifier}: DNS account {ch.dns_account_id}{via}", highlight=False)
     if out.certificate_id:
         console.print(f"certificate {out.certificate_id} serial {out.serial} valid until {out.not_after}",
                       highlight=False)
@@ -174,7 +178,8 @@ def request(
     account: str = typer.Option(..., "--account", help="ACME account id"),
     domain: list[str] = typer.Option(..., "--domain", help="name (repeatable, up to 100; the first is the CN)"),
     challenge: str = typer.Option("http-01", "--challenge", help="http-01 | dns-01"),
-    dns_account: str | None = typer.Option(None, "--dns-account", help="DNS account (dns-01); omit for manual"),
+    dns_account: str | None = typer.Option(None, "--dns-account", help="DNS account (dns-01); omit to let "
+                                           "certvault pick per name, or publish by hand when none fits"),
     http_mode: str = typer.Option("standalone", "--http-mode", help="standalone | webroot | manual"),
     webroot: str | None = typer.Option(None, "--webroot"),
     key: str = typer.Option("ec256", "--key", help="ec256 | ec384 | rsa2048 | rsa3072 | rsa4096"),
@@ -204,6 +209,17 @@ def request(
     _show(out, as_json)
     if out.status == "failed":
         raise typer.Exit(1)
+
+
+@acme_app.command("assign-dns")
+def assign_dns(ctx: typer.Context, order_id: str,
+               dns_account: str = typer.Option(..., "--dns-account", help="DNS account id or name"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Assign a DNS account to a pending dns-01 order: certvault publishes its records from now on."""
+    with services(ctx) as svc:
+        order = svc.issuance.requests.assign_dns(cli_actor(), order_id, dns_account)
+        out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
+    _show(out, as_json)
 
 
 @acme_app.command("status")

@@ -81,7 +81,7 @@ class IntegrationService:
     # ---- changing ----------------------------------------------------------------------------
     def add(self, actor: Actor, kind: str, plugin: str, name: str, options: Mapping[str, Any],
             secrets: Mapping[str, str]) -> IntegrationAccount:
-        self._manage(actor, kind)
+        self._manage(actor, kind, plugin)
         name = check_name((name or "").strip(), f"{KIND_TITLES[kind]} name", MAX_SHORT_NAME)
         given, values = _given(options), _given(secrets)
         model = self.plugins.validate(kind, plugin, given, values)
@@ -104,6 +104,7 @@ class IntegrationService:
                secrets: Mapping[str, str] | None = None) -> IntegrationAccount:
         self._manage(actor, kind)
         account = self.find(kind, ref)
+        self._manage(actor, kind, account.plugin)
         changed = _given(secrets)
         merged_options = {**account.options, **_given(options)}
         resolve = self.resolver(account, "update")
@@ -120,6 +121,7 @@ class IntegrationService:
     def set_enabled(self, actor: Actor, kind: str, ref: uuid.UUID | str, enabled: bool) -> IntegrationAccount:
         self._manage(actor, kind)
         account = self.find(kind, ref)
+        self._manage(actor, kind, account.plugin)
         account.enabled = enabled
         self._ctx.audit.record(actor, "integration.enable" if enabled else "integration.disable",
                                target_type="integration", target_id=account.id,
@@ -130,6 +132,7 @@ class IntegrationService:
         """Remove the account; its vault secret is retired unless another account still refers to it."""
         self._manage(actor, kind)
         account = self.find(kind, ref)
+        self._manage(actor, kind, account.plugin)
         self._ctx.audit.record(actor, "integration.delete", target_type="integration", target_id=account.id,
                                details={"kind": kind, "name": account.name, "plugin": account.plugin})
         mine = {r["secret"] for r in account.secret_refs.values()}
@@ -140,8 +143,11 @@ class IntegrationService:
         for secret_id in mine - others:
             self._vault.secrets.deactivate(self._system("delete"), uuid.UUID(secret_id))
 
-    def _manage(self, actor: Actor, kind: str) -> None:
+    def _manage(self, actor: Actor, kind: str, plugin: str | None = None) -> None:
+        """The kind's permission; a plugin marked `admin_only` (it runs commands: dns hook) needs an administrator."""
         require(actor, _MANAGE.get(_kind(kind), Permission.SETTINGS_MANAGE))
+        if plugin is not None and getattr(self.plugins.get(kind, plugin).cls, "admin_only", False):
+            require(actor, Permission.SETTINGS_MANAGE)
 
     def store_secrets(self, account: IntegrationAccount, values: Mapping[str, str]) -> None:
         """New values go into the account's vault secret (its history keeps the old ones)."""
@@ -236,6 +242,7 @@ class IntegrationService:
         """Test connection: one harmless call that proves the options and credentials work."""
         self._manage(actor, kind)
         account = self.find(kind, ref)
+        self._manage(actor, kind, account.plugin)
         plugin = self.build(account, "test")
         probe: Callable[[], str] | None = getattr(plugin, "check", None)
         if probe is None:

@@ -19,7 +19,7 @@ def _cache(ctx: ServiceContext) -> dict[tuple[Any, ...], DNSProvider]:
 
 
 def key_of(ref: Any) -> tuple[Any, ...]:
-    return ref.id, repr(sorted(ref.options.items())), ref.secret_versions
+    return ref.id, repr(sorted(ref.options.items())), ref.secret_versions, repr(sorted(ref.connection.items()))
 
 
 def warm(ctx: ServiceContext, ref: Any) -> None:
@@ -29,7 +29,7 @@ def warm(ctx: ServiceContext, ref: Any) -> None:
 
         # the snapshot already read the account's row: a detached copy saves reading it again
         account = IntegrationAccount(id=ref.id, kind="dns", plugin=ref.provider, name=ref.name,
-                                     options=ref.options, secret_refs=ref.secret_refs, connection={})
+                                     options=ref.options, secret_refs=ref.secret_refs, connection=ref.connection)
         _cache(ctx)[key_of(ref)] = integrations(ctx).dns_provider(account, "dns-01", audited=False)
 
 

@@ -52,6 +52,7 @@ TERMINAL = (STORED, FAILED)
 MAX_TRANSITIONS = 60
 INLINE_WAIT = 0.1  # seconds: a CA re-poll due this soon runs inside the same job
 INLINE_BUDGET = 1.0  # seconds of such waits per job, so a slot is never held long
+CLEANUP_RETRY, CLEANUP_ATTEMPTS = 30.0, 20  # a failed removal: first retry after 30 s, then the job backoff
 STEPS: dict[str, Any] = {
     AUTHORIZATIONS_PENDING: steps.authorizations_pending, CHALLENGES_ANSWERED: steps.challenges_answered,
     VALIDATING: steps.validating, FINALIZING: steps.finalizing, DOWNLOADING: steps.downloading,
@@ -195,6 +196,8 @@ class OrderEngine:
         ctx: ServiceContext = svc.ctx
         if not commit_outcome(ctx, view, outcome):
             return False
+        if outcome.state in (FAILED, DOWNLOADING) and fulfil.still_published(advance_view(view, outcome)):
+            enqueue_cleanup(ctx, view.id, CLEANUP_RETRY)  # a removal failed: retried until it works
         if outcome.state == STORED:
             assert outcome.chain_pem and view.key_pem
             svc.issuance.store_certificate(view.id, outcome.chain_pem, view.key_pem)
@@ -218,10 +221,22 @@ class OrderEngine:
                        order_id=view.id, message=message, error_type=outcome.changes.get("error_type"))
 
 
+def enqueue_cleanup(ctx: ServiceContext, order_id: uuid.UUID, delay: float = 0.0) -> None:
+    ctx.enqueue(CLEANUP_JOB, {"order_id": str(order_id)}, dedup_key=f"acme-cleanup:{order_id}",
+                delay=timedelta(seconds=delay), max_attempts=CLEANUP_ATTEMPTS)
+
+
 def cleanup_order(job: Any, order_id: uuid.UUID) -> None:
-    """Jobs queued by earlier versions (responses are now removed by the steps themselves)."""
+    """Remove what a finished order still has published (a removal that failed in its step), record it,
+    and fail the job while something is left, so the job engine retries it with backoff."""
     with job.step() as svc:
         view = load_order(svc.ctx, order_id)
         ctx = svc.ctx
-    if view is not None:
-        fulfil.remove(ctx, view)
+    if view is None or view.state not in TERMINAL + (DOWNLOADING,):
+        return
+    removed = fulfil.remove(ctx, view)
+    with job.step() as svc:
+        commit_outcome(svc.ctx, view, Outcome(view.state, authz=removed))
+    left = [a.identifier for a in fulfil.still_published(view) if a.id not in removed]
+    if left:
+        raise CertvaultError(f"could not remove the challenge records of {', '.join(left[:5])} yet")

@@ -166,6 +166,10 @@ class AcmeAuthorization(UUIDPrimaryKey, Base):
     key_authorization: Mapped[str | None] = mapped_column(String(400))
     record_name: Mapped[str | None] = mapped_column(String(300))
     record_value: Mapped[str | None] = mapped_column(String(300))
+    # dns-01 through a DNS account: the account that published it (assigned or chosen for this name) and
+    # where it was written (record_name, or the target of a CNAME on it: a delegated validation zone)
+    dns_account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    record_target: Mapped[str | None] = mapped_column(String(300))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -52,6 +52,34 @@ def authoritative_servers(fqdn: str, resolvers: list[NameServer]) -> list[NameSe
     return servers
 
 
+def follow_cname(fqdn: str, resolvers: list[NameServer], limit: int = 8) -> str:
+    """Where a record at `fqdn` really lives: the end of the CNAME chain on it (delegated validation,
+    e.g. `_acme-challenge.example.com CNAME x.auth.acme-dns.io`), or `fqdn` itself."""
+    name = fqdn.rstrip(".").lower()
+    for _ in range(limit):
+        target = _cname_of(name, resolvers)
+        if target is None or target == name:
+            return name
+        name = target
+    raise dns.exception.DNSException(f"the CNAME chain from {fqdn} is longer than {limit}")
+
+
+def _cname_of(name: str, resolvers: list[NameServer]) -> str | None:
+    if resolvers:
+        response = _query(name, dns.rdatatype.CNAME, resolvers[0], recursive=True)
+        for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == dns.name.from_text(name):
+                return str(rrset[0].target.to_text(omit_final_dot=True)).lower()
+        return None
+    resolver = dns.resolver.Resolver()
+    resolver.lifetime = TIMEOUT
+    try:
+        answer = resolver.resolve(name, "CNAME")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return None
+    return str(answer[0].target.to_text(omit_final_dot=True)).lower()
+
+
 def txt_visible(fqdn: str, value: str, servers: list[NameServer]) -> tuple[bool, str]:
     """(True, '') when every server answers the value; else (False, what was seen where)."""
     for server in servers:

@@ -122,13 +122,10 @@ class RequestService:
     def _fulfilment(self, spec: RequestSpec) -> tuple[IntegrationAccount | None, str]:
         if spec.challenge == "dns-01":
             if not spec.dns_account_id:
-                return None, "manual"
-            from certvault.issuance.dns_accounts import DnsAccountService
-
-            account = DnsAccountService(self._ctx).load(spec.dns_account_id)
-            if not account.enabled:
-                raise Conflict(f"DNS account {account.name} is disabled; enable it or choose another")
-            return account, "dns"
+                # none assigned: the engine picks, per name, the enabled account whose zone contains it
+                # (and leaves the order to a person when some name has none)
+                return None, "dns" if self._any_enabled_dns_account() else "manual"
+            return self._enabled_dns_account(spec.dns_account_id), "dns"
         if spec.dns_account_id:
             raise InvalidInput("a DNS account only applies to dns-01 challenges")
         if spec.http_mode not in HTTP_MODES:
@@ -136,6 +133,19 @@ class RequestService:
         if spec.http_mode == "webroot":
             http01.check_webroot(spec.webroot)
         return None, spec.http_mode
+
+    def _enabled_dns_account(self, ref: uuid.UUID | str) -> IntegrationAccount:
+        from certvault.issuance.dns_accounts import DnsAccountService
+
+        account = DnsAccountService(self._ctx).load(ref)
+        if not account.enabled:
+            raise Conflict(f"DNS account {account.name} is disabled; enable it or choose another")
+        return account
+
+    def _any_enabled_dns_account(self) -> bool:
+        dns = IntegrationAccount
+        stmt = select(dns.id).where(dns.kind == "dns", dns.enabled.is_(True))
+        return self._s.scalar(stmt.limit(1)) is not None
 
     def _initial_key(self, spec: RequestSpec) -> bytes | None:
         if spec.key_policy not in KEY_POLICIES:
@@ -208,6 +218,28 @@ class RequestService:
         enqueue_advance(self._ctx, order.id, order.seq)
         return order
 
+    def assign_dns(self, actor: Actor, order_id: uuid.UUID | str, dns_account_id: uuid.UUID | str) -> AcmeOrder:
+        """Give a pending dns-01 order a DNS account (the seed's "Assign DNS"): certvault publishes its records
+        through it from now on."""
+        require(actor, Permission.ACME_REQUEST)
+        order = self.load(order_id)
+        if order.challenge_type != "dns-01":
+            raise InvalidInput(f"order {order.id} uses {order.challenge_type}; a DNS account applies to dns-01")
+        if order.state not in (CREATED, AUTHORIZATIONS_PENDING):
+            raise Conflict(f"order {order.id} is {user_status(order)} ({order.state}); a DNS account can be "
+                           "assigned while it is pending")
+        if any(a.published_at is not None for a in self.authorizations(order)):
+            raise Conflict(f"order {order.id} already has records published through a DNS account")
+        account = self._enabled_dns_account(dns_account_id)
+        order.dns_account_id, order.fulfilment = account.id, "dns"
+        order.verify_requested_at, order.last_check, order.seq = None, None, order.seq + 1
+        self._s.flush()
+        self._ctx.audit.record(actor, "acme.order.assign_dns", target_type="acme_order", target_id=order.id,
+                               details={"names": order.names[:20], "dns_account": account.name,
+                                        "dns_account_id": str(account.id), "provider": account.plugin})
+        enqueue_advance(self._ctx, order.id, order.seq)
+        return order
+
     def new_challenge(self, actor: Actor, order_id: uuid.UUID | str) -> AcmeOrder:
         """Start again with a fresh ACME order (same request and key) after a failure."""
         require(actor, Permission.ACME_REQUEST)
@@ -215,6 +247,9 @@ class RequestService:
         if order.state not in (FAILED, AUTHORIZATIONS_PENDING):
             raise Conflict(f"order {order.id} is {user_status(order)}; a new challenge applies to failed or "
                            "pending orders")
+        if any(a.published_at is not None for a in self.authorizations(order)):
+            raise Conflict(f"order {order.id} still has challenge records published; they are removed when it "
+                           "finishes or fails")
         self._s.query(AcmeAuthorization).filter(AcmeAuthorization.order_id == order.id).delete()
         for column in ("order_url", "finalize_url", "certificate_url", "new_order_sent_at", "ca_status",
                        "waiting_since", "verify_requested_at", "last_check", "error_type", "error_message",

@@ -64,6 +64,8 @@ class ChallengeOut(BaseModel):
     http_content: str | None = None
     dns_name: str | None = None
     dns_value: str | None = None
+    dns_target: str | None = None  # where the record was written: dns_name or the target of its CNAME
+    dns_account_id: uuid.UUID | None = None  # the DNS account that published it (assigned or chosen)
     error: dict[str, Any] | None = None
 
 
@@ -119,6 +121,7 @@ def _challenge(order: AcmeOrder, authz: AcmeAuthorization) -> ChallengeOut:
         out.http_content = authz.key_authorization
     elif authz.record_name:
         out.dns_name, out.dns_value = authz.record_name, authz.record_value
+        out.dns_target, out.dns_account_id = authz.record_target, authz.dns_account_id
     return out
 
 
@@ -182,6 +185,19 @@ class DnsAccountIn(BaseModel):
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
+    # acme-dns: make a new registration on options.server first (JSON key "register")
+    register_new: bool = Field(default=False, alias="register")
+
+
+class DnsTestOut(BaseModel):
+    ok: bool
+    zones: list[str] = Field(default_factory=list)  # what the credentials can edit
+    result: str | None = None  # what answered
+    error: str | None = None  # why the test failed, in words
+
+
+class AssignDnsIn(BaseModel):
+    dns_account_id: uuid.UUID
 
 
 class OrderIn(BaseModel):

@@ -6,7 +6,9 @@ UPDATE guarded by `seq`, so two workers racing on one order cannot both advance 
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -15,11 +17,14 @@ from sqlalchemy import bindparam, func, select
 
 from certvault.context import ServiceContext
 from certvault.db.base import table_of
+from certvault.errors import CertvaultError
 from certvault.integrations.models import IntegrationAccount
 from certvault.issuance.clients import AccountRef
 from certvault.issuance.models import IN_FLIGHT, AcmeAccount, AcmeAuthorization, AcmeOrder
 from certvault.issuance.runtime import AcmeRuntime, load_runtime
 from certvault.vault.models import Secret
+
+log = logging.getLogger("certvault.issuance")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class AuthzView:
     record_value: str | None
     published_at: datetime | None
     answered_at: datetime | None
+    dns_account_id: uuid.UUID | None = None  # the DNS account that published it (dns fulfilment)
+    record_target: str | None = None  # where it was written: record_name or its CNAME target
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class DnsRef:
     options: dict[str, Any]
     secret_refs: dict[str, Any]  # opened only when the provider is built (issuance/dns_providers.py)
     secret_versions: tuple[int, ...] = ()
+    connection: dict[str, Any] = field(default_factory=dict)  # the outbound client's settings (trust, proxy)
 
 
 @dataclass
@@ -74,9 +82,10 @@ class OrderView:
     waiting_since: datetime | None
     verify_requested_at: datetime | None
     account: AccountRef | None
-    dns: DnsRef | None
+    dns: DnsRef | None  # the DNS account assigned to the order (None: chosen per name)
     runtime: AcmeRuntime
     authorizations: list[AuthzView]
+    dns_accounts: dict[uuid.UUID, DnsRef] = field(default_factory=dict)  # per-name choices and candidates
     in_flight_account: int = 0
     in_flight_ca: int = 0
     max_in_flight_account: int = 100
@@ -102,6 +111,8 @@ def _by_id(model: Any) -> Any:
 
 # Built once (see _update): loading an order is the engine's most frequent read.
 _ORDER, _ACCOUNT, _DNS = _by_id(AcmeOrder), _by_id(AcmeAccount), _by_id(IntegrationAccount)
+_ENABLED_DNS = select(IntegrationAccount.__table__).where(IntegrationAccount.__table__.c.kind == "dns",
+                                                          IntegrationAccount.__table__.c.enabled.is_(True))
 _VERSIONS = select(table_of(Secret).c.version).where(
     table_of(Secret).c.id.in_(bindparam("ids", expanding=True))).order_by(table_of(Secret).c.id)
 _AUTHZS = select(AcmeAuthorization.__table__).where(
@@ -119,7 +130,8 @@ def _dns_ref(ctx: ServiceContext, row: Any) -> DnsRef:
 
     ids = sorted({uuid.UUID(r["secret"]) for r in row.secret_refs.values()})
     versions = tuple(ctx.session.execute(_VERSIONS, {"ids": ids}).scalars()) if ids else ()
-    ref = DnsRef(row.id, row.name, row.plugin, dict(row.options), dict(row.secret_refs), versions)
+    ref = DnsRef(row.id, row.name, row.plugin, dict(row.options), dict(row.secret_refs), versions,
+                 dict(row.connection or {}))
     dns_providers.warm(ctx, ref)  # the network steps after this snapshot use no transaction
     return ref
 
@@ -144,7 +156,8 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
         polls=order.polls, waiting_since=order.waiting_since, verify_requested_at=order.verify_requested_at,
         account=AccountRef.of(ctx, account) if account is not None else None,
         dns=_dns_ref(ctx, dns) if dns else None,
-        runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs])
+        runtime=load_runtime(ctx.session), authorizations=[_authz_view(a) for a in authzs],
+        dns_accounts=_dns_accounts(ctx, order, authzs))
     if account is not None and order.state == "created":
         view.max_in_flight_account = account.max_in_flight
         view.in_flight_account = ctx.session.scalar(_IN_FLIGHT_ACCOUNT, {"account_id": account.id}) or 0
@@ -152,9 +165,32 @@ def load_order(ctx: ServiceContext, order_id: uuid.UUID) -> OrderView | None:
     return view
 
 
+def _dns_accounts(ctx: ServiceContext, order: Any, authzs: Sequence[Any]) -> dict[uuid.UUID, DnsRef]:
+    """The DNS accounts this step may use: those that published a name of the order (their cleanup runs even
+    when they were disabled since) and, for an order without an assigned account that still has names to
+    publish, every enabled account (the candidates of the per-name choice)."""
+    if order.fulfilment != "dns":
+        return {}
+    refs: dict[uuid.UUID, DnsRef] = {}
+    for account_id in {a.dns_account_id for a in authzs if a.dns_account_id}:
+        row = ctx.session.execute(_DNS, {"id": account_id}).first()
+        if row is not None:
+            refs[account_id] = _dns_ref(ctx, row)
+    if order.dns_account_id is None and order.state in ("created", "authorizations_pending"):
+        for row in ctx.session.execute(_ENABLED_DNS):
+            if row.id in refs:
+                continue
+            try:
+                refs[row.id] = _dns_ref(ctx, row)
+            except CertvaultError as exc:  # a broken candidate is left out of the choice, not fatal
+                log.warning("DNS account %s cannot be built and is not a candidate: %s", row.name, exc.message)
+    return refs
+
+
 def _authz_view(a: Any) -> AuthzView:
     return AuthzView(a.id, a.identifier, a.identifier_type, a.wildcard, a.url, a.status, a.challenge_url, a.token,
-                     a.key_authorization, a.record_name, a.record_value, a.published_at, a.answered_at)
+                     a.key_authorization, a.record_name, a.record_value, a.published_at, a.answered_at,
+                     a.dns_account_id, a.record_target)
 
 
 _ORDERS = table_of(AcmeOrder)
@@ -222,7 +258,8 @@ def advance_view(view: OrderView, outcome: Outcome) -> OrderView:
     if outcome.new_authz:
         new.authorizations = [AuthzView(id=row["id"], **{k: row.get(k) for k in (  # type: ignore[arg-type]
             "identifier", "identifier_type", "wildcard", "url", "status", "challenge_url", "token",
-            "key_authorization", "record_name", "record_value", "published_at", "answered_at")})
+            "key_authorization", "record_name", "record_value", "published_at", "answered_at", "dns_account_id",
+            "record_target")})
             for row in outcome.new_authz]
     if outcome.authz:
         new.authorizations = [replace(a, **{k: v for k, v in outcome.authz.get(a.id, {}).items()

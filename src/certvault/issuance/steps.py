@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from cryptography import x509
@@ -22,7 +23,7 @@ from certvault.issuance.models import (
     STORED,
     VALIDATING,
 )
-from certvault.issuance.snapshot import OrderView, Outcome
+from certvault.issuance.snapshot import AuthzView, OrderView, Outcome
 
 
 def failed(message: str, kind: str = "error", problem: dict | None = None, now: datetime | None = None) -> Outcome:
@@ -116,10 +117,15 @@ def authorizations_pending(ctx: ServiceContext, client: AcmeClient, view: OrderV
     if view.fulfilment == "manual":
         return _manual(ctx, view, now)
     changes: dict[uuid.UUID, dict[str, object]] = {}
-    for authz in todo:
-        if authz.published_at is None:
-            fulfil.publish(ctx, view, authz)
-            changes[authz.id] = {"published_at": now}
+    if view.fulfilment == "dns":
+        planned = fulfil.plan_dns(ctx, view, [a for a in todo if a.published_at is None])
+        if isinstance(planned, str):
+            if any(a.published_at for a in view.authorizations):
+                return failed(planned, "no_dns_account", now=now)
+            # nothing was written: the order waits for a person (records by hand, or assign-dns)
+            return Outcome(AUTHORIZATIONS_PENDING, {"fulfilment": "manual", "last_check": planned}, park=True)
+        todo = [planned.get(a.id, a) for a in todo]
+    _publish(ctx, view, todo, now, changes)
     problems = [msg for ok, msg in (fulfil.visible(ctx, view, a) for a in todo) if not ok]
     if not problems:
         return Outcome(CHALLENGES_ANSWERED, {"waiting_since": None, "last_check": None}, authz=changes)
@@ -132,9 +138,27 @@ def authorizations_pending(ctx: ServiceContext, client: AcmeClient, view: OrderV
                    wait=interval)
 
 
+def _publish(ctx: ServiceContext, view: OrderView, todo: list[AuthzView], now: datetime,
+             changes: dict[uuid.UUID, dict[str, object]]) -> None:
+    """Publish what is not yet; when one fails, take down what this step wrote before raising (nothing of
+    it is recorded yet, so the engine's cleanup would not know of it)."""
+    written: list[AuthzView] = []
+    for authz in todo:
+        if authz.published_at is not None:
+            continue
+        try:
+            fulfil.publish(ctx, view, authz)
+        except Exception:
+            fulfil.remove(ctx, view, only=[*written, replace(authz, published_at=now)])
+            raise
+        written.append(replace(authz, published_at=now))
+        changes[authz.id] = {"published_at": now, "dns_account_id": authz.dns_account_id,
+                             "record_target": authz.record_target}
+
+
 def _propagation(ctx: ServiceContext, view: OrderView) -> tuple[float, float]:
-    if view.fulfilment == "dns" and view.dns is not None:
-        prop = fulfil.dns_provider(ctx, view.dns).propagation()
+    if view.fulfilment == "dns":
+        prop = fulfil.dns_propagation(ctx, view)
         return prop.timeout, prop.interval
     return 60.0, 1.0
 

@@ -14,8 +14,10 @@ from certvault.issuance.requests import RequestSpec
 from certvault.issuance.schemas import (
     AccountOut,
     AdoptIn,
+    AssignDnsIn,
     DnsAccountIn,
     DnsAccountOut,
+    DnsTestOut,
     EmailIn,
     ManagedOut,
     OrderIn,
@@ -98,7 +100,12 @@ def list_dns_accounts(svc: ServicesDep, actor: Actor = Depends(require(READ))) -
 @router.post("/dns-accounts", response_model=DnsAccountOut, status_code=201)
 def add_dns_account(body: DnsAccountIn, svc: ServicesDep, actor: Actor = Depends(require(DNS))) -> DnsAccountOut:
     return DnsAccountOut.of(svc.issuance.dns_accounts.add(actor, body.provider, body.name, body.options,
-                                                          body.secrets))
+                                                          body.secrets, register=body.register_new))
+
+
+@router.post("/dns-accounts/{account_id}/test", response_model=DnsTestOut)
+def test_dns_account(account_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(DNS))) -> DnsTestOut:
+    return DnsTestOut(**svc.issuance.dns_accounts.test(actor, account_id))
 
 
 @router.delete("/dns-accounts/{account_id}", status_code=204)
@@ -131,6 +138,13 @@ def get_order(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(requ
 @router.post("/orders/{order_id}/verify", response_model=OrderOut)
 def verify_order(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))) -> OrderOut:
     return OrderOut.of(svc.issuance.requests.verify(actor, order_id))
+
+
+@router.post("/orders/{order_id}/dns-account", response_model=OrderOut)
+def assign_dns(order_id: uuid.UUID, body: AssignDnsIn, svc: ServicesDep,
+               actor: Actor = Depends(require(REQUEST))) -> OrderOut:
+    order = svc.issuance.requests.assign_dns(actor, order_id, body.dns_account_id)
+    return OrderOut.of(order, svc.issuance.requests.authorizations(order))
 
 
 @router.post("/orders/{order_id}/new-challenge", response_model=OrderOut)

@@ -145,4 +145,4 @@ def _error(response: Any) -> str:
     try:
         return str(response.json().get("error", ""))[:200]
     except (ValueError, AttributeError):
-        return response.text[:200]
+        return str(response.text)[:200]

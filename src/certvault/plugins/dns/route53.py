@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, field_validator
 
 from certvault.errors import IntegrationError, InvalidInput
-from certvault.plugins.dns.hosted import ZONES, HostedOptions, fingerprint, longest_zone, record_lock
+from certvault.plugins.dns.hosted import ZONES, HostedOptions, ZoneNotFound, fingerprint, longest_zone, record_lock
 from certvault.plugins.protocols import HttpClientFactory, NameServer, Propagation, SecretResolver
 
 if TYPE_CHECKING:
@@ -21,13 +21,14 @@ if TYPE_CHECKING:
 
 RATE = 5.0  # requests per second per account
 PLAIN = {  # AWS error codes -> what a person should check
-    "InvalidClientTokenId": "the access key id is not known to AWS",
-    "SignatureDoesNotMatch": "the secret access key is wrong",
-    "UnrecognizedClientException": "the access key id is not known to AWS",
+    "InvalidClientTokenId": "bad credentials: the access key id is not known to AWS",
+    "SignatureDoesNotMatch": "bad credentials: the secret access key is wrong",
+    "UnrecognizedClientException": "bad credentials: the access key id is not known to AWS",
     "AccessDenied": "the credentials may not do this (IAM needs route53:ListHostedZones, "
                     "ListResourceRecordSets, ChangeResourceRecordSets and GetChange)",
     "NoSuchHostedZone": "the hosted zone does not exist",
-    "Throttling": "Route 53 is throttling requests (5 per second per account); try again later",
+    "Throttling": "Route 53 is rate limiting this account (5 requests per second) even after retries; "
+                  "certvault tries again later",
     "PriorRequestNotComplete": "an earlier change to this record set is still being applied",
     "InvalidChangeBatch": "Route 53 refused the change",
 }
@@ -105,7 +106,10 @@ class Route53Provider:
             self._wait_insync(change, fqdn)
 
     def cleanup(self, fqdn: str, value: str) -> None:
-        self._write(fqdn, lambda values: [v for v in values if v != value])
+        try:
+            self._write(fqdn, lambda values: [v for v in values if v != value])
+        except ZoneNotFound:
+            return  # no zone of the account holds the name: nothing of ours is there
 
     def propagation(self) -> Propagation:
         return Propagation(timeout=self.options.propagation_timeout, interval=self.options.polling_interval)
@@ -162,8 +166,8 @@ class Route53Provider:
             zone = longest_zone(name, self._zone_map(fresh=True))
         if zone is not None:
             return zone.id
-        where = f"hosted zone {self.options.hosted_zone_id}" if self.options.hosted_zone_id else "any hosted zone"
-        raise IntegrationError(f"Route 53: {name.rstrip('.')} is not in {where} these credentials can see")
+        which = f" (hosted zone {self.options.hosted_zone_id})" if self.options.hosted_zone_id else ""
+        raise ZoneNotFound(f"Route 53: no zone these credentials can edit{which} contains {name.rstrip('.')}")
 
     def _zone_map(self, fresh: bool = False) -> dict[str, str]:
         """Zone name -> hosted zone id, cached per account for minutes (hosted.ZONES)."""
