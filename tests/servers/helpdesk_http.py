@@ -12,6 +12,7 @@ A fake subclasses `FakeHelpDesk` and implements `route(request) -> Reply`. Every
     fake.fail_next("drop", 1)     # close the connection without answering (the work is not done)
     fake.fail_next("drop_after", 1)   # do the work, then close without answering
     fake.fail_next("refuse_state", 1) # the next status change answers success but the status stays
+    fake.clear_failures()         # the help desk is back
     fake.stop()
 
 With `client_ca` (a PEM file, path or bytes) the TLS handshake requires a client certificate signed by
@@ -164,6 +165,12 @@ class FakeHelpDesk:
             if kind == "429" and retry_after is None:
                 retry_after = 1
             self._failures.extend(Failure(kind, retry_after, delay) for _ in range(count))
+
+    def clear_failures(self) -> None:
+        """The help desk is back: drop every failure still queued (and pending refusals)."""
+        with self.lock:
+            self._failures.clear()
+            self._refusals = 0
 
     def take_refusal(self) -> bool:
         """True when a business rule should silently refuse this status change (subclasses ask)."""
