@@ -160,6 +160,24 @@ def _godaddy(stack: Stack) -> tuple[Any, dict[str, Any], dict[str, str]]:
                                                                                        "api_secret": secret}
 
 
+def _azure(stack: Stack) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    from tests.servers.azure_dns_fake import AzureDnsFake
+
+    tenant, client, secret = str(uuid.uuid4()), str(uuid.uuid4()), "az~" + uuid.uuid4().hex
+    fake = AzureDnsFake(stack.tls, apps={(tenant, client): secret}, subscription=str(uuid.uuid4()),
+                        resource_group="dns-rg", write_through=stack.named)
+    return fake, {"authority_url": fake.authority_url, "subscription_id": fake.subscription, "tenant_id": tenant,
+                  "client_id": client, "resource_group": "dns-rg"}, {"client_secret": secret}
+
+
+def _cloudns(stack: Stack) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    from tests.servers.cloudns_fake import ClouDNSFake
+
+    auth_id, password = "4" + str(uuid.uuid4().int)[:5], "cd-" + uuid.uuid4().hex
+    return (ClouDNSFake(stack.tls, auth_ids={auth_id: password}, sync_polls=2, write_through=stack.named),
+            {"auth_id": auth_id, "polling_interval": 0.05}, {"auth_password": password})
+
+
 PROVIDERS: dict[str, Callable[[App, Stack], tuple[Any, str]]] = {
     "route53": _route53, "hook": _hook, "acme-dns": _acme_dns,
 }
@@ -168,6 +186,10 @@ if importlib.util.find_spec("tests.servers.cloudflare_fake"):
     PROVIDERS["cloudflare"] = _hosted("cloudflare", "cf.test", _cloudflare)
 if importlib.util.find_spec("tests.servers.godaddy_fake"):
     PROVIDERS["godaddy"] = _hosted("godaddy", "gd.test", _godaddy)
+if importlib.util.find_spec("tests.servers.azure_dns_fake"):
+    PROVIDERS["azure"] = _hosted("azure", "az.test", _azure)
+if importlib.util.find_spec("tests.servers.cloudns_fake"):
+    PROVIDERS["cloudns"] = _hosted("cloudns", "cns.test", _cloudns)
 
 
 def _names(stack: Stack, account: Any, zone: str) -> tuple[str, str]:
@@ -261,6 +283,22 @@ def test_the_account_is_chosen_per_name_and_the_order_says_which(sqlite_app: App
     assert {c["identifier"]: c["dns_account_id"] for c in shown["challenges"]} == {
         one: str(aws.id), f"*.{one}": str(aws.id), two: str(hook.id)}
     assert stack.named.txt(f"_acme-challenge.{one}") == [] and stack.named.txt(f"_acme-challenge.{two}") == []
+
+
+def test_the_rfc2136_global_configuration_takes_names_no_listed_zone_holds(sqlite_app: App, stack: Stack) -> None:
+    """One rfc2136 account without a zone: one key for every zone of the server, the zone found per name."""
+    app, acme = _app(sqlite_app, stack)
+    aws, aws_zone = _route53(app, stack)
+    named = stack.named
+    with app.transaction() as svc:
+        bind = svc.issuance.dns_accounts.add(ADMIN, "rfc2136", "bind-global", {
+            "server": named.address, "key_name": named.key_name}, {"key_secret": named.secret})
+    one, two = f"g{uuid.uuid4().hex[:8]}.{aws_zone}", f"g{uuid.uuid4().hex[:8]}.cns.test"
+    order = _order(app, acme.id, [one, two])
+    order, authzs = _finished(app, order.id)
+    assert order.state == "stored", order.error_message
+    assert {a.identifier: a.dns_account_id for a in authzs} == {one: aws.id, two: bind.id}
+    assert named.txt(f"_acme-challenge.{two}") == []
 
 
 def test_a_cname_delegated_name_is_written_at_its_target(sqlite_app: App, stack: Stack) -> None:

@@ -51,7 +51,7 @@ def zones_of(ctx: ServiceContext, ref: DnsRef) -> list[str]:
 
 def choose(ctx: ServiceContext, view: OrderView, target: str) -> DnsRef | None:
     """The assigned account, else the enabled account with a zone that is the longest suffix of `target`
-    (ties: the first by name)."""
+    (ties: the first by name), else the RFC 2136 global configuration when there is exactly one."""
     if view.dns is not None:
         return view.dns
     best: tuple[int, DnsRef] | None = None
@@ -59,7 +59,16 @@ def choose(ctx: ServiceContext, view: OrderView, target: str) -> DnsRef | None:
         for zone in zones_of(ctx, ref):
             if (target == zone or target.endswith("." + zone)) and (best is None or len(zone) > best[0]):
                 best = (len(zone), ref)
-    return best[1] if best else None
+    if best is not None:
+        return best[1]
+    catch_all = [ref for ref in view.dns_accounts.values() if is_global_rfc2136(ref)]
+    return catch_all[0] if len(catch_all) == 1 else None
+
+
+def is_global_rfc2136(ref: DnsRef) -> bool:
+    """The seed's RFC 2136 global configuration: no zone given, one key serves every zone of the server and
+    each name's zone is found where it is (the domain itself when it is a zone apex)."""
+    return ref.provider == "rfc2136" and not ref.options.get("zone")
 
 
 def target_of(view: OrderView, record_name: str) -> str:
