@@ -1,0 +1,205 @@
+"""DNS provider benchmark: `python -m bench.dns [--names 500] [--zones 50] [--concurrency 8]
+[--providers cloudflare,azure,godaddy,cloudns]`.
+
+N names spread over Z zones are "renewed" through one account of each provider: for each name a
+dns-01 challenge value is presented at `_acme-challenge.<name>` and then cleaned up, `--concurrency`
+renewals at a time, through the production plugin, the production outbound client and the account's
+pacing defaults (the plugin's `connection_defaults`, as IntegrationService.http_for applies them),
+against the provider's fake over HTTPS on loopback (tests/servers/*_fake.py). The fakes enforce the
+provider's documented limit where there is one (Cloudflare 1,200 / 5 min, GoDaddy 60 / min) and
+answer 429 with Retry-After above it, as the real APIs do. The propagation wait is not part of it
+(no name server is queried): the figures are the API's side.
+
+Printed per provider: API calls per certificate (zone listing included), the most calls in any
+60-second window (against the provider's limit per minute), 429 answers, wall time, and whether every
+zone was left as it was. It prints figures and asserts nothing.
+
+Adding a provider is one entry in PROVIDERS: a `Bench` whose `start(tls, zones)` starts its server
+with those zones and returns a `Target` (how to build the plugin, the call times, how to stop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.servers.azure_dns_fake import AzureDnsFake
+from tests.servers.cloudflare_fake import CloudflareFake
+from tests.servers.cloudns_fake import ClouDNSFake
+from tests.servers.godaddy_fake import GoDaddyFake
+from tests.servers.hosted_dns import FakeDNSAPI
+from tests.servers.test_ca import LoopbackTLS, make_loopback_tls
+
+from certvault.integrations.service import BoundClients
+from certvault.plugins.protocols import DNSProvider
+from certvault.plugins.registry import default_registry
+
+
+@dataclass
+class Target:
+    """One provider's running server and the account that renews through it."""
+
+    plugin: str
+    options: dict[str, Any]
+    secrets: dict[str, str]
+    call_times: Callable[[], list[float]]  # monotonic time of every API call the server saw
+    throttled: Callable[[], int]  # 429 answers it gave
+    snapshot: Callable[[], object]  # every record of every zone
+    stop: Callable[[], None]
+    connection: dict[str, Any] = field(default_factory=dict)  # trust for the test CA
+
+
+@dataclass(frozen=True)
+class Bench:
+    start: Callable[[LoopbackTLS, list[str]], Target]
+    limit_per_minute: float | None  # the documented limit, as requests per minute (None: none published)
+    limit_text: str
+
+
+def _fake_target(fake: FakeDNSAPI, zones: list[str], plugin: str, options: dict[str, Any],
+                 secrets: dict[str, str], tls: LoopbackTLS) -> Target:
+    for zone in zones:
+        fake.add_zone(zone)
+        fake.add_record(f"www.{zone}", "v=spf1 -all")  # a record of someone else's in every zone
+    fake.start()
+    return Target(plugin, {"endpoint": fake.url, **options}, secrets,
+                  call_times=lambda: [t for t, _m, _p in list(fake.calls)],
+                  throttled=lambda: fake.served.get(429, 0), snapshot=fake.snapshot, stop=fake.stop,
+                  connection={"trust": "ca_bundle", "ca_bundle": tls.ca_file.read_text()})
+
+
+def cloudflare(tls: LoopbackTLS, zones: list[str]) -> Target:
+    fake = CloudflareFake(tls, tokens={"bench-token": None}, limit=True)
+    return _fake_target(fake, zones, "cloudflare", {}, {"api_token": "bench-token"}, tls)
+
+
+def godaddy(tls: LoopbackTLS, zones: list[str]) -> Target:
+    fake = GoDaddyFake(tls, keys={"bench-key": "bench-secret"}, limit=True)
+    return _fake_target(fake, zones, "godaddy", {}, {"api_key": "bench-key", "api_secret": "bench-secret"}, tls)
+
+
+def azure(tls: LoopbackTLS, zones: list[str]) -> Target:
+    fake = AzureDnsFake(tls, apps={("tenant", "client"): "bench-secret"}, subscription="sub", resource_group="rg")
+    options = {"authority_url": fake.authority_url, "subscription_id": "sub", "tenant_id": "tenant",
+               "client_id": "client", "resource_group": "rg"}
+    return _fake_target(fake, zones, "azure", options, {"client_secret": "bench-secret"}, tls)
+
+
+def cloudns(tls: LoopbackTLS, zones: list[str]) -> Target:
+    fake = ClouDNSFake(tls, auth_ids={"1000": "bench-password"}, sync_polls=0)
+    return _fake_target(fake, zones, "cloudns", {"auth_id": "1000"}, {"auth_password": "bench-password"}, tls)
+
+
+PROVIDERS: dict[str, Bench] = {
+    "cloudflare": Bench(cloudflare, 1200 / 5, "1,200 / 5 min"),
+    "azure": Bench(azure, None, "throttled per subscription (429 + Retry-After)"),
+    "godaddy": Bench(godaddy, 60, "60 / min"),
+    "cloudns": Bench(cloudns, None, "none published"),
+}
+
+
+def build(target: Target) -> DNSProvider:
+    """The plugin as the service builds it: registry-validated, with the account's pacing defaults."""
+    registry = default_registry()
+    registry.validate("dns", target.plugin, target.options, target.secrets)
+    defaults = getattr(registry.get("dns", target.plugin).cls, "connection_defaults", {})
+    http = BoundClients(f"dns:bench-{uuid.uuid4().hex}", {**defaults, **target.connection})
+    provider: DNSProvider = registry.create("dns", target.plugin, target.options,
+                                            lambda f: target.secrets.get(f, ""), http)
+    return provider
+
+
+def peak_per_minute(times: list[float]) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 60.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def run(name: str, bench: Bench, tls: LoopbackTLS, names: int, zones: int, concurrency: int) -> dict[str, Any]:
+    zone_names = [f"z{i:03d}-{uuid.uuid4().hex[:6]}.bench.test" for i in range(zones)]
+    target = bench.start(tls, zone_names)
+    try:
+        before = target.snapshot()
+        provider = build(target)
+        fqdns = [f"_acme-challenge.host{i // zones:04d}.{zone_names[i % zones]}" for i in range(names)]
+        failures: list[str] = []
+        lock = threading.Lock()
+
+        def renew(fqdn: str) -> None:
+            value = uuid.uuid4().hex + uuid.uuid4().hex[:11]
+            try:
+                provider.present(fqdn, value)
+                provider.cleanup(fqdn, value)
+            except Exception as exc:  # noqa: BLE001 - a failed renewal is counted and printed
+                with lock:
+                    failures.append(f"{fqdn}: {exc}")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(renew, fqdns))
+        wall = time.perf_counter() - started
+        times = target.call_times()
+        return {"provider": name, "certificates": names, "calls": len(times), "per_cert": len(times) / names,
+                "peak": peak_per_minute(times), "limit": bench.limit_text, "limit_per_minute": bench.limit_per_minute,
+                "throttled": target.throttled(), "wall": wall, "failures": failures,
+                "clean": target.snapshot() == before}
+    finally:
+        target.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.dns")
+    parser.add_argument("--names", type=int, default=500)
+    parser.add_argument("--zones", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    args = parser.parse_args([a for a in sys.argv[1:] if a != "dns"])  # `python -m bench dns` passes its name
+    chosen = [p.strip() for p in args.providers.split(",") if p.strip()]
+    tls = make_loopback_tls(Path(tempfile.mkdtemp(prefix="cv-bench-dns-")))
+    print(f"{args.names} names in {args.zones} zones, {args.concurrency} renewals at a time, one account per "
+          f"provider; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+
+    def one(name: str) -> None:
+        results[name] = run(name, PROVIDERS[name], tls, args.names, args.zones, args.concurrency)
+        _print(results[name])
+
+    threads = [threading.Thread(target=one, args=(name,)) for name in chosen]  # providers side by side
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(f"\n{'provider':<12} {'certs':>6} {'calls':>6} {'calls/cert':>10} {'peak/min':>9} {'limit':<48} "
+          f"{'429s':>5} {'wall s':>8}  zones as before")
+    for name in chosen:
+        r = results.get(name)
+        if r is not None:
+            print(f"{r['provider']:<12} {r['certificates']:>6} {r['calls']:>6} {r['per_cert']:>10.2f} {r['peak']:>9} "
+                  f"{r['limit']:<48} {r['throttled']:>5} {r['wall']:>8.1f}  {'yes' if r['clean'] else 'NO'}")
+
+
+def _print(r: dict[str, Any]) -> None:
+    print(f"{r['provider']}: {r['certificates']} certificates, {r['calls']} API calls ({r['per_cert']:.2f} per "
+          f"certificate), peak {r['peak']} calls in 60 s (limit {r['limit']}), {r['throttled']} answered 429, "
+          f"{r['wall']:.1f} s, {len(r['failures'])} failed, zones {'as before' if r['clean'] else 'CHANGED'}",
+          flush=True)
+    for failure in r["failures"][:3]:
+        print(f"  {failure}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
