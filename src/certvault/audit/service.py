@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from certvault.audit.models import AuditEvent, AuditHead
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.db.base import utcnow
+from certvault.db.dialect import is_postgres
 from certvault.db.locks import advisory_lock
 from certvault.db.search import contains, starts_with
 from certvault.safe_text import bounded
@@ -116,6 +117,7 @@ class AuditQuery:
     text: str | None = None
     limit: int = 50
     offset: int = 0
+    before: int | None = None  # keyset paging: rows older than this sequence number (deep pages, no OFFSET)
 
 
 def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, lock_wait: float | None = None) -> None:
@@ -139,7 +141,7 @@ def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, loc
     last = rows[-1]
     moved = {"new_seq": last["seq"], "new_hash": last["hash"],
              "new_mac": _mac(key, _head_text(last["seq"], last["hash"]))}
-    if head is not None and len(rows) == 1 and conn.dialect.name == "postgresql":
+    if head is not None and len(rows) == 1 and is_postgres(conn):
         conn.execute(_APPEND_AND_MOVE_HEAD, {**{f"ev_{name}": value for name, value in last.items()}, **moved})
     elif head is not None:
         conn.execute(_APPEND, rows)
@@ -150,7 +152,7 @@ def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, loc
 
 
 def _lock_head(conn: Connection, lock_wait: float | None) -> Any:
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         return conn.execute(_HEAD_FOR_UPDATE).first()
     # On the driver's cursor: in a pipeline (audit/group.py), its fetch sends BEGIN, the timeout (for this
     # transaction only) and the SELECT in one round trip, where SQLAlchemy would see a result not yet there.
@@ -231,6 +233,8 @@ class AuditLog:
         require(actor, Permission.AUDIT_READ)
         stmt = self._filtered(select(AuditEvent), query)
         total = self._session.scalar(self._filtered(select(func.count(AuditEvent.seq)), query)) or 0
+        if query.before is not None:
+            stmt = stmt.where(AuditEvent.seq < query.before)
         rows = self._session.scalars(
             stmt.order_by(AuditEvent.seq.desc()).limit(min(query.limit, 500)).offset(query.offset)
         ).all()

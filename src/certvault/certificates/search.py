@@ -21,7 +21,7 @@ from certvault.certificates.models import CertificateEntry, CertificateName, Cer
 from certvault.db.search import LIKE_ESCAPE, contains, like_pattern
 from certvault.errors import InvalidInput
 
-SORTS = ("expiry", "-expiry", "name", "-created")
+SORTS = ("expiry", "-expiry", "name", "-name", "-created", "created")
 KEY_TYPE = re.compile(r"^(rsa|ec|ed25519)(\d*)$")
 MAX_LIMIT = 500
 COUNT_CAP = 10_000
@@ -38,6 +38,8 @@ class CertificateQuery:
     managed: bool | None = None
     source: str | None = None
     status: str | None = None  # active | pending
+    expires_from: datetime | None = None  # not_after in [expires_from, expires_to): a week of the dashboard chart
+    expires_to: datetime | None = None
     sort: str = "expiry"
     limit: int = 50
     offset: int = 0
@@ -114,6 +116,10 @@ def _time_filters(stmt: Select[Any], q: CertificateQuery, now: datetime) -> Sele
         stmt = stmt.where(CertificateEntry.not_after < now)
     elif q.expired is False:
         stmt = stmt.where(or_(CertificateEntry.not_after >= now, CertificateEntry.not_after.is_(None)))
+    if q.expires_from is not None:
+        stmt = stmt.where(CertificateEntry.not_after >= q.expires_from)
+    if q.expires_to is not None:
+        stmt = stmt.where(CertificateEntry.not_after < q.expires_to)
     if q.expired is True and q.expiring_within is not None:
         stmt = stmt.where(false())
     return stmt
@@ -128,6 +134,10 @@ def _ordered(stmt: Select[Any], sort: str) -> Select[Any]:
         return stmt.order_by(CertificateEntry.not_after.desc(), CertificateEntry.id.desc())
     if sort == "name":
         return stmt.order_by(CertificateEntry.common_name.asc(), CertificateEntry.id.asc())
+    if sort == "-name":
+        return stmt.order_by(CertificateEntry.common_name.desc(), CertificateEntry.id.desc())
+    if sort == "created":
+        return stmt.order_by(CertificateEntry.created_at.asc(), CertificateEntry.id.asc())
     return stmt.order_by(CertificateEntry.created_at.desc(), CertificateEntry.id.desc())
 
 

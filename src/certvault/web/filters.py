@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment
 from markupsafe import Markup, escape
@@ -40,6 +42,8 @@ DONE_MESSAGES = {
     "saved": "Saved.",
     "deleted": "Deleted.",
 }
+
+PAGE_SIZES = (25, 50, 100, 200)
 
 # State names from the services and their plugins, in words; anything else is split and capitalised.
 STATE_NAMES = {
@@ -129,6 +133,33 @@ def human(value: object) -> str:
     return words[:1].upper() + words[1:].lower() if words else "—"
 
 
+TARGET_PAGES = {
+    "user": "/admin/users/{}", "group": "/admin/groups/{}", "certificate": "/certificates/{}",
+    "acme_order": "/acme/orders/{}", "scan_run": "/scans/runs/{}", "secret": "/vault/secrets/{}",
+    "vault_folder": "/vault/folders/{}",
+}
+
+
+def target_link(target_type: str | None, target_id: str | None) -> str | None:
+    """The page of an audit row's target, when there is one."""
+    if not target_type or not target_id or target_type not in TARGET_PAGES:
+        return None
+    return TARGET_PAGES[target_type].format(target_id)
+
+
+def detail_value(value: object) -> str:
+    """An audit detail in words: lists joined, yes/no, nested maps as key=value."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={detail_value(v)}" for k, v in value.items())
+    return str(value)
+
+
 def size(value: int | None) -> str:
     if value is None:
         return "—"
@@ -140,10 +171,36 @@ def size(value: int | None) -> str:
     return f"{value} B"  # pragma: no cover
 
 
+def query_with(params: Mapping[str, str], **changes: object) -> str:
+    """The page's query string with `changes` (None or "" drops a key): links that keep the filters in the URL."""
+    merged = {k: v for k, v in params.items()}
+    for key, value in changes.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = str(value)
+    return "?" + urlencode(merged) if merged else "?"
+
+
+def page_numbers(total: int, offset: int, size: int, around: int = 2) -> list[int | None]:
+    """1-based page numbers to link: the first, the last and those around the current; None is a gap."""
+    pages = max(1, -(-total // size))
+    current = offset // size + 1
+    shown = sorted({1, pages, *range(max(1, current - around), min(pages, current + around) + 1)})
+    numbered: list[int | None] = []
+    for number in shown:
+        if numbered and number - (numbered[-1] or 0) > 1:
+            numbered.append(None)
+        numbered.append(number)
+    return numbered
+
+
 def install_filters(env: Environment) -> None:
     filters: dict[str, Any] = {
         "when": when, "date": when, "datetime": when, "plain_when": plain_when, "relative": relative,
         "days_left": _days_left, "expiry_class": _expiry_class, "human": human, "size": size,
+        "detail_value": detail_value,
     }
     env.filters.update(filters)
-    env.globals["done_messages"] = DONE_MESSAGES
+    env.globals.update(done_messages=DONE_MESSAGES, target_link=target_link, query_with=query_with,
+                       page_numbers=page_numbers, page_sizes=PAGE_SIZES)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -17,9 +17,11 @@ from certvault.certificates import views
 from certvault.certificates.schemas import EntryOut
 from certvault.certificates.search import CertificateQuery
 from certvault.crypto.readers import MAX_BYTES
-from certvault.errors import CertvaultError
+from certvault.errors import CertvaultError, InvalidInput
 from certvault.filenames import content_disposition
 from certvault.web.deps import WebUser, check_csrf, page, render
+from certvault.web.filters import PAGE_SIZES, plain_when
+from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -37,26 +39,51 @@ def _page(request: Request, name: str, user: WebUser, status_code: int = 200, **
     return response
 
 
+def _days(value: datetime | None) -> object:
+    return "" if value is None else (value - datetime.now(UTC)).days
+
+
 def _flag(value: str) -> bool | None:
     return {"managed": True, "unmanaged": False}.get(value)
+
+
+def _week(text: str) -> tuple[datetime | None, datetime | None]:
+    """?week=2026-12-07: the seven days from that date (UTC), as the dashboard's chart bars link."""
+    try:
+        start = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) if text else None
+    except ValueError:
+        raise InvalidInput("week must be a date like 2026-12-07") from None
+    return (start, start + timedelta(days=7)) if start else (None, None)
+
+
+def _query(filters: dict[str, str], limit: int, offset: int) -> CertificateQuery:
+    within, expired = STATES.get(filters["state"], (None, None))
+    week_from, week_to = _week(filters["week"])
+    return CertificateQuery(
+        expires_from=week_from, expires_to=week_to,
+        name=filters["name"] or None, issuer=filters["issuer"] or None, tag=filters["tag"] or None,
+        key_type=filters["key_type"] or None, expiring_within=within, expired=expired,
+        managed=_flag(filters["managed"]), source=filters["source"] or None, sort=filters["sort"] or "expiry",
+        limit=limit, offset=offset)
+
+
+def _filters(name: str, issuer: str, tag: str, key_type: str, state: str, managed: str, source: str,
+             sort: str, week: str = "") -> dict[str, str]:
+    return {"name": name, "issuer": issuer, "tag": tag, "key_type": key_type, "state": state, "managed": managed,
+            "source": source, "sort": sort, "week": week}
 
 
 @router.get("/certificates")
 def list_page(
     request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
     name: str = "", issuer: str = "", tag: str = "", key_type: str = "", state: str = "", managed: str = "",
-    source: str = "", sort: str = "expiry", offset: Offset = 0,
+    source: str = "", sort: str = "expiry", offset: Offset = 0, size: int = PAGE, week: str = "",
 ) -> Response:
-    filters = {"name": name, "issuer": issuer, "tag": tag, "key_type": key_type, "state": state, "managed": managed,
-               "source": source, "sort": sort}
-    within, expired = STATES.get(state, (None, None))
-    query = CertificateQuery(name=name or None, issuer=issuer or None, tag=tag or None, key_type=key_type or None,
-                             expiring_within=within, expired=expired, managed=_flag(managed), source=source or None,
-                             sort=sort, limit=PAGE, offset=offset)
-    context: dict[str, Any] = {"filters": filters, "offset": offset, "page_size": PAGE,
-                               "query_string": urlencode({k: v for k, v in filters.items() if v})}
+    filters = _filters(name, issuer, tag, key_type, state, managed, source, sort, week)
+    size = size if size in PAGE_SIZES else PAGE
+    context: dict[str, Any] = {"filters": filters, "offset": offset, "page_size": size}
     try:
-        result = svc.certificates.search(user.actor, query)
+        result = svc.certificates.search(user.actor, _query(filters, size, offset))
         context.update(items=[EntryOut.model_validate(e) for e in result.items], total=result.total,
                        capped=result.total_capped)
         status = 200
@@ -64,6 +91,27 @@ def list_page(
         context.update(items=[], total=0, capped=False, error_message=exc.message)
         status = exc.status_code
     return _page(request, "certificates/list.html", user, status_code=status, **context)
+
+
+@router.get("/certificates.csv")
+def list_csv(
+    svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
+    name: str = "", issuer: str = "", tag: str = "", key_type: str = "", state: str = "", managed: str = "",
+    source: str = "", sort: str = "expiry", week: str = "",
+) -> Response:
+    """The filtered list in its order as CSV (at most CSV_ROWS rows)."""
+    filters = _filters(name, issuer, tag, key_type, state, managed, source, sort, week)
+    rows: list[list[object]] = []
+    while len(rows) < CSV_ROWS:
+        batch = svc.certificates.search(user.actor, _query(filters, 500, len(rows))).items
+        rows += [[e.common_name, e.issuer_cn, plain_when(e.not_after), _days(e.not_after), e.key_algorithm,
+                  e.key_size, e.source, "yes" if e.managed else "no", e.owner or "", " ".join(t for t in e.tags),
+                  str(e.id)] for e in batch]
+        if len(batch) < 500:
+            break
+    header = ["common_name", "issuer", "expires", "days_left", "key_algorithm", "key_size", "source", "managed",
+              "owner", "tags", "id"]
+    return csv_response("certificates.csv", header, rows)
 
 
 @router.get("/certificates/import")

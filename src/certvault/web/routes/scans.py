@@ -19,6 +19,8 @@ from certvault.scanning.schedules import WEEKDAYS, describe_when
 from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
 from certvault.scanning.targets import parse_ports
 from certvault.web.deps import WebUser, check_csrf, page, render
+from certvault.web.filters import PAGE_SIZES, plain_when
+from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -41,29 +43,49 @@ def _context() -> dict[str, Any]:
 def endpoints_page(
     request: Request, svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to: str = "",
     expiring: str = "", host: str = "", status: str = "", sort: str = "host",
-    offset: Offset = 0,
+    offset: Offset = 0, size: int = PAGE,
 ) -> Response:
     filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
                "status": status, "sort": sort}
-    return _endpoints(request, svc, user, filters, offset)
+    return _endpoints(request, svc, user, filters, offset, size=size if size in PAGE_SIZES else PAGE)
+
+
+def _endpoint_query(filters: dict[str, str], limit: int, offset: int) -> EndpointQuery:
+    days = int(filters["expiring"]) if filters["expiring"].strip() else None
+    return EndpointQuery(grade=filters["grade"] or None, vulnerable_to=filters["vulnerable_to"] or None,
+                         expiring_within_days=days, host=filters["host"] or None, status=filters["status"] or None,
+                         sort=filters["sort"] or "host", limit=limit, offset=offset)
+
+
+@router.get("/scans/endpoints.csv")
+def endpoints_csv(svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to: str = "", expiring: str = "",
+                  host: str = "", status: str = "", sort: str = "host") -> Response:
+    """The filtered endpoints in the page's order as CSV (at most CSV_ROWS rows)."""
+    filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
+               "status": status, "sort": sort}
+    out: list[list[object]] = []
+    while len(out) < CSV_ROWS:
+        rows, _ = svc.scanning.list_endpoints(user.actor, _endpoint_query(filters, 500, len(out)))
+        out += [[e.host, e.port, e.ip or "", e.sni or "", e.grade or "", e.status, " ".join(e.protocols or []),
+                 " ".join(e.findings or []), plain_when(e.cert_not_after), plain_when(e.last_scanned_at)]
+                for e in rows]
+        if len(rows) < 500:
+            break
+    return csv_response("endpoints.csv", ["host", "port", "ip", "sni", "grade", "status", "protocols", "findings",
+                                          "certificate_expires", "last_scanned"], out)
 
 
 def _endpoints(request: Request, svc: Services, user: WebUser, filters: dict[str, str], offset: int,
-               status_code: int = 200, **extra: Any) -> Response:
+               status_code: int = 200, size: int = PAGE, **extra: Any) -> Response:
     error = extra.pop("error_message", None)
     try:
-        days = int(filters["expiring"]) if filters["expiring"].strip() else None
-        query = EndpointQuery(grade=filters["grade"] or None, vulnerable_to=filters["vulnerable_to"] or None,
-                              expiring_within_days=days, host=filters["host"] or None,
-                              status=filters["status"] or None, sort=filters["sort"] or "host", limit=PAGE,
-                              offset=offset)
-        rows, total = svc.scanning.list_endpoints(user.actor, query)
+        rows, total = svc.scanning.list_endpoints(user.actor, _endpoint_query(filters, size, offset))
     except (CertvaultError, ValueError) as exc:
         error = getattr(exc, "message", None) or "expiring: give a number of days"
         rows, total, status_code = [], 0, 400
     runs, _ = svc.scanning.list_runs(user.actor, limit=5)
     return render(_templates(), request, "scans/endpoints.html", user, status_code=status_code, rows=rows,
-                  total=total, offset=offset, page_size=PAGE, filters=filters, error_message=error,
+                  total=total, offset=offset, page_size=size, filters=filters, error_message=error,
                   counts=svc.scanning.grade_counts(user.actor), runs=[svc.scanning.run_view(r) for r in runs],
                   **_context(), **extra)
 
