@@ -52,7 +52,9 @@ class SmtpServer:
         context = tls.server_context()
         options: dict[str, Any] = {"authenticator": authenticate, "auth_require_tls": True}
         if implicit_tls:
-            options["ssl_context"] = context
+            # the whole connection is TLS; aiosmtpd counts only STARTTLS as TLS for auth_require_tls and would
+            # never offer AUTH here
+            options.update(ssl_context=context, auth_require_tls=False)
         else:
             options.update(tls_context=context, require_starttls=True)
         self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, server_hostname="localhost",

@@ -56,7 +56,7 @@ def _cef_value(value: str) -> str:
 
 
 def cef_record(note: Notification) -> str:
-    ext = [f"rt={int(note.occurred_at.timestamp() * 1000)}", f"msg={_cef_value(note.body)}"]
+    ext = [f"rt={int(note.occurred_at.timestamp() * 1000)}", f"msg={_cef_value(note.body.strip())}"]
     custom = 0
     for key, value in note.details.items():
         if key in CEF_NAMED_KEYS:
@@ -81,6 +81,7 @@ def rfc5424_line(note: Notification, options: SyslogOptions) -> bytes:
         params = " ".join(f'{_sd_name(k)}="{_sd_escape(str(v))}"' for k, v in note.details.items())
         structured = f"[certvault@{PEN} event=\"{_sd_escape(note.event)}\"{' ' + params if params else ''}]"
         text = f"{note.title}: {note.body}" if note.body else note.title
+        text = " | ".join(part.strip() for part in text.strip().splitlines() if part.strip())  # one line: a digest
     line = f"<{pri}>1 {stamp} {host} {options.app_name} {os.getpid()} {msgid} {structured} {text}"
     return line.encode("utf-8")
 
