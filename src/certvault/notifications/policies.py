@@ -95,7 +95,7 @@ def claim_slot(session: Session, policy: NotificationPolicy, now: datetime) -> b
                              .where(NotificationPolicy.id == policy.id, NotificationPolicy.next_run_at == seen)
                              .values(next_run_at=following).execution_options(synchronize_session=False))
     session.refresh(policy)
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def claim_scans(session: Session, policy: NotificationPolicy, until: datetime) -> datetime | None:
@@ -107,4 +107,4 @@ def claim_scans(session: Session, policy: NotificationPolicy, until: datetime) -
                              .where(NotificationPolicy.id == policy.id, NotificationPolicy.scan_mark == seen)
                              .values(scan_mark=until).execution_options(synchronize_session=False))
     session.refresh(policy)
-    return seen if result.rowcount else None
+    return seen if result.rowcount else None  # type: ignore[attr-defined]
