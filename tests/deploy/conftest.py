@@ -29,6 +29,7 @@ def _name(cn: str) -> x509.Name:
 class Authority:
     key: Any
     cert: x509.Certificate
+    issued: int = 0
 
     @classmethod
     def make(cls) -> Authority:
@@ -43,13 +44,15 @@ class Authority:
         return cls(key, cert)
 
     def leaf(self, name: str = "localhost") -> tuple[bytes, bytes, str]:
-        """(chain PEM: leaf then CA, key PEM, serial hex)."""
+        """(chain PEM: leaf then CA, key PEM, serial hex). Each leaf ends a minute after the one before, so a
+        later one stored for the same names is its certificate's current version."""
         now = dt.datetime.now(dt.UTC)
+        self.issued += 1
         key = ec.generate_private_key(ec.SECP256R1())
         serial = x509.random_serial_number()
         cert = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(self.cert.subject)
                 .public_key(key.public_key()).serial_number(serial)
-                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=10))
+                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=10, minutes=self.issued))
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                                critical=False)

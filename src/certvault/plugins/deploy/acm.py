@@ -117,6 +117,9 @@ class AcmTarget:
             elif bundle.certificate_id:
                 request["Tags"] = [{"Key": TAG, "Value": bundle.certificate_id}]
             done = self._call("importing the certificate", client.import_certificate, **request)
+            if arn and bundle.certificate_id:  # found by this tag next time (kept by ACM; moto drops it)
+                self._call("tagging the certificate", client.add_tags_to_certificate, CertificateArn=arn,
+                           Tags=[{"Key": TAG, "Value": bundle.certificate_id}])
         except IntegrationError as exc:
             raise DeployFailed(exc.message, rolled_back=False) from None
         return DeployReceipt(target=self.label, details={"arn": str(done["CertificateArn"]),
@@ -124,8 +127,12 @@ class AcmTarget:
                                                          "previous_serial": previous})
 
     def _serial(self, client: Any, arn: str) -> str:
+        """The serial in hex: ACM writes it as colon-separated hex (moto as a decimal number)."""
         described = self._call("describing the certificate", client.describe_certificate, CertificateArn=arn)
-        return str(described["Certificate"].get("Serial", ""))
+        raw = str(described["Certificate"].get("Serial", ""))
+        if ":" in raw:
+            return raw.replace(":", "").lower().lstrip("0") or "0"
+        return format(int(raw), "x") if raw.isdigit() else raw.lower()
 
     def arn_for(self, certificate_id: str) -> str | None:
         return self._existing(self._client(), certificate_id)
@@ -135,7 +142,7 @@ class AcmTarget:
         arn = self._existing(client, bundle.certificate_id)
         if arn is None:
             raise VerificationFailed(f"{self.label}: the imported certificate is not there")
-        served = self._serial(client, arn).replace(":", "")
+        served = self._serial(client, arn)
         if not same_serial(served, bundle.serial):
             raise VerificationFailed(f"{self.label}: {arn} holds serial {served}, not {bundle.serial}",
                                      served_serial=served)
