@@ -26,22 +26,38 @@ def server() -> Iterator[LiveServer]:
 
 
 def token(server: LiveServer, name: str, expires_in: str = "1h") -> str:
-    return str(json.loads(server.cli("agent", "token", "create", name, "--expires-in", expires_in, "--json").stdout)
-               ["token"])
+    return str(
+        json.loads(server.cli("agent", "token", "create", name, "--expires-in", expires_in, "--json").stdout)["token"]
+    )
 
 
 def agent_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=120,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")})
+    result = subprocess.run(
+        [AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CERTVAULT_")},
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"certvault-agent {' '.join(args)} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"certvault-agent {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 def enroll(server: LiveServer, name: str, directory: Path) -> Path:
-    agent_cli("enroll", "--server", server.url, "--token", token(server, name), "--ca-file", str(server.ca_file),
-              "--dir", str(directory))
+    agent_cli(
+        "enroll",
+        "--server",
+        server.url,
+        "--token",
+        token(server, name),
+        "--ca-file",
+        str(server.ca_file),
+        "--dir",
+        str(directory),
+    )
     return directory
 
 

@@ -18,7 +18,9 @@ def _app(data_dir: str) -> App:
     return build_app(load_settings(environ={}, overrides={"data_dir": data_dir}), run_migrations=False)
 
 
-def submit(server: LiveServer, agent: str, kind: str, payload: dict[str, Any], secret: bytes | None = None) -> uuid.UUID:
+def submit(
+    server: LiveServer, agent: str, kind: str, payload: dict[str, Any], secret: bytes | None = None
+) -> uuid.UUID:
     with _app(str(server.data_dir)).transaction() as svc:
         return svc.agents.submit(agent, kind, payload, secret=secret)
 

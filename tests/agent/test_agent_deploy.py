@@ -37,23 +37,40 @@ class Issuer:
     def __init__(self) -> None:
         now = dt.datetime.now(dt.UTC)
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.cert = (x509.CertificateBuilder().subject_name(_name("agent test CA")).issuer_name(_name("agent test CA"))
-                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=3))
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .sign(self.key, hashes.SHA256()))
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("agent test CA"))
+            .issuer_name(_name("agent test CA"))
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
 
     def bundle(self) -> CertificateBundle:
         now = dt.datetime.now(dt.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(self.cert.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-                .sign(self.key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("localhost"))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
         key_pem = key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        return CertificateBundle(names=("localhost",), serial=format(cert.serial_number, "x"),
-                                 cert_pem=cert.public_bytes(PEM), chain_pem=self.cert.public_bytes(PEM), key_pem=key_pem)
+        return CertificateBundle(
+            names=("localhost",),
+            serial=format(cert.serial_number, "x"),
+            cert_pem=cert.public_bytes(PEM),
+            chain_pem=self.cert.public_bytes(PEM),
+            key_pem=key_pem,
+        )
 
 
 @dataclass
@@ -63,8 +80,18 @@ class Site:
     proc: subprocess.Popen[bytes]
 
     def command(self, *args: str) -> str:
-        return " ".join([which("nginx", "/usr/sbin/nginx"), "-c", str(self.root / "nginx.conf"), "-p", str(self.root),
-                         "-e", str(self.root / "error.log"), *args])
+        return " ".join(
+            [
+                which("nginx", "/usr/sbin/nginx"),
+                "-c",
+                str(self.root / "nginx.conf"),
+                "-p",
+                str(self.root),
+                "-e",
+                str(self.root / "error.log"),
+                *args,
+            ]
+        )
 
     def serves(self, serial: str) -> bool:
         from certvault.plugins.deploy.endpoints import parse, serial_hex, served_chain
@@ -94,8 +121,18 @@ http {{ access_log off; client_body_temp_path {root}/tmp; proxy_temp_path {root}
   server {{ listen 127.0.0.1:{port} ssl; server_name localhost; root {root}/www;
     ssl_certificate {root}/ssl/fullchain.pem; ssl_certificate_key {root}/ssl/privkey.pem; }} }}
 """)
-    proc = start([which("nginx", "/usr/sbin/nginx"), "-c", str(root / "nginx.conf"), "-p", str(root), "-e",
-                  str(root / "error.log")], root / "nginx.log")
+    proc = start(
+        [
+            which("nginx", "/usr/sbin/nginx"),
+            "-c",
+            str(root / "nginx.conf"),
+            "-p",
+            str(root),
+            "-e",
+            str(root / "error.log"),
+        ],
+        root / "nginx.log",
+    )
     wait_until(lambda: port_open(port), 20, "nginx", proc, root / "nginx.log")
     yield Site(root, port, proc)
     stop(proc)
@@ -112,17 +149,29 @@ def agent_dir(server: LiveServer, tmp_path: Path) -> Iterator[Path]:
 
 def _target(server: LiveServer, agent_dir: Path, site: Site, **extra: object) -> AgentTarget:
     bound = type("BoundAgentTarget", (AgentTarget,), {"jobs": AgentJobChannel(_app(str(server.data_dir)).transaction)})
-    options = AgentTarget.Options.model_validate({
-        "agent": status(agent_dir)["name"], "preset": "nginx", "fullchain_path": str(site.root / "ssl" / "fullchain.pem"),
-        "key_path": str(site.root / "ssl" / "privkey.pem"), "mode": "0600", "test_command": site.command("-t"),
-        "reload_command": site.command("-s", "reload"), "webroot": str(site.root / "www"),
-        "verify": [f"127.0.0.1:{site.port}/localhost"], "verify_timeout": 20, "timeout": 90, **extra})
+    options = AgentTarget.Options.model_validate(
+        {
+            "agent": status(agent_dir)["name"],
+            "preset": "nginx",
+            "fullchain_path": str(site.root / "ssl" / "fullchain.pem"),
+            "key_path": str(site.root / "ssl" / "privkey.pem"),
+            "mode": "0600",
+            "test_command": site.command("-t"),
+            "reload_command": site.command("-s", "reload"),
+            "webroot": str(site.root / "www"),
+            "verify": [f"127.0.0.1:{site.port}/localhost"],
+            "verify_timeout": 20,
+            "timeout": 90,
+            **extra,
+        }
+    )
     target: AgentTarget = bound(options, lambda _name: "", None)
     return target
 
 
-def test_deploy_verify_and_roll_back_through_the_agent(server: LiveServer, agent_dir: Path, site: Site,
-                                                      issuer: Issuer) -> None:
+def test_deploy_verify_and_roll_back_through_the_agent(
+    server: LiveServer, agent_dir: Path, site: Site, issuer: Issuer
+) -> None:
     target = _target(server, agent_dir, site)
     assert "is enrolled" in target.check()
     good = issuer.bundle()
@@ -133,8 +182,9 @@ def test_deploy_verify_and_roll_back_through_the_agent(server: LiveServer, agent
     assert (site.root / "ssl" / "privkey.pem").read_bytes() == good.key_pem
 
     broken = issuer.bundle()
-    broken = CertificateBundle(broken.names, broken.serial, broken.cert_pem, broken.chain_pem,
-                               key_pem=issuer.bundle().key_pem)  # a key that does not match: nginx -t fails
+    broken = CertificateBundle(
+        broken.names, broken.serial, broken.cert_pem, broken.chain_pem, key_pem=issuer.bundle().key_pem
+    )  # a key that does not match: nginx -t fails
     with pytest.raises(DeployFailed) as failed:
         target.deploy(broken)
     assert failed.value.rolled_back and "test command failed" in failed.value.message
@@ -160,8 +210,9 @@ def test_http01_files_through_the_agent(server: LiveServer, agent_dir: Path, sit
     assert not challenge.exists()
 
 
-def test_the_key_waits_sealed_and_an_unknown_agent_is_named(server: LiveServer, tmp_path: Path, site: Site,
-                                                             issuer: Issuer) -> None:
+def test_the_key_waits_sealed_and_an_unknown_agent_is_named(
+    server: LiveServer, tmp_path: Path, site: Site, issuer: Issuer
+) -> None:
     """No agent runs here: the job waits in the database with its files sealed, then the deploy gives up."""
     directory = enroll(server, "parked", tmp_path / "parked")
     target = _target(server, directory, site, timeout=2)

@@ -47,11 +47,14 @@ def test_enrolment_gives_a_client_certificate_named_exactly_as_typed(server: Liv
     directory = enroll(server, "itAuth", tmp_path / "a")
     cert = _cert(directory)
     assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName) == ["itAuth"]
+        x509.DNSName
+    ) == ["itAuth"]
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "itAuth"
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and usage.key_encipherment
-    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
     assert oct((directory / "identity.pem").stat().st_mode & 0o777) == "0o600"
     listed = agents(server)["itAuth"]
     assert listed["serial"] == format(cert.serial_number, "x") and listed["status"] == "enrolled"
@@ -89,8 +92,12 @@ def test_the_agent_runs_jobs_and_reports_them(server: LiveServer, tmp_path: Path
     try:
         from tests.agent.helpers import submit, wait_job
 
-        job = submit(server, "jobs-01", "http01.place", {"webroot": str(webroot), "token": "tok-1",
-                                                         "key_authorization": "tok-1.thumb"})
+        job = submit(
+            server,
+            "jobs-01",
+            "http01.place",
+            {"webroot": str(webroot), "token": "tok-1", "key_authorization": "tok-1.thumb"},
+        )
         assert wait_job(server, job)["state"] == "done"
         assert (webroot / ".well-known" / "acme-challenge" / "tok-1").read_text() == "tok-1.thumb"
         job = submit(server, "jobs-01", "http01.remove", {"webroot": str(webroot), "token": "tok-1"})
@@ -121,8 +128,9 @@ def test_rotation_while_polling_with_no_failed_poll_and_refusals(server: LiveSer
         current = _cert(rotor)
         assert current.serial_number != first.serial_number
         wait_until(lambda: agents(server)["rotor"]["serial"] == format(current.serial_number, "x"), 30, "new serial")
-        assert "belongs to no agent" in _refused(server, tmp_path / "first-identity.pem") \
-            or _refused(server, tmp_path / "first-identity.pem").startswith("tls:")
+        assert "belongs to no agent" in _refused(server, tmp_path / "first-identity.pem") or _refused(
+            server, tmp_path / "first-identity.pem"
+        ).startswith("tls:")
         assert _cert(idle).not_valid_after_utc < dt.datetime.now(dt.UTC)
         assert _refused(server, idle / "identity.pem").startswith("tls:")  # expired: the handshake refuses it
         assert proc.poll() is None
@@ -152,15 +160,23 @@ def _forged_identity(tmp_path: Path, name: str) -> Path:
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certvault Issuing CA")])
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
     path = tmp_path / "forged.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
     return path
 
 

@@ -34,6 +34,7 @@ LEASE = timedelta(seconds=120)
 SEEN_EVERY = timedelta(seconds=30)  # last_seen_at is written at most this often per agent (polls are frequent)
 MAX_CSR_BYTES = 8192
 MAX_RESULT_ITEMS = 500
+SUPERSEDED = 4  # RFC 5280 CRLReason of a replaced agent certificate
 _HELD = aliased(AgentCertificate)
 
 
@@ -189,12 +190,15 @@ class AgentService:
         return cert
 
     def _retire_older(self, agent: Agent, held: AgentCertificate) -> None:
-        """The first call with the newest certificate removes the ones it replaces."""
-        older = delete(AgentCertificate).where(AgentCertificate.agent_id == agent.id,
-                                               AgentCertificate.created_at < held.created_at)
-        self._s.execute(older)
-        self._ctx.audit.record(Actor.system(f"agent:{agent.name}", via="agent"), "agent.rotated",
-                                   target_type="agent", target_id=agent.name, details={"serial": held.serial})
+        """The first call with the newest certificate removes the ones it replaces (revoked as superseded)."""
+        system = Actor.system(f"agent:{agent.name}", via="agent")
+        older = list(self._s.scalars(select(AgentCertificate).where(AgentCertificate.agent_id == agent.id,
+                                                                    AgentCertificate.created_at < held.created_at)))
+        for cert in older:
+            self._ca.revoke(system, cert.serial, SUPERSEDED)
+            self._s.delete(cert)
+        self._ctx.audit.record(system, "agent.rotated", target_type="agent", target_id=agent.name,
+                               details={"serial": held.serial, "replaced": [c.serial for c in older]})
 
     def _seen(self, agent: Agent, address: str | None) -> None:
         now = self._ctx.now()
