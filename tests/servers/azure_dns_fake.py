@@ -16,6 +16,9 @@ HTTPS on 127.0.0.1.
   A PUT REPLACES the set; every set has an ETag (body and header); `If-Match` must equal it and
   `If-None-Match: *` requires there is none, else 412 PreconditionFailed. Missing set: GET 404,
   DELETE 204. api-version is required. Unknown subscription or group: 404 / 403 as ARM does.
+- `start_identity_endpoint(identities)`: a plain-HTTP managed identity endpoint (as the VM's
+  169.254.169.254) answering `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=
+  https://management.azure.com/[&client_id=]` with `Metadata: true`; returns its URL.
 - `race(fqdn, value)`: just before the next PUT or DELETE of that set, "another writer" adds `value`
   (a new ETag), so that write meets 412: the optimistic-concurrency path.
 - Everything else as FakeDNSAPI (tests/servers/hosted_dns.py).
@@ -23,12 +26,16 @@ HTTPS on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.servers.hosted_dns import FakeDNSAPI, Reply, Request, WriteThrough
+from tests.servers.process import free_port
 from tests.servers.test_ca import LoopbackTLS
 
 SCOPE = "https://management.azure.com/.default"
@@ -55,10 +62,60 @@ class AzureDnsFake(FakeDNSAPI):
         self.etags: dict[tuple[str, str], str] = {}  # (zone, fqdn) -> ETag of the TXT set
         self.metadata: dict[tuple[str, str], dict[str, str]] = {}
         self._races: dict[str, str] = {}
+        self._identity_servers: list[ThreadingHTTPServer] = []
 
     @property
     def authority_url(self) -> str:
         return f"{self.url}/login"
+
+    def start_identity_endpoint(self, identities: set[str]) -> str:
+        """A plain-HTTP managed identity endpoint on loopback (what 169.254.169.254 is on a VM) whose
+        tokens this fake's ARM accepts. `identities`: "system" and/or user-assigned client ids."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                with fake.lock:
+                    fake.calls.append((time.monotonic(), "GET", "identity" + parts.path))
+                    reply = fake._identity(parts.path, query, self.headers.get("Metadata"), identities)
+                data = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._identity_servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/metadata/identity/oauth2/token"
+
+    def _identity(self, path: str, query: dict[str, str], metadata: str | None, identities: set[str]) -> Reply:
+        if path != "/metadata/identity/oauth2/token":
+            return Reply(404, {"error": "not_found"})
+        if metadata != "true":
+            return Reply(400, {"error": "invalid_request", "error_description": "Required metadata header not "
+                                                                                "specified"})
+        if query.get("api-version") != "2018-02-01" or query.get("resource") != "https://management.azure.com/":
+            return Reply(400, {"error": "invalid_request", "error_description": "Invalid api-version or resource"})
+        if query.get("client_id", "system") not in identities:
+            return Reply(400, {"error": "invalid_request", "error_description": "Identity not found"})
+        token = uuid.uuid4().hex + uuid.uuid4().hex
+        self.tokens[token] = time.monotonic() + self.token_lifetime
+        return Reply(200, {"access_token": token, "expires_in": str(self.token_lifetime), "resource":
+                           query["resource"], "token_type": "Bearer"})
+
+    def stop(self) -> None:
+        for server in self._identity_servers:
+            server.shutdown()
+            server.server_close()
+        super().stop()
 
     def expire_tokens(self) -> None:
         with self.lock:

@@ -115,6 +115,38 @@ def test_azure_cloud_picks_the_authority_and_management_endpoints() -> None:
         default_registry().validate("dns", "azure", {**options, "cloud": "mars"}, {"client_secret": "x"})
 
 
+def test_azure_managed_identity_through_the_service(
+        azure: tuple[AzureDnsFake, dict[str, Any]], sqlite_app: App, tls: LoopbackTLS,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, options = azure
+    identity_url = fake.start_identity_endpoint({"system", "user-assigned-1"})
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))  # the fake ARM's CA in the system store
+    managed = {"endpoint": fake.url, "subscription_id": "sub-1", "resource_group": "rg", "managed_identity": True,
+               "identity_endpoint": identity_url}
+    with sqlite_app.transaction() as svc:
+        system = svc.integrations.add(ADMIN, "dns", "azure", "mi-system", managed, {})
+        user = svc.integrations.add(ADMIN, "dns", "azure", "mi-user", {**managed, "client_id": "user-assigned-1"}, {})
+        stranger = svc.integrations.add(ADMIN, "dns", "azure", "mi-other", {**managed, "client_id": "not-attached"},
+                                        {})
+        providers = [svc.integrations.dns_provider(a) for a in (system, user, stranger)]
+    for provider in providers[:2]:
+        provider.present(fqdn := _name(), "by-identity")
+        assert fake.txt(fqdn) == ["by-identity"]
+        provider.cleanup(fqdn, "by-identity")
+    assert fake.count("GET", "identity/metadata") >= 2
+    with pytest.raises(IntegrationError, match="rejected the credentials .*Identity not found.*managed identity"):
+        providers[2].check()
+    registry = default_registry()
+    with pytest.raises(InvalidInput, match="--tenant-id and --client-id are required"):
+        registry.validate("dns", "azure", {"subscription_id": "s", "resource_group": "g"}, {"client_secret": "x"})
+    with pytest.raises(InvalidInput, match="--client-secret is required unless --managed-identity"):
+        registry.validate("dns", "azure", {**options}, {})
+    with pytest.raises(InvalidInput, match="endpoint: .*https://"):
+        registry.validate("dns", "azure", {**options, "endpoint": "http://127.0.0.1:1"}, {"client_secret": "x"})
+    with pytest.raises(InvalidInput, match="identity_endpoint: .*only to the machine itself"):
+        registry.validate("dns", "azure", {**managed, "identity_endpoint": "http://example.com/token"}, {})
+
+
 # ---- GoDaddy ---------------------------------------------------------------------------------------
 
 def test_godaddy_403_for_small_accounts_is_said_in_plain_words(tls: LoopbackTLS) -> None:

@@ -1,8 +1,11 @@
-"""Azure DNS (Azure Resource Manager, api-version 2018-05-01) with an application's client credentials.
+"""Azure DNS (Azure Resource Manager, api-version 2018-05-01) with an application's client credentials
+or the machine's managed identity.
 
 A token comes from the cloud's authority (`POST {authority}/{tenant}/oauth2/v2.0/token`, client
-credentials grant, scope `{management endpoint}/.default`) and is kept until five minutes before it
-expires, shared by every provider object of the account. A PUT of a TXT record set replaces it, so
+credentials grant, scope `{management endpoint}/.default`), or with `managed_identity` from the
+instance metadata service (`GET http://169.254.169.254/metadata/identity/oauth2/token`, `Metadata:
+true`; `client_id` picks a user-assigned identity). It is kept until five minutes before it expires,
+shared by every provider object of the account. A PUT of a TXT record set replaces it, so
 present and cleanup read the set (with its ETag), merge, and write with `If-Match` (`If-None-Match: *`
 when creating it); a 412 (another writer got there first) reads and merges again. The last value of
 certvault's deletes the set, with `If-Match`, only when nothing else is left in it.
@@ -16,9 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from certvault.errors import IntegrationError
+from certvault.errors import IntegrationError, InvalidInput
 from certvault.plugins.dns.hosted import (
     Hints,
     HostedOptions,
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     import httpx
 
 API_VERSION = "2018-05-01"
+IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"  # the instance metadata service of a VM
+LOCAL_HOSTS = ("169.254.169.254", "127.0.0.1", "localhost", "::1")  # where plain http may go (the identity)
 CLOUDS = {  # cloud -> (authority, management endpoint)
     "public": ("https://login.microsoftonline.com", "https://management.azure.com"),
     "china": ("https://login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
@@ -48,27 +53,54 @@ BAD_TOKEN = ("InvalidAuthenticationToken", "ExpiredAuthenticationToken", "Authen
 
 class AzureOptions(HostedOptions):
     subscription_id: str = Field(min_length=1, max_length=64, description="subscription id")
-    tenant_id: str = Field(min_length=1, max_length=128, description="directory (tenant) id")
-    client_id: str = Field(min_length=1, max_length=128, description="application (client) id")
+    tenant_id: str | None = Field(default=None, max_length=128, description="directory (tenant) id")
+    client_id: str | None = Field(default=None, max_length=128, description="application (client) id; with "
+                                                                            "--managed-identity: a user-assigned "
+                                                                            "identity's client id")
     resource_group: str = Field(min_length=1, max_length=90, description="resource group of the DNS zones")
     cloud: Literal["public", "china", "usgov"] = Field(default="public", description="public, china or usgov")
     authority_url: str | None = Field(default=None, description="token authority URL; default: the cloud's")
+    managed_identity: bool = Field(default=False, description="get tokens from the machine's managed identity "
+                                                              "instead of a client secret")
+    identity_endpoint: str | None = Field(default=None, description="managed identity token URL; default: the "
+                                                                    "VM's instance metadata service")
     ttl: int = Field(default=60, ge=1, le=2147483647, description="TTL of the TXT records, seconds")
 
-    @field_validator("authority_url")
+    @field_validator("endpoint", "authority_url")
     @classmethod
-    def _authority(cls, value: str | None) -> str | None:
-        return api_url(value)
+    def _https(cls, value: str | None) -> str | None:
+        url = api_url(value)
+        if url is not None and not url.startswith("https://"):
+            raise ValueError("must be an https:// URL (the token travels on it)")
+        return url
+
+    @field_validator("identity_endpoint")
+    @classmethod
+    def _identity(cls, value: str | None) -> str | None:
+        url = api_url(value)
+        if url is not None and url.startswith("http://") and urlsplit(url).hostname not in LOCAL_HOSTS:
+            raise ValueError("plain http:// only to the machine itself (169.254.169.254 or loopback)")
+        return url
+
+    @model_validator(mode="after")
+    def _who(self) -> AzureOptions:
+        if not self.managed_identity and not (self.tenant_id and self.client_id):
+            raise ValueError("--tenant-id and --client-id are required (with --client-secret) unless "
+                             "--managed-identity")
+        return self
 
 
 class AzureProvider(HostedProvider):
     name: ClassVar[str] = "azure"
     title: ClassVar[str] = "Azure DNS"
     secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
+    required_secrets: ClassVar[tuple[str, ...]] = ()
     Options = AzureOptions
     default_endpoint: ClassVar[str] = CLOUDS["public"][1]
-    # Azure Resource Manager throttles per subscription and answers 429 with Retry-After: 10 per second
-    connection_defaults: ClassVar[Mapping[str, Any]] = {"pacing_requests": 20, "pacing_interval": 2.0}
+    # Azure Resource Manager throttles per subscription and answers 429 with Retry-After: 10 per second.
+    # Plain http is allowed for the managed identity endpoint only (the options refuse it anywhere else).
+    connection_defaults: ClassVar[Mapping[str, Any]] = {"pacing_requests": 20, "pacing_interval": 2.0,
+                                                        "allow_plain_http": True}
     hints: ClassVar[Hints] = Hints(
         credentials="check the tenant id, the application (client) id and its client secret (secrets expire)",
         permission="give the application the DNS Zone Contributor role on the zone or resource group")
@@ -82,9 +114,21 @@ class AzureProvider(HostedProvider):
     def authority(self) -> str:
         return self.options.authority_url or CLOUDS[self.options.cloud][0]
 
+    def error_hints(self) -> Hints:
+        if not self.options.managed_identity:
+            return self.hints
+        return Hints(credentials="check that this machine has a managed identity (and that --client-id, if given, "
+                                 "names a user-assigned identity attached to it)", permission=self.hints.permission)
+
+    @staticmethod
+    def validate_secrets(options: AzureOptions, secrets: Mapping[str, str]) -> None:
+        if not options.managed_identity and not secrets.get("client_secret"):
+            raise InvalidInput("Azure DNS: --client-secret is required unless --managed-identity")
+
     def identity(self) -> tuple[str, ...]:
         o = self.options
-        return o.subscription_id, o.tenant_id, o.client_id, o.resource_group, self.authority
+        return (o.subscription_id, o.tenant_id or "", o.client_id or "", o.resource_group, self.authority,
+                str(o.managed_identity), o.identity_endpoint or "")
 
     # ---- the token -----------------------------------------------------------------------------
     def token(self, *, fresh: bool = False) -> str:
@@ -92,17 +136,34 @@ class AzureProvider(HostedProvider):
             held = _TOKENS.get(self.account_key)
             if held is not None and not fresh and held[1] > time.monotonic():
                 return held[0]
-        form = {"grant_type": "client_credentials", "client_id": self.options.client_id,
-                "client_secret": self._secrets["client_secret"], "scope": f"{CLOUDS[self.options.cloud][1]}/.default"}
-        with self._http(base_url=self.authority + "/") as client:
-            url = f"{quote(self.options.tenant_id, safe='')}/oauth2/v2.0/token"
-            body = self.call("getting a token from the directory", "POST", url, data=form, client=client).json()
+        body = self._identity_token() if self.options.managed_identity else self._client_token()
         token, lifetime = str(body.get("access_token", "")), float(body.get("expires_in", 3599))
         if not token:
-            raise IntegrationError(f"{self.title}: the directory at {self.authority} gave no access token")
+            raise IntegrationError(f"{self.title}: the token endpoint gave no access token")
         with _TOKENS_LOCK:
             _TOKENS[self.account_key] = (token, time.monotonic() + max(60.0, lifetime - 300))
         return token
+
+    def _client_token(self) -> dict[str, Any]:
+        """Client credentials at the directory (OAuth 2.0 v2.0 endpoint)."""
+        form = {"grant_type": "client_credentials", "client_id": self.options.client_id or "",
+                "client_secret": self._secrets["client_secret"], "scope": f"{CLOUDS[self.options.cloud][1]}/.default"}
+        with self._http(base_url=self.authority + "/") as client:
+            url = f"{quote(self.options.tenant_id or '', safe='')}/oauth2/v2.0/token"
+            body: dict[str, Any] = self.call("getting a token from the directory", "POST", url, data=form,
+                                             client=client).json()
+        return body
+
+    def _identity_token(self) -> dict[str, Any]:
+        """The managed identity's token from the instance metadata service (a GET with `Metadata: true`)."""
+        params = {"api-version": "2018-02-01", "resource": f"{CLOUDS[self.options.cloud][1]}/"}
+        if self.options.client_id:
+            params["client_id"] = self.options.client_id
+        url = self.options.identity_endpoint or IMDS
+        with self._http(base_url="") as client:
+            body: dict[str, Any] = self.call("getting a token from the managed identity endpoint", "GET", url,
+                                             params=params, headers={"Metadata": "true"}, client=client).json()
+        return body
 
     def arm(self, doing: str, method: str, url: str, *, ok: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
         """One Resource Manager call with the bearer token (fetched again once if it was refused)."""

@@ -246,6 +246,10 @@ class HostedProvider:
         """The provider's own words from an error body (subclasses parse their format)."""
         return ""
 
+    def error_hints(self) -> Hints:
+        """What to check, per kind of refusal (a plugin whose advice depends on its options overrides it)."""
+        return self.hints
+
     def error_status(self, response: httpx.Response) -> int:
         """The status to word the error by (a provider answering 403 to bad credentials says 401 here)."""
         return response.status_code
@@ -317,7 +321,7 @@ class HostedProvider:
 
     def _error(self, status: int, doing: str, detail: str, retry_after: float | None,
                retried: bool = False) -> IntegrationError:
-        error = api_error(self.title, status, doing, detail=self.scrub(detail)[:300], hints=self.hints,
+        error = api_error(self.title, status, doing, detail=self.scrub(detail)[:300], hints=self.error_hints(),
                           retry_after=retry_after, retried=retried)
         error.message = self.scrub(error.message)
         error.args = (error.message,)
