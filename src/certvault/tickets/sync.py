@@ -74,9 +74,18 @@ class Unavailable(Exception):
 
 
 def _retryable(exc: BaseException) -> bool:
+    """The help desk was unreachable or overloaded (a transport failure, 408/429/5xx after the outbound
+    client's own retries): the plugins keep the outbound error's details (`host`, `status`) when they word it
+    for their help desk. A refusal (4xx, a business rule keeping a status) is not retried by backoff."""
     from certvault.outbound import OutboundError
 
-    return isinstance(exc, OutboundError)
+    if isinstance(exc, OutboundError):
+        return True
+    details = getattr(exc, "details", None) or {}
+    if "host" not in details:
+        return False
+    status = details.get("status")
+    return status is None or (isinstance(status, int) and (status in (408, 425, 429) or status >= 500))
 
 
 class TicketSync:
