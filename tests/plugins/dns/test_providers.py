@@ -293,19 +293,27 @@ def named() -> Bind9:
     return bind9()
 
 
-@pytest.mark.parametrize("fake_kind", ["cloudflare", "godaddy"])
-def test_a_fake_writes_through_to_bind(tls: LoopbackTLS, named: Bind9, fake_kind: str) -> None:
-    fake: CloudflareFake | GoDaddyFake
-    if fake_kind == "cloudflare":
-        fake = CloudflareFake(tls, tokens={"t": None}, write_through=named)
-        options, secrets = {"endpoint": ""}, {"api_token": "t"}
-    else:
-        fake = GoDaddyFake(tls, keys={"k": "s"}, write_through=named)
-        options, secrets = {"endpoint": ""}, {"api_key": "k", "api_secret": "s"}
+def _writing_through(kind: str, tls: LoopbackTLS, named: Bind9) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    if kind == "cloudflare":
+        return CloudflareFake(tls, tokens={"t": None}, write_through=named), {}, {"api_token": "t"}
+    if kind == "godaddy":
+        return GoDaddyFake(tls, keys={"k": "s"}, write_through=named), {}, {"api_key": "k", "api_secret": "s"}
+    if kind == "cloudns":
+        return (ClouDNSFake(tls, auth_ids={"7": "pw-wt"}, sync_polls=0, write_through=named), {"auth_id": "7"},
+                {"auth_password": "pw-wt"})
+    fake = AzureDnsFake(tls, apps={("t", "c"): "s"}, subscription="s", resource_group="g",
+                        write_through=lambda fqdn, values: named.replace(fqdn, "TXT", values))  # the callable form
+    return fake, {"authority_url": fake.authority_url, "subscription_id": "s", "tenant_id": "t", "client_id": "c",
+                  "resource_group": "g"}, {"client_secret": "s"}
+
+
+@pytest.mark.parametrize("kind", ["azure", "cloudflare", "cloudns", "godaddy"])
+def test_a_fake_writes_through_to_bind(tls: LoopbackTLS, named: Bind9, kind: str) -> None:
+    fake, options, secrets = _writing_through(kind, tls, named)
     fake.add_zone("bind.test")
     fake.start()
     try:
-        provider = build(fake_kind, {**options, "endpoint": fake.url}, secrets, http_factory(tls))
+        provider = build(kind, {**options, "endpoint": fake.url}, secrets, http_factory(tls))
         fqdn = f"_acme-challenge.{uuid.uuid4().hex[:8]}.bind.test"
         provider.present(fqdn, "one")
         provider.present(fqdn, "two")
