@@ -52,7 +52,8 @@ class Authority:
         serial = x509.random_serial_number()
         cert = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(self.cert.subject)
                 .public_key(key.public_key()).serial_number(serial)
-                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=10, minutes=self.issued))
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=10, minutes=self.issued))
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                                critical=False)

@@ -9,7 +9,7 @@ import pytest
 
 from certvault.auth.rbac import Actor
 from certvault.errors import IntegrationError, InvalidInput
-from tests.deploy.conftest import Nginx, Authority, ssh_options, store
+from tests.deploy.conftest import Authority, Nginx, ssh_options, store
 from tests.servers.sshd import Sshd
 
 ADMIN = Actor.system("test-admin", via="cli")

@@ -40,6 +40,8 @@ WEB_MODULES = (
     "certvault.web.routes.integrations",
     "certvault.web.routes.tickets",
     "certvault.web.routes.notifications",
+    "certvault.web.routes.deploy",
+    "certvault.web.routes.agents",
 )
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
