@@ -1,19 +1,50 @@
-"""The dashboard: expiry counts and a chart of expiries per week."""
+"""The dashboard: counts that link to their filter, the expiry chart per week, what needs attention next."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from certvault.api.deps import ServicesDep
-from certvault.web.deps import CurrentWebUser, render
+from certvault.certificates.schemas import EntryOut
+from certvault.certificates.search import CertificateQuery
+from certvault.container import Services
+from certvault.issuance.schemas import OrderOut
+from certvault.scanning.queries import GRADES
+from certvault.web.charts import expiry_chart
+from certvault.web.deps import CurrentWebUser, WebUser, render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _certificates(svc: Services, user: WebUser) -> dict[str, Any]:
+    summary = svc.certificates.expiry_summary(user.actor)
+    soon = svc.certificates.search(user.actor, CertificateQuery(expired=False, sort="expiry", limit=8)).items
+    return {"summary": summary, "chart": expiry_chart(summary["weeks"]),
+            "next_expiring": [EntryOut.model_validate(e) for e in soon]}
+
+
+def _operations(svc: Services, user: WebUser) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    if user.can("scans.read"):
+        counts = svc.scanning.grade_counts(user.actor)
+        context["grades"] = [(g, counts[g]) for g in (*GRADES, "none") if counts.get(g)]
+    if user.can("acme.read"):
+        failed, failed_total = svc.issuance.requests.list_requests(user.actor, "failed", limit=5)
+        context.update(failed_orders=[OrderOut.of(o) for o in failed], failed_total=failed_total,
+                       acme_accounts=len(svc.issuance.accounts.list_accounts(user.actor)))
+    if user.can("vault.use"):
+        requests = svc.vault.protection.list_requests(user.actor, "pending")
+        context["vault_waiting"] = sum(1 for r in requests if r.requester_id != user.actor.id)
+    return context
 
 
 @router.get("/")
 def dashboard(request: Request, svc: ServicesDep, user: CurrentWebUser) -> Response:
     from certvault.web.app import templates
 
-    summary = svc.certificates.expiry_summary(user.actor) if user.can("certificates.read") else None
-    return render(templates, request, "dashboard.html", user, summary=summary)
+    context = _certificates(svc, user) if user.can("certificates.read") else {"summary": None}
+    context.update(_operations(svc, user))
+    return render(templates, request, "dashboard.html", user, **context)
