@@ -28,8 +28,8 @@ def _after_add(svc: Any, account: Any, values: dict[str, Any]) -> None:
         return
     text = (f"Create this DNS record for each name this account validates (e.g. example.com):\n"
             f"  _acme-challenge.example.com. CNAME {target}.")
-    # with --json only the account's JSON goes to stdout
-    print(text, file=sys.stderr) if values.get("as_json") else console.print(text, highlight=False)
+    # with --json only the account's JSON goes to stdout; unwrapped, so the line can be copied
+    print(text, file=sys.stderr if values.get("as_json") else sys.stdout)
 
 
 def _test(ctx: typer.Context, ref: str, as_json: bool) -> None:

@@ -147,7 +147,7 @@ REF = inspect.Parameter("ref", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotati
 
 def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., None]:
     def add(ctx: typer.Context, **values: Any) -> None:
-        as_json = values.pop("as_json")
+        as_json = values["as_json"]  # after_add sees it too
         options, secrets = collect(info, values)
         name = values.get("account_name") or " ".join([plugin, *[str(v) for v in options.values()][:1]])
         with services(ctx) as svc:

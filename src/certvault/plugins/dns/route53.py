@@ -221,6 +221,8 @@ class Route53Provider:
             raise IntegrationError("Route 53: no AWS credentials; give --access-key-id and --secret-access-key or "
                                    "configure the AWS credential chain (environment, profile, role)") from None
         except BotoCoreError as exc:
+            if "Profile" in type(exc).__name__ or "Credential" in type(exc).__name__:
+                raise IntegrationError(f"Route 53: the AWS credential chain failed ({exc})"[:400]) from None
             raise IntegrationError(f"Route 53 could not be reached while {doing} ({type(exc).__name__})") from None
 
 
