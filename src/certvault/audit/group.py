@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certvault.audit.service import append_rows
-from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, checkpoint, checkpoint_elsewhere, is_lock_busy, is_sqlite
+from certvault.db.dialect import is_postgres, is_sqlite
+from certvault.db.engine import WRITER_LOCK_WAIT, WriterBusy, checkpoint, checkpoint_elsewhere, is_lock_busy
 from certvault.errors import CertvaultError
 from certvault.passes import PassBatch, Waiting, settle
 
@@ -96,7 +97,7 @@ class GroupCommit:
                 if lock_wait is not None:
                     conn = conn.execution_options(**{WRITER_LOCK_WAIT: lock_wait})
                 with conn.begin():  # SQLite: BEGIN IMMEDIATE under the writer lock (db/engine.py)
-                    if conn.dialect.name != "postgresql":
+                    if not is_postgres(conn):
                         append_rows(conn, self._key, rows, lock_wait=lock_wait)
                     else:  # two round trips: BEGIN + head lock, then the rows, the head's move and COMMIT
                         dbapi = conn.connection.dbapi_connection

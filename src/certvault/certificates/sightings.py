@@ -13,12 +13,12 @@ from typing import Any
 
 from cryptography import x509
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from certvault.certificates.models import CertificateVersion, Sighting
 from certvault.certificates.store import CHUNK, InventoryStore, Leaf, new_id
 from certvault.context import ServiceContext
 from certvault.crypto import readers, x509info
+from certvault.db import dialect
 from certvault.db.base import table_of
 from certvault.errors import CertvaultError, InvalidInput
 
@@ -114,9 +114,7 @@ class SightingStore:
     def _upsert(self, rows: list[dict[str, Any]]) -> None:
         """New endpoints are inserted; known ones take the new entry, version and last_seen (first_seen
         stays, a known host name is kept when this observation has none)."""
-        dialect = self._s.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(_SIGHTINGS)
+        stmt = dialect.upsert(self._s, _SIGHTINGS)
         stmt = stmt.on_conflict_do_update(
             index_elements=["ip", "port", "sni"],
             set_={"entry_id": stmt.excluded.entry_id, "version_id": stmt.excluded.version_id,

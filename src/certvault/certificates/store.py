@@ -8,22 +8,18 @@ certificates costs a few hundred statements, not a few hundred thousand.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii as _json_string
-from operator import itemgetter
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from sqlalchemy import JSON, Uuid, bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.sql.elements import BindParameter
 
 from certvault.certificates.models import (
@@ -38,7 +34,7 @@ from certvault.certificates.models import (
 from certvault.context import ServiceContext
 from certvault.crypto import keys, x509info
 from certvault.crypto.x509info import CertInfo
-from certvault.db.base import UTCDateTime
+from certvault.db import bulk
 
 CHUNK = 500
 
@@ -178,34 +174,15 @@ class InventoryStore:
     # ---- leaves ----------------------------------------------------------------------------
     def store_leaves(self, leaves: Sequence[Leaf], outcome: StoreOutcome | None = None) -> StoreOutcome:
         outcome = outcome or StoreOutcome()
-        if len(leaves) >= CHUNK and self._s.get_bind().dialect.name == "sqlite":
-            # A bulk write touches index pages all over the fingerprint, expiry and names-key indexes;
-            # SQLite's default 2 MB page cache would re-read them from the OS for every batch. And each
-            # such transaction rewrites a large share of those indexes: checkpointing the WAL after
-            # every one (the default, at 1,000 pages) writes the same pages back again and again, so
-            # this connection checkpoints once 256 MB have gathered (others keep the default).
-            self._s.execute(text("PRAGMA cache_size = -65536"))
-            self._s.execute(text("PRAGMA wal_autocheckpoint = 65536"))
+        if len(leaves) >= CHUNK:
+            bulk.prepare_bulk_write(self._s)
         unique = list({leaf.info.fingerprint_sha256: leaf for leaf in leaves}.values())
         for chunk in _chunks(unique):
             self._store_chunk(chunk, outcome)
         return outcome
 
-    @contextmanager
-    def _index_lookups(self) -> Iterator[None]:
-        """During a bulk load PostgreSQL's statistics still describe the empty table, and it would
-        answer `name_rev IN (500 values)` with a sequential scan of a million rows per batch."""
-        postgres = self._s.get_bind().dialect.name == "postgresql"
-        if postgres:
-            self._s.execute(text("SET LOCAL enable_seqscan = off"))
-        try:
-            yield
-        finally:
-            if postgres:
-                self._s.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
-
     def _store_chunk(self, leaves: Sequence[Leaf], outcome: StoreOutcome) -> None:
-        with self._index_lookups():
+        with bulk.index_lookups(self._s):
             known = self._known_versions([lf.info.fingerprint_sha256 for lf in leaves])
             fresh = [lf for lf in leaves if lf.info.fingerprint_sha256 not in known]
             requests = self._open_requests([lf.info.spki_sha256 for lf in fresh])
@@ -250,64 +227,11 @@ class InventoryStore:
 
     def _apply(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         if plan.entries:
-            self._insert(CertificateEntry.__table__, plan.entries)
-            self._insert(CertificateName.__table__, plan.names)
+            bulk.insert_many(self._s, CertificateEntry.__table__, plan.entries)
+            bulk.insert_many(self._s, CertificateName.__table__, plan.names)
         if plan.versions:
-            self._insert(CertificateVersion.__table__, plan.versions)
+            bulk.insert_many(self._s, CertificateVersion.__table__, plan.versions)
         self._promote(plan, requests, outcome)
-
-    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
-        """Many rows at once: executemany on SQLite (cheap per row, in-process); COPY on PostgreSQL,
-        where psycopg's executemany costs a pipeline round per row."""
-        if not rows:  # e.g. the names of a certificate that has none
-            return
-        dialect = self._s.get_bind().dialect
-        if dialect.name == "sqlite":
-            self._insert_sqlite(table, rows, dialect)
-            return
-        if dialect.name != "postgresql":
-            self._s.execute(insert(table), rows)
-            return
-        from psycopg import sql
-        from psycopg.types.json import Jsonb
-
-        columns = list(rows[0])
-        json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-        driver = self._s.connection().connection.driver_connection  # same transaction as the session
-        assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
-
-    def _insert_sqlite(self, table: Any, rows: list[dict[str, Any]], dialect: Any) -> None:
-        """sqlite3's executemany with values converted here, column by column, the way SQLAlchemy's
-        types would (UTC text timestamps, hex UUIDs, JSON text): its per-row parameter machinery costs
-        more than SQLite's own insert."""
-        compiled = insert(table).values({name: bindparam(name) for name in rows[0]}).compile(dialect=dialect)
-        columns = list(compiled.positiontup or ())
-        get = itemgetter(*columns)
-        converted = [(i, f, isinstance(table.c[name].type, JSON))
-                     for i, name in enumerate(columns) if (f := _sqlite_converter(table.c[name].type, dialect))]
-        values = []
-        last: dict[int, tuple[Any, Any]] = {}  # per column: the last value converted (a batch shares its `now`)
-        for row in rows:
-            value = list(get(row)) if len(columns) > 1 else [get(row)]
-            for i, convert, also_none in converted:
-                raw = value[i]
-                if raw is None and not also_none:
-                    continue  # JSON stores None as 'null', as SQLAlchemy does; other types as NULL
-                seen = last.get(i)
-                if seen is not None and seen[0] is raw:
-                    value[i] = seen[1]
-                    continue
-                value[i] = convert(raw)
-                last[i] = (raw, value[i])
-            values.append(value)
-        driver = self._s.connection().connection.driver_connection  # same transaction as the session
-        assert driver is not None
-        driver.executemany(compiled.string, values)
 
     def _promote(self, plan: _Plan, requests: dict[str, uuid.UUID], outcome: StoreOutcome) -> None:
         """Make the newest new version current on entries that existed before this batch."""
@@ -353,35 +277,6 @@ class InventoryStore:
         new_rows = [{"entry_id": e, "tag": t} for e, t in sorted(wanted - have, key=str)]
         if new_rows:
             self._s.execute(insert(CertificateTag), new_rows)
-
-
-def _sqlite_utc(value: datetime) -> str:
-    if value.tzinfo is UTC:  # nearly always (utcnow, cryptography's *_utc): "+00:00" is cut off
-        return value.isoformat(" ", "microseconds")[:26]
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_converter(type_: Any, dialect: Any) -> Any:
-    """How a value of this column type is stored by SQLite (None: as it is)."""
-    if isinstance(type_, UTCDateTime):
-        return _sqlite_utc  # what UTCDateTime + SQLite's DATETIME store, without two layers of calls
-    if isinstance(type_, Uuid):
-        return _uuid_hex
-    if isinstance(type_, JSON) and type_.none_as_null is False:
-        return _json_text  # SQLAlchemy's default serializer, called directly
-    return type_.dialect_impl(dialect).bind_processor(dialect)  # JSON text, booleans as integers, ...
-
-
-def _uuid_hex(value: uuid.UUID) -> str:
-    return value.hex
-
-
-def _json_text(value: Any) -> str:
-    """json.dumps (SQLAlchemy's default serializer); a list of strings (SANs) is joined directly, with the
-    same output, for it is most of the JSON an import writes."""
-    if type(value) is list and all(type(item) is str for item in value):
-        return "[" + ", ".join(map(_json_string, value)) + "]"
-    return json.dumps(value)
 
 
 def _current_columns(info: CertInfo, version_id: uuid.UUID) -> dict[str, Any]:

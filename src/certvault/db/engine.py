@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
+from certvault.db.dialect import is_sqlite
+
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -321,5 +323,3 @@ def is_lock_busy(exc: BaseException) -> bool:
     return "55P03" in (getattr(exc, "sqlstate", None), getattr(getattr(exc, "orig", None), "sqlstate", None))
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"

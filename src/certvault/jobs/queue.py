@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from certvault.db import dialect
 from certvault.db.base import table_of, utcnow
 from certvault.jobs import wakeup
 from certvault.jobs.models import ACTIVE, Job, Schedule
@@ -99,7 +100,7 @@ _NEXT_RUN_AT = select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued"
 def claim(session: Session, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
     """Claim up to `limit` due jobs (and jobs whose lease expired) in one UPDATE ... RETURNING. Caller commits."""
     now = utcnow()
-    stmt = _CLAIM[session.get_bind().dialect.name == "postgresql"]
+    stmt = _CLAIM[dialect.is_postgres(session)]
     result = session.execute(stmt, {"now": now, "n": limit, "worker": worker_id, "lease_until": now + lease})
     rows = sorted(result.all(), key=lambda r: (-r.priority, r.run_at))  # RETURNING has no order
     return [ClaimedJob(r.id, r.name, dict(r.payload or {}), r.attempts, r.max_attempts) for r in rows]
@@ -119,7 +120,7 @@ def complete(session: Session, job_id: int, worker_id: str) -> None:
 
 def fail(session: Session, job: ClaimedJob, worker_id: str, error: str, retry_in: timedelta | None) -> str:
     """Record a failure: requeue with backoff, or mark failed when attempts are exhausted."""
-    row = session.get(Job, job.id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    row = session.get(Job, job.id, with_for_update=dialect.for_update(session))
     if row is None or row.locked_by != worker_id or row.status != "running":
         return "lost"
     row.last_error = error[:4000]
@@ -167,9 +168,7 @@ def ensure_schedule(
 def tick_schedules(session: Session) -> int:
     """Enqueue one job per due tick of every schedule; each tick runs once across all workers."""
     now = utcnow()
-    stmt = select(Schedule).where(Schedule.enabled == 1, Schedule.next_run_at <= now)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = dialect.skip_locked(session, select(Schedule).where(Schedule.enabled == 1, Schedule.next_run_at <= now))
     fired = 0
     for sched in session.scalars(stmt):
         tick_at = sched.next_run_at

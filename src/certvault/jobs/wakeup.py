@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from certvault.db.dialect import is_postgres, is_sqlite
+
 log = logging.getLogger("certvault.jobs")
 CHANNEL = "certvault_jobs"
 Wake = Callable[[datetime | None], None]  # called with the earliest queued run_at (None: look now)
@@ -29,7 +31,7 @@ Wake = Callable[[datetime | None], None]  # called with the earliest queued run_
 
 def notify(session: Session) -> None:
     """Tell other processes' workers that a job is due (PostgreSQL; once per transaction)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return
     transaction = session.get_transaction()
     if session.info.get("jobs_notify_tx") is transaction:
@@ -40,9 +42,9 @@ def notify(session: Session) -> None:
 
 def start_watcher(engine: Engine, wake: Wake, stop: threading.Event, interval: float) -> threading.Thread | None:
     """A daemon thread calling `wake` when another process may have enqueued a job."""
-    if engine.dialect.name == "postgresql":
+    if is_postgres(engine):
         target: Callable[[], None] = lambda: _listen_postgres(engine, wake, stop)  # noqa: E731
-    elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+    elif is_sqlite(engine) and engine.url.database not in (None, "", ":memory:"):
         target = lambda: _watch_sqlite(str(engine.url.database), wake, stop, interval)  # noqa: E731
     else:
         return None

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from certvault.context import ServiceContext
+from certvault.db import dialect
 from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.scanning.models import ScanRun, ScanSchedule
@@ -130,9 +131,8 @@ class ScheduleBook:
 
     def dispatch_due(self, runs: RunBook, now: datetime) -> list[ScanRun]:
         """Start one run for every enabled schedule that is due; skip ticks missed while down."""
-        stmt = select(ScanSchedule).where(ScanSchedule.enabled.is_(True), ScanSchedule.next_run_at <= now)
-        if self._session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = dialect.skip_locked(self._session, select(ScanSchedule).where(
+            ScanSchedule.enabled.is_(True), ScanSchedule.next_run_at <= now))
         started: list[ScanRun] = []
         for schedule in self._session.scalars(stmt.order_by(ScanSchedule.next_run_at)).all():
             due_at = schedule.next_run_at

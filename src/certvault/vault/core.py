@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 from certvault.auth.credentials import AUTH_VERSION, READ_VERSION
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
+from certvault.db import dialect
 from certvault.db.locks import advisory_lock
 from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden, NotFound
@@ -145,7 +146,7 @@ class VaultCore:
 
     def secret_with_folder(self, ref: str | uuid.UUID | int, *, for_update: bool = False) -> tuple[Secret, Folder]:
         stmt, key = self._secret_query(ref)
-        if for_update and self.s.get_bind().dialect.name == "postgresql":
+        if for_update and dialect.for_update(self.s):
             stmt = _LOCKED[stmt]
         row = self.s.execute(stmt, {"ref": key}).first()
         if row is None or not row[0].active:
