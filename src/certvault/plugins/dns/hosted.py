@@ -9,15 +9,19 @@ API (a plugin subclasses `HostedProvider` and its options subclass `HostedOption
   reaches a test server by this URL alone), `propagation_timeout` and `polling_interval` (seconds),
   `ttl`. A plugin overrides the defaults and adds its own fields.
 - `HostedProvider`: the class attributes `name`, `title`, `secret_fields`, `Options`,
-  `default_endpoint` and `connection_defaults` (the outbound client's pacing for accounts that set
-  none, e.g. Cloudflare `{"pacing_requests": 50, "pacing_interval": 15}`: a token bucket whose burst
-  plus refill over the provider's window stays under its documented limit). A subclass implements
-  `_load_zones() -> {zone name: provider zone id}` (one full, paged listing), `_add(zone, fqdn, value)`,
-  `_remove(zone, fqdn, value)` and `check()`; the base gives `present`, `cleanup`, `zones`,
-  `propagation`, `visibility_servers` ([] = the zone's authoritative servers), `client()` (one
-  shared httpx client per provider instance, made by the `http` factory with `endpoint`),
-  `zone_of(fqdn)`, `call(doing, method, url, ok=(), **httpx_kwargs)` (one request; HTTP errors become plain words) and
-  `scrub(text)` (every secret value of the account masked).
+  `default_endpoint`, `hints` (what to check per refusal) and `connection_defaults` (the outbound
+  client's pacing for accounts that set none, e.g. Cloudflare `{"pacing_requests": 50,
+  "pacing_interval": 15}`: a token bucket whose burst plus refill over the provider's window stays
+  under its documented limit; IntegrationService.http_for applies them).
+  A subclass implements `_load_zones() -> {zone name: provider zone id}` (one full, paged listing),
+  `_add(zone, fqdn, value)` and `_remove(zone, fqdn, value)`, and may override `identity()` (the
+  non-secret options that tell accounts apart), `headers()` (auth headers), `check()`,
+  `error_detail(response)` / `error_status(response)` (its error bodies) and `error_hints()`.
+  The base gives `present`, `cleanup` (a name in no zone is already clean), `zones`, `check` (a
+  fresh zone listing: authenticated, changes nothing), `propagation`, `visibility_servers` ([] = the
+  zone's authoritative servers), `client()` (one httpx client per provider object, from the `http`
+  factory with `endpoint`), `zone_of(fqdn)`, `call(doing, method, url, ok=(), client=None, **kwargs)`
+  (one request; a failure becomes `api_error` with secrets masked) and `scrub(text)`.
 - `Zone(name, id)` and `relative(fqdn, zone)`: "" for the apex, else the labels below the zone.
 - `ZONES`, a `ZoneCache`: zone lists per account fingerprint (a hash of the plugin, endpoint and
   credentials, so two provider objects of one account share it and no secret is kept as a key),
