@@ -217,3 +217,21 @@ def test_a_refused_state_change_is_a_failure_with_an_event(app: App, desk: doubl
         events = svc.session.scalars(select(DomainEvent).where(DomainEvent.type == "ticket.sync_failed")).all()
         assert len(events) == 1 and events[0].payload["key"] == record.key
     assert keys(sync(app).reopened) == [("expiry", record.key)]  # the next sync tries again
+
+
+def test_scan_and_renewal_events_sync_through_the_job_engine(app: App, desk: double.Store) -> None:
+    """A stored scan result is an event; the tickets consumer queues `tickets.sync`; the worker runs it."""
+    store_scan(app, scan_result("jobs.example.com", "10.1.2.3", weak=("TLS_RSA_WITH_RC4_128_SHA",)))
+    worker = app.worker(concurrency=1)
+    worker.run_until_idle(60)
+    deadline = time.monotonic() + 60
+    while not desk.tickets and time.monotonic() < deadline:  # the sync job waits a second to gather events
+        time.sleep(0.3)
+        worker.run_until_idle(60)
+    (ticket,) = desk.tickets.values()
+    assert ticket.subject == "Vulnerabilities for jobs.example.com"
+    store_scan(app, scan_result("jobs.example.com", "10.1.2.3"))
+    while ticket.state != "resolved" and time.monotonic() < deadline + 60:
+        time.sleep(0.3)
+        worker.run_until_idle(60)
+    assert ticket.state == "resolved"
