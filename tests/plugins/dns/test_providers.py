@@ -166,6 +166,24 @@ def test_godaddy_403_for_small_accounts_is_said_in_plain_words(tls: LoopbackTLS)
         fake.stop()
 
 
+def test_a_zone_deleted_since_it_was_listed_is_listed_again(tls: LoopbackTLS) -> None:
+    fake = GoDaddyFake(tls, keys={"key": "secret-2"})
+    for zone in ZONES:
+        fake.add_zone(zone)
+    fake.start()
+    try:
+        provider = build("godaddy", {"endpoint": fake.url}, {"api_key": "key", "api_secret": "secret-2"},
+                         http_factory(tls))
+        assert "example.net" in provider.zones()
+        del fake.zones["example.net"]
+        with pytest.raises(IntegrationError, match=r"GoDaddy found no such zone or record .*UNKNOWN_DOMAIN"):
+            provider.present("_acme-challenge.www.example.net", "v")
+        with pytest.raises(IntegrationError, match="no zone these credentials can edit contains"):
+            provider.present("_acme-challenge.www.example.net", "v")
+    finally:
+        fake.stop()
+
+
 def test_godaddy_ote_and_its_minimum_ttl() -> None:
     provider = build("godaddy", {"ote": True}, {"api_key": "k", "api_secret": "s"},
                      lambda **_: None)  # type: ignore[arg-type,return-value]

@@ -320,6 +320,8 @@ class HostedProvider:
             raise IntegrationError(self.scrub(f"{self.title}: {exc.message} (while {doing})")) from None
         if response.is_success or response.status_code in ok:
             return response
+        if response.status_code == 404:
+            ZONES.forget(self.account_key)  # a zone deleted since it was listed: the next attempt lists again
         raise self._error(self.error_status(response), doing, self.error_detail(response),
                           _retry_after(response.headers.get("retry-after", "")))
 
