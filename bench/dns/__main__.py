@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--zones", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--providers", default=",".join(PROVIDERS))
-    args = parser.parse_args([a for a in sys.argv[1:] if a != "dns"])  # `python -m bench dns` passes its name
+    args, _ = parser.parse_known_args(sys.argv[1:])  # `python -m bench dns` passes benchmark names too
     chosen = [p.strip() for p in args.providers.split(",") if p.strip()]
     tls = make_loopback_tls(Path(tempfile.mkdtemp(prefix="cv-bench-dns-")))
     print(f"{args.names} names in {args.zones} zones, {args.concurrency} renewals at a time, one account per "
