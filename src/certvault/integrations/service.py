@@ -277,6 +277,18 @@ class BoundClients:
             client.auth = auth
         return client
 
+    def ssl_context(self, *, ca_bundle: str | None = None) -> Any:
+        """The same TLS settings (trust store, CA bundle or pinned certificate) for a channel that speaks SMTP or
+        syslog over TLS instead of HTTPS; `ca_bundle` as in __call__."""
+        from certvault.outbound import ClientOptions
+        from certvault.outbound.trust import ssl_context
+
+        options = ClientOptions.model_validate(self._connection)
+        if ca_bundle and options.trust == "system":
+            options = type(options).model_validate({**options.model_dump(), "trust": "ca_bundle",
+                                                    "ca_bundle": ca_bundle})
+        return ssl_context(options)
+
 
 _CLIENTS: Any = None
 

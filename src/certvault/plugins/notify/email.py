@@ -7,7 +7,8 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,10 +37,28 @@ class EmailOptions(BaseModel):
         return value
 
 
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
+class TlsSettings(Protocol):
+    """The outbound client factory's TLS context: the account's trust store, CA bundle or pinned certificate."""
+
+    def ssl_context(self, *, ca_bundle: str | None = None) -> ssl.SSLContext: ...
+
+
+def tls_context(ca_file: str | None, http: object | None = None) -> ssl.SSLContext:
+    """The account's TLS settings (outbound's ssl_context, as its HTTPS clients use) with the channel's own
+    `ca_file` trusted in place of the system store; a plain default context when built without them."""
+    settings = cast(TlsSettings, http) if hasattr(http, "ssl_context") else None
+    if settings is not None:
+        return settings.ssl_context(ca_bundle=_read(ca_file) if ca_file else None)
     context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise IntegrationError(f"cannot read ca_file {path}: {exc.strerror}") from None
 
 
 class EmailNotifier:
@@ -49,9 +68,10 @@ class EmailNotifier:
     required_secrets: ClassVar[tuple[str, ...]] = ()
     Options = EmailOptions
 
-    def __init__(self, options: EmailOptions, secrets: SecretResolver, _http: HttpClientFactory | None = None) -> None:
+    def __init__(self, options: EmailOptions, secrets: SecretResolver, http: HttpClientFactory | None = None) -> None:
         self.options = options
         self._secrets = secrets
+        self._http = http
 
     @staticmethod
     def validate_secrets(options: EmailOptions, secrets: Mapping[str, str]) -> None:
@@ -94,11 +114,11 @@ class EmailNotifier:
     def _connect(self) -> smtplib.SMTP:
         o = self.options
         if o.security == "tls":
-            return smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=tls_context(o.ca_file))
+            return smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=tls_context(o.ca_file, self._http))
         smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
         try:
             if o.security == "starttls":
-                smtp.starttls(context=tls_context(o.ca_file))
+                smtp.starttls(context=tls_context(o.ca_file, self._http))
         except BaseException:
             smtp.close()
             raise

@@ -87,7 +87,7 @@ def rfc5424_line(note: Notification, options: SyslogOptions) -> bytes:
 
 
 class SyslogNotifier:
-    """Syslog has no credentials; TLS trust comes from ca_file."""
+    """Syslog has no credentials; TLS trust comes from the account's connection settings and ca_file."""
 
     name: ClassVar[str] = "syslog"
     title: ClassVar[str] = "Syslog (RFC 5424, UDP/TCP/TLS)"
@@ -95,8 +95,9 @@ class SyslogNotifier:
     Options = SyslogOptions
 
     def __init__(self, options: SyslogOptions, _secrets: SecretResolver,
-                 _http: HttpClientFactory | None = None) -> None:
+                 http: HttpClientFactory | None = None) -> None:
         self.options = options
+        self._http = http
 
     def send(self, note: Notification) -> None:
         o = self.options
@@ -110,7 +111,7 @@ class SyslogNotifier:
             framed = f"{len(line)} ".encode() + line
             with socket.create_connection((o.host, o.port), timeout=o.timeout) as raw:
                 if o.transport == "tls":
-                    with tls_context(o.ca_file).wrap_socket(raw, server_hostname=o.host) as tls:
+                    with tls_context(o.ca_file, self._http).wrap_socket(raw, server_hostname=o.host) as tls:
                         tls.sendall(framed)
                 else:
                     raw.sendall(framed)
