@@ -35,6 +35,7 @@ WEB_MODULES = (
     "certvault.web.routes.ca",
     "certvault.web.routes.certificates",
     "certvault.web.routes.acme",
+    "certvault.web.routes.acme_dns",
     "certvault.web.routes.scans",
     "certvault.web.routes.vault",
     "certvault.web.routes.integrations",

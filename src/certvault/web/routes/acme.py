@@ -17,6 +17,7 @@ from certvault.issuance.requests import RequestSpec
 from certvault.issuance.revocation import REASONS
 from certvault.issuance.schemas import OrderOut
 from certvault.web.deps import WebUser, check_csrf, page, render
+from certvault.web.routes.acme_dns import dns_choices
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, Depends(page(Permission.ACME_READ))]
@@ -81,7 +82,7 @@ def request_submit(request: Request, svc: ServicesDep, user: Poster, account_id:
 def order_page(request: Request, order_id: uuid.UUID, svc: ServicesDep, user: Reader) -> Response:
     order = svc.issuance.requests.get(user.actor, order_id)
     out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
-    return render(_templates(), request, "acme/order.html", user, order=out)
+    return render(_templates(), request, "acme/order.html", user, order=out, dns_accounts=dns_choices(svc, user))
 
 
 @router.get("/acme/orders/{order_id}/live")
@@ -89,7 +90,8 @@ def order_live(request: Request, order_id: uuid.UUID, svc: ServicesDep, user: Re
     """The changing part of the order page, for its htmx refresh."""
     order = svc.issuance.requests.get(user.actor, order_id)
     out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
-    return render(_templates(), request, "acme/_order_live.html", user, order=out)
+    return render(_templates(), request, "acme/_order_live.html", user, order=out,
+                  dns_accounts=dns_choices(svc, user))
 
 
 @router.post("/acme/orders/{order_id}/{action}")
