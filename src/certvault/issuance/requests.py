@@ -33,6 +33,8 @@ HTTP_MODES = ("standalone", "webroot", "manual")
 
 @dataclass
 class RequestSpec:
+    """What a certificate request asks for: built by the CLI and the web form, and the REST API's body."""
+
     account_id: uuid.UUID | str
     domains: list[str]
     challenge: str = "http-01"

@@ -200,24 +200,6 @@ class AssignDnsIn(BaseModel):
     dns_account_id: uuid.UUID
 
 
-class OrderIn(BaseModel):
-    account_id: uuid.UUID
-    domains: list[str]
-    challenge: str = "http-01"
-    dns_account_id: uuid.UUID | None = None
-    http_mode: str = "standalone"
-    webroot: str | None = None
-    key: str = "ec256"
-    signature: str = "sha256"
-    keystore: str = "pem"
-    keystore_password: str | None = None
-    profile: str | None = None
-    key_policy: str = "new"
-    imported_key_pem: str | None = None
-    auto_renew: bool = True
-    renew_days_before: int | None = None
-
-
 class RevokeIn(BaseModel):
     reason: int = 0
     by: str = "account"

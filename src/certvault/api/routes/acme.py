@@ -20,7 +20,6 @@ from certvault.issuance.schemas import (
     DnsTestOut,
     EmailIn,
     ManagedOut,
-    OrderIn,
     OrderOut,
     RecoverIn,
     RegisterIn,
@@ -124,8 +123,8 @@ def list_orders(svc: ServicesDep, actor: Actor = Depends(require(READ)), status:
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
-def create_order(body: OrderIn, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))) -> OrderOut:
-    order = svc.issuance.requests.request(actor, RequestSpec(**body.model_dump()))
+def create_order(body: RequestSpec, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))) -> OrderOut:
+    order = svc.issuance.requests.request(actor, body)
     return OrderOut.of(order)
 
 
