@@ -35,7 +35,7 @@ class AgentOut(BaseModel):
 
     @classmethod
     def of(cls, agent: Any, cert: Any) -> AgentOut:
-        status = "revoked" if agent.revoked_at else ("enrolled" if agent.enrolled_at else "waiting for enrolment")
+        status = "revoked" if agent.revoked_at else "enrolled"
         return cls(id=agent.id, name=agent.name, serial=cert.serial if cert else None,
                    not_after=cert.not_after if cert else None, last_seen_at=agent.last_seen_at,
                    last_address=agent.last_address, enrolled_at=agent.enrolled_at, revoked_at=agent.revoked_at,

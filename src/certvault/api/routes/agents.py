@@ -25,7 +25,7 @@ from certvault.agents.service import AgentIdentity, Issued, LeasedJob
 from certvault.api.deps import ServicesDep, client_ip, get_app, require
 from certvault.api.peer_cert import peer_certificate
 from certvault.auth.rbac import Actor, Permission
-from certvault.container import App, Services
+from certvault.container import App
 from certvault.errors import NotFound
 
 log = logging.getLogger("certvault.agents")
@@ -98,8 +98,12 @@ def _certificate(issued: Issued) -> s.CertificateOut:
                             serial=issued.serial, not_after=issued.not_after)
 
 
-def _agent(request: Request, svc: Services) -> AgentIdentity:
+def _caller(request: Request, svc: ServicesDep) -> AgentIdentity:
+    """The calling agent, from its client certificate (before the body is read: no certificate, 401)."""
     return svc.agents.authenticate(peer_certificate(request.scope), client_ip(request))
+
+
+Caller = Annotated[AgentIdentity, Depends(_caller)]
 
 
 @agent_router.post("/enroll", response_model=s.CertificateOut, status_code=201)
@@ -108,13 +112,12 @@ def enroll(body: s.EnrolIn, request: Request, svc: ServicesDep) -> s.Certificate
 
 
 @agent_router.post("/certificate", response_model=s.CertificateOut, status_code=201)
-def renew(body: s.RenewIn, request: Request, svc: ServicesDep) -> s.CertificateOut:
-    return _certificate(svc.agents.renew(_agent(request, svc), body.csr_pem.encode()))
+def renew(agent: Caller, body: s.RenewIn, svc: ServicesDep) -> s.CertificateOut:
+    return _certificate(svc.agents.renew(agent, body.csr_pem.encode()))
 
 
 @agent_router.post("/jobs/{job_id}/result", response_model=s.JobOut)
-def report(job_id: uuid.UUID, body: s.ResultIn, request: Request, svc: ServicesDep) -> s.JobOut:
-    agent = _agent(request, svc)
+def report(agent: Caller, job_id: uuid.UUID, body: s.ResultIn, svc: ServicesDep) -> s.JobOut:
     return s.JobOut.of(svc.agents.report(agent, job_id, body.ok, body.result, body.error), agent.name)
 
 
