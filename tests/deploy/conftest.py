@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -119,14 +120,17 @@ class Nginx:
         return serial_hex(served_chain(parse(f"127.0.0.1:{self.port}/localhost"))[0])
 
 
-def start_nginx(workdir: Path, chain: bytes, key: bytes) -> Nginx:
+def start_nginx(workdir: Path, chain: bytes, key: bytes, http_port: int | None = None) -> Nginx:
+    """nginx serving `chain` over TLS on a free port (and the webroot over plain HTTP on `http_port`)."""
     (workdir / "ssl").mkdir(parents=True, exist_ok=True)
     (workdir / "www").mkdir(exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     (workdir / "ssl" / "fullchain.pem").write_bytes(chain)
     (workdir / "ssl" / "privkey.pem").write_bytes(key)
     port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""  # the workers read files under pytest's private tmp
     (workdir / "nginx.conf").write_text(f"""
+{user}
 worker_processes 1;
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
@@ -143,6 +147,7 @@ http {{
     ssl_certificate_key {workdir}/ssl/privkey.pem;
     root {workdir}/www;
   }}
+  {f"server {{ listen 127.0.0.1:{http_port}; root {workdir}/www; }}" if http_port else ""}
 }}
 """)
     log = workdir / "nginx.log"

@@ -160,6 +160,7 @@ class RenewalService:
                           renew_days_before=managed.renew_days_before, created_by=actor.name,
                           replaces=managed.ari_cert_id if account.ari_supported else None,
                           **{c: getattr(managed, c) for c in COPIED})
+        self._answer_through_mapping(order, managed)
         if managed.reuse_key_sealed is not None and managed.key_policy in ("reuse", "imported"):
             key_pem = self._ctx.sealer.open(managed.reuse_key_sealed, aad=f"acme_managed:{managed.id}")
             order.key_sealed = self._ctx.sealer.seal(key_pem, aad=f"acme_orders:{order.id}")
@@ -229,6 +230,15 @@ class RenewalService:
                            certificate_id=managed.certificate_entry_id, serial=managed.serial,
                            not_after=managed.not_after, message="the CA asks for this certificate to be renewed now",
                            explanation_url=window.explanation_url)
+
+    def _answer_through_mapping(self, order: AcmeOrder, managed: ManagedCertificate) -> None:
+        """A deploy target mapped to the certificate that can answer http-01 does (deploy/http01.py); else as set."""
+        from certvault.deploy import http01 as deploy_http01
+
+        target = deploy_http01.responder_for(self._ctx, managed.certificate_entry_id, order.names)
+        if target is not None:
+            order.challenge_type, order.fulfilment, order.webroot = "http-01", deploy_http01.FULFILMENT, target
+            order.dns_account_id = None
 
     def _ca_name(self, managed: ManagedCertificate) -> str:
         account = self._s.get(AcmeAccount, managed.account_id) if managed.account_id else None

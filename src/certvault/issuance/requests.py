@@ -28,7 +28,7 @@ from certvault.issuance.names import validate_names
 KEY_POLICIES = ("new", "reuse", "imported")
 KEYSTORES = ("pem", "pkcs12", "jks")
 SIGNATURES = ("sha256", "sha384", "sha512")
-HTTP_MODES = ("standalone", "webroot", "manual")
+HTTP_MODES = ("standalone", "webroot", "manual", "deploy")  # deploy: a deploy target answers (--webroot TARGET)
 
 
 @dataclass
@@ -106,7 +106,8 @@ class RequestService:
         self._check_options(spec, account)
         return {"account_id": account.id, "dns_account_id": dns_account.id if dns_account else None, "names": names,
                 "challenge_type": spec.challenge, "fulfilment": fulfilment,
-                "webroot": spec.webroot if fulfilment == "webroot" else None, "key_algorithm": key_algorithm,
+                "webroot": spec.webroot if fulfilment in ("webroot", "deploy") else None,
+                "key_algorithm": key_algorithm,
                 "signature_algorithm": spec.signature, "keystore_type": spec.keystore,
                 "profile": spec.profile or None, "key_policy": spec.key_policy}
 
@@ -134,6 +135,10 @@ class RequestService:
             raise InvalidInput(f"http-01 mode must be one of {', '.join(HTTP_MODES)}")
         if spec.http_mode == "webroot":
             http01.check_webroot(spec.webroot)
+        if spec.http_mode == "deploy":
+            from certvault.deploy.http01 import check_target
+
+            spec.webroot = check_target(self._ctx, spec.webroot or "")
         return None, spec.http_mode
 
     def _enabled_dns_account(self, ref: uuid.UUID | str) -> IntegrationAccount:
