@@ -180,7 +180,8 @@ def request(
     challenge: str = typer.Option("http-01", "--challenge", help="http-01 | dns-01"),
     dns_account: str | None = typer.Option(None, "--dns-account", help="DNS account (dns-01); omit to let "
                                            "certvault pick per name, or publish by hand when none fits"),
-    http_mode: str = typer.Option("standalone", "--http-mode", help="standalone | webroot | manual"),
+    http_mode: str = typer.Option("standalone", "--http-mode",
+                                  help="standalone | webroot | manual | deploy (--webroot names a deploy target)"),
     webroot: str | None = typer.Option(None, "--webroot"),
     key: str = typer.Option("ec256", "--key", help="ec256 | ec384 | rsa2048 | rsa3072 | rsa4096"),
     signature: str = typer.Option("sha256", "--signature", help="sha256 | sha384 | sha512"),
