@@ -181,11 +181,26 @@ class TicketService:
         except ValueError:
             stmt = stmt.where(CaIssued.serial == ref.strip().lower())
         issued = self._s.scalar(stmt)
-        if issued is None or issued.certificate_id is None:
+        entry_id = issued.certificate_id or self._inventory_entry(issued.cert_pem) if issued is not None else None
+        if issued is None or entry_id is None:
             raise NotFound(f"no client certificate {ref} issued by the internal CA with its key in the inventory")
-        identity = self._identity({"source": "internal_ca", "entry_id": str(issued.certificate_id)}, actor)
+        identity = self._identity({"source": "internal_ca", "entry_id": str(entry_id)}, actor)
         identity.check_validity()
-        return {"source": "internal_ca", "entry_id": str(issued.certificate_id), **_identity_facts(identity)}
+        return {"source": "internal_ca", "entry_id": str(entry_id), **_identity_facts(identity)}
+
+    def _inventory_entry(self, cert_pem: str) -> uuid.UUID | None:
+        """The inventory entry holding this certificate (the internal CA stores what it issues there)."""
+        import hashlib
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from certvault.certificates.models import CertificateVersion
+
+        der = x509.load_pem_x509_certificate(cert_pem.encode()).public_bytes(Encoding.DER)
+        stmt = select(CertificateVersion.entry_id).where(
+            CertificateVersion.fingerprint_sha256 == hashlib.sha256(der).hexdigest())
+        return self._s.scalar(stmt)
 
     def _identity(self, spec: dict[str, Any], actor: Actor = SYSTEM) -> Any:
         from certvault.outbound import ClientIdentity
