@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_WORKERS ?= 4
 
-.PHONY: run test venv test-deps lint bench clean
+.PHONY: run test venv test-deps lint bench clean screenshots agent-package
 
 run: $(STAMP)
 	$(BIN)/certvault run
@@ -34,8 +34,17 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# docs/screenshots/*.png: the main pages at 1280 and 390 px, from a fresh server (tests/web/screenshots.py)
+screenshots: test-deps $(TEST_STAMP)
+	$(BIN)/python -m tests.web.screenshots
+
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
+
+# The agent package (wheel + install scripts for Linux and Windows) that certvault serves at /api/v1/agent/package.
+DATA_DIR ?= data
+agent-package:
+	$(PYTHON) scripts/agent_package.py $(DATA_DIR)/agent-package
 
 clean:
 	rm -rf $(VENV) .pytest_cache
