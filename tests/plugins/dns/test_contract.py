@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -123,6 +124,23 @@ def test_apex_and_wildcard_values_coexist_and_cleanup_leaves_everything_else(h: 
     assert sorted(h.txt(fqdn)) == ["someone-elses-verification", "wildcard-value"]
     provider.cleanup(fqdn, "wildcard-value")
     assert h.snapshot() == before
+
+
+@every
+def test_values_presented_at_once_on_one_name_all_stay(h: Harness) -> None:
+    """Orders in flight together (a worker's threads) on one name: a replace-the-set provider must not lose one."""
+    provider = h.provider()
+    fqdn = f"_acme-challenge.{_label()}.example.com"
+    values = [f"concurrent-{i}" for i in range(6)]
+    with ThreadPoolExecutor(len(values)) as pool:
+        list(pool.map(lambda v: provider.present(fqdn, v), values))
+    assert sorted(h.txt(fqdn)) == values
+    with ThreadPoolExecutor(len(values)) as pool:
+        list(pool.map(lambda v: provider.cleanup(fqdn, v), values[:3]))
+    assert sorted(h.txt(fqdn)) == values[3:]
+    for value in values[3:]:
+        provider.cleanup(fqdn, value)
+    assert h.txt(fqdn) == []
 
 
 @every
