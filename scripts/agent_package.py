@@ -38,7 +38,8 @@ def wheel_files(ver: str) -> dict[str, bytes]:
         "Metadata-Version: 2.1", "Name: certvault-agent", f"Version: {ver}",
         "Summary: certvault agent: deploys certificates and answers http-01 on end servers (mutual TLS)",
         "Requires-Python: >=3.11", *[f"Requires-Dist: {r}" for r in REQUIRES], "", ""]).encode()
-    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: certvault agent_package\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: certvault agent_package\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n")
     files[f"{info}/entry_points.txt"] = b"[console_scripts]\ncertvault-agent = certvault.agent.main:main\n"
     record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in files.items()]
     files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
