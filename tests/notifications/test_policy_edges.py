@@ -88,12 +88,26 @@ def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_clie
     assert "web-week" in page and "weekly mon,thu 07:30 America/New_York" in page
     with sqlite_app.transaction() as svc:
         policy_id = svc.notifications.get_policy(ADMIN, "web-week").id
-    assert "web-week" in sqlite_client.get(f"/notifications/policies/{policy_id}").text
+    edit = sqlite_client.get(f"/notifications/policies/{policy_id}").text
+    assert 'value="weekly mon,thu 07:30"' in edit and 'value="America/New_York"' in edit
+    saved = sqlite_client.post(f"/notifications/policies/{policy_id}", data={
+        "csrf_token": token, "name": "web-week", "kind": "expiry", "within_days": "9", "schedule": "daily 06:15",
+        "timezone": "Asia/Tokyo", "channels": "hook", "tags": "web, shop", "enabled": "yes"}, follow_redirects=False)
+    assert saved.status_code == 303
+    bad_zone = sqlite_client.post(f"/notifications/policies/{policy_id}", data={
+        "csrf_token": token, "name": "web-week", "kind": "expiry", "within_days": "9", "schedule": "daily 06:15",
+        "timezone": "Mars/Olympus"})
+    assert bad_zone.status_code == 400 and 'id="timezone-error"' in bad_zone.text
+    with sqlite_app.transaction() as svc:
+        policy = svc.notifications.get_policy(ADMIN, "web-week")
+        assert (policy.within_days, policy.schedule, policy.timezone, policy.filters) == \
+            (9, "daily 06:15", "Asia/Tokyo", {"tags": ["web", "shop"]})
+        policy.filters = {}
     ran = sqlite_client.post(f"/notifications/policies/{policy_id}/run", data={"csrf_token": token},
                              follow_redirects=False)
     assert ran.status_code == 303
     outbox = sqlite_client.get("/notifications/outbox").text
-    assert "1 certificates expire within 7 days" in outbox and "pending" in outbox
+    assert "1 certificates expire within 9 days" in outbox and "pending" in outbox
     report = sqlite_client.get("/notifications/reports/expiry.csv", params={"within_days": 30})
     assert "web-soon.example.com" in report.text
     email_form = sqlite_client.get("/notifications/channels", params={"kind": "email"}).text

@@ -21,6 +21,7 @@ from certvault.scanning.models import ScanEndpoint, ScanFinding, ScanRun
 LIMIT = 50_000  # rows in one digest or report
 FILTER_KEYS = ("tags", "issuers", "owners", "origin")
 ORIGINS = ("managed", "discovered")
+STUCK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,11 @@ def expiring(session: Session, now: datetime, within_days: int, filters: dict[st
 
 
 # ---- vulnerability policies --------------------------------------------------------------------------------
-def scans_since(session: Session, mark: datetime) -> datetime | None:
-    """The latest end of a scan run finished after `mark`, once no run is queued or running; else None."""
-    if session.scalar(select(exists().where(ScanRun.status.in_(("queued", "running"))))):
+def scans_since(session: Session, mark: datetime, now: datetime) -> datetime | None:
+    """The latest end of a scan run finished after `mark`, once no run is queued or running (a run stuck in
+    that state for a day no longer holds the digest back); else None."""
+    busy = exists().where(ScanRun.status.in_(("queued", "running")), ScanRun.created_at > now - STUCK)
+    if session.scalar(select(busy)):
         return None
     return session.scalar(select(ScanRun.finished_at).where(ScanRun.finished_at > mark)
                           .order_by(ScanRun.finished_at.desc()).limit(1))

@@ -339,7 +339,7 @@ class NotificationService:
         if policy.kind != "vulnerability":
             return self._run(policy, now) if policies.claim_slot(self._s, policy, now) else None
         mark = policy.scan_mark or now
-        if collate.scans_since(self._s, mark) is None:
+        if collate.scans_since(self._s, mark, now) is None:
             return None
         since = policies.claim_scans(self._s, policy, now)
         return None if since is None else self._run(policy, now, since)
