@@ -62,6 +62,9 @@ def test_deploy_verify_then_a_broken_one_is_rolled_back(sqlite_app: Any, sshd: S
     assert nginx.fullchain.read_bytes() == chain
     assert not (nginx.workdir / "elsewhere.pem").exists()  # created by the deployment, removed by the rollback
     assert nginx.serves(serial) and serial != new_serial
+    # Only the latest deployment's backups are kept: the first one's went when the second began.
+    backups = sorted(p.name for p in nginx.fullchain.parent.iterdir() if p.name.startswith("fullchain.pem."))
+    assert backups == [f"fullchain.pem.certvault-backup-{new_serial}"], backups
 
 
 def test_verification_mismatch_rolls_back_and_old_certificate_still_served(

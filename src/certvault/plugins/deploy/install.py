@@ -9,9 +9,10 @@ rollback removes what the deployment created instead of "restoring" it.
 from __future__ import annotations
 
 import posixpath
+import shlex
 from typing import Protocol
 
-from certvault.plugins.deploy.files import FileTargetOptions, backup_path, plan, temp_path
+from certvault.plugins.deploy.files import BACKUP_SUFFIX, FileTargetOptions, backup_path, plan, temp_path
 from certvault.plugins.protocols import CertificateBundle, DeployFailed, DeployReceipt
 
 ABSENT = "absent"
@@ -39,6 +40,7 @@ async def install(t: Transport, target: str, options: FileTargetOptions, bundle:
     details = {"serial": bundle.serial}
     for planned in files:  # every backup before any write
         details[f"file:{planned.path}"] = await _backup(t, planned.path, bundle.serial)
+        await _prune(t, planned.path, bundle.serial)
     receipt = DeployReceipt(target=target, details=details)
     for planned in files:
         try:
@@ -64,6 +66,15 @@ async def _backup(t: Transport, path: str, serial: str) -> str:
     await t.makedirs(posixpath.dirname(path))
     await t.write(backup + "." + ABSENT, b"", 0o600)
     return ABSENT
+
+
+async def _prune(t: Transport, path: str, serial: str) -> None:
+    """Backups of earlier deployments (they hold old private keys) go; this deployment's own stays."""
+    keep = backup_path(path, serial)
+    pattern = shlex.quote(path + BACKUP_SUFFIX) + "*"
+    script = (f'for f in {pattern}; do case "$f" in {shlex.quote(keep)}|{shlex.quote(keep + "." + ABSENT)}) ;; '
+              f'*) [ -e "$f" ] && rm -f -- "$f" ;; esac; done; true')
+    await t.run(script)
 
 
 async def _write(t: Transport, path: str, content: bytes, options: FileTargetOptions) -> None:
