@@ -8,7 +8,8 @@
   edit, None = all) or `X-Auth-Email` + `X-Auth-Key` (the Global API key, every zone). Unknown token:
   403 code 9109 "Invalid access token"; unknown key or email: 403 code 9103; a zone the token may not
   edit: 403 code 10000 "Authentication error".
-- `GET /zones` (page, per_page <= 50, name), `GET /user/tokens/verify`.
+- `GET /zones` (page, per_page <= 50, or `zones_per_page` to make tests page; name),
+  `GET /user/tokens/verify`.
 - `GET /zones/{id}/dns_records` (type, name, content, page, per_page), `POST` one record (append
   semantics: each TXT value its own record; an identical record: 400 code 81058), `DELETE
   /zones/{id}/dns_records/{record_id}` (unknown: 404 code 81044). TTL 1 (auto) or 60..86400.
@@ -44,8 +45,9 @@ class CloudflareFake(FakeDNSAPI):
 
     def __init__(self, tls: LoopbackTLS, *, tokens: dict[str, set[str] | None] | None = None,
                  global_keys: set[tuple[str, str]] | None = None, write_through: WriteThrough | None = None,
-                 limit: tuple[int, float] | bool | None = None) -> None:
+                 limit: tuple[int, float] | bool | None = None, zones_per_page: int = 50) -> None:
         super().__init__(tls, write_through=write_through, limit=LIMIT if limit is True else limit or None)
+        self.zones_per_page = zones_per_page  # Cloudflare's largest page of GET /zones; tests lower it to page
         self.tokens = tokens if tokens is not None else {}
         self.global_keys = global_keys or set()
         self.zone_ids: dict[str, str] = {}
@@ -95,7 +97,7 @@ class CloudflareFake(FakeDNSAPI):
         return _fail(404, 7000, "No route for that URI")
 
     def _zones(self, request: Request, allowed: set[str] | None) -> Reply:
-        per_page = min(50, int(request.query.get("per_page", 20)))
+        per_page = min(self.zones_per_page, int(request.query.get("per_page", 20)))
         page = max(1, int(request.query.get("page", 1)))
         rows = [{"id": i, "name": n, "status": "active"} for i, n in sorted(self.zone_ids.items(), key=lambda x: x[1])
                 if (allowed is None or n in allowed) and request.query.get("name", n) == n]

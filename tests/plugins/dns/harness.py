@@ -135,7 +135,7 @@ def _with_zones(fake: FakeDNSAPI) -> FakeDNSAPI:
 
 def cloudflare(tls: LoopbackTLS) -> Harness:
     token = "cf-" + uuid.uuid4().hex
-    fake = _with_zones(CloudflareFake(tls, tokens={token: None}))
+    fake = _with_zones(CloudflareFake(tls, tokens={token: None}, zones_per_page=3))  # the listing takes 2 pages
     return FakeHarness("cloudflare", "Cloudflare", {"endpoint": fake.url}, {"api_token": token},
                        {"api_token": "cf-" + uuid.uuid4().hex}, tls, fake=fake,
                        is_zone_list=lambda m, p: m == "GET" and p.strip("/") == "zones")
