@@ -3,8 +3,9 @@
 moto itself does not check credentials; in front of it this process verifies each request's SigV4
 signature against the one key pair it knows (ACCESS_KEY / SECRET_KEY) and answers 403 with AWS's own
 error codes (InvalidClientTokenId, SignatureDoesNotMatch) otherwise. It counts the API calls it answers
-(GET /_certvault/calls) and can answer the next N calls with a failure (POST /_certvault/fail?status=
-&times=) such as 400 Throttling, as Route 53 does past 5 requests per second.
+(GET /_certvault/calls; GET /_certvault/times gives each call's monotonic time) and can answer the next
+N calls with a failure (POST /_certvault/fail?status=&times=) such as 400 Throttling. With
+`rate_limit` it enforces Route 53's documented 5 requests per second: above it, 400 Throttling.
 
 With `write_through` (a BIND9 address, TSIG key and zones), every change Route 53 accepts is copied
 to BIND over RFC 2136, so Pebble, asking BIND, validates what certvault wrote to Route 53.
@@ -35,6 +36,7 @@ ACCESS_KEY, SECRET_KEY = "AKIDCERTVAULTTEST", "certvault-test-secret-access-key"
 class MotoServer:
     workdir: Path
     write_through: tuple[str, str, str, tuple[str, ...]] | None = None  # (address, key name, secret, zones)
+    rate_limit: float | None = None  # requests per second, as Route 53 enforces it
     port: int = 0
     proc: Any = None
 
@@ -50,7 +52,8 @@ class MotoServer:
             address, key_name, secret, zones = self.write_through
             args += [address, key_name, secret, *zones]
         log = self.workdir / "moto.log"
-        self.proc = start(args, log, cwd=ROOT)
+        env = {"CERTVAULT_MOTO_RATE": str(self.rate_limit)} if self.rate_limit else {}
+        self.proc = start(args, log, cwd=ROOT, env=env)
         wait_until(lambda: port_open(self.port), 30, "moto server", self.proc, log)
         return self
 
@@ -74,6 +77,10 @@ class MotoServer:
     def calls(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.endpoint}/_certvault/calls", timeout=5) as response:
             return dict(json.loads(response.read()))
+
+    def call_times(self) -> list[float]:
+        with urllib.request.urlopen(f"{self.endpoint}/_certvault/times", timeout=5) as response:
+            return list(json.loads(response.read()))
 
     def fail(self, status: int, times: int, code: str = "Throttling") -> None:
         url = f"{self.endpoint}/_certvault/fail?status={status}&times={times}&code={code}"
@@ -156,14 +163,22 @@ def _normal(path: str) -> str:
 
 
 def _guarded(app: Any) -> Any:
+    import os
+
     counts: dict[str, int] = {}
+    times: list[float] = []
     failing: dict[str, Any] = {}
     lock = threading.Lock()
+    rate = float(os.environ.get("CERTVAULT_MOTO_RATE") or 0)
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if path == "/_certvault/calls":
             body = json.dumps(counts).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if path == "/_certvault/times":
+            body = json.dumps(times).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         if path == "/_certvault/fail":
@@ -183,9 +198,14 @@ def _guarded(app: Any) -> Any:
             key = f"{environ.get('REQUEST_METHOD')} {_normal(path)}"
             counts[key] = counts.get(key, 0) + 1
             counts["total"] = counts.get("total", 0) + 1
+            now = time.monotonic()
+            times.append(now)
             injected = failing.get("times", 0) > 0
             if injected:
                 failing["times"] -= 1
+            elif rate and sum(1 for t in times[-int(rate) - 1:] if t > now - 1.0) > rate:
+                counts["throttled"] = counts.get("throttled", 0) + 1
+                return _error(start_response, 400, "Throttling", "Rate exceeded")
         if injected:
             return _error(start_response, failing["status"], failing["code"] or "ServiceUnavailable", "injected")
         problem = _signature_problem(environ, body)

@@ -71,12 +71,12 @@ def test_throttling_is_retried_by_boto3_and_words_the_limit_when_it_persists(mot
     provider.cleanup(fqdn, "after-throttling")
 
 
-def test_calls_are_paced_to_five_per_second(moto: MotoServer) -> None:
+def test_calls_are_paced_under_five_per_second(moto: MotoServer) -> None:
     provider = _provider(moto)
     started = time.monotonic()
     for _ in range(11):
         provider.check()
-    # 11 calls at 5/s cannot finish in under 2 s whatever the machine's load (a lower bound only)
+    # 11 calls at 4.5/s cannot finish in under 2 s whatever the machine's load (a lower bound only)
     assert time.monotonic() - started >= 2.0
     assert provider.pacer.calls == 11
 
