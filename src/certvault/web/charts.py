@@ -32,14 +32,14 @@ class Chart:
     ticks: list[tuple[float, int]]  # (y, value)
 
 
-def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50 ... at least `value` (at least 4, so four ticks are whole numbers)."""
-    step = 1
+def nice_ceiling(value: int, ticks: int = 4) -> int:
+    """The top of the y axis: `ticks` steps of 1, 2, 5, 10, 20, 50 ... reaching at least `value`."""
+    magnitude = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= max(value, 4):
-                return step * factor
-        step *= 10
+            if magnitude * factor * ticks >= value:
+                return magnitude * factor * ticks
+        magnitude *= 10
 
 
 def expiry_chart(weeks: Sequence[dict[str, Any]]) -> Chart:
