@@ -135,7 +135,7 @@ PROVIDERS: dict[str, Bench] = {
     "azure": Bench(azure, None, "throttled per subscription (429 + Retry-After)"),
     "godaddy": Bench(godaddy, (60, 60.0), "60 / min"),
     "cloudns": Bench(cloudns, None, "none published"),
-    "route53": Bench(route53, 5 * 60, "5 / s (300 / min)"),
+    "route53": Bench(route53, (5, 1.0), "5 / s"),
 }
 
 
