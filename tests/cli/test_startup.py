@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from certvault.cli.main import COMMANDS, module_commands
 
@@ -71,3 +72,14 @@ def test_a_command_imports_its_own_module_only() -> None:
     _, loaded = _loaded("cert", "--help")
     assert {m for m in loaded if m.startswith("certvault.cli.")} == {
         "certvault.cli.main", "certvault.cli.common", "certvault.cli.certificates"}
+
+
+def test_a_command_printing_json_loads_no_terminal_renderer(tmp_path: Path) -> None:
+    """`--json` output is written as it is: rich (tables, colours) loads only for what a person reads."""
+    result = _python(PROBE.format(heavy=("rich",)), "--data-dir", str(tmp_path / "data"), "cert", "list", "--json")
+    output, _, loaded = result.stdout.rpartition("\nLOADED ")
+    assert json.loads(output)["total"] == 0, result.stderr
+    assert not [m for m in json.loads(loaded) if m.startswith("rich")]
+    table, _, _ = _python(PROBE.format(heavy=("rich",)), "--data-dir", str(tmp_path / "data"), "cert",
+                          "list").stdout.rpartition("\nLOADED ")
+    assert "0 of 0" in table

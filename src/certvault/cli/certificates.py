@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from certvault.certificates import discovery, views
 from certvault.certificates.importing import display_name
@@ -95,6 +94,8 @@ def list_certificates(
                     "limit": page.limit, "offset": page.offset})
         return
     more = "+" if page.total_capped else ""
+    from rich.table import Table
+
     table = Table(title=f"{len(items)} of {page.total}{more} certificates", header_style="bold")
     table.add_column("id", no_wrap=True, min_width=36)  # whole, so it can be copied into `cert show`
     for column in ("common name", "issuer", "expires", "days", "key", "source", "tags"):

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
 import typer
-from rich.console import Console
 
 from certvault.auth.rbac import Actor
 from certvault.safe_text import escape_controls
@@ -31,11 +30,28 @@ def shown(text: str) -> str:
     return "\n".join(escape_controls(line) for line in text.split("\n"))
 
 
-class SafeConsole(Console):
-    """Every string printed goes through `shown` (markup the command wrote still applies)."""
+class SafeConsole:
+    """A rich Console, made when a command first prints through it (a command printing JSON never loads rich);
+    every string printed goes through `shown` (markup the command wrote still applies)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    @property
+    def rich(self) -> Any:
+        """The rich Console itself (for rich's widgets, e.g. a progress bar)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        super().print(*(shown(o) if isinstance(o, str) else o for o in objects), **kwargs)
+        self.rich.print(*(shown(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich, name)
 
 
 console = SafeConsole()

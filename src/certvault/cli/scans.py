@@ -156,7 +156,7 @@ class _ResultSink:
                 self._run_id = svc.scanning.begin_local_run(self._actor, self._spec, self._total).id
         if not self._json and not self._detailed:  # many targets: a progress bar, then a summary table
             self._progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=err_console, transient=True)
+                                      console=err_console.rich, transient=True)
             self._progress.start()
             self._task = self._progress.add_task("scan", total=self._total)
         return self
