@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -61,9 +62,37 @@ def test_api_policies_crud_run_and_report(sqlite_app: App, sqlite_client: TestCl
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(report.text)))
     assert [r["common_name"] for r in rows] == ["api-soon.example.com"]
+    message_id = pending[0]["id"]
+    with sqlite_app.transaction() as svc:  # the channel stayed down through every attempt
+        svc.notifications.record_failure(uuid.UUID(message_id), "connection refused", final=True)
+    failed = sqlite_client.get("/api/v1/notifications/outbox", params={"status": "failed"}, headers=admin.headers)
+    assert [(m["id"], m["last_error"]) for m in failed.json()] == [(message_id, "connection refused")]
+    retried = sqlite_client.post(f"/api/v1/notifications/outbox/{message_id}/retry", headers=admin.headers)
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    again = sqlite_client.post(f"/api/v1/notifications/outbox/{message_id}/retry", headers=admin.headers)
+    assert again.status_code == 400 and "only failed ones" in again.json()["detail"]
     assert sqlite_client.delete(f"{base}/weekly-web", headers=admin.headers).status_code == 200
     refused = sqlite_client.delete(f"{base}/expiring-certificates", headers=admin.headers)
     assert refused.status_code == 400 and "disable it instead" in refused.json()["detail"]
+
+
+def test_the_event_catalogue_is_what_domains_declare(sqlite_app: App, sqlite_client: TestClient) -> None:
+    admin = create_login(sqlite_app, "administrator")
+    events = sqlite_client.get("/api/v1/notifications/events", headers=admin.headers).json()
+    for name in ("certificate.expiring", "certificate.expired", "certificate.renewed", "acme.order_failed",
+                 "scan.weakness_found", "ticket.sync_failed", "secret.expiring", "service_account.locked"):
+        assert name in events, name
+    _webhook_channel(sqlite_app)
+    for event in ("ticket.sync_failed", "certificate.expiring"):
+        made = sqlite_client.post("/api/v1/notifications/subscriptions", json={"channel": "hook", "event": event},
+                                  headers=admin.headers)
+        assert made.status_code == 201, made.text
+    with sqlite_app.transaction() as svc:  # as the help-desk sync does when it gives up on a change
+        svc.ctx.events.publish("ticket.sync_failed", title="Ticket sync failed: sdp expiry 0a1b", severity="warning")
+    sqlite_app.worker().run_until_idle()
+    outbox = sqlite_client.get("/api/v1/notifications/outbox", headers=admin.headers).json()
+    assert [(m["event"], m["title"], m["channel"]) for m in outbox] == \
+        [("ticket.sync_failed", "Ticket sync failed: sdp expiry 0a1b", "hook")]
 
 
 def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_client: TestClient) -> None:
