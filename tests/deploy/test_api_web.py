@@ -9,7 +9,9 @@ from tests.conftest import api_client, create_login, csrf_of, web_login
 from tests.deploy.conftest import Authority, store
 
 
-def test_api_map_run_history_and_roles(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> None:
+def test_api_map_run_history_and_roles(app: Any, test_ca: Authority, tmp_path: Path) -> None:
+    """On SQLite and PostgreSQL."""
+    sqlite_app = app
     admin, auditor = create_login(sqlite_app, "administrator"), create_login(sqlite_app, "auditor")
     chain, key, serial = test_ca.leaf()
     with sqlite_app.transaction() as svc:

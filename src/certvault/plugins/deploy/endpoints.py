@@ -134,7 +134,7 @@ def verify(bundle: CertificateBundle, values: list[str], timeout: float = 10.0) 
 
 
 
-def verify_until(bundle: CertificateBundle, values: list[str], timeout: float, interval: float = 0.5) -> str:
+def verify_until(bundle: CertificateBundle, values: list[str], timeout: float, interval: float = 0.2) -> str:
     """verify(), again until `timeout` seconds passed: a reloading server takes a moment to serve the new files."""
     deadline = time.monotonic() + timeout
     while True:
