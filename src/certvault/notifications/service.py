@@ -417,7 +417,10 @@ class NotificationService:
         email channel (as Let's Encrypt users expect); nothing when no email channel or contact exists."""
         from certvault.issuance.models import AcmeAccount, AcmeOrder
 
-        order = self._s.get(AcmeOrder, uuid.UUID(str(payload["order"]))) if payload.get("order") else None
+        try:
+            order = self._s.get(AcmeOrder, uuid.UUID(str(payload["order"]))) if payload.get("order") else None
+        except ValueError:  # not an order id: nobody to tell
+            return None
         account = self._s.get(AcmeAccount, order.account_id) if order is not None and order.account_id else None
         channel = self._s.scalars(select(IntegrationAccount).where(
             IntegrationAccount.kind == CHANNEL, IntegrationAccount.plugin == "email",
