@@ -5,9 +5,11 @@ a failed verification, http-01 files in the webroot, and a private key that is s
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,13 @@ def issuer() -> Issuer:
 
 @pytest.fixture
 def site(tmp_path: Path, issuer: Issuer) -> Iterator[Site]:
+    with _site(tmp_path, issuer) as running:
+        yield running
+
+
+@contextmanager
+def _site(tmp_path: Path, issuer: Issuer, http_port: int | None = None) -> Iterator[Site]:
+    """nginx serving the agent-managed certificate, and the webroot over plain HTTP when `http_port` is given."""
     root = tmp_path / "nginx"
     for sub in ("ssl", "www", "tmp"):
         (root / sub).mkdir(parents=True)
@@ -114,12 +123,14 @@ def site(tmp_path: Path, issuer: Issuer) -> Iterator[Site]:
     (root / "ssl" / "privkey.pem").write_bytes(first.key_pem)
     port = free_port()
     (root / "nginx.conf").write_text(f"""
+{"user root;" if os.geteuid() == 0 else ""}  # the webroot is under the test's private temporary directory
 worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log warn; daemon off;
 events {{ worker_connections 64; }}
 http {{ access_log off; client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
   uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
   server {{ listen 127.0.0.1:{port} ssl; server_name localhost; root {root}/www;
-    ssl_certificate {root}/ssl/fullchain.pem; ssl_certificate_key {root}/ssl/privkey.pem; }} }}
+    ssl_certificate {root}/ssl/fullchain.pem; ssl_certificate_key {root}/ssl/privkey.pem; }}
+  {f"server {{ listen 127.0.0.1:{http_port}; root {root}/www; }}" if http_port else ""} }}
 """)
     proc = start(
         [
@@ -134,8 +145,10 @@ http {{ access_log off; client_body_temp_path {root}/tmp; proxy_temp_path {root}
         root / "nginx.log",
     )
     wait_until(lambda: port_open(port), 20, "nginx", proc, root / "nginx.log")
-    yield Site(root, port, proc)
-    stop(proc)
+    try:
+        yield Site(root, port, proc)
+    finally:
+        stop(proc)
 
 
 @pytest.fixture
@@ -226,3 +239,42 @@ def test_the_key_waits_sealed_and_an_unknown_agent_is_named(
     nobody = _target(server, directory, site, agent="nobody")
     with pytest.raises(IntegrationError, match="no enrolled agent named nobody"):
         nobody.check()
+
+
+def test_http01_for_a_pebble_issuance_then_deploy(server: LiveServer, agent_dir: Path, tmp_path: Path,
+                                                   issuer: Issuer) -> None:
+    """The agent answers http-01 in the webroot of the nginx it manages (Pebble fetches it over HTTP), then
+    installs the certificate Pebble issued; certvault's order is driven here with its ACME client."""
+    from certvault.acme_client import Identifier, build_csr
+    from tests.acme_client.helpers import new_client
+    from tests.servers.pebble import pebble as shared_pebble
+
+    ca = shared_pebble()
+    with _site(tmp_path / "acme", issuer, http_port=ca.http_port) as web:
+        target = _target(server, agent_dir, web)
+        client = new_client(ca)
+        client.register("ops@example.com", True)
+        name = f"agent-{uuid.uuid4().hex[:8]}.example.com"
+        order = client.new_order([Identifier("dns", name)])
+        (url,) = order.authorizations
+        challenge = client.get_authorization(url).challenge("http-01")
+        assert challenge is not None and challenge.token
+        target.place_http01(challenge.token, client.key_authorization(challenge.token))
+        client.answer_challenge(challenge.url)
+        wait_until(lambda: client.get_order(order.url).status == "ready", 60, "Pebble validating http-01")
+        target.remove_http01(challenge.token)
+        assert not (web.root / "www" / ".well-known" / "acme-challenge" / challenge.token).exists()
+        key = ec.generate_private_key(ec.SECP256R1())
+        done = client.finalize(client.get_order(order.url), build_csr(key, [name]))
+        wait_until(lambda: client.get_order(order.url).status == "valid", 60, "Pebble issuing")
+        chain = x509.load_pem_x509_certificates(client.download(client.get_order(order.url).certificate).encode())
+        assert done is not None
+        leaf = chain[0]
+        bundle = CertificateBundle(
+            names=(name,), serial=format(leaf.serial_number, "x"), cert_pem=leaf.public_bytes(PEM),
+            chain_pem=b"".join(c.public_bytes(PEM) for c in chain[1:]),
+            key_pem=key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        target = _target(server, agent_dir, web, verify=[f"127.0.0.1:{web.port}/{name}"])
+        target.deploy(bundle)
+        target.verify(bundle)
+        assert web.serves(bundle.serial)
