@@ -128,7 +128,7 @@ def test_jira_v2_plain_text_and_a_data_center_without_search_jql(tls: LoopbackTL
         plugin = build("jira", options, {"api_token": fake.api_token}, clients)
         created = plugin.create(draft())
         assert fake.tickets[created.number]["description"] == BODY
-        assert fake.tickets[created.number]["labels"] == ["certvault-expiry:01AB"]
+        assert fake.tickets[created.number]["labels"] == ["expiry:01AB"]
         assert plugin.find("expiry:01AB") == created  # search/jql 404: the classic search
         plugin.add_note(created.number, "line one\nline two")
         assert fake.comments(created.number) == ["line one\nline two"]

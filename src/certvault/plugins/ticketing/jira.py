@@ -2,7 +2,7 @@
 
 Auth is Basic `email:api_token`. A ticket is an issue in `project` of type `issue_type` with `summary` =
 the subject, `description` = the body (Atlassian Document Format on v3, one paragraph per line; plain
-text on v2), priority High and the label `certvault-<key>`, which `find` searches with JQL (`search/jql`;
+text on v2), priority High and the correlation key as a label, which `find` searches with JQL (`search/jql`;
 `search` where a Data Center has no `search/jql`). Notes are comments. Status moves only through the
 workflow's transitions, looked up at run time: `reopen` takes one that leaves the done category
 (preferring one named Reopen) and raises Conflict when the workflow offers none; `resolve` takes one to
@@ -67,7 +67,8 @@ def adf(text: str) -> dict[str, Any]:
 
 
 def label_of(key: str) -> str:
-    return f"certvault-{check_key(key)}"
+    """The correlation key is the label itself (keys are one token; labels may not hold spaces)."""
+    return check_key(key)
 
 
 def _jql_string(value: str) -> str:
