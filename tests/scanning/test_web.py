@@ -63,6 +63,8 @@ def test_scan_now_progress_results_and_history_pages(
     assert "TLS_DH_anon_WITH_AES_128_CBC_SHA" in text and "anonymous key exchange" in text
     assert "CN=old.test" in text and "legacy protocol TLSv1.0 offered" in text
     assert "weakness found" in text and "History" in text and "Full result (JSON)" in text
+    rescan = re.search(r'action="/scans/run">(.*?)</form>', detail.text, re.S)  # "Scan again" on the endpoint
+    assert rescan and 'name="hosts" value="127.0.0.3"' in rescan[1] and f'name="ports" value="{old.port}"' in rescan[1]
 
 
 def test_schedules_page_and_read_only_roles(sqlite_app: App, sqlite_client: TestClient) -> None:

@@ -236,6 +236,12 @@ class CertificateService:
         require(actor, Permission.CERTIFICATES_READ)
         return self._entry(entry_id)
 
+    def entry_for_fingerprint(self, actor: Actor, sha256: str) -> uuid.UUID | None:
+        """The inventory entry holding the certificate with this SHA-256 fingerprint (a scanned endpoint's)."""
+        require(actor, Permission.CERTIFICATES_READ)
+        return self._s.scalar(select(CertificateVersion.entry_id)
+                              .where(CertificateVersion.fingerprint_sha256 == sha256.lower().replace(":", "")))
+
     def _entry(self, entry_id: uuid.UUID) -> CertificateEntry:
         stmt = (select(CertificateEntry).where(CertificateEntry.id == entry_id)
                 .options(selectinload(CertificateEntry.versions)).execution_options(populate_existing=True))

@@ -117,7 +117,10 @@ def endpoint_page(request: Request, endpoint_id: uuid.UUID, svc: ServicesDep, us
     if shown is not None and shown.endpoint_id != endpoint.id:
         raise InvalidInput("that result belongs to another endpoint")
     events, _ = svc.scanning.list_events(user.actor, endpoint_id=endpoint_id, limit=100)
+    inventory_id = (svc.certificates.entry_for_fingerprint(user.actor, endpoint.cert_fingerprint)
+                    if endpoint.cert_fingerprint and user.can(Permission.CERTIFICATES_READ) else None)
     return render(_templates(), request, "scans/endpoint.html", user, endpoint=endpoint, shown=shown,
+                  inventory_id=inventory_id,
                   result=shown.result if shown else None, history=svc.scanning.history(user.actor, endpoint_id),
                   events=events, weak=weak_cipher_list(shown.result) if shown else [], **_context())
 
