@@ -20,7 +20,7 @@ def test_every_domain_declares_its_own_events() -> None:
     assert {"certificate.renewed", "acme.order_failed", "scan.weakness_found", "secret.expiring",
             "service_account.locked"} <= set(names)
     assert all(description and not description.endswith(".") for description in names.values())
-    assert len(EVENT_MODULES) == 6
+    assert len(EVENT_MODULES) == len(set(EVENT_MODULES)) >= 6  # one module per domain, each listed once
     with pytest.raises(ValueError, match="not declared"):
         require_known("certificate.exploded")  # publishing an undeclared event is a programming error
 
