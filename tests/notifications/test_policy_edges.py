@@ -163,6 +163,13 @@ def test_cli_policy_add_list_run_report_and_outbox(tmp_path: Path) -> None:
     assert [p["name"] for p in listed] == ["cli-weekly", "expiring-certificates"]
     bad = certvault_cli(data, "notify", "policy", "add", "x", "--schedule", "daily 25:00", check=False)
     assert bad.returncode == 1 and "hour 25" in bad.stderr
+    changed = json.loads(certvault_cli(data, "notify", "policy", "set", "cli-weekly", "--schedule", "daily 06:00",
+                                       "--tag", "nothing-has-this", "--json").stdout)
+    assert (changed["schedule"], changed["filters"], changed["channels"]) == \
+        ("daily 06:00", {"tags": ["nothing-has-this"]}, ["cli-hook"])
+    assert json.loads(certvault_cli(data, "notify", "policy", "run", "cli-weekly", "--json").stdout
+                      )["certificates"] == 0
+    certvault_cli(data, "notify", "policy", "set", "cli-weekly", "--origin", "managed")
     run = json.loads(certvault_cli(data, "notify", "policy", "run", "cli-weekly", "--json").stdout)
     assert run["certificates"] == 1 and run["channels"] == ["cli-hook"]
     report = tmp_path / "expiry.csv"

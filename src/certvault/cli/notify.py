@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
     policy_app.command("add")(policy_add)
     policy_app.command("list")(policy_list)
     policy_app.command("run")(policy_run)
+    policy_app.command("set")(policy_set)
     policy_app.command("enable")(policy_enable)
     policy_app.command("disable")(policy_disable)
     policy_app.command("delete")(policy_delete)
@@ -139,6 +140,32 @@ def policy_run(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
     found = result.get("certificates", result.get("endpoints", 0))
     console.print(f"policy {name}: {found} found, {len(result['messages'])} digests queued "
                   f"({', '.join(result['channels']) or 'no channel'})", highlight=False)
+
+
+def policy_set(
+    ctx: typer.Context, name: str,
+    within_days: int | None = typer.Option(None, "--within-days", help="the expiry window, in days"),
+    schedule: str | None = typer.Option(None, "--schedule", help='"daily 08:00" or "weekly mon,thu 07:30"'),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA name, e.g. Europe/Berlin"),
+    channel: list[str] | None = typer.Option(None, "--channel", help="replace the channels (repeat)"),
+    all_email: bool = typer.Option(False, "--all-email", help="send to every email channel (no named channel)"),
+    scope: str | None = typer.Option(None, "--scope", help="vulnerability: new | all"),
+    tag: list[str] | None = TAGS, issuer: list[str] | None = ISSUERS, owner: list[str] | None = OWNERS,
+    origin: str | None = ORIGIN, as_json: bool = JSON,
+) -> None:
+    """Change a policy: only the options given (filters given replace the policy's filters)."""
+    changes: dict[str, Any] = {k: v for k, v in {"within_days": within_days, "schedule": schedule,
+                                                 "timezone": timezone, "scope": scope}.items() if v is not None}
+    filters = _filters(tag, issuer, owner, origin)
+    if filters:
+        changes["filters"] = filters
+    channels = [] if all_email else (channel or None)
+    with services(ctx) as svc:
+        out = _policy_out(svc, svc.notifications.update_policy(cli_actor(), name, changes, channels))
+    if as_json:
+        print_json(out)
+    else:
+        console.print(f"policy {out.name} saved", highlight=False)
 
 
 def _set_enabled(ctx: typer.Context, name: str, enabled: bool) -> None:
