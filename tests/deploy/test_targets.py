@@ -111,3 +111,39 @@ def test_webhook_is_signed_and_carries_the_pems(sqlite_app: Any, test_ca: Author
         assert not hmac.compare_digest(forged, expected)
     finally:
         receiver.stop()
+
+
+def test_local_keystores_and_combined_pem(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> None:
+    """Tomcat's PKCS#12 keystore, a JKS, and HAProxy's combined PEM, each read back with its own reader."""
+    import jks
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    chain, key, serial = test_ca.leaf()
+    password = "changeit-123"
+    with sqlite_app.transaction() as svc:
+        entry_id = store(svc, chain, key)
+        for name, options in (("p12", {"preset": "tomcat", "keystore_path": str(tmp_path / "site.p12"),
+                                       "reload_command": "true"}),
+                              ("jks", {"format": "jks", "cert_path": str(tmp_path / "site.jks")}),
+                              ("haproxy", {"preset": "haproxy", "combined_path": str(tmp_path / "site.pem"),
+                                           "test_command": "true", "reload_command": "true"})):
+            svc.integrations.add(ADMIN, "deploy", "local", name, options,
+                                 {"keystore_password": password} if name != "haproxy" else {})
+    for name in ("p12", "jks", "haproxy"):
+        done = _deploy(sqlite_app, entry_id, name)
+        assert done.status == "verified", done.reason
+    p12 = pkcs12.load_pkcs12((tmp_path / "site.p12").read_bytes(), password.encode())
+    assert p12.cert is not None and format(p12.cert.certificate.serial_number, "x") == serial
+    assert p12.key is not None and len(p12.additional_certs) == 1
+    store_jks = jks.KeyStore.loads((tmp_path / "site.jks").read_bytes(), password)
+    [entry] = store_jks.private_keys.values()
+    assert len(entry.cert_chain) == 2
+    assert (tmp_path / "site.pem").read_bytes() == key + chain
+    assert (tmp_path / "site.pem").stat().st_mode & 0o777 == 0o640
+    with sqlite_app.transaction() as svc:
+        import pytest
+
+        from certvault.errors import InvalidInput
+
+        with pytest.raises(InvalidInput, match="keystore-password"):
+            svc.integrations.add(ADMIN, "deploy", "local", "nopw", {"preset": "tomcat"}, {})

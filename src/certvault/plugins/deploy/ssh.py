@@ -8,6 +8,7 @@ and pinned the same way.
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -40,6 +41,15 @@ def _known_host_key(line: str) -> Any:
         except (asyncssh.KeyImportError, ValueError):
             continue
     raise ValueError("not a known_hosts line (HOST KEYTYPE BASE64) or KEYTYPE BASE64")
+
+
+def private_key_text(text: str) -> str:
+    """The key as PEM lines again when a one-line form field lost its line breaks (or turned them into spaces)."""
+    found = re.fullmatch(r"\s*(-----BEGIN [A-Z0-9 ]+-----)(.*?)(-----END [A-Z0-9 ]+-----)\s*", text, re.S)
+    if found is None:
+        return text
+    body = re.sub(r"\s+", "", found.group(2))
+    return "\n".join([found.group(1), *(body[i:i + 64] for i in range(0, len(body), 64)), found.group(3)]) + "\n"
 
 
 def _fingerprint(value: str) -> str:
@@ -167,7 +177,7 @@ class SshTarget:
             raise InvalidInput("ssh deploy target: give --private-key FILE or --password")
         if secrets.get("private_key"):
             try:
-                asyncssh.import_private_key(secrets["private_key"])
+                asyncssh.import_private_key(private_key_text(secrets["private_key"]))
             except (asyncssh.KeyImportError, ValueError):
                 raise InvalidInput("ssh deploy target: --private-key is not an unencrypted private key "
                                    "(OpenSSH or PEM)") from None
@@ -179,7 +189,8 @@ class SshTarget:
 
         key = self._secrets("private_key")
         if key:
-            return {"client_keys": [asyncssh.import_private_key(key)], "password": self._secrets("password") or None}
+            return {"client_keys": [asyncssh.import_private_key(private_key_text(key))],
+                    "password": self._secrets("password") or None}
         return {"client_keys": None, "password": self._secrets("password")}
 
     @asynccontextmanager
