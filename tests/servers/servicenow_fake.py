@@ -9,6 +9,7 @@
     fake.set_state("INC0010001", "7")       # what a technician or the autoclose job does
     fake.calls, fake.fail_next(kind, count) # see tests/servers/helpdesk_http.py
     fake.closed_writes = "reject"           # writes to Closed/Canceled incidents: 403 (or "ignore": 200, no-op)
+    fake.rate_limit = (10, 2.0)             # at most 10 API calls per 2 s, then 429 + Retry-After, X-RateLimit-*
 
 Faithful to the research note (../shared/research/integrations.md §2): `{"result": ...}` envelopes with
 string scalars; POST answers 201 with Location; `/api/now/v2` lists answer 200 `[]` when nothing matches,
@@ -17,9 +18,11 @@ unversioned and v1 lists 404; X-Total-Count and Link headers; `sysparm_query` wi
 silently ignored (so a misspelt field matches every incident, as on a real instance);
 `sysparm_fields`, `sysparm_limit`, `sysparm_offset`, `sysparm_display_value` (false|true|all),
 `sysparm_exclude_reference_link`; `comments`/`work_notes` are journals (appended on write, read back as
-""); priority is computed from impact and urgency by the default lookup matrix; a Resolved incident may
-move back to New/In Progress/On Hold (reopen_count + 1); Resolved needs close_code and close_notes (a
-data policy, 403 otherwise); errors are `{"error": {"message", "detail"}, "status": "failure"}`.
+""); `X-no-response-body: true` on a POST; priority is computed from impact and urgency by the default
+lookup matrix; a Resolved incident may move back to New/In Progress/On Hold (reopen_count + 1); Resolved
+needs close_code and close_notes (a data policy, 403 otherwise); errors are `{"error": {"message",
+"detail"}, "status": "failure"}`; an optional per-user rate limit answers 429 with Retry-After and the
+X-RateLimit-Limit/-Reset/-Rule headers.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +171,8 @@ class ServiceNowFake(FakeHelpDesk):
         self.client_id, self.client_secret = client_id, client_secret
         self.api_key = api_key
         self.closed_writes = "reject"
+        self.rate_limit: tuple[int, float] | None = None
+        self._window: list[float] = []
         self.records: dict[str, dict[str, str]] = {}  # by sys_id
         self.journal_rows: list[dict[str, str]] = []
         self.tokens: set[str] = set()
@@ -205,6 +211,9 @@ class ServiceNowFake(FakeHelpDesk):
             return self._token(request)
         if not self._authenticated(request.headers):
             return _error(401, "User Not Authenticated", "Required to provide Auth information")
+        limited = self._rate_limited()
+        if limited is not None:
+            return limited
         match = _TABLE.match(request.path)
         if match is None:
             return _error(400, "Requested URI does not represent any resource", request.path)
@@ -226,6 +235,24 @@ class ServiceNowFake(FakeHelpDesk):
         self.tokens.add(token)
         return Reply(200, {"access_token": token, "scope": "useraccount", "token_type": "Bearer",
                            "expires_in": 1799})
+
+    def _rate_limited(self) -> Reply | None:
+        """`rate_limit = (requests, seconds)`: a sys_rate_limit_rules entry for the integration user."""
+        if self.rate_limit is None:
+            return None
+        allowed, window = self.rate_limit
+        now = time.time()
+        with self.lock:
+            self._window = [t for t in self._window if t > now - window]
+            if len(self._window) < allowed:
+                self._window.append(now)
+                return None
+            reset = int(self._window[0] + window) + 1
+        reply = _error(429, "Rate limit exceeded",
+                       f"Rate limit of {allowed} requests per {window:g} seconds for Table API exceeded")
+        reply.headers.update({"Retry-After": str(max(1, reset - int(now))), "X-RateLimit-Limit": str(allowed),
+                              "X-RateLimit-Reset": str(reset), "X-RateLimit-Rule": "a7e3c4b1d0c2d3e4f5a6b7c8d9e0f1a2"})
+        return reply
 
     def _authenticated(self, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
@@ -328,6 +355,8 @@ class ServiceNowFake(FakeHelpDesk):
         self.records[record["sys_id"]] = record
         self._reindex(record, {})
         location = f"{self.url}/api/now/table/incident/{record['sys_id']}"
+        if request.headers.get("x-no-response-body", "").lower() == "true":
+            return Reply(201, None, {"Location": location})
         return Reply(201, {"result": self._render(record, request)}, {"Location": location})
 
     def _update(self, record: dict[str, str], request: Request) -> Reply:

@@ -158,3 +158,12 @@ def test_jira_workflow_without_a_resolve_transition_is_named(jira: JiraFake, cli
     jira.reopen_from = {"Closed"}
     assert plugin.reopen(number, "still expiring").state == "open"
     assert jira.comments(number)[-1] == "still expiring"  # the note travels with the transition
+
+
+def test_servicenow_rate_limit_is_waited_out(servicenow: ServiceNowFake, clients: AccountClients) -> None:
+    plugin = build("servicenow", {"url": servicenow.url, "username": servicenow.username},
+                   {"password": servicenow.password}, clients)
+    number = plugin.create(draft()).number
+    servicenow.rate_limit = (3, 1.0)
+    seen = [plugin.read(number).number for _ in range(8)]  # past the limit: 429, Retry-After, then on
+    assert seen == [number] * 8 and servicenow.calls["GET"] > 8

@@ -5,6 +5,7 @@ retries or surfaces, and the batched status read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -137,3 +138,21 @@ def test_read_many_asks_once_per_hundred_tickets(desk: Desk, clients: AccountCli
                                                                                       "open")
     assert (desk.fake.calls - before).total() == 2  # 130 tickets: two queries (Jira's are POST search/jql)
     assert plugin.read_many([]) == {}
+
+
+def test_a_create_whose_answer_is_lost_is_found_afterwards(desk: Desk, tls: LoopbackTLS,
+                                                           client_pki: ClientPki) -> None:
+    """The help desk did the work but the answer never came (dropped, or later than the read timeout): the
+    create is not sent again (it may have been handled), and the search by key finds the ticket."""
+    identity = ClientIdentity.from_keystore(client_pki.keystore(), KEYSTORE_PASSWORD)
+    plugin = desk.plugin(AccountClients(tls, identity, read_timeout=1.0))
+    for kind, key in (("drop_after", "expiry:0001"), ("timeout", "expiry:0002")):
+        desk.fake.fail_next(kind, 1, delay=2.5)
+        with pytest.raises(IntegrationError) as lost:
+            plugin.create(draft(key=key))
+        assert "\n" not in lost.value.message
+        deadline = time.monotonic() + 30
+        while plugin.find(key) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        found = plugin.find(key)
+        assert found is not None and len(desk.fake.tickets) == int(key[-1])
