@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,10 +96,16 @@ class Site:
             ]
         )
 
-    def serves(self, serial: str) -> bool:
+    def serves(self, serial: str, timeout: float = 20.0) -> bool:
+        """Whether it comes to serve `serial` (after a reload, old workers answer a little longer)."""
         from certvault.plugins.deploy.endpoints import parse, serial_hex, served_chain
 
-        return serial_hex(served_chain(parse(f"127.0.0.1:{self.port}/localhost"))[0]) == serial
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if serial_hex(served_chain(parse(f"127.0.0.1:{self.port}/localhost"))[0]) == serial:
+                return True
+            time.sleep(0.2)
+        return False
 
 
 @pytest.fixture(scope="module")
