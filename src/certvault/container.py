@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # a service, the job handlers and the worker are imported whe
     from certvault.issuance.service import IssuanceService
     from certvault.jobs.runner import Worker
     from certvault.jobs.schedules import PeriodicJob
+    from certvault.notifications.policy_service import PolicyService
     from certvault.notifications.service import NotificationService
     from certvault.pki.service import PkiService
     from certvault.scanning.service import ScanService
@@ -154,6 +155,12 @@ class Services:
         from certvault.notifications.service import NotificationService
 
         return NotificationService(self.ctx, accounts=lambda: self.integrations, inventory=lambda: self.certificates)
+
+    @cached_property
+    def notification_policies(self) -> PolicyService:
+        from certvault.notifications.policy_service import PolicyService
+
+        return PolicyService(self.ctx, self.notifications)
 
     def enqueue(self, name: str, payload: dict[str, Any] | None = None, **options: Any) -> Any:
         return self.ctx.enqueue(name, payload, **options)

@@ -70,7 +70,7 @@ def expiring(app: App, ca: Issued, *names_days: tuple[str, int]) -> None:
 
 def policy(app: App, name: str, channels: list[str], **spec: Any) -> None:
     with app.transaction() as svc:
-        svc.notifications.add_policy(ADMIN, PolicySpec(name, **spec), channels)
+        svc.notification_policies.add(ADMIN, PolicySpec(name, **spec), channels)
 
 
 # ---- email ------------------------------------------------------------------------------------------------------

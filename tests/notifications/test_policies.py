@@ -74,7 +74,7 @@ def parts(mail: Message) -> dict[str, Any]:
 
 def run_policy(app: App, name: str) -> dict[str, Any]:
     with app.transaction() as svc:
-        result = svc.notifications.run_policy(ADMIN, name)
+        result = svc.notification_policies.run(ADMIN, name)
     app.worker().run_until_idle()
     return result
 
@@ -82,12 +82,12 @@ def run_policy(app: App, name: str) -> dict[str, Any]:
 # ---- the default policy --------------------------------------------------------------------------------------
 def test_the_default_expiry_policy_exists_from_the_first_start(sqlite_app: App) -> None:
     with sqlite_app.transaction() as svc:
-        [policy] = svc.notifications.list_policies(ADMIN)
+        [policy] = svc.notification_policies.list_policies(ADMIN)
         assert (policy.name, policy.kind, policy.within_days, policy.schedule, policy.is_default) == \
             ("expiring-certificates", "expiry", 30, "daily 08:00", True)
         assert policy.channel_ids == []  # every email channel: the administrators' mail
         with pytest.raises(InvalidInput, match="default policy"):
-            svc.notifications.delete_policy(ADMIN, policy.name)
+            svc.notification_policies.delete(ADMIN, policy.name)
 
 
 def test_the_default_policy_runs_on_its_schedule_and_mails_one_digest(sqlite_app: App, smtp: SmtpServer,
@@ -100,7 +100,7 @@ def test_the_default_policy_runs_on_its_schedule_and_mails_one_digest(sqlite_app
         svc.enqueue("notifications.policies")  # this minute's check
     sqlite_app.worker().run_until_idle()  # gives the default policy its first slot
     with sqlite_app.transaction() as svc:
-        policy = svc.notifications.get_policy(ADMIN, "expiring-certificates")
+        policy = svc.notification_policies.get(ADMIN, "expiring-certificates")
         assert policy.next_run_at is not None and policy.next_run_at.strftime("%H:%M") == "08:00"
         policy.next_run_at = datetime.now(UTC) - timedelta(minutes=1)  # its time has come
         svc.enqueue("notifications.policies")
@@ -108,7 +108,7 @@ def test_the_default_policy_runs_on_its_schedule_and_mails_one_digest(sqlite_app
     mail = smtp.mailbox.wait_for(lambda m: m["To"] == "default-admins@example.test")
     assert mail["Subject"] == "[certvault] 1 certificates expire within 30 days"
     with sqlite_app.transaction() as svc:
-        policy = svc.notifications.get_policy(ADMIN, "expiring-certificates")
+        policy = svc.notification_policies.get(ADMIN, "expiring-certificates")
         assert policy.next_run_at > datetime.now(UTC)  # moved to the next slot
         assert policy.last_result["certificates"] == 1
 
@@ -152,7 +152,7 @@ def test_daily_schedule_in_tokyo_is_the_previous_utc_day() -> None:
 
 def test_an_unknown_timezone_is_refused(sqlite_app: App) -> None:
     with pytest.raises(InvalidInput, match="Mars/Olympus"), sqlite_app.transaction() as svc:
-        svc.notifications.add_policy(ADMIN, PolicySpec("bad", timezone="Mars/Olympus"))
+        svc.notification_policies.add(ADMIN, PolicySpec("bad", timezone="Mars/Olympus"))
 
 
 # ---- digests --------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_one_html_digest_with_the_csv_attached_per_channel(sqlite_app: App, smtp
     store(sqlite_app, ca, "gone.example.com", days=2, )
     store(sqlite_app, ca, "far.example.com", days=300)
     with sqlite_app.transaction() as svc:
-        svc.notifications.add_policy(ADMIN, PolicySpec("fortnight", within_days=14, schedule="weekly mon,thu 07:30",
+        svc.notification_policies.add(ADMIN, PolicySpec("fortnight", within_days=14, schedule="weekly mon,thu 07:30",
                                                        timezone="Europe/Berlin"), ["team-a", "team-b"])
     result = run_policy(sqlite_app, "fortnight")
     assert result["certificates"] == 4 and result["channels"] == ["team-a", "team-b"]
@@ -193,7 +193,7 @@ def test_filters_by_tag_issuer_owner_and_origin(sqlite_app: App, ca: Issued) -> 
 
     def names(**filters: Any) -> list[str]:
         with sqlite_app.transaction() as svc:
-            data = svc.notifications.expiry_report_csv(ADMIN, 30, filters)
+            data = svc.notification_policies.expiry_report_csv(ADMIN, 30, filters)
         return sorted(r["common_name"] for r in csv.DictReader(io.StringIO(data.decode())))
 
     assert names(tags=["web"]) == ["mail.example.com", "web.example.com"]
@@ -211,7 +211,7 @@ def test_a_channel_that_is_down_keeps_the_digest_pending_until_it_answers(sqlite
     mail_channel(sqlite_app, server, tls, "flaky", ("flaky@example.test",))
     store(sqlite_app, ca, "down.example.com", days=3)
     with sqlite_app.transaction() as svc:
-        svc.notifications.add_policy(ADMIN, PolicySpec("to-flaky"), ["flaky"])
+        svc.notification_policies.add(ADMIN, PolicySpec("to-flaky"), ["flaky"])
     run_policy(sqlite_app, "to-flaky")
     with sqlite_app.transaction() as svc:
         [message] = svc.notifications.list_outbox(ADMIN, status="pending")

@@ -116,7 +116,7 @@ def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_clie
     page = sqlite_client.get("/notifications").text
     assert "web-week" in page and "weekly mon,thu 07:30 America/New_York" in page
     with sqlite_app.transaction() as svc:
-        policy_id = svc.notifications.get_policy(ADMIN, "web-week").id
+        policy_id = svc.notification_policies.get(ADMIN, "web-week").id
     edit = sqlite_client.get(f"/notifications/policies/{policy_id}").text
     assert 'value="weekly mon,thu 07:30"' in edit and 'value="America/New_York"' in edit
     saved = sqlite_client.post(f"/notifications/policies/{policy_id}", data={
@@ -128,7 +128,7 @@ def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_clie
         "timezone": "Mars/Olympus"})
     assert bad_zone.status_code == 400 and 'id="timezone-error"' in bad_zone.text
     with sqlite_app.transaction() as svc:
-        policy = svc.notifications.get_policy(ADMIN, "web-week")
+        policy = svc.notification_policies.get(ADMIN, "web-week")
         assert (policy.within_days, policy.schedule, policy.timezone, policy.filters) == \
             (9, "daily 06:15", "Asia/Tokyo", {"tags": ["web", "shop"]})
         policy.filters = {}

@@ -17,12 +17,12 @@ ADMIN = Actor.system("test-admin", via="cli")
 
 def test_default_policy_and_one_run_for_two_workers(app: App) -> None:
     with app.transaction() as svc:
-        [default] = svc.notifications.list_policies(ADMIN)
+        [default] = svc.notification_policies.list_policies(ADMIN)
         assert (default.name, default.is_default, default.filters, default.channel_ids) == \
             ("expiring-certificates", True, {}, [])
         svc.notifications.create_channel(ADMIN, "hook", "webhook", {"url": "https://127.0.0.1:9/hook"})
         svc.certificates.import_data(ADMIN, make_leaf(make_ca("Storage CA"), "both.example.com", days=3).pem, "b.pem")
-        policy = svc.notifications.add_policy(ADMIN, PolicySpec("twice", filters={"tags": []}), ["hook"])
+        policy = svc.notification_policies.add(ADMIN, PolicySpec("twice", filters={"tags": []}), ["hook"])
         policy.next_run_at = datetime.now(UTC) - timedelta(seconds=5)
         policy_id = policy.id
     barrier, results = threading.Barrier(2), []
@@ -30,7 +30,7 @@ def test_default_policy_and_one_run_for_two_workers(app: App) -> None:
     def worker() -> None:
         barrier.wait(30)
         with app.transaction() as svc:
-            results.append(svc.notifications.run_due(policy_id))
+            results.append(svc.notification_policies.run_due(policy_id))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -41,6 +41,6 @@ def test_default_policy_and_one_run_for_two_workers(app: App) -> None:
     assert len(results) == 2 and len(ran) == 1 and ran[0]["certificates"] == 1
     with app.transaction() as svc:
         assert len(svc.notifications.list_outbox(ADMIN, status="pending")) == 1
-        policy = svc.notifications.get_policy(ADMIN, "twice")
+        policy = svc.notification_policies.get(ADMIN, "twice")
         assert policy.next_run_at is not None and policy.next_run_at > datetime.now(UTC)
         assert policy.last_result["messages"] == ran[0]["messages"]

@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
 def _policy_out(svc: Any, policy: Any) -> Any:
     from certvault.notifications.schemas import PolicyOut
 
-    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+    return PolicyOut.of(policy, svc.notification_policies.channel_names(policy))
 
 
 def _filters(tags: list[str] | None, issuers: list[str] | None, owners: list[str] | None,
@@ -106,7 +106,7 @@ def policy_add(
 
     spec = PolicySpec(name, kind, within_days, schedule, timezone, _filters(tag, issuer, owner, origin), scope)
     with services(ctx) as svc:
-        out = _policy_out(svc, svc.notifications.add_policy(cli_actor(), spec, channel or []))
+        out = _policy_out(svc, svc.notification_policies.add(cli_actor(), spec, channel or []))
     if as_json:
         print_json(out)
         return
@@ -118,7 +118,7 @@ def policy_add(
 def policy_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """The policies, their schedules, channels and last results."""
     with services(ctx) as svc:
-        rows = [_policy_out(svc, p) for p in svc.notifications.list_policies(cli_actor())]
+        rows = [_policy_out(svc, p) for p in svc.notification_policies.list_policies(cli_actor())]
     if as_json:
         print_json(rows)
         return
@@ -133,7 +133,7 @@ def policy_list(ctx: typer.Context, as_json: bool = JSON) -> None:
 def policy_run(ctx: typer.Context, name: str, as_json: bool = JSON) -> None:
     """Run a policy now: its digests go to the outbox (and out, when a worker or the server runs)."""
     with services(ctx) as svc:
-        result = svc.notifications.run_policy(cli_actor(), name)
+        result = svc.notification_policies.run(cli_actor(), name)
     if as_json:
         print_json(result)
         return
@@ -161,7 +161,7 @@ def policy_set(
         changes["filters"] = filters
     channels = [] if all_email else (channel or None)
     with services(ctx) as svc:
-        out = _policy_out(svc, svc.notifications.update_policy(cli_actor(), name, changes, channels))
+        out = _policy_out(svc, svc.notification_policies.update(cli_actor(), name, changes, channels))
     if as_json:
         print_json(out)
     else:
@@ -170,7 +170,7 @@ def policy_set(
 
 def _set_enabled(ctx: typer.Context, name: str, enabled: bool) -> None:
     with services(ctx) as svc:
-        svc.notifications.update_policy(cli_actor(), name, {"enabled": enabled})
+        svc.notification_policies.update(cli_actor(), name, {"enabled": enabled})
     console.print(f"policy {name} {'enabled' if enabled else 'disabled'}", highlight=False)
 
 
@@ -187,7 +187,7 @@ def policy_disable(ctx: typer.Context, name: str) -> None:
 def policy_delete(ctx: typer.Context, name: str) -> None:
     """Delete a policy (the default one can only be disabled)."""
     with services(ctx) as svc:
-        svc.notifications.delete_policy(cli_actor(), name)
+        svc.notification_policies.delete(cli_actor(), name)
     console.print(f"policy {name} deleted", highlight=False)
 
 
@@ -201,7 +201,8 @@ def report_expiry(
 ) -> None:
     """Certificates expiring within the window (and expired ones), as CSV."""
     with services(ctx) as svc:
-        data = svc.notifications.expiry_report_csv(cli_actor(), within_days, _filters(tag, issuer, owner, origin))
+        filters = _filters(tag, issuer, owner, origin)
+        data = svc.notification_policies.expiry_report_csv(cli_actor(), within_days, filters)
     csv.write_bytes(data)
     rows = max(data.count(b"\r\n") - 1, 0)
     if as_json:

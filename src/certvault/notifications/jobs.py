@@ -37,11 +37,11 @@ POLICIES_JOB = "notifications.policies"
 def run_due_policies(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Each due policy in its own transaction; a claimed slot commits with the run's outbox messages."""
     with ctx.step() as svc:
-        due = svc.notifications.due_policies()
+        due = svc.notification_policies.due()
         svc.notifications.purge_findings()
     for policy_id in due:
         with ctx.step() as svc:
-            svc.notifications.run_due(policy_id)
+            svc.notification_policies.run_due(policy_id)
 
 
 HANDLERS: dict[str, Handler] = {DELIVER_JOB: deliver, POLICIES_JOB: run_due_policies}

@@ -8,11 +8,10 @@ caller's transaction: an alert exists if and only if the transaction that read t
 from __future__ import annotations
 
 import base64
-import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +19,15 @@ from sqlalchemy import delete, or_, select
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
-from certvault.db.lookup import by_id_or_name
-from certvault.errors import Conflict, InvalidInput, NotFound
+from certvault.errors import InvalidInput, NotFound
 from certvault.events.catalogue import check_pattern
 from certvault.integrations.models import IntegrationAccount
 from certvault.integrations.service import IntegrationService
-from certvault.notifications import collate, digest, policies
-from certvault.notifications.events import EXPIRED, EXPIRING
 from certvault.notifications.models import (
-    NotificationPolicy,
     NotificationSubscription,
     OutboxMessage,
     ScanFindingNotice,
 )
-from certvault.notifications.policies import PolicySpec
 from certvault.plugins.protocols import Attachment, Notification, Notifier
 from certvault.plugins.registry import PluginRegistry, default_registry
 
@@ -152,11 +146,11 @@ class NotificationService:
         messages = []
         clean = {k: str(v) for k, v in (details or {}).items() if v is not None}
         for channel_id in self._s.scalars(stmt):
-            messages.append(self._queue(channel_id, event, title, body, severity, clean))
+            messages.append(self.queue_message(channel_id, event, title, body, severity, clean))
         return messages
 
-    def _queue(self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str,
-               details: dict[str, str], *, deliver: bool = True, **parts: Any) -> OutboxMessage:
+    def queue_message(self, channel_id: uuid.UUID, event: str, title: str, body: str, severity: str,
+                      details: dict[str, str], *, deliver: bool = True, **parts: Any) -> OutboxMessage:
         """`parts`: html, attachments, recipients, items (OutboxMessage columns) for digests."""
         message = OutboxMessage(id=uuid.uuid4(), channel_id=channel_id, event=event, title=title[:500], body=body,
                                 severity=severity, details=details, **parts)
@@ -173,7 +167,7 @@ class NotificationService:
         channel = self.get_channel(actor, channel_ref)
         self._ctx.audit.record(actor, "notification.test", target_type="notification_channel",
                                target_id=channel.id)
-        return self._queue(channel.id, "notification.test", "Test message from certvault",
+        return self.queue_message(channel.id, "notification.test", "Test message from certvault",
                            f"{actor.name} sent this test message to channel {channel.name}.", "info",
                            {"channel": channel.name}, deliver=by_job)
 
@@ -237,170 +231,6 @@ class NotificationService:
             if final:
                 message.status = "failed"
 
-    # ---- policies (policies.py) and their digests (collate.py, digest.py) ------------------------------------
-    def add_policy(self, actor: Actor, spec: PolicySpec, channels: list[str] | None = None) -> NotificationPolicy:
-        require(actor, Permission.SETTINGS_MANAGE)
-        spec = spec.checked()
-        if self._s.scalar(select(NotificationPolicy.id).where(NotificationPolicy.name == spec.name)) is not None:
-            raise Conflict(f"a policy named {spec.name} exists")
-        policy = NotificationPolicy(id=uuid.uuid4(), created_by=actor.name, last_result={},
-                                    channel_ids=self._channel_ids(actor, channels or []))
-        policies.apply(policy, spec, self._ctx.now())
-        self._s.add(policy)
-        self._s.flush()
-        self._ctx.audit.record(actor, "notification.policy_add", target_type="notification_policy",
-                               target_id=policy.id, details=self._shown(policy))
-        return policy
-
-    def update_policy(self, actor: Actor, ref: str | uuid.UUID, changes: dict[str, Any],
-                      channels: list[str] | None = None) -> NotificationPolicy:
-        """`changes`: any PolicySpec field; `channels` (names or ids) replaces the list when given."""
-        policy = self.get_policy(actor, ref)
-        unknown = set(changes) - set(PolicySpec.__dataclass_fields__)
-        if unknown:
-            raise InvalidInput(f"unknown policy field {', '.join(sorted(unknown))}")
-        spec = dataclasses.replace(policies.spec_of(policy), **changes).checked()
-        clash = self._s.scalar(select(NotificationPolicy.id).where(NotificationPolicy.name == spec.name,
-                                                                   NotificationPolicy.id != policy.id))
-        if clash is not None:
-            raise Conflict(f"a policy named {spec.name} exists")
-        if channels is not None:
-            policy.channel_ids = self._channel_ids(actor, channels)
-        policies.apply(policy, spec, self._ctx.now())
-        self._ctx.audit.record(actor, "notification.policy_update", target_type="notification_policy",
-                               target_id=policy.id, details=self._shown(policy))
-        return policy
-
-    def delete_policy(self, actor: Actor, ref: str | uuid.UUID) -> None:
-        policy = self.get_policy(actor, ref)
-        if policy.is_default:
-            raise InvalidInput(f"{policy.name} is the default policy: disable it instead")
-        self._ctx.audit.record(actor, "notification.policy_delete", target_type="notification_policy",
-                               target_id=policy.id, details={"name": policy.name})
-        self._s.delete(policy)
-
-    def list_policies(self, actor: Actor) -> list[NotificationPolicy]:
-        require(actor, Permission.SETTINGS_MANAGE)
-        return list(self._s.scalars(select(NotificationPolicy).order_by(NotificationPolicy.name)))
-
-    def get_policy(self, actor: Actor, ref: str | uuid.UUID) -> NotificationPolicy:
-        require(actor, Permission.SETTINGS_MANAGE)
-        policy = by_id_or_name(self._s, NotificationPolicy, ref, NotificationPolicy.name)
-        if policy is None:
-            raise NotFound(f"no notification policy {ref}")
-        return policy
-
-    def channel_names(self, policy: NotificationPolicy) -> list[str]:
-        """The channels a policy sends to, by name ("every email channel" when it names none)."""
-        if not policy.channel_ids:
-            return []
-        ids = [uuid.UUID(i) for i in policy.channel_ids]
-        return list(self._s.scalars(select(IntegrationAccount.name).where(IntegrationAccount.id.in_(ids))))
-
-    def _channel_ids(self, actor: Actor, refs: list[str]) -> list[str]:
-        return list(dict.fromkeys(str(self.get_channel(actor, ref).id) for ref in refs))
-
-    def _shown(self, policy: NotificationPolicy) -> dict[str, Any]:
-        return {"name": policy.name, "kind": policy.kind, "within_days": policy.within_days,
-                "schedule": policy.schedule, "timezone": policy.timezone, "filters": policy.filters,
-                "scope": policy.scope, "enabled": policy.enabled, "channels": self.channel_names(policy)}
-
-    def _targets(self, policy: NotificationPolicy) -> list[IntegrationAccount]:
-        stmt = select(IntegrationAccount).where(IntegrationAccount.kind == CHANNEL,
-                                                IntegrationAccount.enabled.is_(True))
-        if policy.channel_ids:
-            stmt = stmt.where(IntegrationAccount.id.in_([uuid.UUID(i) for i in policy.channel_ids]))
-        else:
-            stmt = stmt.where(IntegrationAccount.plugin == "email")
-        return list(self._s.scalars(stmt.order_by(IntegrationAccount.name)))
-
-    def run_policy(self, actor: Actor, ref: str | uuid.UUID) -> dict[str, Any]:
-        """Run now (the schedule is unchanged): one digest per channel, in this transaction's outbox."""
-        policy = self.get_policy(actor, ref)
-        now = self._ctx.now()
-        since = None
-        if policy.kind == "vulnerability":
-            since = policy.scan_mark if policy.scope == "new" else datetime(1970, 1, 1, tzinfo=UTC)
-            policy.scan_mark = now
-        result = self._run(policy, now, since)
-        self._ctx.audit.record(actor, "notification.policy_run", target_type="notification_policy",
-                               target_id=policy.id, details=result)
-        return result
-
-    def due_policies(self) -> list[uuid.UUID]:
-        return policies.due(self._s, self._ctx.now())
-
-    def run_due(self, policy_id: uuid.UUID) -> dict[str, Any] | None:
-        """The policy's scheduled run (or, for a vulnerability policy, its run after finished scans), once."""
-        policy = self._s.get(NotificationPolicy, policy_id)
-        if policy is None or not policy.enabled:
-            return None
-        now = self._ctx.now()
-        if policy.kind != "vulnerability":
-            return self._run(policy, now) if policies.claim_slot(self._s, policy, now) else None
-        mark = policy.scan_mark or now
-        if collate.scans_since(self._s, mark, now) is None:
-            return None
-        since = policies.claim_scans(self._s, policy, now)
-        return None if since is None else self._run(policy, now, since)
-
-    def _run(self, policy: NotificationPolicy, now: datetime, since: datetime | None = None) -> dict[str, Any]:
-        public_url = self._ctx.settings.server.effective_public_url
-        if policy.kind == "vulnerability":
-            assert since is not None
-            found = (collate.new_findings(self._s, since, now) if policy.scope == "new"
-                     else collate.weak_endpoints(self._s, since))
-            made = digest.vulnerability(policy.name, policy.scope, found, now, public_url) if found else None
-            count = {"endpoints": len(found)}
-        else:
-            certs = collate.expiring(self._s, now, policy.within_days, policy.filters)
-            report = policy.kind == "report"
-            made = digest.expiry(policy.name, policy.within_days, certs, now, public_url, report=report) \
-                if certs or report else None
-            count = {"certificates": len(certs)}
-            if certs and not report:
-                self._publish_expiry(policy, certs)
-        targets = self._targets(policy) if made is not None else []
-        messages = [self._queue_digest(channel.id, made) for channel in targets if made is not None]
-        result = {"policy": policy.name, "kind": policy.kind, **count, "channels": [c.name for c in targets],
-                  "messages": [str(m.id) for m in messages]}
-        policy.last_run_at, policy.last_result = now, result
-        return result
-
-    def _queue_digest(self, channel_id: uuid.UUID, made: digest.Digest) -> OutboxMessage:
-        attachments = None
-        if made.csv is not None and made.csv_name:
-            attachments = [{"filename": made.csv_name, "content_type": "text/csv",
-                            "data": base64.b64encode(made.csv).decode()}]
-        return self._queue(channel_id, made.event, made.title, made.body, made.severity, made.details,
-                           html=made.html, attachments=attachments, items=made.items)
-
-    def _publish_expiry(self, policy: NotificationPolicy, certs: list[collate.ExpiringCertificate]) -> None:
-        """One certificate.expiring (and one certificate.expired) event for the run, for subscribed channels."""
-        for name, group in ((EXPIRING, [c for c in certs if c.days_left >= 0]),
-                            (EXPIRED, [c for c in certs if c.days_left < 0])):
-            if not group:
-                continue
-            listed = ", ".join(f"{c.common_name} ({c.not_after:%Y-%m-%d})" for c in group[:20])
-            more = f" and {len(group) - 20} more" if len(group) > 20 else ""
-            title = (f"{len(group)} certificates expire within {policy.within_days} days" if name == EXPIRING
-                     else f"{len(group)} certificates have expired")
-            self._ctx.events.publish(name, title=title, body=f"{listed}{more}.", severity="warning",
-                                     subject=policy.name, payload={
-                                         "policy": policy.name, "count": len(group),
-                                         "certificates": [{"id": c.id, "common_name": c.common_name,
-                                                           "not_after": c.not_after, "days_left": c.days_left}
-                                                          for c in group[:100]]})
-
-    def expiry_report_csv(self, actor: Actor, within_days: int = 30,
-                          filters: dict[str, Any] | None = None) -> bytes:
-        """The expiry report as CSV (download from the UI, API and CLI)."""
-        require(actor, Permission.CERTIFICATES_READ)
-        if not 1 <= within_days <= policies.MAX_WINDOW:
-            raise InvalidInput(f"within days: use 1 to {policies.MAX_WINDOW}")
-        certs = collate.expiring(self._s, self._ctx.now(), within_days, collate.check_filters(filters or {}))
-        return digest.expiry_csv(certs)
-
     # ---- events read from the outbox (consumer.py) ----------------------------------------------------------
     def record_finding(self, payload: dict[str, Any]) -> None:
         """A scan.weakness_found event, kept for vulnerability policies that tell new weaknesses."""
@@ -428,7 +258,7 @@ class NotificationService:
         if account is None or not account.email or channel is None:
             return None
         details = {k: str(payload[k]) for k in ("serial", "not_after", "ca") if payload.get(k)}
-        return self._queue(channel.id, "certificate.renewed", title, body, "info", details,
+        return self.queue_message(channel.id, "certificate.renewed", title, body, "info", details,
                            recipients=[account.email])
 
     # ---- e-mailing a certificate from the inventory ------------------------------------------------------------

@@ -93,38 +93,38 @@ def retry(message_id: uuid.UUID, svc: ServicesDep, actor: Actor = Admin) -> Outb
 # ---- policies -----------------------------------------------------------------------------------------------
 @router.get("/policies", response_model=list[PolicyOut])
 def list_policies(svc: ServicesDep, actor: Actor = Admin) -> list[PolicyOut]:
-    notify = svc.notifications
-    return [PolicyOut.of(p, notify.channel_names(p)) for p in notify.list_policies(actor)]
+    book = svc.notification_policies
+    return [PolicyOut.of(p, book.channel_names(p)) for p in book.list_policies(actor)]
 
 
 @router.post("/policies", response_model=PolicyOut, status_code=201)
 def add_policy(body: PolicyIn, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
-    policy = svc.notifications.add_policy(actor, body.spec(), body.channels)
-    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+    policy = svc.notification_policies.add(actor, body.spec(), body.channels)
+    return PolicyOut.of(policy, svc.notification_policies.channel_names(policy))
 
 
 @router.get("/policies/{ref}", response_model=PolicyOut)
 def get_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
-    policy = svc.notifications.get_policy(actor, ref)
-    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+    policy = svc.notification_policies.get(actor, ref)
+    return PolicyOut.of(policy, svc.notification_policies.channel_names(policy))
 
 
 @router.patch("/policies/{ref}", response_model=PolicyOut)
 def update_policy(ref: str, body: PolicyPatch, svc: ServicesDep, actor: Actor = Admin) -> PolicyOut:
-    policy = svc.notifications.update_policy(actor, ref, body.changes(), body.channels)
-    return PolicyOut.of(policy, svc.notifications.channel_names(policy))
+    policy = svc.notification_policies.update(actor, ref, body.changes(), body.channels)
+    return PolicyOut.of(policy, svc.notification_policies.channel_names(policy))
 
 
 @router.delete("/policies/{ref}", response_model=Message)
 def delete_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> Message:
-    svc.notifications.delete_policy(actor, ref)
+    svc.notification_policies.delete(actor, ref)
     return Message(message="policy deleted")
 
 
 @router.post("/policies/{ref}/run", response_model=dict[str, Any])
 def run_policy(ref: str, svc: ServicesDep, actor: Actor = Admin) -> dict[str, Any]:
     """Run now: one digest per channel goes to the outbox; the result names them."""
-    return svc.notifications.run_policy(actor, ref)
+    return svc.notification_policies.run(actor, ref)
 
 
 # ---- reports --------------------------------------------------------------------------------------------------
@@ -137,6 +137,6 @@ def expiry_report(svc: ServicesDep, actor: Actor = Depends(require(Permission.CE
                   owner: list[str] = Query(default=[], max_length=50),
                   origin: str | None = Query(default=None, description="managed | discovered")) -> Response:
     filters = {k: v for k, v in {"tags": tag, "issuers": issuer, "owners": owner, "origin": origin}.items() if v}
-    data = svc.notifications.expiry_report_csv(actor, within_days, filters)
+    data = svc.notification_policies.expiry_report_csv(actor, within_days, filters)
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="certvault-expiry-{within_days}d.csv"'})

@@ -43,9 +43,9 @@ def _words(text: str) -> list[str]:
 
 # ---- policies -----------------------------------------------------------------------------------------------
 def _policies_page(request: Request, svc: Services, user: WebUser, status: int = 200, **context: Any) -> Response:
-    notify = svc.notifications
-    policies = [(p, notify.channel_names(p)) for p in notify.list_policies(user.actor)]
-    channels = notify.list_channels(user.actor)
+    book = svc.notification_policies
+    policies = [(p, book.channel_names(p)) for p in book.list_policies(user.actor)]
+    channels = svc.notifications.list_channels(user.actor)
     done = DONE.get(request.query_params.get("done", ""))
     return render(templates(), request, "notifications/policies.html", user, status_code=status, policies=policies,
                   channels=channels, kinds=KINDS, days=DAYS, info_message=done, **context)
@@ -87,7 +87,7 @@ async def add_policy(request: Request, svc: ServicesDep, user: Poster) -> Respon
 
     def add() -> Any:
         spec, channels = _spec(form)
-        return svc.notifications.add_policy(user.actor, spec, channels)
+        return svc.notification_policies.add(user.actor, spec, channels)
 
     _, error = attempt(svc, add)
     if error is not None:
@@ -104,18 +104,18 @@ def _edit_page(request: Request, svc: Services, user: WebUser, policy: Any, stat
 
 @router.get("/notifications/policies/{ref}")
 def edit_page(request: Request, ref: str, svc: ServicesDep, user: SettingsPage) -> Response:
-    return _edit_page(request, svc, user, svc.notifications.get_policy(user.actor, ref))
+    return _edit_page(request, svc, user, svc.notification_policies.get(user.actor, ref))
 
 
 @router.post("/notifications/policies/{ref}")
 async def save_policy(request: Request, ref: str, svc: ServicesDep, user: Poster) -> Response:
     form = await request.form()
-    policy = svc.notifications.get_policy(user.actor, ref)
+    policy = svc.notification_policies.get(user.actor, ref)
 
     def save() -> Any:
         spec, channels = _spec(form)
         changes = {k: getattr(spec, k) for k in PolicySpec.__dataclass_fields__}
-        return svc.notifications.update_policy(user.actor, policy.id, changes, channels)
+        return svc.notification_policies.update(user.actor, policy.id, changes, channels)
 
     _, error = attempt(svc, save)
     if error is not None:
@@ -125,11 +125,11 @@ async def save_policy(request: Request, ref: str, svc: ServicesDep, user: Poster
 
 @router.post("/notifications/policies/{ref}/{action}")
 def policy_action(request: Request, ref: str, action: str, svc: ServicesDep, user: Poster) -> Response:
-    notify = svc.notifications
-    actions = {"run": lambda: notify.run_policy(user.actor, ref),
-               "enable": lambda: notify.update_policy(user.actor, ref, {"enabled": True}),
-               "disable": lambda: notify.update_policy(user.actor, ref, {"enabled": False}),
-               "delete": lambda: notify.delete_policy(user.actor, ref)}
+    book = svc.notification_policies
+    actions = {"run": lambda: book.run(user.actor, ref),
+               "enable": lambda: book.update(user.actor, ref, {"enabled": True}),
+               "disable": lambda: book.update(user.actor, ref, {"enabled": False}),
+               "delete": lambda: book.delete(user.actor, ref)}
     if action not in actions:
         raise NotFound(f"no action {action!r}; choose run, enable, disable or delete")
     _, error = attempt(svc, actions[action])
@@ -146,7 +146,7 @@ def expiry_report(svc: ServicesDep, user: Reader, within_days: int = Query(defau
                   owners: str = Query(default="", max_length=2000), origin: str = Query(default="", max_length=16)
                   ) -> Response:
     filters = {"tags": _words(tags), "issuers": _words(issuers), "owners": _words(owners), "origin": origin or None}
-    data = svc.notifications.expiry_report_csv(user.actor, within_days, {k: v for k, v in filters.items() if v})
+    data = svc.notification_policies.expiry_report_csv(user.actor, within_days, {k: v for k, v in filters.items() if v})
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="certvault-expiry-{within_days}d.csv"'})
 
