@@ -85,8 +85,8 @@ class AgentTarget:
 
     def deploy(self, bundle: CertificateBundle) -> DeployReceipt:
         if self.options.iis_site:
-            secret = {"cert_pem": bundle.cert_pem.decode(), "chain_pem": bundle.chain_pem.decode(),
-                      "key_pem": bundle.key_pem.decode()}
+            secret: dict[str, Any] = {"cert_pem": bundle.cert_pem.decode(), "chain_pem": bundle.chain_pem.decode(),
+                                      "key_pem": bundle.key_pem.decode()}
             payload: dict[str, Any] = {"serial": bundle.serial, "iis_site": self.options.iis_site,
                                        "iis_port": self.options.iis_port, "iis_host": self.options.iis_host}
         else:
