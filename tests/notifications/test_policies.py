@@ -85,7 +85,7 @@ def test_the_default_expiry_policy_exists_from_the_first_start(sqlite_app: App) 
         [policy] = svc.notification_policies.list_policies(ADMIN)
         assert (policy.name, policy.kind, policy.within_days, policy.schedule, policy.is_default) == \
             ("expiring-certificates", "expiry", 30, "daily 08:00", True)
-        assert policy.channel_ids == []  # every email channel: the administrators' mail
+        assert policy.channel_ids == []  # the administrators' email
         with pytest.raises(InvalidInput, match="default policy"):
             svc.notification_policies.delete(ADMIN, policy.name)
 
@@ -233,3 +233,20 @@ def test_a_channel_that_is_down_keeps_the_digest_pending_until_it_answers(sqlite
     with sqlite_app.transaction() as svc:
         assert svc.notifications.get_message(ADMIN, message_id).status == "sent"
         assert svc.notifications.list_outbox(ADMIN, status="pending") == []
+
+
+def test_the_default_policy_mails_the_administrators(sqlite_app: App, smtp: SmtpServer, tls: LoopbackTLS,
+                                                     ca: Issued) -> None:
+    mail_channel(sqlite_app, smtp, tls, "a-mail", ("a-list@example.test",))
+    mail_channel(sqlite_app, smtp, tls, "b-mail", ("b-list@example.test",))
+    with sqlite_app.transaction() as svc:
+        for name, role, email in (("boss", "administrator", "boss@example.test"),
+                                  ("deputy", "administrator", "deputy@example.test"),
+                                  ("reader", "auditor", "reader@example.test"), ("quiet", "administrator", None)):
+            svc.auth.create_user(ADMIN, name, role, password="Admin-pass-12345", email=email)
+    store(sqlite_app, ca, "admins.example.com", days=4)
+    result = run_policy(sqlite_app, "expiring-certificates")
+    assert result["channels"] == ["a-mail"] and len(result["messages"]) == 1  # one digest, the first channel
+    mail = smtp.mailbox.wait_for(lambda m: "boss@example.test" in m["To"])
+    assert mail["To"] == "boss@example.test, deputy@example.test"
+    assert "admins.example.com" in parts(mail)["text/plain"]

@@ -101,7 +101,7 @@ def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_clie
     _store(sqlite_app, "web-soon.example.com", 5)
     token = web_login(sqlite_client, admin, "/notifications")
     page = sqlite_client.get("/notifications").text
-    assert "expiring-certificates" in page and "every email channel" in page
+    assert "expiring-certificates" in page and "the administrators&#39; email" in page
     refused = sqlite_client.post("/notifications/policies", data={
         "csrf_token": token, "name": "typo", "kind": "expiry", "within_days": "7", "schedule": "weekly funday 07:30",
         "timezone": "UTC"})

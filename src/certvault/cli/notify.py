@@ -96,7 +96,7 @@ def policy_add(
     schedule: str = typer.Option("daily 08:00", "--schedule", help='"daily 08:00" or "weekly mon,thu 07:30"'),
     timezone: str = typer.Option("UTC", "--timezone", help="IANA name, e.g. Europe/Berlin"),
     channel: list[str] | None = typer.Option(None, "--channel", help="send to this channel (repeat); "
-                                                                    "none: every email channel"),
+                                                                    "none: the administrators' email"),
     scope: str = typer.Option("new", "--scope", help="vulnerability: new (since the last run) | all"),
     tag: list[str] | None = TAGS, issuer: list[str] | None = ISSUERS, owner: list[str] | None = OWNERS,
     origin: str | None = ORIGIN, as_json: bool = JSON,
@@ -111,7 +111,7 @@ def policy_add(
         print_json(out)
         return
     when = "after each scan" if out.kind == "vulnerability" else f"{out.schedule} {out.timezone}"
-    to = ", ".join(out.channels) or "every email channel"
+    to = ", ".join(out.channels) or "the administrators' email"
     console.print(f"policy {out.name} added ({out.kind}, {when}, to {to})", highlight=False)
 
 
@@ -124,7 +124,7 @@ def policy_list(ctx: typer.Context, as_json: bool = JSON) -> None:
         return
     print_table(("Name", "Kind", "Window", "Schedule", "Channels", "Enabled", "Next run", "Last result"),
                 [(p.name, p.kind, f"{p.within_days} d", "after scans" if p.kind == "vulnerability"
-                  else f"{p.schedule} {p.timezone}", ", ".join(p.channels) or "every email channel",
+                  else f"{p.schedule} {p.timezone}", ", ".join(p.channels) or "administrators' email",
                   "yes" if p.enabled else "no", p.next_run_at.isoformat() if p.next_run_at else "",
                   ", ".join(f"{k}={v}" for k, v in p.last_result.items() if k in ("certificates", "endpoints")))
                  for p in rows])
@@ -148,7 +148,7 @@ def policy_set(
     schedule: str | None = typer.Option(None, "--schedule", help='"daily 08:00" or "weekly mon,thu 07:30"'),
     timezone: str | None = typer.Option(None, "--timezone", help="IANA name, e.g. Europe/Berlin"),
     channel: list[str] | None = typer.Option(None, "--channel", help="replace the channels (repeat)"),
-    all_email: bool = typer.Option(False, "--all-email", help="send to every email channel (no named channel)"),
+    admins: bool = typer.Option(False, "--admins", help="to the administrators' email (no named channel)"),
     scope: str | None = typer.Option(None, "--scope", help="vulnerability: new | all"),
     tag: list[str] | None = TAGS, issuer: list[str] | None = ISSUERS, owner: list[str] | None = OWNERS,
     origin: str | None = ORIGIN, as_json: bool = JSON,
@@ -159,7 +159,7 @@ def policy_set(
     filters = _filters(tag, issuer, owner, origin)
     if filters:
         changes["filters"] = filters
-    channels = [] if all_email else (channel or None)
+    channels = [] if admins else (channel or None)
     with services(ctx) as svc:
         out = _policy_out(svc, svc.notification_policies.update(cli_actor(), name, changes, channels))
     if as_json:

@@ -55,7 +55,8 @@ class OutboxMessage(UUIDPrimaryKey, Base):
 class NotificationPolicy(UUIDPrimaryKey, Base):
     """What to collate (expiry window or scan weaknesses), when (schedule in a timezone) and to which channels.
 
-    No channels means every enabled email channel (the administrators' mail), as the default policy does."""
+    No channels means the administrators' email (through the first enabled email channel), as the default
+    policy does."""
 
     __tablename__ = "notification_policies"
 

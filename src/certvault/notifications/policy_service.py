@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from certvault.auth.rbac import Actor, Permission, require
+from certvault.auth.models import User
+from certvault.auth.rbac import Actor, Permission, Role, require
 from certvault.context import ServiceContext
 from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
@@ -85,7 +86,7 @@ class PolicyService:
         return policy
 
     def channel_names(self, policy: NotificationPolicy) -> list[str]:
-        """The channels a policy sends to, by name ("every email channel" when it names none)."""
+        """The channels a policy names (none: the administrators' email, see _targets)."""
         if not policy.channel_ids:
             return []
         ids = [uuid.UUID(i) for i in policy.channel_ids]
@@ -99,14 +100,23 @@ class PolicyService:
                 "schedule": policy.schedule, "timezone": policy.timezone, "filters": policy.filters,
                 "scope": policy.scope, "enabled": policy.enabled, "channels": self.channel_names(policy)}
 
-    def _targets(self, policy: NotificationPolicy) -> list[IntegrationAccount]:
+    def _targets(self, policy: NotificationPolicy) -> list[tuple[IntegrationAccount, list[str] | None]]:
+        """The enabled channels the policy names; when it names none (the default policy), the first enabled
+        email channel addressed to the administrators (active, with an email address), or to the channel's own
+        recipients when no administrator has one."""
         stmt = select(IntegrationAccount).where(IntegrationAccount.kind == CHANNEL,
                                                 IntegrationAccount.enabled.is_(True))
         if policy.channel_ids:
             stmt = stmt.where(IntegrationAccount.id.in_([uuid.UUID(i) for i in policy.channel_ids]))
-        else:
-            stmt = stmt.where(IntegrationAccount.plugin == "email")
-        return list(self._s.scalars(stmt.order_by(IntegrationAccount.name)))
+            return [(channel, None) for channel in self._s.scalars(stmt.order_by(IntegrationAccount.name))]
+        mail = self._s.scalars(stmt.where(IntegrationAccount.plugin == "email").order_by(IntegrationAccount.name)
+                               ).first()
+        if mail is None:
+            return []
+        admins = list(self._s.scalars(select(User.email).where(
+            User.role == Role.ADMINISTRATOR.value, User.is_active.is_(True), User.email.is_not(None),
+            User.email != "").order_by(User.email)))
+        return [(mail, admins or None)]
 
     def run(self, actor: Actor, ref: str | uuid.UUID) -> dict[str, Any]:
         """Run now (the schedule is unchanged): one digest per channel, in this transaction's outbox."""
@@ -155,19 +165,19 @@ class PolicyService:
             if certs and not report:
                 self._publish_expiry(policy, certs)
         targets = self._targets(policy) if made is not None else []
-        messages = [self._queue_digest(channel.id, made) for channel in targets if made is not None]
-        result = {"policy": policy.name, "kind": policy.kind, **count, "channels": [c.name for c in targets],
+        messages = [self._queue_digest(channel.id, made, to) for channel, to in targets if made is not None]
+        result = {"policy": policy.name, "kind": policy.kind, **count, "channels": [c.name for c, _ in targets],
                   "messages": [str(m.id) for m in messages]}
         policy.last_run_at, policy.last_result = now, result
         return result
 
-    def _queue_digest(self, channel_id: uuid.UUID, made: digest.Digest) -> OutboxMessage:
+    def _queue_digest(self, channel_id: uuid.UUID, made: digest.Digest, to: list[str] | None) -> OutboxMessage:
         attachments = None
         if made.csv is not None and made.csv_name:
             attachments = [{"filename": made.csv_name, "content_type": "text/csv",
                             "data": base64.b64encode(made.csv).decode()}]
         return self._notify.queue_message(channel_id, made.event, made.title, made.body, made.severity, made.details,
-                           html=made.html, attachments=attachments, items=made.items)
+                                          html=made.html, attachments=attachments, items=made.items, recipients=to)
 
     def _publish_expiry(self, policy: NotificationPolicy, certs: list[collate.ExpiringCertificate]) -> None:
         """One certificate.expiring (and one certificate.expired) event for the run, for subscribed channels."""

@@ -81,7 +81,7 @@ class PolicyIn(BaseModel):
     schedule: str = Field(default="daily 08:00", max_length=64, description='"daily 08:00" or "weekly mon,thu 07:30"')
     timezone: str = Field(default="UTC", max_length=64)
     channels: list[str] = Field(default_factory=list, max_length=50,
-                                description="channel names or ids; none: every email channel")
+                                description="channel names or ids; none: the administrators' email")
     filters: dict[str, Any] = Field(default_factory=dict, description="tags, issuers, owners (lists), origin")
     scope: str = Field(default="new", description="vulnerability: new | all")
     enabled: bool = True

@@ -67,7 +67,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('recipients', JSON, nullable=True))
         batch_op.add_column(sa.Column('items', JSON, nullable=True))
 
-    # From the first start: certificates expiring within 30 days, daily, to every email channel
+    # From the first start: certificates expiring within 30 days, daily, to the administrators' email
     op.bulk_insert(policies, [{
         'id': uuid.uuid4(), 'name': 'expiring-certificates', 'kind': 'expiry', 'within_days': 30,
         'schedule': 'daily 08:00', 'timezone': 'UTC', 'channel_ids': [], 'filters': {}, 'scope': 'new',
