@@ -113,9 +113,9 @@ class PolicyService:
                                ).first()
         if mail is None:
             return []
-        admins = list(self._s.scalars(select(User.email).where(
+        admins: list[str] = [e for e in self._s.scalars(select(User.email).where(
             User.role == Role.ADMINISTRATOR.value, User.is_active.is_(True), User.email.is_not(None),
-            User.email != "").order_by(User.email)))
+            User.email != "").order_by(User.email)) if e]
         return [(mail, admins or None)]
 
     def run(self, actor: Actor, ref: str | uuid.UUID) -> dict[str, Any]:
