@@ -147,3 +147,22 @@ def test_local_keystores_and_combined_pem(sqlite_app: Any, test_ca: Authority, t
 
         with pytest.raises(InvalidInput, match="keystore-password"):
             svc.integrations.add(ADMIN, "deploy", "local", "nopw", {"preset": "tomcat"}, {})
+
+
+def test_a_newer_version_supersedes_one_not_started(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> None:
+    chain, key, _ = test_ca.leaf()
+    with sqlite_app.transaction() as svc:
+        svc.integrations.add(ADMIN, "deploy", "local", "files", {"fullchain_path": str(tmp_path / "full.pem")}, {})
+        entry_id = store(svc, chain, key)
+        [first] = svc.deploy.run(ADMIN, entry_id, "files")
+        assert svc.deploy.run(ADMIN, entry_id, "files")[0].id == first.id  # the same version: the same deployment
+    new_chain, new_key, new_serial = test_ca.leaf()
+    with sqlite_app.transaction() as svc:
+        store(svc, new_chain, new_key, entry_id)
+        [second] = svc.deploy.run(ADMIN, entry_id, "files")
+    sqlite_app.worker().run_until_idle(timeout=60)
+    with sqlite_app.transaction() as svc:
+        older, newer = svc.deploy.deployment(ADMIN, first.id), svc.deploy.deployment(ADMIN, second.id)
+        assert (older.status, older.reason) == ("failed", f"superseded by serial {new_serial} before it started")
+        assert newer.status == "verified"
+    assert (tmp_path / "full.pem").read_bytes() == new_chain

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from certvault.deploy.service import RUN_JOB, SYSTEM, Work
+from certvault.deploy.service import RUN_JOB, SYSTEM, TargetBusy, Work
 from certvault.errors import CertvaultError
-from certvault.jobs.runner import Handler, JobContext
+from certvault.jobs.runner import Handler, JobContext, RetryLater
 from certvault.plugins.protocols import DeployFailed, VerificationFailed
 
 log = logging.getLogger("certvault.deploy")
@@ -21,8 +22,11 @@ def _reason(exc: BaseException) -> str:
 def run_deployment(ctx: JobContext, payload: dict[str, Any]) -> None:
     deployment_id = uuid.UUID(payload["deployment_id"])
     while True:
-        with ctx.step() as svc:
-            work = svc.deploy.prepare(deployment_id)
+        try:
+            with ctx.step() as svc:
+                work = svc.deploy.prepare(deployment_id)
+        except TargetBusy as exc:
+            raise RetryLater(str(exc), timedelta(seconds=3)) from None
         if work is None or not _advance(ctx, work):
             return
 

@@ -36,6 +36,10 @@ AUTO_EVENTS = ("certificate.issued", "certificate.renewed")
 MAX_REASON = 2000
 
 
+class TargetBusy(Exception):
+    """Another deployment to the same target is under way: this one waits (one at a time per target)."""
+
+
 @dataclass
 class Work:
     """What one step needs, read in a short transaction."""
@@ -124,12 +128,15 @@ class DeployService:
         if active is not None:
             return active
         serial = format(x509.load_der_x509_certificate(version.der).serial_number, "x")
+        for older in self._s.scalars(select(Deployment).where(  # not started: a newer version replaces it
+                Deployment.target_id == target.id, Deployment.entry_id == entry.id, Deployment.status == "queued")):
+            self.finish(older.id, "failed", f"superseded by serial {serial} before it started")
         run = Deployment(id=uuid.uuid4(), entry_id=entry.id, version_id=version.id, serial=serial,
                          target_id=target.id, target_name=target.name, plugin=target.plugin, status="queued",
                          trigger=trigger, receipt={}, attempts=0, created_by=actor.name, created_at=self._ctx.now())
         self._s.add(run)
         self._s.flush()
-        self._ctx.enqueue(RUN_JOB, {"deployment_id": str(run.id)}, dedup_key=f"deploy:{run.id}", max_attempts=20)
+        self._ctx.enqueue(RUN_JOB, {"deployment_id": str(run.id)}, dedup_key=f"deploy:{run.id}", max_attempts=200)
         self._ctx.audit.record(actor, "deploy.run", target_type="certificate", target_id=entry.id,
                                details={"target": target.name, "serial": serial, "deployment": str(run.id),
                                         "trigger": trigger})
@@ -181,6 +188,11 @@ class DeployService:
         if run.target_id is None:
             self.finish(run.id, "failed", "the deploy target was deleted")
             return None
+        busy = self._s.scalar(select(Deployment.id).where(
+            Deployment.target_id == run.target_id, Deployment.id != run.id,
+            Deployment.status.in_(("deploying", "deployed", "rolling_back")), Deployment.created_at < run.created_at))
+        if busy is not None and run.status == "queued":
+            raise TargetBusy(f"deploy target {run.target_name} is busy with deployment {busy}")
         account = self.target(run.target_id)
         if run.status == "queued":
             run.status = "deploying"
