@@ -18,6 +18,7 @@ from certvault.errors import IntegrationError
 from certvault.plugins.notify.email import tls_context
 from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
 
+UDP_MAX = 8192  # bytes of one UDP message (RFC 5426 asks receivers for at least 2048; most take 8 KiB)
 PEN = 32473  # the RFC's example enterprise number; ours until one is registered
 SEVERITY = {"critical": 2, "warning": 4, "info": 6}
 CEF_SEVERITY = {"critical": 9, "warning": 6, "info": 3}
@@ -82,8 +83,10 @@ def rfc5424_line(note: Notification, options: SyslogOptions) -> bytes:
         structured = f"[certvault@{PEN} event=\"{_sd_escape(note.event)}\"{' ' + params if params else ''}]"
         text = f"{note.title}: {note.body}" if note.body else note.title
         text = " | ".join(part.strip() for part in text.strip().splitlines() if part.strip())  # one line: a digest
-    line = f"<{pri}>1 {stamp} {host} {options.app_name} {os.getpid()} {msgid} {structured} {text}"
-    return line.encode("utf-8")
+    line = f"<{pri}>1 {stamp} {host} {options.app_name} {os.getpid()} {msgid} {structured} {text}".encode()
+    if options.transport == "udp" and len(line) > UDP_MAX:  # one datagram: a long digest is cut, marked so
+        line = line[:UDP_MAX - 3].decode("utf-8", errors="ignore").encode() + "…".encode()
+    return line
 
 
 class SyslogNotifier:
