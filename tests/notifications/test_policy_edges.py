@@ -145,6 +145,10 @@ def test_web_policy_pages_and_channel_form_per_kind(sqlite_app: App, sqlite_clie
     assert 'name="opt.transport"' in syslog_form and 'name="opt.sender"' not in syslog_form
     webhook_form = sqlite_client.get("/notifications/channels", params={"kind": "webhook"}).text
     assert 'name="opt.format"' in webhook_form and "slack" in webhook_form and 'name="opt.host"' not in webhook_form
+    web_login(sqlite_client, create_login(sqlite_app, "auditor"), "/")
+    assert sqlite_client.get("/notifications").status_code == 403
+    assert sqlite_client.get("/notifications/outbox").status_code == 403
+    assert "web-soon.example.com" in sqlite_client.get("/notifications/reports/expiry.csv").text
 
 
 def test_cli_policy_add_list_run_report_and_outbox(tmp_path: Path) -> None:
