@@ -190,39 +190,39 @@ def _check_policies(app: App) -> None:
     app.worker().run_until_idle()
 
 
-def test_vulnerability_policy_tells_new_weaknesses_once_after_the_scan(sqlite_app: App, tls: LoopbackTLS) -> None:
+def test_vulnerability_policy_tells_new_weaknesses_once_after_the_scan(app: App, tls: LoopbackTLS) -> None:
     receiver = WebhookReceiver(tls).start()
     try:
-        channel(sqlite_app, "secops", "webhook", {"url": receiver.url, "ca_file": str(tls.ca_file)})
-        policy(sqlite_app, "weak-new", ["secops"], kind="vulnerability", scope="new")
-        _scan_finished(sqlite_app, "running")
-        _weakness_event(sqlite_app, "old.example.com", ["RC4"])
-        _weakness_event(sqlite_app, "shop.example.com", ["TLS1.0"])
-        sqlite_app.worker().run_until_idle()  # the consumer reads the events from the outbox
-        _check_policies(sqlite_app)
+        channel(app, "secops", "webhook", {"url": receiver.url, "ca_file": str(tls.ca_file)})
+        policy(app, "weak-new", ["secops"], kind="vulnerability", scope="new")
+        _scan_finished(app, "running")
+        _weakness_event(app, "old.example.com", ["RC4"])
+        _weakness_event(app, "shop.example.com", ["TLS1.0"])
+        app.worker().run_until_idle()  # the consumer reads the events from the outbox
+        _check_policies(app)
         assert receiver.requests == []  # a scan is still running: nothing yet
-        with sqlite_app.transaction() as svc:
+        with app.transaction() as svc:
             svc.session.execute(ScanRun.__table__.update().values(status="done", finished_at=datetime.now(UTC)))
-        _check_policies(sqlite_app)
+        _check_policies(app)
         [(_, body)] = receiver.wait(1)
         digest = json.loads(body)
         assert digest["title"] == "2 endpoints with new weaknesses"
         assert {i["host"]: i["findings"] for i in digest["items"]} == {"old.example.com": "RC4",
                                                                        "shop.example.com": "TLS1.0"}
-        _check_policies(sqlite_app)  # the same scan is not told twice
-        _scan_finished(sqlite_app)  # a later scan that found nothing new: no digest
-        _check_policies(sqlite_app)
+        _check_policies(app)  # the same scan is not told twice
+        _scan_finished(app)  # a later scan that found nothing new: no digest
+        _check_policies(app)
         assert len(receiver.requests) == 1
     finally:
         receiver.stop()
 
 
-def test_vulnerability_policy_with_all_weak_endpoints(sqlite_app: App, tls: LoopbackTLS) -> None:
+def test_vulnerability_policy_with_all_weak_endpoints(app: App, tls: LoopbackTLS) -> None:
     receiver = WebhookReceiver(tls).start()
     try:
-        channel(sqlite_app, "secops-all", "webhook", {"url": receiver.url, "ca_file": str(tls.ca_file)})
-        policy(sqlite_app, "weak-all", ["secops-all"], kind="vulnerability", scope="all")
-        with sqlite_app.transaction() as svc:
+        channel(app, "secops-all", "webhook", {"url": receiver.url, "ca_file": str(tls.ca_file)})
+        policy(app, "weak-all", ["secops-all"], kind="vulnerability", scope="all")
+        with app.transaction() as svc:
             now = datetime.now(UTC) + timedelta(seconds=1)
             for host, findings in (("weak.example.com", ["SSLv3", "RC4"]), ("clean.example.com", [])):
                 endpoint = ScanEndpoint(id=uuid.uuid4(), host=host, ip="192.0.2.20", port=443, sni=host, sni_key=host,
@@ -230,8 +230,8 @@ def test_vulnerability_policy_with_all_weak_endpoints(sqlite_app: App, tls: Loop
                 svc.session.add(endpoint)
                 svc.session.flush()
                 svc.session.add_all([ScanFinding(endpoint_id=endpoint.id, name=f) for f in findings])
-        _scan_finished(sqlite_app)
-        _check_policies(sqlite_app)
+        _scan_finished(app)
+        _check_policies(app)
         [(_, body)] = receiver.wait(1)
     finally:
         receiver.stop()

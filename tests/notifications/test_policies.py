@@ -184,15 +184,15 @@ def test_one_html_digest_with_the_csv_attached_per_channel(sqlite_app: App, smtp
     assert len([m for m in smtp.mailbox.messages if m["To"] in ("team-a@example.test", "team-b@example.test")]) == 2
 
 
-def test_filters_by_tag_issuer_owner_and_origin(sqlite_app: App, ca: Issued) -> None:
+def test_filters_by_tag_issuer_owner_and_origin(app: App, ca: Issued) -> None:
     other_ca = make_ca("Other Issuer CA")
-    store(sqlite_app, ca, "web.example.com", days=5, tags=["web"], owner="alice")
-    store(sqlite_app, ca, "db.example.com", days=5, tags=["db"], owner="bob")
-    store(sqlite_app, other_ca, "mail.example.com", days=5, tags=["web"], owner="carol")
-    store(sqlite_app, ca, "found.example.com", days=5, managed=False)
+    store(app, ca, "web.example.com", days=5, tags=["web"], owner="alice")
+    store(app, ca, "db.example.com", days=5, tags=["db"], owner="bob")
+    store(app, other_ca, "mail.example.com", days=5, tags=["web"], owner="carol")
+    store(app, ca, "found.example.com", days=5, managed=False)
 
     def names(**filters: Any) -> list[str]:
-        with sqlite_app.transaction() as svc:
+        with app.transaction() as svc:
             data = svc.notification_policies.expiry_report_csv(ADMIN, 30, filters)
         return sorted(r["common_name"] for r in csv.DictReader(io.StringIO(data.decode())))
 
