@@ -228,6 +228,9 @@ def outbox(
     if as_json:
         print_json(rows)
         return
+    if not rows:
+        console.print(f"no {status or 'pending or failed'} message", highlight=False)
+        return
     print_table(("Id", "Channel", "Event", "Title", "Status", "Attempts", "Last error", "Created"),
                 [(m.id, m.channel, m.event, m.title, m.status, m.attempts, m.last_error or "", m.created_at.isoformat())
                  for m in rows])
