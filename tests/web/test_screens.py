@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from certvault.auth.rbac import Actor
 from certvault.container import App
-from tests.conftest import create_login, web_login
+from tests.conftest import create_login, submit_login_form, web_login
 
 HTML = {"accept": "text/html"}
 
@@ -108,6 +108,8 @@ def test_my_account_two_factor_with_a_qr_code_and_api_tokens(sqlite_app: App, sq
     assert bad_code.status_code == 400 and 'id="confirm-code-error"' in bad_code.text
     on = sqlite_client.post("/account/totp/confirm", data={"csrf_token": csrf, "code": pyotp.TOTP(secret[1]).now()})
     assert "Two-factor authentication is on." in on.text and "badge ok" in on.text
+    codes = re.findall(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", on.text.split('id="recovery-list"')[1])
+    assert len(codes) == 10 and "10 unused recovery codes" in on.text
     made = sqlite_client.post("/account/tokens", data={"csrf_token": csrf, "name": "ci", "days": "30"})
     assert made.status_code == 201 and "shown only once" in made.text
     token = re.search(r'id="new-token" class="mono" type="text" readonly value="([^"]+)"', made.text)
@@ -117,6 +119,17 @@ def test_my_account_two_factor_with_a_qr_code_and_api_tokens(sqlite_app: App, sq
     revoked = sqlite_client.post(f"/account/tokens/{token_id[1]}/revoke", data={"csrf_token": csrf})
     assert "Token revoked." in revoked.text and f"/account/tokens/{token_id[1]}/revoke" not in revoked.text
     assert sqlite_client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token[1]}"}).status_code == 401
+
+    # A lost device: a recovery code logs in once, in place of the app's code.
+    sqlite_client.cookies.clear()
+    asked = submit_login_form(sqlite_client, login.username, login.password)
+    assert asked.status_code == 401 and "Authenticator code (or a recovery code)" in asked.text
+    used = submit_login_form(sqlite_client, login.username, login.password, totp=codes[3].lower())
+    assert used.status_code == 303, used.text
+    assert "9 unused recovery codes" in sqlite_client.get("/account").text
+    sqlite_client.cookies.clear()
+    again = submit_login_form(sqlite_client, login.username, login.password, totp=codes[3])
+    assert again.status_code == 401 and "invalid username or password" in again.text
 
 
 def test_password_change_confirms_and_names_the_wrong_field(sqlite_app: App, sqlite_client: TestClient) -> None:

@@ -27,6 +27,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; replaces totp_secret once confirmed
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last accepted code's time step
+    totp_recovery: Mapped[list[str] | None] = mapped_column(JSONType)  # SHA-256 of each unused recovery code
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

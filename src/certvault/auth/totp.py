@@ -9,7 +9,9 @@ audited, and so is every refused attempt.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -28,6 +30,19 @@ from certvault.errors import Forbidden, InvalidInput
 from certvault.keyring.service import Sealer
 
 ISSUER = "certvault"
+RECOVERY_CODES = 10
+_RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def new_recovery_codes(count: int = RECOVERY_CODES) -> list[str]:
+    """Codes of 16 characters (80 bits) in groups of four: XXXX-XXXX-XXXX-XXXX."""
+    return ["-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(4)) for _ in range(4))
+            for _ in range(count)]
+
+
+def recovery_digest(code: str) -> str:
+    """A recovery code's SHA-256 (80 random bits need no slow hash); spaces, dashes and case do not matter."""
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").upper().encode()).hexdigest()
 _users = cast(Table, User.__table__)
 
 
@@ -54,6 +69,9 @@ class TotpOps:
     def user_for(self, actor: Actor) -> User:
         raise NotImplementedError
 
+    def actor_for(self, user: User, ip: str | None, via: str) -> Actor:
+        raise NotImplementedError
+
     def totp_begin(self, actor: Actor, password: str, code: str | None = None) -> tuple[str, str]:
         """A new secret and its provisioning URI, pending until `totp_confirm`; the current one stays on."""
         user = self.user_for(actor)
@@ -64,8 +82,9 @@ class TotpOps:
                            details={"replacing": user.totp_enabled})
         return secret, pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
 
-    def totp_confirm(self, actor: Actor, code: str) -> None:
-        """A code from the pending secret turns it on (replacing any earlier one); the code is then used."""
+    def totp_confirm(self, actor: Actor, code: str) -> list[str]:
+        """A code from the pending secret turns it on (replacing any earlier one); the code is then used.
+        Returns new recovery codes (shown once; each logs in once in place of a code)."""
         user = self.user_for(actor)
         step = None
         if user.totp_pending is not None:
@@ -76,8 +95,23 @@ class TotpOps:
         replacing = user.totp_enabled
         user.totp_secret, user.totp_pending = user.totp_pending, None
         user.totp_enabled, user.totp_last_step = True, step
+        codes = new_recovery_codes()
+        user.totp_recovery = [recovery_digest(c) for c in codes]
         self._audit.record(actor, "user.totp_enable", target_type="user", target_id=user.id,
                            details={"replaced": replacing})
+        return codes
+
+    def totp_new_recovery_codes(self, actor: Actor, password: str, code: str) -> list[str]:
+        """Replace your recovery codes (the old ones stop working): the current password and a current code."""
+        user = self.user_for(actor)
+        if not user.totp_enabled:
+            raise InvalidInput("two-factor authentication is off: there is nothing to recover")
+        self._prove(actor, user, password, code, "user.totp_recovery_codes")
+        codes = new_recovery_codes()
+        user.totp_recovery = [recovery_digest(c) for c in codes]
+        self._audit.record(actor, "user.totp_recovery_codes", target_type="user", target_id=user.id,
+                           details={"recovery_codes": len(codes)})
+        return codes
 
     def totp_disable(self, actor: Actor, password: str, code: str) -> None:
         """Turn your own TOTP off: the current password and a current code."""
@@ -106,12 +140,27 @@ class TotpOps:
             return False
         step = matching_step(self._sealer.open_text(user.totp_secret, aad=_aad(user)), code, self._now())
         if step is None:
-            return False
+            return self._use_recovery_code(user, code)
         advisory_lock(self._s, f"certvault-totp-{user.id}")
         last = self._s.execute(select(_users.c.totp_last_step).where(_users.c.id == user.id)).scalar()
         if last is not None and step <= last:
             return False
         user.totp_last_step = step
+        return True
+
+    def _use_recovery_code(self, user: User, code: str) -> bool:
+        """A recovery code in place of a TOTP code: accepted once, then crossed off (audited)."""
+        if len(code) < 16 or not user.totp_recovery:
+            return False
+        advisory_lock(self._s, f"certvault-totp-{user.id}")
+        stored = self._s.execute(select(_users.c.totp_recovery).where(_users.c.id == user.id)).scalar() or []
+        digest = recovery_digest(code)
+        match = next((d for d in stored if hmac.compare_digest(d, digest)), None)
+        if match is None:
+            return False
+        user.totp_recovery = [d for d in stored if d != match]
+        self._audit.record(self.actor_for(user, None, "login"), "user.totp_recovery_used", target_type="user",
+                           target_id=user.id, details={"recovery_codes_left": len(user.totp_recovery)})
         return True
 
     def _prove(self, actor: Actor, user: User, password: str, code: str | None, action: str) -> None:
@@ -130,6 +179,7 @@ class TotpOps:
     @staticmethod
     def _clear(user: User) -> None:
         user.totp_enabled, user.totp_secret, user.totp_pending, user.totp_last_step = False, None, None, None
+        user.totp_recovery = None
 
 
 def _aad(user: User) -> str:

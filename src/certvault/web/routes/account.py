@@ -58,11 +58,23 @@ def totp_begin(request: Request, svc: ServicesDep, user: Poster, password: Annot
 @router.post("/account/totp/confirm")
 def totp_confirm(request: Request, svc: ServicesDep, user: Poster, code: Annotated[str, Form()]) -> Response:
     try:
-        svc.auth.totp_confirm(user.actor, code.strip())
+        codes = svc.auth.totp_confirm(user.actor, code.strip())
     except CertvaultError as exc:
         return _account_page(request, svc, user, exc.status_code, field_errors={"confirm-code": exc.message},
                              enrolling={"pending": True})
-    return RedirectResponse("/account?done=totp-on", status_code=303)
+    return _account_page(request, svc, user, info_message="Two-factor authentication is on.", recovery_codes=codes)
+
+
+@router.post("/account/totp/recovery-codes")
+def totp_recovery_codes(request: Request, svc: ServicesDep, user: Poster, password: Annotated[str, Form()],
+                        code: Annotated[str, Form()] = "") -> Response:
+    try:
+        codes = svc.auth.totp_new_recovery_codes(user.actor, password, code.strip())
+    except CertvaultError as exc:
+        return _account_page(request, svc, user, exc.status_code,
+                             field_errors={"off-password": exc.message.split(":")[0]})
+    return _account_page(request, svc, user, info_message="New recovery codes; the old ones no longer work.",
+                         recovery_codes=codes)
 
 
 @router.post("/account/totp/disable")
