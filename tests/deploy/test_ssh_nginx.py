@@ -147,3 +147,17 @@ def test_through_a_jump_host(sqlite_app: Any, sshd: Sshd, nginx: Nginx, test_ca:
         assert "Accepted publickey" in (jump.workdir / "sshd.log").read_text()
     finally:
         jump.stop()
+
+
+def test_unreachable_server_fails_without_change(sqlite_app: Any, sshd: Sshd, nginx: Nginx,
+                                                 test_ca: Authority) -> None:
+    from tests.servers.process import free_port
+
+    _add_target(sqlite_app, sshd, ssh_options(sshd, nginx, port=free_port(), timeout=5))
+    chain, key, _ = test_ca.leaf()
+    with sqlite_app.transaction() as svc:
+        entry_id = store(svc, chain, key)
+    done = _deploy(sqlite_app, entry_id)
+    assert done["status"] == "failed", done
+    assert "Connection refused" in done["reason"] or "connect" in done["reason"].lower(), done["reason"]
+    assert "BEGIN" not in done["reason"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from collections.abc import Callable
 from typing import Protocol
 
 from certvault.plugins.deploy.files import BACKUP_SUFFIX, FileTargetOptions, backup_path, plan, temp_path
@@ -129,6 +130,33 @@ async def _restore_quietly(t: Transport, options: FileTargetOptions, receipt: De
         await restore(t, options, receipt)
     except Exception:  # noqa: BLE001, S110 - the write failure is what the caller reports
         pass
+
+
+async def undo(t: Transport, options: FileTargetOptions, bundle: CertificateBundle, keystore_password: str) -> bool:
+    """After a deploy() that broke off (a dropped connection): restore from the backups it made, found by their
+    names. False when it had made none (so it wrote nothing)."""
+    details = {}
+    for planned in plan(options, bundle, keystore_password):
+        backup = backup_path(planned.path, bundle.serial)
+        if await t.exists(backup):
+            details[f"file:{planned.path}"] = backup
+        elif await t.exists(backup + "." + ABSENT):
+            details[f"file:{planned.path}"] = ABSENT
+    if not details:
+        return False
+    await restore(t, options, DeployReceipt(target=t.label, details=details))
+    return True
+
+
+def broke_off(reason: str, undo_it: Callable[[], bool]) -> DeployFailed:
+    """The error for a deploy() that broke off part-way: restored from its backups when they can be reached."""
+    try:
+        undone = undo_it()
+    except Exception as exc:  # noqa: BLE001 - the first failure is the one to report; this one is said too
+        return DeployFailed(f"{reason}; could not look for a partial write either "
+                            f"({getattr(exc, 'message', None) or type(exc).__name__}): a replaced file keeps its "
+                            f"previous content in <path>{BACKUP_SUFFIX}<serial>", rolled_back=False)
+    return DeployFailed(reason + ("; the previous files were restored" if undone else ""), rolled_back=undone)
 
 
 def challenge_path(webroot: str, token: str) -> str:

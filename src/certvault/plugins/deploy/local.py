@@ -16,6 +16,7 @@ from pydantic import Field
 from certvault.errors import IntegrationError
 from certvault.plugins.deploy import endpoints, install
 from certvault.plugins.deploy.files import FileTargetOptions, check_keystore_password
+from certvault.plugins.deploy.install import broke_off as _broke_off
 from certvault.plugins.protocols import (
     CertificateBundle,
     DeployFailed,
@@ -117,7 +118,8 @@ class LocalTarget:
         except DeployFailed:
             raise
         except (IntegrationError, OSError) as exc:
-            raise DeployFailed(f"local: {getattr(exc, 'message', None) or exc}", rolled_back=False) from None
+            raise _broke_off(f"local: {getattr(exc, 'message', None) or exc}", lambda: self._run(
+                lambda t: install.undo(t, self.options, bundle, password))) from None
 
     def verify(self, bundle: CertificateBundle) -> None:
         endpoints.verify_until(bundle, self.options.verify, self.options.verify_timeout)

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from certvault.errors import IntegrationError, InvalidInput
 from certvault.plugins.deploy import endpoints, install
 from certvault.plugins.deploy.files import FileTargetOptions, check_keystore_password
+from certvault.plugins.deploy.install import broke_off as _broke_off
 from certvault.plugins.protocols import (
     CertificateBundle,
     DeployFailed,
@@ -247,7 +248,8 @@ class SshTarget:
         except DeployFailed:
             raise
         except IntegrationError as exc:
-            raise DeployFailed(exc.message, rolled_back=False) from None
+            raise _broke_off(exc.message, lambda: self._run(
+                lambda t: install.undo(t, self.options, bundle, password))) from None
 
     def verify(self, bundle: CertificateBundle) -> None:
         endpoints.verify_until(bundle, self.options.verify, self.options.verify_timeout)
