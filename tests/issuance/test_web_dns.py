@@ -93,3 +93,35 @@ def create_login_actor() -> object:
     from certvault.auth.rbac import Actor
 
     return Actor.system("test-admin", via="cli")
+
+
+def test_the_rest_api_tests_an_account_and_assigns_it(sqlite_app: App, moto: MotoServer) -> None:
+    from tests.conftest import api_client
+
+    login = create_login(sqlite_app, "operator")
+    with api_client(sqlite_app) as client:
+        made = client.post("/api/v1/acme/dns-accounts", headers=login.headers, json={
+            "provider": "route53", "name": "aws-api", "options": {"access_key_id": ACCESS_KEY,
+                                                                  "endpoint": moto.endpoint},
+            "secrets": {"secret_access_key": SECRET_KEY}})
+        assert made.status_code == 201, made.text
+        account_id = made.json()["id"]
+        tested = client.post(f"/api/v1/acme/dns-accounts/{account_id}/test", headers=login.headers).json()
+        assert tested["ok"] is True and "webzone.test" in tested["zones"]
+        with sqlite_app.transaction() as svc:
+            order = AcmeOrder(id=uuid.uuid4(), names=["b.webzone.test"], challenge_type="dns-01",
+                              fulfilment="manual", key_algorithm="ec256", created_by="test",
+                              state="authorizations_pending")
+            svc.session.add(order)
+            order_id = order.id
+        assigned = client.post(f"/api/v1/acme/orders/{order_id}/dns-account", headers=login.headers,
+                               json={"dns_account_id": account_id})
+        assert assigned.status_code == 200 and assigned.json()["dns_account_id"] == account_id
+        assert assigned.json()["fulfilment"] == "dns"
+        again = client.post(f"/api/v1/acme/orders/{uuid.uuid4()}/dns-account", headers=login.headers,
+                            json={"dns_account_id": account_id})
+        assert again.status_code == 404
+        viewer = create_login(sqlite_app, "auditor")
+        refused = client.post(f"/api/v1/acme/orders/{order_id}/dns-account", headers=viewer.headers,
+                              json={"dns_account_id": account_id})
+        assert refused.status_code == 403
