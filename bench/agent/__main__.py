@@ -54,7 +54,6 @@ async def _enrol(live: LiveServer, tokens: list[str], folder: Path) -> list[Path
     from cryptography.hazmat.primitives import serialization
 
     verify = ssl.create_default_context(cafile=str(live.ca_file))
-    paths: list[Path] = []
     async with httpx.AsyncClient(base_url=live.url, verify=verify, timeout=60,
                                  limits=httpx.Limits(max_connections=16)) as client:
         async def one(index: int, token: str) -> None:
@@ -64,11 +63,10 @@ async def _enrol(live: LiveServer, tokens: list[str], folder: Path) -> list[Path
             path = folder / f"{index}.pem"
             path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()) + answer.json()["cert_pem"].encode())
-            paths.append(path)
 
         for start in range(0, len(tokens), 50):
             await asyncio.gather(*(one(start + i, t) for i, t in enumerate(tokens[start:start + 50])))
-    return paths
+    return [folder / f"{index}.pem" for index in range(len(tokens))]  # identity i is agent bench-i
 
 
 def _clients(live: LiveServer, identities: list[Path]) -> list[httpx.AsyncClient]:

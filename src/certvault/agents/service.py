@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,13 +20,14 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, aliased
 
 from certvault.agents.models import Agent, AgentCertificate, AgentJob, EnrolmentToken
 from certvault.auth.rbac import Actor, Permission, Role, require
 from certvault.context import ServiceContext
 from certvault.errors import Conflict, IntegrationError, InvalidInput, NotFound, Unauthenticated
+from certvault.pki.models import CaIssued
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
@@ -36,6 +38,22 @@ MAX_CSR_BYTES = 8192
 MAX_RESULT_ITEMS = 500
 SUPERSEDED = 4  # RFC 5280 CRLReason of a replaced agent certificate
 _HELD = aliased(AgentCertificate)
+ISSUER_TTL = 60.0
+# Built once (every agent call runs them): the agent, the presented certificate, whether older ones remain
+# (a rotation to finish) and whether the internal CA revoked it; then its ready jobs.
+_IDENTITY = (
+    select(Agent, _HELD, select(AgentCertificate.id).where(AgentCertificate.agent_id == Agent.id,
+                                                           AgentCertificate.created_at < _HELD.created_at).exists(),
+           CaIssued.revoked_at)
+    .join(_HELD, _HELD.agent_id == Agent.id).outerjoin(CaIssued, CaIssued.serial == _HELD.serial)
+    .where(_HELD.serial == bindparam("serial"))
+)
+_READY = (
+    select(AgentJob).where(AgentJob.agent_id == bindparam("agent"), AgentJob.state.in_(("queued", "leased")),
+                           AgentJob.available_at <= bindparam("now"))
+    .order_by(AgentJob.created_at).limit(bindparam("limit")).with_for_update(skip_locked=True)
+)
+_ISSUERS: dict[str, tuple[float, x509.Certificate]] = {}
 
 
 class CaSigner(Protocol):
@@ -46,8 +64,6 @@ class CaSigner(Protocol):
     def chain(self) -> list[x509.Certificate]: ...
 
     def revoke(self, actor: Actor, serial: str, reason: int = 0) -> Any: ...
-
-    def is_revoked(self, serial: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -164,14 +180,11 @@ class AgentService:
             raise Unauthenticated("the agent API needs a client certificate from certvault's internal CA")
         cert = self._issued_here(cert_der)
         serial = format(cert.serial_number, "x")
-        older = select(AgentCertificate.id).where(AgentCertificate.agent_id == Agent.id,
-                                                  AgentCertificate.created_at < _HELD.created_at).exists()
-        found = self._s.execute(select(Agent, _HELD, older).join(_HELD, _HELD.agent_id == Agent.id)
-                                .where(_HELD.serial == serial)).first()
+        found = self._s.execute(_IDENTITY, {"serial": serial}).first()
         if found is None:
             raise Unauthenticated("this client certificate belongs to no agent (replaced or never enrolled)")
-        agent, held, has_older = found
-        if agent.revoked_at is not None or self._ca.is_revoked(cert.serial_number):
+        agent, held, has_older, revoked_at_ca = found
+        if agent.revoked_at is not None or revoked_at_ca is not None:
             raise Unauthenticated(f"agent {agent.name} is revoked")
         if has_older:
             self._retire_older(agent, held)
@@ -181,13 +194,21 @@ class AgentService:
     def _issued_here(self, cert_der: bytes) -> x509.Certificate:
         try:
             cert = x509.load_der_x509_certificate(cert_der)
-            cert.verify_directly_issued_by(self._ca.chain()[0])
+            cert.verify_directly_issued_by(self._issuer())
         except (ValueError, TypeError, InvalidSignature):
             raise Unauthenticated("the client certificate was not issued by certvault's internal CA") from None
         now = self._ctx.now()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise Unauthenticated("the client certificate is expired (or not yet valid)")
         return cert
+
+    def _issuer(self) -> x509.Certificate:
+        """The internal CA's issuing certificate, kept a minute per database (read on every agent call)."""
+        key = self._ctx.settings.database_url
+        cached = _ISSUERS.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            cached = _ISSUERS[key] = (time.monotonic() + ISSUER_TTL, self._ca.chain()[0])
+        return cached[1]
 
     def _retire_older(self, agent: Agent, held: AgentCertificate) -> None:
         """The first call with the newest certificate removes the ones it replaces (revoked as superseded)."""
@@ -277,10 +298,7 @@ class AgentService:
     def lease(self, agent: AgentIdentity, limit: int = 10) -> list[LeasedJob]:
         """Hand out the agent's ready jobs (new, or leased before and not reported within the lease)."""
         now = self._ctx.now()
-        rows = list(self._s.scalars(
-            select(AgentJob).where(AgentJob.agent_id == agent.id, AgentJob.state.in_(("queued", "leased")),
-                                   AgentJob.available_at <= now)
-            .order_by(AgentJob.created_at).limit(limit).with_for_update(skip_locked=True)))
+        rows = list(self._s.scalars(_READY, {"agent": agent.id, "now": now, "limit": limit}))
         leased = []
         for job in rows:
             job.state, job.available_at, job.attempts = "leased", now + LEASE, job.attempts + 1
