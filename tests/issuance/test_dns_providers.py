@@ -262,6 +262,25 @@ def test_a_failed_order_still_takes_its_records_down(provider: str, sqlite_app: 
         assert stack.named.txt(record) == []
 
 
+@pytest.mark.parametrize("provider", sorted(set(PROVIDERS) - {"acme-dns"}))  # acme-dns cannot delete
+def test_an_order_failing_after_its_records_were_written_takes_them_down(
+        provider: str, sqlite_app: App, stack: Stack) -> None:
+    """The records are written, but the self-check asks a server that never sees them (challtestsrv), so
+    the order fails before the CA is asked: the records written for it are removed again."""
+    app, acme = _app(sqlite_app, stack)
+    dns, zone = PROVIDERS[provider](app, stack)
+    with app.transaction() as svc:
+        svc.issuance.dns_accounts.update(ADMIN, dns.id, {"propagation_timeout": 2})
+        svc.system.set(ADMIN, "acme.dns_check_servers", [servers.challtestsrv().dns])
+    apex, record = _names(stack, dns, zone)
+    order = _order(app, acme.id, [apex, f"*.{apex}"], dns.id)
+    order, authzs = _finished(app, order.id)
+    assert order.state == "failed" and "still not visible after 2 s" in (order.error_message or "")
+    assert {a.record_target for a in authzs} == {record}  # both values were written there
+    assert all(a.published_at is None for a in authzs)
+    assert stack.named.txt(record) == []
+
+
 # ---- across providers ----------------------------------------------------------------------------
 
 def test_the_account_is_chosen_per_name_and_the_order_says_which(sqlite_app: App, stack: Stack) -> None:
