@@ -365,3 +365,33 @@ def test_only_administrators_manage_hook_accounts(sqlite_app: App, stack: Stack)
     with sqlite_app.transaction() as svc, pytest.raises(Forbidden):
         svc.issuance.dns_accounts.add(operator, "hook", "op-hook", {"present": str(present),
                                                                     "cleanup": str(cleanup)}, {})
+
+
+def test_the_command_assigns_a_dns_account_to_a_pending_order(stack: Stack, tmp_path: Path) -> None:
+    """`certvault acme request` without a DNS account (none fits: the order waits for a person), then
+    `dns-account add hook`, `dns-account test`, and `acme assign-dns ... --wait` issues it."""
+    import json
+
+    from tests.servers.certvault_server import certvault_cli
+
+    data = tmp_path / "data"
+
+    def cli(*args: str) -> dict[str, Any]:
+        return json.loads(certvault_cli(data, *args).stdout)  # type: ignore[no-any-return]
+
+    certvault_cli(data, "acme", "settings", "--resolver", stack.named.address, "--dns-check-server",
+                  stack.named.address)
+    account = cli("acme", "account", "register", "--directory", stack.ca.directory_url, "--agree-tos",
+                  "--ca-bundle", str(stack.ca.tls_ca), "--json")
+    apex = f"cli{uuid.uuid4().hex[:6]}.hook.test"
+    order = cli("acme", "request", "--account", account["id"], "--domain", apex, "--challenge", "dns-01",
+                "--wait", "--json")
+    assert order["status"] == "pending" and order["fulfilment"] == "manual"
+    present, cleanup = _hook_scripts(stack)
+    hook = cli("dns-account", "add", "hook", "--name", "nsupdate", "--present", str(present), "--cleanup",
+               str(cleanup), "--json")
+    assert cli("dns-account", "test", "nsupdate", "--json") == {"ok": True, "zones": []}
+    done = cli("acme", "assign-dns", order["id"], "--dns-account", "nsupdate", "--wait", "--json")
+    assert done["status"] == "available" and done["dns_account_id"] == hook["id"], done
+    assert [c["dns_account_id"] for c in done["challenges"]] == [hook["id"]]
+    assert stack.named.txt(f"_acme-challenge.{apex}") == []

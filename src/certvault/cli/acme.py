@@ -215,12 +215,18 @@ def request(
 @acme_app.command("assign-dns")
 def assign_dns(ctx: typer.Context, order_id: str,
                dns_account: str = typer.Option(..., "--dns-account", help="DNS account id or name"),
+               wait: bool = typer.Option(False, "--wait", help="wait until the order is available or failed"),
+               timeout: float = typer.Option(600, "--timeout"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Assign a DNS account to a pending dns-01 order: certvault publishes its records from now on."""
     with services(ctx) as svc:
         order = svc.issuance.requests.assign_dns(cli_actor(), order_id, dns_account)
         out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
+    if wait:
+        out = _wait_for(ctx, str(out.id), timeout)
     _show(out, as_json)
+    if out.status == "failed":
+        raise typer.Exit(1)
 
 
 @acme_app.command("status")
