@@ -54,10 +54,16 @@ class RecordView:
     previous: tuple[str, ...]
     sync_state: str
 
+    COLUMNS = (TicketRecord.kind, TicketRecord.key, TicketRecord.number, TicketRecord.status,
+               TicketRecord.remote_status, TicketRecord.scan_result_id, TicketRecord.serial, TicketRecord.entry_id,
+               TicketRecord.resolved_by_certvault, TicketRecord.previous_numbers, TicketRecord.sync_state)
+
     @classmethod
-    def of(cls, r: TicketRecord) -> RecordView:
-        return cls(r.kind, r.key, r.number, r.status, r.remote_status, r.scan_result_id, r.serial, r.entry_id,
-                   r.resolved_by_certvault, tuple(r.previous_numbers or ()), r.sync_state)
+    def of(cls, row: Any) -> RecordView:
+        """From a row of COLUMNS (plain columns, no ORM objects: a sync reads every record of a help desk)."""
+        kind, key, number, status, remote, result_id, serial, entry_id, resolved, previous, state = row
+        return cls(kind, key, number, status, remote, result_id, serial, entry_id, resolved, tuple(previous or ()),
+                   state)
 
 
 @dataclass
@@ -274,11 +280,11 @@ class TicketService:
         if account is None:
             raise NotFound(f"no help desk {account_id}")
         settings = self.settings_of(account_id)
-        rows = self._s.scalars(select(TicketRecord).where(TicketRecord.account_id == account_id))
+        rows = self._s.execute(select(*RecordView.COLUMNS).where(TicketRecord.account_id == account_id))
         plan = Plan(account_id, account.name, account.plugin,
                     {"expiry_tickets": settings.expiry_tickets, "vulnerability_tickets": settings.vulnerability_tickets,
                      "resolve_on_renewal": settings.resolve_on_renewal},
-                    {(r.kind, r.key): RecordView.of(r) for r in rows})
+                    {(r[0], r[1]): RecordView.of(r) for r in rows})
         now = utcnow()
         if settings.expiry_tickets:
             plan.expiring = sources.expiring(self._s, now, within_days)
