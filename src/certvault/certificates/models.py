@@ -37,7 +37,10 @@ class CertificateEntry(UUIDPrimaryKey, Timestamps, Base):
     tag_rows: Mapped[list[CertificateTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     name_rows: Mapped[list[CertificateName]] = relationship(cascade="all, delete-orphan")
 
-    __table_args__ = (Index("ix_cert_entries_not_after_id", "not_after", "id"),)
+    __table_args__ = (Index("ix_cert_entries_not_after_id", "not_after", "id"),
+                      Index("ix_cert_entries_common_name_id", "common_name", "id"),  # the list sorted by name
+                      Index("ix_cert_entries_created_at_id", "created_at", "id"),  # ... by date added
+                      Index("ix_cert_entries_status", "status"))  # the dashboard's count of pending CSRs
 
     @property
     def tags(self) -> list[str]:
