@@ -21,6 +21,7 @@ import ssl
 import statistics
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,16 @@ def _clients(live: LiveServer, identities: list[Path]) -> list[httpx.AsyncClient
     return clients
 
 
+RETRIED = [0]
+
+
 async def _poll(client: httpx.AsyncClient, wait: float) -> dict[str, Any]:
-    response = await client.get("/api/v1/agent/jobs", params={"wait": wait})
+    """One poll as the agent makes it: once more at once when the server had just closed the idle connection."""
+    try:
+        response = await client.get("/api/v1/agent/jobs", params={"wait": wait})
+    except httpx.RemoteProtocolError:
+        RETRIED[0] += 1
+        response = await client.get("/api/v1/agent/jobs", params={"wait": wait})
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -99,9 +108,16 @@ async def _idle(live: LiveServer, clients: list[httpx.AsyncClient], seconds: flo
     await asyncio.sleep(seconds)
     used = (_cpu_seconds(live.proc.pid) - cpu) / (time.monotonic() - wall)
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    failed = sum(isinstance(r, BaseException) for r in results)
+    failed = Counter(_why(r) for r in results if isinstance(r, BaseException))
     print(f"idle:       {len(clients)} agents holding a 25 s long poll: server CPU {used * 100:.1f}% of one core; "
-          f"{failed} polls failed", flush=True)
+          f"{sum(failed.values())} polls failed {dict(failed) or ''}; {RETRIED[0]} polls so far sent again on a new "
+          "connection (server closed the idle one)", flush=True)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}: {exc.response.text[:100]}"
+    return type(exc).__name__
 
 
 async def _saturate(live: LiveServer, clients: list[httpx.AsyncClient], seconds: float) -> None:

@@ -110,7 +110,7 @@ class Runner:
         due = self.folder.renew_after()
         wait = max(0.0, min(self.poll_wait, (due - identity.utcnow()).total_seconds()))
         try:
-            response = self.client.get("/api/v1/agent/jobs", params={"wait": round(wait, 1)})
+            response = self._get_jobs(wait)
         except httpx.HTTPError as exc:
             return self._failed(f"poll failed: {type(exc).__name__}: {exc}")
         if response.status_code in (401, 403):
@@ -124,6 +124,12 @@ class Runner:
         for job in response.json().get("jobs", []):
             self.execute(job)
         return True
+
+    def _get_jobs(self, wait: float) -> httpx.Response:
+        try:
+            return self.client.get("/api/v1/agent/jobs", params={"wait": round(wait, 1)})
+        except httpx.RemoteProtocolError:  # the server closed an idle kept-alive connection as it was reused
+            return self.client.get("/api/v1/agent/jobs", params={"wait": round(wait, 1)})
 
     def _failed(self, message: str) -> bool:
         self.failed_polls += 1
