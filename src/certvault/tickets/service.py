@@ -51,19 +51,17 @@ class RecordView:
     serial: str
     entry_id: uuid.UUID | None
     resolved: bool
-    previous: tuple[str, ...]
     sync_state: str
 
     COLUMNS = (TicketRecord.kind, TicketRecord.key, TicketRecord.number, TicketRecord.status,
                TicketRecord.remote_status, TicketRecord.scan_result_id, TicketRecord.serial, TicketRecord.entry_id,
-               TicketRecord.resolved_by_certvault, TicketRecord.previous_numbers, TicketRecord.sync_state)
+               TicketRecord.resolved_by_certvault, TicketRecord.sync_state)
 
     @classmethod
     def of(cls, row: Any) -> RecordView:
         """From a row of COLUMNS (plain columns, no ORM objects: a sync reads every record of a help desk)."""
-        kind, key, number, status, remote, result_id, serial, entry_id, resolved, previous, state = row
-        return cls(kind, key, number, status, remote, result_id, serial, entry_id, resolved, tuple(previous or ()),
-                   state)
+        kind, key, number, status, remote, result_id, serial, entry_id, resolved, state = row
+        return cls(kind, key, number, status, remote, result_id, serial, entry_id, resolved, state)
 
 
 @dataclass
@@ -299,6 +297,11 @@ class TicketService:
                 (plan.vulnerable if endpoint.vulnerable else plan.clean).append(endpoint)
         return plan
 
+    def previous_numbers(self, account_id: uuid.UUID, kind: str, key: str) -> list[str]:
+        stmt = select(TicketRecord.previous_numbers).where(TicketRecord.account_id == account_id,
+                                                           TicketRecord.kind == kind, TicketRecord.key == key)
+        return list(self._s.scalar(stmt) or [])
+
     def vulnerability_facts(self, endpoint: sources.ScannedEndpoint) -> Any:
         return sources.vulnerability_facts(self._s, endpoint)
 
@@ -386,7 +389,8 @@ class TicketService:
                     TicketRecord.account_id == account_id, TicketRecord.kind == kind,
                     TicketRecord.key.in_(keys[start:start + 500]), TicketRecord.lease_owner.is_(None)).values(
                     status=status, remote_status=remote, resolved_by_certvault=resolved, last_synced_at=now,
-                    sync_state="ok", error=None, attempts=0, pending_action=None))
+                    sync_state="ok", error=None, attempts=0, pending_action=None
+                ).execution_options(synchronize_session=False))
 
     def _by_key(self, account_id: uuid.UUID, keys: list[tuple[str, str]]) -> dict[tuple[str, str], TicketRecord]:
         out: dict[tuple[str, str], TicketRecord] = {}

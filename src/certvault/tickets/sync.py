@@ -317,7 +317,8 @@ class HelpDeskRun:
         A replacement made by a run that crashed before storing it is found and adopted."""
         facts = self._facts(item)
         draft = self._draft(item, facts, replaces=old)
-        previous = set(item.record.previous if item.record else ()) | {old}
+        with self.sync._step() as svc:
+            previous = {*svc.tickets.previous_numbers(self.account_id, item.kind, item.key), old}
         found = self.desk.find(draft.correlation_key)
         ticket = found if found is not None and found.number not in previous and found.state in ACTIVE \
             else self.desk.create(draft)
