@@ -56,6 +56,7 @@ class Pacer:
         self._gap = 1.0 / rate
         self._next = 0.0
         self._lock = threading.Lock()
+        self.busy = threading.Lock()  # held for a whole call (with boto3's retries)
         self.calls = 0
 
     def wait(self) -> None:
@@ -66,6 +67,16 @@ class Pacer:
             self.calls += 1
         if start > now:
             time.sleep(start - now)
+
+
+_PACERS: dict[str, Pacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def pacer_of(account_key: str) -> Pacer:
+    """One pacer per account in the process, whichever provider object of it calls."""
+    with _PACERS_LOCK:
+        return _PACERS.setdefault(account_key, Pacer(RATE))
 
 
 class Route53Provider:
@@ -83,7 +94,7 @@ class Route53Provider:
         self._client: BaseClient | None = None
         self.account_key = fingerprint(self.name, options.endpoint, options.region, options.access_key_id,
                                        options.hosted_zone_id, self._secret)
-        self.pacer = Pacer(RATE)
+        self.pacer = pacer_of(self.account_key)
 
     @staticmethod
     def validate_secrets(options: Route53Options, secrets: Mapping[str, str]) -> None:
@@ -212,7 +223,10 @@ class Route53Provider:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
-            return getattr(self._boto(), operation)(**params)  # type: ignore[no-any-return]
+            # one call of an account at a time: each request leaves after the previous one was answered, so
+            # requests paced apart on this side cannot arrive at Route 53 bunched together
+            with self.pacer.busy:
+                return getattr(self._boto(), operation)(**params)  # type: ignore[no-any-return]
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = str(error.get("Code", "error")), str(error.get("Message", ""))[:300]
