@@ -45,7 +45,7 @@ def test_target_map_run_list(tmp_path: Path, sshd: Sshd, nginx: Nginx, test_ca: 
     mapped = json.loads(certvault_cli(data, "deploy", "map", cert_id, "--target", "web", "--no-auto",
                                       "--json").stdout)
     assert mapped["auto"] is False and mapped["target"] == "web" and "id" in mapped
-    ran = json.loads(certvault_cli(data, "deploy", "run", cert_id, "--wait", "--json").stdout)
+    ran = json.loads(certvault_cli(data, "deploy", "run", cert_id, "--wait", "--timeout", "240", "--json").stdout)
     [one] = ran["deployments"]
     assert {k: one[k] for k in ("target", "status", "served_serial", "reason")} == {
         "target": "web", "status": "verified", "served_serial": serial, "reason": None}

@@ -13,7 +13,8 @@ import shlex
 from collections.abc import Callable
 from typing import Protocol
 
-from certvault.plugins.deploy.files import BACKUP_SUFFIX, FileTargetOptions, backup_path, plan, temp_path
+from certvault.errors import IntegrationError
+from certvault.plugins.deploy.files import BACKUP_SUFFIX, FileTargetOptions, PlannedFile, backup_path, plan, temp_path
 from certvault.plugins.protocols import CertificateBundle, DeployFailed, DeployReceipt
 
 ABSENT = "absent"
@@ -21,17 +22,15 @@ CHALLENGE_DIR = ".well-known/acme-challenge"
 
 
 class Transport(Protocol):
-    """What the targets offer; paths are absolute on the server."""
+    """What the targets offer; paths are absolute on the server. `run` is a POSIX shell command line."""
 
     label: str
 
     async def exists(self, path: str) -> bool: ...
     async def write(self, path: str, content: bytes, mode: int) -> None: ...
     async def rename(self, source: str, target: str) -> None: ...  # atomic, replacing target
-    async def copy(self, source: str, target: str) -> None: ...  # keeping mode and owner
     async def remove(self, path: str) -> None: ...  # no error when absent
     async def makedirs(self, path: str) -> None: ...
-    async def chown(self, path: str, owner: str) -> None: ...
     async def run(self, command: str) -> tuple[int, str]: ...  # exit status and the output's tail
 
 
@@ -39,52 +38,57 @@ async def install(t: Transport, target: str, options: FileTargetOptions, bundle:
                   keystore_password: str) -> DeployReceipt:
     files = plan(options, bundle, keystore_password)
     details = {"serial": bundle.serial}
-    for planned in files:  # every backup before any write
-        details[f"file:{planned.path}"] = await _backup(t, planned.path, bundle.serial)
-        await _prune(t, planned.path, bundle.serial)
+    kinds = await _backups(t, [f.path for f in files], bundle.serial)  # every backup before any write
+    for planned, kind in zip(files, kinds, strict=True):
+        details[f"file:{planned.path}"] = ABSENT if kind == "A" else backup_path(planned.path, bundle.serial)
     receipt = DeployReceipt(target=target, details=details)
-    for planned in files:
-        try:
-            await _write(t, planned.path, planned.content, options)
-        except Exception as exc:  # noqa: BLE001 - any failure leaves the old files in place, then says why
-            reason = getattr(exc, "reason", "") or getattr(exc, "message", "") or type(exc).__name__
-            await _restore_quietly(t, options, receipt)
-            raise DeployFailed(f"{t.label}: writing {planned.path} failed ({reason}); the previous files were "
-                               "restored", rolled_back=True) from None
+    try:
+        await _write_all(t, files, options)
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the old files in place, then says why
+        reason = getattr(exc, "reason", "") or getattr(exc, "message", "") or type(exc).__name__
+        await _restore_quietly(t, options, receipt)
+        raise DeployFailed(f"{t.label}: writing the files failed ({reason}); the previous files were restored",
+                           rolled_back=True) from None
     await _commands(t, options, receipt, "deploying")
     return receipt
 
 
-async def _backup(t: Transport, path: str, serial: str) -> str:
-    backup = backup_path(path, serial)
-    if await t.exists(backup):
-        return backup
-    if await t.exists(backup + "." + ABSENT):
-        return ABSENT
-    if await t.exists(path):
-        await t.copy(path, backup)
-        return backup
-    await t.makedirs(posixpath.dirname(path))
-    await t.write(backup + "." + ABSENT, b"", 0o600)
-    return ABSENT
+async def _shell(t: Transport, script: str, what: str) -> str:
+    status, output = await t.run(script)
+    if status != 0:
+        raise IntegrationError(f"{t.label}: {what} failed (exit {status}): {output}")
+    return output
 
 
-async def _prune(t: Transport, path: str, serial: str) -> None:
-    """Backups of earlier deployments (they hold old private keys) go; this deployment's own stays."""
-    keep = backup_path(path, serial)
-    pattern = shlex.quote(path + BACKUP_SUFFIX) + "*"
-    script = (f'for f in {pattern}; do case "$f" in {shlex.quote(keep)}|{shlex.quote(keep + "." + ABSENT)}) ;; '
-              f'*) [ -e "$f" ] && rm -f -- "$f" ;; esac; done; true')
-    await t.run(script)
+async def _backups(t: Transport, paths: list[str], serial: str) -> list[str]:
+    """One shell command: per path "B" (backed up now or before) or "A" (did not exist: an .absent marker), and
+    the backups of earlier deployments removed (they hold old private keys)."""
+    lines = ["umask 077"]
+    for path in paths:
+        p, b = shlex.quote(path), shlex.quote(backup_path(path, serial))
+        a = shlex.quote(backup_path(path, serial) + "." + ABSENT)
+        lines.append(f"if [ -e {b} ]; then echo B; elif [ -e {a} ]; then echo A; "
+                     f"elif [ -e {p} ]; then cp -p -- {p} {b} || exit 3; echo B; "
+                     f"else mkdir -p -- {shlex.quote(posixpath.dirname(path))} && : > {a} || exit 3; echo A; fi")
+        lines.append(f'for f in {shlex.quote(path + BACKUP_SUFFIX)}*; do case "$f" in {b}|{a}) ;; '
+                     f'*) [ -e "$f" ] && rm -f -- "$f" ;; esac; done')
+    output = await _shell(t, "\n".join(lines), "keeping a backup of the current files")
+    kinds = [line for line in output.split() if line in ("A", "B")]
+    if len(kinds) != len(paths):
+        raise IntegrationError(f"{t.label}: keeping a backup of the current files gave no answer: {output}")
+    return kinds
 
 
-async def _write(t: Transport, path: str, content: bytes, options: FileTargetOptions) -> None:
-    temp = temp_path(path)
-    await t.makedirs(posixpath.dirname(path))
-    await t.write(temp, content, options.file_mode)
+async def _write_all(t: Transport, files: list[PlannedFile], options: FileTargetOptions) -> None:
+    """Each file under a temporary name in its directory, then (owner set) chown, then renamed over the old one."""
+    for planned in files:
+        await t.makedirs(posixpath.dirname(planned.path))
+        await t.write(temp_path(planned.path), planned.content, options.file_mode)
     if options.owner:
-        await t.chown(temp, options.owner)
-    await t.rename(temp, path)
+        temps = " ".join(shlex.quote(temp_path(f.path)) for f in files)
+        await _shell(t, f"chown -- {shlex.quote(options.owner)} {temps}", f"chown {options.owner}")
+    for planned in files:
+        await t.rename(temp_path(planned.path), planned.path)
 
 
 async def _commands(t: Transport, options: FileTargetOptions, receipt: DeployReceipt, doing: str) -> None:
@@ -101,17 +105,20 @@ async def _commands(t: Transport, options: FileTargetOptions, receipt: DeployRec
 
 
 async def restore(t: Transport, options: FileTargetOptions, receipt: DeployReceipt) -> str:
-    """Put back every backed-up file (a copy, so this may run again), then test and reload."""
+    """Put back every backed-up file (copied, so this may run again) and remove the ones that were absent, in one
+    shell command; then test and reload."""
+    lines = []
     for key, backup in receipt.details.items():
         if not key.startswith("file:"):
             continue
-        path = key[len("file:"):]
+        path = shlex.quote(key[len("file:"):])
         if backup == ABSENT:
-            await t.remove(path)
-            continue
-        temp = temp_path(path)
-        await t.copy(backup, temp)
-        await t.rename(temp, path)
+            lines.append(f"rm -f -- {path}")
+        else:
+            temp = shlex.quote(temp_path(key[len("file:"):]))
+            lines.append(f"cp -p -- {shlex.quote(backup)} {temp} && mv -f -- {temp} {path} || exit 3")
+    if lines:
+        await _shell(t, "\n".join(lines), "restoring the previous files")
     problems = []
     for label in ("test_command", "reload_command"):
         command = options.setting(label)

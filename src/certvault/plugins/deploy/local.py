@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import grp
 import os
-import pwd
-import shutil
 import subprocess
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -49,12 +46,6 @@ class LocalTransport:
     async def rename(self, source: str, target: str) -> None:
         os.replace(source, target)
 
-    async def copy(self, source: str, target: str) -> None:
-        shutil.copy2(source, target)
-        st = os.stat(source)
-        if os.geteuid() == 0:
-            os.chown(target, st.st_uid, st.st_gid)
-
     async def remove(self, path: str) -> None:
         try:
             os.unlink(path)
@@ -63,15 +54,6 @@ class LocalTransport:
 
     async def makedirs(self, path: str) -> None:
         os.makedirs(path, mode=0o755, exist_ok=True)
-
-    async def chown(self, path: str, owner: str) -> None:
-        user, _, group = owner.partition(":")
-        try:
-            uid = pwd.getpwnam(user).pw_uid
-            gid = grp.getgrnam(group).gr_gid if group else -1
-        except KeyError:
-            raise IntegrationError(f"local: no user or group {owner}") from None
-        os.chown(path, uid, gid)
 
     async def run(self, command: str) -> tuple[int, str]:
         def call() -> tuple[int, str]:

@@ -122,17 +122,11 @@ class SshTransport:
     async def rename(self, source: str, target: str) -> None:
         await self._sftp.posix_rename(source, target)
 
-    async def copy(self, source: str, target: str) -> None:
-        await self._must(f"cp -p -- {shlex.quote(source)} {shlex.quote(target)}", "copying a file")
-
     async def remove(self, path: str) -> None:
         await self._must(f"rm -f -- {shlex.quote(path)}", "removing a file")
 
     async def makedirs(self, path: str) -> None:
         await self._sftp.makedirs(path, exist_ok=True)
-
-    async def chown(self, path: str, owner: str) -> None:
-        await self._must(f"chown -- {shlex.quote(owner)} {shlex.quote(path)}", f"chown {owner}")
 
     async def run(self, command: str) -> tuple[int, str]:
         import asyncssh
