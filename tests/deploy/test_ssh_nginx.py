@@ -3,6 +3,8 @@ deployment rolled back with the old certificate still served; a wrong host key r
 
 from __future__ import annotations
 
+import grp
+import os
 from typing import Any
 
 import pytest
@@ -34,7 +36,7 @@ def _add_target(app: Any, sshd: Sshd, options: dict[str, Any], name: str = "web"
 
 def test_deploy_verify_then_a_broken_one_is_rolled_back(sqlite_app: Any, sshd: Sshd, nginx: Nginx,
                                                          test_ca: Authority) -> None:
-    _add_target(sqlite_app, sshd, ssh_options(sshd, nginx))
+    _add_target(sqlite_app, sshd, ssh_options(sshd, nginx, owner=f"{sshd.user}:{grp.getgrgid(os.getgid()).gr_name}"))
     chain, key, serial = test_ca.leaf()
     with sqlite_app.transaction() as svc:
         entry_id = store(svc, chain, key)
@@ -47,6 +49,7 @@ def test_deploy_verify_then_a_broken_one_is_rolled_back(sqlite_app: Any, sshd: S
     assert nginx.serves(serial)
     assert nginx.fullchain.read_bytes() == chain
     assert oct(nginx.key.stat().st_mode & 0o777) == "0o600"
+    assert (nginx.key.stat().st_uid, nginx.key.stat().st_gid) == (os.getuid(), os.getgid())
     backups = [v for k, v in done["receipt"].items() if k.startswith("file:")]
     assert all(b.endswith(serial) for b in backups)  # the previous files were kept
 
