@@ -106,6 +106,19 @@ def test_the_agent_runs_jobs_and_reports_them(server: LiveServer, tmp_path: Path
         bad = submit(server, "jobs-01", "http01.place", {"webroot": "relative/path", "token": "t"})
         failed = wait_job(server, bad)
         assert failed["state"] == "failed" and "absolute webroot" in failed["error"]
+
+        served = wait_job(server, submit(server, "jobs-01", "tls.check", {"host": "127.0.0.1", "port": server.port}))
+        server_cert = x509.load_pem_x509_certificate((server.data_dir / "tls" / "server.crt").read_bytes())
+        assert served["state"] == "done" and served["result"]["serial"] == format(server_cert.serial_number, "x")
+
+        found = tmp_path / "etc-ssl"
+        (found / "sub").mkdir(parents=True)
+        local = _forged_identity(tmp_path, "found-on-disk.example")  # key first, then the certificate
+        (found / "sub" / "site.pem").write_bytes(local.read_bytes())
+        (found / "notes.txt").write_text("no certificate here")
+        report = wait_job(server, submit(server, "jobs-01", "inventory.report", {"paths": [str(found)]}))
+        assert report["state"] == "done" and report["result"] == {"stored": 1}
+        assert "found-on-disk.example" in server.cli("cert", "list", "--json").stdout
     finally:
         stop(proc)
     assert status(directory)["failed_polls"] == 0
