@@ -229,6 +229,12 @@ class AuditLog:
         self._session.flush()  # as before: the caller's pending changes are written by the time it is audited
         return AuditEvent(**row)
 
+    def head_seq(self) -> int:
+        """The newest row's sequence number (one row read): it moves whenever anything is recorded, so a page may
+        keep figures derived from audited state until it does."""
+        row = self._session.execute(_HEAD).first()
+        return int(row.seq) if row is not None else 0
+
     def search(self, actor: Actor, query: AuditQuery) -> tuple[list[AuditEvent], int]:
         require(actor, Permission.AUDIT_READ)
         stmt = self._filtered(select(AuditEvent), query)

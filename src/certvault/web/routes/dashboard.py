@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,8 +20,24 @@ from certvault.web.deps import CurrentWebUser, WebUser, render
 router = APIRouter(include_in_schema=False)
 
 
-def _certificates(svc: Services, user: WebUser) -> dict[str, Any]:
+SUMMARY_SECONDS = 60.0  # ~17 range counts over a million rows cost 100s of ms: kept this long at most
+
+
+def _summary(request: Request, svc: Services, user: WebUser) -> dict[str, Any]:
+    """The expiry counts, kept per server process until anything is audited (every import, renewal and deletion
+    is) or a minute passes (expiry moves with the clock). Only a reader gets here, and only through the service
+    call is the cache filled."""
+    cached = getattr(request.app.state, "dashboard_summary", None)
+    head = svc.audit.head_seq()
+    if cached is not None and cached[0] > time.monotonic() and cached[1] == head:
+        return dict(cached[2])
     summary = svc.certificates.expiry_summary(user.actor)
+    request.app.state.dashboard_summary = (time.monotonic() + SUMMARY_SECONDS, head, summary)
+    return dict(summary)
+
+
+def _certificates(request: Request, svc: Services, user: WebUser) -> dict[str, Any]:
+    summary = _summary(request, svc, user)
     soon = svc.certificates.search(user.actor, CertificateQuery(expired=False, sort="expiry", limit=8)).items
     return {"summary": summary, "chart": expiry_chart(summary["weeks"]),
             "next_expiring": [EntryOut.model_validate(e) for e in soon]}
@@ -45,6 +62,6 @@ def _operations(svc: Services, user: WebUser) -> dict[str, Any]:
 def dashboard(request: Request, svc: ServicesDep, user: CurrentWebUser) -> Response:
     from certvault.web.app import templates
 
-    context = _certificates(svc, user) if user.can("certificates.read") else {"summary": None}
+    context = _certificates(request, svc, user) if user.can("certificates.read") else {"summary": None}
     context.update(_operations(svc, user))
     return render(templates, request, "dashboard.html", user, **context)
