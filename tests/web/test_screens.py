@@ -179,3 +179,20 @@ def test_internal_ca_root_client_certificate_and_revocation(sqlite_app: App, sql
     assert serial in listed.text and isinstance(cert.not_valid_after_utc, datetime)
     revoked = sqlite_client.post(f"/ca/issued/{serial}/revoke", data={"csrf_token": csrf, "reason": "4"})
     assert "Certificate revoked." in revoked.text and "badge bad" in revoked.text
+
+
+def test_a_crash_is_a_styled_page_for_a_browser_and_a_problem_for_the_api(sqlite_app: App) -> None:
+    from certvault.server import create_server
+
+    server = create_server(sqlite_app)
+
+    @server.get("/crash-for-test")
+    def crash() -> None:
+        raise RuntimeError("boom: internal detail")
+
+    with TestClient(server, base_url="https://testserver", raise_server_exceptions=False) as client:
+        page = client.get("/crash-for-test", headers=HTML)
+        assert page.status_code == 500 and 'id="error-page"' in page.text and "Server error" in page.text
+        assert "boom" not in page.text and "Traceback" not in page.text
+        api = client.get("/crash-for-test", headers={"accept": "application/json"})
+        assert api.status_code == 500 and api.json()["code"] == "internal_error" and "boom" not in api.text
