@@ -75,4 +75,6 @@ def test_deploy_pages(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> No
         assert "verified" in listing and serial in listing and "by hand" in listing
         detail = client.get(f"/deploy/certificates/{entry_id}").text
         assert serial in detail and "files" in detail and "verified" in detail
-        assert f'/deploy/certificates/{entry_id}' in client.get(f"/certificates/{entry_id}").text
+        certificate_page = client.get(f"/certificates/{entry_id}").text
+        assert f'/deploy/certificates/{entry_id}' in certificate_page
+        assert "files: verified" in certificate_page  # the version's row says where it is deployed

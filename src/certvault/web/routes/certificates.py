@@ -144,7 +144,9 @@ async def import_submit(
 def _detail(request: Request, svc: Any, user: WebUser, entry_id: uuid.UUID, status: int = 200,
             **extra: Any) -> Response:
     info = views.detail(svc.certificates, user.actor, entry_id)
-    return _page(request, "certificates/detail.html", user, status_code=status, cert=info, **extra)
+    deployed = svc.deploy.by_version(user.actor, entry_id)  # where each version is deployed (docs/deploy.md)
+    return _page(request, "certificates/detail.html", user, status_code=status, cert=info, deployed=deployed,
+                 **extra)
 
 
 @router.get("/certificates/{entry_id}")
