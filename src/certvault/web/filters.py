@@ -62,6 +62,10 @@ STATE_NAMES = {
     "RequiresCheckout": "Requires checkout",
     "CheckedOut": "Checked out",
     "RequiresApproval": "Requires approval",
+    "internal-ca": "Internal CA",
+    "acme": "ACME",
+    "csr": "CSR",
+    "api": "API",
 }
 
 
