@@ -90,7 +90,7 @@ def run(plugin: str, certs: int, endpoints: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"cv-bench-tickets-{plugin}-"))
     tls = make_loopback_tls(work / "tls")
     pki = make_pki("bench client CA")
-    client = pki.issue("certvault-bench")
+    client = pki.issue("certvault-bench", end=timedelta(days=365))
     (work / "client-ca.pem").write_bytes(pem(pki.ca.cert))
     fake_class, desk_class = FAKES[plugin]
     fake = fake_class(tls, client_ca=work / "client-ca.pem")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,9 @@ def client_pki(tmp_path_factory: pytest.TempPathFactory) -> ClientPki:
     wrong_ca = self_signed_ca("someone else's CA")
     (directory / "ca.pem").write_bytes(pem(pki.ca.cert))
     (directory / "client.key").write_bytes(key_pem(pki.ca.key))
-    return ClientPki(directory / "ca.pem", pki.issue("certvault-client"),
-                     OutboundPki(wrong_ca, wrong_ca).issue("certvault-client"))
+    year = timedelta(days=365)  # the client certificate joins the inventory: not one expiring within the window
+    return ClientPki(directory / "ca.pem", pki.issue("certvault-client", end=year),
+                     OutboundPki(wrong_ca, wrong_ca).issue("certvault-client", end=year))
 
 
 class Desk:

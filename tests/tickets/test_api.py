@@ -73,3 +73,16 @@ def test_a_client_certificate_of_the_internal_ca_is_offered(app: App, client: Te
     missing = client.put("/api/v1/tickets/helpdesks/desk/settings", json={"client_cert": "ffff"},
                          headers=admin.headers)
     assert missing.status_code == 404 and "internal CA" in missing.json()["detail"]
+
+
+def test_an_uploaded_client_certificate_is_tracked_in_the_inventory(app: App, client: TestClient) -> None:
+    _desk(app)
+    admin = create_login(app, "administrator")
+    pki = make_pki("tracked client CA")
+    good = pki.issue("tracked-client")
+    store = pkcs12.export("certvault", good.key, good.cert, [], "pw-1")
+    body = {"client_keystore_b64": base64.b64encode(store).decode(), "keystore_password": "pw-1"}
+    assert client.put("/api/v1/tickets/helpdesks/desk/settings", json=body, headers=admin.headers).status_code == 200
+    listed = client.get("/api/v1/certificates", params={"q": "tracked-client"}, headers=admin.headers).json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert any("tracked-client" in str(item) for item in items)

@@ -170,11 +170,20 @@ class TicketService:
             raise InvalidInput(f"client keystore: larger than {MAX_KEYSTORE_BYTES // 1024} KiB")
         identity = ClientIdentity.from_keystore(data, password, "client keystore")
         identity.check_validity()
+        self._track_expiry(account, identity)
         fields = {"keystore": base64.b64encode(data).decode(), "keystore_password": password}
         secret = self._vault.create_system_secret(
             Actor.system("certvault:tickets:keystore"), folder_path="certvault/Integrations/Help desks",
             name=f"{account.name} client keystore {uuid.uuid4().hex[:8]}", template="generic", fields=fields)
         return {"source": "keystore", "secret": str(secret), **_identity_facts(identity)}
+
+    def _track_expiry(self, account: IntegrationAccount, identity: Any) -> None:
+        """The client certificate (never its key) joins the inventory, where its expiry is watched."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        chain = b"".join(c.public_bytes(Encoding.PEM) for c in (identity.certificate, *identity.chain))
+        self._certificates.import_data(Actor.system("certvault:tickets"), chain,
+                                       f"help desk {account.name} client certificate", tags=["helpdesk-client"])
 
     def _internal_identity(self, actor: Actor, ref: str) -> dict[str, Any]:
         from certvault.pki.models import CaIssued
