@@ -59,4 +59,7 @@ def test_target_map_run_list(tmp_path: Path, sshd: Sshd, nginx: Nginx, test_ca: 
 
     certvault_cli(data, "deploy", "unmap", cert_id, "--target", "web")
     nothing = certvault_cli(data, "deploy", "run", cert_id, check=False)
-    assert nothing.returncode == 1 and "mapped to no deploy target" in nothing.stderr
+    assert nothing.returncode == 1 and "mapped to no enabled deploy target" in nothing.stderr
+    certvault_cli(data, "deploy", "target", "disable", "web")
+    disabled = certvault_cli(data, "deploy", "run", cert_id, "--target", "web", check=False)
+    assert disabled.returncode == 1 and "deploy target web is disabled" in disabled.stderr

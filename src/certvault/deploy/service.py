@@ -21,7 +21,7 @@ from certvault.context import ServiceContext
 from certvault.crypto import x509info
 from certvault.deploy import events
 from certvault.deploy.models import ACTIVE, FINAL, DeployMapping, Deployment
-from certvault.errors import InvalidInput, NotFound
+from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.plugins.protocols import CertificateBundle, DeployReceipt, DeployTarget
 
 if TYPE_CHECKING:
@@ -114,10 +114,13 @@ class DeployService:
             raise InvalidInput(f"certificate {entry_id} has no signed version to deploy")
         if target_ref is not None:
             targets = [self.target(target_ref)]
+            if not targets[0].enabled:
+                raise Conflict(f"deploy target {targets[0].name} is disabled; enable it first")
         else:
-            targets = [self.target(m.target_id) for m, _, _ in self.mappings(actor, entry.id)]
+            mapped = [self.target(m.target_id) for m, _, _ in self.mappings(actor, entry.id)]
+            targets = [t for t in mapped if t.enabled]  # a disabled target is left out until enabled again
             if not targets:
-                raise InvalidInput(f"certificate {entry_id} is mapped to no deploy target "
+                raise InvalidInput(f"certificate {entry_id} is mapped to no enabled deploy target "
                                    "(certvault deploy map CERT_ID --target NAME)")
         return [self._queue(actor, entry, version, target, trigger) for target in targets]
 
@@ -153,7 +156,8 @@ class DeployService:
         auto = self._s.scalars(select(DeployMapping).where(DeployMapping.entry_id == entry_id,
                                                            DeployMapping.auto.is_(True))).all()
         for mapping in auto:
-            self.run(SYSTEM, entry_id, str(mapping.target_id), trigger=event.type)
+            if self.target(mapping.target_id).enabled:
+                self.run(SYSTEM, entry_id, str(mapping.target_id), trigger=event.type)
 
     def deployments(self, actor: Actor, entry_id: uuid.UUID | None = None, limit: int = 200) -> list[Deployment]:
         require(actor, Permission.CERTIFICATES_READ)
