@@ -285,3 +285,28 @@ def test_http01_for_a_pebble_issuance_then_deploy(server: LiveServer, agent_dir:
         target.deploy(bundle)
         target.verify(bundle)
         assert web.serves(bundle.serial)
+
+
+def test_certvault_deploy_run_through_an_agent_target(server: LiveServer, agent_dir: Path, site: Site,
+                                                      issuer: Issuer, tmp_path: Path) -> None:
+    """The whole path: `deploy target add agent`, `deploy map`, `deploy run --wait` on the server, whose worker
+    queues the agent's job; the agent installs, nginx serves it, certvault verifies it."""
+    import json
+
+    bundle = issuer.bundle()
+    pem = tmp_path / "new.pem"
+    pem.write_bytes(bundle.fullchain_pem + bundle.key_pem)
+    imported = json.loads(server.cli("cert", "import", str(pem), "--json").stdout)
+    cert_id = str(imported["files"][0]["entry_ids"][0])
+    name = f"edge-target-{uuid.uuid4().hex[:6]}"
+    server.cli("deploy", "target", "add", "agent", name, "--agent", str(status(agent_dir)["name"]),
+               "--fullchain-path", str(site.root / "ssl" / "fullchain.pem"), "--key-path",
+               str(site.root / "ssl" / "privkey.pem"), "--mode", "0600", "--test-command", site.command("-t"),
+               "--reload-command", site.command("-s", "reload"), "--verify", f"127.0.0.1:{site.port}/localhost")
+    server.cli("deploy", "map", cert_id, "--target", name)
+    ran = json.loads(server.cli("deploy", "run", cert_id, "--target", name, "--wait", "--timeout", "180",
+                                "--json").stdout)
+    (deployment,) = ran["deployments"]
+    assert deployment["status"] == "verified", deployment
+    assert deployment["served_serial"] == bundle.serial
+    assert site.serves(bundle.serial)
