@@ -310,3 +310,34 @@ def test_certvault_deploy_run_through_an_agent_target(server: LiveServer, agent_
     assert deployment["status"] == "verified", deployment
     assert deployment["served_serial"] == bundle.serial
     assert site.serves(bundle.serial)
+
+
+def test_pebble_issuance_answered_by_the_agent(server: LiveServer, agent_dir: Path, issuer: Issuer,
+                                               tmp_path: Path) -> None:
+    """certvault's own engine: `acme request --challenge http-01 --http-mode deploy --webroot TARGET` names the agent
+    target; the server's worker has the agent write the challenge into the webroot nginx serves to Pebble, and
+    remove it after validation."""
+    import json
+
+    from tests.servers.pebble import challtestsrv, pebble
+
+    ca, dns = pebble(), challtestsrv()
+    with _site(tmp_path / "acme", issuer, http_port=ca.http_port) as web:
+        server.cli("acme", "settings", "--http01-port", str(ca.http_port), "--resolver", dns.dns)
+        account = json.loads(server.cli("acme", "account", "register", "--directory", ca.directory_url, "--email",
+                                        "ops@example.com", "--agree-tos", "--ca-bundle", str(ca.tls_ca),
+                                        "--json").stdout)
+        target = f"agent-web-{uuid.uuid4().hex[:6]}"
+        server.cli("deploy", "target", "add", "agent", target, "--agent", str(status(agent_dir)["name"]),
+                   "--fullchain-path", str(web.root / "ssl" / "fullchain.pem"), "--key-path",
+                   str(web.root / "ssl" / "privkey.pem"), "--webroot", str(web.root / "www"))
+        name = f"agent-{uuid.uuid4().hex[:8]}.example.com"
+        order = json.loads(server.cli("acme", "request", "--account", str(account["id"]), "--domain", name,
+                                      "--challenge", "http-01", "--http-mode", "deploy", "--webroot", target,
+                                      "--wait", "--timeout", "240", "--json").stdout)
+        assert order["state"] == "stored", order
+        challenges = web.root / "www" / ".well-known" / "acme-challenge"
+        assert challenges.is_dir() and list(challenges.iterdir()) == []  # written by the agent, then removed
+        kinds = [j["kind"] for j in json.loads(server.cli("agent", "jobs", "--agent",
+                                                          str(status(agent_dir)["name"]), "--json").stdout)]
+        assert "http01.place" in kinds and "http01.remove" in kinds
