@@ -39,11 +39,13 @@ def token_create(
     with services(ctx) as svc:
         token, row = svc.agents.create_token(cli_actor(), name, duration(expires_in))
         info = {"id": str(row.id), "token": token, "agent": row.agent_name, "expires_at": row.expires_at}
+        server = svc.settings.server
+        url = f"https://{(server.hostnames or [server.host])[0]}:{server.port}"
     if as_json:
         print_json(info)
         return
     console.print(f"enrolment token for {name} (one use, until {row.expires_at:%Y-%m-%d %H:%M} UTC):\n{token}\n"
-                  f"on the end server: certvault-agent enroll --server https://THIS-SERVER:PORT --token {token} "
+                  f"on the end server: certvault-agent enroll --server {url} --token {token} "
                   "--ca-file certvault-ca.pem", highlight=False, soft_wrap=True)
 
 
