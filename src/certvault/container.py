@@ -136,7 +136,8 @@ class Services:
     def integrations(self) -> IntegrationService:
         from certvault.integrations.service import IntegrationService
 
-        return IntegrationService(self.ctx, self.vault, self.app.process.plugins)
+        return IntegrationService(self.ctx, self.vault, self.app.process.plugins,
+                                  certificates=lambda: self.certificates)
 
     @cached_property
     def tickets(self) -> TicketService:

@@ -9,9 +9,22 @@ certificates, subscriptions and outbox messages keep pointing at the same accoun
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, LargeBinary, String, TableClause, Uuid, column, select, table
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    LargeBinary,
+    String,
+    TableClause,
+    Uuid,
+    column,
+    insert,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.db.base import JSONType, UTCDateTime
@@ -23,6 +36,10 @@ _DNS = table("acme_dns_accounts", *(column(n, t) for n, t in _COMMON), column("p
              column("secrets_sealed", LargeBinary))
 _CHANNELS = table("notification_channels", *(column(n, t) for n, t in _COMMON), column("kind", String),
                   column("enabled", Boolean), column("sealed_secret", LargeBinary))
+
+_ACCOUNTS = table("integration_accounts", *(column(n, t) for n, t in _COMMON), column("kind", String),
+                  column("plugin", String), column("enabled", Boolean), column("secret_refs", JSONType),
+                  column("connection", JSONType))
 
 _CHANNEL_SECRET = {"email": "password", "webhook": "signing_secret"}  # what a channel's one secret was
 
@@ -36,34 +53,30 @@ def move_legacy_accounts(connection: Connection, settings: Any) -> int:
     dns, channels = _rows(connection, _DNS), _rows(connection, _CHANNELS)
     if not dns and not channels:
         return 0
-    from certvault.integrations.models import IntegrationAccount
-
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     mover = _Mover(session, settings) if any(r["secrets_sealed"] for r in dns) or any(
         r["sealed_secret"] for r in channels) else None
     for row in dns:
-        account = IntegrationAccount(id=row["id"], kind="dns", plugin=row["provider"], name=row["name"],
-                                     enabled=True, options=_json(row["options"]), secret_refs={}, connection={},
-                                     created_by=row["created_by"], created_at=row["created_at"],
-                                     updated_at=row["updated_at"])
-        session.add(account)
-        session.flush()
+        account = _insert(session, row, "dns", row["provider"], True)
         if row["secrets_sealed"] and mover is not None:
             mover.move(account, json.loads(mover.open(row["secrets_sealed"], f"acme_dns_accounts:{row['id']}")))
     for row in channels:
-        account = IntegrationAccount(id=row["id"], kind="notify", plugin=row["kind"], name=row["name"],
-                                     enabled=bool(row["enabled"]), options=_json(row["options"]), secret_refs={},
-                                     connection={},
-                                     created_by=row["created_by"], created_at=row["created_at"],
-                                     updated_at=row["updated_at"])
-        session.add(account)
-        session.flush()
+        account = _insert(session, row, "notify", row["kind"], bool(row["enabled"]))
         if row["sealed_secret"] and mover is not None:
             field = _CHANNEL_SECRET.get(row["kind"], "secret")
             mover.move(account, {field: mover.open(row["sealed_secret"], f"notification_channel:{row['id']}")})
     session.commit()  # releases the savepoint into the migration's transaction
     session.close()
     return len(dns) + len(channels)
+
+
+def _insert(session: Session, row: dict[str, Any], kind: str, plugin: str, enabled: bool) -> SimpleNamespace:
+    """The account as the table is at this revision (the current model may have more columns)."""
+    values = {"id": row["id"], "kind": kind, "plugin": plugin, "name": row["name"], "enabled": enabled,
+              "options": _json(row["options"]), "secret_refs": {}, "connection": {},
+              "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": row["updated_at"]}
+    session.execute(insert(_ACCOUNTS), values)
+    return SimpleNamespace(**values)
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -104,4 +117,6 @@ class _Mover:
         # The migration is a composition root of its own: the app's container does not exist yet.
         settings = SystemSettings(self._ctx.session, self._ctx.audit)
         vault = VaultService(self._ctx, VaultPeers(auth=unused, notifications=unused, system=lambda: settings))
-        IntegrationService(self._ctx, vault, default_registry()).store_secrets(account, values)
+        IntegrationService(self._ctx, vault, default_registry(), certificates=unused).store_secrets(account, values)
+        self._ctx.session.execute(update(_ACCOUNTS).where(_ACCOUNTS.c.id == account.id)
+                                  .values(secret_refs=account.secret_refs))

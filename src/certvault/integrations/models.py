@@ -29,4 +29,7 @@ class IntegrationAccount(UUIDPrimaryKey, Timestamps, Base):
     # the outbound HTTPS client's settings for this account (outbound.ClientOptions: timeouts, pacing,
     # proxy, trust: system store / CA bundle / pinned certificate); {} = the defaults
     connection: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    # the client certificate offered when the server asks for one (integrations/security.py): {} = none,
+    # {"source": "keystore", "secret": "<vault secret>", ...} or {"source": "internal_ca", "entry_id": ...}
+    client_identity: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
     created_by: Mapped[str] = mapped_column(String(150), nullable=False, default="")

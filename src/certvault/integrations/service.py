@@ -19,11 +19,14 @@ from certvault.context import ServiceContext
 from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
+from certvault.integrations.security import ConnectionSecurity, trust_settings, trusted_pem
 from certvault.names import MAX_SHORT_NAME, check_name
 from certvault.plugins.protocols import DeployTarget, DNSProvider, HelpDesk, HttpClientFactory, Notifier, SecretResolver
 from certvault.plugins.registry import PluginInfo, PluginRegistry
 
 if TYPE_CHECKING:
+    from certvault.certificates.service import CertificateService
+    from certvault.outbound import ClientIdentity
     from certvault.vault.service import VaultService
 
 SYSTEM_FOLDER = "certvault/Integrations"
@@ -50,11 +53,13 @@ def _given(values: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 class IntegrationService:
-    def __init__(self, ctx: ServiceContext, vault: VaultService, plugins: PluginRegistry) -> None:
+    def __init__(self, ctx: ServiceContext, vault: VaultService, plugins: PluginRegistry,
+                 certificates: Callable[[], CertificateService]) -> None:
         self._ctx = ctx
         self._s = ctx.session
         self._vault = vault
         self.plugins = plugins
+        self._security = ConnectionSecurity(ctx, vault, certificates)
 
     # ---- reading -----------------------------------------------------------------------------
     def plugin_infos(self, actor: Actor, kind: str) -> list[PluginInfo]:
@@ -194,10 +199,42 @@ class IntegrationService:
         return out
 
     def http_for(self, account: IntegrationAccount) -> HttpClientFactory:
-        """The shared outbound client, bound to this account's connection settings and pacing bucket; the
-        plugin's `connection_defaults` (e.g. a provider's documented rate limit) fill what the account leaves unset."""
+        """The shared outbound client, bound to this account's connection settings, client certificate (opened
+        now, in the caller's transaction) and pacing bucket; the plugin's `connection_defaults` (e.g. a
+        provider's documented rate limit) fill what the account leaves unset."""
         defaults = getattr(self.plugins.get(account.kind, account.plugin).cls, "connection_defaults", {})
-        return BoundClients(f"{account.kind}:{account.id}", {**defaults, **account.connection})
+        identity = self._security.identity(dict(account.client_identity or {}))
+        return BoundClients(f"{account.kind}:{account.id}", {**defaults, **account.connection}, identity)
+
+    # ---- mutual TLS and trust ----------------------------------------------------------------------
+    def secure(self, actor: Actor, kind: str, ref: uuid.UUID | str, *, keystore: bytes | None = None,
+               keystore_password: str | None = None, client_cert: str | None = None,
+               trusted_cert: bytes | str | None = None, clear_identity: bool = False,
+               clear_trust: bool = False) -> IntegrationAccount:
+        """The client certificate offered when the server asks for one (a JKS or PKCS#12 keystore with its
+        password, or a client certificate of the internal CA) and the certificate the server must present (a
+        CA, or the server's own certificate, pinned). A keystore is opened now: a wrong password, no private
+        key, a chain not matching the key or an expired certificate is refused and nothing changes."""
+        self._manage(actor, kind)
+        account = self.find(kind, ref)
+        if keystore is not None and client_cert:
+            raise InvalidInput("give either a client keystore or an internal CA client certificate, not both")
+        connection = dict(account.connection)
+        if clear_trust:
+            for field in ("trust", "ca_bundle", "pinned_certificate"):
+                connection.pop(field, None)
+        if trusted_cert is not None:
+            connection.update(trust_settings(trusted_pem(trusted_cert)))
+        identity = {} if clear_identity else dict(account.client_identity or {})
+        if keystore is not None:
+            identity = self._security.from_keystore(account, folder_of(kind), keystore, keystore_password or "")
+        elif client_cert:
+            identity = self._security.from_internal_ca(actor, client_cert)
+        account.connection, account.client_identity = connection, identity
+        self._s.flush()
+        self._ctx.audit.record(actor, "integration.secure", target_type="integration", target_id=account.id,
+                               details={"kind": kind, "name": account.name, **describe_security(account)})
+        return account
 
     def _opened(self, account: IntegrationAccount, purpose: str, audited: bool) -> SecretResolver:
         """Every secret the account refers to, opened now in the caller's transaction (a plugin often runs
@@ -257,9 +294,12 @@ class BoundClients:
     """HttpClientFactory for one account: every client shares the process's pool of pacing buckets. The
     outbound package (httpx) loads when a plugin first asks for a client; an rfc2136 account never does."""
 
-    def __init__(self, account_key: str, connection: Mapping[str, Any]) -> None:
+    def __init__(self, account_key: str, connection: Mapping[str, Any], identity: ClientIdentity | None = None,
+                 on_request: Callable[[Any], None] | None = None) -> None:
         self._key = account_key
         self._connection = connection
+        self._identity = identity
+        self._on_request = on_request  # e.g. counting calls (bench/tickets)
 
     def __call__(self, *, base_url: str = "", headers: Mapping[str, str] | None = None, auth: Any = None,
                  ca_bundle: str | None = None) -> Any:
@@ -271,8 +311,10 @@ class BoundClients:
         if ca_bundle and options.trust == "system":  # the plugin names its own CA (e.g. a webhook's ca_file)
             options = type(options).model_validate({**options.model_dump(), "trust": "ca_bundle",
                                                     "ca_bundle": ca_bundle})
-        client = outbound_clients().client_for(self._key, options)
+        client = outbound_clients().client_for(self._key, options, self._identity)
         client.headers.update(headers or {})
+        if self._on_request is not None:
+            client.event_hooks["request"].append(self._on_request)
         if auth is not None:
             client.auth = auth
         return client
@@ -287,7 +329,7 @@ class BoundClients:
         if ca_bundle and options.trust == "system":
             options = type(options).model_validate({**options.model_dump(), "trust": "ca_bundle",
                                                     "ca_bundle": ca_bundle})
-        return ssl_context(options)
+        return ssl_context(options, self._identity)
 
 
 _CLIENTS: Any = None
@@ -301,4 +343,12 @@ def outbound_clients() -> Any:
 
         _CLIENTS = OutboundClients()
     return _CLIENTS
+
+
+def describe_security(account: IntegrationAccount) -> dict[str, Any]:
+    """An account's mutual TLS and trust as pages show and the audit records them: never a key or password."""
+    identity = dict(account.client_identity or {})
+    trust = account.connection.get("trust", "system")
+    return {"client_identity": {k: identity[k] for k in ("source", "subject", "serial", "not_after") if k in identity}
+            or None, "trust": trust}
 
