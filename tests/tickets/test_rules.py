@@ -163,6 +163,10 @@ def test_outage_keeps_the_work_pending_then_recovers(app: App, desk: double.Stor
     with app.transaction() as svc:
         (record, _), = svc.tickets.records(ADMIN)
         assert (record.sync_state, record.error) == ("ok", None)
+    desk.down = 1  # down while reading the statuses: the tracked ticket is named, nothing written
+    unread = sync(app)
+    assert unread.retry and [(i["kind"], i["key"], i["number"], i["pending"]) for i in unread.failed] == [
+        ("expiry", record.key, record.number, True)]
 
 
 def test_a_crash_between_create_and_store_adopts_the_ticket(app: App, desk: double.Store,

@@ -156,7 +156,14 @@ class HelpDeskRun:
         resolving = self._resolving(plan)
         numbers = [r.number for kind, key, *_ in wanted if (r := plan.records.get((kind, key))) and r.number]
         numbers += [r.number for r, _ in resolving if r.number]
-        remote = self._statuses(numbers)
+        try:
+            remote = self._statuses(numbers)
+        except IntegrationError as exc:  # nothing was written: every item waits for the next sync
+            shown = [(kind, key, r.number if (r := plan.records.get((kind, key))) else None)
+                     for kind, key, *_ in wanted] + [(r.kind, r.key, r.number) for r, _ in resolving]
+            for kind, key, number in shown:
+                self.report.add("failed", self.name, kind, key, number, error=exc.message, pending=True)
+            raise Unavailable(exc.message) from exc
         items: list[Item] = []
         untouched: dict[tuple[str, str], tuple[str, str, bool]] = {}
         for kind, key, facts, details in wanted:
@@ -205,21 +212,14 @@ class HelpDeskRun:
     def _statuses(self, numbers: list[str]) -> dict[str, RemoteTicket]:
         out: dict[str, RemoteTicket] = {}
         read_many = getattr(self.desk, "read_many", None)
-        try:
-            for start in range(0, len(numbers), READ_BATCH):
-                batch = numbers[start:start + READ_BATCH]
-                if read_many is not None:
-                    found = read_many(batch)
-                    out.update(found if isinstance(found, Mapping) else {t.number: t for t in found})
-                else:
-                    out.update({n: self.desk.read(n) for n in batch})
-        except IntegrationError as exc:
-            self._all_failed(numbers, exc)
-            raise Unavailable() from exc
+        for start in range(0, len(numbers), READ_BATCH):
+            batch = numbers[start:start + READ_BATCH]
+            if read_many is not None:
+                found = read_many(batch)
+                out.update(found if isinstance(found, Mapping) else {t.number: t for t in found})
+            else:
+                out.update({n: self.desk.read(n) for n in batch})
         return out
-
-    def _all_failed(self, numbers: list[str], exc: CertvaultError) -> None:
-        self.report.add("failed", self.name, "", "", None, error=exc.message, not_tried=len(numbers))
 
     # ---- 4. changes ------------------------------------------------------------------------------
     def _apply(self, items: list[Item]) -> None:
