@@ -14,6 +14,7 @@ import json
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import typer
@@ -107,8 +108,6 @@ def _file_content(name: str, value: str) -> str:
     """A FILE-valued secret: the file's content (a value already holding a PEM or OpenSSH key is kept)."""
     if "-----BEGIN" in value or "\n" in value:
         return value
-    from pathlib import Path
-
     try:
         return Path(value).expanduser().read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -124,6 +123,43 @@ def _pair(item: str) -> tuple[str, Any]:
         return key, json.loads(raw)
     except json.JSONDecodeError:
         return key, raw
+
+
+MAX_FILE = 256 * 1024
+# Mutual TLS and trust, the same for every kind of account (IntegrationService.secure)
+SECURITY: dict[str, tuple[Any, Any]] = {
+    "client_keystore": (Path | None, typer.Option(None, "--client-keystore", help="PKCS#12 or JKS keystore with "
+                                                  "the client key and chain, offered for mutual TLS")),
+    "keystore_password": (str | None, typer.Option(None, "--keystore-password", envvar="CERTVAULT_KEYSTORE_PASSWORD",
+                                                   help="the keystore's password (or CERTVAULT_KEYSTORE_PASSWORD)")),
+    "client_cert": (str | None, typer.Option(None, "--client-cert", help="id or serial of a client certificate "
+                                             "issued by the internal CA (`certvault ca`), offered for mutual TLS")),
+    "trusted_cert": (Path | None, typer.Option(None, "--trusted-cert", help="PEM or DER: a CA, or the server's own "
+                                               "certificate (pinned), that the server must present")),
+}
+
+
+def read_file(path: Path | None, flag: str) -> bytes | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} is not a file", param_hint=flag)
+    if path.stat().st_size > MAX_FILE:
+        raise typer.BadParameter(f"{path} is larger than {MAX_FILE // 1024} KiB", param_hint=flag)
+    return path.read_bytes()
+
+
+def secure(svc: Any, kind: str, ref: Any, values: dict[str, Any], **clear: bool) -> Any:
+    """Apply the SECURITY flags that were given (in the caller's transaction: a refused keystore undoes an add)."""
+    given = {k: values.get(k) for k in SECURITY if values.get(k) is not None}
+    if not given and not any(clear.values()):
+        return None
+    if given.get("client_keystore") is not None and given.get("keystore_password") is None:
+        raise typer.BadParameter("--client-keystore needs --keystore-password (or CERTVAULT_KEYSTORE_PASSWORD)")
+    return svc.integrations.secure(
+        cli_actor(), kind, ref, keystore=read_file(given.get("client_keystore"), "--client-keystore"),
+        keystore_password=given.get("keystore_password"), client_cert=given.get("client_cert"),
+        trusted_cert=read_file(given.get("trusted_cert"), "--trusted-cert"), **clear)
 
 
 def _command(function: Callable[..., None], params: list[inspect.Parameter]) -> Callable[..., None]:
@@ -155,6 +191,7 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
                 account = spec.adder(svc, plugin, name, options, secrets, values)
             else:
                 account = svc.integrations.add(cli_actor(), spec.kind, plugin, name, options, secrets)
+            secure(svc, spec.kind, account.id, values)
             if spec.after_add is not None:
                 spec.after_add(svc, account, values)
             _show(account, as_json, "added", spec.noun)
@@ -165,7 +202,7 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
         "account_name", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
         default=typer.Option(None, "--name", help=f"default: {plugin} and its first option"))
     extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a, default=d)
-             for n, (a, d) in {**spec.extra, **spec.plugin_extra.get(plugin, {})}.items()]
+             for n, (a, d) in {**SECURITY, **spec.extra, **spec.plugin_extra.get(plugin, {})}.items()]
     add.__doc__ = f"Add a {spec.noun}: {info.title}."
     return _command(add, [CTX, name_param, *plugin_parameters(info, for_update=False), *extra, JSON])
 
@@ -218,6 +255,25 @@ def account_app(spec: AccountKind, help_text: str) -> typer.Typer:
             options, secrets = collect(info, values)
             changed = svc.integrations.update(cli_actor(), spec.kind, account.id, options, secrets)
             _show(changed, values["as_json"], "updated", spec.noun)
+
+    @app.command("secure")
+    def secure_command(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID|NAME"),
+                       client_keystore: Path | None = SECURITY["client_keystore"][1],
+                       keystore_password: str | None = SECURITY["keystore_password"][1],
+                       client_cert: str | None = SECURITY["client_cert"][1],
+                       trusted_cert: Path | None = SECURITY["trusted_cert"][1],
+                       no_client_identity: bool = typer.Option(False, "--no-client-identity",
+                                                               help="stop offering a client certificate"),
+                       no_trusted_cert: bool = typer.Option(False, "--no-trusted-cert",
+                                                            help="trust the system store again"),
+                       as_json: bool = typer.Option(False, "--json")) -> None:
+        """Mutual TLS and trust: the client certificate offered and the server certificate required."""
+        values = {"client_keystore": client_keystore, "keystore_password": keystore_password,
+                  "client_cert": client_cert, "trusted_cert": trusted_cert}
+        with services(ctx) as svc:
+            account = secure(svc, spec.kind, ref, values, clear_identity=no_client_identity,
+                             clear_trust=no_trusted_cert) or svc.integrations.get(cli_actor(), spec.kind, ref)
+            _show(account, as_json, "secured", spec.noun)
 
     @app.command("delete")
     def delete(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID|NAME")) -> None:

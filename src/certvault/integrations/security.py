@@ -153,3 +153,11 @@ class ConnectionSecurity:
         stmt = select(CertificateVersion.entry_id).where(
             CertificateVersion.fingerprint_sha256 == hashlib.sha256(der).hexdigest())
         return self._s.scalar(stmt)
+
+
+def describe_security(account: IntegrationAccount) -> dict[str, Any]:
+    """An account's mutual TLS and trust as pages show and the audit records them: never a key or password."""
+    identity = dict(account.client_identity or {})
+    trust = account.connection.get("trust", "system")
+    return {"client_identity": {k: identity[k] for k in ("source", "subject", "serial", "not_after") if k in identity}
+            or None, "trust": trust}

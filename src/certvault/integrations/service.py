@@ -19,7 +19,7 @@ from certvault.context import ServiceContext
 from certvault.db.lookup import by_id_or_name
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import KINDS, IntegrationAccount
-from certvault.integrations.security import ConnectionSecurity, trust_settings, trusted_pem
+from certvault.integrations.security import ConnectionSecurity, describe_security, trust_settings, trusted_pem
 from certvault.names import MAX_SHORT_NAME, check_name
 from certvault.plugins.protocols import DeployTarget, DNSProvider, HelpDesk, HttpClientFactory, Notifier, SecretResolver
 from certvault.plugins.registry import PluginInfo, PluginRegistry
@@ -343,12 +343,3 @@ def outbound_clients() -> Any:
 
         _CLIENTS = OutboundClients()
     return _CLIENTS
-
-
-def describe_security(account: IntegrationAccount) -> dict[str, Any]:
-    """An account's mutual TLS and trust as pages show and the audit records them: never a key or password."""
-    identity = dict(account.client_identity or {})
-    trust = account.connection.get("trust", "system")
-    return {"client_identity": {k: identity[k] for k in ("source", "subject", "serial", "not_after") if k in identity}
-            or None, "trust": trust}
-

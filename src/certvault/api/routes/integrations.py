@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from certvault.api.deps import ServicesDep, require
 from certvault.api.schemas import Message
 from certvault.auth.rbac import Actor, Permission
-from certvault.integrations.schemas import AccountIn, AccountOut, AccountPatch, CheckOut, PluginOut
+from certvault.integrations.schemas import AccountIn, AccountOut, AccountPatch, CheckOut, PluginOut, SecurityIn
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 Kind = Literal["dns", "notify", "ticketing", "deploy"]
@@ -56,6 +56,15 @@ def update(kind: Kind, ref: str, body: AccountPatch, svc: ServicesDep, actor: Ac
 def delete(kind: Kind, ref: str, svc: ServicesDep, actor: Actor = Manager) -> Message:
     svc.integrations.delete(actor, kind, ref)
     return Message(message=f"{kind} account {ref} deleted")
+
+
+@router.put("/{kind}/{ref}/security", response_model=AccountOut)
+def security(kind: Kind, ref: str, body: SecurityIn, svc: ServicesDep, actor: Actor = Manager) -> AccountOut:
+    """Mutual TLS (a keystore with its password, or an internal CA client certificate) and server trust."""
+    return AccountOut.of(svc.integrations.secure(
+        actor, kind, ref, keystore=body.keystore, keystore_password=body.keystore_password,
+        client_cert=body.client_cert, trusted_cert=body.trusted_cert, clear_identity=body.clear_identity,
+        clear_trust=body.clear_trust))
 
 
 @router.post("/{kind}/{ref}/test", response_model=CheckOut)
