@@ -6,12 +6,14 @@ wrong client certificate. A second sync with nothing changed reads statuses in b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from certvault.container import App
-from tests.servers.test_ca import LoopbackTLS
+from tests.servers.test_ca import LoopbackTLS, make_loopback_tls
 from tests.tickets.desks import ClientPki, Desk, add_account
 from tests.tickets.seed import ADMIN, certificate, import_certificate, scan_result, serial_of, store_scan
 from tests.tickets.test_rules import URL, keys, sync
@@ -142,4 +144,23 @@ def test_mutual_tls_refused_without_or_with_a_wrong_client_certificate(
         else:
             raise AssertionError("test connection passed without a client certificate")
         svc.tickets.configure(ADMIN, "wrong", keystore=client_pki.keystore(), keystore_password="keystore-pass-7")
+    assert len(sync(app).created) == 1 and desk.count() == 1
+
+
+@pytest.mark.parametrize("desk", ["servicenow"], indirect=True)
+def test_trusted_certificate_may_be_the_servers_own(sqlite_app: App, desk: Desk, tls: LoopbackTLS,
+                                                    client_pki: ClientPki, tmp_path: Path) -> None:
+    """`--trusted-cert` given the server's own certificate pins it; another server certificate is refused."""
+    app = sqlite_app
+    add_account(app, desk, tls, client_pki)
+    other = make_loopback_tls(tmp_path / "other")
+    with app.transaction() as svc:
+        svc.tickets.configure(ADMIN, "hd", trusted_cert=other.cert_file.read_bytes())
+        assert svc.tickets.helpdesks(ADMIN)[0][1].trusted_cert_pem == other.cert_file.read_text()
+    import_certificate(app, certificate("pinned.example.com", 9))
+    refused = sync(app)
+    assert refused.created == [] and "pinned" in refused.failed[0]["error"] and desk.count() == 0
+    with app.transaction() as svc:
+        svc.tickets.configure(ADMIN, "hd", trusted_cert=tls.cert_file.read_bytes())
+        assert svc.tickets.check(ADMIN, "hd")
     assert len(sync(app).created) == 1 and desk.count() == 1
