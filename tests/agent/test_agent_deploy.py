@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certvault.agents.channel import AgentJobChannel
+from certvault.auth.rbac import Actor
 from certvault.errors import IntegrationError
 from certvault.plugins.deploy.agent import AgentTarget
 from certvault.plugins.protocols import CertificateBundle, DeployFailed
@@ -287,10 +288,11 @@ def test_http01_for_a_pebble_issuance_then_deploy(server: LiveServer, agent_dir:
         assert web.serves(bundle.serial)
 
 
-def test_certvault_deploy_run_through_an_agent_target(server: LiveServer, agent_dir: Path, site: Site,
-                                                      issuer: Issuer, tmp_path: Path) -> None:
-    """The whole path: `deploy target add agent`, `deploy map`, `deploy run --wait` on the server, whose worker
-    queues the agent's job; the agent installs, nginx serves it, certvault verifies it."""
+def test_the_deploy_engine_through_an_agent_target(server: LiveServer, agent_dir: Path, site: Site,
+                                                   issuer: Issuer, tmp_path: Path) -> None:
+    """The whole path: an agent target (as `deploy target add agent` makes it), mapped and deployed (as `deploy map`
+    and `deploy run` do); the server's worker queues the agent's job, the agent installs into nginx, certvault
+    verifies the served serial."""
     import json
 
     bundle = issuer.bundle()
@@ -299,16 +301,25 @@ def test_certvault_deploy_run_through_an_agent_target(server: LiveServer, agent_
     imported = json.loads(server.cli("cert", "import", str(pem), "--json").stdout)
     cert_id = str(imported["files"][0]["entry_ids"][0])
     name = f"edge-target-{uuid.uuid4().hex[:6]}"
-    server.cli("deploy", "target", "add", "agent", name, "--agent", str(status(agent_dir)["name"]),
-               "--fullchain-path", str(site.root / "ssl" / "fullchain.pem"), "--key-path",
-               str(site.root / "ssl" / "privkey.pem"), "--mode", "0600", "--test-command", site.command("-t"),
-               "--reload-command", site.command("-s", "reload"), "--verify", f"127.0.0.1:{site.port}/localhost")
-    server.cli("deploy", "map", cert_id, "--target", name)
-    ran = json.loads(server.cli("deploy", "run", cert_id, "--target", name, "--wait", "--timeout", "180",
-                                "--json").stdout)
-    (deployment,) = ran["deployments"]
-    assert deployment["status"] == "verified", deployment
-    assert deployment["served_serial"] == bundle.serial
+    _add_target(server, name, {"agent": str(status(agent_dir)["name"]),
+                               "fullchain_path": str(site.root / "ssl" / "fullchain.pem"),
+                               "key_path": str(site.root / "ssl" / "privkey.pem"), "mode": "0600",
+                               "test_command": site.command("-t"), "reload_command": site.command("-s", "reload"),
+                               "verify": [f"127.0.0.1:{site.port}/localhost"]})
+    admin = Actor.system("test-admin", via="cli")
+    with _app(str(server.data_dir)).transaction() as svc:  # what `deploy map` and `deploy run` do
+        svc.deploy.map(admin, uuid.UUID(cert_id), name)
+        (queued,) = svc.deploy.run(admin, uuid.UUID(cert_id), name)
+        deployment_id = queued.id
+
+    def final() -> bool:
+        with _app(str(server.data_dir)).transaction() as svc:
+            return svc.deploy.deployment(admin, deployment_id).status in ("verified", "rolled_back", "failed")
+
+    wait_until(final, 180, "the deployment")  # run by the server's worker, which queued the agent's job
+    with _app(str(server.data_dir)).transaction() as svc:
+        run = svc.deploy.deployment(admin, deployment_id)
+        assert (run.status, run.served_serial) == ("verified", bundle.serial), run.reason
     assert site.serves(bundle.serial)
 
 
@@ -328,9 +339,9 @@ def test_pebble_issuance_answered_by_the_agent(server: LiveServer, agent_dir: Pa
                                         "ops@example.com", "--agree-tos", "--ca-bundle", str(ca.tls_ca),
                                         "--json").stdout)
         target = f"agent-web-{uuid.uuid4().hex[:6]}"
-        server.cli("deploy", "target", "add", "agent", target, "--agent", str(status(agent_dir)["name"]),
-                   "--fullchain-path", str(web.root / "ssl" / "fullchain.pem"), "--key-path",
-                   str(web.root / "ssl" / "privkey.pem"), "--webroot", str(web.root / "www"))
+        _add_target(server, target, {"agent": str(status(agent_dir)["name"]), "webroot": str(web.root / "www"),
+                                     "fullchain_path": str(web.root / "ssl" / "fullchain.pem"),
+                                     "key_path": str(web.root / "ssl" / "privkey.pem")})
         name = f"agent-{uuid.uuid4().hex[:8]}.example.com"
         order = json.loads(server.cli("acme", "request", "--account", str(account["id"]), "--domain", name,
                                       "--challenge", "http-01", "--http-mode", "deploy", "--webroot", target,
@@ -341,3 +352,9 @@ def test_pebble_issuance_answered_by_the_agent(server: LiveServer, agent_dir: Pa
         kinds = [j["kind"] for j in json.loads(server.cli("agent", "jobs", "--agent",
                                                           str(status(agent_dir)["name"]), "--json").stdout)]
         assert "http01.place" in kinds and "http01.remove" in kinds
+
+
+def _add_target(server: LiveServer, name: str, options: dict[str, object]) -> None:
+    """What `certvault deploy target add agent NAME --agent ... ` stores (through the integrations service)."""
+    with _app(str(server.data_dir)).transaction() as svc:
+        svc.integrations.add(Actor.system("test-admin", via="cli"), "deploy", "agent", name, options, {})
