@@ -118,6 +118,7 @@ class AuditQuery:
     limit: int = 50
     offset: int = 0
     before: int | None = None  # keyset paging: rows older than this sequence number (deep pages, no OFFSET)
+    count_cap: int | None = None  # count at most this many matches, then stop (a page's "10,000+"); None: exact
 
 
 def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, lock_wait: float | None = None) -> None:
@@ -238,7 +239,11 @@ class AuditLog:
     def search(self, actor: Actor, query: AuditQuery) -> tuple[list[AuditEvent], int]:
         require(actor, Permission.AUDIT_READ)
         stmt = self._filtered(select(AuditEvent), query)
-        total = self._session.scalar(self._filtered(select(func.count(AuditEvent.seq)), query)) or 0
+        if query.count_cap is None:
+            total = self._session.scalar(self._filtered(select(func.count(AuditEvent.seq)), query)) or 0
+        else:
+            capped = self._filtered(select(AuditEvent.seq), query).limit(query.count_cap + 1).subquery()
+            total = self._session.scalar(select(func.count()).select_from(capped)) or 0
         if query.before is not None:
             stmt = stmt.where(AuditEvent.seq < query.before)
         rows = self._session.scalars(

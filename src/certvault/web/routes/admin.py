@@ -17,6 +17,7 @@ from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+COUNT_CAP = 10_000
 
 
 def _templates():
@@ -41,8 +42,10 @@ def audit_page(
     """Numbered pages near the top; "older" beyond them follows the sequence number (keyset, no OFFSET)."""
     size = size if size in PAGE_SIZES else PAGE
     query = _audit_query(action, actor, outcome, q, since, size, 0 if before else offset, before)
+    query.count_cap = COUNT_CAP  # counting a million rows per page view costs more than the page
     rows, total = svc.audit.search(user.actor, query)
-    return render(_templates(), request, "audit.html", user, rows=rows, total=total, offset=offset,
+    return render(_templates(), request, "audit.html", user, rows=rows, total=min(total, COUNT_CAP),
+                  capped=total > COUNT_CAP, offset=offset,
                   page_size=size, before=before, filters={"action": action or "", "actor": actor or "",
                                                           "outcome": outcome or "", "q": q or ""})
 

@@ -38,7 +38,7 @@ def _summary(request: Request, svc: Services, user: WebUser) -> dict[str, Any]:
 
 def _certificates(request: Request, svc: Services, user: WebUser) -> dict[str, Any]:
     summary = _summary(request, svc, user)
-    soon = svc.certificates.search(user.actor, CertificateQuery(expired=False, sort="expiry", limit=8)).items
+    soon = svc.certificates.search(user.actor, CertificateQuery(expiring_within=36500, sort="expiry", limit=8)).items
     return {"summary": summary, "chart": expiry_chart(summary["weeks"]),
             "next_expiring": [EntryOut.model_validate(e) for e in soon]}
 
