@@ -98,7 +98,7 @@ def seed(app: App, certs: int, endpoints: int, audit: int) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def detail_entry(app: App) -> str:
+def detail_entry(app: App) -> None:
     from tests.certificates.factory import make_ca, make_leaf
 
     ca = make_ca("Bench CA")
@@ -106,9 +106,6 @@ def detail_entry(app: App) -> str:
     with app.transaction() as svc:
         svc.certificates.import_data(ACTOR, leaf.pem + ca.pem, "detail.pem")
         svc.auth.create_user(ACTOR, "bench-admin", "administrator", password=PASSWORD)
-    with app.transaction() as svc:
-        found = svc.certificates.search(ACTOR, CertificateQuery(name="detail.bench.example", limit=1)).items
-        return str(found[0].id)
 
 
 def login(client: TestClient) -> None:
@@ -154,7 +151,7 @@ def pages(entry_id: str, audit: int) -> dict[str, str]:
 
 def open_backend(name: str, workdir: Path) -> tuple[App, Callable[[], None]]:
     data = workdir / name
-    if name == "sqlite":
+    if name == "sqlite":  # with --keep, a seeded SQLite data directory is used again (migrated to the head)
         app = build_app(load_settings(environ={}, overrides={"data_dir": str(data)}))
         return app, app.close
     from tests.servers.postgres import PostgresServer
@@ -174,14 +171,22 @@ def run_backend(name: str, args: argparse.Namespace, workdir: Path) -> None:
     print(f"\n{name}: {args.certs:,} certificates, {args.endpoints:,} endpoints, {args.audit:,} audit rows",
           flush=True)
     app, close = open_backend(name, workdir)
+    marker = workdir / name / "bench-web-seeded"
     try:
-        seed(app, args.certs, args.endpoints, args.audit)
-        entry_id = detail_entry(app)
+        if not marker.exists():
+            seed(app, args.certs, args.endpoints, args.audit)
+            detail_entry(app)
+            marker.write_text(f"{args.certs} {args.endpoints} {args.audit}\n")
+        with app.transaction() as svc:
+            entry_id = str(svc.certificates.search(ACTOR, CertificateQuery(name="detail.bench.example", limit=1))
+                           .items[0].id)
         with TestClient(create_server(app), base_url="https://testserver") as client:
             login(client)
             print(f"  {'page':34} {'median ms':>10} {'p99 ms':>8}  status  (target ≤ {TARGET_MEDIAN_MS:.0f} / "
                   f"≤ {TARGET_P99_MS:.0f}; {load()})")
             for label, path in pages(entry_id, args.audit).items():
+                if args.only and args.only not in label:
+                    continue
                 median, p99, status = time_page(client, path, args.loads)
                 flag = "" if median <= TARGET_MEDIAN_MS and p99 <= TARGET_P99_MS else "  over target"
                 print(f"  {label:34} {median:10.1f} {p99:8.1f}  {status}{flag}", flush=True)
@@ -201,10 +206,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audit", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--loads", type=int, default=50)
+    parser.add_argument("--keep", type=Path, help="SQLite: seed into this directory once and use it again")
+    parser.add_argument("--only", help="time only the pages whose label contains this text")
     args = parser.parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
         for name in args.backends.split(","):
-            run_backend(name.strip(), args, Path(folder))
+            run_backend(name.strip(), args, args.keep if args.keep and name.strip() == "sqlite" else Path(folder))
 
 
 if __name__ == "__main__":
