@@ -143,7 +143,7 @@ class Services:
     def tickets(self) -> TicketService:
         from certvault.tickets.service import TicketService
 
-        return TicketService(self.ctx, self.integrations, self.vault, self.certificates)
+        return TicketService(self.ctx, self.integrations)
 
     @cached_property
     def deploy(self) -> DeployService:

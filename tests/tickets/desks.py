@@ -199,9 +199,9 @@ def add_account(app: App, desk: Desk, tls: LoopbackTLS, client_pki: ClientPki, n
     options, secrets = desk.options()
     with app.transaction() as svc:
         account = svc.integrations.add(ADMIN, "ticketing", desk.plugin, name, options, secrets)
+        account.connection = dict(QUICK)
         svc.tickets.configure(ADMIN, account.id, keystore=keystore or client_pki.keystore(),
                               keystore_password=KEYSTORE_PASSWORD, trusted_cert=tls.ca_file.read_bytes())
-        account.connection = dict(QUICK)
 
 
 @pytest.fixture(params=PLUGINS)

@@ -53,7 +53,7 @@ def test_settings_check_the_keystore_and_never_show_it(app: App, client: TestCli
     assert saved.status_code == 200, saved.text
     out = saved.json()
     assert out["client_identity"]["subject"] == "CN=certvault-client" and out["expiry_tickets"] is False
-    assert out["trusted_certificate"] == "CN=api client CA" and "right-pass" not in saved.text
+    assert out["trust"] == "ca_bundle" and "right-pass" not in saved.text
     assert out["vulnerability_tickets"] is True and out["resolve_on_renewal"] is True
 
 
@@ -67,9 +67,10 @@ def test_a_client_certificate_of_the_internal_ca_is_offered(app: App, client: Te
                        headers=admin.headers)
     assert saved.status_code == 200, saved.text
     assert saved.json()["client_identity"]["subject"].startswith("CN=helpdesk-client")
-    with app.transaction() as svc:
-        identity = svc.tickets._identity(dict(svc.tickets.settings_of(svc.tickets.account("desk").id).client_identity))
-        assert identity.subject.startswith("CN=helpdesk-client")  # certificate and key from the inventory
+    with app.transaction() as svc:  # the help desk's client is built with certificate and key from the inventory
+        account = svc.integrations.find("ticketing", "desk")
+        assert account.client_identity["source"] == "internal_ca"
+        assert svc.tickets.helpdesk(account, "test") is not None
     missing = client.put("/api/v1/tickets/helpdesks/desk/settings", json={"client_cert": "ffff"},
                          headers=admin.headers)
     assert missing.status_code == 404 and "internal CA" in missing.json()["detail"]

@@ -156,7 +156,8 @@ def test_trusted_certificate_may_be_the_servers_own(sqlite_app: App, desk: Desk,
     other = make_loopback_tls(tmp_path / "other")
     with app.transaction() as svc:
         svc.tickets.configure(ADMIN, "hd", trusted_cert=other.cert_file.read_bytes())
-        assert svc.tickets.helpdesks(ADMIN)[0][1].trusted_cert_pem == other.cert_file.read_text()
+        account, _ = svc.tickets.helpdesks(ADMIN)[0]
+        assert account.connection["pinned_certificate"] == other.cert_file.read_text()
     import_certificate(app, certificate("pinned.example.com", 9))
     refused = sync(app)
     assert refused.created == [] and "pinned" in refused.failed[0]["error"] and desk.count() == 0

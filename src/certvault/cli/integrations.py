@@ -149,6 +149,13 @@ def read_file(path: Path | None, flag: str) -> bytes | None:
     return path.read_bytes()
 
 
+def _security_flags(info: Any) -> dict[str, tuple[Any, Any]]:
+    """SECURITY for a plugin that speaks TLS; none where a field of its own has one of their names (an SSH
+    deploy target's `keystore_password` is the password of the keystore it writes, and SSH has no TLS)."""
+    own = set(info.options_model.model_fields) | set(info.secret_fields)
+    return {} if own & set(SECURITY) else SECURITY
+
+
 def secure(svc: Any, kind: str, ref: Any, values: dict[str, Any], **clear: bool) -> Any:
     """Apply the SECURITY flags that were given (in the caller's transaction: a refused keystore undoes an add)."""
     given = {k: values.get(k) for k in SECURITY if values.get(k) is not None}
@@ -191,7 +198,8 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
                 account = spec.adder(svc, plugin, name, options, secrets, values)
             else:
                 account = svc.integrations.add(cli_actor(), spec.kind, plugin, name, options, secrets)
-            secure(svc, spec.kind, account.id, values)
+            if _security_flags(info):
+                secure(svc, spec.kind, account.id, values)
             if spec.after_add is not None:
                 spec.after_add(svc, account, values)
             _show(account, as_json, "added", spec.noun)
@@ -202,7 +210,7 @@ def _add_command(spec: AccountKind, plugin: str, info: Any) -> Callable[..., Non
         "account_name", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
         default=typer.Option(None, "--name", help=f"default: {plugin} and its first option"))
     extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a, default=d)
-             for n, (a, d) in {**SECURITY, **spec.extra, **spec.plugin_extra.get(plugin, {})}.items()]
+             for n, (a, d) in {**_security_flags(info), **spec.extra, **spec.plugin_extra.get(plugin, {})}.items()]
     add.__doc__ = f"Add a {spec.noun}: {info.title}."
     return _command(add, [CTX, name_param, *plugin_parameters(info, for_update=False), *extra, JSON])
 

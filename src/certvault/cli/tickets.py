@@ -10,32 +10,15 @@ from typing import Any
 import typer
 
 from certvault.cli.common import cli_actor, console, print_json, print_table, services, state
-from certvault.cli.integrations import AccountKind, account_app
-
-MAX_FILE = 256 * 1024
-
-
-def _read(path: Path | None, what: str) -> bytes | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise typer.BadParameter(f"{what}: {path} is not a file")
-    if path.stat().st_size > MAX_FILE:
-        raise typer.BadParameter(f"{what}: {path} is larger than {MAX_FILE // 1024} KiB")
-    return path.read_bytes()
+from certvault.cli.integrations import SECURITY, AccountKind, account_app, read_file
 
 
 def _configure(svc: Any, account: Any, values: dict[str, Any]) -> None:
-    """After `add` (same transaction): a keystore that cannot be opened refuses the whole add."""
-    if values.get("client_keystore") is not None and values.get("keystore_password") is None:
-        raise typer.BadParameter("--client-keystore needs --keystore-password (or CERTVAULT_KEYSTORE_PASSWORD)")
+    """After `add` (same transaction, after its client keystore was checked): the ticket options."""
     svc.tickets.configure(
         cli_actor(), account.id, expiry_tickets=values.get("expiry_tickets"),
         vulnerability_tickets=values.get("vulnerability_tickets"),
-        resolve_on_renewal=values.get("resolve_on_renewal"),
-        keystore=_read(values.get("client_keystore"), "--client-keystore"),
-        keystore_password=values.get("keystore_password"), client_cert=values.get("client_cert"),
-        trusted_cert=_read(values.get("trusted_cert"), "--trusted-cert"))
+        resolve_on_renewal=values.get("resolve_on_renewal"))
 
 
 def _test(ctx: typer.Context, ref: str, as_json: bool) -> None:
@@ -44,15 +27,7 @@ def _test(ctx: typer.Context, ref: str, as_json: bool) -> None:
     print_json({"ok": True, "result": result}) if as_json else console.print(result, highlight=False)
 
 
-EXTRA: dict[str, tuple[Any, Any]] = {
-    "client_keystore": (Path | None, typer.Option(None, "--client-keystore", help="PKCS#12 or JKS keystore with "
-                                                  "the client key and chain (for mutual TLS)")),
-    "keystore_password": (str | None, typer.Option(None, "--keystore-password", envvar="CERTVAULT_KEYSTORE_PASSWORD",
-                                                   help="the keystore's password (or CERTVAULT_KEYSTORE_PASSWORD)")),
-    "client_cert": (str | None, typer.Option(None, "--client-cert", help="id or serial of a client certificate "
-                                             "issued by the internal CA (`certvault ca`)")),
-    "trusted_cert": (Path | None, typer.Option(None, "--trusted-cert", help="PEM or DER: a CA, or the server's own "
-                                               "certificate, that the help desk must present")),
+EXTRA: dict[str, tuple[Any, Any]] = {  # besides the mutual TLS flags every account kind has (SECURITY)
     "expiry_tickets": (bool, typer.Option(True, "--expiry-tickets/--no-expiry-tickets",
                                           help="create tickets for certificate expiry")),
     "vulnerability_tickets": (bool, typer.Option(True, "--vulnerability-tickets/--no-vulnerability-tickets",
@@ -77,9 +52,10 @@ def register(app: typer.Typer) -> None:
 
 
 def settings(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID|NAME"),
-             client_keystore: Path | None = EXTRA["client_keystore"][1],
-             keystore_password: str | None = EXTRA["keystore_password"][1],
-             client_cert: str | None = EXTRA["client_cert"][1], trusted_cert: Path | None = EXTRA["trusted_cert"][1],
+             client_keystore: Path | None = SECURITY["client_keystore"][1],
+             keystore_password: str | None = SECURITY["keystore_password"][1],
+             client_cert: str | None = SECURITY["client_cert"][1],
+             trusted_cert: Path | None = SECURITY["trusted_cert"][1],
              expiry_tickets: bool | None = typer.Option(None, "--expiry-tickets/--no-expiry-tickets"),
              vulnerability_tickets: bool | None = typer.Option(
                  None, "--vulnerability-tickets/--no-vulnerability-tickets"),
@@ -91,9 +67,9 @@ def settings(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID|NAME
     with services(ctx) as svc:
         svc.tickets.configure(cli_actor(), ref, expiry_tickets=expiry_tickets,
                               vulnerability_tickets=vulnerability_tickets, resolve_on_renewal=resolve_on_renewal,
-                              keystore=_read(client_keystore, "--client-keystore"),
+                              keystore=read_file(client_keystore, "--client-keystore"),
                               keystore_password=keystore_password, client_cert=client_cert,
-                              trusted_cert=_read(trusted_cert, "--trusted-cert"),
+                              trusted_cert=read_file(trusted_cert, "--trusted-cert"),
                               clear_identity=no_client_identity, clear_trust=no_trusted_cert)
     _show_one(ctx, ref, as_json)
 

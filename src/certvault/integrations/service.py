@@ -198,13 +198,14 @@ class IntegrationService:
             out[field] = self._vault.store.read(stored[ref["field"]], None).decode()
         return out
 
-    def http_for(self, account: IntegrationAccount) -> HttpClientFactory:
+    def http_for(self, account: IntegrationAccount, on_request: Callable[[Any], None] | None = None
+                 ) -> HttpClientFactory:
         """The shared outbound client, bound to this account's connection settings, client certificate (opened
         now, in the caller's transaction) and pacing bucket; the plugin's `connection_defaults` (e.g. a
         provider's documented rate limit) fill what the account leaves unset."""
         defaults = getattr(self.plugins.get(account.kind, account.plugin).cls, "connection_defaults", {})
         identity = self._security.identity(dict(account.client_identity or {}))
-        return BoundClients(f"{account.kind}:{account.id}", {**defaults, **account.connection}, identity)
+        return BoundClients(f"{account.kind}:{account.id}", {**defaults, **account.connection}, identity, on_request)
 
     # ---- mutual TLS and trust ----------------------------------------------------------------------
     def secure(self, actor: Actor, kind: str, ref: uuid.UUID | str, *, keystore: bytes | None = None,
@@ -220,7 +221,7 @@ class IntegrationService:
         if keystore is not None and client_cert:
             raise InvalidInput("give either a client keystore or an internal CA client certificate, not both")
         connection = dict(account.connection)
-        if clear_trust:
+        if clear_trust or trusted_cert is not None:  # a new trusted certificate replaces the old one
             for field in ("trust", "ca_bundle", "pinned_certificate"):
                 connection.pop(field, None)
         if trusted_cert is not None:

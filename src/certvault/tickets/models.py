@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,10 +30,6 @@ class HelpDeskSettings(Timestamps, Base):
     expiry_tickets: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     vulnerability_tickets: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     resolve_on_renewal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    # {"source": "keystore", "secret": "<vault secret uuid>", "subject": ..., "not_after": ...}
-    # or {"source": "internal_ca", "entry_id": "<inventory entry uuid>", "subject": ..., "not_after": ...}; {} = none
-    client_identity: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
-    trusted_cert_pem: Mapped[str | None] = mapped_column(Text)  # trusted in addition to the system store
 
 
 class TicketRecord(UUIDPrimaryKey, Timestamps, Base):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from certvault.integrations.models import IntegrationAccount
+from certvault.integrations.security import describe_security
 from certvault.tickets.models import HelpDeskSettings, TicketRecord
 from certvault.tickets.service import describe_settings
 
@@ -22,14 +23,14 @@ class HelpDeskOut(BaseModel):
     expiry_tickets: bool
     vulnerability_tickets: bool
     resolve_on_renewal: bool
-    client_identity: dict[str, Any] | None = Field(description="source, subject, expiry and fingerprint")
-    trusted_certificate: str | None = Field(description="subject of the trusted server or CA certificate")
+    client_identity: dict[str, Any] | None = Field(description="source, subject, serial and expiry")
+    trust: str = Field(description="system, ca_bundle (a trusted CA) or pinned (the server's own certificate)")
 
     @classmethod
     def of(cls, account: IntegrationAccount, settings: HelpDeskSettings) -> HelpDeskOut:
         url = account.options.get("url") or account.options.get("instance_url") or account.options.get("base_url")
         return cls(id=account.id, name=account.name, plugin=account.plugin, enabled=account.enabled,
-                   url=url, **describe_settings(settings))
+                   url=url, **describe_settings(settings), **describe_security(account))
 
 
 class HelpDeskSettingsIn(BaseModel):

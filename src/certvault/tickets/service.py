@@ -7,7 +7,6 @@ lock, so two syncs never work on one record), `store` writes what the help desk 
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,21 +19,18 @@ from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
 from certvault.db.base import utcnow
 from certvault.db.locks import advisory_lock
-from certvault.errors import InvalidInput, NotFound
+from certvault.errors import NotFound
 from certvault.integrations.models import IntegrationAccount
 from certvault.tickets import sources
-from certvault.tickets.connection import CallCounter, HelpDeskClients
+from certvault.tickets.connection import CallCounter
 from certvault.tickets.models import HelpDeskSettings, TicketRecord
 from certvault.tickets.texts import correlation_key
 
 if TYPE_CHECKING:
-    from certvault.certificates.service import CertificateService
     from certvault.integrations.service import IntegrationService
-    from certvault.vault.service import VaultService
 
 KIND = "ticketing"
 MAX_ATTEMPTS = 5  # a change that failed this many times is `failed` (and ticket.sync_failed is published)
-MAX_KEYSTORE_BYTES = 256 * 1024
 SYSTEM = Actor.system("certvault:tickets", via="job")
 
 
@@ -107,17 +103,14 @@ class Answer:
 
 def _defaults(account_id: uuid.UUID) -> HelpDeskSettings:
     return HelpDeskSettings(account_id=account_id, expiry_tickets=True, vulnerability_tickets=True,
-                            resolve_on_renewal=True, client_identity={}, trusted_cert_pem=None)
+                            resolve_on_renewal=True)
 
 
 class TicketService:
-    def __init__(self, ctx: ServiceContext, integrations: IntegrationService, vault: VaultService,
-                 certificates: CertificateService) -> None:
+    def __init__(self, ctx: ServiceContext, integrations: IntegrationService) -> None:
         self._ctx = ctx
         self._s = ctx.session
         self._integrations = integrations
-        self._vault = vault
-        self._certificates = certificates
 
     # ---- help desks ------------------------------------------------------------------------------
     def account(self, ref: uuid.UUID | str) -> IntegrationAccount:
@@ -134,12 +127,15 @@ class TicketService:
                   keystore: bytes | None = None, keystore_password: str | None = None,
                   client_cert: str | None = None, trusted_cert: bytes | str | None = None,
                   clear_identity: bool = False, clear_trust: bool = False) -> HelpDeskSettings:
-        """Ticket options and mutual TLS of one help desk. A keystore is opened now: a wrong password, no
-        private key, a chain not matching the key or an expired certificate is refused and nothing changes."""
+        """Ticket options of one help desk, and its mutual TLS and trust (IntegrationService.secure: a keystore
+        is opened now, and a wrong password, no private key, a chain not matching the key or an expired
+        certificate is refused with nothing changed)."""
         require(actor, Permission.SETTINGS_MANAGE)
         account = self.account(ref)
-        if keystore is not None and client_cert:
-            raise InvalidInput("give either a client keystore or --client-cert, not both")
+        if any(v is not None for v in (keystore, client_cert, trusted_cert)) or clear_identity or clear_trust:
+            self._integrations.secure(actor, KIND, account.id, keystore=keystore, keystore_password=keystore_password,
+                                      client_cert=client_cert, trusted_cert=trusted_cert,
+                                      clear_identity=clear_identity, clear_trust=clear_trust)
         row = self._s.get(HelpDeskSettings, account.id)
         if row is None:
             row = _defaults(account.id)
@@ -148,103 +144,16 @@ class TicketService:
                             ("resolve_on_renewal", resolve_on_renewal)):
             if value is not None:
                 setattr(row, name, value)
-        if clear_identity:
-            row.client_identity = {}
-        if keystore is not None:
-            row.client_identity = self._store_keystore(account, keystore, keystore_password or "")
-        elif client_cert:
-            row.client_identity = self._internal_identity(actor, client_cert)
-        if clear_trust:
-            row.trusted_cert_pem = None
-        if trusted_cert is not None:
-            row.trusted_cert_pem = _trusted_pem(trusted_cert)
         self._s.flush()
         self._ctx.audit.record(actor, "helpdesk.configure", target_type="integration", target_id=account.id,
                                details={"name": account.name, **describe_settings(row)})
         return row
 
-    def _store_keystore(self, account: IntegrationAccount, data: bytes, password: str) -> dict[str, Any]:
-        from certvault.outbound import ClientIdentity
-
-        if len(data) > MAX_KEYSTORE_BYTES:
-            raise InvalidInput(f"client keystore: larger than {MAX_KEYSTORE_BYTES // 1024} KiB")
-        identity = ClientIdentity.from_keystore(data, password, "client keystore")
-        identity.check_validity()
-        self._track_expiry(account, identity)
-        fields = {"keystore": base64.b64encode(data).decode(), "keystore_password": password}
-        secret = self._vault.create_system_secret(
-            Actor.system("certvault:tickets:keystore"), folder_path="certvault/Integrations/Help desks",
-            name=f"{account.name} client keystore {uuid.uuid4().hex[:8]}", template="generic", fields=fields)
-        return {"source": "keystore", "secret": str(secret), **_identity_facts(identity)}
-
-    def _track_expiry(self, account: IntegrationAccount, identity: Any) -> None:
-        """The client certificate (never its key) joins the inventory, where its expiry is watched."""
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        chain = b"".join(c.public_bytes(Encoding.PEM) for c in (identity.certificate, *identity.chain))
-        self._certificates.import_data(Actor.system("certvault:tickets"), chain,
-                                       f"help desk {account.name} client certificate", tags=["helpdesk-client"])
-
-    def _internal_identity(self, actor: Actor, ref: str) -> dict[str, Any]:
-        from certvault.pki.models import CaIssued
-
-        stmt = select(CaIssued).where(CaIssued.profile == "client")
-        try:
-            stmt = stmt.where(CaIssued.id == uuid.UUID(ref))
-        except ValueError:
-            stmt = stmt.where(CaIssued.serial == ref.strip().lower())
-        issued = self._s.scalar(stmt)
-        entry_id = issued.certificate_id or self._inventory_entry(issued.cert_pem) if issued is not None else None
-        if issued is None or entry_id is None:
-            raise NotFound(f"no client certificate {ref} issued by the internal CA with its key in the inventory")
-        identity = self._identity({"source": "internal_ca", "entry_id": str(entry_id)}, actor)
-        identity.check_validity()
-        return {"source": "internal_ca", "entry_id": str(entry_id), **_identity_facts(identity)}
-
-    def _inventory_entry(self, cert_pem: str) -> uuid.UUID | None:
-        """The inventory entry holding this certificate (the internal CA stores what it issues there)."""
-        import hashlib
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        from certvault.certificates.models import CertificateVersion
-
-        der = x509.load_pem_x509_certificate(cert_pem.encode()).public_bytes(Encoding.DER)
-        stmt = select(CertificateVersion.entry_id).where(
-            CertificateVersion.fingerprint_sha256 == hashlib.sha256(der).hexdigest())
-        return self._s.scalar(stmt)
-
-    def _identity(self, spec: dict[str, Any], actor: Actor = SYSTEM) -> Any:
-        from certvault.outbound import ClientIdentity
-
-        if spec.get("source") == "keystore":
-            secret = uuid.UUID(spec["secret"])
-            data = base64.b64decode(self._vault.resolve_field(secret, "keystore", purpose="ticketing:mtls"))
-            password = self._vault.resolve_field(secret, "keystore_password", purpose="ticketing:mtls")
-            return ClientIdentity.from_keystore(data, password, "client keystore")
-        if spec.get("source") == "internal_ca":
-            entry_id = uuid.UUID(spec["entry_id"])
-            entry = self._certificates.get(actor, entry_id)
-            version = next(v for v in entry.versions if v.id == entry.current_version_id)
-            key = self._certificates.current_key_pem(actor, entry_id)
-            if key is None:
-                raise InvalidInput("the internal CA's client certificate has no private key in the inventory")
-            from cryptography import x509
-            from cryptography.hazmat.primitives.serialization import Encoding
-
-            pem = x509.load_der_x509_certificate(version.der).public_bytes(Encoding.PEM)
-            chain = b"".join(c.public_bytes(Encoding.PEM) for c in self._certificates.chain(actor, version))
-            return ClientIdentity.from_pem(pem + chain, key, label="internal CA client certificate")
-        return None
-
     def helpdesk(self, account: IntegrationAccount, purpose: str = "sync", counter: CallCounter | None = None,
                  *, audited: bool = True) -> Any:
-        """The HelpDesk plugin, bound to this help desk's mTLS identity and trusted certificate."""
-        settings = self.settings_of(account.id)
-        http = HelpDeskClients(f"{KIND}:{account.id}", dict(account.connection),
-                               self._identity(dict(settings.client_identity)), settings.trusted_cert_pem, counter)
-        return self._integrations.build(account, purpose, http, audited=audited)
+        """The HelpDesk plugin, bound to this help desk's client certificate and trust (its account's)."""
+        http = self._integrations.http_for(account, on_request=counter)
+        return self._integrations.help_desk(account, purpose, http, audited=audited)
 
     def check(self, actor: Actor, ref: uuid.UUID | str) -> str:
         """Test connection: one authenticated call through the configured mTLS and trust settings."""
@@ -417,33 +326,7 @@ def _record_fields(details: dict[str, Any]) -> dict[str, Any]:
     return {n: details[n] for n in names if details.get(n) is not None}
 
 
-def _identity_facts(identity: Any) -> dict[str, Any]:
-    return {"subject": identity.subject, "not_after": identity.certificate.not_valid_after_utc.isoformat(),
-            "fingerprint": identity.fingerprint}
-
-
-def _trusted_pem(value: bytes | str) -> str:
-    from certvault.outbound.options import as_pem_certificates
-
-    try:
-        return as_pem_certificates(value)
-    except ValueError as exc:
-        raise InvalidInput(f"trusted certificate: {exc}") from None
-
-
 def describe_settings(row: HelpDeskSettings) -> dict[str, Any]:
-    """The settings as shown and audited: never the keystore or its password."""
-    identity = dict(row.client_identity or {})
+    """The ticket options as shown and audited (mutual TLS and trust: integrations.security.describe_security)."""
     return {"expiry_tickets": row.expiry_tickets, "vulnerability_tickets": row.vulnerability_tickets,
-            "resolve_on_renewal": row.resolve_on_renewal,
-            "client_identity": {k: identity[k] for k in ("source", "subject", "not_after", "fingerprint")
-                                if k in identity} or None,
-            "trusted_certificate": _trusted_subject(row.trusted_cert_pem)}
-
-
-def _trusted_subject(pem: str | None) -> str | None:
-    if not pem:
-        return None
-    from cryptography import x509
-
-    return x509.load_pem_x509_certificates(pem.encode())[0].subject.rfc4514_string()
+            "resolve_on_renewal": row.resolve_on_renewal}

@@ -31,8 +31,6 @@ def upgrade() -> None:
     sa.Column('expiry_tickets', sa.Boolean(), nullable=False),
     sa.Column('vulnerability_tickets', sa.Boolean(), nullable=False),
     sa.Column('resolve_on_renewal', sa.Boolean(), nullable=False),
-    sa.Column('client_identity', _JSON, nullable=False),
-    sa.Column('trusted_cert_pem', sa.Text(), nullable=True),
     *_timestamps(),
     sa.ForeignKeyConstraint(['account_id'], ['integration_accounts.id'],
                             name=op.f('fk_helpdesk_settings_account_id_integration_accounts'), ondelete='CASCADE'),
