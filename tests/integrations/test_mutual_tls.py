@@ -22,7 +22,7 @@ from certvault.container import App
 from certvault.crypto import pkcs12
 from certvault.errors import CertvaultError
 from certvault.vault.models import Secret
-from tests.conftest import api_client, create_login
+from tests.conftest import api_client, create_login, web_login
 from tests.outbound.pki import Pki, make_pki
 from tests.servers.test_ca import LoopbackTLS, make_loopback_tls
 from tests.servers.webhook_receiver import WebhookReceiver
@@ -167,3 +167,23 @@ def test_api_and_cli_set_it_and_show_it_without_the_key(sqlite_app: App, pki: Pk
     assert run.returncode == 0, run.stderr
     shown = json.loads(run.stdout)
     assert shown["client_identity"]["source"] == "keystore" and shown["trust"] == "system"
+
+
+def test_the_integration_page_sets_it_and_shows_a_refusal_next_to_the_form(sqlite_app: App, pki: Pki) -> None:
+    with sqlite_app.transaction() as svc:
+        svc.notifications.create_channel(ADMIN, "siem", "webhook", {"url": "https://127.0.0.1:9/hook"})
+        channel_id = svc.integrations.find("notify", "siem").id
+    login = create_login(sqlite_app, "administrator")
+    client = api_client(sqlite_app)
+    csrf = web_login(client, login, "/integrations/notify")
+    page = client.get("/integrations/notify").text
+    assert "no client certificate" in page and "system trust store" in page
+    store = ("client.p12", _keystore(pki), "application/x-pkcs12")
+    refused = client.post(f"/integrations/notify/{channel_id}/security", files={"client_keystore": store},
+                          data={"csrf_token": csrf, "keystore_password": "wrong"})
+    assert refused.status_code == 400 and 'role="alert"' in refused.text and "password" in refused.text
+    assert "{" not in refused.text.split('role="alert">')[1].split("</div>")[0]  # words, not JSON
+    saved = client.post(f"/integrations/notify/{channel_id}/security", files={"client_keystore": store},
+                        data={"csrf_token": csrf, "keystore_password": PASSWORD}, follow_redirects=True)
+    assert saved.status_code == 200 and "Saved the mutual TLS and trust of siem" in saved.text
+    assert "CN=certvault-webhook (keystore)" in saved.text and PASSWORD not in saved.text

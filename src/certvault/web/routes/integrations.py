@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
@@ -72,6 +73,35 @@ def parse_form(info: Any, form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return options, secrets
 
 
+MAX_UPLOAD = 256 * 1024
+
+
+async def read_upload(form: Any, name: str) -> bytes | None:
+    """An uploaded file's bytes (None when no file was chosen), refused in words beyond 256 KiB."""
+    item = form.get(name)
+    if not isinstance(item, UploadFile) or not item.filename:
+        return None
+    data = await item.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise InvalidInput(f"{name.replace('_', ' ')}: larger than {MAX_UPLOAD // 1024} KiB")
+    return data
+
+
+async def secure_from_form(svc: Any, user: WebUser, kind: str, ref: str, form: Any) -> Any:
+    """The mutual TLS form (_security_form.html): keystore upload + password, or an internal CA client
+    certificate, and a trusted certificate pasted or uploaded; or clearing either."""
+    keystore = await read_upload(form, "client_keystore")
+    trusted = await read_upload(form, "trusted_cert_file") or str(form.get("trusted_cert_pem", "")).strip() or None
+    clearing = form.get("clear_identity") == "yes" or form.get("clear_trust") == "yes"
+    if keystore is None and trusted is None and not str(form.get("client_cert", "")).strip() and not clearing:
+        return svc.integrations.find(kind, ref)  # the form was sent with nothing in it: nothing changes
+    return svc.integrations.secure(
+        user.actor, kind, ref, keystore=keystore,
+        keystore_password=str(form.get("keystore_password", "")) if keystore else None,
+        client_cert=str(form.get("client_cert", "")).strip() or None, trusted_cert=trusted,
+        clear_identity=form.get("clear_identity") == "yes", clear_trust=form.get("clear_trust") == "yes")
+
+
 def _pair(line: str) -> tuple[str, str]:
     key, sep, value = line.partition("=")
     if not sep or not key.strip():
@@ -83,9 +113,12 @@ def _page(request: Request, svc: Any, user: WebUser, kind: str, status: int = 20
     infos = svc.integrations.plugin_infos(user.actor, kind)
     plugins = [{"name": i.name, "title": i.title, "fields": field_views(i), "secrets": list(i.secret_fields),
                 "required_secrets": list(i.required_secrets)} for i in infos]
+    from certvault.integrations.security import describe_security
+
+    accounts = svc.integrations.list_accounts(user.actor, kind)
     return render(_templates(), request, "integrations.html", user, status_code=status, kind=kind,
-                  title=KINDS[kind], accounts=svc.integrations.list_accounts(user.actor, kind), plugins=plugins,
-                  kinds=KINDS, **context)
+                  title=KINDS[kind], accounts=accounts, plugins=plugins, kinds=KINDS,
+                  security={a.id: describe_security(a) for a in accounts}, **context)
 
 
 @router.get("/integrations/{kind}")
@@ -106,6 +139,16 @@ async def add(request: Request, kind: str, plugin: str, svc: ServicesDep, user: 
         return _page(request, svc, user, _kind(kind), exc.status_code, error_plugin=plugin, form_error=exc.message,
                      values=values)
     return RedirectResponse(f"/integrations/{kind}?added={account.name}", status_code=303)
+
+
+@router.post("/integrations/{kind}/{ref}/security")
+async def security(request: Request, kind: str, ref: str, svc: ServicesDep, user: Poster) -> Response:
+    form = await request.form()
+    try:
+        account = await secure_from_form(svc, user, _kind(kind), ref, form)
+    except CertvaultError as exc:
+        return _page(request, svc, user, kind, exc.status_code, security_ref=ref, security_error=exc.message)
+    return RedirectResponse(f"/integrations/{kind}?secured={account.name}", status_code=303)
 
 
 @router.post("/integrations/{kind}/{ref}/{action}")

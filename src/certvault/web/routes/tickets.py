@@ -8,19 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
-from certvault.errors import CertvaultError, InvalidInput
+from certvault.errors import CertvaultError
 from certvault.tickets.schemas import HelpDeskOut, TicketOut
 from certvault.web.deps import WebUser, check_csrf, page, render
+from certvault.web.routes.integrations import secure_from_form
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, Depends(page(Permission.REPORTS_READ))]
 Manager = Annotated[WebUser, Depends(page(Permission.SETTINGS_MANAGE))]
 Poster = Annotated[WebUser, Depends(check_csrf)]
-MAX_UPLOAD = 256 * 1024
 OPTIONS = ("expiry_tickets", "vulnerability_tickets", "resolve_on_renewal")
 
 
@@ -62,27 +61,12 @@ def _helpdesks(request: Request, svc: Any, user: WebUser, status: int = 200, **c
                   **context)
 
 
-async def _upload(form: Any, name: str) -> bytes | None:
-    item = form.get(name)
-    if not isinstance(item, UploadFile) or not item.filename:
-        return None
-    data = await item.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise InvalidInput(f"{name.replace('_', ' ')}: larger than {MAX_UPLOAD // 1024} KiB")
-    return data
-
-
 @router.post("/tickets/helpdesks/{ref}/settings")
 async def save_settings(request: Request, ref: str, svc: ServicesDep, user: Poster) -> Response:
     form = await request.form()
     try:
-        keystore = await _upload(form, "client_keystore")
-        trusted = await _upload(form, "trusted_cert_file") or str(form.get("trusted_cert_pem", "")).strip() or None
-        svc.tickets.configure(
-            user.actor, ref, **{o: form.get(o) == "yes" for o in OPTIONS}, keystore=keystore,
-            keystore_password=str(form.get("keystore_password", "")) if keystore else None,
-            client_cert=str(form.get("client_cert", "")).strip() or None, trusted_cert=trusted,
-            clear_identity=form.get("clear_identity") == "yes", clear_trust=form.get("clear_trust") == "yes")
+        await secure_from_form(svc, user, "ticketing", ref, form)
+        svc.tickets.configure(user.actor, ref, **{o: form.get(o) == "yes" for o in OPTIONS})
     except CertvaultError as exc:
         return _helpdesks(request, svc, user, exc.status_code, error_ref=ref, form_error=exc.message)
     return RedirectResponse(f"/tickets/helpdesks?saved={ref}", status_code=303)
