@@ -35,7 +35,8 @@ def test_scan_now_progress_results_and_history_pages(
         "ca_pem": test_ca.ca_pem})
     assert started.status_code == 303 and started.headers["location"].startswith("/scans/runs/")
     run_page = sqlite_client.get(started.headers["location"])
-    assert "queued" in run_page.text.lower() and 'http-equiv="refresh"' in run_page.text and "Cancel scan" in run_page.text
+    assert "queued" in run_page.text.lower()
+    assert 'http-equiv="refresh"' in run_page.text and "Cancel scan" in run_page.text
 
     sqlite_app.worker().run_until_idle(timeout=120)
     run_page = sqlite_client.get(started.headers["location"])
