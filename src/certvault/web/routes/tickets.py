@@ -66,7 +66,9 @@ async def save_settings(request: Request, ref: str, svc: ServicesDep, user: Post
     form = await request.form()
     try:
         await secure_from_form(svc, user, "ticketing", ref, form)
-        svc.tickets.configure(user.actor, ref, **{o: form.get(o) == "yes" for o in OPTIONS})
+        svc.tickets.configure(user.actor, ref, expiry_tickets=form.get("expiry_tickets") == "yes",
+                              vulnerability_tickets=form.get("vulnerability_tickets") == "yes",
+                              resolve_on_renewal=form.get("resolve_on_renewal") == "yes")
     except CertvaultError as exc:
         return _helpdesks(request, svc, user, exc.status_code, error_ref=ref, form_error=exc.message)
     return RedirectResponse(f"/tickets/helpdesks?saved={ref}", status_code=303)
