@@ -6,8 +6,10 @@ and the CA going down while an order waits for a person."""
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import dns.message
 import dns.query
@@ -15,6 +17,7 @@ import dns.rdatatype
 import pytest
 
 from certvault.container import App
+from certvault.errors import Conflict
 from certvault.issuance.models import AcmeOrder
 from certvault.issuance.requests import RequestSpec
 from certvault.issuance.schemas import OrderOut
@@ -121,3 +124,53 @@ def test_ca_down_while_the_order_waits_fails_plainly_after_the_grace_period(
     assert out.error_type == "unavailable"
     with acme_app.transaction() as svc:
         assert svc.session.get(AcmeOrder, order.id).key_sealed is not None  # the key stays for "new challenge"
+
+
+class _NeverVisible(servers.ChallTestSrvDNS):
+    """Writes to its challtestsrv, but certvault's visibility check asks one that never has the record, for
+    minutes: the order waits with its record published (until cancelled)."""
+
+    name = "never-visible"
+
+    class Options(servers.ChallTestSrvDNS.Options):
+        check_server: str
+
+    def propagation(self) -> Any:
+        from certvault.plugins.protocols import Propagation
+
+        return Propagation(timeout=600.0, interval=0.5)
+
+    def visibility_servers(self, fqdn: str) -> list[Any]:
+        from certvault.plugins.protocols import NameServer
+
+        host, _, port = self.options.check_server.rpartition(":")
+        return [NameServer(host, int(port))]
+
+
+def test_a_cancelled_order_fails_in_words_and_takes_its_record_down(
+        acme_app: App, pebble: servers.Pebble, challtestsrv: servers.ChallTestSrv,
+        shadow_dns: servers.ChallTestSrv) -> None:
+    account = register(acme_app, pebble)
+    acme_app.process.plugins.register("dns", "never-visible", _NeverVisible)
+    domain = name("cancel")
+    fqdn = f"_acme-challenge.{domain}"
+    with acme_app.transaction() as svc:
+        dns_id = svc.issuance.dns_accounts.add(ADMIN, "never-visible", "waits", {
+            "management_url": f"http://127.0.0.1:{shadow_dns.management_port}", "dns_server": shadow_dns.dns,
+            "check_server": challtestsrv.dns}, {}).id
+        order = svc.issuance.requests.request(ADMIN, RequestSpec(account.id, [domain], challenge="dns-01",
+                                                                 dns_account_id=dns_id))
+    worker = acme_app.worker(poll_interval=0.01)
+    deadline = time.monotonic() + 60
+    while not _txt(shadow_dns, fqdn) and time.monotonic() < deadline:
+        worker.run_until_idle(timeout=2)
+    assert _txt(shadow_dns, fqdn), "the order never published its record"
+
+    with acme_app.transaction() as svc:
+        svc.issuance.requests.cancel(ADMIN, order.id)
+    worker.run_until_idle(timeout=30)
+    assert _txt(shadow_dns, fqdn) == []  # taken down
+    out = _failed_with_nothing_stored(acme_app, order.id)
+    assert out.error == f"cancelled by {ADMIN.name}"
+    with acme_app.transaction() as svc, pytest.raises(Conflict, match="only an unfinished order"):
+        svc.issuance.requests.cancel(ADMIN, order.id)

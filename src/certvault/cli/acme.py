@@ -263,6 +263,14 @@ def verify(ctx: typer.Context, order_id: str, wait: bool = typer.Option(False, "
     _show(out, as_json)
 
 
+@acme_app.command("cancel")
+def cancel(ctx: typer.Context, order_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Stop an unfinished order; the challenge records it published are taken down."""
+    with services(ctx) as svc:
+        out = OrderOut.of(svc.issuance.requests.cancel(cli_actor(), order_id))
+    _show(out, as_json)
+
+
 @acme_app.command("new-challenge")
 def new_challenge(ctx: typer.Context, order_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Start a failed or pending order again with fresh challenges."""

@@ -221,20 +221,22 @@ class OrderEngine:
                        order_id=view.id, message=message, error_type=outcome.changes.get("error_type"))
 
 
-def enqueue_cleanup(ctx: ServiceContext, order_id: uuid.UUID, delay: float = 0.0) -> None:
-    ctx.enqueue(CLEANUP_JOB, {"order_id": str(order_id)}, dedup_key=f"acme-cleanup:{order_id}",
+def enqueue_cleanup(ctx: ServiceContext, order_id: uuid.UUID, delay: float = 0.0, *, cancelled: bool = False) -> None:
+    key = f"acme-cleanup:{order_id}" + (f":cancel:{delay:g}" if cancelled else "")
+    ctx.enqueue(CLEANUP_JOB, {"order_id": str(order_id), "cancelled": cancelled}, dedup_key=key,
                 delay=timedelta(seconds=delay), max_attempts=CLEANUP_ATTEMPTS)
 
 
-def cleanup_order(job: Any, order_id: uuid.UUID) -> None:
+def cleanup_order(job: Any, order_id: uuid.UUID, cancelled: bool = False) -> None:
     """Remove what a finished order still has published (a removal that failed in its step), record it,
-    and fail the job while something is left, so the job engine retries it with backoff."""
+    and fail the job while something is left, so the job engine retries it with backoff. A cancelled order's
+    cleanup removes every response it may have published."""
     with job.step() as svc:
         view = load_order(svc.ctx, order_id)
         ctx = svc.ctx
     if view is None or view.state not in TERMINAL + (DOWNLOADING,):
         return
-    removed = fulfil.remove(ctx, view)
+    removed = fulfil.remove(ctx, view, every=cancelled)
     with job.step() as svc:
         commit_outcome(svc.ctx, view, Outcome(view.state, authz=removed))
     left = [a.identifier for a in fulfil.still_published(view) if a.id not in removed]

@@ -155,16 +155,18 @@ def visible(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> tuple[boo
 
 
 def remove(ctx: ServiceContext, view: OrderView, skip: Collection[uuid.UUID] = (),
-           only: list[AuthzView] | None = None) -> dict[uuid.UUID, dict[str, object]]:
+           only: list[AuthzView] | None = None, *, every: bool = False) -> dict[uuid.UUID, dict[str, object]]:
     """Take every published response down; failures are logged, never raised.
 
     Returns the authorization changes that record each removal (published_at cleared), so a step that
     commits them never removes the same response twice; removing again after a crash is harmless. A
     response whose removal failed stays marked published: the engine queues a cleanup job that retries.
+    `every`: also the responses not marked published (a cancelled order's engine may have published one
+    whose commit the cancel beat; removing what is not there succeeds).
     """
     removed: dict[uuid.UUID, dict[str, object]] = {}
     for authz in view.authorizations if only is None else only:
-        if not authz.token or authz.published_at is None or authz.id in skip:
+        if not authz.token or (authz.published_at is None and not every) or authz.id in skip:
             continue
         try:
             ref = account_of(view, authz) if view.fulfilment == "dns" else None

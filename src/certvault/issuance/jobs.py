@@ -22,7 +22,7 @@ def advance_order(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 def cleanup(ctx: JobContext, payload: dict[str, Any]) -> None:
-    cleanup_order(ctx, uuid.UUID(payload["order_id"]))
+    cleanup_order(ctx, uuid.UUID(payload["order_id"]), bool(payload.get("cancelled")))
 
 
 def scan_renewals(ctx: JobContext, payload: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from certvault.crypto import keys
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.integrations.models import IntegrationAccount
 from certvault.issuance import http01
-from certvault.issuance.engine import enqueue_advance
+from certvault.issuance.engine import enqueue_advance, enqueue_cleanup
 from certvault.issuance.models import (
     AUTHORIZATIONS_PENDING,
     CREATED,
@@ -28,6 +28,7 @@ from certvault.issuance.names import validate_names
 KEY_POLICIES = ("new", "reuse", "imported")
 KEYSTORES = ("pem", "pkcs12", "jks")
 SIGNATURES = ("sha256", "sha384", "sha512")
+CANCEL_SWEEP_SECONDS = 60.0  # a cancelled order's responses are taken down again after this
 HTTP_MODES = ("standalone", "webroot", "manual", "deploy")  # deploy: a deploy target answers (--webroot TARGET)
 
 
@@ -245,6 +246,23 @@ class RequestService:
                                details={"names": order.names[:20], "dns_account": account.name,
                                         "dns_account_id": str(account.id), "provider": account.plugin})
         enqueue_advance(self._ctx, order.id, order.seq)
+        return order
+
+    def cancel(self, actor: Actor, order_id: uuid.UUID | str) -> AcmeOrder:
+        """Stop an order that has not finished: it fails as "cancelled by <who>", and every challenge response it
+        may have published is taken down now and again a minute later (an engine step already on the network
+        when the cancel came cannot commit any more, but may still publish)."""
+        require(actor, Permission.ACME_REQUEST)
+        order = self.load(order_id)
+        if order.state in (STORED, FAILED):
+            raise Conflict(f"order {order.id} is {user_status(order)}; only an unfinished order can be cancelled")
+        order.state, order.seq, order.finished_at = FAILED, order.seq + 1, self._ctx.now()
+        order.error_type, order.error_message = "cancelled", f"cancelled by {actor.name}"
+        self._s.flush()
+        self._ctx.audit.record(actor, "acme.order.cancel", target_type="acme_order", target_id=order.id,
+                               details={"names": order.names[:20]})
+        for delay in (0.0, CANCEL_SWEEP_SECONDS):
+            enqueue_cleanup(self._ctx, order.id, delay, cancelled=True)
         return order
 
     def new_challenge(self, actor: Actor, order_id: uuid.UUID | str) -> AcmeOrder:

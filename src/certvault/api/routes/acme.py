@@ -134,6 +134,12 @@ def get_order(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(requ
     return OrderOut.of(order, svc.issuance.requests.authorizations(order))
 
 
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+def cancel_order(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))) -> OrderOut:
+    """Stop an unfinished order; its challenge records are taken down."""
+    return OrderOut.of(svc.issuance.requests.cancel(actor, order_id))
+
+
 @router.post("/orders/{order_id}/verify", response_model=OrderOut)
 def verify_order(order_id: uuid.UUID, svc: ServicesDep, actor: Actor = Depends(require(REQUEST))) -> OrderOut:
     return OrderOut.of(svc.issuance.requests.verify(actor, order_id))

@@ -96,11 +96,12 @@ def order_live(request: Request, order_id: uuid.UUID, svc: ServicesDep, user: Re
 
 @router.post("/acme/orders/{order_id}/{action}")
 def order_action(request: Request, order_id: uuid.UUID, action: str, svc: ServicesDep, user: Poster) -> Response:
-    actions = {"verify": svc.issuance.requests.verify, "new-challenge": svc.issuance.requests.new_challenge}
+    actions = {"verify": svc.issuance.requests.verify, "new-challenge": svc.issuance.requests.new_challenge,
+               "cancel": svc.issuance.requests.cancel}
     if action not in actions:
         return _see_other(f"/acme/orders/{order_id}")
     actions[action](user.actor, order_id)
-    return _see_other(f"/acme/orders/{order_id}")
+    return _see_other(f"/acme/orders/{order_id}" + ("?done=cancelled" if action == "cancel" else ""))
 
 
 # ---- accounts ------------------------------------------------------------------------------------
