@@ -7,12 +7,8 @@ X-Certvault-Timestamp and X-Certvault-Signature: sha256=HEX(HMAC(secret, "<times
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -27,12 +23,7 @@ from certvault.plugins.protocols import (
     HttpClientFactory,
     SecretResolver,
 )
-
-SIGNATURE_HEADER = "X-Certvault-Signature"
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+from certvault.plugins.signed_post import post_signed
 
 
 class WebhookDeployOptions(BaseModel):
@@ -79,32 +70,9 @@ class WebhookTarget:
 
     def _post(self, event: str, document: dict[str, object]) -> int:
         body = json.dumps({"event": event, **document}, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Certvault-Event": event, "X-Certvault-Timestamp": timestamp,
-                   SIGNATURE_HEADER: signature(self._secrets("signing_secret"), timestamp, body),
-                   "User-Agent": "certvault-deploy"}
-        if self._http is None:
-            raise IntegrationError(f"{self.label}: built without the outbound HTTPS client")
-        import httpx
-
-        try:
-            with self._http(ca_bundle=self._ca_bundle()) as client:
-                response = client.post(self.options.url, content=body, headers=headers,
-                                       timeout=httpx.Timeout(self.options.timeout))
-        except httpx.HTTPError as exc:
-            raise IntegrationError(f"{self.label} failed: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise IntegrationError(f"{self.label} answered HTTP {response.status_code}")
-        return int(response.status_code)
-
-    def _ca_bundle(self) -> str | None:
-        if not self.options.ca_file:
-            return None
-        try:
-            return Path(self.options.ca_file).read_text()
-        except OSError as exc:
-            raise IntegrationError(f"{self.label}: cannot read ca_file {self.options.ca_file}: "
-                                   f"{exc.strerror}") from None
+        return post_signed(self._http, self.options.url, event, body, secret=self._secrets("signing_secret"),
+                           label=self.label, timeout=self.options.timeout, ca_file=self.options.ca_file,
+                           user_agent="certvault-deploy")
 
     def check(self) -> str:
         status = self._post("certificate.test", {})

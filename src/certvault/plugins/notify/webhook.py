@@ -9,22 +9,16 @@ X-Certvault-Signature: sha256=HEX(HMAC(secret, "<timestamp>.<body>")).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from certvault.errors import IntegrationError, InvalidInput
+from certvault.errors import InvalidInput
 from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
-
-SIGNATURE_HEADER = "X-Certvault-Signature"
+from certvault.plugins.signed_post import post_signed
 
 
 class WebhookOptions(BaseModel):
@@ -44,10 +38,6 @@ class WebhookOptions(BaseModel):
             raise ValueError("must be an https:// URL with a host")
         return value
 
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 def json_message(note: Notification) -> dict[str, Any]:
@@ -107,35 +97,11 @@ class WebhookNotifier:
         if secret is not None and len(secret) < 16:
             raise InvalidInput("webhook channel: the signing secret must be at least 16 characters")
 
-    def _ca_bundle(self) -> str | None:
-        if not self.options.ca_file:
-            return None
-        try:
-            return Path(self.options.ca_file).read_text()
-        except OSError as exc:
-            raise IntegrationError(f"webhook channel: cannot read ca_file {self.options.ca_file}: "
-                                   f"{exc.strerror}") from None
-
     def payload(self, note: Notification) -> bytes:
         shape = {"slack": slack_message, "teams": teams_message}.get(self.options.format, json_message)
         return json.dumps(shape(note), separators=(",", ":")).encode()
 
     def send(self, note: Notification) -> None:
-        body = self.payload(note)
-        timestamp = str(int(time.time()))
-        headers = {**self.options.headers, "Content-Type": "application/json", "X-Certvault-Event": note.event,
-                   "X-Certvault-Timestamp": timestamp, "User-Agent": "certvault-webhook"}
-        secret = self._secrets("signing_secret")
-        if secret:
-            headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-        host = urlsplit(self.options.url).hostname
-        if self._http is None:
-            raise IntegrationError("webhook channel built without the outbound HTTPS client")
-        try:
-            with self._http(ca_bundle=self._ca_bundle()) as client:
-                response = client.post(self.options.url, content=body, headers=headers,
-                                       timeout=httpx.Timeout(self.options.timeout))
-        except httpx.HTTPError as exc:
-            raise IntegrationError(f"webhook to {host} failed: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise IntegrationError(f"webhook to {host} answered HTTP {response.status_code}")
+        post_signed(self._http, self.options.url, note.event, self.payload(note),
+                    secret=self._secrets("signing_secret"), label=f"webhook to {urlsplit(self.options.url).hostname}",
+                    timeout=self.options.timeout, ca_file=self.options.ca_file, headers=self.options.headers)
