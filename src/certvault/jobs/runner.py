@@ -221,6 +221,14 @@ class Worker:
     def _run_slot(self, job: ClaimedJob) -> None:
         try:
             self._execute(job)
+        except Exception as exc:  # noqa: BLE001 - a pool thread's exception would vanish with its future
+            # Not the handler's own failure (that is recorded in _execute) but recording it, or finding the
+            # handler, failed: say so, and hand the job back for a retry instead of leaving it "running".
+            log.exception("job %s (%s) could not be run or recorded", job.id, job.name)
+            try:
+                self._record_failure(job, f"{type(exc).__name__}: {exc}", queue.backoff(job.attempts))
+            except Exception:  # noqa: BLE001 - the lease runs out and another claim retries it
+                log.exception("job %s (%s): its failure could not be recorded either", job.id, job.name)
         finally:
             with self._lock:
                 self._running.discard(job.id)
