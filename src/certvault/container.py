@@ -224,6 +224,7 @@ class App:
             concurrency=overrides.get("concurrency", w.concurrency),
             poll_interval=overrides.get("poll_interval", w.poll_interval),
             lease=timedelta(seconds=overrides.get("lease_seconds", w.lease_seconds)),
+            only=overrides.get("only"),
         )
         worker = Worker(self.sessions, self.handlers, self.services, config, overrides.get("worker_id"))
         self._workers.append(worker)

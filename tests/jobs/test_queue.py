@@ -150,3 +150,16 @@ def test_a_background_worker_runs_delayed_jobs_at_their_time_not_at_the_next_pol
     finally:
         worker.stop()
         thread.join(10)
+
+
+def test_a_worker_for_one_prefix_claims_only_those_jobs(app: App) -> None:
+    """`acme request --wait` runs its order's jobs and leaves what the order's events start to the server."""
+    with app.transaction() as svc:
+        for name in ("acme.order.advance", "events.consume", "acmeX.other", "acme_order"):
+            queue.enqueue(svc.session, name, {})
+    with app.sessions.begin() as session:
+        claimed = queue.claim(session, "cli", 10, timedelta(seconds=60), only="acme.")
+    assert [job.name for job in claimed] == ["acme.order.advance"]
+    with app.sessions.begin() as session:
+        rest = queue.claim(session, "server", 10, timedelta(seconds=60))
+    assert sorted(job.name for job in rest) == ["acmeX.other", "acme_order", "events.consume"]

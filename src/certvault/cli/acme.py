@@ -129,8 +129,9 @@ def account_export_key(ctx: typer.Context, account_id: str,
 
 # ---- requests ------------------------------------------------------------------------------------
 def _wait_for(ctx: typer.Context, order_id: str, timeout: float) -> OrderOut:
-    """Run jobs in this process (a running server's worker may take them too) until the order settles."""
-    worker = state(ctx).app().worker(poll_interval=0.05)
+    """Run the order's jobs in this process (a running server's worker may take them too) until it settles;
+    what its events start (notifications, deployments, tickets) is left to the server's worker."""
+    worker = state(ctx).app().worker(poll_interval=0.05, only="acme.")
     thread = worker.start_background()
     deadline = time.monotonic() + timeout
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -77,10 +78,15 @@ def _due(now: Any) -> Any:
     )
 
 
-def _claim_statement(skip_locked: bool) -> Any:
-    """Built once: a statement object keeps its compiled form, so a claim costs its SQL, not its building."""
+@cache
+def _claim_statement(skip_locked: bool, only: str | None = None) -> Any:
+    """Built once per kind: a statement object keeps its compiled form, so a claim costs its SQL, not its
+    building. `only`: a prefix of the job names to claim (a command's own worker, e.g. "acme.")."""
     c = _JOBS.c
-    due = select(c.id).where(_due(bindparam("now"))).order_by(c.priority.desc(), c.run_at).limit(bindparam("n"))
+    due = select(c.id).where(_due(bindparam("now")))
+    if only is not None:
+        due = due.where(c.name.like(only.replace("%", "").replace("_", r"\_") + "%", escape="\\"))
+    due = due.order_by(c.priority.desc(), c.run_at).limit(bindparam("n"))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
     return (_JOBS.update().where(c.id.in_(due.scalar_subquery()))
@@ -89,7 +95,6 @@ def _claim_statement(skip_locked: bool) -> Any:
             .returning(c.id, c.name, c.payload, c.attempts, c.max_attempts, c.priority, c.run_at))
 
 
-_CLAIM = {False: _claim_statement(False), True: _claim_statement(True)}
 _COMPLETE = (_JOBS.update()
              .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.locked_by == bindparam("worker"),
                     _JOBS.c.status == "running")
@@ -97,10 +102,12 @@ _COMPLETE = (_JOBS.update()
 _NEXT_RUN_AT = select(func.min(_JOBS.c.run_at)).where(_JOBS.c.status == "queued")
 
 
-def claim(session: Session, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
-    """Claim up to `limit` due jobs (and jobs whose lease expired) in one UPDATE ... RETURNING. Caller commits."""
+def claim(session: Session, worker_id: str, limit: int, lease: timedelta, only: str | None = None
+          ) -> list[ClaimedJob]:
+    """Claim up to `limit` due jobs (and jobs whose lease expired) in one UPDATE ... RETURNING, of the names
+    starting with `only` when given. Caller commits."""
     now = utcnow()
-    stmt = _CLAIM[dialect.is_postgres(session)]
+    stmt = _claim_statement(dialect.is_postgres(session), only)
     result = session.execute(stmt, {"now": now, "n": limit, "worker": worker_id, "lease_until": now + lease})
     rows = sorted(result.all(), key=lambda r: (-r.priority, r.run_at))  # RETURNING has no order
     return [ClaimedJob(r.id, r.name, dict(r.payload or {}), r.attempts, r.max_attempts) for r in rows]

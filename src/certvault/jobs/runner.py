@@ -94,6 +94,7 @@ class WorkerConfig:
     lease: timedelta = timedelta(seconds=120)
     schedule_every: float = 0.5
     watch_interval: float = 0.01  # SQLite: how often to look for commits of other processes (jobs/wakeup.py)
+    only: str | None = None  # claim only jobs whose name starts with this (a command's own worker: "acme.")
 
 
 def new_worker_id() -> str:
@@ -175,7 +176,7 @@ class Worker:
         while time.monotonic() < deadline:
             self._tick_schedules()
             with self.sessions.begin() as session:
-                jobs = queue.claim(session, self.id, 1, self.config.lease)
+                jobs = queue.claim(session, self.id, 1, self.config.lease, self.config.only)
             if not jobs:
                 return
             self._execute(jobs[0])
@@ -205,7 +206,7 @@ class Worker:
             self._wake.wait(self.config.poll_interval)  # a finishing job sets the event
             return -1  # busy, not idle: claim again as soon as a slot is free
         with self.sessions.begin() as session:
-            jobs = queue.claim(session, self.id, free, self.config.lease)
+            jobs = queue.claim(session, self.id, free, self.config.lease, self.config.only)
             self._next_due = queue.next_run_at(session) if len(jobs) < free else None
         # Every slot filled: more jobs may be due, so a finishing job should wake the loop. Otherwise
         # every due job was claimed and new ones announce themselves (enqueue wake-up, _next_due).
