@@ -20,7 +20,6 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[WebUser, Depends(page(Permission.REPORTS_READ))]
 Manager = Annotated[WebUser, Depends(page(Permission.SETTINGS_MANAGE))]
 Poster = Annotated[WebUser, Depends(check_csrf)]
-OPTIONS = ("expiry_tickets", "vulnerability_tickets", "resolve_on_renewal")
 
 
 def _templates() -> Any:
