@@ -106,10 +106,11 @@ class ConnectionSecurity:
         return {**spec, **facts(identity)}
 
     def identity(self, spec: dict[str, Any], actor: Actor = SYSTEM) -> ClientIdentity | None:
-        """The client identity an account's spec names, opened now (in the caller's transaction)."""
-        from certvault.outbound import ClientIdentity
-
+        """The client identity an account's spec names, opened now (in the caller's transaction); None for none
+        (then nothing of the outbound client loads: an RFC 2136 account never needs httpx)."""
         if spec.get("source") == "keystore":
+            from certvault.outbound import ClientIdentity
+
             secret = uuid.UUID(spec["secret"])
             data = base64.b64decode(self._vault.resolve_field(secret, "keystore", purpose="mtls"))
             password = self._vault.resolve_field(secret, "keystore_password", purpose="mtls")
