@@ -105,11 +105,12 @@ class DeployService:
 
     # ---- deployments -------------------------------------------------------------------------
     def run(self, actor: Actor, entry_id: uuid.UUID, target_ref: str | None = None,
-            trigger: str = "manual") -> list[Deployment]:
-        """Queue a deployment of the current version to every mapped target (or to one target)."""
+            trigger: str = "manual", serial: str | None = None) -> list[Deployment]:
+        """Queue a deployment to every mapped target (or to one target) of the version with `serial` (the one an
+        issuance or renewal stored: it need not be the entry's current one yet) or else the current version."""
         require(actor, Permission.CERTIFICATES_WRITE)
         entry = self._certificates.get(actor, entry_id)
-        version = entry.current
+        version = _version_of(entry, serial)
         if version is None:
             raise InvalidInput(f"certificate {entry_id} has no signed version to deploy")
         if target_ref is not None:
@@ -157,7 +158,8 @@ class DeployService:
                                                            DeployMapping.auto.is_(True))).all()
         for mapping in auto:
             if self.target(mapping.target_id).enabled:
-                self.run(SYSTEM, entry_id, str(mapping.target_id), trigger=event.type)
+                self.run(SYSTEM, entry_id, str(mapping.target_id), trigger=event.type,
+                         serial=(event.payload or {}).get("serial"))
 
     def deployments(self, actor: Actor, entry_id: uuid.UUID | None = None, limit: int = 200) -> list[Deployment]:
         require(actor, Permission.CERTIFICATES_READ)
@@ -265,3 +267,18 @@ class DeployService:
                                  title=f"Deployment of {first} to {run.target_name} {run.status.replace('_', ' ')}",
                                  body=body, severity="info" if verified else "warning", subject=first,
                                  payload=payload)
+
+
+def _serial_number(text: str) -> int | None:
+    try:
+        return int(text.replace(":", ""), 16)
+    except ValueError:
+        return None
+
+
+def _version_of(entry: CertificateEntry, serial: str | None) -> CertificateVersion | None:
+    """The entry's version with this serial (hex, with or without colons), else its current version."""
+    wanted = _serial_number(serial) if serial else None
+    found = [v for v in entry.versions if wanted is not None and _serial_number(v.serial) == wanted]
+    return found[0] if found else entry.current
+
