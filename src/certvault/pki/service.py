@@ -24,9 +24,10 @@ MAX_LEAF_DAYS = 825
 
 
 @dataclass
-class IssuedBundle:
+class SignedCsr:
+    """A certificate the CA signed for a key it never saw (an agent's CSR)."""
+
     certificate: x509.Certificate
-    key: keys.SigningKey
     chain: list[x509.Certificate]  # issuing intermediate, then root
     record: CaIssued
 
@@ -38,26 +39,18 @@ class IssuedBundle:
     def chain_pem(self) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
+
+@dataclass
+class IssuedBundle(SignedCsr):
+    """A certificate the CA issued together with its key."""
+
+    key: keys.SigningKey
+
     def key_pem(self, password: bytes | None = None) -> bytes:
         return keys.to_pem(self.key, password)
 
     def pkcs12(self, password: str) -> bytes:
         return pkcs12.export(self.record.common_name, self.key, self.certificate, self.chain, password)
-
-
-@dataclass
-class SignedCsr:
-    certificate: x509.Certificate
-    chain: list[x509.Certificate]
-    record: CaIssued
-
-    @property
-    def cert_pem(self) -> bytes:
-        return self.certificate.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def chain_pem(self) -> bytes:
-        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
 
 class PkiService:
@@ -190,7 +183,7 @@ class PkiService:
         self._audit.record(actor, "ca.issue", target_type="ca_certificate", target_id=record.id,
                            details={"profile": kind, "cn": cn, "sans": sans, "days": days,
                                     "serial": record.serial})
-        bundle = IssuedBundle(cert, key, chain, record)
+        bundle = IssuedBundle(cert, chain, record, key)
         if self._on_issued is not None:
             self._on_issued(actor, bundle)
         return bundle

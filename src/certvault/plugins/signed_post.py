@@ -13,13 +13,27 @@ import hmac
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import AfterValidator
 
 from certvault.errors import IntegrationError
 from certvault.plugins.protocols import HttpClientFactory
 
 SIGNATURE_HEADER = "X-Certvault-Signature"
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+"""A webhook's address: https:// with a host."""
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -23,26 +23,18 @@ from certvault.plugins.protocols import (
     HttpClientFactory,
     SecretResolver,
 )
-from certvault.plugins.signed_post import post_signed
+from certvault.plugins.signed_post import HttpsUrl, post_signed
 
 
 class WebhookDeployOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="https:// URL that receives the certificate")
+    url: HttpsUrl = Field(max_length=2048, description="https:// URL that receives the certificate")
     ca_file: str | None = Field(default=None, description="PEM file of the CA that signed the receiver's certificate")
     include_key: bool = Field(default=True, description="send the private key (key_pem)")
     timeout: float = Field(default=30.0, gt=0, le=600)
     verify: list[str] = Field(default_factory=list, description="HOST:PORT or HOST:PORT/SNI that must serve it")
     verify_timeout: float = Field(default=60.0, gt=0, le=600)
-
-    @field_validator("url")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("must be an https:// URL with a host")
-        return value
 
     @field_validator("verify")
     @classmethod

@@ -14,30 +14,21 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from certvault.errors import InvalidInput
 from certvault.plugins.protocols import HttpClientFactory, Notification, SecretResolver
-from certvault.plugins.signed_post import post_signed
+from certvault.plugins.signed_post import HttpsUrl, post_signed
 
 
 class WebhookOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str
+    url: HttpsUrl
     format: Literal["json", "slack", "teams"] = "json"
     ca_file: str | None = None
     timeout: float = Field(default=10.0, gt=0, le=120)
     headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("must be an https:// URL with a host")
-        return value
-
 
 
 def json_message(note: Notification) -> dict[str, Any]:

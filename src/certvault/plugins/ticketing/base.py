@@ -47,6 +47,19 @@ def normalise(name: str) -> str:
     return re.sub(r"[\s_-]+", "", name).lower()
 
 
+class MappedStatusOptions(HelpDeskOptions):
+    """A help desk whose status names an administrator may rename: `status_map` maps more of them."""
+
+    status_map: dict[str, str] = Field(default_factory=dict, description=(
+        "more status names: NAME=open|in_progress|on_hold|resolved|canceled|closed"))
+
+    @field_validator("status_map")
+    @classmethod
+    def _states(cls, value: dict[str, str]) -> dict[str, str]:
+        state_map({}, value)
+        return value
+
+
 def state_map(defaults: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
     """Help-desk status name -> TICKET_STATES entry, the account's overrides winning."""
     for name, state in overrides.items():

@@ -16,13 +16,13 @@ import re
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from certvault.errors import Conflict, IntegrationError, InvalidInput, NotFound
 from certvault.plugins.protocols import HttpClientFactory, RemoteTicket, SecretResolver, TicketDraft
 from certvault.plugins.ticketing.base import (
-    HelpDeskOptions,
     HelpDeskPlugin,
+    MappedStatusOptions,
     batches,
     check_key,
     first_open,
@@ -43,21 +43,12 @@ _MISSING_KEY = re.compile(r"An issue with key '([^']+)' does not exist")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 
 
-class JiraOptions(HelpDeskOptions):
+class JiraOptions(MappedStatusOptions):
     email: str = Field(min_length=3, max_length=200, description="the account's email (with --api-token)")
     project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$", description="project key, e.g. SEC")
     api_version: int = Field(default=3, ge=2, le=3,
                              description="3: Jira Cloud (Atlassian Document Format); 2: Server / Data Center")
     issue_type: str = Field(default="Task", min_length=1, max_length=100, description="issue type of new issues")
-    status_map: dict[str, str] = Field(default_factory=dict, description=(
-        "more status names: NAME=open|in_progress|on_hold|resolved|canceled|closed"))
-
-    @field_validator("status_map")
-    @classmethod
-    def _states(cls, value: dict[str, str]) -> dict[str, str]:
-        state_map({}, value)
-        return value
-
 
 def adf(text: str) -> dict[str, Any]:
     """Plain text as an Atlassian Document, one paragraph per line."""

@@ -16,13 +16,13 @@ import html
 import json
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from certvault.errors import Conflict, IntegrationError, InvalidInput, NotFound
 from certvault.plugins.protocols import HttpClientFactory, RemoteTicket, SecretResolver, TicketDraft
 from certvault.plugins.ticketing.base import (
-    HelpDeskOptions,
     HelpDeskPlugin,
+    MappedStatusOptions,
     batches,
     check_key,
     first_open,
@@ -37,7 +37,7 @@ STATUS_NAMES = {"Open": "open", "In Progress": "in_progress", "On Hold": "on_hol
 REFUSED_EDIT = {4002, 4009}  # forbidden / non-editable: a Closed request under closing rules
 
 
-class ServiceDeskPlusOptions(HelpDeskOptions):
+class ServiceDeskPlusOptions(MappedStatusOptions):
     correlation_udf: str | None = Field(default=None, pattern=r"^udf_[a-z]+\d+$", description=(
         "UDF holding certvault's correlation key, e.g. udf_char1 (default: a [certvault:KEY] subject tag)"))
     requester: str | None = Field(default=None, max_length=200,
@@ -47,15 +47,6 @@ class ServiceDeskPlusOptions(HelpDeskOptions):
     open_status: str = Field(default="Open", min_length=1, max_length=100, description="status set on reopen")
     resolved_status: str = Field(default="Resolved", min_length=1, max_length=100,
                                  description="status set on resolve")
-    status_map: dict[str, str] = Field(default_factory=dict, description=(
-        "more status names: NAME=open|in_progress|on_hold|resolved|canceled|closed"))
-
-    @field_validator("status_map")
-    @classmethod
-    def _states(cls, value: dict[str, str]) -> dict[str, str]:
-        state_map({}, value)
-        return value
-
 
 def as_html(text: str) -> str:
     return "<br>".join(html.escape(line) for line in text.split("\n"))
