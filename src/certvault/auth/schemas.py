@@ -132,6 +132,11 @@ class TotpConfirm(BaseModel):
     code: str
 
 
+class TotpConfirmed(BaseModel):
+    message: str
+    recovery_codes: list[str] = Field(description="shown only now: each logs in once in place of a code")
+
+
 class TotpDisable(BaseModel):
     password: str = Field(description="your current password")
     code: str = Field(description="a current code from your authenticator")

@@ -30,6 +30,7 @@ from certvault.auth.schemas import (
     TokenOut,
     TotpBegin,
     TotpConfirm,
+    TotpConfirmed,
     TotpDisable,
     TotpStart,
     UserCreate,
@@ -81,10 +82,11 @@ def totp_begin(body: TotpStart, svc: ServicesDep, actor: CurrentActor) -> TotpBe
     return TotpBegin(secret=secret, provisioning_uri=uri)
 
 
-@router.post("/users/me/totp/confirm", response_model=Message)
-def totp_confirm(body: TotpConfirm, svc: ServicesDep, actor: CurrentActor) -> Message:
-    svc.auth.totp_confirm(actor, body.code)
-    return Message(message="two-factor authentication enabled")
+@router.post("/users/me/totp/confirm", response_model=TotpConfirmed)
+def totp_confirm(body: TotpConfirm, svc: ServicesDep, actor: CurrentActor) -> TotpConfirmed:
+    """Turns two-factor authentication on and answers its recovery codes (shown only now)."""
+    codes = svc.auth.totp_confirm(actor, body.code)
+    return TotpConfirmed(message="two-factor authentication enabled", recovery_codes=codes)
 
 
 @router.post("/users/me/totp/disable", response_model=Message)
