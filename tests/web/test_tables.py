@@ -37,7 +37,7 @@ def test_certificates_sort_page_size_numbered_pages_and_csv(sqlite_app: App, sql
     first = sqlite_client.get("/certificates?tag=tables&size=25")
     assert _names(first.text) == [f"host{i:02d}.tables.example" for i in range(25)]  # soonest expiry first
     assert "1–25 of 30 certificates" in first.text and 'aria-current="page">1<' in first.text
-    page_two = re.search(r'href="(\?[^"]*offset=25[^"]*)" aria-label="Page 2"', first.text)
+    page_two = re.search(r'href="(\?[^"]*cursor=[^"]*)" aria-label="Page 2"', first.text)
     assert page_two and "tag=tables" in page_two[1] and "size=25" in page_two[1]  # filters stay in the URL
     second = sqlite_client.get("/certificates" + page_two[1].replace("&amp;", "&"))
     assert _names(second.text) == [f"host{i:02d}.tables.example" for i in range(25, 30)]

@@ -1,5 +1,8 @@
 """Inventory search: filters that use indexes on a million entries, sorted by expiry, paginated.
 
+Pages go by keyset (db/keyset.py): a `cursor` names the row to continue from in the chosen sort, so page
+5,000 costs what page 2 does. `offset` is kept for the API and CLI up to OFFSET_MAX rows.
+
 Name search is wildcard-aware:
   `www.example.com`  finds entries named exactly that, the wildcard `*.example.com` that covers it,
                      and names below it (`a.www.example.com`);
@@ -10,7 +13,7 @@ Name search is wildcard-aware:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +21,8 @@ from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.certificates.models import CertificateEntry, CertificateName, CertificateTag
+from certvault.db import keyset
+from certvault.db.keyset import KeyColumn, Keyset
 from certvault.db.search import LIKE_ESCAPE, contains, like_pattern
 from certvault.errors import InvalidInput
 
@@ -25,6 +30,20 @@ SORTS = ("expiry", "-expiry", "name", "-name", "-created", "created")
 KEY_TYPE = re.compile(r"^(rsa|ec|ed25519)(\d*)$")
 MAX_LIMIT = 500
 COUNT_CAP = 10_000
+OFFSET_MAX = 1_000  # beyond this, follow the cursor: an OFFSET reads and drops every row it skips
+_ID = KeyColumn(CertificateEntry.id, "uuid")
+_EXPIRY = KeyColumn(CertificateEntry.not_after, "datetime", nullable=True)
+_NAME, _ADDED = KeyColumn(CertificateEntry.common_name, "str"), KeyColumn(CertificateEntry.created_at, "datetime")
+# Each sort is one index read forwards or backwards ((not_after, id), (common_name, id), (created_at, id));
+# entries without an expiry (pending requests) come last when sorted by expiry, first when reversed.
+KEYSETS = {
+    "expiry": Keyset("expiry", (_EXPIRY, _ID)),
+    "-expiry": Keyset("-expiry", (_EXPIRY, _ID), descending=True, nulls_last=False),
+    "name": Keyset("name", (_NAME, _ID)),
+    "-name": Keyset("-name", (_NAME, _ID), descending=True),
+    "created": Keyset("created", (_ADDED, _ID)),
+    "-created": Keyset("-created", (_ADDED, _ID), descending=True),
+}
 
 
 @dataclass
@@ -43,6 +62,7 @@ class CertificateQuery:
     sort: str = "expiry"
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # a token from a Page's next_cursor / prev_cursor / near (offset is then 0)
 
 
 @dataclass
@@ -52,6 +72,13 @@ class Page:
     total_capped: bool  # the count stopped at COUNT_CAP
     limit: int
     offset: int
+    number: int | None = 1  # the page's 1-based number, when known (a page reached from the end has none)
+    next_cursor: str | None = None
+    prev_cursor: str | None = None  # None on the page after the first too: the first page needs no cursor
+    has_prev: bool = False
+    has_next: bool = False
+    near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, cursor) nearby pages
+    last_cursor: str | None = None
 
 
 def _name_condition(text: str) -> Any:
@@ -126,31 +153,41 @@ def _time_filters(stmt: Select[Any], q: CertificateQuery, now: datetime) -> Sele
 
 
 def _ordered(stmt: Select[Any], sort: str) -> Select[Any]:
-    if sort not in SORTS:
+    key = _keyset(sort)
+    columns = [c.column for c in key.columns]
+    return stmt.order_by(*[c.desc() if key.descending else c.asc() for c in columns])
+
+
+def _keyset(sort: str) -> Keyset:
+    if sort not in KEYSETS:
         raise InvalidInput(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
-    if sort == "expiry":
-        return stmt.order_by(CertificateEntry.not_after.asc(), CertificateEntry.id.asc())
-    if sort == "-expiry":
-        return stmt.order_by(CertificateEntry.not_after.desc(), CertificateEntry.id.desc())
-    if sort == "name":
-        return stmt.order_by(CertificateEntry.common_name.asc(), CertificateEntry.id.asc())
-    if sort == "-name":
-        return stmt.order_by(CertificateEntry.common_name.desc(), CertificateEntry.id.desc())
-    if sort == "created":
-        return stmt.order_by(CertificateEntry.created_at.asc(), CertificateEntry.id.asc())
-    return stmt.order_by(CertificateEntry.created_at.desc(), CertificateEntry.id.desc())
+    return KEYSETS[sort]
 
 
 def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
     if not 1 <= q.limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-    if q.offset < 0:
-        raise InvalidInput("offset must not be negative")
-    stmt = _ordered(filtered(select(CertificateEntry), q, now), q.sort)
-    items = list(session.scalars(stmt.limit(q.limit).offset(q.offset)))
-    if q.offset == 0 and len(items) < q.limit:
-        return Page(items, len(items), False, q.limit, q.offset)
-    # Counting stops at a cap so a page stays fast at a million rows; the UI shows "10,000+".
+    if not 0 <= q.offset <= OFFSET_MAX:
+        raise InvalidInput(f"offset must be between 0 and {OFFSET_MAX:,}; page further with the cursor")
+    sort = _keyset(q.sort)
+    cursor = keyset.decode(sort, q.cursor) if q.cursor else None
+    stmt = filtered(select(CertificateEntry), q, now)
+    if q.offset and cursor is None:  # the API's and CLI's offset, bounded above
+        items = list(session.scalars(_ordered(stmt, q.sort).limit(q.limit).offset(q.offset)))
+        total = _count(session, q, now)
+        return Page(items, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, q.offset, number=None,
+                    has_prev=True, has_next=q.offset + len(items) < total)
+    total = _count(session, q, now) if cursor is not None and cursor.key is None else None
+    found = keyset.page(session, stmt, sort, cursor, q.limit, None if total is None or total > COUNT_CAP else total)
+    if total is None:
+        whole = found.page == 1 and not found.has_next
+        total = len(found.rows) if whole else _count(session, q, now)
+    return Page(found.rows, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, 0, number=found.page,
+                next_cursor=found.next, prev_cursor=found.prev, has_prev=found.has_prev, has_next=found.has_next,
+                near=found.near, last_cursor=found.last)
+
+
+def _count(session: Session, q: CertificateQuery, now: datetime) -> int:
+    """The number of matches, stopping at COUNT_CAP + 1 so a page stays fast at a million rows ("10,000+")."""
     capped = filtered(select(CertificateEntry.id), q, now).limit(COUNT_CAP + 1).subquery()
-    total = session.scalar(select(func.count()).select_from(capped)) or 0
-    return Page(items, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, q.offset)
+    return session.scalar(select(func.count()).select_from(capped)) or 0

@@ -21,6 +21,7 @@ from certvault.errors import CertvaultError, InvalidInput
 from certvault.filenames import content_disposition
 from certvault.web.deps import WebUser, check_csrf, page, render
 from certvault.web.filters import PAGE_SIZES, plain_when
+from certvault.web.paging import Pager, pager
 from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
@@ -56,7 +57,7 @@ def _week(text: str) -> tuple[datetime | None, datetime | None]:
     return (start, start + timedelta(days=7)) if start else (None, None)
 
 
-def _query(filters: dict[str, str], limit: int, offset: int) -> CertificateQuery:
+def _query(filters: dict[str, str], limit: int, offset: int, cursor: str = "") -> CertificateQuery:
     within, expired = STATES.get(filters["state"], (None, None))
     week_from, week_to = _week(filters["week"])
     return CertificateQuery(
@@ -64,7 +65,7 @@ def _query(filters: dict[str, str], limit: int, offset: int) -> CertificateQuery
         name=filters["name"] or None, issuer=filters["issuer"] or None, tag=filters["tag"] or None,
         key_type=filters["key_type"] or None, expiring_within=within, expired=expired,
         managed=_flag(filters["managed"]), source=filters["source"] or None, sort=filters["sort"] or "expiry",
-        limit=limit, offset=offset)
+        limit=limit, offset=offset, cursor=cursor or None)
 
 
 def _filters(name: str, issuer: str, tag: str, key_type: str, state: str, managed: str, source: str,
@@ -78,17 +79,20 @@ def list_page(
     request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.CERTIFICATES_READ))],
     name: str = "", issuer: str = "", tag: str = "", key_type: str = "", state: str = "", managed: str = "",
     source: str = "", sort: str = "expiry", offset: Offset = 0, size: int = PAGE, week: str = "",
+    cursor: str = "",
 ) -> Response:
+    """Pages go by cursor (the last row's sort key, db/keyset.py); `offset` is still read for old links."""
     filters = _filters(name, issuer, tag, key_type, state, managed, source, sort, week)
     size = size if size in PAGE_SIZES else PAGE
     context: dict[str, Any] = {"filters": filters, "offset": offset, "page_size": size}
     try:
-        result = svc.certificates.search(user.actor, _query(filters, size, offset))
+        result = svc.certificates.search(user.actor, _query(filters, size, offset, cursor))
         context.update(items=[EntryOut.model_validate(e) for e in result.items], total=result.total,
-                       capped=result.total_capped)
+                       capped=result.total_capped, pager=pager(result, size, "certificates"))
         status = 200
     except CertvaultError as exc:
-        context.update(items=[], total=0, capped=False, error_message=exc.message)
+        context.update(items=[], total=0, capped=False, error_message=exc.message,
+                       pager=Pager("0 certificates", size))
         status = exc.status_code
     return _page(request, "certificates/list.html", user, status_code=status, **context)
 
@@ -99,15 +103,17 @@ def list_csv(
     name: str = "", issuer: str = "", tag: str = "", key_type: str = "", state: str = "", managed: str = "",
     source: str = "", sort: str = "expiry", week: str = "",
 ) -> Response:
-    """The filtered list in its order as CSV (at most CSV_ROWS rows)."""
+    """The filtered list in its order as CSV (at most CSV_ROWS rows, read page by page by cursor)."""
     filters = _filters(name, issuer, tag, key_type, state, managed, source, sort, week)
     rows: list[list[object]] = []
+    cursor: str | None = None
     while len(rows) < CSV_ROWS:
-        batch = svc.certificates.search(user.actor, _query(filters, 500, len(rows))).items
+        found = svc.certificates.search(user.actor, _query(filters, 500, 0, cursor or ""))
+        batch, cursor = found.items, found.next_cursor
         rows += [[e.common_name, e.issuer_cn, plain_when(e.not_after), _days(e.not_after), e.key_algorithm,
                   e.key_size, e.source, "yes" if e.managed else "no", e.owner or "", " ".join(t for t in e.tags),
                   str(e.id)] for e in batch]
-        if len(batch) < 500:
+        if cursor is None:
             break
     header = ["common_name", "issuer", "expires", "days_left", "key_algorithm", "key_size", "source", "managed",
               "owner", "tags", "id"]
