@@ -103,6 +103,8 @@ class PageOut(BaseModel):
     total_capped: bool
     limit: int
     offset: int
+    next_cursor: str | None = None  # pass as `cursor` for the next page (None: this is the last)
+    prev_cursor: str | None = None  # ... for the previous page (None: this is the first)
 
 
 class ImportReportOut(BaseModel):

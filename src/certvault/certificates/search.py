@@ -79,6 +79,7 @@ class Page:
     has_next: bool = False
     near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, cursor) nearby pages
     last_cursor: str | None = None
+    before_cursor: str | None = None  # prev_cursor for API clients: set whenever there are rows before
 
 
 def _name_condition(text: str) -> Any:
@@ -175,8 +176,10 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
     if q.offset and cursor is None:  # the API's and CLI's offset, bounded above
         items = list(session.scalars(_ordered(stmt, q.sort).limit(q.limit).offset(q.offset)))
         total = _count(session, q, now)
+        more = q.offset + len(items) < total
+        after = keyset.Cursor(sort.name, True, sort.key_of(items[-1])) if items and more else None
         return Page(items, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, q.offset, number=None,
-                    has_prev=True, has_next=q.offset + len(items) < total)
+                    has_prev=True, has_next=more, next_cursor=after and keyset.encode(sort, after))
     total = _count(session, q, now) if cursor is not None and cursor.key is None else None
     found = keyset.page(session, stmt, sort, cursor, q.limit, None if total is None or total > COUNT_CAP else total)
     if total is None:
@@ -184,7 +187,7 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
         total = len(found.rows) if whole else _count(session, q, now)
     return Page(found.rows, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, 0, number=found.page,
                 next_cursor=found.next, prev_cursor=found.prev, has_prev=found.has_prev, has_next=found.has_next,
-                near=found.near, last_cursor=found.last)
+                near=found.near, last_cursor=found.last, before_cursor=found.before)
 
 
 def _count(session: Session, q: CertificateQuery, now: datetime) -> int:

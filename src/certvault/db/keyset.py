@@ -70,6 +70,7 @@ class KeysetPage(Generic[T]):
     next: str | None = None
     near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, token) around this page
     last: str | None = None  # the last page (read backwards from the end)
+    before: str | None = None  # the rows before this page, as a cursor even when they are the first page
 
 
 def _value_out(value: Any, kind: str) -> Any:
@@ -213,6 +214,8 @@ def page(session: Session, stmt: Select[Any], keyset: Keyset, cursor: Cursor | N
     result.near = list(reversed(earlier)) + later
     if earlier:
         result.prev = earlier[0][1]
+        result.before = encode(keyset, Cursor(keyset.name, False, keyset.key_of(rows[0]),
+                                              None if number is None else number - 1))
     if later:
         result.next = later[0][1]
         result.last = encode(keyset, Cursor(keyset.name, False, None, None))

@@ -8,9 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from certvault.db.base import Base, JSONType, UTCDateTime, UUIDPrimaryKey, utcnow
+
+GRADE_ORDER = ("A+", "A", "A-", "B", "C", "D", "E", "F", "M", "T")  # best to worst
+
+
+def grade_rank(grade: str | None) -> int:
+    """The endpoint list's grade order: worst first (T = 0), never graded last (len(GRADE_ORDER))."""
+    return len(GRADE_ORDER) - 1 - GRADE_ORDER.index(grade) if grade in GRADE_ORDER else len(GRADE_ORDER)
 
 
 class ScanRun(UUIDPrimaryKey, Base):
@@ -49,6 +56,7 @@ class ScanEndpoint(UUIDPrimaryKey, Base):
     __table_args__ = (
         UniqueConstraint("host", "ip", "port", "sni_key", name="uq_scan_endpoints_identity"),
         Index("ix_scan_endpoints_grade", "grade"),
+        Index("ix_scan_endpoints_grade_rank_host_id", "grade_rank", "host", "id"),  # the list sorted by grade
         Index("ix_scan_endpoints_cert_not_after", "cert_not_after"),
     )
 
@@ -60,6 +68,8 @@ class ScanEndpoint(UUIDPrimaryKey, Base):
     starttls: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")  # ok | unreachable
     grade: Mapped[str | None] = mapped_column(String(4))
+    grade_rank: Mapped[int] = mapped_column(Integer, nullable=False, default=len(GRADE_ORDER),
+                                            server_default=str(len(GRADE_ORDER)))  # set with grade, see below
     protocols: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
     findings: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
     weak_cipher_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -75,6 +85,11 @@ class ScanEndpoint(UUIDPrimaryKey, Base):
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # When the served chain was last reported to the inventory (rescans refresh it at most twice a day).
     inventory_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("grade")
+    def _rank(self, _key: str, grade: str | None) -> str | None:
+        self.grade_rank = grade_rank(grade)  # a plain indexed column: the grade sort reads an index in order
+        return grade
 
 
 class ScanFinding(Base):

@@ -6,20 +6,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.db.search import contains
 from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.findings import EVENT_TYPES, all_finding_names
-from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanFinding, ScanResult
+from certvault.scanning.models import GRADE_ORDER, ScanEndpoint, ScanEvent, ScanFinding, ScanResult
 from certvault.scanning.targets import check_text
 
-GRADES = ("A+", "A", "A-", "B", "C", "D", "E", "F", "M", "T")  # best to worst
+GRADES = GRADE_ORDER  # best to worst
 SORTS = {
     "host": (ScanEndpoint.host, ScanEndpoint.port, ScanEndpoint.ip),
-    "grade": (case({g: i for i, g in enumerate(reversed(GRADES))}, value=ScanEndpoint.grade, else_=len(GRADES)),
-              ScanEndpoint.host),  # worst first, never-graded last
+    "grade": (ScanEndpoint.grade_rank, ScanEndpoint.host),  # worst first, never-graded last (one index)
     "expiry": (ScanEndpoint.cert_not_after, ScanEndpoint.host),
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }

@@ -48,13 +48,16 @@ def list_certificates(
     expired: bool | None = None, managed: bool | None = None, source: str | None = None,
     status: str | None = None, sort: str = "expiry",
     limit: int = Query(default=50, ge=1, le=500), offset: Offset = 0,
+    cursor: str | None = Query(default=None, max_length=1024,
+                               description="next_cursor or prev_cursor of a page; offset is at most 1,000"),
 ) -> PageOut:
     query = CertificateQuery(name=name, issuer=issuer, tag=tag, key_type=key_type, expiring_within=expiring_within,
                              expired=expired, managed=managed, source=source, status=status, sort=sort,
-                             limit=limit, offset=offset)
+                             limit=limit, offset=offset, cursor=cursor)
     page = svc.certificates.search(actor, query)
     return PageOut(items=[EntryOut.model_validate(e) for e in page.items], total=page.total,
-                   total_capped=page.total_capped, limit=page.limit, offset=page.offset)
+                   total_capped=page.total_capped, limit=page.limit, offset=page.offset,
+                   next_cursor=page.next_cursor, prev_cursor=page.before_cursor)
 
 
 @router.get("/summary", response_model=SummaryOut)
