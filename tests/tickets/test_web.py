@@ -23,10 +23,10 @@ def test_ticket_list_shows_links_and_pending(sqlite_app: App, sqlite_client: Tes
     store.down = 0
     csrf = web_login(sqlite_client, create_login(sqlite_app, "administrator"), "/tickets")
     html = sqlite_client.get("/tickets").text
-    assert "<strong>pending</strong>" in html and "connection refused" in html
+    assert "<strong>Pending</strong> (Create)" in html and "connection refused" in html
     sync(sqlite_app)
     html = sqlite_client.get("/tickets").text
-    assert 'href="https://double.test/D-1"' in html and "web.example.com" in html and "pending</strong>" not in html
+    assert 'href="https://double.test/D-1"' in html and "web.example.com" in html and "Pending</strong>" not in html
     queued = sqlite_client.post("/tickets/sync", data={"csrf_token": csrf}, follow_redirects=False)
     assert queued.status_code == 303 and queued.headers["location"] == "/tickets?synced=1"
 

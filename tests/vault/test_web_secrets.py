@@ -65,7 +65,9 @@ def test_admin_creates_a_folder_and_a_secret_then_reveals_and_copies(scene: Vaul
                             {"field.username": "dbadmin", "generate_password": "yes", "rotation_days": "90"})
     page = client.get(f"/vault/secrets/{secret_id}")
     assert page.status_code == 200 and "every 90 days" in page.text
-    assert "dbadmin" not in page.text and page.headers["cache-control"] == "no-store"
+    # the user name is not secret: shown as it is; the password stays behind Reveal
+    assert 'id="value-username" value="dbadmin"' in page.text and page.headers["cache-control"] == "no-store"
+    assert 'id="value-password"' not in page.text and 'value="view:password">Reveal' in page.text
 
     shown = client.post(f"/vault/secrets/{secret_id}/reveal", data={"csrf_token": csrf, "do": "view:password"})
     generated = _revealed(shown.text, "password")
@@ -221,7 +223,7 @@ def test_access_request_and_the_approvers_queue(scene: VaultScene) -> None:
     assert decided.status_code == 303
 
     csrf = web_login(scene.client, scene.users["bob"], "/vault")
-    assert "approved" in scene.client.get("/vault/requests").text
+    assert "Approved" in scene.client.get("/vault/requests").text
     shown = scene.client.post(base + "/reveal", data={"csrf_token": csrf, "do": "view:password"})
     assert _revealed(shown.text, "password") == "pw-web-approval-Secret1"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from certvault.auth.rbac import Actor, Permission, require
 from certvault.context import ServiceContext
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from certvault.integrations.service import IntegrationService
 
 KIND = "ticketing"
+OPEN_STATES = ("open", "in_progress", "on_hold")  # protocols.TICKET_STATES that are not done
 MAX_ATTEMPTS = 5  # a change that failed this many times is `failed` (and ticket.sync_failed is published)
 SYSTEM = Actor.system("certvault:tickets", via="job")
 
@@ -175,7 +176,8 @@ class TicketService:
 
     # ---- records ---------------------------------------------------------------------------------
     def records(self, actor: Actor, helpdesk: str | None = None, limit: int = 1000,
-                offset: int = 0) -> list[tuple[TicketRecord, IntegrationAccount]]:
+                offset: int = 0, open_only: bool = False) -> list[tuple[TicketRecord, IntegrationAccount]]:
+        """Ticket records with their help desk; `open_only`: those whose ticket is open at the help desk."""
         require(actor, Permission.REPORTS_READ)
         stmt = (select(TicketRecord, IntegrationAccount).join(IntegrationAccount,
                                                               IntegrationAccount.id == TicketRecord.account_id)
@@ -183,7 +185,15 @@ class TicketService:
                 .limit(max(1, min(limit, 10_000))).offset(max(0, offset)))
         if helpdesk:
             stmt = stmt.where(TicketRecord.account_id == self.account(helpdesk).id)
+        if open_only:
+            stmt = stmt.where(TicketRecord.status.in_(OPEN_STATES))
         return [(r, a) for r, a in self._s.execute(stmt).all()]
+
+    def open_count(self, actor: Actor) -> int:
+        """How many tickets are open (or in progress, or on hold) at the help desks, as last read."""
+        require(actor, Permission.REPORTS_READ)
+        stmt = select(func.count()).select_from(TicketRecord).where(TicketRecord.status.in_(OPEN_STATES))
+        return int(self._s.scalar(stmt) or 0)
 
     def enabled_helpdesks(self) -> list[uuid.UUID]:
         stmt = select(IntegrationAccount.id).where(IntegrationAccount.kind == KIND,

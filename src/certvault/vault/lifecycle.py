@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from certvault.auth.rbac import Actor, Permission, require
 from certvault.vault.core import VaultCore
 from certvault.vault.models import Folder, Secret
 
@@ -53,6 +54,11 @@ class Lifecycle:
     def overdue(self) -> list[DueSecret]:
         now = self._c.ctx.now()
         return [d for d in self.dated() if d.due <= now]
+
+    def overdue_count(self, actor: Actor) -> int:
+        """How many secrets are past their expiry or rotation date (the hardening report names them)."""
+        require(actor, Permission.REPORTS_READ)
+        return len(self.overdue())
 
     def send_reminders(self) -> int:
         """Publish secret.expiring / secret.overdue once per due date (run by a periodic job)."""

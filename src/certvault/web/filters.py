@@ -66,6 +66,33 @@ STATE_NAMES = {
     "acme": "ACME",
     "csr": "CSR",
     "api": "API",
+    "cli": "CLI",
+    "ok": "OK",
+    "rolled_back": "Rolled back",
+    # why a managed certificate renews when it does (issuance/renewal.py renewal_time)
+    "one_third_lifetime": "When a third of its lifetime is left",
+    "fixed_days": "A fixed number of days before expiry",
+    "ari_window": "In the window the CA suggests (ARI)",
+    "ari_renew_now": "Now: the CA asks for it (ARI)",
+    "due": "Due",
+    # the hardening report's checks (vault/hardening.py)
+    "https_forced": "HTTPS only",
+    "tls_versions": "TLS versions",
+    "users_without_ip_restrictions": "Users without IP restrictions",
+    "service_accounts_without_ip_restrictions": "Service accounts without IP restrictions",
+}
+
+# Where one name means different things: human(value, of="acme_account").
+STATE_NAMES_OF = {
+    "acme_account": {"valid": "Active", "deactivated": "Deactivated", "revoked": "Revoked by the CA"},
+    "managed": {"active": "Renews automatically", "revoked": "Revoked"},
+    "check": {"ok": "OK", "warn": "Warning", "bad": "Problem", "info": "Information"},
+    "acme_order": {"available": "Certificate issued", "pending": "Waiting for you", "processing": "Processing"},
+    "key_policy": {"new": "a new key each time", "reuse": "the same key kept", "imported": "an imported key"},
+    "fulfilment": {"manual": "by hand", "dns": "through a DNS account", "standalone": "built-in web server",
+                   "webroot": "files in a web root"},
+    "trust": {"system": "the system trust store", "ca_bundle": "a CA of your own",
+              "pinned": "the server's own certificate (pinned)"},
 }
 
 
@@ -126,11 +153,17 @@ def _expiry_class(value: datetime | None) -> str:
     return "bad" if days < 0 else "warn" if days <= 30 else "ok"
 
 
-def human(value: object) -> str:
-    """A state or kind name in words: 'authorizations_pending' -> 'Waiting for domain validation'."""
+def human(value: object, of: str | None = None, days: int | None = None) -> str:
+    """A state or kind name in words: 'authorizations_pending' -> 'Waiting for domain validation'; `of` names the
+    thing when one word means different things ('valid' is an issued order but an active ACME account); `days`
+    fills in a renewal a fixed number of days before expiry."""
     if value is None:
         return "—"
     raw = str(getattr(value, "value", value))
+    if raw == "fixed_days" and days:
+        return f"{days} days before expiry"
+    if raw in STATE_NAMES_OF.get(of or "", {}):
+        return STATE_NAMES_OF[of or ""][raw]
     if raw in STATE_NAMES:
         return STATE_NAMES[raw]
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", raw).replace("_", " ").replace("-", " ").strip()

@@ -55,6 +55,9 @@ def _operations(svc: Services, user: WebUser) -> dict[str, Any]:
     if user.can("vault.use"):
         requests = svc.vault.protection.list_requests(user.actor, "pending")
         context["vault_waiting"] = sum(1 for r in requests if r.requester_id != user.actor.id)
+    if user.can("reports.read"):
+        context.update(open_tickets=svc.tickets.open_count(user.actor),
+                       secrets_overdue=svc.vault.lifecycle.overdue_count(user.actor))
     return context
 
 

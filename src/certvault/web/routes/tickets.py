@@ -34,10 +34,11 @@ def tickets_page(request: Request, svc: ServicesDep, user: Reader) -> Response:
 
 
 def _tickets(request: Request, svc: Any, user: WebUser, status: int = 200, **context: Any) -> Response:
-    rows = [TicketOut.of(r, a) for r, a in svc.tickets.records(user.actor)]
+    open_only = request.query_params.get("status") == "open"  # the dashboard's "open tickets" link
+    rows = [TicketOut.of(r, a) for r, a in svc.tickets.records(user.actor, open_only=open_only)]
     counts = {state: sum(1 for t in rows if t.sync_state == state) for state in ("ok", "pending", "failed")}
     return render(_templates(), request, "tickets/list.html", user, status_code=status, tickets=rows, counts=counts,
-                  **context)
+                  open_only=open_only, **context)
 
 
 @router.post("/tickets/sync")

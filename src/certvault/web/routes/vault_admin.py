@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from certvault.api.deps import ServicesDep
@@ -130,20 +130,27 @@ def account_create(request: Request, svc: ServicesDep, user: Poster, form: FormD
 
 
 # ---- notification channels and subscriptions ---------------------------------------------------------
+CHANNEL_KINDS = (("email", "Email (SMTP)"), ("syslog", "Syslog (RFC 5424 / CEF)"),
+                 ("webhook", "Webhook (HTTPS JSON, HMAC-signed)"))
+
+
 def _notifications(request: Request, svc: Services, user: WebUser, error: CertvaultError | None = None,
-                   info: str | None = None) -> Response:
+                   info: str | None = None, kind: str = "email") -> Response:
+    """The page; the add form shows only the fields of the chosen channel kind (?kind=)."""
     channels = svc.notifications.list_channels(user.actor)
     names = {c.id: c.name for c in channels}
     subscriptions = [(s, names.get(s.channel_id, "?")) for s in svc.notifications.list_subscriptions(user.actor)]
     outbox = [(m, names.get(m.channel_id, "?")) for m in svc.notifications.list_outbox(user.actor, 20)]
     return render(templates(), request, "vault/notifications.html", user, channels=channels,
                   subscriptions=subscriptions, outbox=outbox, events=known(), info_message=info,
+                  channel_kinds=CHANNEL_KINDS, kind=kind if kind in dict(CHANNEL_KINDS) else "email",
                   **_error(error))
 
 
 @router.get("/vault/notifications")
-def notifications_page(request: Request, svc: ServicesDep, user: SettingsPage, done: str | None = None) -> Response:
-    return _notifications(request, svc, user, info=done_message(done))
+def notifications_page(request: Request, svc: ServicesDep, user: SettingsPage, done: str | None = None,
+                       kind: str = Query(default="email", max_length=20)) -> Response:
+    return _notifications(request, svc, user, info=done_message(done), kind=kind)
 
 
 def channel_options(kind: str, form: dict[str, str]) -> dict[str, Any]:
@@ -170,7 +177,7 @@ def channel_create(request: Request, svc: ServicesDep, user: Poster, name: Text 
               "username": username, "sender": sender, "recipients": recipients, "transport": transport,
               "format": format, "url": url}
     return _notify_act(request, svc, user, lambda: svc.notifications.create_channel(
-        user.actor, name, kind, channel_options(kind, fields), secret or None), "channel")
+        user.actor, name, kind, channel_options(kind, fields), secret or None), "channel", kind)
 
 
 @router.post("/vault/notifications/channels/{channel_id}/{action}")
@@ -201,8 +208,9 @@ def unsubscribe(subscription_id: uuid.UUID, request: Request, svc: ServicesDep, 
                        "unsubscribed")
 
 
-def _notify_act(request: Request, svc: Services, user: WebUser, action: Callable[[], Any], done: str) -> Response:
+def _notify_act(request: Request, svc: Services, user: WebUser, action: Callable[[], Any], done: str,
+                kind: str = "email") -> Response:
     _, error = attempt(svc, action)
     if error is not None:
-        return _notifications(request, svc, user, error)
+        return _notifications(request, svc, user, error, kind=kind)
     return see_other("/vault/notifications", done)
