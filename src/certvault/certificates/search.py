@@ -172,8 +172,8 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
         raise InvalidInput(f"offset must be between 0 and {OFFSET_MAX:,}; page further with the cursor")
     sort = _keyset(q.sort)
     cursor = keyset.decode(sort, q.cursor) if q.cursor else None
-    stmt = filtered(select(CertificateEntry), q, now)
     if q.offset and cursor is None:  # the API's and CLI's offset, bounded above
+        stmt = filtered(select(CertificateEntry), q, now)
         items = list(session.scalars(_ordered(stmt, q.sort).limit(q.limit).offset(q.offset)))
         total = _count(session, q, now)
         more = q.offset + len(items) < total
@@ -181,7 +181,8 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
         return Page(items, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, q.offset, number=None,
                     has_prev=True, has_next=more, next_cursor=after and keyset.encode(sort, after))
     total = _count(session, q, now) if cursor is not None and cursor.key is None else None
-    found = keyset.page(session, stmt, sort, cursor, q.limit, None if total is None or total > COUNT_CAP else total)
+    found = keyset.page(session, select(CertificateEntry), sort, cursor, q.limit,
+                        None if total is None or total > COUNT_CAP else total, lambda s: filtered(s, q, now))
     if total is None:
         whole = found.page == 1 and not found.has_next
         total = len(found.rows) if whole else _count(session, q, now)

@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -148,10 +148,17 @@ def _after(columns: Sequence[Any], values: Sequence[Any], ascending: bool) -> Co
     return and_(lead, rest)
 
 
+Filters = Callable[[Select[Any]], Select[Any]]
+
+
 def walk(session: Session, stmt: Select[Any], keyset: Keyset, start: tuple[Any, ...] | None, forward: bool,
-         count: int, *, rows: bool = False) -> list[Any]:
-    """Up to `count` entities of `stmt` (`rows`: result rows) from just past `start` (None: from the edge),
-    forwards or backwards."""
+         count: int, filters: Filters, *, rows: bool = False) -> list[Any]:
+    """Up to `count` entities of `stmt` (`rows`: result rows) that pass `filters`, from just past `start` (None:
+    from the edge), forwards or backwards.
+
+    The position's conditions come before the filters in the WHERE clause: given two bounds on one indexed column
+    (`not_after <= :cursor` and the filter's `not_after < :now_plus_30d`), SQLite seeks on the first it reads, and
+    the cursor's is the tight one."""
     segments = _segments(keyset) if forward else list(reversed(_segments(keyset)))
     ascending = keyset.descending != forward  # in reading order
     if start is not None and segments != [None]:
@@ -168,14 +175,15 @@ def walk(session: Session, stmt: Select[Any], keyset: Keyset, start: tuple[Any, 
             part, cols = part.where(columns[0].is_(None)), columns[1:]
         if start is not None and index == 0:
             part = part.where(_after(cols, start[len(columns) - len(cols):], ascending))
-        ordered = part.order_by(*[c.asc() if ascending else c.desc() for c in cols]).limit(count - len(out))
+        ordered = filters(part).order_by(*[c.asc() if ascending else c.desc() for c in cols]).limit(count - len(out))
         out += list(session.execute(ordered).all() if rows else session.scalars(ordered))
     return out
 
 
 def page(session: Session, stmt: Select[Any], keyset: Keyset, cursor: Cursor | None, limit: int,
-         total: int | None, around: int = 2) -> KeysetPage[Any]:
-    """One page of `stmt` (a select of one entity, filtered) at `cursor`, with cursors for the pages around it.
+         total: int | None, filters: Filters, around: int = 2) -> KeysetPage[Any]:
+    """One page of `stmt` (a select of one entity) passing `filters` at `cursor`, with cursors for the pages
+    around it.
 
     `total`: the row count when it is known (not capped), so the last page lines up with the numbered ones."""
     forward = cursor is None or cursor.forward
@@ -185,16 +193,17 @@ def page(session: Session, stmt: Select[Any], keyset: Keyset, cursor: Cursor | N
     if cursor is not None and cursor.key is None and total is not None:  # the last page, numbered from the first
         number = max(1, -(-total // limit))
         count = max(1, total - (number - 1) * limit)
-    rows = walk(session, stmt, keyset, start, forward, count)
+    rows = walk(session, stmt, keyset, start, forward, count, filters)
     if not forward:
         rows.reverse()
         if len(rows) < count:  # reached the start: show the first page whole
-            rows, number, forward = walk(session, stmt, keyset, None, True, limit), 1, True
+            rows, number, cursor = walk(session, stmt, keyset, None, True, limit, filters), 1, None
     keys = stmt.with_only_columns(*[c.column for c in keyset.columns])
     if not rows:
         return KeysetPage(rows, number, has_prev=cursor is not None, has_next=False)
-    ahead = walk(session, keys, keyset, keyset.key_of(rows[-1]), True, around * limit, rows=True)
-    behind = walk(session, keys, keyset, keyset.key_of(rows[0]), False, around * limit, rows=True)
+    ahead = walk(session, keys, keyset, keyset.key_of(rows[-1]), True, around * limit, filters, rows=True)
+    behind = [] if cursor is None else walk(session, keys, keyset, keyset.key_of(rows[0]), False, around * limit,
+                                            filters, rows=True)
     result = KeysetPage(rows, number, has_prev=bool(behind), has_next=bool(ahead))
     earlier: list[tuple[int | None, str | None]] = []
     for k in range(1, around + 1):  # earlier pages: each ends just before the first row of the one after it
