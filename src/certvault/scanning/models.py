@@ -57,6 +57,9 @@ class ScanEndpoint(UUIDPrimaryKey, Base):
         UniqueConstraint("host", "ip", "port", "sni_key", name="uq_scan_endpoints_identity"),
         Index("ix_scan_endpoints_grade", "grade"),
         Index("ix_scan_endpoints_grade_rank_host_id", "grade_rank", "host", "id"),  # the list sorted by grade
+        Index("ix_scan_endpoints_host_port_ip_id", "host", "port", "ip", "id"),  # ... by host
+        Index("ix_scan_endpoints_cert_not_after_host_id", "cert_not_after", "host", "id"),  # ... by expiry
+        Index("ix_scan_endpoints_last_scanned_at_host_id", "last_scanned_at", "host", "id"),  # ... by last scan
         Index("ix_scan_endpoints_cert_not_after", "cert_not_after"),
     )
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from certvault.db import keyset
+from certvault.db.keyset import KeyColumn, Keyset
 from certvault.db.search import contains
 from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.findings import EVENT_TYPES, all_finding_names
@@ -22,6 +25,15 @@ SORTS = {
     "expiry": (ScanEndpoint.cert_not_after, ScanEndpoint.host),
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }
+_HOST, _ID = KeyColumn(ScanEndpoint.host, "str"), KeyColumn(ScanEndpoint.id, "uuid")
+# The web list pages by cursor through these (each one index, scanning_0004/0005); the API keeps SORTS + offset.
+KEYSETS = {
+    "host": Keyset("host", (_HOST, KeyColumn(ScanEndpoint.port, "int"), KeyColumn(ScanEndpoint.ip, "str"), _ID)),
+    "grade": Keyset("grade", (KeyColumn(ScanEndpoint.grade_rank, "int"), _HOST, _ID)),  # worst first
+    "expiry": Keyset("expiry", (KeyColumn(ScanEndpoint.cert_not_after, "datetime", nullable=True), _HOST, _ID)),
+    "scanned": Keyset("scanned", (KeyColumn(ScanEndpoint.last_scanned_at, "datetime", nullable=True), _HOST, _ID),
+                      descending=True),  # latest first, never scanned last
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,23 @@ class EndpointQuery:
     sort: str = "host"
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # EndpointPage's cursors (endpoint_page only)
+
+
+@dataclass
+class EndpointPage:
+    """A page of the endpoint list by cursor (the names web/paging.py reads)."""
+
+    items: list[ScanEndpoint]
+    total: int
+    number: int | None = 1
+    has_prev: bool = False
+    has_next: bool = False
+    prev_cursor: str | None = None
+    next_cursor: str | None = None
+    last_cursor: str | None = None
+    near: list[tuple[int | None, str | None]] = field(default_factory=list)
+    total_capped: bool = False
 
 
 def normalise_finding(name: str) -> str:
@@ -62,8 +91,22 @@ class ScanQueries:
                                      .limit(query.limit).offset(query.offset))
         return list(rows), total  # type: ignore[arg-type]  # SQLAlchemy types scalars() of a Select[tuple[T]] so
 
-    def _filtered(self, stmt: Select[tuple[ScanEndpoint]], query: EndpointQuery,
-                  now: datetime) -> Select[tuple[ScanEndpoint]]:
+    def endpoint_page(self, query: EndpointQuery, now: datetime) -> EndpointPage:
+        """The list by cursor: every page reads its sort's index from the last row's key, no OFFSET."""
+        if query.sort not in KEYSETS:
+            raise InvalidInput(f"sort: choose one of {', '.join(KEYSETS)}")
+        if not 1 <= query.limit <= 500:
+            raise InvalidInput("limit must be between 1 and 500")
+        sort = KEYSETS[query.sort]
+        cursor = keyset.decode(sort, query.cursor) if query.cursor else None
+        total = self._session.scalar(select(func.count()).select_from(
+            self._filtered(select(ScanEndpoint.id), query, now).subquery())) or 0
+        found = keyset.page(self._session, select(ScanEndpoint), sort, cursor, query.limit, total,
+                            lambda s: self._filtered(s, query, now))
+        return EndpointPage(found.rows, total, found.page, found.has_prev, found.has_next, found.prev, found.next,
+                            found.last, found.near)
+
+    def _filtered(self, stmt: Select[Any], query: EndpointQuery, now: datetime) -> Select[Any]:
         if query.grade:
             if query.grade not in GRADES:
                 raise InvalidInput(f"grade: {query.grade!r} is not one of {', '.join(GRADES)}")

@@ -18,7 +18,7 @@ from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.engine import EngineSettings, unresolved_result
 from certvault.scanning.findings import describe, weak_cipher_list
 from certvault.scanning.models import ScanEndpoint, ScanEvent, ScanResult, ScanRun, ScanSchedule
-from certvault.scanning.queries import EndpointQuery, ScanQueries
+from certvault.scanning.queries import EndpointPage, EndpointQuery, ScanQueries
 from certvault.scanning.results import ResultRecorder
 from certvault.scanning.runs import FINISHED, LOCAL_SOURCE, RunBook, RunPlan
 from certvault.scanning.schedules import ScheduleBook, describe_when
@@ -175,6 +175,11 @@ class ScanService:
     def list_endpoints(self, actor: Actor, query: EndpointQuery) -> tuple[list[ScanEndpoint], int]:
         require(actor, Permission.SCANS_READ)
         return self._queries.endpoints(query, self._ctx.now())
+
+    def endpoint_page(self, actor: Actor, query: EndpointQuery) -> EndpointPage:
+        """The endpoint list by cursor (query.cursor), as the web page shows it."""
+        require(actor, Permission.SCANS_READ)
+        return self._queries.endpoint_page(query, self._ctx.now())
 
     def get_endpoint(self, actor: Actor, endpoint_id: uuid.UUID) -> ScanEndpoint:
         require(actor, Permission.SCANS_READ)

@@ -17,9 +17,10 @@ from certvault.scanning.findings import all_finding_names, describe, weak_cipher
 from certvault.scanning.queries import GRADES, EndpointQuery
 from certvault.scanning.schedules import WEEKDAYS, describe_when
 from certvault.scanning.schemas import ScheduleIn, ScheduleUpdate, TargetSpec
-from certvault.scanning.targets import parse_ports
+from certvault.scanning.targets import parse_ports, parse_target
 from certvault.web.deps import WebUser, check_csrf, page, render
 from certvault.web.filters import PAGE_SIZES, plain_when
+from certvault.web.paging import Pager, pager
 from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
@@ -36,25 +37,41 @@ def _templates() -> Any:  # imported lazily: web.app imports this module
 
 def _context() -> dict[str, Any]:
     return {"grades": GRADES, "finding_names": all_finding_names(), "describe": describe, "weekdays": WEEKDAYS,
-            "describe_when": describe_when}
+            "describe_when": describe_when, "describe_targets": describe_targets}
+
+
+def describe_targets(hosts: list[str], ports: list[int], limit: int = 5) -> str:
+    """A schedule's targets as scanned: "127.0.0.1:18443" keeps its own port; the ports apply to the others
+    ("www.example.com, 192.0.2.0/28 on ports 443, 8443")."""
+    own, others = [], []
+    for text in hosts:
+        try:
+            (own if parse_target(text).port is not None else others).append(text)
+        except CertvaultError:
+            others.append(text)
+    own, others = own[:limit], others[:max(0, limit - len(own))] if own else others[:limit]
+    more = " …" if len(hosts) > len(own) + len(others) else ""
+    on_ports = f" on port{'s' if len(ports) != 1 else ''} {', '.join(str(p) for p in ports)}" if others else ""
+    return "; ".join(part for part in (", ".join(own), ", ".join(others) + on_ports) if part) + more
 
 
 @router.get("/scans")
 def endpoints_page(
     request: Request, svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to: str = "",
     expiring: str = "", host: str = "", status: str = "", sort: str = "host",
-    offset: Offset = 0, size: int = PAGE,
+    size: int = PAGE, cursor: str = "",
 ) -> Response:
+    """Pages go by cursor (db/keyset.py), never OFFSET."""
     filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
                "status": status, "sort": sort}
-    return _endpoints(request, svc, user, filters, offset, size=size if size in PAGE_SIZES else PAGE)
+    return _endpoints(request, svc, user, filters, cursor, size=size if size in PAGE_SIZES else PAGE)
 
 
-def _endpoint_query(filters: dict[str, str], limit: int, offset: int) -> EndpointQuery:
+def _endpoint_query(filters: dict[str, str], limit: int, cursor: str | None) -> EndpointQuery:
     days = int(filters["expiring"]) if filters["expiring"].strip() else None
     return EndpointQuery(grade=filters["grade"] or None, vulnerable_to=filters["vulnerable_to"] or None,
                          expiring_within_days=days, host=filters["host"] or None, status=filters["status"] or None,
-                         sort=filters["sort"] or "host", limit=limit, offset=offset)
+                         sort=filters["sort"] or "host", limit=limit, cursor=cursor or None)
 
 
 @router.get("/scans/endpoints.csv")
@@ -64,28 +81,31 @@ def endpoints_csv(svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to
     filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
                "status": status, "sort": sort}
     out: list[list[object]] = []
+    cursor: str | None = None
     while len(out) < CSV_ROWS:
-        rows, _ = svc.scanning.list_endpoints(user.actor, _endpoint_query(filters, 500, len(out)))
+        found = svc.scanning.endpoint_page(user.actor, _endpoint_query(filters, 500, cursor))
+        rows, cursor = found.items, found.next_cursor
         out += [[e.host, e.port, e.ip or "", e.sni or "", e.grade or "", e.status, " ".join(e.protocols or []),
                  " ".join(e.findings or []), plain_when(e.cert_not_after), plain_when(e.last_scanned_at)]
                 for e in rows]
-        if len(rows) < 500:
+        if cursor is None:
             break
     return csv_response("endpoints.csv", ["host", "port", "ip", "sni", "grade", "status", "protocols", "findings",
                                           "certificate_expires", "last_scanned"], out)
 
 
-def _endpoints(request: Request, svc: Services, user: WebUser, filters: dict[str, str], offset: int,
+def _endpoints(request: Request, svc: Services, user: WebUser, filters: dict[str, str], cursor: str | None,
                status_code: int = 200, size: int = PAGE, **extra: Any) -> Response:
     error = extra.pop("error_message", None)
     try:
-        rows, total = svc.scanning.list_endpoints(user.actor, _endpoint_query(filters, size, offset))
+        found = svc.scanning.endpoint_page(user.actor, _endpoint_query(filters, size, cursor))
+        rows, total, links = found.items, found.total, pager(found, size, "endpoints")
     except (CertvaultError, ValueError) as exc:
         error = getattr(exc, "message", None) or "expiring: give a number of days"
-        rows, total, status_code = [], 0, 400
+        rows, total, status_code, links = [], 0, 400, Pager("0 endpoints", size)
     runs, _ = svc.scanning.list_runs(user.actor, limit=5)
     return render(_templates(), request, "scans/endpoints.html", user, status_code=status_code, rows=rows,
-                  total=total, offset=offset, page_size=size, filters=filters, error_message=error,
+                  total=total, pager=links, page_size=size, filters=filters, error_message=error,
                   counts=svc.scanning.grade_counts(user.actor), runs=[svc.scanning.run_view(r) for r in runs],
                   **_context(), **extra)
 
@@ -102,7 +122,7 @@ def scan_now(
         run = svc.scanning.start_run(user.actor, spec, source="web")
     except CertvaultError as exc:
         filters = dict.fromkeys(("grade", "vulnerable_to", "expiring", "host", "status"), "") | {"sort": "host"}
-        return _endpoints(request, svc, user, filters, 0, status_code=exc.status_code, error_message=exc.message,
+        return _endpoints(request, svc, user, filters, None, status_code=exc.status_code, error_message=exc.message,
                           form={"hosts": hosts, "ports": ports, "inventory": bool(inventory), "sni": sni,
                                 "ca_pem": ca_pem})
     return RedirectResponse(f"/scans/runs/{run.id}", status_code=303)
