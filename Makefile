@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -m compileall -q src >/dev/null  # as a wheel install would: start-up without compiling
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(STAMP)

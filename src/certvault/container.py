@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certvault.audit.service import AuditLog
 from certvault.auth import versioning
-from certvault.auth.credentials import CredentialCache, CredentialLookup, VersionedCache
 from certvault.context import ProcessState, ServiceContext
 from certvault.db import migrate
 from certvault.db.engine import build_engine, build_read_engine
@@ -32,6 +31,7 @@ from certvault.keyring.service import Keyring, Sealer
 
 if TYPE_CHECKING:  # a service, the job handlers and the worker are imported when first used
     from certvault.agents.service import AgentService
+    from certvault.auth.credentials import CredentialLookup
     from certvault.auth.service import AuthService
     from certvault.certificates.service import CertificateService
     from certvault.config import Settings
@@ -182,9 +182,14 @@ class App:
         event.listen(sessions, "after_commit", self._after_commit)
         # Authenticated credentials are cached per process; every change bumps the auth version.
         versioning.install(sessions)
-        self.credentials = CredentialLookup(CredentialCache())
-        self.process.access_levels = VersionedCache(100_000)
+        self.process.access_levels = versioning.VersionedCache(100_000)
         self.read_engine = build_read_engine(engine, pool_size=settings.db.pool_size)
+
+    @cached_property
+    def credentials(self) -> CredentialLookup:
+        from certvault.auth.credentials import CredentialCache, CredentialLookup
+
+        return CredentialLookup(CredentialCache())
 
     @cached_property
     def handlers(self) -> JobHandlers:

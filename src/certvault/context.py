@@ -20,7 +20,7 @@ from certvault.plugins.registry import PluginRegistry, default_registry
 
 if TYPE_CHECKING:
     from certvault.audit.service import AuditLog
-    from certvault.auth.credentials import VersionedCache
+    from certvault.auth.versioning import VersionedCache
     from certvault.integrations.service import IntegrationService
     from certvault.issuance.clients import ClientPool
     from certvault.plugins.protocols import DNSProvider

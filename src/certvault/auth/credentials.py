@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from certvault.auth.models import ApiToken, AuthState, GroupMember, User, WebSession
 from certvault.auth.rbac import Actor, Role
+from certvault.auth.versioning import AUTH_VERSION as AUTH_VERSION  # re-exported for the edges
+from certvault.auth.versioning import READ_VERSION, VersionedCache
 
 Bind = Session | Connection
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,9 +47,6 @@ _SESSION: Select[tuple[object, ...]] = (
     .select_from(_sessions.outerjoin(_users, _users.c.id == _sessions.c.user_id))
     .where(_sessions.c.token_hash == bindparam("digest"))
 )
-# The version as a column another statement can carry (read in that statement's snapshot).
-AUTH_VERSION = _VERSION.scalar_subquery().label("auth_version")
-READ_VERSION = object()  # `token(version=...)` default: read the version here
 _GROUPS = select(_members.c.group_id).where(_members.c.user_id == bindparam("user_id"))
 
 
@@ -104,36 +100,6 @@ class Credential:
     last_used_at: datetime | None
     csrf_token: str | None
     account: Account | None
-
-
-class VersionedCache:
-    """Values by key, each with the auth version it was computed at (hits only at that version); least recently
-    used go first. Processes share nothing: each re-reads the version, so a change made anywhere takes effect
-    on the next request everywhere."""
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, version: int) -> Any | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or hit[0] != version:
-                return None
-            self._entries.move_to_end(key)
-            return hit[1]
-
-    def put(self, key: Hashable, version: int, value: Any) -> None:
-        with self._lock:
-            self._entries[key] = (version, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class CredentialCache(VersionedCache):

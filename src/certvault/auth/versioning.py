@@ -11,13 +11,14 @@ every login or token use and decide nothing. Raw SQL that bypasses the ORM must 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, event, inspect, update
+from sqlalchemy import column, event, inspect, select, table, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
-
-from certvault.auth.models import ApiToken, AuthState, Group, GroupMember, User, WebSession
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,31 @@ class Watch:
                    if (attr.key in self.columns if self.columns is not None else attr.key not in self.ignored))
 
 
-WATCHED: dict[type[Any], Watch] = {
-    User: Watch(ignored=frozenset({"last_login_at", "failed_logins", "updated_at", "totp_last_step", "totp_pending"})),
-    Group: Watch(),
-    GroupMember: Watch(new_rows=True),
-    ApiToken: Watch(ignored=frozenset({"last_used_at"})),
-    WebSession: Watch(),
+# By table name, not model class: a command that never touches accounts does not import auth/models.py.
+WATCHED: dict[str, Watch] = {
+    "users": Watch(ignored=frozenset({"last_login_at", "failed_logins", "updated_at", "totp_last_step",
+                                      "totp_pending"})),
+    "groups": Watch(),
+    "group_members": Watch(new_rows=True),
+    "api_tokens": Watch(ignored=frozenset({"last_used_at"})),
+    "web_sessions": Watch(),
 }
 
 
 def watch(model: type[Any], how: Watch) -> None:
     """Bump the version on these changes to `model`'s rows (for another package's cached decisions)."""
-    WATCHED[model] = how
-_state = cast(Table, AuthState.__table__)
+    WATCHED[model.__tablename__] = how
+
+
+def _watch_of(obj: Any) -> Watch | None:
+    return WATCHED.get(getattr(type(obj), "__tablename__", ""))
+
+
+_state = table("auth_state", column("id"), column("version"))  # the table, without importing auth/models.py
 _BUMP = update(_state).where(_state.c.id == 1).values(version=_state.c.version + 1)
+# The version as a column another statement can carry (read in that statement's snapshot).
+AUTH_VERSION = select(_state.c.version).where(_state.c.id == 1).scalar_subquery().label("auth_version")
+READ_VERSION = object()  # `token(version=...)` default: read the version here
 _BUMPED = "certvault_auth_bumped"
 
 
@@ -69,17 +81,47 @@ def bump(session: Session) -> None:
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if session.info.get(_BUMPED):
         return
-    if any(type(obj) in WATCHED for obj in session.deleted) or any(
-            (how := WATCHED.get(type(obj))) is not None and how.new_rows for obj in session.new) or any(
-            (how := WATCHED.get(type(obj))) is not None and how.changed(obj) for obj in session.dirty):
+    if any(_watch_of(obj) is not None for obj in session.deleted) or any(
+            (how := _watch_of(obj)) is not None and how.new_rows for obj in session.new) or any(
+            (how := _watch_of(obj)) is not None and how.changed(obj) for obj in session.dirty):
         bump(session)
 
 
 def _before_bulk_change(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and not state.session.info.get(_BUMPED):
-        if any(mapper.class_ in WATCHED for mapper in state.all_mappers):
+        if any(getattr(mapper.class_, "__tablename__", "") in WATCHED for mapper in state.all_mappers):
             bump(state.session)
 
 
 def _forget(session: Session, _transaction: Any) -> None:
     session.info.pop(_BUMPED, None)
+
+
+class VersionedCache:
+    """Values by key, each with the auth version it was computed at (hits only at that version); least recently
+    used go first. Processes share nothing: each re-reads the version, so a change made anywhere takes effect
+    on the next request everywhere."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: int) -> Any | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or hit[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Hashable, version: int, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (version, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

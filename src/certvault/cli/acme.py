@@ -136,12 +136,13 @@ def _wait_for(ctx: typer.Context, order_id: str, timeout: float) -> OrderOut:
     deadline = time.monotonic() + timeout
     try:
         while True:
+            worker.job_done.clear()  # before looking: a job that ends while we look wakes the wait below
             with services(ctx) as svc:
                 order = svc.issuance.requests.get(cli_actor(), order_id)
                 out = OrderOut.of(order, svc.issuance.requests.authorizations(order))
             if out.status in ("available", "failed", "pending") or time.monotonic() > deadline:
                 return out
-            time.sleep(0.1)
+            worker.job_done.wait(0.5)  # our jobs settle it; a server's worker may too, seen at the next look
     finally:
         worker.stop()
         thread.join(10)

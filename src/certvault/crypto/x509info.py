@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,6 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from certvault.crypto import keys
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,9 @@ def _worker_pool() -> ProcessPoolExecutor | None:
     of another thread's lock can deadlock; spawn would re-run an unguarded calling script)."""
     global _pool
     if _pool is None and threading.active_count() == 1 and (os.cpu_count() or 1) > 1:
+        import multiprocessing  # here: a process that never parses in bulk does not load it
+        from concurrent.futures import ProcessPoolExecutor
+
         _pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"))
     return _pool
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 S = TypeVar("S", bound=Select[Any])
@@ -27,7 +26,14 @@ def is_sqlite(bind: Session | Connection | Engine) -> bool:
 
 def upsert(session: Session, table: Any) -> Any:
     """INSERT ... that takes `.on_conflict_do_update/_nothing` (both dialects have it, each its own class)."""
-    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
+    # Imported here: the PostgreSQL dialect package alone costs ~25 ms of a SQLite command's start-up.
+    if is_postgres(session):
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def skip_locked(session: Session, stmt: S) -> S:

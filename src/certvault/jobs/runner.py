@@ -123,6 +123,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
         self._next_due: datetime | None = None  # earliest queued run_at seen by the last claim
         self._saturated = True  # the last claim filled every free slot
+        self.job_done = threading.Event()  # set after every job: who waits on a job's outcome looks then
 
     # ---- control -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -234,6 +235,7 @@ class Worker:
             with self._lock:
                 self._running.discard(job.id)
             self._slots.release()
+            self.job_done.set()
             if self._saturated:
                 self._wake.set()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
@@ -98,11 +97,16 @@ class PluginRegistry:
         self._refs.setdefault(kind, {})[name] = plugin
 
     def _entry_points(self) -> None:
+        """Read the installed distributions' `certvault.<kind>` entry points, once for every kind (one scan of
+        site-packages, which costs tens of milliseconds in a large environment)."""
         with self._lock:
             if self._discovered or not self._discover:
                 return
+            from importlib.metadata import entry_points  # ~10 ms to import: only when a scan is needed
+
+            installed = entry_points()
             for kind in KINDS:
-                for ep in entry_points(group=f"certvault.{kind}"):
+                for ep in installed.select(group=f"certvault.{kind}"):
                     self._refs.setdefault(kind, {}).setdefault(ep.name, ep.value)
             self._discovered = True
 
@@ -111,7 +115,8 @@ class PluginRegistry:
         return sorted(self._refs.get(kind, {}))
 
     def get(self, kind: str, name: str) -> PluginInfo:
-        self._entry_points()
+        if name not in self._refs.get(kind, {}):  # built-ins win over entry points: no scan needed for them
+            self._entry_points()
         ref = self._refs.get(kind, {}).get(name)
         if ref is None:
             choices = ", ".join(self.names(kind)) or "none installed"

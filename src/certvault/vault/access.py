@@ -18,9 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from certvault.auth.credentials import VersionedCache
 from certvault.auth.rbac import Actor, Permission, require
-from certvault.auth.versioning import Watch, watch
+from certvault.auth.versioning import VersionedCache, Watch, watch
 from certvault.db.session import READ_ONLY
 from certvault.errors import Forbidden
 from certvault.vault.models import Folder, Secret, VaultPermission

@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from certvault.auth.models import User
 from certvault.auth.rbac import Actor, Permission, Role, require
 from certvault.errors import InvalidInput
 from certvault.vault.core import VaultCore
 from certvault.vault.folders import FolderOps
 from certvault.vault.models import ServiceAccountSettings, VaultPermission
+
+if TYPE_CHECKING:  # loaded where service accounts are listed: a command that never does skips auth's models
+    from certvault.auth.models import User
 
 ALERT_EVENTS = ("service_account.login_failed", "service_account.locked")
 
@@ -57,6 +60,8 @@ class ServiceAccountOps:
 
     def list_accounts(self, actor: Actor) -> list[ServiceAccountInfo]:
         require(actor, Permission.USERS_READ)
+        from certvault.auth.models import User
+
         users = self._c.s.scalars(select(User).where(User.kind == "service").order_by(User.username))
         return [self.info(u) for u in users]
 

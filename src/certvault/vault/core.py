@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
-from certvault.auth.credentials import AUTH_VERSION, READ_VERSION
+from certvault import names
 from certvault.auth.rbac import Actor, Permission, require
+from certvault.auth.versioning import AUTH_VERSION, READ_VERSION
 from certvault.context import ServiceContext
 from certvault.db import dialect
 from certvault.db.locks import advisory_lock
 from certvault.db.session import READ_ONLY
-from certvault.errors import Forbidden, NotFound
+from certvault.errors import Forbidden, InvalidInput, NotFound
 from certvault.vault.access import NAMES, VIEW, AccessResolver
 from certvault.vault.models import Folder, Secret, SecretField
 
@@ -267,6 +268,17 @@ class VaultCore:
         """Audit a refused attempt and return the error to raise (the audit row is kept)."""
         self.audit(actor, action, secret, outcome="denied", reason=message, state=state)
         return error(message, keep_changes=True, state=state)
+
+
+FORBIDDEN_IN_NAMES = set("/\\")
+
+
+def check_name(name: str, what: str) -> str:
+    """A folder's or secret's name: a path element, so no slashes."""
+    name = names.check_name(name.strip(), f"{what} name")
+    if FORBIDDEN_IN_NAMES & set(name):
+        raise InvalidInput(f"{what} name {name!r} may not contain '/' or '\\'")
+    return name
 
 
 def normalize_path(path: str) -> str:

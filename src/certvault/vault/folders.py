@@ -9,15 +9,13 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from certvault import names
 from certvault.auth.models import Group, User
 from certvault.auth.rbac import Actor
 from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.vault.access import NAMES, OWNER, VIEW, is_vault_admin, need, parse_level
-from certvault.vault.core import VaultCore
+from certvault.vault.core import VaultCore, check_name
 from certvault.vault.models import Folder, Secret, VaultPermission
 
-FORBIDDEN_IN_NAMES = set("/\\")
 _Principal = TypeVar("_Principal", User, Group)
 
 
@@ -35,13 +33,6 @@ class GrantInfo:
     principal_id: uuid.UUID
     level: str
     inherited_from: str | None  # folder path when the grant comes from a parent
-
-
-def check_name(name: str, what: str) -> str:
-    name = names.check_name(name.strip(), f"{what} name")
-    if FORBIDDEN_IN_NAMES & set(name):
-        raise InvalidInput(f"{what} name {name!r} may not contain '/' or '\\'")
-    return name
 
 
 class FolderOps:

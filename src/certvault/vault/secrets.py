@@ -15,10 +15,9 @@ from certvault.errors import Conflict, InvalidInput, NotFound
 from certvault.filenames import clean_filename
 from certvault.vault import passwords, templates
 from certvault.vault.access import EDIT, OWNER, VIEW, is_vault_admin
-from certvault.vault.core import VaultCore
+from certvault.vault.core import VaultCore, check_name
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore
-from certvault.vault.folders import check_name
 from certvault.vault.models import Folder, Secret, SecretField, SecretHistory, VaultPermission
 from certvault.vault.protection import ProtectionOps
 

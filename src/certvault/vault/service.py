@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from certvault.audit.models import AuditEvent
 from certvault.auth.rbac import Actor
@@ -21,17 +22,19 @@ from certvault.context import ServiceContext
 from certvault.errors import Forbidden, NotFound
 from certvault.vault import passwords
 from certvault.vault.access import VIEW
-from certvault.vault.accounts import ServiceAccountOps
 from certvault.vault.core import VaultCore, VaultPeers, normalize_path
 from certvault.vault.doublelock_ops import DoubleLockOps
 from certvault.vault.fieldstore import FieldStore
-from certvault.vault.folders import FolderOps
-from certvault.vault.hardening import Hardening
 from certvault.vault.lifecycle import Lifecycle
 from certvault.vault.models import Folder
 from certvault.vault.protection import ProtectionOps
 from certvault.vault.reading import Reader
 from certvault.vault.secrets import SecretOps
+
+if TYPE_CHECKING:  # imported by their properties: they read auth's models, which most commands never load
+    from certvault.vault.accounts import ServiceAccountOps
+    from certvault.vault.folders import FolderOps
+    from certvault.vault.hardening import Hardening
 
 SYSTEM_ACTOR = "certvault"
 
@@ -46,6 +49,8 @@ class VaultService:
 
     @cached_property
     def folders(self) -> FolderOps:
+        from certvault.vault.folders import FolderOps
+
         return FolderOps(self.core)
 
     @cached_property
@@ -66,6 +71,8 @@ class VaultService:
 
     @cached_property
     def accounts(self) -> ServiceAccountOps:
+        from certvault.vault.accounts import ServiceAccountOps
+
         return ServiceAccountOps(self.core, self.folders)
 
     @cached_property
@@ -74,6 +81,8 @@ class VaultService:
 
     @cached_property
     def hardening(self) -> Hardening:
+        from certvault.vault.hardening import Hardening
+
         return Hardening(self.core, self.lifecycle)
 
     def generate_password(self, actor: Actor, policy: dict[str, object] | None = None) -> str:
