@@ -16,7 +16,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session
 
 from certvault.audit.models import AuditEvent, AuditHead
 from certvault.auth.rbac import Actor, Permission, require
+from certvault.db import keyset
 from certvault.db.base import utcnow
 from certvault.db.dialect import is_postgres
 from certvault.db.locks import advisory_lock
 from certvault.db.search import contains, starts_with
+from certvault.errors import InvalidInput
 from certvault.safe_text import bounded
 
 GENESIS = "0" * 64
@@ -119,6 +121,26 @@ class AuditQuery:
     offset: int = 0
     before: int | None = None  # keyset paging: rows older than this sequence number (deep pages, no OFFSET)
     count_cap: int | None = None  # count at most this many matches, then stop (a page's "10,000+"); None: exact
+    cursor: str | None = None  # AuditPage's cursors (page() only)
+
+
+NEWEST_FIRST = keyset.Keyset("newest", (keyset.KeyColumn(AuditEvent.seq, "int"),), descending=True)
+
+
+@dataclass
+class AuditPage:
+    """A page of the log by cursor, newest first (the names web/paging.py reads)."""
+
+    items: list[AuditEvent]
+    total: int
+    total_capped: bool
+    number: int | None = 1
+    has_prev: bool = False
+    has_next: bool = False
+    prev_cursor: str | None = None
+    next_cursor: str | None = None
+    last_cursor: str | None = None
+    near: list[tuple[int | None, str | None]] = field(default_factory=list)
 
 
 def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, lock_wait: float | None = None) -> None:
@@ -250,6 +272,23 @@ class AuditLog:
             stmt.order_by(AuditEvent.seq.desc()).limit(min(query.limit, 500)).offset(query.offset)
         ).all()
         return list(rows), total
+
+    def page(self, actor: Actor, query: AuditQuery) -> AuditPage:
+        """The log newest first, a page at query.cursor: read down the sequence number's index, no OFFSET;
+        counted up to query.count_cap."""
+        require(actor, Permission.AUDIT_READ)
+        if not 1 <= query.limit <= 500:
+            raise InvalidInput("limit must be between 1 and 500")
+        cursor = keyset.decode(NEWEST_FIRST, query.cursor) if query.cursor else None
+        counted = self._filtered(select(AuditEvent.seq), query)
+        if query.count_cap is not None:
+            counted = counted.limit(query.count_cap + 1)
+        total = self._session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        capped = query.count_cap is not None and total > query.count_cap
+        found = keyset.page(self._session, select(AuditEvent), NEWEST_FIRST, cursor, query.limit,
+                            None if capped else total, lambda s: self._filtered(s, query))
+        return AuditPage(found.rows, min(total, query.count_cap) if capped and query.count_cap else total, capped,
+                         found.page, found.has_prev, found.has_next, found.prev, found.next, found.last, found.near)
 
     def trail(self, target_type: str, target_id: object, limit: int = 200) -> list[AuditEvent]:
         """A target's own history, for services that let users with access see it."""

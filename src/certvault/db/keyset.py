@@ -195,9 +195,7 @@ def page(session: Session, stmt: Select[Any], keyset: Keyset, cursor: Cursor | N
         count = max(1, total - (number - 1) * limit)
     rows = walk(session, stmt, keyset, start, forward, count, filters)
     if not forward:
-        rows.reverse()
-        if len(rows) < count:  # reached the start: show the first page whole
-            rows, number, cursor = walk(session, stmt, keyset, None, True, limit, filters), 1, None
+        rows.reverse()  # a short page here is the start of the list: kept short, so going back shows each row once
     keys = stmt.with_only_columns(*[c.column for c in keyset.columns])
     if not rows:
         return KeysetPage(rows, number, has_prev=cursor is not None, has_next=False)
@@ -210,7 +208,9 @@ def page(session: Session, stmt: Select[Any], keyset: Keyset, cursor: Cursor | N
         if len(behind) > (k - 1) * limit:
             edge = keyset.key_of(rows[0]) if k == 1 else tuple(behind[(k - 1) * limit - 1])
             at = None if number is None else number - k
-            first = len(behind) <= k * limit and (len(behind) < around * limit or at == 1) or at == 1
+            # numbered (aligned) pages link page 1 as the first page; unnumbered ones go back exactly, so that
+            # from a page reached from the end each row is shown once on the way back
+            first = at == 1 or (at is not None and len(behind) < k * limit)
             earlier.append((1, None) if first else (at, encode(keyset, Cursor(keyset.name, False, edge, at))))
             if first:
                 break
