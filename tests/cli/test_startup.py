@@ -83,3 +83,17 @@ def test_a_command_printing_json_loads_no_terminal_renderer(tmp_path: Path) -> N
     table, _, _ = _python(PROBE.format(heavy=("rich",)), "--data-dir", str(tmp_path / "data"), "cert",
                           "list").stdout.rpartition("\nLOADED ")
     assert "0 of 0" in table
+
+
+def test_a_sqlite_command_loads_no_postgresql_dialect_and_no_module_it_does_not_use(tmp_path: Path) -> None:
+    """What a command on SQLite that touches no account or deployment needs stays unloaded: the PostgreSQL
+    dialect, the account models (credentials are API and web business) and deploy's models. (The first run
+    creates the store, which migrates every table: the probe is the second.)"""
+    _python(PROBE.format(heavy=()), "--data-dir", str(tmp_path / "data"), "cert", "list", "--json")
+    result = _python(PROBE.format(heavy=("sqlalchemy", "certvault")), "--data-dir", str(tmp_path / "data"),
+                     "cert", "list", "--json")
+    output, _, loaded_text = result.stdout.rpartition("\nLOADED ")
+    assert json.loads(output)["total"] == 0, result.stderr
+    loaded = set(json.loads(loaded_text))
+    assert {"sqlalchemy.orm", "certvault.certificates.models"} <= loaded  # the probe sees what the command loaded
+    assert loaded & {"sqlalchemy.dialects.postgresql", "certvault.auth.models", "certvault.deploy.models"} == set()
