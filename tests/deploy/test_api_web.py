@@ -72,9 +72,9 @@ def test_deploy_pages(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> No
         assert "1 deployment(s) queued" in ran.text
         sqlite_app.worker().run_until_idle(timeout=60)
         listing = client.get("/deploy").text
-        assert "verified" in listing and serial in listing and "by hand" in listing
+        assert "Verified" in listing and serial in listing and "by hand" in listing
         detail = client.get(f"/deploy/certificates/{entry_id}").text
-        assert serial in detail and "files" in detail and "verified" in detail
+        assert serial in detail and "files" in detail and "Verified" in detail
         certificate_page = client.get(f"/certificates/{entry_id}").text
         assert f'/deploy/certificates/{entry_id}' in certificate_page
         assert "files: verified" in certificate_page  # the version's row says where it is deployed

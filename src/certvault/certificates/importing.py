@@ -46,6 +46,7 @@ class FileResult:
     unchanged: int = 0
     keys: int = 0
     entry_ids: list[uuid.UUID] = field(default_factory=list)
+    key_entries: list[uuid.UUID] = field(default_factory=list)  # certificates a key without its certificate fits
 
 
 def display_name(path: Path | str) -> str:
@@ -131,7 +132,8 @@ def clean_tags(tags: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 def file_result(label: str, fmt: str, outcome: StoreOutcome) -> FileResult:
     ids = list(dict.fromkeys(outcome.entries.values()))
     return FileResult(label, True, fmt, None, outcome.leaves, outcome.created, outcome.renewed,
-                      outcome.history, outcome.unchanged, outcome.keys_added, ids)
+                      outcome.history, outcome.unchanged, outcome.keys_added, ids,
+                      list(dict.fromkeys(outcome.key_entries)))
 
 
 def audit_details(result: FileResult) -> dict[str, Any]:

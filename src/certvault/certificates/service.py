@@ -110,7 +110,7 @@ class CertificateService:
         outcome = StoreOutcome()
         for chunk in chunks:
             if chunk.orphan_key_spkis:
-                self._check_orphan_keys(chunk.orphan_key_spkis, label)
+                outcome.key_entries += self._check_orphan_keys(chunk.orphan_key_spkis, label)
             outcome.keys_added += self._store.store_keys(chunk.keys)
             outcome.issuers_added += self._store.store_issuers(chunk.issuers)
             if chunk.leaves:
@@ -119,13 +119,17 @@ class CertificateService:
                 self._store.store_leaves(chunk.leaves, outcome)
         return outcome
 
-    def _check_orphan_keys(self, spkis: list[str], label: str) -> None:
+    def _check_orphan_keys(self, spkis: list[str], label: str) -> list[uuid.UUID]:
+        """The stored certificates (entries) each key that came without its certificate belongs to."""
+        matched: list[uuid.UUID] = []
         for spki in spkis:
-            used = self._s.scalar(select(func.count()).select_from(CertificateVersion)
-                                  .where(CertificateVersion.spki_sha256 == spki))
-            if not used:
+            entries = list(self._s.scalars(select(CertificateVersion.entry_id).distinct()
+                                           .where(CertificateVersion.spki_sha256 == spki).limit(20)))
+            if not entries:
                 raise InvalidInput(f"{label}: contains a private key but no certificate, "
                                    "and no stored certificate uses that key")
+            matched += entries
+        return matched
 
     # ---- interfaces for issuers and scanners ---------------------------------------------------
     def store_issued(self, actor: Actor, *, chain_pem: bytes, key_pem: bytes | None, source: str,
@@ -232,6 +236,15 @@ class CertificateService:
                                     .order_by(Sighting.last_seen.desc())))
 
     # ---- reading -------------------------------------------------------------------------------
+    def names_of(self, actor: Actor, entry_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The common names of these entries (one query; an audit page names its targets with it)."""
+        require(actor, Permission.CERTIFICATES_READ)
+        ids = list(dict.fromkeys(entry_ids))[:500]
+        if not ids:
+            return {}
+        stmt = select(CertificateEntry.id, CertificateEntry.common_name).where(CertificateEntry.id.in_(ids))
+        return {entry_id: name for entry_id, name in self._s.execute(stmt)}
+
     def get(self, actor: Actor, entry_id: uuid.UUID) -> CertificateEntry:
         require(actor, Permission.CERTIFICATES_READ)
         return self._entry(entry_id)

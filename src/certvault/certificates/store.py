@@ -64,6 +64,7 @@ class StoreOutcome:
     issuers_added: int = 0
     leaves: int = 0  # certificates stored as versions (new or not)
     first_fingerprint: str | None = None  # of the first leaf, in file order
+    key_entries: list[uuid.UUID] = field(default_factory=list)  # entries a key that came alone belongs to
 
 
 class _TimeOrderedIds:

@@ -7,11 +7,15 @@ result per target: a crash inside the engine becomes a result with `errors` fill
 from __future__ import annotations
 
 import asyncio
+import atexit
+import hashlib
 import os
+import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from certvault.scanning.targets import Unresolved
@@ -37,22 +41,41 @@ class EngineSettings:
                    check_hsts=bool(spec.get("check_hsts", True)),
                    expiry_warning_days=int(spec.get("expiry_warning_days", 30)))
 
+    def trusting(self, pem: str) -> EngineSettings:
+        """These settings with `pem` (a CA certificate) trusted as well."""
+        if not pem.strip() or (self.ca_pem and pem.strip() in self.ca_pem):
+            return self
+        return replace(self, ca_pem=f"{self.ca_pem.rstrip()}\n{pem.strip()}\n" if self.ca_pem else pem)
+
+
+_CA_FILES: dict[str, str] = {}  # CA bundle digest -> its file: one file (and one parsed trust store) per bundle
+_CA_LOCK = threading.Lock()
+
+
+def _ca_file(pem: str) -> str:
+    """The bundle in a file of this process's private temporary directory (removed at exit). Named by its digest,
+    so the engine's cached trust store (keyed by path) is reused by every batch that trusts the same CAs."""
+    digest = hashlib.sha256(pem.encode()).hexdigest()
+    with _CA_LOCK:
+        if digest not in _CA_FILES:
+            if not _CA_FILES:
+                directory = tempfile.mkdtemp(prefix="certvault-ca-")
+                atexit.register(shutil.rmtree, directory, True)
+                _CA_FILES["dir"] = directory
+            path = os.path.join(_CA_FILES["dir"], f"{digest}.pem")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(pem)
+            _CA_FILES[digest] = path
+        return _CA_FILES[digest]
+
 
 @contextmanager
 def engine_options(settings: EngineSettings, ca_file: str | None = None) -> Iterator[ScanOptions]:
-    """ScanOptions for the engine, with the run's CA bundle in a private temporary file."""
-    path = None
+    """ScanOptions for the engine, with the run's CA bundle in a private file."""
     if settings.ca_pem and not ca_file:
-        fd, path = tempfile.mkstemp(prefix="certvault-ca-", suffix=".pem")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(settings.ca_pem)
-        ca_file = path
-    try:
-        yield ScanOptions(ca_file=ca_file, timeout=settings.timeout, check_revocation=settings.check_revocation,
-                          check_hsts=settings.check_hsts, expiry_warning_days=settings.expiry_warning_days)
-    finally:
-        if path:
-            os.unlink(path)
+        ca_file = _ca_file(settings.ca_pem)
+    yield ScanOptions(ca_file=ca_file, timeout=settings.timeout, check_revocation=settings.check_revocation,
+                      check_hsts=settings.check_hsts, expiry_warning_days=settings.expiry_warning_days)
 
 
 def error_result(host: str, ip: str | None, port: int, sni: str | None, message: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from certvault.api.deps import SESSION_COOKIE, ServicesDep, client_ip, session_a
 from certvault.auth.credentials import Account
 from certvault.auth.rbac import Actor, Permission
 from certvault.errors import Forbidden, Unauthenticated
+from certvault.web.filters import plain_words
 
 
 class LoginRequired(Exception):
@@ -91,6 +92,11 @@ def login_redirect_target(next_url: str) -> str:
 
 def render(templates: Jinja2Templates, request: Request, name: str, user: WebUser | None,
            status_code: int = 200, **context: Any) -> Any:
+    for key in ("error_message", "form_error", "message"):  # messages from the services, for a browser
+        if isinstance(context.get(key), str):
+            context[key] = plain_words(context[key])
+    if isinstance(context.get("field_errors"), dict):
+        context["field_errors"] = {k: plain_words(v) for k, v in context["field_errors"].items()}
     return templates.TemplateResponse(
         request, name, {"user": user, "csrf_token": user.csrf_token if user else "", **context},
         status_code=status_code,

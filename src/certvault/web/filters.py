@@ -41,6 +41,15 @@ DONE_MESSAGES = {
     "cancelled": "Order cancelled.",
     "saved": "Saved.",
     "deleted": "Deleted.",
+    "enabled": "Enabled.",
+    "disabled": "Disabled.",
+    "schedule-paused": "Schedule paused.",
+    "schedule-resumed": "Schedule resumed.",
+    "schedule-deleted": "Schedule deleted.",
+    "run-cancelled": "Scan cancelled.",
+    "managed-deleted": "Certificate deleted from certvault.",
+    "mapped": "Deployment target mapped.",
+    "unmapped": "Deployment mapping removed.",
 }
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -62,6 +71,11 @@ STATE_NAMES = {
     "RequiresCheckout": "Requires checkout",
     "CheckedOut": "Checked out",
     "RequiresApproval": "Requires approval",
+    "RequiresDoubleLockPassword": "Needs your DoubleLock passphrase",
+    "CreateDoubleLockPassword": "Create your DoubleLock passphrase first",
+    "DoubleLockNoAccess": "Not shared with you (DoubleLock)",
+    "CannotView": "No access",
+    "HiddenPassword": "Password hidden",
     "internal-ca": "Internal CA",
     "acme": "ACME",
     "csr": "CSR",
@@ -177,6 +191,41 @@ TARGET_PAGES = {
 }
 
 
+_FLAG_ASIDE = re.compile(r"\s*\((?:with |use |give )?--[a-z][^()]*\)|\s+with --[a-z][a-z0-9-]*")
+_FLAG = re.compile(r"--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
+
+def plain_words(message: object) -> str:
+    """A service's message for a page: no command-line flags ("give its password (--password)" -> "give its
+    password"; "give --eab-kid" -> "give the eab kid"), which mean nothing in a browser."""
+    text = _FLAG_ASIDE.sub("", str(message))
+    return _FLAG.sub(lambda m: "the " + m.group(1).replace("-", " "), text)
+
+
+_SCAN_WORDS = (
+    (re.compile(r"^(?:SSLv[23]|TLSv1(?:\.[0-3])?): connect to (\S+): connection refused$"),
+     r"Could not connect to \1: nothing is listening there (connection refused)."),
+    (re.compile(r"^(?:SSLv[23]|TLSv1(?:\.[0-3])?): connect to (\S+): timed out$"),
+     r"Could not connect to \1: no answer in time (a firewall, or nothing there)."),
+    (re.compile(r"^(?:SSLv[23]|TLSv1(?:\.[0-3])?): connect to (\S+): (.*)$"), r"Could not connect to \1: \2."),
+    (re.compile(r"^(?:SSLv[23]|TLSv1(?:\.[0-3])?): (?:exchange|STARTTLS): connection closed$"),
+     "The server closed the connection during the TLS handshake."),
+    (re.compile(r".*candidates exhausted.*|.*unable to get local issuer.*|.*no path to a trust anchor.*", re.I),
+     "The certificate chain does not lead to a trusted root: its issuing CA is not trusted (add the CA to the "
+     "scan's trusted CAs if it is yours)."),
+)
+
+
+def scan_error(message: object) -> str:
+    """A scanner's error in plain words ("SSLv2: connect to 10.0.0.1:443: connection refused" -> "Could not connect
+    to 10.0.0.1:443: nothing is listening there"); an unknown message is shown as it is."""
+    text = str(message)
+    for pattern, words in _SCAN_WORDS:
+        if pattern.match(text):
+            return pattern.sub(words, text, count=1)
+    return text
+
+
 def target_link(target_type: str | None, target_id: str | None) -> str | None:
     """The page of an audit row's target, when there is one."""
     if not target_type or not target_id or target_type not in TARGET_PAGES:
@@ -236,7 +285,8 @@ def install_filters(env: Environment) -> None:
     filters: dict[str, Any] = {
         "when": when, "date": when, "datetime": when, "plain_when": plain_when, "relative": relative,
         "days_left": _days_left, "expiry_class": _expiry_class, "human": human, "size": size,
-        "detail_value": detail_value,
+        "detail_value": detail_value, "plain_words": plain_words,
+        "scan_error": scan_error,
     }
     env.filters.update(filters)
     env.globals.update(done_messages=DONE_MESSAGES, target_link=target_link, query_with=query_with,

@@ -197,4 +197,4 @@ def confirmed(request: Request, cert_id: uuid.UUID, action: str, svc: ServicesDe
     except CertvaultError as exc:
         return render(_templates(), request, "acme/confirm.html", user, status_code=400, managed=managed,
                       action=action, reasons=REASONS, error_message=exc.message)
-    return _see_other("/acme/renewals")
+    return _see_other("/acme/renewals?done=" + ("revoked" if action == "revoke" else "managed-deleted"))

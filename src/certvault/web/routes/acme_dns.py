@@ -93,7 +93,7 @@ def dns_action(request: Request, account_id: uuid.UUID, action: str, svc: Servic
             svc.integrations.set_enabled(user.actor, "dns", account_id, action == "enable")
     except CertvaultError as exc:
         return _page(request, svc, user, status=exc.status_code, error_message=exc.message)
-    return RedirectResponse("/acme/dns", status_code=303)
+    return RedirectResponse(f"/acme/dns?done={action}d", status_code=303)
 
 
 def dns_choices(svc: Any, user: WebUser) -> dict[str, dict[str, Any]]:

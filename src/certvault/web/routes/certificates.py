@@ -143,8 +143,15 @@ async def import_submit(
     message = ("choose at least one file" if not results else
                "Nothing was imported: no file could be read. The reason for each file is listed below; "
                "fix them (or the password) and import again." if status == 422 else None)
+    named = await run_in_threadpool(_imported_entries, svc, user, report.files)
     return _page(request, "certificates/import.html", user, status_code=status, report=report,
-                  error_message=message)
+                 error_message=message, named=named)
+
+
+def _imported_entries(svc: Any, user: WebUser, files: list[Any]) -> dict[uuid.UUID, EntryOut]:
+    """The certificates an import stored or matched a lone key to (first 20 per file): names and expiry to show."""
+    ids = {i for f in files for i in [*f.entry_ids[:20], *f.key_entries[:20]]}
+    return {i: EntryOut.model_validate(svc.certificates.get(user.actor, i)) for i in ids}
 
 
 def _detail(request: Request, svc: Any, user: WebUser, entry_id: uuid.UUID, status: int = 200,

@@ -68,7 +68,7 @@ async def act(request: Request, action: str, svc: ServicesDep, user: Poster) -> 
     except CertvaultError as exc:
         values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
         return _page(request, svc, user, exc.status_code, form_error=exc.message, error_action=action, values=values)
-    return RedirectResponse("/deploy", status_code=303)
+    return RedirectResponse(f"/deploy?done={action}ped", status_code=303)
 
 
 @router.get("/deploy/certificates/{cert_id}")

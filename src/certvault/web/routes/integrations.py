@@ -170,4 +170,4 @@ def act(request: Request, kind: str, ref: str, action: str, svc: ServicesDep, us
             raise NotFound(f"no action {action!r}; choose test, enable, disable or delete")
     except CertvaultError as exc:
         return _page(request, svc, user, kind, exc.status_code, error_message=exc.message)
-    return RedirectResponse(f"/integrations/{kind}", status_code=303)
+    return RedirectResponse(f"/integrations/{kind}?done={action}d", status_code=303)

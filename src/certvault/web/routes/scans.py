@@ -203,16 +203,17 @@ def create_schedule(
 def toggle_schedule(request: Request, schedule_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
     schedule = svc.scanning.get_schedule(user.actor, schedule_id)
     svc.scanning.update_schedule(user.actor, schedule_id, ScheduleUpdate(enabled=not schedule.enabled))
-    return RedirectResponse("/scans/schedules", status_code=303)
+    done = "schedule-paused" if schedule.enabled else "schedule-resumed"
+    return RedirectResponse(f"/scans/schedules?done={done}", status_code=303)
 
 
 @router.post("/scans/runs/{run_id}/cancel")
 def cancel_run(request: Request, run_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
     svc.scanning.cancel_run(user.actor, run_id)
-    return RedirectResponse(f"/scans/runs/{run_id}", status_code=303)
+    return RedirectResponse(f"/scans/runs/{run_id}?done=run-cancelled", status_code=303)
 
 
 @router.post("/scans/schedules/{schedule_id}/delete")
 def delete_schedule(request: Request, schedule_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
     svc.scanning.delete_schedule(user.actor, schedule_id)
-    return RedirectResponse("/scans/schedules", status_code=303)
+    return RedirectResponse("/scans/schedules?done=schedule-deleted", status_code=303)

@@ -105,6 +105,7 @@ def secret_view(request: Request, svc: Services, user: WebUser, secret_id: uuid.
         templates(), request, "vault/secret.html", user, status_code=status,
         error_message=error.message if error else None, info_message=info,
         secret=secret, folder=folder, level=listing.level, level_name=NAMES[listing.level],
+        template_label=tpl.TEMPLATE_LABELS.get(secret.template, secret.template),
         can_edit=listing.level >= EDIT, is_owner=listing.level >= OWNER,
         fields=svc.vault.secrets.field_list(secret), checkout=checkout,
         holds_it=checkout is not None and holds(checkout, actor),
