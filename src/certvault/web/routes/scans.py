@@ -202,8 +202,8 @@ def create_schedule(
 @router.post("/scans/schedules/{schedule_id}/toggle")
 def toggle_schedule(request: Request, schedule_id: uuid.UUID, svc: ServicesDep, user: Poster) -> Response:
     schedule = svc.scanning.get_schedule(user.actor, schedule_id)
-    svc.scanning.update_schedule(user.actor, schedule_id, ScheduleUpdate(enabled=not schedule.enabled))
     done = "schedule-paused" if schedule.enabled else "schedule-resumed"
+    svc.scanning.update_schedule(user.actor, schedule_id, ScheduleUpdate(enabled=not schedule.enabled))
     return RedirectResponse(f"/scans/schedules?done={done}", status_code=303)
 
 
