@@ -203,3 +203,13 @@ def test_vault_and_channel_deletes_ask_first(sqlite_app: App, sqlite_client: Tes
     assert re.search(r'<details class="confirm"><summary class="button danger">Delete</summary>\s*<form method="post" '
                      r'action="/vault/notifications/channels/[0-9a-f-]{36}/delete">', channels)
     assert "Yes, delete soc-hook" in channels
+
+
+def test_audit_targets_are_named(sqlite_app: App, sqlite_client: TestClient) -> None:
+    ca = make_ca("Audit CA")
+    import_certificate(sqlite_app, make_leaf(ca, "audited.example.com", ["audited.example.com"]).pem, "a.pem")
+    web_login(sqlite_client, create_login(sqlite_app, "auditor"))
+    page = sqlite_client.get("/audit?action=certificate.import").text
+    row = page.split('id="audit"')[1].split("</table>")[0]
+    assert re.search(r'Certificate\s*<a class="" href="/certificates/[0-9a-f-]{36}" title="[0-9a-f-]{36}">'
+                     r"audited\.example\.com</a>", row)
