@@ -28,13 +28,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Table, select
 
 from certvault.audit.models import AuditEvent
+from certvault.audit.service import NEWEST_FIRST
 from certvault.auth.rbac import Actor
 from certvault.certificates.models import CertificateEntry, CertificateName
 from certvault.certificates.search import KEYSETS, CertificateQuery, _ordered
 from certvault.config import load_settings
 from certvault.container import App, build_app
 from certvault.db.keyset import Cursor, encode
-from certvault.scanning.models import ScanEndpoint
+from certvault.scanning.models import ScanEndpoint, grade_rank
+from certvault.scanning.queries import KEYSETS as ENDPOINT_KEYSETS
 from certvault.server import create_server
 
 ACTOR = Actor.system("bench", via="cli")
@@ -73,7 +75,8 @@ def seed(app: App, certs: int, endpoints: int, audit: int) -> None:
 
     def endpoint(i: int) -> dict[str, Any]:
         grade = "A+ A A- B C F T".split()[i % 7]
-        return {"id": uuid.uuid4(), "host": f"host{i}.example{i % 97}.com", "ip": f"10.{i >> 16 & 255}.{i >> 8 & 255}."
+        return {"id": uuid.uuid4(), "grade_rank": grade_rank(grade),
+                "host": f"host{i}.example{i % 97}.com", "ip": f"10.{i >> 16 & 255}.{i >> 8 & 255}."
                 f"{i & 255}", "port": 443, "sni_key": "", "status": "ok", "grade": grade, "protocols": ["TLSv1.2"],
                 "findings": [], "weak_cipher_count": 0, "cert_not_after": now + timedelta(days=i % 400),
                 "first_seen_at": now, "last_scanned_at": now - timedelta(minutes=i), "created_at": now,
@@ -142,8 +145,19 @@ def deep_cursor(app: App, sort: str, number: int, size: int = 50) -> str:
     return encode(keyset, Cursor(sort, True, tuple(row), number))
 
 
+def endpoint_cursor(app: App, number: int, size: int = 50) -> str:
+    keyset = ENDPOINT_KEYSETS["grade"]
+    columns = [c.column for c in keyset.columns]
+    stmt = select(*columns).order_by(*columns).offset((number - 1) * size - 1).limit(1)
+    with app.transaction() as svc:
+        row = svc.session.execute(stmt).one()
+    return encode(keyset, Cursor("grade", True, tuple(row), number))
+
+
 def pages(app: App, entry_id: str, audit: int) -> dict[str, str]:
-    deep_before = -(audit // 2)  # halfway down the seeded history
+    # page 10,000 of 50 rows: after the row about 499,950 rows down (the seeded history is seq -2 ... -audit - 1,
+    # under the run's own few rows); the cursor holds that row's sequence number, as the "next" link would
+    deep_before = -min(499_950, audit // 2)
     found = {"dashboard": "/"}
     for sort in ("expiry", "-expiry", "name", "-name", "created", "-created"):
         found[f"certificates sort={sort}"] = f"/certificates?sort={sort}"
@@ -156,8 +170,11 @@ def pages(app: App, entry_id: str, audit: int) -> dict[str, str]:
         "certificate detail": f"/certificates/{entry_id}",
         "endpoints": "/scans",
         "endpoints sort=grade": "/scans?sort=grade",
+        "endpoints sort=grade page 1,000": f"/scans?sort=grade&cursor={endpoint_cursor(app, 1000)}",
         "audit": "/audit",
-        "audit deep page (keyset)": f"/audit?before={deep_before}",
+        "audit page 10,000 (cursor)": "/audit?cursor=" + encode(NEWEST_FIRST, Cursor("newest", True, (deep_before,),
+                                                                                   10_000)),
+        "audit last page": "/audit?cursor=" + encode(NEWEST_FIRST, Cursor("newest", False, None)),
     })
     return found
 

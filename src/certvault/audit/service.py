@@ -280,6 +280,8 @@ class AuditLog:
         if not 1 <= query.limit <= 500:
             raise InvalidInput("limit must be between 1 and 500")
         cursor = keyset.decode(NEWEST_FIRST, query.cursor) if query.cursor else None
+        if cursor is None and query.before is not None:  # `before=SEQ`: the rows after that one, unnumbered
+            cursor = keyset.Cursor(NEWEST_FIRST.name, True, (query.before,))
         counted = self._filtered(select(AuditEvent.seq), query)
         if query.count_cap is not None:
             counted = counted.limit(query.count_cap + 1)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from certvault.api.deps import Offset, ServicesDep
+from certvault.api.deps import ServicesDep
 from certvault.audit.service import AuditQuery
 from certvault.auth.rbac import Permission
+from certvault.container import Services
+from certvault.errors import CertvaultError
 from certvault.web.deps import WebUser, page, render
 from certvault.web.filters import PAGE_SIZES, detail_value, plain_when
+from certvault.web.paging import Pager, pager
 from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
@@ -32,22 +36,42 @@ def _audit_query(action: str | None, actor: str | None, outcome: str | None, q: 
                       since=since, limit=limit, offset=offset, before=before)
 
 
+def _certificate_names(svc: Services, user: WebUser, rows: list[Any]) -> dict[str, str]:
+    """Names for the certificates the page's rows are about (a UUID means nothing to a reader)."""
+    if not user.can(Permission.CERTIFICATES_READ):
+        return {}
+    ids = []
+    for row in rows:
+        if row.target_type == "certificate" and row.target_id:
+            try:
+                ids.append(uuid.UUID(row.target_id))
+            except ValueError:
+                continue
+    return {str(k): v for k, v in svc.certificates.names_of(user.actor, ids).items()}
+
+
 @router.get("/audit")
 def audit_page(
     request: Request, svc: ServicesDep, user: Annotated[WebUser, Depends(page(Permission.AUDIT_READ))],
     action: str | None = None, actor: str | None = None, outcome: str | None = None,
-    q: str | None = None, since: datetime | None = None, offset: Offset = 0, size: int = PAGE,
-    before: int | None = None,
+    q: str | None = None, since: datetime | None = None, size: int = PAGE, before: int | None = None,
+    cursor: str = "",
 ) -> Response:
-    """Numbered pages near the top; "older" beyond them follows the sequence number (keyset, no OFFSET)."""
+    """Pages by cursor down the sequence number (db/keyset.py, no OFFSET); `before=SEQ` (older links) still works."""
     size = size if size in PAGE_SIZES else PAGE
-    query = _audit_query(action, actor, outcome, q, since, size, 0 if before else offset, before)
-    query.count_cap = COUNT_CAP  # counting a million rows per page view costs more than the page
-    rows, total = svc.audit.search(user.actor, query)
-    return render(_templates(), request, "audit.html", user, rows=rows, total=min(total, COUNT_CAP),
-                  capped=total > COUNT_CAP, offset=offset,
-                  page_size=size, before=before, filters={"action": action or "", "actor": actor or "",
-                                                          "outcome": outcome or "", "q": q or ""})
+    query = _audit_query(action, actor, outcome, q, since, size, 0, None if cursor else before)
+    query.count_cap, query.cursor = COUNT_CAP, cursor or None  # counting a million rows costs more than the page
+    context: dict[str, Any] = {"page_size": size, "filters": {"action": action or "", "actor": actor or "",
+                                                              "outcome": outcome or "", "q": q or ""}}
+    try:
+        found = svc.audit.page(user.actor, query)
+        context.update(rows=found.items, pager=pager(found, size, "entries"),
+                       target_names=_certificate_names(svc, user, found.items))
+        status = 200
+    except CertvaultError as exc:
+        context.update(rows=[], pager=Pager("0 entries", size), target_names={}, error_message=exc.message)
+        status = exc.status_code
+    return render(_templates(), request, "audit.html", user, status_code=status, **context)
 
 
 @router.get("/audit.csv")
