@@ -175,11 +175,11 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
     if q.offset and cursor is None:  # the API's and CLI's offset, bounded above
         stmt = filtered(select(CertificateEntry), q, now)
         items = list(session.scalars(_ordered(stmt, q.sort).limit(q.limit).offset(q.offset)))
-        total = _count(session, q, now)
-        more = q.offset + len(items) < total
+        counted = _count(session, q, now)
+        more = q.offset + len(items) < counted
         after = keyset.Cursor(sort.name, True, sort.key_of(items[-1])) if items and more else None
-        return Page(items, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, q.offset, number=None,
-                    has_prev=True, has_next=more, next_cursor=after and keyset.encode(sort, after))
+        return Page(items, min(counted, COUNT_CAP), counted > COUNT_CAP, q.limit, q.offset, number=None,
+                    has_prev=True, has_next=more, next_cursor=keyset.encode(sort, after) if after else None)
     total = _count(session, q, now) if cursor is not None and cursor.key is None else None
     found = keyset.page(session, select(CertificateEntry), sort, cursor, q.limit,
                         None if total is None or total > COUNT_CAP else total, lambda s: filtered(s, q, now))

@@ -89,7 +89,7 @@ class ScanQueries:
             raise InvalidInput(f"sort: choose one of {', '.join(SORTS)}")
         rows = self._session.scalars(stmt.order_by(*SORTS[query.sort], ScanEndpoint.id)
                                      .limit(query.limit).offset(query.offset))
-        return list(rows), total  # type: ignore[arg-type]  # SQLAlchemy types scalars() of a Select[tuple[T]] so
+        return list(rows), total
 
     def endpoint_page(self, query: EndpointQuery, now: datetime) -> EndpointPage:
         """The list by cursor: every page reads its sort's index from the last row's key, no OFFSET."""
