@@ -43,13 +43,14 @@ def _context() -> dict[str, Any]:
 def describe_targets(hosts: list[str], ports: list[int], limit: int = 5) -> str:
     """A schedule's targets as scanned: "127.0.0.1:18443" keeps its own port; the ports apply to the others
     ("www.example.com, 192.0.2.0/28 on ports 443, 8443")."""
-    own, others = [], []
+    own: list[str] = []
+    others: list[str] = []
     for text in hosts:
         try:
             (own if parse_target(text).port is not None else others).append(text)
         except CertvaultError:
             others.append(text)
-    own, others = own[:limit], others[:max(0, limit - len(own))] if own else others[:limit]
+    own, others = own[:limit], others[:max(0, limit - len(own))]
     more = " …" if len(hosts) > len(own) + len(others) else ""
     on_ports = f" on port{'s' if len(ports) != 1 else ''} {', '.join(str(p) for p in ports)}" if others else ""
     return "; ".join(part for part in (", ".join(own), ", ".join(others) + on_ports) if part) + more
