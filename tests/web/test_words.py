@@ -211,5 +211,5 @@ def test_audit_targets_are_named(sqlite_app: App, sqlite_client: TestClient) -> 
     web_login(sqlite_client, create_login(sqlite_app, "auditor"))
     page = sqlite_client.get("/audit?action=certificate.import").text
     row = page.split('id="audit"')[1].split("</table>")[0]
-    assert re.search(r'Certificate\s*<a class="" href="/certificates/[0-9a-f-]{36}" title="[0-9a-f-]{36}">'
+    assert re.search(r'Certificate\s*<a class="target" href="/certificates/[0-9a-f-]{36}" title="[0-9a-f-]{36}">'
                      r"audited\.example\.com</a>", row)
