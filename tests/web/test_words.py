@@ -91,6 +91,7 @@ def test_dashboard_counts_open_tickets_and_vault_alerts_that_open_their_filter(
     assert 'data-count="vault-requests">0<' in page and "1 secret past its expiry or rotation date" in page
     listed = sqlite_client.get("/tickets?status=open").text
     assert "Showing open tickets only" in listed and "open.example.com" in listed
+    assert re.search(r'<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time> <span class="rel">\(', listed)
     assert "closed.example.com" not in listed
     assert "closed.example.com" in sqlite_client.get("/tickets").text
 
