@@ -99,7 +99,7 @@ STATE_NAMES = {
 # Where one name means different things: human(value, of="acme_account").
 STATE_NAMES_OF = {
     "acme_account": {"valid": "Active", "deactivated": "Deactivated", "revoked": "Revoked by the CA"},
-    "managed": {"active": "Renews automatically", "revoked": "Revoked"},
+    "managed": {"active": "Active", "revoked": "Revoked"},
     "check": {"ok": "OK", "warn": "Warning", "bad": "Problem", "info": "Information"},
     "acme_order": {"available": "Certificate issued", "pending": "Waiting for you", "processing": "Processing"},
     "key_policy": {"new": "a new key each time", "reuse": "the same key kept", "imported": "an imported key"},
