@@ -60,7 +60,7 @@ def insert_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     from psycopg.types.json import Jsonb
 
     columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    json_columns = {name for name in columns if _json(table.c[name].type)}
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     driver = session.connection().connection.driver_connection  # same transaction as the session
@@ -76,7 +76,7 @@ def _insert_sqlite(session: Session, table: Any, rows: list[dict[str, Any]], dia
     compiled = insert(table).values({name: bindparam(name) for name in rows[0]}).compile(dialect=dialect)
     columns = list(compiled.positiontup or ())
     get = itemgetter(*columns)
-    converted = [(i, f, isinstance(table.c[name].type, JSON))
+    converted = [(i, f, _json(table.c[name].type) is not None)
                  for i, name in enumerate(columns) if (f := _sqlite_converter(table.c[name].type, dialect))]
     values = []
     last: dict[int, tuple[Any, Any]] = {}  # per column: the last value converted (a batch shares its `now`)
@@ -110,9 +110,17 @@ def _sqlite_converter(type_: Any, dialect: Any) -> Any:
         return _sqlite_utc  # what UTCDateTime + SQLite's DATETIME store, without two layers of calls
     if isinstance(type_, Uuid):
         return _uuid_hex
-    if isinstance(type_, JSON) and type_.none_as_null is False:
+    if (json_type := _json(type_)) is not None and json_type.none_as_null is False:
         return _json_text  # SQLAlchemy's default serializer, called directly
     return type_.dialect_impl(dialect).bind_processor(dialect)  # JSON text, booleans as integers, ...
+
+
+def _json(type_: Any) -> JSON | None:
+    """The JSON type of a column, also inside a TypeDecorator (db.base.JSONType: JSONB on PostgreSQL)."""
+    for candidate in (type_, getattr(type_, "impl", None)):
+        if isinstance(candidate, JSON):
+            return candidate
+    return None
 
 
 def _uuid_hex(value: uuid.UUID) -> str:
