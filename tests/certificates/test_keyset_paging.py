@@ -122,10 +122,14 @@ def test_a_damaged_cursor_is_a_clear_error(seeded: tuple[App, list[dict[str, Any
         _tamper(token, lambda r: r.__setitem__(1, "sideways")),
         _tamper(token, lambda r: r.__setitem__(2, -4)),
         _tamper(token, lambda r: r[3].__setitem__(0, "2027-01-01T00:00:00")),  # no time zone
+        _tamper(token, lambda r: r[3].__setitem__(0, [[[[]]]])),
     ]
+    name_token = _page(app, sort="name").next_cursor
+    assert name_token
+    damaged.append(_tamper(name_token, lambda r: r[3].__setitem__(0, "a\x00b")))  # PostgreSQL refuses NUL
     for bad in damaged:
         with pytest.raises(InvalidInput, match="damaged or out of date"):
-            _page(app, sort="expiry", cursor=bad)
+            _page(app, sort="name" if bad == damaged[-1] else "expiry", cursor=bad)
     with pytest.raises(InvalidInput, match="another sort order"):
         _page(app, sort="name", cursor=token)
     with pytest.raises(InvalidInput, match="offset must be between 0 and 1,000"):

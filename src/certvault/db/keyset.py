@@ -86,7 +86,7 @@ def _value_out(value: Any, kind: str) -> Any:
 def _value_in(value: Any, column: KeyColumn) -> Any:
     if value is None and column.nullable:
         return None
-    if column.kind == "str" and isinstance(value, str) and len(value) <= 512:
+    if column.kind == "str" and isinstance(value, str) and len(value) <= 512 and "\x00" not in value:
         return value
     if column.kind == "int" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
         return value
