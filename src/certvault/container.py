@@ -222,8 +222,14 @@ class App:
             yield conn
 
     def worker(self, **overrides: Any) -> Worker:
+        """A job worker. Its jobs run in threads while others query, so every model is declared first (a model
+        module imported in one thread while another's query configures the mappers meets half-declared classes,
+        and SQLAlchemy then refuses every query). A worker limited to some jobs (`only`) is a command's own:
+        the command declares what those jobs load, to start fast."""
         from certvault.jobs.runner import Worker, WorkerConfig
 
+        if overrides.get("only") is None:
+            declare_every_model()
         w = self.settings.worker
         config = WorkerConfig(
             concurrency=overrides.get("concurrency", w.concurrency),
@@ -253,6 +259,16 @@ class App:
         if session.info.pop("jobs_enqueued", False):
             for worker in self._workers:
                 worker.wake()
+
+
+def declare_every_model() -> None:
+    """Import every model module and configure the mappers, before a process starts threads that query."""
+    from sqlalchemy.orm import configure_mappers
+
+    from certvault.db.registry import load_all_models
+
+    load_all_models()
+    configure_mappers()
 
 
 def build_app(settings: Settings, *, run_migrations: bool = True) -> App:

@@ -18,7 +18,7 @@ from certvault import __version__
 from certvault.api.deps import transactional_routes
 from certvault.api.fast import BearerFastRoute, DirectRoutes
 from certvault.api.limits import BodyLimit, Limits
-from certvault.container import App
+from certvault.container import App, declare_every_model
 from certvault.errors import CertvaultError
 from certvault.security_headers import SecurityHeaders
 
@@ -82,6 +82,7 @@ class CertvaultAPI(FastAPI):
 
 
 def create_api(app: App, *, embedded_worker: bool = False) -> CertvaultAPI:
+    declare_every_model()  # requests run in threads: no model module may first load while another queries
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         worker = None

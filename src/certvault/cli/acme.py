@@ -131,6 +131,10 @@ def account_export_key(ctx: typer.Context, account_id: str,
 def _wait_for(ctx: typer.Context, order_id: str, timeout: float) -> OrderOut:
     """Run the order's jobs in this process (a running server's worker may take them too) until it settles;
     what its events start (notifications, deployments, tickets) is left to the server's worker."""
+    # The order's last step stores the certificate: its models are declared here, before the worker's thread
+    # starts, since this thread queries meanwhile (App.worker says why that matters).
+    import certvault.certificates.service  # noqa: F401
+
     worker = state(ctx).app().worker(poll_interval=0.05, only="acme.")
     thread = worker.start_background()
     deadline = time.monotonic() + timeout

@@ -11,6 +11,7 @@ from dataclasses import replace
 import dns.exception
 
 from certvault.context import ServiceContext
+from certvault.deploy import http01 as deploy_http01
 from certvault.errors import CertvaultError
 from certvault.issuance import dns_providers, http01, propagation
 from certvault.issuance.snapshot import AuthzView, DnsRef, OrderView
@@ -120,8 +121,6 @@ def publish(ctx: ServiceContext, view: OrderView, authz: AuthzView) -> None:
         http01.write_webroot(view.webroot, authz.token, authz.key_authorization)
     elif view.fulfilment == "deploy":  # a mapped deploy target's webroot (deploy/http01.py); webroot = its id
         assert view.webroot
-        from certvault.deploy import http01 as deploy_http01  # only this mode needs deploy's models
-
         deploy_http01.place(ctx, view.webroot, authz.token, authz.key_authorization)
 
 
@@ -178,8 +177,6 @@ def remove(ctx: ServiceContext, view: OrderView, skip: Collection[uuid.UUID] = (
             elif view.fulfilment == "webroot" and view.webroot:
                 http01.remove_webroot(view.webroot, authz.token)
             elif view.fulfilment == "deploy" and view.webroot:
-                from certvault.deploy import http01 as deploy_http01
-
                 deploy_http01.remove(ctx, view.webroot, authz.token)
         except Exception as exc:  # noqa: BLE001
             log.warning("cleanup of %s for order %s failed (retried later): %s", authz.identifier, view.id, exc)
