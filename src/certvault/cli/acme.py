@@ -135,7 +135,8 @@ def _wait_for(ctx: typer.Context, order_id: str, timeout: float) -> OrderOut:
     # starts, since this thread queries meanwhile (App.worker says why that matters).
     import certvault.certificates.service  # noqa: F401
 
-    worker = state(ctx).app().worker(poll_interval=0.05, only="acme.")
+    # One job at a time: an order advances in one job, and idle slots would only claim again (a write) meanwhile.
+    worker = state(ctx).app().worker(poll_interval=0.05, only="acme.", concurrency=1)
     thread = worker.start_background()
     deadline = time.monotonic() + timeout
     try:

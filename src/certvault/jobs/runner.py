@@ -184,6 +184,8 @@ class Worker:
 
     # ---- internals ---------------------------------------------------------------------------
     def _tick_schedules(self) -> None:
+        if self.config.only is not None:  # a command's own worker runs its jobs; schedules are the servers' to tick
+            return
         with self.sessions.begin() as session:
             queue.tick_schedules(session)
 
