@@ -26,6 +26,7 @@ SORTS = {
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }
 _HOST, _ID = KeyColumn(ScanEndpoint.host, "str"), KeyColumn(ScanEndpoint.id, "uuid")
+COUNT_CAP = 10_000
 # The web list pages by cursor through these (each one index, scanning_0004/0005); the API keeps SORTS + offset.
 KEYSETS = {
     "host": Keyset("host", (_HOST, KeyColumn(ScanEndpoint.port, "int"), KeyColumn(ScanEndpoint.ip, "str"), _ID)),
@@ -99,12 +100,13 @@ class ScanQueries:
             raise InvalidInput("limit must be between 1 and 500")
         sort = KEYSETS[query.sort]
         cursor = keyset.decode(sort, query.cursor) if query.cursor else None
-        total = self._session.scalar(select(func.count()).select_from(
-            self._filtered(select(ScanEndpoint.id), query, now).subquery())) or 0
-        found = keyset.page(self._session, select(ScanEndpoint), sort, cursor, query.limit, total,
-                            lambda s: self._filtered(s, query, now))
-        return EndpointPage(found.rows, total, found.page, found.has_prev, found.has_next, found.prev, found.next,
-                            found.last, found.near)
+        # counted up to COUNT_CAP ("10,000+"): counting 100,000 rows costs more than the page
+        counted = self._filtered(select(ScanEndpoint.id), query, now).limit(COUNT_CAP + 1)
+        total = self._session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        found = keyset.page(self._session, select(ScanEndpoint), sort, cursor, query.limit,
+                            total if total <= COUNT_CAP else None, lambda s: self._filtered(s, query, now))
+        return EndpointPage(found.rows, min(total, COUNT_CAP), found.page, found.has_prev, found.has_next, found.prev,
+                            found.next, found.last, found.near, total_capped=total > COUNT_CAP)
 
     def _filtered(self, stmt: Select[Any], query: EndpointQuery, now: datetime) -> Select[Any]:
         if query.grade:
@@ -181,6 +183,10 @@ class ScanQueries:
             self._session.execute(delete(ScanResult).where(ScanResult.id.in_(doomed))
                                   .execution_options(synchronize_session=False))
         return len(doomed)
+
+    def newest_scan(self) -> datetime | None:
+        """When any endpoint was last scanned (one index lookup): grades change only with a scan."""
+        return self._session.scalar(select(func.max(ScanEndpoint.last_scanned_at)))
 
     def grade_counts(self) -> dict[str, int]:
         rows = self._session.execute(select(ScanEndpoint.grade, func.count()).group_by(ScanEndpoint.grade))

@@ -222,6 +222,10 @@ class ScanService:
             raise InvalidInput("keep_days: keep at least one day of history")
         return self._queries.purge_results(self._ctx.now() - timedelta(days=keep_days), limit)
 
+    def newest_scan(self, actor: Actor) -> datetime | None:
+        require(actor, Permission.SCANS_READ)
+        return self._queries.newest_scan()
+
     def grade_counts(self, actor: Actor) -> dict[str, int]:
         require(actor, Permission.SCANS_READ)
         return self._queries.grade_counts()

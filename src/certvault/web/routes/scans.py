@@ -3,6 +3,7 @@ progress, a "scan now" form, and schedules."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+GRADE_COUNT_SECONDS = 60.0  # the grade counts above the list are at most this old (or a scan newer)
 Reader = Annotated[WebUser, Depends(page(Permission.SCANS_READ))]
 Poster = Annotated[WebUser, Depends(check_csrf)]
 
@@ -107,8 +109,20 @@ def _endpoints(request: Request, svc: Services, user: WebUser, filters: dict[str
     runs, _ = svc.scanning.list_runs(user.actor, limit=5)
     return render(_templates(), request, "scans/endpoints.html", user, status_code=status_code, rows=rows,
                   total=total, pager=links, page_size=size, filters=filters, error_message=error,
-                  counts=svc.scanning.grade_counts(user.actor), runs=[svc.scanning.run_view(r) for r in runs],
+                  counts=_grade_counts(request, svc, user), runs=[svc.scanning.run_view(r) for r in runs],
                   **_context(), **extra)
+
+
+def _grade_counts(request: Request, svc: Services, user: WebUser) -> dict[str, int]:
+    """Endpoints per grade, kept per server process until an endpoint is scanned again (the newest scan time
+    moves: one index lookup) or GRADE_COUNT_SECONDS pass; counting 100,000 rows costs more than the page."""
+    newest = svc.scanning.newest_scan(user.actor)
+    cached = getattr(request.app.state, "endpoint_grade_counts", None)
+    if cached is not None and cached[0] > time.monotonic() and cached[1] == newest:
+        return dict(cached[2])
+    counts = svc.scanning.grade_counts(user.actor)
+    request.app.state.endpoint_grade_counts = (time.monotonic() + GRADE_COUNT_SECONDS, newest, counts)
+    return dict(counts)
 
 
 @router.post("/scans/run")
