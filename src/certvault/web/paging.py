@@ -34,7 +34,8 @@ def pager(page: Any, size: int, label: str) -> Pager:
     shown, number = len(page.items), page.number
     if number is not None and shown:
         start = (number - 1) * size + 1
-        summary = f"{start:,}–{start + shown - 1:,} of {_count(page.total, page.total_capped)} {label}"
+        end = start + shown - 1  # past the capped count on a deep page: "of 250,000+" (at least that many)
+        summary = f"{start:,}–{end:,} of {_count(max(page.total, end), page.total_capped)} {label}"
     else:
         summary = f"{shown:,} of {_count(page.total, page.total_capped)} {label}" if shown else f"0 {label}"
     out = Pager(summary, size)
