@@ -47,7 +47,7 @@ def pager(page: Any, size: int, label: str) -> Pager:
     before = [(n, c) for n, c in page.near if number is None or n is None or n < number]
     after = [(n, c) for n, c in page.near if (n, c) not in before]
     for n, cursor in before:
-        out.links.append(Link(str(n) if n else "·", cursor, f"Page {n}" if n else "An earlier page"))
+        out.links.append(Link(f"{n:,}" if n else "·", cursor, f"Page {n}" if n else "An earlier page"))
     if page.has_prev or page.has_next:
         out.links.append(Link(f"{number:,}" if number else "·", None, f"Page {number}" if number else "This page",
                               current=True))
