@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.scanning.tls import ScanCA, TlsServers
-from tests.servers.certvault_server import BIN, certvault_cli
+from tests.servers.certvault_server import BIN, LiveServer, certvault_cli
 from tests.servers.process import free_port, which
 
 pytestmark = pytest.mark.xdist_group("scan-cli")
@@ -76,6 +76,12 @@ def test_one_target_json_report_and_history(data_dir: Path, test_ca: ScanCA, tls
     history = json.loads(certvault_cli(data_dir, "scan", "history", target, "--json").stdout)
     assert len(history) == 1 and history[0]["endpoint"]["port"] == server.port
     assert len(history[0]["results"]) == 2  # the --no-store scan left nothing
+
+
+def test_certvault_scanning_its_own_server_trusts_its_own_ca(live: LiveServer) -> None:
+    """The server's certificate comes from certvault's internal CA, which certvault trusts: no "T" grade."""
+    [result] = _lines(live.cli("scan", f"127.0.0.1:{live.port}", "--no-store", "--json").stdout)
+    assert result["certificate"]["untrusted"] is False and result["grade"].startswith("A"), result
 
 
 def test_targets_file_gives_json_lines_and_unreachable_targets_have_errors(

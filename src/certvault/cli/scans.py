@@ -99,7 +99,9 @@ def scan(
     one_host = target is not None and entries[0].network is None and not inventory
     sink = _ResultSink(ctx, actor, spec, len(scan_targets) + len(results), store=not no_store, as_json=as_json,
                        detailed=one_host)
-    settings = engine.EngineSettings(timeout=timeout, concurrency=concurrency)
+    with open_services(ctx) as svc:  # certvault trusts its own internal CA, as its server's scans do
+        own_root = svc.pki.root_pem()
+    settings = engine.EngineSettings(timeout=timeout, concurrency=concurrency).trusting(own_root)
     with sink:
         for result in results:
             sink.add(result)
