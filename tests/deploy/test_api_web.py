@@ -70,9 +70,12 @@ def test_deploy_pages(sqlite_app: Any, test_ca: Authority, tmp_path: Path) -> No
         assert mapped.status_code == 303
         ran = client.post("/deploy/run", data={"csrf_token": token, "certificate": entry_id, "target": "files"})
         assert "1 deployment(s) queued" in ran.text
+        running = client.get("/deploy").text  # queued, not yet run: the history reloads itself
+        assert 'hx-trigger="every 3s"' in running and "1 deployment(s) running" in running
         sqlite_app.worker().run_until_idle(timeout=60)
         listing = client.get("/deploy").text
         assert "Verified" in listing and serial in listing and "by hand" in listing
+        assert "hx-trigger" not in listing  # every deployment is final: the polling stops
         detail = client.get(f"/deploy/certificates/{entry_id}").text
         assert serial in detail and "files" in detail and "Verified" in detail
         certificate_page = client.get(f"/certificates/{entry_id}").text

@@ -14,7 +14,6 @@ from certvault.cli.integrations import AccountKind, account_app
 if TYPE_CHECKING:
     from certvault.deploy.schemas import DeploymentOut
 
-FINAL = ("verified", "rolled_back", "failed")
 
 
 def register(app: typer.Typer) -> None:
@@ -115,6 +114,8 @@ def _read(ctx: typer.Context, ids: list[uuid.UUID]) -> list[DeploymentOut]:
 
 def _wait(ctx: typer.Context, ids: list[uuid.UUID], timeout: float) -> list[DeploymentOut]:
     """Run jobs in this process (a running server's worker may take them too) until every deployment is final."""
+    from certvault.deploy.schemas import FINAL
+
     worker = state(ctx).app().worker(poll_interval=0.05)
     thread = worker.start_background()
     deadline = time.monotonic() + timeout

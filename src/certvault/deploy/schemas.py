@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from certvault.deploy.models import FINAL as FINAL  # statuses a deployment ends in (re-exported for the edges)
 from certvault.deploy.models import DeployMapping, Deployment
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from certvault.api.deps import ServicesDep
 from certvault.auth.rbac import Permission
-from certvault.deploy.schemas import DeploymentOut, MappingOut
+from certvault.deploy.schemas import FINAL, DeploymentOut, MappingOut
 from certvault.errors import CertvaultError, InvalidInput
 from certvault.integrations.schemas import AccountOut
 from certvault.web.deps import WebUser, check_csrf, page, render
@@ -34,7 +34,7 @@ def _page(request: Request, svc: Any, user: WebUser, status: int = 200, **contex
     return render(_templates(), request, "deploy/index.html", user, status_code=status, targets=targets,
                   mappings=[MappingOut.of(m) for m in svc.deploy.mappings(actor)],
                   history=[DeploymentOut.of(r) for r in svc.deploy.deployments(actor, limit=100)],
-                  can_write=actor.can(Permission.CERTIFICATES_WRITE), **context)
+                  can_write=actor.can(Permission.CERTIFICATES_WRITE), final=FINAL, **context)
 
 
 def _certificate_id(raw: object) -> uuid.UUID:
