@@ -16,7 +16,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -127,20 +127,7 @@ class AuditQuery:
 NEWEST_FIRST = keyset.Keyset("newest", (keyset.KeyColumn(AuditEvent.seq, "int"),), descending=True)
 
 
-@dataclass
-class AuditPage:
-    """A page of the log by cursor, newest first (the names web/paging.py reads)."""
-
-    items: list[AuditEvent]
-    total: int
-    total_capped: bool
-    number: int | None = 1
-    has_prev: bool = False
-    has_next: bool = False
-    prev_cursor: str | None = None
-    next_cursor: str | None = None
-    last_cursor: str | None = None
-    near: list[tuple[int | None, str | None]] = field(default_factory=list)
+AuditPage = keyset.ListPage[AuditEvent]  # the log by cursor, newest first
 
 
 def append_rows(conn: Connection, key: bytes, rows: list[dict[str, Any]], *, lock_wait: float | None = None) -> None:
@@ -289,8 +276,7 @@ class AuditLog:
         capped = query.count_cap is not None and total > query.count_cap
         found = keyset.page(self._session, select(AuditEvent), NEWEST_FIRST, cursor, query.limit,
                             None if capped else total, lambda s: self._filtered(s, query))
-        return AuditPage(found.rows, min(total, query.count_cap) if capped and query.count_cap else total, capped,
-                         found.page, found.has_prev, found.has_next, found.prev, found.next, found.last, found.near)
+        return AuditPage.of(found, total, query.count_cap)
 
     def trail(self, target_type: str, target_id: object, limit: int = 200) -> list[AuditEvent]:
         """A target's own history, for services that let users with access see it."""

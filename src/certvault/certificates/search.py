@@ -13,7 +13,7 @@ Name search is wildcard-aware:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,20 +66,9 @@ class CertificateQuery:
 
 
 @dataclass
-class Page:
-    items: list[CertificateEntry]
-    total: int
-    total_capped: bool  # the count stopped at COUNT_CAP
-    limit: int
-    offset: int
-    number: int | None = 1  # the page's 1-based number, when known (a page reached from the end has none)
-    next_cursor: str | None = None
-    prev_cursor: str | None = None  # None on the page after the first too: the first page needs no cursor
-    has_prev: bool = False
-    has_next: bool = False
-    near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, cursor) nearby pages
-    last_cursor: str | None = None
-    before_cursor: str | None = None  # prev_cursor for API clients: set whenever there are rows before
+class Page(keyset.ListPage[CertificateEntry]):
+    limit: int = 50
+    offset: int = 0  # the API's and CLI's bounded offset (OFFSET_MAX); pages from the UI go by cursor
 
 
 def _name_condition(text: str) -> Any:
@@ -178,17 +167,15 @@ def search(session: Session, q: CertificateQuery, now: datetime) -> Page:
         counted = _count(session, q, now)
         more = q.offset + len(items) < counted
         after = keyset.Cursor(sort.name, True, sort.key_of(items[-1])) if items and more else None
-        return Page(items, min(counted, COUNT_CAP), counted > COUNT_CAP, q.limit, q.offset, number=None,
-                    has_prev=True, has_next=more, next_cursor=keyset.encode(sort, after) if after else None)
+        return Page(items, min(counted, COUNT_CAP), counted > COUNT_CAP, number=None, has_prev=True, has_next=more,
+                    next_cursor=keyset.encode(sort, after) if after else None, limit=q.limit, offset=q.offset)
     total = _count(session, q, now) if cursor is not None and cursor.key is None else None
     found = keyset.page(session, select(CertificateEntry), sort, cursor, q.limit,
                         None if total is None or total > COUNT_CAP else total, lambda s: filtered(s, q, now))
     if total is None:
         whole = found.page == 1 and not found.has_next
         total = len(found.rows) if whole else _count(session, q, now)
-    return Page(found.rows, min(total, COUNT_CAP), total > COUNT_CAP, q.limit, 0, number=found.page,
-                next_cursor=found.next, prev_cursor=found.prev, has_prev=found.has_prev, has_next=found.has_next,
-                near=found.near, last_cursor=found.last, before_cursor=found.before)
+    return Page.of(found, total, COUNT_CAP, limit=q.limit)
 
 
 def _count(session: Session, q: CertificateQuery, now: datetime) -> int:

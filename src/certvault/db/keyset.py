@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, tuple_
 from sqlalchemy.orm import Session
@@ -71,6 +71,32 @@ class KeysetPage(Generic[T]):
     near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, token) around this page
     last: str | None = None  # the last page (read backwards from the end)
     before: str | None = None  # the rows before this page, as a cursor even when they are the first page
+
+
+@dataclass
+class ListPage(Generic[T]):
+    """A page as a list shows it (the names web/paging.py reads): its rows, the count (stopped at a cap, then
+    `total_capped`) and the cursors of the pages around it."""
+
+    items: list[T]
+    total: int
+    total_capped: bool = False
+    number: int | None = 1  # 1-based, when known (a page reached from the end has none)
+    has_prev: bool = False
+    has_next: bool = False
+    prev_cursor: str | None = None  # None on the page after the first too: the first page needs no cursor
+    next_cursor: str | None = None
+    last_cursor: str | None = None
+    before_cursor: str | None = None  # prev_cursor for API clients: set whenever there are rows before
+    near: list[tuple[int | None, str | None]] = field(default_factory=list)  # (number, cursor) nearby pages
+
+    @classmethod
+    def of(cls, found: KeysetPage[T], total: int, cap: int | None = None, **more: Any) -> Self:
+        """The list's page from what `page` found and the count (`cap`: where counting stopped)."""
+        capped = cap is not None and total > cap
+        return cls(found.rows, min(total, cap) if cap is not None and capped else total, capped, found.page,
+                   found.has_prev, found.has_next, found.prev, found.next, found.last, found.before, found.near,
+                   **more)
 
 
 def _value_out(value: Any, kind: str) -> Any:

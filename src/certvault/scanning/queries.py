@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,20 +50,7 @@ class EndpointQuery:
     cursor: str | None = None  # EndpointPage's cursors (endpoint_page only)
 
 
-@dataclass
-class EndpointPage:
-    """A page of the endpoint list by cursor (the names web/paging.py reads)."""
-
-    items: list[ScanEndpoint]
-    total: int
-    number: int | None = 1
-    has_prev: bool = False
-    has_next: bool = False
-    prev_cursor: str | None = None
-    next_cursor: str | None = None
-    last_cursor: str | None = None
-    near: list[tuple[int | None, str | None]] = field(default_factory=list)
-    total_capped: bool = False
+EndpointPage = keyset.ListPage[ScanEndpoint]  # the endpoint list by cursor
 
 
 def normalise_finding(name: str) -> str:
@@ -105,8 +92,7 @@ class ScanQueries:
         total = self._session.scalar(select(func.count()).select_from(counted.subquery())) or 0
         found = keyset.page(self._session, select(ScanEndpoint), sort, cursor, query.limit,
                             total if total <= COUNT_CAP else None, lambda s: self._filtered(s, query, now))
-        return EndpointPage(found.rows, min(total, COUNT_CAP), found.page, found.has_prev, found.has_next, found.prev,
-                            found.next, found.last, found.near, total_capped=total > COUNT_CAP)
+        return EndpointPage.of(found, total, COUNT_CAP)
 
     def _filtered(self, stmt: Select[Any], query: EndpointQuery, now: datetime) -> Select[Any]:
         if query.grade:
