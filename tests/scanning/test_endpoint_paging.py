@@ -16,6 +16,7 @@ from certvault.container import App
 from certvault.errors import InvalidInput
 from certvault.scanning.models import GRADE_ORDER, ScanEndpoint, grade_rank
 from certvault.scanning.queries import KEYSETS, EndpointPage, EndpointQuery
+from tests.conftest import api_client, create_login
 
 ADMIN = Actor.system("test", via="cli")
 COUNT, SIZE = 180, 20
@@ -93,3 +94,30 @@ def test_grade_rank_follows_the_grade_and_a_bad_cursor_is_refused(app: App) -> N
         assert endpoint.grade_rank == len(GRADE_ORDER)
     with pytest.raises(InvalidInput, match="damaged or out of date"):
         _page(app, sort="grade", cursor="eyJ4IjoxfQ")
+
+
+def test_the_api_walks_the_endpoint_list_by_cursor_and_bounds_the_offset(app: App) -> None:
+    """GET /api/v1/scans/endpoints: next_cursor leads through every endpoint once, in the sort's order; a deep
+    offset is refused (each page is an index seek, never a long OFFSET)."""
+    rows = _seed(app)
+    auditor = create_login(app, "auditor")
+    seen: list[str] = []
+    with api_client(app) as client:
+        params: dict[str, Any] = {"sort": "grade", "limit": SIZE}
+        while True:
+            page = client.get("/api/v1/scans/endpoints", params=params, headers=auditor.headers)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            seen += [item["id"] for item in body["items"]]
+            assert body["total"] == COUNT and body["total_capped"] is False
+            if body["next_cursor"] is None:
+                break
+            params["cursor"] = body["next_cursor"]
+        assert seen == [str(i) for i in _expected(rows, "grade")]
+        back = client.get("/api/v1/scans/endpoints", params={"sort": "grade", "limit": SIZE,
+                                                             "cursor": body["prev_cursor"]}, headers=auditor.headers)
+        assert [i["id"] for i in back.json()["items"]] == seen[-2 * SIZE:-SIZE]
+        deep = client.get("/api/v1/scans/endpoints", params={"offset": 5000}, headers=auditor.headers)
+        assert deep.status_code == 422 and "offset" in deep.text and "1000" in deep.text
+        damaged = client.get("/api/v1/scans/endpoints", params={"cursor": "eyJ4IjoxfQ"}, headers=auditor.headers)
+        assert damaged.status_code == 400 and "damaged or out of date" in damaged.text

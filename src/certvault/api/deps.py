@@ -93,6 +93,9 @@ ServicesDep = Annotated[Services, Depends(services, scope="function")]
 
 # Beyond any real list; keeps the number inside the database's integer range (clear 422, no overflow).
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]
+# Lists that page by cursor: a short offset still works, deeper pages follow next_cursor.
+ShortOffset = Annotated[int, Query(ge=0, le=1_000, description="rows to skip (at most 1,000; then use cursor)")]
+Cursor = Annotated[str | None, Query(max_length=1024, description="next_cursor or prev_cursor of a page")]
 
 
 def client_ip(request: Request) -> str | None:

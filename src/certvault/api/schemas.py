@@ -16,6 +16,14 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+class CursorPage(Page[T], Generic[T]):
+    """A page of a long list: past the first, pages go by cursor (no OFFSET deep into a big table)."""
+
+    total_capped: bool = False  # the count stopped at 10,000
+    next_cursor: str | None = None  # pass as `cursor` for the next page (None: this is the last)
+    prev_cursor: str | None = None  # ... for the previous page (None: this is the first)
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 

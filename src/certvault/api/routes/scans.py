@@ -6,8 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from certvault.api.deps import Offset, ServicesDep, require
-from certvault.api.schemas import Page
+from certvault.api.deps import Cursor, Offset, ServicesDep, ShortOffset, require
+from certvault.api.schemas import CursorPage, Page
 from certvault.auth.rbac import Actor, Permission
 from certvault.scanning.queries import EndpointQuery
 from certvault.scanning.schemas import (
@@ -57,7 +57,7 @@ def cancel_run(run_id: uuid.UUID, svc: ServicesDep, actor: Actor = Runner) -> Ru
 
 
 # ---- endpoints -----------------------------------------------------------------------------------
-@router.get("/endpoints", response_model=Page[EndpointOut])
+@router.get("/endpoints", response_model=CursorPage[EndpointOut])
 def list_endpoints(
     svc: ServicesDep, actor: Actor = Reader,
     grade: str | None = Query(None, description="A+, A, A-, B, C, D, E, F, T or M"),
@@ -67,12 +67,19 @@ def list_endpoints(
     host: str | None = Query(None, max_length=255, description="part of the host name or IP"),
     status: str | None = Query(None, description="ok or unreachable"),
     sort: str = Query("host", description="host, grade, expiry or scanned"),
-    limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
-) -> Page[EndpointOut]:
+    limit: int = Query(50, ge=1, le=500), offset: ShortOffset = 0, cursor: Cursor = None,
+) -> CursorPage[EndpointOut]:
+    """Deep pages: follow `next_cursor` (each page is an index seek, never a long OFFSET)."""
     query = EndpointQuery(grade=grade, vulnerable_to=vulnerable_to, expiring_within_days=expiring, host=host,
-                          status=status, sort=sort, limit=limit, offset=offset)
-    rows, total = svc.scanning.list_endpoints(actor, query)
-    return Page(items=[EndpointOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+                          status=status, sort=sort, limit=limit, offset=offset, cursor=cursor)
+    if offset and cursor is None:
+        rows, total = svc.scanning.list_endpoints(actor, query)
+        return CursorPage(items=[EndpointOut.model_validate(r) for r in rows], total=total, limit=limit,
+                          offset=offset)
+    page = svc.scanning.endpoint_page(actor, query)
+    return CursorPage(items=[EndpointOut.model_validate(r) for r in page.items], total=page.total,
+                      total_capped=page.total_capped, limit=limit, offset=0, next_cursor=page.next_cursor,
+                      prev_cursor=page.before_cursor)
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=EndpointDetail)
