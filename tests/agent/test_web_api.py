@@ -68,4 +68,4 @@ def test_agents_page(sqlite_app: App, sqlite_client: TestClient) -> None:
     listed = sqlite_client.get("/agents").text
     assert "<td>Web-01" in listed and enrolled.json()["serial"] in listed and "Revoke<span" in listed
     revoked = sqlite_client.post("/agents/Web-01/revoke", data={"csrf_token": csrf}, follow_redirects=True)
-    assert revoked.status_code == 200 and ">revoked</span>" in revoked.text
+    assert revoked.status_code == 200 and ">Revoked</span>" in revoked.text

@@ -50,13 +50,16 @@ def test_create_a_folder_and_a_secret_then_reveal_it_and_see_the_view_audited(li
         assert "secret.view_field" in trail and "admin" in trail and "127.0.0.1" in trail
         page.screenshot(path=str(tmp_path / "revealed.png"), full_page=True)
 
-        # Copy puts the value in the clipboard without showing it, and is audited as a copy.
-        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
-        page.click("tr[data-field=username] button:has-text('Copy')")
-        page.wait_for_selector("tr[data-field=username] .copied:has-text('copied')")
-        assert page.evaluate("navigator.clipboard.readText()") == "netadmin"
+        # A plain field (the username) is shown as it is; Copy puts a secret field's value in the clipboard
+        # without showing it, and is audited as a copy.
         page.goto(page.url.rsplit("/reveal", 1)[0])  # the secret page, without re-posting the reveal
-        assert "secret.copy_field" in page.inner_text("#trail")
+        assert page.input_value("#value-username") == "netadmin"
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+        page.click("tr[data-field=password] button:has-text('Copy')")
+        page.wait_for_selector("tr[data-field=password] .copied:has-text('copied')")
+        assert page.evaluate("navigator.clipboard.readText()") == generated
+        page.goto(page.url.rsplit("/reveal", 1)[0])
+        assert generated not in page.content() and "secret.copy_field" in page.inner_text("#trail")
 
     listed = json.loads(live.cli("secret", "list", "--search", "core-router", "--json").stdout)
     assert [i["folder_path"] for i in listed["items"]] == ["Network devices"]
