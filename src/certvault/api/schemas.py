@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -22,6 +22,12 @@ class CursorPage(Page[T], Generic[T]):
     total_capped: bool = False  # the count stopped at 10,000
     next_cursor: str | None = None  # pass as `cursor` for the next page (None: this is the last)
     prev_cursor: str | None = None  # ... for the previous page (None: this is the first)
+
+
+def cursor_page(items: list[T], page: Any, limit: int, offset: int = 0) -> CursorPage[T]:
+    """A service's page by cursor (db/keyset.ListPage) as the API answers it."""
+    return CursorPage(items=items, total=page.total, total_capped=page.total_capped, limit=limit, offset=offset,
+                      next_cursor=page.next_cursor, prev_cursor=page.before_cursor)
 
 
 class Problem(BaseModel):

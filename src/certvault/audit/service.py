@@ -28,6 +28,7 @@ from certvault.auth.rbac import Actor, Permission, require
 from certvault.db import keyset
 from certvault.db.base import utcnow
 from certvault.db.dialect import is_postgres
+from certvault.db.keyset import COUNT_CAP as COUNT_CAP  # re-exported: the edges' page count cap
 from certvault.db.locks import advisory_lock
 from certvault.db.search import contains, starts_with
 from certvault.errors import InvalidInput

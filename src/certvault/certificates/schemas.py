@@ -97,16 +97,6 @@ class EntryDetail(EntryOut):
     csr_pem: str | None = None
 
 
-class PageOut(BaseModel):
-    items: list[EntryOut]
-    total: int
-    total_capped: bool
-    limit: int
-    offset: int
-    next_cursor: str | None = None  # pass as `cursor` for the next page (None: this is the last)
-    prev_cursor: str | None = None  # ... for the previous page (None: this is the first)
-
-
 class ImportReportOut(BaseModel):
     files: list[FileResult]  # the service's own dataclass: one definition of an import's outcome
     imported: int

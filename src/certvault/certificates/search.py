@@ -22,14 +22,13 @@ from sqlalchemy.orm import Session
 
 from certvault.certificates.models import CertificateEntry, CertificateName, CertificateTag
 from certvault.db import keyset
-from certvault.db.keyset import KeyColumn, Keyset
+from certvault.db.keyset import COUNT_CAP, KeyColumn, Keyset
 from certvault.db.search import LIKE_ESCAPE, contains, like_pattern
 from certvault.errors import InvalidInput
 
 SORTS = ("expiry", "-expiry", "name", "-name", "-created", "created")
 KEY_TYPE = re.compile(r"^(rsa|ec|ed25519)(\d*)$")
 MAX_LIMIT = 500
-COUNT_CAP = 10_000
 OFFSET_MAX = 1_000  # beyond this, follow the cursor: an OFFSET reads and drops every row it skips
 _ID = KeyColumn(CertificateEntry.id, "uuid")
 _EXPIRY = KeyColumn(CertificateEntry.not_after, "datetime", nullable=True)

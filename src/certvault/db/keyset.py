@@ -30,6 +30,7 @@ from certvault.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_TOKEN = 1024
+COUNT_CAP = 10_000  # a long list's count stops here ("10,000+"): counting a million rows costs more than its page
 KINDS = ("str", "int", "datetime", "uuid")
 BAD = "this page link is damaged or out of date; start again from the first page"
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from certvault.db import keyset
-from certvault.db.keyset import KeyColumn, Keyset
+from certvault.db.keyset import COUNT_CAP, KeyColumn, Keyset
 from certvault.db.search import contains
 from certvault.errors import InvalidInput, NotFound
 from certvault.scanning.findings import EVENT_TYPES, all_finding_names
@@ -26,7 +26,6 @@ SORTS = {
     "scanned": (ScanEndpoint.last_scanned_at.desc(), ScanEndpoint.host),
 }
 _HOST, _ID = KeyColumn(ScanEndpoint.host, "str"), KeyColumn(ScanEndpoint.id, "uuid")
-COUNT_CAP = 10_000
 # The web list pages by cursor through these (each one index, scanning_0004/0005); the API keeps SORTS + offset.
 KEYSETS = {
     "host": Keyset("host", (_HOST, KeyColumn(ScanEndpoint.port, "int"), KeyColumn(ScanEndpoint.ip, "str"), _ID)),

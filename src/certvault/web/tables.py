@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from fastapi.responses import Response
 
 from certvault.filenames import content_disposition
 
 CSV_ROWS = 10_000  # an export stops here; the page says so
+
+
+def walk_pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every row of a list that pages by cursor (`fetch(cursor)` answers a db/keyset ListPage), up to CSV_ROWS."""
+    cursor: str | None = None
+    given = 0
+    while given < CSV_ROWS:
+        found = fetch(cursor)
+        yield from found.items
+        given, cursor = given + len(found.items), found.next_cursor
+        if cursor is None:
+            return
 
 
 def _cell(value: object) -> str:

@@ -7,13 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query
 
 from certvault.api.deps import Cursor, ServicesDep, ShortOffset, require
-from certvault.api.schemas import CursorPage
+from certvault.api.schemas import CursorPage, cursor_page
 from certvault.audit.schemas import AuditEventOut, VerifyOut
-from certvault.audit.service import AuditQuery
+from certvault.audit.service import COUNT_CAP, AuditQuery
 from certvault.auth.rbac import Actor, Permission
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-COUNT_CAP = 10_000  # a page's total stops here ("10,000+"): counting a million rows costs more than the page
 
 
 @router.get("", response_model=CursorPage[AuditEventOut])
@@ -41,9 +40,7 @@ def search_audit(
         return CursorPage(items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit,
                           offset=offset)
     page = svc.audit.page(actor, query)
-    return CursorPage(items=[AuditEventOut.model_validate(r) for r in page.items], total=page.total,
-                      total_capped=page.total_capped, limit=limit, offset=0, next_cursor=page.next_cursor,
-                      prev_cursor=page.before_cursor)
+    return cursor_page([AuditEventOut.model_validate(r) for r in page.items], page, limit)
 
 
 @router.get("/verify", response_model=VerifyOut)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from certvault.api.app import problem
 from certvault.api.deps import Offset, ServicesDep, require
 from certvault.api.limits import upload_body
+from certvault.api.schemas import CursorPage, cursor_page
 from certvault.auth.rbac import Actor, Permission
 from certvault.certificates import views
 from certvault.certificates.schemas import (
@@ -23,7 +24,6 @@ from certvault.certificates.schemas import (
     EntryOut,
     ExportIn,
     ImportReportOut,
-    PageOut,
     SummaryOut,
     UpdateIn,
 )
@@ -39,7 +39,7 @@ Reader = Annotated[Actor, Depends(require(Permission.CERTIFICATES_READ))]
 Writer = Annotated[Actor, Depends(require(Permission.CERTIFICATES_WRITE))]
 
 
-@router.get("", response_model=PageOut)
+@router.get("", response_model=CursorPage[EntryOut])
 def list_certificates(
     svc: ServicesDep, actor: Reader,
     name: str | None = None, issuer: str | None = None, tag: str | None = None,
@@ -50,14 +50,12 @@ def list_certificates(
     limit: int = Query(default=50, ge=1, le=500), offset: Offset = 0,
     cursor: str | None = Query(default=None, max_length=1024,
                                description="next_cursor or prev_cursor of a page; offset is at most 1,000"),
-) -> PageOut:
+) -> CursorPage[EntryOut]:
     query = CertificateQuery(name=name, issuer=issuer, tag=tag, key_type=key_type, expiring_within=expiring_within,
                              expired=expired, managed=managed, source=source, status=status, sort=sort,
                              limit=limit, offset=offset, cursor=cursor)
     page = svc.certificates.search(actor, query)
-    return PageOut(items=[EntryOut.model_validate(e) for e in page.items], total=page.total,
-                   total_capped=page.total_capped, limit=page.limit, offset=page.offset,
-                   next_cursor=page.next_cursor, prev_cursor=page.before_cursor)
+    return cursor_page([EntryOut.model_validate(e) for e in page.items], page, page.limit, page.offset)
 
 
 @router.get("/summary", response_model=SummaryOut)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response
 
 from certvault.api.deps import Cursor, Offset, ServicesDep, ShortOffset, require
-from certvault.api.schemas import CursorPage, Page
+from certvault.api.schemas import CursorPage, Page, cursor_page
 from certvault.auth.rbac import Actor, Permission
 from certvault.scanning.queries import EndpointQuery
 from certvault.scanning.schemas import (
@@ -77,9 +77,7 @@ def list_endpoints(
         return CursorPage(items=[EndpointOut.model_validate(r) for r in rows], total=total, limit=limit,
                           offset=offset)
     page = svc.scanning.endpoint_page(actor, query)
-    return CursorPage(items=[EndpointOut.model_validate(r) for r in page.items], total=page.total,
-                      total_capped=page.total_capped, limit=limit, offset=0, next_cursor=page.next_cursor,
-                      prev_cursor=page.before_cursor)
+    return cursor_page([EndpointOut.model_validate(r) for r in page.items], page, limit)
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=EndpointDetail)

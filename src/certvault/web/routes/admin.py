@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from certvault.api.deps import ServicesDep
-from certvault.audit.service import AuditQuery
+from certvault.audit.service import COUNT_CAP, AuditQuery
 from certvault.auth.rbac import Permission
 from certvault.container import Services
 from certvault.errors import CertvaultError
@@ -21,7 +21,6 @@ from certvault.web.tables import CSV_ROWS, csv_response
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-COUNT_CAP = 10_000
 
 
 def _templates():

@@ -22,7 +22,7 @@ from certvault.filenames import content_disposition
 from certvault.web.deps import WebUser, check_csrf, page, render
 from certvault.web.filters import PAGE_SIZES, plain_when
 from certvault.web.paging import Pager, pager
-from certvault.web.tables import CSV_ROWS, csv_response
+from certvault.web.tables import csv_response, walk_pages
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -105,16 +105,10 @@ def list_csv(
 ) -> Response:
     """The filtered list in its order as CSV (at most CSV_ROWS rows, read page by page by cursor)."""
     filters = _filters(name, issuer, tag, key_type, state, managed, source, sort, week)
-    rows: list[list[object]] = []
-    cursor: str | None = None
-    while len(rows) < CSV_ROWS:
-        found = svc.certificates.search(user.actor, _query(filters, 500, 0, cursor or ""))
-        batch, cursor = found.items, found.next_cursor
-        rows += [[e.common_name, e.issuer_cn, plain_when(e.not_after), _days(e.not_after), e.key_algorithm,
-                  e.key_size, e.source, "yes" if e.managed else "no", e.owner or "", " ".join(t for t in e.tags),
-                  str(e.id)] for e in batch]
-        if cursor is None:
-            break
+    entries = walk_pages(lambda cursor: svc.certificates.search(user.actor, _query(filters, 500, 0, cursor or "")))
+    rows = [[e.common_name, e.issuer_cn, plain_when(e.not_after), _days(e.not_after), e.key_algorithm, e.key_size,
+             e.source, "yes" if e.managed else "no", e.owner or "", " ".join(t for t in e.tags), str(e.id)]
+            for e in entries]
     header = ["common_name", "issuer", "expires", "days_left", "key_algorithm", "key_size", "source", "managed",
               "owner", "tags", "id"]
     return csv_response("certificates.csv", header, rows)

@@ -22,7 +22,7 @@ from certvault.scanning.targets import parse_ports, parse_target
 from certvault.web.deps import WebUser, check_csrf, page, render
 from certvault.web.filters import PAGE_SIZES, plain_when
 from certvault.web.paging import Pager, pager
-from certvault.web.tables import CSV_ROWS, csv_response
+from certvault.web.tables import csv_response, walk_pages
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -83,16 +83,9 @@ def endpoints_csv(svc: ServicesDep, user: Reader, grade: str = "", vulnerable_to
     """The filtered endpoints in the page's order as CSV (at most CSV_ROWS rows)."""
     filters = {"grade": grade, "vulnerable_to": vulnerable_to, "expiring": expiring, "host": host,
                "status": status, "sort": sort}
-    out: list[list[object]] = []
-    cursor: str | None = None
-    while len(out) < CSV_ROWS:
-        found = svc.scanning.endpoint_page(user.actor, _endpoint_query(filters, 500, cursor))
-        rows, cursor = found.items, found.next_cursor
-        out += [[e.host, e.port, e.ip or "", e.sni or "", e.grade or "", e.status, " ".join(e.protocols or []),
-                 " ".join(e.findings or []), plain_when(e.cert_not_after), plain_when(e.last_scanned_at)]
-                for e in rows]
-        if cursor is None:
-            break
+    endpoints = walk_pages(lambda cursor: svc.scanning.endpoint_page(user.actor, _endpoint_query(filters, 500, cursor)))
+    out = [[e.host, e.port, e.ip or "", e.sni or "", e.grade or "", e.status, " ".join(e.protocols or []),
+            " ".join(e.findings or []), plain_when(e.cert_not_after), plain_when(e.last_scanned_at)] for e in endpoints]
     return csv_response("endpoints.csv", ["host", "port", "ip", "sni", "grade", "status", "protocols", "findings",
                                           "certificate_expires", "last_scanned"], out)
 
